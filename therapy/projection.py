@@ -1,0 +1,366 @@
+"""The reservoir projection (LRA-1..LRA-4, DOSE-3's clock warning).
+
+Time on a pump is physical time: the projection works in exact seconds since the epoch
+(UTC) and reads flex steps and bolus times on the pump's own clock, which is the clinic's
+UTC offset at the moment of programming and does not follow daylight-saving changes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+
+from .dosing import Prescription
+from .errors import CalculationError
+from .units import (
+    RATE_ML_PER_DAY,
+    SECONDS_PER_DAY,
+    VOLUME_ML,
+    epoch_seconds,
+    instant,
+    local_date,
+    rounded,
+)
+
+
+@dataclass(frozen=True)
+class TherapyPeriod:
+    """A prescription in effect from ``starts_at`` until the next period starts."""
+
+    starts_at: datetime
+    prescription: Prescription
+    clock_offset_seconds: int  # DOSE-3: the pump clock's UTC offset, fixed at programming
+
+
+@dataclass(frozen=True)
+class BridgeDrain:
+    """BRIDGE-1: after a concentration change the pump first pushes out ``volume_ml``
+    over ``duration_seconds`` instead of following the prescription."""
+
+    volume_ml: Fraction
+    duration_seconds: Fraction
+
+
+@dataclass(frozen=True)
+class Reservoir:
+    """What the projection needs: the last refill and the therapy since then."""
+
+    filled_at: datetime
+    volume_ml: Fraction
+    concentration_mcg_per_ml: Fraction
+    periods: tuple[TherapyPeriod, ...]
+    bridge: BridgeDrain | None = None
+
+    def __post_init__(self):
+        if not self.periods:
+            raise CalculationError("prescription", "a projection needs the prescription in effect")
+        if self.concentration_mcg_per_ml <= 0:
+            raise CalculationError("concentration_mcg_per_ml", "must be greater than 0 mcg/mL")
+
+
+@dataclass(frozen=True)
+class Notice:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Projection:
+    as_of: datetime
+    reservoir_volume_ml: Decimal
+    daily_volume_ml: Decimal
+    low_reservoir_alarm_at: datetime | None
+    low_reservoir_alarm_at_worst_case: datetime | None
+    empty_at: datetime | None
+    empty_at_worst_case: datetime | None
+    refill_by: date
+    refill_by_reason: str
+    warnings: tuple[Notice, ...]
+
+
+# --- the timeline: pieces of constant volumetric rate ---------------------------------
+
+
+@dataclass(frozen=True)
+class _Timeline:
+    """Pieces (start_s, end_s, mL/s) up to ``tail_start``, then one pump-clock day of
+    pieces (offsets within the day) repeating for ever."""
+
+    start: Fraction
+    volume: Fraction
+    pieces: tuple[tuple[Fraction, Fraction, Fraction], ...]
+    tail_start: Fraction
+    tail_day: tuple[tuple[int, int, Fraction], ...]
+    tail_daily_volume: Fraction
+
+
+def _timeline(res: Reservoir, factor: Fraction) -> _Timeline:
+    conc = res.concentration_mcg_per_ml
+    t = epoch_seconds(res.filled_at)
+    start = t
+    pieces: list[tuple[Fraction, Fraction, Fraction]] = []
+
+    def add(a, b, rate):
+        if b <= a:
+            return
+        if pieces and pieces[-1][1] == a and pieces[-1][2] == rate:
+            pieces[-1] = (pieces[-1][0], b, rate)
+        else:
+            pieces.append((a, b, rate))
+
+    if res.bridge is not None:
+        duration = res.bridge.duration_seconds / factor
+        add(t, t + duration, res.bridge.volume_ml / duration)
+        t += duration
+
+    periods = sorted(res.periods, key=lambda p: p.starts_at)
+    bounds = [epoch_seconds(p.starts_at) for p in periods] + [None]
+    for period, begins, ends in zip(periods, bounds, bounds[1:], strict=False):
+        if ends is not None and ends <= t:
+            continue
+        a = max(begins, t)
+        day = [(s, e, r * factor / conc) for s, e, r in period.prescription.profile()]
+        offset = period.clock_offset_seconds
+        midnight = a - (a + offset) % SECONDS_PER_DAY  # pump-clock midnight at or before a
+        stop = ends if ends is not None else midnight + SECONDS_PER_DAY
+        while midnight < stop:
+            for s, e, rate in day:
+                add(max(a, midnight + s), min(stop, midnight + e), rate)
+            midnight += SECONDS_PER_DAY
+        t = stop
+        if ends is None:
+            daily = sum((rate * (e - s) for s, e, rate in day), Fraction(0))
+            return _Timeline(start, res.volume_ml, tuple(pieces), t, tuple(day), daily)
+    raise AssertionError("unreachable: the last period is open-ended")
+
+
+def _volume_at(tl: _Timeline, at: Fraction) -> Fraction:
+    """LRA-1: volume at ``at`` (may go below 0; callers clip)."""
+    v = tl.volume
+    if at <= tl.start:
+        return v
+    for s, e, rate in tl.pieces:
+        if at <= s:
+            return v
+        v -= rate * (min(e, at) - s)
+        if at < e:
+            return v
+    if at <= tl.tail_start or tl.tail_daily_volume == 0:
+        return v
+    elapsed = at - tl.tail_start
+    days = elapsed // SECONDS_PER_DAY
+    v -= days * tl.tail_daily_volume
+    rest = elapsed - days * SECONDS_PER_DAY
+    for s, e, rate in tl.tail_day:
+        if rest <= s:
+            break
+        v -= rate * (min(e, rest) - s)
+    return v
+
+
+def _crossing(tl: _Timeline, level: Fraction) -> Fraction | None:
+    """LRA-2: the first instant the volume reaches ``level``; None if it never does."""
+    v = tl.volume
+    if v <= level:
+        return tl.start
+    for s, e, rate in tl.pieces:
+        drop = rate * (e - s)
+        if rate > 0 and v - drop <= level:
+            return s + (v - level) / rate
+        v -= drop
+    if tl.tail_daily_volume == 0:
+        return None
+    # Skip whole days, leaving 0 < remaining <= one day's volume, then walk that day.
+    days = max(0, math.ceil((v - level) / tl.tail_daily_volume) - 1)
+    remaining = v - level - days * tl.tail_daily_volume
+    day_start = tl.tail_start + days * SECONDS_PER_DAY
+    for s, e, rate in tl.tail_day:
+        drop = rate * (e - s)
+        if rate > 0 and remaining - drop <= 0:
+            return day_start + s + remaining / rate
+        remaining -= drop
+    raise AssertionError("unreachable: a day's volume covers the remainder")
+
+
+# --- public functions -----------------------------------------------------------------
+
+
+def worst_case_factor(tolerance_pct: Fraction | None) -> Fraction:
+    """LRA-3: every rate multiplied by (1 + tolerance); 1 when it is not configured."""
+    return Fraction(1) if tolerance_pct is None else 1 + Fraction(tolerance_pct) / 100
+
+
+def volume_at(res: Reservoir, at: datetime, *, tolerance_pct: Fraction | None = None) -> Fraction:
+    """LRA-1: projected reservoir volume (mL, never below 0) at ``at``.
+
+    With ``tolerance_pct`` the worst case (LRA-3). REFILL-1 uses the nominal value as the
+    expected residual.
+    """
+    tl = _timeline(res, worst_case_factor(tolerance_pct))
+    return max(Fraction(0), _volume_at(tl, epoch_seconds(at)))
+
+
+def time_at_volume(
+    res: Reservoir, level_ml: Fraction, *, tolerance_pct: Fraction | None = None
+) -> datetime | None:
+    """LRA-2: first instant (to the second) the volume reaches ``level_ml``; None when the
+    pump delivers nothing."""
+    crossing = _crossing(_timeline(res, worst_case_factor(tolerance_pct)), Fraction(level_ml))
+    return None if crossing is None else instant(crossing)
+
+
+def refill_by(
+    *,
+    worst_case_alarm_at: datetime | None,
+    filled_at: datetime,
+    tz,
+    safety_margin_days: int,
+    max_reservoir_days: int,
+) -> tuple[date, str]:
+    """LRA-4: the earliest of (a) local date of the worst-case alarm − safety margin,
+    (b) fill date + the drug's maximum time in the reservoir. Ties report ``alarm``."""
+    if max_reservoir_days is None:
+        raise CalculationError(
+            "drug.max_reservoir_days", "is not configured: set the drug's maximum time in the reservoir"
+        )
+    if safety_margin_days is None or safety_margin_days < 0:
+        raise CalculationError("clinic.safety_margin_days", "must be configured as 0 or more days")
+    candidates = [(local_date(filled_at, tz) + timedelta(days=max_reservoir_days), "drug_stability")]
+    if worst_case_alarm_at is not None:
+        alarm_day = local_date(worst_case_alarm_at, tz) - timedelta(days=safety_margin_days)
+        candidates.insert(0, (alarm_day, "alarm"))
+    return min(candidates, key=lambda c: c[0])
+
+
+def clock_warnings(period: TherapyPeriod, tz, start: datetime, end: datetime) -> list[Notice]:
+    """DOSE-3: the pump clock keeps the UTC offset it was programmed with. When the clinic's
+    offset differs now, or changes before ``end`` (the next refill), a schedule that
+    depends on the clock runs off the wall clock."""
+    if not period.prescription.is_time_dependent:
+        return []
+
+    def offset(at: datetime) -> int:
+        return int(at.astimezone(tz).utcoffset().total_seconds())
+
+    pump = period.clock_offset_seconds
+    if offset(start) != pump:
+        shift = _minutes(offset(start) - pump)
+        return [
+            Notice(
+                "clock_off_wall_clock",
+                f"The pump's clock is {shift} off the clinic's wall clock since a daylight-saving "
+                "change: flex steps and boluses run at the programmed pump-clock times, not the "
+                "wall-clock times, until the pump is reprogrammed.",
+            )
+        ]
+    day = start
+    while day < end:
+        nxt = min(day + timedelta(days=1), end)
+        if offset(nxt) != pump:
+            lo, hi = day, nxt
+            while hi - lo > timedelta(seconds=1):
+                mid = lo + (hi - lo) / 2
+                lo, hi = (mid, hi) if offset(mid) == pump else (lo, mid)
+            when = hi.astimezone(tz).date().isoformat()
+            shift = _minutes(offset(hi) - pump)
+            return [
+                Notice(
+                    "daylight_saving_change",
+                    f"A daylight-saving change on {when} falls before the next refill: from then "
+                    f"the pump's schedule runs {shift} off the wall clock unless the pump is "
+                    "reprogrammed.",
+                )
+            ]
+        day = nxt
+    return []
+
+
+def project(
+    res: Reservoir,
+    *,
+    as_of: datetime,
+    lra_ml: Fraction,
+    tolerance_pct: Fraction | None,
+    tz,
+    safety_margin_days: int,
+    max_reservoir_days: int,
+) -> Projection:
+    """LRA-1..LRA-4 in one pass: volume now, nominal and worst-case alarm and empty times,
+    refill-by date and reason, and the warnings a nurse must see."""
+    if lra_ml is None:
+        raise CalculationError(
+            "pump.low_reservoir_alarm_ml", "is not configured for this pump or its model"
+        )
+    warnings: list[Notice] = []
+    if tolerance_pct is None:
+        warnings.append(
+            Notice(
+                "tolerance_not_configured",
+                "The pump model's flow accuracy tolerance is not configured: the worst case "
+                "equals the nominal projection until an admin sets it.",
+            )
+        )
+    nominal = _timeline(res, Fraction(1))
+    worst = _timeline(res, worst_case_factor(tolerance_pct))
+    lra = Fraction(lra_ml)
+
+    def when(tl, level):
+        crossing = _crossing(tl, level)
+        return None if crossing is None else instant(crossing)
+
+    alarm, alarm_worst = when(nominal, lra), when(worst, lra)
+    empty, empty_worst = when(nominal, Fraction(0)), when(worst, Fraction(0))
+    by, reason = refill_by(
+        worst_case_alarm_at=alarm_worst,
+        filled_at=res.filled_at,
+        tz=tz,
+        safety_margin_days=safety_margin_days,
+        max_reservoir_days=max_reservoir_days,
+    )
+    current = period_at(res, as_of)
+    daily_dose = current.prescription.daily_dose_mcg_total
+    if daily_dose == 0:
+        warnings.append(
+            Notice(
+                "no_delivery",
+                "The current prescription delivers nothing: there is no alarm date, and the "
+                "refill-by date follows the drug's stability.",
+            )
+        )
+    horizon = datetime.combine(by + timedelta(days=1), datetime.min.time(), tzinfo=tz).astimezone(UTC)
+    warnings.extend(clock_warnings(current, tz, max(as_of, res.filled_at), horizon))
+    volume_now = max(Fraction(0), _volume_at(nominal, epoch_seconds(as_of)))
+    return Projection(
+        as_of=as_of,
+        reservoir_volume_ml=rounded(volume_now, VOLUME_ML),
+        daily_volume_ml=rounded(daily_dose / res.concentration_mcg_per_ml, RATE_ML_PER_DAY),
+        low_reservoir_alarm_at=alarm,
+        low_reservoir_alarm_at_worst_case=alarm_worst,
+        empty_at=empty,
+        empty_at_worst_case=empty_worst,
+        refill_by=by,
+        refill_by_reason=reason,
+        warnings=tuple(warnings),
+    )
+
+
+def period_at(res: Reservoir, at: datetime) -> TherapyPeriod:
+    """The prescription in effect at ``at`` (the first one before the fill)."""
+    periods = sorted(res.periods, key=lambda p: p.starts_at)
+    current = periods[0]
+    for p in periods:
+        if p.starts_at <= at:
+            current = p
+    return current
+
+
+def _minutes(seconds: int) -> str:
+    minutes = abs(seconds) // 60
+    hours, rest = divmod(minutes, 60)
+    text = f"{hours} hour" + ("s" if hours != 1 else "") if hours else ""
+    if rest:
+        text = (text + " " if text else "") + f"{rest} minutes"
+    return text

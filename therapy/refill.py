@@ -1,0 +1,192 @@
+"""Refills: volume and time checks, the residual discrepancy, the bridge bolus
+(REFILL-1, REFILL-2, BRIDGE-1, BRIDGE-2, DOSE-4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from fractions import Fraction
+
+from .errors import CalculationError
+from .units import (
+    DOSE_MCG,
+    HOURS,
+    PATH_VOLUME_ML,
+    SECONDS_PER_DAY,
+    VOLUME_ML,
+    local_date,
+    rounded,
+)
+
+
+def check_refill_volumes(
+    *,
+    volume_withdrawn_ml: Fraction,
+    volume_added_ml: Fraction,
+    concentration_mcg_per_ml: Fraction,
+    reservoir_ml: Fraction,
+    first_fill: bool,
+) -> None:
+    """REFILL-2: refuse an overfill, a volume added ≤ 0, a concentration ≤ 0, a negative
+    withdrawal; the first fill after implant withdraws nothing."""
+    if volume_added_ml <= 0:
+        raise CalculationError("volume_added_ml", f"must be greater than 0 mL (got {volume_added_ml})")
+    if volume_added_ml > reservoir_ml:
+        raise CalculationError(
+            "volume_added_ml",
+            f"{_ml(volume_added_ml)} mL overfills the reservoir: at most {_ml(reservoir_ml)} mL",
+        )
+    if volume_withdrawn_ml < 0:
+        raise CalculationError("volume_withdrawn_ml", "must be 0 mL or more")
+    if first_fill and volume_withdrawn_ml != 0:
+        raise CalculationError(
+            "volume_withdrawn_ml", "must be 0 at the first fill after implant (nothing to withdraw)"
+        )
+    if concentration_mcg_per_ml <= 0:
+        raise CalculationError("concentration_mcg_per_ml", "must be greater than 0 mcg/mL")
+
+
+def check_event_time(
+    *, at: datetime, now: datetime, implanted_on: date, tz, field: str, not_before: datetime | None = None
+) -> None:
+    """REFILL-2: a refill (or prescription) may not be in the future or before the implant
+    (the implant date is a local date of the clinic), nor before the pump's last recorded
+    event (``not_before``), so the therapy record stays in time order."""
+    if at > now:
+        raise CalculationError(field, f"{at.isoformat()} is in the future; record what has happened")
+    if local_date(at, tz) < implanted_on:
+        raise CalculationError(field, f"is before the implant date {implanted_on.isoformat()}")
+    if not_before is not None and at <= not_before:
+        raise CalculationError(
+            field, f"must be after the pump's last recorded refill or prescription ({not_before.isoformat()})"
+        )
+
+
+def check_concentration(
+    *, concentration_mcg_per_ml: Fraction, supplied: list[Fraction], compounded_confirmed: bool
+) -> None:
+    """DOSE-4: a concentration outside the supplied list is compounded and must be
+    confirmed explicitly."""
+    if concentration_mcg_per_ml in supplied or compounded_confirmed:
+        return
+    allowed = ", ".join(_plain(c) for c in sorted(supplied))
+    raise CalculationError(
+        "concentration_mcg_per_ml",
+        f"{_plain(concentration_mcg_per_ml)} mcg/mL is not a supplied concentration ({allowed}); "
+        "a compounded concentration needs compounded_confirmed: true",
+        code="compounded_not_confirmed",
+    )
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    expected_residual_ml: Decimal
+    discrepancy_ml: Decimal
+    direction: str | None  # None, "less_than_expected", "more_than_expected"
+
+
+def residual_discrepancy(
+    *, expected_residual_ml: Fraction, volume_withdrawn_ml: Fraction, threshold_ml: Fraction | None
+) -> Discrepancy:
+    """REFILL-1: discrepancy = withdrawn − expected (both to 0.01 mL). A difference greater
+    than the model's threshold is flagged: less than expected (over-delivery, leak, earlier
+    pocket fill) or more than expected (under-delivery: stall or occlusion, withdrawal risk)."""
+    if threshold_ml is None:
+        raise CalculationError(
+            "pump_model.discrepancy_threshold_ml",
+            "is not configured: an admin must set the model's refill discrepancy threshold",
+        )
+    expected = rounded(expected_residual_ml, VOLUME_ML)
+    difference = rounded(Fraction(volume_withdrawn_ml), VOLUME_ML) - expected
+    direction = None
+    if abs(difference) > Decimal(threshold_ml.numerator) / Decimal(threshold_ml.denominator):
+        direction = "more_than_expected" if difference > 0 else "less_than_expected"
+    return Discrepancy(expected, difference, direction)
+
+
+@dataclass(frozen=True)
+class BridgeBolus:
+    """BRIDGE-1: exact values (the projection drains ``path_volume_ml`` over
+    ``duration_seconds``) and the four numbers shown, rounded."""
+
+    path_volume_ml: Fraction
+    duration_seconds: Fraction
+    programmed_dose_mcg: Fraction
+    delivered_dose_mcg: Fraction
+
+    def shown(self) -> dict[str, Decimal]:
+        return {
+            "path_volume_ml": rounded(self.path_volume_ml, PATH_VOLUME_ML),
+            "duration_hours": rounded(self.duration_seconds / 3600, HOURS),
+            "programmed_dose_mcg": rounded(self.programmed_dose_mcg, DOSE_MCG),
+            "delivered_dose_mcg": rounded(self.delivered_dose_mcg, DOSE_MCG),
+        }
+
+
+def bridge_bolus(
+    *,
+    old_concentration_mcg_per_ml: Fraction,
+    new_concentration_mcg_per_ml: Fraction,
+    daily_dose_mcg: Fraction,
+    pathway_volume_min_ml: Fraction | None,
+    pathway_volume_max_ml: Fraction | None,
+    catheter_volume_ml_per_cm: Fraction | None,
+    catheter_length_cm: Fraction | None,
+) -> BridgeBolus | None:
+    """BRIDGE-1 / BRIDGE-2.
+
+    No bridge when the concentration is unchanged. Otherwise path volume
+    V = pathway volume (the model's minimum when the concentration rises, its maximum when
+    it falls) + catheter length × volume per cm; the old drug is pushed out at
+    rate = D / C_old mL/day, so T = V × C_old / D; delivered V × C_old, programmed V × C_new.
+    Refuses, naming the catalog value, when a volume it needs is not configured.
+    The path volume is rounded to 0.001 mL before T and the doses are derived from it, so
+    the four numbers shown agree with each other and with the projection.
+    """
+    old, new = Fraction(old_concentration_mcg_per_ml), Fraction(new_concentration_mcg_per_ml)
+    if old == new:
+        return None
+    rising = new > old
+    pathway = pathway_volume_min_ml if rising else pathway_volume_max_ml
+    if pathway is None:
+        which = "pathway_volume_min_ml" if rising else "pathway_volume_max_ml"
+        raise CalculationError(
+            f"pump_model.{which}",
+            f"is not configured: a bridge bolus for a concentration {'rise' if rising else 'fall'} "
+            f"needs the pump model's {'minimum' if rising else 'maximum'} internal pathway volume; "
+            "an admin must set it from the labeling",
+            code="bridge_volume_not_configured",
+        )
+    if catheter_volume_ml_per_cm is None:
+        raise CalculationError(
+            "catheter_model.volume_ml_per_cm",
+            "is not configured: a bridge bolus needs the catheter's volume per cm; an admin must "
+            "set it from the labeling",
+            code="bridge_volume_not_configured",
+        )
+    if catheter_length_cm is None:
+        raise CalculationError(
+            "pump.catheter_length_cm", "is not recorded: a bridge bolus needs the implanted catheter length"
+        )
+    if daily_dose_mcg <= 0:
+        raise CalculationError(
+            "prescription", "a bridge bolus needs a daily dose greater than 0 to push the old drug out"
+        )
+    exact_volume = Fraction(pathway) + Fraction(catheter_length_cm) * Fraction(catheter_volume_ml_per_cm)
+    volume = Fraction(rounded(exact_volume, PATH_VOLUME_ML))
+    duration_days = volume * old / Fraction(daily_dose_mcg)
+    return BridgeBolus(
+        path_volume_ml=volume,
+        duration_seconds=duration_days * SECONDS_PER_DAY,
+        programmed_dose_mcg=volume * new,
+        delivered_dose_mcg=volume * old,
+    )
+
+
+def _ml(value: Fraction) -> str:
+    return format(rounded(Fraction(value), VOLUME_ML), "f")
+
+
+def _plain(value: Fraction) -> str:
+    return format(rounded(Fraction(value), Decimal("0.01")).normalize(), "f")

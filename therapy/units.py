@@ -1,0 +1,83 @@
+"""Exact quantities and rounding at the edge.
+
+The core computes with ``fractions.Fraction`` (exact rational arithmetic), so a crossing
+time through flex steps and boluses is exact; numbers are rounded once, when they leave
+the core, to the precision DOMAIN.md gives: reservoir volumes 0.01 mL, pathway and bridge
+volumes 0.001 mL, doses 0.1 mcg, durations 0.01 h, instants to the second.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from fractions import Fraction
+
+from .errors import CalculationError
+
+SECONDS_PER_DAY = 86_400
+SECONDS_PER_HOUR = 3_600
+
+VOLUME_ML = Decimal("0.01")
+PATH_VOLUME_ML = Decimal("0.001")
+DOSE_MCG = Decimal("0.1")
+HOURS = Decimal("0.01")
+RATE_ML_PER_DAY = Decimal("0.001")
+
+
+def exact(value, field: str, *, allow_none: bool = False) -> Fraction | None:
+    """A number from JSON, a form or the database as an exact Fraction.
+
+    Accepts int, Decimal, str and float (a float goes through its shortest repr, so 0.1
+    is 1/10, not the binary approximation). Refuses bool, NaN and infinity.
+    """
+    if value is None or value == "":
+        if allow_none:
+            return None
+        raise CalculationError(field, "is required: a number")
+    if isinstance(value, bool):
+        raise CalculationError(field, "must be a number, not true/false")
+    if isinstance(value, Fraction):
+        return value
+    try:
+        d = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise CalculationError(field, f"must be a number (got {value!r})") from None
+    if not d.is_finite():
+        raise CalculationError(field, f"must be a finite number (got {value!r})")
+    return Fraction(d)
+
+
+def rounded(value: Fraction | None, quantum: Decimal) -> Decimal | None:
+    """Round half up to ``quantum`` (for example ``VOLUME_ML``); None stays None."""
+    if value is None:
+        return None
+    d = Decimal(value.numerator) / Decimal(value.denominator)
+    return d.quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def epoch_seconds(at: datetime) -> Fraction:
+    """Exact seconds since 1970-01-01T00:00Z of an aware datetime."""
+    if at.tzinfo is None:
+        raise ValueError("naive datetime: the core works with aware instants only")
+    at = at.astimezone(UTC)
+    whole = calendar.timegm(at.utctimetuple())
+    return Fraction(whole) + Fraction(at.microsecond, 1_000_000)
+
+
+def instant(seconds: Fraction) -> datetime:
+    """An instant rounded (half up) to the second, in UTC."""
+    whole = int((seconds + Fraction(1, 2)) // 1)
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=whole)
+
+
+def local_date(at: datetime, tz) -> date:
+    return at.astimezone(tz).date()
+
+
+def add_months(d: date, months: int) -> date:
+    """Calendar months, the day clamped to the end of a shorter month (31 Jan + 1 = 28/29 Feb)."""
+    month_index = d.month - 1 + months
+    year, month = d.year + month_index // 12, month_index % 12 + 1
+    day = min(d.day, calendar.monthrange(year, month)[1])
+    return date(year, month, day)
