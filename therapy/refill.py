@@ -169,18 +169,34 @@ def bridge_bolus(
         raise CalculationError(
             "pump.catheter_length_cm", "is not recorded: a bridge bolus needs the implanted catheter length"
         )
+    exact_volume = Fraction(pathway) + Fraction(catheter_length_cm) * Fraction(catheter_volume_ml_per_cm)
+    return bridge_for_volume(
+        path_volume_ml=Fraction(rounded(exact_volume, PATH_VOLUME_ML)),
+        old_concentration_mcg_per_ml=old,
+        new_concentration_mcg_per_ml=new,
+        daily_dose_mcg=Fraction(daily_dose_mcg),
+    )
+
+
+def bridge_for_volume(
+    *,
+    path_volume_ml: Fraction,
+    old_concentration_mcg_per_ml: Fraction,
+    new_concentration_mcg_per_ml: Fraction,
+    daily_dose_mcg: Fraction,
+) -> BridgeBolus:
+    """BRIDGE-1 for a known path volume V: T = V × C_old / D (days), delivered V × C_old,
+    programmed V × C_new. The projection rebuilds a recorded bridge with this."""
     if daily_dose_mcg <= 0:
         raise CalculationError(
             "prescription", "a bridge bolus needs a daily dose greater than 0 to push the old drug out"
         )
-    exact_volume = Fraction(pathway) + Fraction(catheter_length_cm) * Fraction(catheter_volume_ml_per_cm)
-    volume = Fraction(rounded(exact_volume, PATH_VOLUME_ML))
-    duration_days = volume * old / Fraction(daily_dose_mcg)
+    v, old = Fraction(path_volume_ml), Fraction(old_concentration_mcg_per_ml)
     return BridgeBolus(
-        path_volume_ml=volume,
-        duration_seconds=duration_days * SECONDS_PER_DAY,
-        programmed_dose_mcg=volume * new,
-        delivered_dose_mcg=volume * old,
+        path_volume_ml=v,
+        duration_seconds=v * old / Fraction(daily_dose_mcg) * SECONDS_PER_DAY,
+        programmed_dose_mcg=v * Fraction(new_concentration_mcg_per_ml),
+        delivered_dose_mcg=v * old,
     )
 
 

@@ -1,0 +1,379 @@
+"""REST endpoints for clinics, patients, caregivers, pumps and the catalogs.
+
+Views parse, call one service, and render. Querysets are scoped to the user's clinics, so
+another clinic's object answers 404.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.response import Response
+
+from refills import selectors as therapy_selectors
+
+from . import services
+from .models import CatheterModel, Caregiver, Clinic, Drug, Patient, Pump, PumpModel
+from .permissions import clinics_of
+
+REASON = serializers.CharField(
+    write_only=True, required=False, allow_blank=True, max_length=2000, help_text="Why (kept in the history)"
+)
+
+
+class CodeField(serializers.SlugRelatedField):
+    """A catalog or clinic reference by code; an unknown code lists the allowed ones."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "code")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        queryset = self.get_queryset()
+        try:
+            return queryset.get(code=str(data))
+        except (queryset.model.DoesNotExist, TypeError, ValueError):
+            known = ", ".join(queryset.values_list("code", flat=True)[:50])
+            self.fail_unknown(data, known)
+
+    def fail_unknown(self, data, known):
+        raise serializers.ValidationError(f"unknown code {data!r}; allowed: {known or 'none'}", code="unknown_code")
+
+
+class ScopedClinicField(CodeField):
+    def get_queryset(self):
+        return clinics_of(self.context["request"].user)
+
+
+class ScopedPatientField(serializers.PrimaryKeyRelatedField):
+    def get_queryset(self):
+        return Patient.objects.filter(clinic__in=clinics_of(self.context["request"].user))
+
+
+# --- clinics ---------------------------------------------------------------------------
+
+
+class ClinicSerializer(serializers.ModelSerializer):
+    closures = serializers.SerializerMethodField()
+    reason = REASON
+
+    class Meta:
+        model = Clinic
+        fields = [
+            "code",
+            "name",
+            "timezone",
+            "emergency_phone",
+            "safety_margin_days",
+            "working_days",
+            "closures",
+            "reason",
+        ]
+        read_only_fields = ["code"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_closures(self, clinic):
+        return [{"date": c.date, "reason": c.reason} for c in clinic.closures.all()]
+
+
+class ClinicViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """The user's clinics. Changing settings needs the clinic's admin role."""
+
+    serializer_class = ClinicSerializer
+    lookup_field = "code"
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return clinics_of(self.request.user).prefetch_related("closures")
+
+    def perform_update(self, serializer):
+        changes = dict(serializer.validated_data)
+        reason = changes.pop("reason", "") or "clinic settings changed"
+        serializer.instance = services.clinic_update(
+            actor=self.request.user, clinic=serializer.instance, changes=changes, reason=reason
+        )
+
+
+# --- patients and caregivers -----------------------------------------------------------
+
+
+class CaregiverSerializer(serializers.ModelSerializer):
+    patient = ScopedPatientField()
+    reason = REASON
+
+    class Meta:
+        model = Caregiver
+        fields = ["id", "patient", "name", "relation", "email", "phone", "communication_consent", "reason"]
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    clinic = ScopedClinicField()
+    caregivers = serializers.SerializerMethodField()
+    pumps = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    reason = REASON
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id",
+            "clinic",
+            "mrn",
+            "given_name",
+            "family_name",
+            "birth_date",
+            "spasticity_origin",
+            "email",
+            "phone",
+            "communication_consent",
+            "caregivers",
+            "pumps",
+            "reason",
+        ]
+        # Uniqueness of (clinic, MRN) is checked by the service with a clearer message.
+        validators = []
+
+    @extend_schema_field(CaregiverSerializer(many=True))
+    def get_caregivers(self, patient):
+        return CaregiverSerializer(patient.caregivers.all(), many=True, context=self.context).data
+
+
+class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Patients of the user's clinics. Filter with ``?clinic=CODE`` or ``?mrn=``."""
+
+    serializer_class = PatientSerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        queryset = (
+            Patient.objects.filter(clinic__in=clinics_of(self.request.user))
+            .select_related("clinic")
+            .prefetch_related("caregivers", "pumps")
+        )
+        params = self.request.query_params
+        if params.get("clinic"):
+            queryset = queryset.filter(clinic__code=params["clinic"])
+        if params.get("mrn"):
+            queryset = queryset.filter(mrn=params["mrn"])
+        return queryset
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("reason", None)
+        serializer.instance = services.patient_create(actor=self.request.user, **data)
+
+    def perform_update(self, serializer):
+        changes = dict(serializer.validated_data)
+        reason = changes.pop("reason", "") or "patient record changed"
+        if "clinic" in changes and changes["clinic"] != serializer.instance.clinic:
+            raise serializers.ValidationError({"clinic": "a patient cannot move to another clinic here"})
+        changes.pop("clinic", None)
+        serializer.instance = services.patient_update(
+            actor=self.request.user, patient=serializer.instance, changes=changes, reason=reason
+        )
+
+
+class CaregiverViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = CaregiverSerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return Caregiver.objects.filter(patient__clinic__in=clinics_of(self.request.user)).select_related(
+            "patient__clinic"
+        )
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("reason", None)
+        serializer.instance = services.caregiver_create(actor=self.request.user, **data)
+
+    def perform_update(self, serializer):
+        changes = dict(serializer.validated_data)
+        reason = changes.pop("reason", "") or "caregiver changed"
+        if changes.pop("patient", serializer.instance.patient) != serializer.instance.patient:
+            raise serializers.ValidationError({"patient": "a caregiver cannot move to another patient"})
+        serializer.instance = services.caregiver_update(
+            actor=self.request.user, caregiver=serializer.instance, changes=changes, reason=reason
+        )
+
+
+# --- pumps -----------------------------------------------------------------------------
+
+
+class PumpSerializer(serializers.ModelSerializer):
+    patient = ScopedPatientField()
+    model = CodeField(queryset=PumpModel.objects.all())
+    catheter_model = CodeField(queryset=CatheterModel.objects.all())
+    low_reservoir_alarm_ml = serializers.DecimalField(max_digits=5, decimal_places=2, required=False)
+    eri_estimated = serializers.SerializerMethodField()
+    estimated_eri_on = serializers.SerializerMethodField()
+    reason = REASON
+
+    class Meta:
+        model = Pump
+        fields = [
+            "id",
+            "patient",
+            "model",
+            "serial_number",
+            "implanted_on",
+            "catheter_model",
+            "catheter_length_cm",
+            "low_reservoir_alarm_ml",
+            "eri_on",
+            "eri_estimated",
+            "estimated_eri_on",
+            "status",
+            "explanted_on",
+            "reason",
+        ]
+        read_only_fields = ["status", "explanted_on"]
+        validators = []
+
+    @extend_schema_field(serializers.BooleanField(allow_null=True))
+    def get_eri_estimated(self, pump):
+        """ERI-1: true when ``eri_on`` is empty and the date comes from the model's service life."""
+        plan, _ = therapy_selectors.replacement(pump)
+        return plan.eri_estimated if plan else None
+
+    @extend_schema_field(serializers.DateField(allow_null=True))
+    def get_estimated_eri_on(self, pump):
+        plan, _ = therapy_selectors.replacement(pump)
+        return plan.eri_on if plan else None
+
+
+class PumpUpdateSerializer(serializers.ModelSerializer):
+    reason = REASON
+
+    class Meta:
+        model = Pump
+        fields = [
+            "serial_number",
+            "catheter_length_cm",
+            "low_reservoir_alarm_ml",
+            "eri_on",
+            "status",
+            "explanted_on",
+            "reason",
+        ]
+        validators = []
+
+
+class PumpViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Implanted pumps of the user's clinics. PATCH corrects the record, enters an
+    interrogated ERI date, or records an explant (status explanted with explanted_on)."""
+
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_serializer_class(self):
+        return PumpUpdateSerializer if self.action == "partial_update" else PumpSerializer
+
+    def get_queryset(self):
+        queryset = Pump.objects.filter(patient__clinic__in=clinics_of(self.request.user)).select_related(
+            "model", "catheter_model", "patient__clinic"
+        )
+        params = self.request.query_params
+        if params.get("clinic"):
+            queryset = queryset.filter(patient__clinic__code=params["clinic"])
+        if params.get("status"):
+            queryset = queryset.filter(status=params["status"])
+        if params.get("patient"):
+            queryset = queryset.filter(patient_id=params["patient"])
+        return queryset
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("reason", None)
+        serializer.instance = services.pump_create(actor=self.request.user, **data)
+
+    @extend_schema(request=PumpUpdateSerializer, responses=PumpSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        pump = self.get_object()
+        serializer = PumpUpdateSerializer(pump, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        reason = changes.pop("reason", "") or "pump record changed"
+        pump = services.pump_update(actor=request.user, pump=pump, changes=changes, reason=reason)
+        return Response(PumpSerializer(pump, context=self.get_serializer_context()).data)
+
+
+# --- catalogs --------------------------------------------------------------------------
+
+
+class PumpModelSerializer(serializers.ModelSerializer):
+    reason = REASON
+
+    class Meta:
+        model = PumpModel
+        fields = [
+            "code",
+            "manufacturer",
+            "name",
+            "reservoir_ml",
+            "low_reservoir_alarm_ml",
+            "accuracy_tolerance_pct",
+            "pathway_volume_min_ml",
+            "pathway_volume_max_ml",
+            "service_life_months",
+            "discrepancy_threshold_ml",
+            "source",
+            "reason",
+        ]
+        read_only_fields = ["code", "manufacturer", "name"]
+
+
+class CatheterModelSerializer(serializers.ModelSerializer):
+    reason = REASON
+
+    class Meta:
+        model = CatheterModel
+        fields = ["code", "manufacturer", "name", "volume_ml_per_cm", "source", "reason"]
+        read_only_fields = ["code", "manufacturer", "name"]
+
+
+class DrugSerializer(serializers.ModelSerializer):
+    reason = REASON
+
+    class Meta:
+        model = Drug
+        fields = [
+            "code",
+            "name",
+            "supplied_concentrations_mcg_per_ml",
+            "starting_concentration_mcg_per_ml",
+            "max_reservoir_days",
+            "source",
+            "reason",
+        ]
+        read_only_fields = ["code", "name"]
+
+
+class CatalogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Catalog entries by code. Any staff member reads; changing needs the admin role and
+    is audited (history: who, when, why, old value)."""
+
+    lookup_field = "code"
+    lookup_value_regex = "[^/]+"
+    http_method_names = ["get", "patch", "head", "options"]
+    pagination_class = None
+
+    def perform_update(self, serializer):
+        changes = dict(serializer.validated_data)
+        reason = changes.pop("reason", "") or "catalog value changed"
+        serializer.instance = services.catalog_update(
+            actor=self.request.user, entry=serializer.instance, changes=changes, reason=reason
+        )
+
+
+class PumpModelViewSet(CatalogViewSet):
+    queryset = PumpModel.objects.all()
+    serializer_class = PumpModelSerializer
+
+
+class CatheterModelViewSet(CatalogViewSet):
+    queryset = CatheterModel.objects.all()
+    serializer_class = CatheterModelSerializer
+
+
+class DrugViewSet(CatalogViewSet):
+    queryset = Drug.objects.all()
+    serializer_class = DrugSerializer

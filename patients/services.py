@@ -1,0 +1,214 @@
+"""Writes for clinics, staff, patients, caregivers, pumps and catalogs.
+
+Each service validates (``full_clean``), records who and why in the history, and runs in
+one transaction: a refusal writes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from .models import (
+    CatheterModel,
+    Clinic,
+    Caregiver,
+    Patient,
+    Pump,
+    PumpModel,
+    PumpStatus,
+    Role,
+    StaffMembership,
+)
+from .permissions import (
+    PATIENT_WRITERS,
+    PUMP_WRITERS,
+    require_admin_anywhere,
+    require_role,
+)
+
+
+def save_audited(obj, *, actor, reason: str) -> None:
+    """Validate and save ``obj``, its history row carrying ``actor`` and ``reason``."""
+    obj.full_clean()
+    obj._history_user = actor
+    obj._change_reason = reason
+    obj.save()
+
+
+def apply_changes(obj, changes: dict, *, actor, reason: str) -> None:
+    for field, value in changes.items():
+        setattr(obj, field, value)
+    save_audited(obj, actor=actor, reason=reason)
+
+
+# --- clinics and staff -----------------------------------------------------------------
+
+
+@transaction.atomic
+def clinic_create(*, code: str, name: str, timezone_name: str, emergency_phone: str, actor=None) -> Clinic:
+    clinic = Clinic(code=code, name=name, timezone=timezone_name, emergency_phone=emergency_phone)
+    save_audited(clinic, actor=actor, reason="clinic created")
+    return clinic
+
+
+@transaction.atomic
+def clinic_update(*, actor, clinic: Clinic, changes: dict, reason: str) -> Clinic:
+    require_role(actor, clinic, (Role.ADMIN,), "Changing clinic settings")
+    apply_changes(clinic, changes, actor=actor, reason=reason)
+    return clinic
+
+
+@transaction.atomic
+def staff_create(*, username: str, clinic: Clinic, role: str, password: str | None = None, email: str = ""):
+    """A user with ``role`` at ``clinic`` (an existing user gets the membership), and the
+    user's API token."""
+    if role not in Role.values:
+        raise ValidationError({"role": f"must be one of {', '.join(Role.values)}"})
+    User = get_user_model()
+    user, created = User.objects.get_or_create(username=username, defaults={"email": email})
+    if password:
+        user.set_password(password)
+        user.save()
+    elif created:
+        user.set_unusable_password()
+        user.save()
+    membership = StaffMembership.objects.filter(user=user, clinic=clinic).first() or StaffMembership(
+        user=user, clinic=clinic
+    )
+    membership.role = role
+    save_audited(membership, actor=None, reason=f"{role} at {clinic.code}")
+    token, _ = Token.objects.get_or_create(user=user)
+    return user, token
+
+
+# --- patients and caregivers -----------------------------------------------------------
+
+
+@transaction.atomic
+def patient_create(*, actor, clinic: Clinic, **fields) -> Patient:
+    require_role(actor, clinic, PATIENT_WRITERS, "Registering a patient")
+    if Patient.objects.filter(clinic=clinic, mrn=fields.get("mrn")).exists():
+        raise ValidationError({"mrn": f"MRN {fields.get('mrn')} is already registered at clinic {clinic.code}"})
+    patient = Patient(clinic=clinic, **fields)
+    _check_birth_date(patient.birth_date)
+    save_audited(patient, actor=actor, reason="patient registered")
+    return patient
+
+
+@transaction.atomic
+def patient_update(*, actor, patient: Patient, changes: dict, reason: str) -> Patient:
+    require_role(actor, patient.clinic, PATIENT_WRITERS, "Changing a patient")
+    if "birth_date" in changes:
+        _check_birth_date(changes["birth_date"])
+    apply_changes(patient, changes, actor=actor, reason=reason)
+    return patient
+
+
+def _check_birth_date(birth_date: date) -> None:
+    if birth_date and birth_date > timezone.now().date():
+        raise ValidationError({"birth_date": "is in the future"})
+
+
+@transaction.atomic
+def caregiver_create(*, actor, patient: Patient, **fields) -> Caregiver:
+    require_role(actor, patient.clinic, PATIENT_WRITERS, "Adding a caregiver")
+    caregiver = Caregiver(patient=patient, **fields)
+    save_audited(caregiver, actor=actor, reason="caregiver added")
+    return caregiver
+
+
+@transaction.atomic
+def caregiver_update(*, actor, caregiver: Caregiver, changes: dict, reason: str) -> Caregiver:
+    require_role(actor, caregiver.patient.clinic, PATIENT_WRITERS, "Changing a caregiver")
+    apply_changes(caregiver, changes, actor=actor, reason=reason)
+    return caregiver
+
+
+# --- pumps -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def pump_create(
+    *,
+    actor,
+    patient: Patient,
+    model: PumpModel,
+    serial_number: str,
+    implanted_on: date,
+    catheter_model: CatheterModel,
+    catheter_length_cm: Decimal,
+    low_reservoir_alarm_ml: Decimal | None = None,
+    eri_on: date | None = None,
+) -> Pump:
+    """Register an implanted pump; its low-reservoir alarm volume defaults to the model's."""
+    clinic = patient.clinic
+    require_role(actor, clinic, PUMP_WRITERS, "Registering a pump")
+    if implanted_on > timezone.now().astimezone(clinic.tz).date():
+        raise ValidationError({"implanted_on": "is in the future; register a pump once it is implanted"})
+    if Pump.objects.filter(model=model, serial_number=serial_number).exists():
+        raise ValidationError({"serial_number": f"a {model.code} pump with serial {serial_number} already exists"})
+    if low_reservoir_alarm_ml is None:
+        low_reservoir_alarm_ml = model.low_reservoir_alarm_ml
+        if low_reservoir_alarm_ml is None:
+            raise ValidationError(
+                {"low_reservoir_alarm_ml": f"is required: model {model.code} has no default alarm volume configured"}
+            )
+    pump = Pump(
+        patient=patient,
+        model=model,
+        serial_number=serial_number,
+        implanted_on=implanted_on,
+        catheter_model=catheter_model,
+        catheter_length_cm=catheter_length_cm,
+        low_reservoir_alarm_ml=low_reservoir_alarm_ml,
+        eri_on=eri_on,
+    )
+    _check_pump(pump)
+    save_audited(pump, actor=actor, reason="pump implanted")
+    return pump
+
+
+@transaction.atomic
+def pump_update(*, actor, pump: Pump, changes: dict, reason: str) -> Pump:
+    """Correct a pump record, enter an interrogated ERI date, or record an explant."""
+    require_role(actor, pump.clinic, PUMP_WRITERS, "Changing a pump")
+    for field, value in changes.items():
+        setattr(pump, field, value)
+    if pump.status == PumpStatus.EXPLANTED and pump.explanted_on is None:
+        raise ValidationError({"explanted_on": "is required when the status is explanted"})
+    if pump.status == PumpStatus.ACTIVE and pump.explanted_on is not None:
+        raise ValidationError({"explanted_on": "must be empty while the pump is active"})
+    _check_pump(pump)
+    save_audited(pump, actor=actor, reason=reason)
+    return pump
+
+
+def _check_pump(pump: Pump) -> None:
+    errors = {}
+    reservoir = pump.model.reservoir_ml
+    if not Decimal("0") <= pump.low_reservoir_alarm_ml < reservoir:
+        errors["low_reservoir_alarm_ml"] = f"must be from 0 to less than the {reservoir} mL reservoir"
+    if pump.eri_on is not None and pump.eri_on <= pump.implanted_on:
+        errors["eri_on"] = "must be after the implant date"
+    if pump.explanted_on is not None and pump.explanted_on < pump.implanted_on:
+        errors["explanted_on"] = "must not be before the implant date"
+    if errors:
+        raise ValidationError(errors)
+
+
+# --- catalogs --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def catalog_update(*, actor, entry: PumpModel | CatheterModel, changes: dict, reason: str):
+    """Change a catalog value (admin role). The history keeps who, when, why and the old value."""
+    require_admin_anywhere(actor, "Changing the device catalog")
+    apply_changes(entry, changes, actor=actor, reason=reason)
+    return entry

@@ -1,0 +1,49 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from alerts.api import AlertViewSet
+from patients.api import (
+    CaregiverViewSet,
+    CatheterModelViewSet,
+    ClinicViewSet,
+    DrugViewSet,
+    PatientViewSet,
+    PumpModelViewSet,
+    PumpViewSet,
+)
+from refills.api import (
+    PumpHistoryView,
+    PumpPrescriptionsView,
+    PumpProjectionView,
+    PumpRefillsView,
+    StartingDoseView,
+)
+
+router = DefaultRouter()
+router.register("clinics", ClinicViewSet, basename="clinic")
+router.register("patients", PatientViewSet, basename="patient")
+router.register("caregivers", CaregiverViewSet, basename="caregiver")
+router.register("pumps", PumpViewSet, basename="pump")
+router.register("catalog/pump-models", PumpModelViewSet, basename="pump-model")
+router.register("catalog/catheter-models", CatheterModelViewSet, basename="catheter-model")
+router.register("catalog/drugs", DrugViewSet, basename="drug")
+router.register("alerts", AlertViewSet, basename="alert")
+
+api_v1 = [
+    path("pumps/<int:pump_id>/refills/", PumpRefillsView.as_view(), name="pump-refills"),
+    path("pumps/<int:pump_id>/prescriptions/", PumpPrescriptionsView.as_view(), name="pump-prescriptions"),
+    path("pumps/<int:pump_id>/projection/", PumpProjectionView.as_view(), name="pump-projection"),
+    path("pumps/<int:pump_id>/history/", PumpHistoryView.as_view(), name="pump-history"),
+    path("calculations/starting-dose/", StartingDoseView.as_view(), name="starting-dose"),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api-auth/", include("rest_framework.urls")),
+]

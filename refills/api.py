@@ -1,0 +1,342 @@
+"""REST endpoints of a pump's therapy record: refills, prescriptions, projection, history,
+and the starting-dose calculator (START-1)."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+import therapy
+from patients.api import CodeField
+from patients.models import Drug, Pump
+from patients.permissions import clinics_of
+from pumpcare import clinical
+
+from . import selectors, services
+from .models import Prescription, Refill
+
+# --- prescription shapes (for validation messages the core does the work) --------------
+
+
+class _SimpleContinuous(serializers.Serializer):
+    mode = serializers.ChoiceField(["simple_continuous"])
+    daily_dose_mcg = serializers.DecimalField(max_digits=9, decimal_places=1)
+
+
+class _FlexStep(serializers.Serializer):
+    start = serializers.CharField(help_text="HH:MM on the pump clock; the first step starts at 00:00")
+    dose_mcg_per_hour = serializers.DecimalField(max_digits=9, decimal_places=3)
+
+
+class _Flex(serializers.Serializer):
+    mode = serializers.ChoiceField(["flex"])
+    steps = _FlexStep(many=True)
+
+
+class _Bolus(serializers.Serializer):
+    time = serializers.CharField(help_text="HH:MM on the pump clock")
+    dose_mcg = serializers.DecimalField(max_digits=9, decimal_places=1)
+    duration_minutes = serializers.IntegerField(min_value=1, max_value=1440)
+
+
+class _PeriodicBolus(serializers.Serializer):
+    mode = serializers.ChoiceField(["periodic_bolus"])
+    basal_daily_dose_mcg = serializers.DecimalField(max_digits=9, decimal_places=1)
+    boluses = _Bolus(many=True)
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="PrescriptionSchedule",
+        serializers=[_SimpleContinuous, _Flex, _PeriodicBolus],
+        resource_type_field_name="mode",
+    )
+)
+class PrescriptionField(serializers.JSONField):
+    """DOSE-1. Validated by ``therapy.parse_prescription``; every mode also takes an optional
+    ``patient_activated_bolus: {dose_mcg, max_per_day, lockout_minutes}``."""
+
+
+# --- outputs ---------------------------------------------------------------------------
+
+
+class NoticeSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ProjectionSerializer(serializers.Serializer):
+    as_of = serializers.DateTimeField()
+    reservoir_volume_ml = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True)
+    daily_volume_ml = serializers.DecimalField(max_digits=9, decimal_places=3, allow_null=True)
+    low_reservoir_alarm_at = serializers.DateTimeField(allow_null=True)
+    low_reservoir_alarm_at_worst_case = serializers.DateTimeField(allow_null=True)
+    empty_at = serializers.DateTimeField(allow_null=True)
+    empty_at_worst_case = serializers.DateTimeField(allow_null=True)
+    refill_by = serializers.DateField(allow_null=True)
+    refill_by_reason = serializers.ChoiceField(["alarm", "drug_stability"], allow_null=True)
+    eri_on = serializers.DateField(allow_null=True)
+    eri_estimated = serializers.BooleanField(allow_null=True)
+    eos_on = serializers.DateField(allow_null=True)
+    replacement_book_by = serializers.DateField(allow_null=True)
+    warnings = NoticeSerializer(many=True)
+
+
+class BridgeBolusSerializer(serializers.Serializer):
+    path_volume_ml = serializers.DecimalField(max_digits=7, decimal_places=3)
+    duration_hours = serializers.DecimalField(max_digits=8, decimal_places=2)
+    programmed_dose_mcg = serializers.DecimalField(max_digits=10, decimal_places=1)
+    delivered_dose_mcg = serializers.DecimalField(max_digits=10, decimal_places=1)
+
+
+class PrescriptionSerializer(serializers.ModelSerializer):
+    prescription = PrescriptionField(source="schedule")
+    drug = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    prescriber = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Prescription
+        fields = [
+            "id",
+            "pump",
+            "effective_at",
+            "drug",
+            "concentration_mcg_per_ml",
+            "mode",
+            "prescription",
+            "daily_dose_mcg",
+            "clock_utc_offset_minutes",
+            "prescriber",
+            "reason",
+            "override_reason",
+            "refill",
+            "created_by",
+        ]
+        read_only_fields = fields
+
+
+class RefillSerializer(serializers.ModelSerializer):
+    performed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    drug = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    bridge_bolus = BridgeBolusSerializer(allow_null=True, read_only=True)
+    prescription = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Refill
+        fields = [
+            "id",
+            "pump",
+            "performed_at",
+            "performed_by",
+            "volume_withdrawn_ml",
+            "volume_added_ml",
+            "drug",
+            "concentration_mcg_per_ml",
+            "compounded_confirmed",
+            "expected_residual_ml",
+            "discrepancy_ml",
+            "discrepancy",
+            "bridge_bolus",
+            "lot_number",
+            "notes",
+            "prescription",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(PrescriptionField())
+    def get_prescription(self, refill):
+        row = getattr(refill, "prescription", None)
+        return row.schedule if row else None
+
+
+class RefillCreatedSerializer(RefillSerializer):
+    projection = ProjectionSerializer()
+    warnings = NoticeSerializer(many=True)
+
+    class Meta(RefillSerializer.Meta):
+        fields = RefillSerializer.Meta.fields + ["projection", "warnings"]
+        read_only_fields = fields
+
+
+class PrescriptionCreatedSerializer(PrescriptionSerializer):
+    projection = ProjectionSerializer()
+
+    class Meta(PrescriptionSerializer.Meta):
+        fields = PrescriptionSerializer.Meta.fields + ["projection"]
+        read_only_fields = fields
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    object = serializers.ChoiceField(["pump", "prescription", "refill"])
+    object_id = serializers.IntegerField()
+    action = serializers.ChoiceField(["created", "changed", "deleted"])
+    user = serializers.CharField(allow_null=True)
+    reason = serializers.CharField()
+    changes = serializers.DictField(help_text="field: {from, to}")
+
+
+# --- inputs ----------------------------------------------------------------------------
+
+VOLUME = {"max_digits": 9, "decimal_places": 2}
+
+
+class RefillInputSerializer(serializers.Serializer):
+    performed_at = serializers.DateTimeField()
+    volume_withdrawn_ml = serializers.DecimalField(**VOLUME, help_text="0 at the first fill after implant")
+    volume_added_ml = serializers.DecimalField(**VOLUME)
+    concentration_mcg_per_ml = serializers.DecimalField(max_digits=10, decimal_places=2)
+    compounded_confirmed = serializers.BooleanField(
+        default=False, help_text="DOSE-4: required for a concentration outside the supplied list"
+    )
+    drug = CodeField(queryset=Drug.objects.all(), required=False, help_text="drug catalog code; a change is refused")
+    prescription = PrescriptionField()
+    lot_number = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    override_reason = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="TITRATE-1/2: a physician's written reason"
+    )
+
+
+class PrescriptionInputSerializer(serializers.Serializer):
+    effective_at = serializers.DateTimeField()
+    prescription = PrescriptionField()
+    reason = serializers.CharField(allow_blank=True)
+    override_reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+# --- views -----------------------------------------------------------------------------
+
+
+class PumpScopedView(GenericAPIView):
+    def get_pump(self) -> Pump:
+        pumps = Pump.objects.filter(patient__clinic__in=clinics_of(self.request.user)).select_related(
+            "model", "catheter_model", "patient__clinic"
+        )
+        return get_object_or_404(pumps, pk=self.kwargs["pump_id"])
+
+
+class PumpRefillsView(PumpScopedView):
+    """A pump's refills (newest first); POST records a refill with its prescription."""
+
+    serializer_class = RefillSerializer
+
+    def get_queryset(self):
+        return (
+            self.get_pump()
+            .refills.select_related("performed_by", "drug", "prescription")
+            .order_by("-performed_at")
+        )
+
+    def get(self, request, pump_id):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(RefillSerializer(page, many=True).data)
+
+    @extend_schema(request=RefillInputSerializer, responses={201: RefillCreatedSerializer})
+    def post(self, request, pump_id):
+        pump = self.get_pump()
+        data = _validated(RefillInputSerializer, request)
+        change = services.refill_record(actor=request.user, pump=pump, **data)
+        body = RefillSerializer(change.refill).data
+        body["projection"] = ProjectionSerializer(change.projection).data
+        body["warnings"] = change.warnings
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class PumpPrescriptionsView(PumpScopedView):
+    """A pump's prescriptions (newest first); POST changes the prescription between refills."""
+
+    serializer_class = PrescriptionSerializer
+
+    def get_queryset(self):
+        return self.get_pump().prescriptions.select_related("drug", "prescriber", "created_by").order_by("-effective_at")
+
+    def get(self, request, pump_id):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(PrescriptionSerializer(page, many=True).data)
+
+    @extend_schema(request=PrescriptionInputSerializer, responses={201: PrescriptionCreatedSerializer})
+    def post(self, request, pump_id):
+        pump = self.get_pump()
+        data = _validated(PrescriptionInputSerializer, request)
+        change = services.prescription_create(actor=request.user, pump=pump, **data)
+        body = PrescriptionSerializer(change.prescription).data
+        body["projection"] = ProjectionSerializer(change.projection).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class PumpProjectionView(PumpScopedView):
+    """LRA-1..4, ERI-1..2: when the alarm sounds, when the pump runs empty, refill-by."""
+
+    @extend_schema(responses=ProjectionSerializer)
+    def get(self, request, pump_id):
+        return Response(ProjectionSerializer(selectors.pump_projection(self.get_pump())).data)
+
+
+class PumpHistoryView(PumpScopedView):
+    """Every change to the pump, its prescriptions and refills: what, who, when, why."""
+
+    @extend_schema(responses=HistoryEntrySerializer(many=True))
+    def get(self, request, pump_id):
+        page = self.paginate_queryset(selectors.pump_history(self.get_pump()))
+        return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)
+
+
+class ScreeningTrialSerializer(serializers.Serializer):
+    dose_mcg = serializers.DecimalField(max_digits=6, decimal_places=1)
+    responded = serializers.BooleanField()
+
+
+class StartingDoseInputSerializer(serializers.Serializer):
+    trials = ScreeningTrialSerializer(many=True, help_text="screening boluses in the order given")
+    effect_hours = serializers.DecimalField(max_digits=5, decimal_places=1, required=False, allow_null=True)
+    adverse_reactions = serializers.BooleanField(default=False)
+
+
+class StartingDoseSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(["respond", "next_step", "not_a_candidate"])
+    effective_dose_mcg = serializers.DecimalField(max_digits=6, decimal_places=1, allow_null=True)
+    next_dose_mcg = serializers.DecimalField(max_digits=6, decimal_places=1, allow_null=True)
+    starting_daily_dose_mcg = serializers.DecimalField(max_digits=7, decimal_places=1, allow_null=True)
+    reason = serializers.CharField()
+
+
+class StartingDoseView(GenericAPIView):
+    """START-1: the screening outcome and the starting daily dose. Computes; writes nothing."""
+
+    @extend_schema(request=StartingDoseInputSerializer, responses=StartingDoseSerializer)
+    def post(self, request):
+        data = _validated(StartingDoseInputSerializer, request)
+        outcome = therapy.screening_outcome(
+            trials=[(therapy.units.exact(t["dose_mcg"], "dose_mcg"), t["responded"]) for t in data["trials"]],
+            steps=clinical.screening_steps(),
+            effect_hours=therapy.units.exact(data.get("effect_hours"), "effect_hours", allow_none=True),
+            adverse_reactions=data["adverse_reactions"],
+            prolonged_effect_hours=clinical.screening_prolonged_effect_hours(),
+        )
+        return Response(
+            StartingDoseSerializer(
+                {
+                    "status": outcome.status,
+                    "effective_dose_mcg": _decimal(outcome.effective_dose_mcg),
+                    "next_dose_mcg": _decimal(outcome.next_dose_mcg),
+                    "starting_daily_dose_mcg": _decimal(outcome.starting_daily_dose_mcg),
+                    "reason": outcome.reason,
+                }
+            ).data
+        )
+
+
+def _validated(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data, context={"request": request})
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _decimal(value):
+    return therapy.units.rounded(value, therapy.units.DOSE_MCG)

@@ -1,0 +1,99 @@
+"""Prescriptions and refills: the therapy record of a pump, in time order."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from patients.models import Drug, Pump
+
+
+class PrescriptionMode(models.TextChoices):
+    SIMPLE_CONTINUOUS = "simple_continuous", "Simple continuous"
+    FLEX = "flex", "Flex"
+    PERIODIC_BOLUS = "periodic_bolus", "Periodic bolus"
+
+
+class Prescription(models.Model):
+    """What the pump is programmed to deliver from ``effective_at`` (DOSE-1).
+
+    ``schedule`` holds the validated API shape (``therapy.Prescription.as_dict()``);
+    ``daily_dose_mcg`` is the DOSE-2 total (patient-activated boluses at their maximum),
+    kept for lists and reports.
+    """
+
+    pump = models.ForeignKey(Pump, on_delete=models.PROTECT, related_name="prescriptions")
+    effective_at = models.DateTimeField()
+    drug = models.ForeignKey(Drug, on_delete=models.PROTECT)
+    concentration_mcg_per_ml = models.DecimalField(max_digits=8, decimal_places=2)
+    mode = models.CharField(max_length=20, choices=PrescriptionMode.choices)
+    schedule = models.JSONField()
+    daily_dose_mcg = models.DecimalField(max_digits=9, decimal_places=1)
+    clock_utc_offset_minutes = models.SmallIntegerField(
+        help_text="DOSE-3: the pump clock's UTC offset, the clinic's offset when programmed"
+    )
+    prescriber = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField()
+    override_reason = models.TextField(blank=True)
+    refill = models.OneToOneField(
+        "Refill", on_delete=models.PROTECT, null=True, blank=True, related_name="prescription"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["pump", "effective_at"]
+        indexes = [models.Index(fields=["pump", "effective_at"])]
+
+    def __str__(self):
+        return f"{self.pump} {self.mode} {self.daily_dose_mcg} mcg/day from {self.effective_at:%Y-%m-%d %H:%M}Z"
+
+
+class Discrepancy(models.TextChoices):
+    LESS = "less_than_expected", "Less than expected"
+    MORE = "more_than_expected", "More than expected"
+
+
+class Refill(models.Model):
+    pump = models.ForeignKey(Pump, on_delete=models.PROTECT, related_name="refills")
+    performed_at = models.DateTimeField()
+    performed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    volume_withdrawn_ml = models.DecimalField(max_digits=5, decimal_places=2)
+    volume_added_ml = models.DecimalField(max_digits=5, decimal_places=2)
+    drug = models.ForeignKey(Drug, on_delete=models.PROTECT)
+    concentration_mcg_per_ml = models.DecimalField(max_digits=8, decimal_places=2)
+    compounded_confirmed = models.BooleanField(default=False)
+    expected_residual_ml = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    discrepancy_ml = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    discrepancy = models.CharField(max_length=20, choices=Discrepancy.choices, null=True, blank=True)
+    bridge_from_concentration_mcg_per_ml = models.DecimalField(
+        max_digits=8, decimal_places=2, null=True, blank=True
+    )
+    bridge_path_volume_ml = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
+    bridge_duration_hours = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    bridge_programmed_dose_mcg = models.DecimalField(max_digits=9, decimal_places=1, null=True, blank=True)
+    bridge_delivered_dose_mcg = models.DecimalField(max_digits=9, decimal_places=1, null=True, blank=True)
+    lot_number = models.CharField(max_length=64, blank=True)
+    notes = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["pump", "performed_at"]
+        indexes = [models.Index(fields=["pump", "performed_at"])]
+
+    def __str__(self):
+        return f"{self.pump} refill {self.performed_at:%Y-%m-%d %H:%M}Z"
+
+    @property
+    def bridge_bolus(self) -> dict | None:
+        if self.bridge_path_volume_ml is None:
+            return None
+        return {
+            "path_volume_ml": self.bridge_path_volume_ml,
+            "duration_hours": self.bridge_duration_hours,
+            "programmed_dose_mcg": self.bridge_programmed_dose_mcg,
+            "delivered_dose_mcg": self.bridge_delivered_dose_mcg,
+        }

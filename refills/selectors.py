@@ -1,0 +1,191 @@
+"""Reads: a pump's therapy record as the calculation core's input, its projection, its
+history. The numbers come from ``therapy``; this module only gathers the rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.utils import timezone
+
+import therapy
+from patients.models import Pump, PumpStatus, fraction
+from pumpcare import clinical
+
+from .models import Prescription, Refill
+
+
+def therapy_prescription(row: Prescription) -> therapy.Prescription:
+    return therapy.parse_prescription(row.schedule)
+
+
+def therapy_period(row: Prescription) -> therapy.TherapyPeriod:
+    return therapy.TherapyPeriod(
+        starts_at=row.effective_at,
+        prescription=therapy_prescription(row),
+        clock_offset_seconds=row.clock_utc_offset_minutes * 60,
+    )
+
+
+def last_refill(pump: Pump, *, before: datetime | None = None) -> Refill | None:
+    refills = pump.refills.select_related("drug").order_by("-performed_at")
+    if before is not None:
+        refills = refills.filter(performed_at__lt=before)
+    return refills.first()
+
+
+def reservoir_state(pump: Pump, *, before: datetime | None = None) -> therapy.Reservoir | None:
+    """LRA-1's input: the last refill (before ``before``, if given) and every prescription in
+    effect since then, with the bridge bolus drain if that refill changed the concentration."""
+    refill = last_refill(pump, before=before)
+    if refill is None:
+        return None
+    rows = pump.prescriptions.filter(effective_at__gte=refill.performed_at)
+    if before is not None:
+        rows = rows.filter(effective_at__lt=before)
+    rows = list(rows.order_by("effective_at"))
+    if not rows or rows[0].effective_at > refill.performed_at:
+        in_effect = pump.prescriptions.filter(effective_at__lte=refill.performed_at).order_by("-effective_at").first()
+        rows.insert(0, in_effect)
+    periods = tuple(therapy_period(row) for row in rows)
+    bridge = None
+    if refill.bridge_path_volume_ml is not None:
+        drain = therapy.bridge_for_volume(
+            path_volume_ml=fraction(refill.bridge_path_volume_ml),
+            old_concentration_mcg_per_ml=fraction(refill.bridge_from_concentration_mcg_per_ml),
+            new_concentration_mcg_per_ml=fraction(refill.concentration_mcg_per_ml),
+            daily_dose_mcg=periods[0].prescription.scheduled_daily_dose_mcg,  # in effect at the refill
+        )
+        bridge = therapy.BridgeDrain(drain.path_volume_ml, drain.duration_seconds)
+    return therapy.Reservoir(
+        filled_at=refill.performed_at,
+        volume_ml=fraction(refill.volume_added_ml),
+        concentration_mcg_per_ml=fraction(refill.concentration_mcg_per_ml),
+        periods=periods,
+        bridge=bridge,
+    )
+
+
+def replacement(pump: Pump) -> tuple[therapy.ReplacementPlan | None, list[therapy.Notice]]:
+    """ERI-1 / ERI-2 for the pump, or a notice saying what is missing."""
+    try:
+        plan = therapy.replacement_plan(
+            implanted_on=pump.implanted_on,
+            eri_on=pump.eri_on,
+            service_life_months=pump.model.service_life_months,
+            **clinical.replacement_parameters(),
+        )
+    except therapy.CalculationError as error:
+        return None, [therapy.Notice(error.code, error.message)]
+    return plan, []
+
+
+def pump_projection(pump: Pump, *, as_of: datetime | None = None) -> dict:
+    """The projection of the API (LRA-1..4, DOSE-2, DOSE-3, ERI-1..2): instants in UTC,
+    dates as the clinic's local dates. Unknown values are None, with a warning saying why."""
+    as_of = as_of or timezone.now()
+    clinic = pump.patient.clinic
+    plan, warnings = replacement(pump)
+    result = {
+        "as_of": as_of,
+        "reservoir_volume_ml": None,
+        "daily_volume_ml": None,
+        "low_reservoir_alarm_at": None,
+        "low_reservoir_alarm_at_worst_case": None,
+        "empty_at": None,
+        "empty_at_worst_case": None,
+        "refill_by": None,
+        "refill_by_reason": None,
+        "eri_on": plan.eri_on if plan else None,
+        "eri_estimated": plan.eri_estimated if plan else None,
+        "eos_on": plan.eos_on if plan else None,
+        "replacement_book_by": plan.book_by if plan else None,
+        "warnings": [],
+    }
+    if pump.status == PumpStatus.EXPLANTED:
+        warnings.append(therapy.Notice("explanted", f"The pump was explanted on {pump.explanted_on}."))
+    else:
+        state = reservoir_state(pump)
+        if state is None:
+            warnings.append(
+                therapy.Notice("never_filled", "The pump has no recorded fill: record the first fill to project it.")
+            )
+        else:
+            refill = last_refill(pump)
+            projection = therapy.project(
+                state,
+                as_of=as_of,
+                lra_ml=fraction(pump.low_reservoir_alarm_ml),
+                tolerance_pct=fraction(pump.model.accuracy_tolerance_pct),
+                tz=clinic.tz,
+                safety_margin_days=clinic.safety_margin_days,
+                max_reservoir_days=refill.drug.max_reservoir_days,
+            )
+            result.update(
+                {
+                    key: getattr(projection, key)
+                    for key in result
+                    if hasattr(projection, key) and key not in ("as_of", "warnings")
+                }
+            )
+            warnings = list(projection.warnings) + warnings
+    result["warnings"] = [{"code": w.code, "message": w.message} for w in warnings]
+    return result
+
+
+# --- history ---------------------------------------------------------------------------
+
+_SKIPPED = {"history_id", "history_date", "history_change_reason", "history_type", "history_user", "id"}
+
+
+def pump_history(pump: Pump) -> list[dict]:
+    """Every change to the pump, its prescriptions and its refills, newest first:
+    what changed (field: from → to), who, when and why."""
+    sources = (
+        ("pump", Pump.history.filter(id=pump.id)),
+        ("prescription", Prescription.history.filter(pump_id=pump.id)),
+        ("refill", Refill.history.filter(pump_id=pump.id)),
+    )
+    entries = []
+    for kind, records in sources:
+        previous: dict[int, object] = {}
+        for record in records.select_related("history_user").order_by("history_date", "history_id"):
+            before = previous.get(record.id)
+            entries.append(
+                {
+                    "at": record.history_date,
+                    "object": kind,
+                    "object_id": record.id,
+                    "action": {"+": "created", "~": "changed", "-": "deleted"}[record.history_type],
+                    "user": record.history_user.username if record.history_user else None,
+                    "reason": record.history_change_reason or "",
+                    "changes": _changes(record, before),
+                }
+            )
+            previous[record.id] = record
+    entries.sort(key=lambda e: e["at"], reverse=True)
+    return entries
+
+
+def _changes(record, before) -> dict:
+    changes = {}
+    for field in record.instance_type._meta.concrete_fields:
+        name = field.attname
+        if name in _SKIPPED:
+            continue
+        new = getattr(record, name)
+        old = getattr(before, name) if before is not None else None
+        if before is None and new in (None, "", False, [], {}):
+            continue
+        if before is None or old != new:
+            changes[field.name] = {"from": _plain(old) if before is not None else None, "to": _plain(new)}
+    return changes
+
+
+def _plain(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+

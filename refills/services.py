@@ -1,0 +1,287 @@
+"""Writes of the therapy record: refills (REFILL-1..3, BRIDGE-1..2, DOSE-4) and
+prescriptions (DOSE-1..3, TITRATE-1..2). The numbers come from ``therapy``; this module
+checks roles, orders events in time, stores the result and audits it, all in one
+transaction (a refusal writes nothing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+import therapy
+from alerts.models import AlertKind, Severity
+from alerts.services import alert_raise
+from patients.models import Drug, Pump, PumpStatus, fraction
+from patients.permissions import CLINICAL_WRITERS, PRESCRIBERS, require_role
+from patients.services import save_audited
+from pumpcare import clinical
+
+from . import selectors
+from .models import Prescription, Refill
+
+
+@dataclass
+class TherapyChange:
+    """What a refill or prescription wrote, and what the nurse must see about it."""
+
+    refill: Refill | None
+    prescription: Prescription
+    projection: dict
+    warnings: list[dict] = field(default_factory=list)
+
+
+@transaction.atomic
+def refill_record(
+    *,
+    actor,
+    pump: Pump,
+    performed_at: datetime,
+    volume_withdrawn_ml: Decimal,
+    volume_added_ml: Decimal,
+    concentration_mcg_per_ml: Decimal,
+    prescription: dict,
+    compounded_confirmed: bool = False,
+    drug: Drug | None = None,
+    lot_number: str = "",
+    notes: str = "",
+    reason: str = "",
+    override_reason: str = "",
+) -> TherapyChange:
+    """Record a refill and the prescription programmed with it.
+
+    REFILL-2 volume and time checks; DOSE-4 concentration list; REFILL-1 expected residual
+    and discrepancy (not at the first fill); BRIDGE-1/2 bridge bolus when the concentration
+    changes; TITRATE-1/2 for the new prescription. A drug change at a refill is refused.
+    """
+    pump = _lock_active(pump)
+    require_role(actor, pump.clinic, CLINICAL_WRITERS, "Recording a refill")
+    previous = selectors.last_refill(pump)
+    first_fill = previous is None
+    new_concentration = fraction(concentration_mcg_per_ml)
+    plan = therapy.parse_prescription(prescription)
+    _check_time(pump, performed_at, "performed_at")
+    drug = _refill_drug(previous, drug)
+    therapy.check_concentration(
+        concentration_mcg_per_ml=new_concentration,
+        supplied=drug.supplied,
+        compounded_confirmed=compounded_confirmed,
+    )
+    therapy.check_refill_volumes(
+        volume_withdrawn_ml=fraction(volume_withdrawn_ml),
+        volume_added_ml=fraction(volume_added_ml),
+        concentration_mcg_per_ml=new_concentration,
+        reservoir_ml=fraction(pump.model.reservoir_ml),
+        first_fill=first_fill,
+    )
+    refill = Refill(
+        pump=pump,
+        performed_at=performed_at,
+        performed_by=actor,
+        volume_withdrawn_ml=volume_withdrawn_ml,
+        volume_added_ml=volume_added_ml,
+        drug=drug,
+        concentration_mcg_per_ml=concentration_mcg_per_ml,
+        compounded_confirmed=compounded_confirmed,
+        lot_number=lot_number,
+        notes=notes,
+    )
+    warnings = []
+    if first_fill:
+        start = drug.starting_concentration_mcg_per_ml
+        if start is not None and fraction(start) != new_concentration:
+            warnings.append(
+                {
+                    "code": "not_starting_concentration",
+                    "message": f"Therapy usually starts at {start.normalize():f} mcg/mL (DOSE-4).",
+                }
+            )
+    else:
+        expected = therapy.volume_at(selectors.reservoir_state(pump), performed_at)
+        check = therapy.residual_discrepancy(
+            expected_residual_ml=expected,
+            volume_withdrawn_ml=fraction(volume_withdrawn_ml),
+            threshold_ml=fraction(pump.model.discrepancy_threshold_ml),
+        )
+        refill.expected_residual_ml = check.expected_residual_ml
+        refill.discrepancy_ml = check.discrepancy_ml
+        refill.discrepancy = check.direction
+        bridge = therapy.bridge_bolus(
+            old_concentration_mcg_per_ml=fraction(previous.concentration_mcg_per_ml),
+            new_concentration_mcg_per_ml=new_concentration,
+            daily_dose_mcg=plan.scheduled_daily_dose_mcg,
+            pathway_volume_min_ml=fraction(pump.model.pathway_volume_min_ml),
+            pathway_volume_max_ml=fraction(pump.model.pathway_volume_max_ml),
+            catheter_volume_ml_per_cm=fraction(pump.catheter_model.volume_ml_per_cm),
+            catheter_length_cm=fraction(pump.catheter_length_cm),
+        )
+        if bridge is not None:
+            shown = bridge.shown()
+            refill.bridge_from_concentration_mcg_per_ml = previous.concentration_mcg_per_ml
+            refill.bridge_path_volume_ml = shown["path_volume_ml"]
+            refill.bridge_duration_hours = shown["duration_hours"]
+            refill.bridge_programmed_dose_mcg = shown["programmed_dose_mcg"]
+            refill.bridge_delivered_dose_mcg = shown["delivered_dose_mcg"]
+    verdict = _titration(actor, pump, plan, performed_at, override_reason)
+    save_audited(refill, actor=actor, reason=reason or ("first fill" if first_fill else "refill"))
+    row = _save_prescription(
+        actor=actor,
+        pump=pump,
+        plan=plan,
+        effective_at=performed_at,
+        drug=drug,
+        concentration_mcg_per_ml=concentration_mcg_per_ml,
+        reason=reason or ("prescription at first fill" if first_fill else "prescription at refill"),
+        override_reason=override_reason,
+        refill=refill,
+        verdict=verdict,
+    )
+    return TherapyChange(refill, row, selectors.pump_projection(pump), warnings)
+
+
+@transaction.atomic
+def prescription_create(
+    *,
+    actor,
+    pump: Pump,
+    effective_at: datetime,
+    prescription: dict,
+    reason: str,
+    override_reason: str = "",
+) -> TherapyChange:
+    """A new prescription between refills (DOSE-1..3, TITRATE-1/2). It applies to the drug
+    and concentration in the reservoir since the last refill."""
+    pump = _lock_active(pump)
+    require_role(actor, pump.clinic, CLINICAL_WRITERS, "Changing a prescription")
+    if not (reason or "").strip():
+        raise therapy.CalculationError("reason", "is required: say why the prescription changes")
+    refill = selectors.last_refill(pump)
+    if refill is None:
+        raise therapy.CalculationError(
+            "effective_at",
+            "the pump has no recorded fill: record the first fill, with its prescription, as a refill",
+            code="never_filled",
+        )
+    plan = therapy.parse_prescription(prescription)
+    _check_time(pump, effective_at, "effective_at")
+    verdict = _titration(actor, pump, plan, effective_at, override_reason)
+    row = _save_prescription(
+        actor=actor,
+        pump=pump,
+        plan=plan,
+        effective_at=effective_at,
+        drug=refill.drug,
+        concentration_mcg_per_ml=refill.concentration_mcg_per_ml,
+        reason=reason,
+        override_reason=override_reason,
+        refill=None,
+        verdict=verdict,
+    )
+    return TherapyChange(None, row, selectors.pump_projection(pump))
+
+
+def _lock_active(pump: Pump) -> Pump:
+    """Serialise writes to one pump's therapy record (PostgreSQL row lock)."""
+    pump = Pump.objects.select_for_update().select_related("model", "catheter_model", "patient__clinic").get(
+        pk=pump.pk
+    )
+    if pump.status != PumpStatus.ACTIVE:
+        raise therapy.CalculationError(
+            "pump", f"the pump was explanted on {pump.explanted_on}: nothing can be recorded on it", code="explanted"
+        )
+    return pump
+
+
+def _check_time(pump: Pump, at: datetime, field_name: str) -> None:
+    """REFILL-2: not in the future, not before the implant, after every recorded event."""
+    latest = [
+        pump.refills.order_by("-performed_at").values_list("performed_at", flat=True).first(),
+        pump.prescriptions.order_by("-effective_at").values_list("effective_at", flat=True).first(),
+    ]
+    latest = [t for t in latest if t is not None]
+    therapy.check_event_time(
+        at=at,
+        now=timezone.now(),
+        implanted_on=pump.implanted_on,
+        tz=pump.clinic.tz,
+        field=field_name,
+        not_before=max(latest) if latest else None,
+    )
+
+
+def _refill_drug(previous: Refill | None, requested: Drug | None) -> Drug:
+    if previous is not None:
+        if requested is not None and requested != previous.drug:
+            raise therapy.CalculationError(
+                "drug",
+                f"the pump holds {previous.drug.name}: changing the drug at a refill is refused "
+                "(a drug change needs the pump emptied and the pathway cleared under a physician's plan)",
+                code="drug_change_refused",
+            )
+        return previous.drug
+    if requested is not None:
+        return requested
+    return Drug.objects.get(code=settings.PUMPCARE_DEFAULT_DRUG)
+
+
+def _titration(actor, pump: Pump, plan: therapy.Prescription, effective_at: datetime, override_reason: str):
+    """TITRATE-1 / TITRATE-2: refuse over the limit or a discontinuation unless a physician
+    overrides with a written reason; returns the verdict that needed the override."""
+    history = list(pump.prescriptions.values_list("effective_at", "daily_dose_mcg"))
+    verdict = therapy.check_new_daily_dose(
+        new_daily_dose_mcg=plan.daily_dose_mcg_total,
+        effective_at=effective_at,
+        history=[(at, fraction(dose)) for at, dose in history],
+        spasticity_origin=pump.patient.spasticity_origin,
+        birth_date=pump.patient.birth_date,
+        tz=pump.clinic.tz,
+        limits=clinical.titration_limits(),
+    )
+    if verdict.code is None:
+        return None
+    if not (override_reason or "").strip():
+        raise therapy.CalculationError("prescription", verdict.message, code=verdict.code, **verdict.details())
+    require_role(actor, pump.clinic, PRESCRIBERS, "Overriding a titration limit or a discontinuation")
+    return verdict
+
+
+def _save_prescription(
+    *, actor, pump, plan, effective_at, drug, concentration_mcg_per_ml, reason, override_reason, refill, verdict
+) -> Prescription:
+    offset = effective_at.astimezone(pump.clinic.tz).utcoffset()
+    row = Prescription(
+        pump=pump,
+        effective_at=effective_at,
+        drug=drug,
+        concentration_mcg_per_ml=concentration_mcg_per_ml,
+        mode=plan.mode,
+        schedule=plan.as_dict(),
+        daily_dose_mcg=therapy.units.rounded(plan.daily_dose_mcg_total, therapy.units.DOSE_MCG),
+        clock_utc_offset_minutes=int(offset.total_seconds()) // 60,  # DOSE-3
+        prescriber=actor,
+        reason=reason,
+        override_reason=override_reason if verdict is not None else "",
+        refill=refill,
+        created_by=actor,
+    )
+    history_reason = reason if verdict is None else f"{reason} — override ({verdict.code}): {override_reason}"
+    save_audited(row, actor=actor, reason=history_reason)
+    if verdict is not None and verdict.code == "discontinuation_requires_override":
+        alert_raise(
+            clinic=pump.clinic,
+            pump=pump,
+            kind=AlertKind.DISCONTINUATION,
+            severity=Severity.CRITICAL,
+            message=(
+                f"Intrathecal therapy of pump {pump} ({pump.patient}) stopped or reduced to zero from "
+                f"{effective_at.isoformat()} by {actor}: {override_reason}. Watch for withdrawal "
+                "(itching, hypotension, paresthesia, high fever, altered mental status, rebound "
+                "spasticity), typically within 1–3 days."
+            ),
+            actor=actor,
+        )
+    return row
