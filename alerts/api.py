@@ -37,6 +37,7 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
     """Filter with ``?clinic=CODE``, ``?pump=ID``, ``?open=1`` (not acknowledged)."""
 
     serializer_class = AlertSerializer
+    queryset = Alert.objects.none()  # for the schema; get_queryset scopes
 
     def get_queryset(self):
         queryset = Alert.objects.filter(clinic__in=clinics_of(self.request.user)).select_related(

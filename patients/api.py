@@ -80,6 +80,7 @@ class ClinicViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upd
     """The user's clinics. Changing settings needs the clinic's admin role."""
 
     serializer_class = ClinicSerializer
+    queryset = Clinic.objects.none()  # for the schema; get_queryset scopes
     lookup_field = "code"
     http_method_names = ["get", "patch", "head", "options"]
 
@@ -141,6 +142,7 @@ class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
     """Patients of the user's clinics. Filter with ``?clinic=CODE`` or ``?mrn=``."""
 
     serializer_class = PatientSerializer
+    queryset = Patient.objects.none()  # for the schema; get_queryset scopes
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
@@ -174,6 +176,7 @@ class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
 
 class CaregiverViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = CaregiverSerializer
+    queryset = Caregiver.objects.none()  # for the schema; get_queryset scopes
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
@@ -263,6 +266,7 @@ class PumpViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
     interrogated ERI date, or records an explant (status explanted with explanted_on)."""
 
     http_method_names = ["get", "post", "patch", "head", "options"]
+    queryset = Pump.objects.none()  # for the schema; get_queryset scopes
 
     def get_serializer_class(self):
         return PumpUpdateSerializer if self.action == "partial_update" else PumpSerializer

@@ -120,6 +120,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Development serves static files straight from the apps; production runs collectstatic.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 LOGIN_URL = "/admin/login/"
 
 # --- REST API --------------------------------------------------------------------------
@@ -145,6 +148,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "PumpStatusEnum": "patients.models.PumpStatus",
+        "PrescriptionModeEnum": "refills.models.PrescriptionMode",
+        "SeverityEnum": "alerts.models.Severity",
+        "RoleEnum": "patients.models.Role",
+    },
 }
 
 # --- Celery ----------------------------------------------------------------------------

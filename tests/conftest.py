@@ -1,0 +1,106 @@
+"""Shared fixtures: every test gets the same cast (healthchecks' habit) — a clinic with a
+nurse, a physician, a staff member and an admin, and an outsider who works at another
+clinic — plus API clients authenticated with their tokens."""
+
+import os
+from datetime import date
+
+import pytest
+
+# Django-dependent imports stay inside the fixtures, so the pure calculation-core tests
+# also run without Django (pytest -p no:django tests/test_therapy_*.py).
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+
+    if not settings.configured:
+        return "pumpcare: Django not loaded (calculation core only)"
+    database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    broker = settings.CELERY_BROKER_URL.split("://")[0]
+    return f"pumpcare: database {database}, broker {broker}"
+
+
+@pytest.fixture
+def clinic(db):
+    from tests.factories import ClinicFactory
+
+    return ClinicFactory(code="HOME", name="Home Clinic", timezone="UTC")
+
+
+@pytest.fixture
+def other_clinic(db):
+    from tests.factories import ClinicFactory
+
+    return ClinicFactory(code="AWAY", name="Away Clinic", timezone="UTC")
+
+
+def _member(clinic, role, username):
+    from tests.factories import MembershipFactory
+
+    return MembershipFactory(clinic=clinic, role=role, user__username=username).user
+
+
+@pytest.fixture
+def nurse(clinic):
+    return _member(clinic, "nurse", "nurse")
+
+
+@pytest.fixture
+def physician(clinic):
+    return _member(clinic, "physician", "physician")
+
+
+@pytest.fixture
+def staff(clinic):
+    return _member(clinic, "staff", "staff")
+
+
+@pytest.fixture
+def admin_user(clinic):
+    return _member(clinic, "admin", "clinic_admin")
+
+
+@pytest.fixture
+def outsider(other_clinic):
+    return _member(other_clinic, "nurse", "outsider")
+
+
+def client_for(user):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def api(nurse):
+    """The nurse's API client."""
+    return client_for(nurse)
+
+
+@pytest.fixture
+def patient(clinic):
+    from tests.factories import PatientFactory
+
+    return PatientFactory(clinic=clinic, birth_date=date(1980, 5, 17), spasticity_origin="spinal")
+
+
+@pytest.fixture
+def pump(patient):
+    """A SynchroMed II 20 mL implanted on 2026-01-02, never filled."""
+    from tests.factories import PumpFactory
+
+    return PumpFactory(patient=patient, implanted_on=date(2026, 1, 2))
+
+
+@pytest.fixture
+def needs_redis():
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("REDIS_URL is not set: this test needs a Redis server")
+    return url
