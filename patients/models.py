@@ -11,9 +11,11 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from simple_history import register as register_history
 from simple_history.models import HistoricalRecords
 
 ISO_WEEKDAYS = {1: "Monday", 2: "Tuesday", 3: "Wednesday", 4: "Thursday", 5: "Friday", 6: "Saturday", 7: "Sunday"}
@@ -270,3 +272,7 @@ class Pump(models.Model):
     @property
     def clinic(self) -> Clinic:
         return self.patient.clinic
+
+
+# Logins and passwords are part of who may change clinical data: keep their history too.
+register_history(get_user_model(), app="patients", table_name="patients_historicaluser")

@@ -1,0 +1,44 @@
+# pumpcare — the two commands a newcomer needs:
+#   make run    virtualenv, install, migrate the embedded SQLite database, load the demo
+#               clinic, serve http://127.0.0.1:8000 with a Celery worker and beat alongside
+#   make test   the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test install lint format schema check-schema clean
+
+$(BIN)/.installed: requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "pumpcare needs Python 3.11 (set PYTHON=/path/to/python3.11)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	@touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py loaddemo
+	DEBUG=$${DEBUG:-1} PATH="$(CURDIR)/$(BIN):$$PATH" scripts/run-dev.sh
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# The OpenAPI schema kept in docs/ (a test fails when it no longer matches the code).
+schema: install
+	DEBUG=1 $(BIN)/python manage.py spectacular --validate --file docs/openapi.yaml
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,149 @@
+"""A demo clinic with staff, patients, pumps and therapy records, dated relative to today
+so the worklist always has someone due. Every record goes through the services, so the
+projections, histories and checks are the real ones. Safe to run twice."""
+
+from datetime import date, timedelta
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from patients.models import CatheterModel, Clinic, PumpModel
+from patients.services import (
+    caregiver_create,
+    catalog_update,
+    clinic_create,
+    patient_create,
+    pump_create,
+    staff_create,
+)
+from refills.selectors import reservoir_state
+from refills.services import prescription_create, refill_record
+from therapy import volume_at
+from therapy.units import VOLUME_ML, rounded
+
+DEMO_CODE = "DEMO"
+DEMO_PASSWORD = "demo-pass-2026"
+DEMO_ONLY = "demo only — verify against labeling"
+
+PATIENTS = [
+    # mrn, given, family, birth, origin, pump model, catheter, length, days since the last refill, volume, conc, prescription
+    ("D-1001", "Ada", "Moreno", date(1979, 3, 14), "spinal", "8637-20", "8709SC", 52, 30, 20, 500,
+     {"mode": "simple_continuous", "daily_dose_mcg": 250}),
+    ("D-1002", "Ben", "Okafor", date(1990, 7, 2), "cerebral", "8637-40", "8731SC", 48, 60, 40, 1000,
+     {"mode": "flex", "steps": [{"start": "00:00", "dose_mcg_per_hour": 12}, {"start": "07:00", "dose_mcg_per_hour": 20},
+                                {"start": "22:00", "dose_mcg_per_hour": 12}]}),
+    ("D-1003", "Chloe", "Nguyen", date(2012, 11, 20), "cerebral", "13827", "11823", 60, 20, 20, 500,
+     {"mode": "periodic_bolus", "basal_daily_dose_mcg": 150,
+      "boluses": [{"time": "08:00", "dose_mcg": 25, "duration_minutes": 30},
+                  {"time": "20:00", "dose_mcg": 25, "duration_minutes": 30}]}),
+    ("D-1004", "Dev", "Patel", date(1968, 1, 9), "spinal", "16827", "11823", 58, 45, 40, 2000,
+     {"mode": "simple_continuous", "daily_dose_mcg": 800}),
+    ("D-1005", "Eva", "Lindqvist", date(1985, 9, 30), "spinal", "8637-20", "8780", 50, 5, 18, 500,
+     {"mode": "simple_continuous", "daily_dose_mcg": 180}),
+]
+
+
+class Command(BaseCommand):
+    help = "Load the demo clinic DEMO (staff logins nurse/physician/staff/admin, password demo-pass-2026)."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        if Clinic.objects.filter(code=DEMO_CODE).exists():
+            self.stdout.write("The demo clinic DEMO is already loaded.")
+            return
+        clinic = clinic_create(
+            code=DEMO_CODE,
+            name="Demo Neuromodulation Clinic",
+            timezone_name="America/New_York",
+            emergency_phone="+1 555 0100",
+        )
+        users = {}
+        for role in ("nurse", "physician", "staff", "admin"):
+            users[role], _ = staff_create(username=role, clinic=clinic, role=role, password=DEMO_PASSWORD)
+        admin = users["admin"]
+        admin.is_staff = admin.is_superuser = True
+        admin.save()
+        # PUMP-3: the shipped catalog leaves unconfirmed volumes empty; the demo fills the
+        # Prometra pathway volumes (DOMAIN.md's worked example) so a bridge bolus can be shown.
+        for code in ("13827", "16827"):
+            model = PumpModel.objects.get(code=code)
+            catalog_update(
+                actor=admin,
+                entry=model,
+                changes={
+                    "pathway_volume_min_ml": "0.260",
+                    "pathway_volume_max_ml": "0.300",
+                    "source": model.source + f"\npathway_volume_min_ml / pathway_volume_max_ml: {DEMO_ONLY}",
+                },
+                reason=f"demo data: {DEMO_ONLY}",
+            )
+        now = timezone.now().replace(second=0, microsecond=0)
+        nurse, physician = users["nurse"], users["physician"]
+        for row in PATIENTS:
+            mrn, given, family, born, origin, model, catheter, length, days, volume, conc, plan = row
+            patient = patient_create(
+                actor=nurse,
+                clinic=clinic,
+                mrn=mrn,
+                given_name=given,
+                family_name=family,
+                birth_date=born,
+                spasticity_origin=origin,
+                email=f"{given.lower()}.{family.lower()}@example.org",
+                phone="+1 555 0142",
+                communication_consent=True,
+            )
+            caregiver_create(
+                actor=nurse,
+                patient=patient,
+                name=f"Sam {family}",
+                relation="spouse" if born.year < 2000 else "parent",
+                email=f"sam.{family.lower()}@example.org",
+                communication_consent=True,
+            )
+            pump = pump_create(
+                actor=nurse,
+                patient=patient,
+                model=PumpModel.objects.get(code=model),
+                serial_number=f"DEMO-{mrn[2:]}",
+                implanted_on=(now - timedelta(days=days + 40)).date(),
+                catheter_model=CatheterModel.objects.get(code=catheter),
+                catheter_length_cm=length,
+            )
+            first_fill = now - timedelta(days=days + 35)
+            refill_record(
+                actor=nurse,
+                pump=pump,
+                performed_at=first_fill,
+                volume_withdrawn_ml=0,
+                volume_added_ml=volume,
+                concentration_mcg_per_ml=conc,
+                prescription=plan,
+                reason="first fill after implant",
+            )
+            # The last refill withdraws exactly the projected residual (no discrepancy).
+            refilled = now - timedelta(days=days)
+            refill_record(
+                actor=nurse,
+                pump=pump,
+                performed_at=refilled,
+                volume_withdrawn_ml=rounded(volume_at(reservoir_state(pump), refilled), VOLUME_ML),
+                volume_added_ml=volume,
+                concentration_mcg_per_ml=conc,
+                prescription=plan,
+                lot_number=f"LOT-{refilled:%y%m%d}",
+                reason="scheduled refill",
+            )
+        ada = clinic.patients.get(mrn="D-1001").pumps.get()
+        prescription_create(
+            actor=physician,
+            pump=ada,
+            effective_at=now - timedelta(days=10),
+            prescription={"mode": "simple_continuous", "daily_dose_mcg": 275},
+            reason="titration: spasticity at night",
+        )
+        self.stdout.write(
+            f"Loaded the demo clinic DEMO: {len(PATIENTS)} patients; logins nurse, physician, staff, admin "
+            f"(password {DEMO_PASSWORD})."
+        )
