@@ -6,6 +6,8 @@ plus, for clinical refusals, the numbers behind them (for example the titration 
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -19,7 +21,7 @@ def exception_handler(exc, context):
     if isinstance(exc, CalculationError):
         body = {"code": exc.code, "field": exc.field, "detail": f"{exc.field}: {exc.message}"}
         body["errors"] = {exc.field: [exc.message]}
-        body.update({k: v for k, v in exc.details.items()})
+        body.update({k: str(v) if isinstance(v, Decimal) else v for k, v in exc.details.items()})
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -41,6 +42,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # Until the nurses' web app lands, the front page is the interactive API documentation.
+    path("", RedirectView.as_view(pattern_name="api-docs", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

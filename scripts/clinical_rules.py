@@ -1,0 +1,127 @@
+"""Write docs/clinical-rules.md: each DOMAIN.md rule → its source → where it is
+implemented → the tests that name it (found by reading the tests'
+``@pytest.mark.rule(...)`` markers, so the table cannot drift from the suite).
+
+    python scripts/clinical_rules.py           # rewrite the file
+    python scripts/clinical_rules.py --check   # exit 1 when the file is out of date
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "docs" / "clinical-rules.md"
+
+SAULINO = "Saulino et al., Neuromodulation 2016;19(6):623–31"
+# rule, what it says, source, implementation (or the issue that owns it)
+RULES = [
+    ("PUMP-1", "Pump models are catalog data, each value with its source", "Medtronic SynchroMed II and Prometra II IFU/PTC material; Neurosurgery 2004;55(2):390–3", "`patients.models.PumpModel`, data migration `patients/migrations/0002_catalogs.py`"),
+    ("PUMP-2", "Catheter volume = implanted length × volume per cm", "Prometra II IFU", "`CatheterModel`; `therapy.refill.bridge_bolus`"),
+    ("PUMP-3", "Unconfirmed catalog values stay empty", "Medtronic labeling (not confirmed)", "data migration; `loaddemo` marks demo values"),
+    ("DOSE-1", "Modes and total daily dose", SAULINO, "`therapy.dosing.Prescription`, `parse_prescription`"),
+    ("DOSE-2", "Daily volume = dose / concentration; patient boluses at their maximum", "Prometra II PTC guide", "`therapy.dosing.daily_volume_ml`, `Prescription.daily_dose_mcg_total`"),
+    ("DOSE-3", "The pump clock keeps the programming UTC offset; daylight-saving warning", "SynchroMed II clinician material", "`Prescription.clock_utc_offset_minutes`; `therapy.projection.clock_warnings`"),
+    ("DOSE-4", "Supplied concentrations; others need confirmation; start at 500 mcg/mL", "Lioresal Intrathecal / Gablofen PI; " + SAULINO, "`therapy.refill.check_concentration`; `Drug` catalog"),
+    ("LRA-1", "Reservoir volume through every step, bolus and prescription change", SAULINO, "`therapy.projection._timeline`, `volume_at`"),
+    ("LRA-2", "Alarm time and empty time: first crossing", "Neurosurgery 2004;55(2):390–3", "`therapy.projection._crossing`, `time_at_volume`"),
+    ("LRA-3", "Worst case: every rate × (1 + tolerance); unconfigured → nominal + warning", "Medtronic hazard alert; Prometra II IFU", "`therapy.projection.worst_case_factor`, `project`"),
+    ("LRA-4", "Refill-by = min(worst-case alarm date − margin, fill date + 180 days)", SAULINO + "; 2023 in-vivo baclofen stability study", "`therapy.projection.refill_by`"),
+    ("LRA-5", "Appointment on a working day on or before refill-by", SAULINO, "`therapy.battery.appointment_day` (scheduling jobs: issue 3)"),
+    ("REFILL-1", "Expected residual and discrepancy flag with direction", "Maino et al., Neuromodulation 2017;20(7):733–9", "`therapy.refill.residual_discrepancy`; `refills.services.refill_record`"),
+    ("REFILL-2", "No overfill, no volume ≤ 0, no future or pre-implant refill", "SynchroMed II / Prometra II refill instructions", "`therapy.refill.check_refill_volumes`, `check_event_time`"),
+    ("REFILL-3", "A concentration change needs a bridge bolus", "SynchroMed EL programming guide, bridge bolus appendix", "`refills.services.refill_record`"),
+    ("REFILL-4", "Card and reminders are stale after a refill or prescription change", SAULINO, "issue 4 (reminders) and issue 5 (cards)"),
+    ("BRIDGE-1", "Path volume, duration, programmed and delivered dose; projection drains V over T", "SynchroMed EL programming guide, bridge bolus appendix", "`therapy.refill.bridge_bolus`, `bridge_for_volume`; `BridgeDrain`"),
+    ("BRIDGE-2", "No bridge without a change; refuse when a volume is not configured", "SynchroMed EL programming guide", "`therapy.refill.bridge_bolus`"),
+    ("START-1", "Starting dose = 2 × effective screening dose (or the dose itself)", SAULINO, "`therapy.titration.screening_outcome`; `POST /api/v1/calculations/starting-dose/`"),
+    ("TITRATE-1", "Increase limits per 24 h by origin and age, from the lowest dose in the window", SAULINO, "`therapy.titration.check_new_daily_dose`"),
+    ("TITRATE-2", "Stopping or zero dose needs a prescriber override and raises an alert", "Lioresal Intrathecal PI (withdrawal); " + SAULINO, "`therapy.titration.check_new_daily_dose`; `refills.services`"),
+    ("WEAN-1", "Oral antispasmodics weaned one at a time, oral baclofen first", SAULINO, "not implemented yet (no oral medication record)"),
+    ("ERI-1", "ERI from interrogation or implant + service life; EOS = ERI + 90 days", "Medtronic SynchroMed II replacement material", "`therapy.battery.replacement_plan`"),
+    ("ERI-2", "Planning opens 6 months before ERI; book-by ERI − 90 days; dates after ERI/EOS", "Medtronic SynchroMed II replacement material; " + SAULINO, "`therapy.battery.replacement_plan`, `check_replacement_date`"),
+    ("ALERT-1", "Urgency order of alerts", SAULINO, "issue 3 (worklist) and issue 4 (escalation)"),
+    ("ALERT-2", "Reminders to consenting recipients with the least health information", "privacy by design", "issue 4 (reminders)"),
+    ("CARD-1", "What the emergency card carries", SAULINO + "; Medtronic and Prometra MRI guidance", "issue 5 (emergency cards)"),
+]
+
+
+def collect_markers(tests_dir: Path) -> dict[str, list[str]]:
+    """rule ID → ['tests/test_x.py::test_name', ...] from @pytest.mark.rule(...) markers on
+    test functions, test classes and module-level ``pytestmark``."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for path in sorted(tests_dir.glob("test_*.py")):
+        tree = ast.parse(path.read_text())
+        relative = path.relative_to(ROOT).as_posix()
+        module_rules = _rules_in(_pytestmark(tree))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name.lower().startswith("test"):
+                rules = module_rules | _rules_in(node.decorator_list)
+                if isinstance(node, ast.ClassDef):
+                    rules |= _rules_in(_pytestmark(node))
+                for rule in rules:
+                    found[rule].add(f"{relative}::{node.name}")
+    return {rule: sorted(names) for rule, names in found.items()}
+
+
+def _pytestmark(tree) -> list[ast.expr]:
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "pytestmark" for t in node.targets):
+            return node.value.elts if isinstance(node.value, ast.List | ast.Tuple) else [node.value]
+    return []
+
+
+def _rules_in(expressions) -> set[str]:
+    rules = set()
+    for expression in expressions:
+        if (
+            isinstance(expression, ast.Call)
+            and isinstance(expression.func, ast.Attribute)
+            and expression.func.attr == "rule"
+        ):
+            rules |= {arg.value for arg in expression.args if isinstance(arg, ast.Constant)}
+    return rules
+
+
+def render() -> str:
+    markers = collect_markers(ROOT / "tests")
+    lines = [
+        "# Clinical rules: rule → source → implementation → tests",
+        "",
+        "Generated by `python scripts/clinical_rules.py` from the rule IDs of",
+        "`../shared/DOMAIN.md` and the `@pytest.mark.rule(...)` markers of the tests; a test",
+        "(`tests/test_docs.py`) fails when this file is out of date. Numbers DOMAIN.md gives are",
+        "defaults in the catalogs (`patients/migrations/0002_catalogs.py`), the clinic settings or",
+        "`settings.PUMPCARE_CLINICAL`; the calculation core (`therapy/`) carries none of its own.",
+        "",
+        "| rule | what | source | implementation | tests |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for rule, what, source, where in RULES:
+        tests = markers.get(rule, [])
+        shown = "<br>".join(f"`{t}`" for t in tests[:8])
+        if len(tests) > 8:
+            shown += f"<br>… and {len(tests) - 8} more"
+        lines.append(f"| {rule} | {what} | {source} | {where} | {shown or '—'} |")
+    lines += ["", f"{sum(len(v) for v in markers.values())} rule-marked test references in all.", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    text = render()
+    if "--check" in sys.argv:
+        if not OUTPUT.exists() or OUTPUT.read_text() != text:
+            print("docs/clinical-rules.md is out of date: run python scripts/clinical_rules.py")
+            return 1
+        return 0
+    OUTPUT.parent.mkdir(exist_ok=True)
+    OUTPUT.write_text(text)
+    print(f"wrote {OUTPUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,563 @@
+"""LRA-1..LRA-4 and DOSE-3: the reservoir projection, nominal and worst case, the refill-by
+date and the pump-clock / daylight-saving warnings.
+
+Every expected instant is worked out by hand; the arithmetic is in the comments.
+Conventions used below: at 1000 mcg/mL the flex schedule "00:00 10 mcg/h, 08:00 20 mcg/h"
+delivers 0.01 mL/h then 0.02 mL/h, i.e. 8 x 0.01 + 16 x 0.02 = 0.08 + 0.32 = 0.4 mL per day.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction as F
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from therapy import (
+    CalculationError,
+    Reservoir,
+    TherapyPeriod,
+    parse_prescription,
+    project,
+    refill_by,
+    time_at_volume,
+    volume_at,
+)
+from therapy.projection import clock_warnings
+
+NEW_YORK = ZoneInfo("America/New_York")
+LOS_ANGELES = ZoneInfo("America/Los_Angeles")
+EST = -5 * 3600  # -18000 s: New York's UTC offset in winter
+EDT = -4 * 3600
+
+SIMPLE_250 = {"mode": "simple_continuous", "daily_dose_mcg": "250"}  # at 500 mcg/mL: 0.5 mL/day
+FLEX_10_20 = {
+    "mode": "flex",
+    "steps": [
+        {"start": "00:00", "dose_mcg_per_hour": "10"},
+        {"start": "08:00", "dose_mcg_per_hour": "20"},
+    ],
+}
+FLEX_FLAT = {
+    "mode": "flex",
+    "steps": [
+        {"start": "00:00", "dose_mcg_per_hour": "10"},
+        {"start": "08:00", "dose_mcg_per_hour": "10"},
+    ],
+}
+PERIODIC = {
+    "mode": "periodic_bolus",
+    "basal_daily_dose_mcg": "240",
+    "boluses": [{"time": "12:00", "dose_mcg": "130", "duration_minutes": 60}],
+}
+
+
+def t(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def reservoir(filled_at, volume, concentration, *periods, bridge=None) -> Reservoir:
+    """periods: (starts_at, prescription dict, clock offset s); default: one period from the fill."""
+    if not periods:
+        raise AssertionError("give at least one period")
+    return Reservoir(
+        filled_at=t(filled_at) if isinstance(filled_at, str) else filled_at,
+        volume_ml=F(volume),
+        concentration_mcg_per_ml=F(concentration),
+        periods=tuple(
+            TherapyPeriod(t(s) if isinstance(s, str) else s, parse_prescription(rx), offset)
+            for s, rx, offset in periods
+        ),
+        bridge=bridge,
+    )
+
+
+def run(res, *, as_of=None, lra="2", tolerance="14.5", tz=UTC, margin=7, max_days=180):
+    return project(
+        res,
+        as_of=as_of or res.filled_at,
+        lra_ml=F(lra),
+        tolerance_pct=None if tolerance is None else F(tolerance),
+        tz=tz,
+        safety_margin_days=margin,
+        max_reservoir_days=max_days,
+    )
+
+
+def codes(projection) -> list[str]:
+    return [w.code for w in projection.warnings]
+
+
+# --- LRA-1: volume after a refill and at time t --------------------------------------------
+
+
+@pytest.mark.rule("LRA-1")
+def test_volume_at_the_refill_is_the_programmed_volume():
+    res = reservoir("2026-01-05T12:00Z", "20", 500, ("2026-01-05T12:00Z", SIMPLE_250, 0))
+    assert volume_at(res, t("2026-01-05T12:00Z")) == 20
+    assert volume_at(res, t("2026-01-01T00:00Z")) == 20  # before the refill: still the fill volume
+
+
+@pytest.mark.rule("LRA-1")
+def test_simple_continuous_volume_decreases_linearly():
+    res = reservoir("2026-01-05T12:00Z", "20", 500, ("2026-01-05T12:00Z", SIMPLE_250, 0))
+    # 250 mcg/day / 500 mcg/mL = 0.5 mL/day
+    # +10 days: 20 - 10 x 0.5 = 15 mL
+    assert volume_at(res, t("2026-01-15T12:00Z")) == 15
+    # +10.5 days: 20 - 10.5 x 0.5 = 14.75 mL
+    assert volume_at(res, t("2026-01-16T00:00Z")) == F("14.75")
+    # +1 s: 20 - 0.5/86400 mL
+    assert volume_at(res, t("2026-01-05T12:00:01Z")) == 20 - F(1, 2) / 86_400
+    # never below 0: +100 days would be 20 - 50 = -30 -> 0
+    assert volume_at(res, t("2026-04-15T12:00Z")) == 0
+
+
+@pytest.mark.rule("LRA-1")
+def test_flex_volume_follows_the_steps_not_the_average():
+    res = reservoir("2026-01-05T00:00Z", "20", 1000, ("2026-01-05T00:00Z", FLEX_10_20, 0))
+    # 06:00: 6 h x 0.01 = 0.06 -> 19.94 (the 0.4 mL/day average would say 20 - 0.1 = 19.9)
+    assert volume_at(res, t("2026-01-05T06:00Z")) == F("19.94")
+    # 10:00: 8 h x 0.01 + 2 h x 0.02 = 0.08 + 0.04 = 0.12 -> 19.88
+    assert volume_at(res, t("2026-01-05T10:00Z")) == F("19.88")
+    # next midnight: one day, 0.4 mL -> 19.6; after 10 days: 20 - 4 = 16
+    assert volume_at(res, t("2026-01-06T00:00Z")) == F("19.6")
+    assert volume_at(res, t("2026-01-15T00:00Z")) == 16
+    # 10 days and 10 hours: 16 - 0.12 = 15.88
+    assert volume_at(res, t("2026-01-15T10:00Z")) == F("15.88")
+
+
+@pytest.mark.rule("LRA-1")
+def test_periodic_bolus_volume_during_the_bolus():
+    res = reservoir("2026-01-05T00:00Z", "20", 1000, ("2026-01-05T00:00Z", PERIODIC, 0))
+    # basal 240 mcg/day at 1000 = 0.24 mL/day = 0.01 mL/h; bolus 130 mcg/h = 0.13 mL/h from 12:00 to 13:00
+    # 12:30: 12.5 h x 0.01 + 0.5 h x 0.13 = 0.125 + 0.065 = 0.19 -> 19.81
+    assert volume_at(res, t("2026-01-05T12:30Z")) == F("19.81")
+    # 13:00: 0.13 + 0.13 = 0.26 -> 19.74; a whole day: 0.24 + 0.13 = 0.37 -> 19.63
+    assert volume_at(res, t("2026-01-05T13:00Z")) == F("19.74")
+    assert volume_at(res, t("2026-01-06T00:00Z")) == F("19.63")
+
+
+@pytest.mark.rule("LRA-1", "LRA-2")
+def test_prescription_change_between_refill_and_crossing():
+    res = reservoir(
+        "2026-01-05T00:00Z",
+        "20",
+        500,
+        ("2025-12-01T00:00Z", {"mode": "simple_continuous", "daily_dose_mcg": "100"}, 0),  # before the fill
+        ("2026-01-05T00:00Z", SIMPLE_250, 0),  # 0.5 mL/day
+        ("2026-01-15T06:00Z", {"mode": "simple_continuous", "daily_dose_mcg": "500"}, 0),  # 1.0 mL/day
+    )
+    # until the change: 10.25 days x 0.5 = 5.125 mL -> 14.875 mL
+    assert volume_at(res, t("2026-01-15T06:00Z")) == F("14.875")
+    # one day later: 14.875 - 1.0 = 13.875
+    assert volume_at(res, t("2026-01-16T06:00Z")) == F("13.875")
+    # LRA 2: 12.875 mL at 1.0 mL/day = 12.875 d = 12 d 21 h -> 2026-01-28T03:00Z
+    # (without the change: 18 / 0.5 = 36 d -> 2026-02-10T00:00Z)
+    assert time_at_volume(res, F(2)) == t("2026-01-28T03:00Z")
+    # empty: 14.875 d = 14 d 21 h after the change -> 2026-01-30T03:00Z
+    assert time_at_volume(res, F(0)) == t("2026-01-30T03:00Z")
+
+
+@pytest.mark.rule("LRA-1", "LRA-2")
+def test_change_from_simple_to_flex_mid_day():
+    res = reservoir(
+        "2026-01-05T00:00Z",
+        "20",
+        1000,
+        ("2026-01-05T00:00Z", {"mode": "simple_continuous", "daily_dose_mcg": "480"}, 0),  # 0.48 mL/day = 0.02 mL/h
+        ("2026-01-06T04:00Z", FLEX_10_20, 0),
+    )
+    # until 2026-01-06T04:00Z: 28 h x 0.02 = 0.56 -> 19.44
+    # then flex: 04:00-08:00 at 0.01 = 0.04 -> 19.40 at 08:00
+    assert volume_at(res, t("2026-01-06T08:00Z")) == F("19.40")
+    # 08:00-24:00: 16 x 0.02 = 0.32 -> 19.08 at 2026-01-07T00:00Z
+    assert volume_at(res, t("2026-01-07T00:00Z")) == F("19.08")
+    # LRA 2: 17.08 left; 42 whole days x 0.4 = 16.8 -> 0.28 left at 2026-02-18T00:00Z (Jan 7 + 42 d)
+    # 00:00-08:00: 0.08 -> 0.20 left; then 0.20 / 0.02 = 10 h -> 18:00
+    assert time_at_volume(res, F(2)) == t("2026-02-18T18:00Z")
+
+
+# --- LRA-2: alarm and empty times -------------------------------------------------------------
+
+
+@pytest.mark.rule("LRA-2")
+def test_simple_continuous_alarm_and_empty_times():
+    res = reservoir("2026-01-05T12:00Z", "20", 500, ("2026-01-05T12:00Z", SIMPLE_250, 0))
+    # 20 mL - 2 mL LRA = 18 mL at 0.5 mL/day = 36 days -> 2026-02-10T12:00Z
+    assert time_at_volume(res, F(2)) == t("2026-02-10T12:00Z")
+    # 20 mL at 0.5 mL/day = 40 days -> 2026-02-14T12:00Z
+    assert time_at_volume(res, F(0)) == t("2026-02-14T12:00Z")
+    p = run(res, tolerance=None)
+    assert p.low_reservoir_alarm_at == t("2026-02-10T12:00Z")
+    assert p.empty_at == t("2026-02-14T12:00Z")
+    assert p.daily_volume_ml == Decimal("0.500")
+    assert p.reservoir_volume_ml == Decimal("20.00")
+
+
+@pytest.mark.rule("LRA-2")
+def test_alarm_is_rounded_to_the_second():
+    res = reservoir(
+        "2026-01-05T00:00Z", "20", 500, ("2026-01-05T00:00Z", {"mode": "simple_continuous", "daily_dose_mcg": "350"}, 0)
+    )
+    # 350 / 500 = 0.7 mL/day; 18 mL / 0.7 = 180/7 days = 15 552 000 / 7 s = 2 221 714.2857 s -> 2 221 714 s
+    # = 25 d (2 160 000 s) + 61 714 s = 17 h (61 200 s) + 8 min 34 s -> 2026-01-30T17:08:34Z
+    assert time_at_volume(res, F(2)) == t("2026-01-30T17:08:34Z")
+
+
+@pytest.mark.rule("LRA-2", "LRA-1")
+def test_flex_crossing_inside_the_high_step_is_exact():
+    res = reservoir("2026-01-05T10:00Z", "20.06", 1000, ("2026-01-05T00:00Z", FLEX_10_20, 0))
+    # 18.06 mL to deliver. 45 whole days from 10:00 to 10:00 deliver 45 x 0.4 = 18.0 mL
+    # -> 2.06 mL at 2026-02-19T10:00Z, inside the 08:00-24:00 step (0.02 mL/h): 0.06 / 0.02 = 3 h
+    # -> 2026-02-19T13:00Z  (the daily average would say 18.06 / 0.4 = 45.15 d -> 13:36)
+    assert time_at_volume(res, F(2)) == t("2026-02-19T13:00Z")
+
+
+@pytest.mark.rule("LRA-2", "LRA-1")
+def test_flex_crossing_inside_the_low_step_is_exact():
+    res = reservoir("2026-01-05T10:00Z", "20.3", 1000, ("2026-01-05T00:00Z", FLEX_10_20, 0))
+    # 18.3 mL: 45 days -> 18.0, 0.3 left at 2026-02-19T10:00Z
+    # 10:00-24:00 = 14 h x 0.02 = 0.28 -> 0.02 left at 2026-02-20T00:00Z
+    # 00:00-08:00 step at 0.01 mL/h: 0.02 / 0.01 = 2 h -> 2026-02-20T02:00Z  (average: 45.75 d -> 04:00)
+    assert time_at_volume(res, F(2)) == t("2026-02-20T02:00Z")
+    # empty: 20.3 = 18.3 + 2.0 more; from 02:00: 6 h x 0.01 = 0.06 -> 1.94 left at 08:00,
+    # 16 h x 0.02 = 0.32 -> 1.62 at 2026-02-21T00:00Z; 4 days x 0.4 = 1.6 -> 0.02 at 2026-02-25T00:00Z;
+    # 0.02 / 0.01 = 2 h -> 2026-02-25T02:00Z
+    assert time_at_volume(res, F(0)) == t("2026-02-25T02:00Z")
+
+
+@pytest.mark.rule("LRA-2", "LRA-1")
+def test_crossing_during_a_periodic_bolus():
+    res = reservoir("2026-01-05T00:00Z", "20", 1000, ("2026-01-05T00:00Z", PERIODIC, 0))
+    # a day: basal 0.24 + bolus 0.13 = 0.37 mL. 18 mL: 48 days x 0.37 = 17.76 -> 0.24 left at
+    # 2026-02-22T00:00Z (Jan 5 + 48 d). 00:00-12:00 basal: 12 x 0.01 = 0.12 -> 0.12 left at 12:00;
+    # during the bolus 0.01 + 0.13 = 0.14 mL/h: 0.12 / 0.14 = 6/7 h = 3085.714 s = 51 min 25.714 s
+    # -> 12:51:25.714 -> 2026-02-22T12:51:26Z
+    assert time_at_volume(res, F(2)) == t("2026-02-22T12:51:26Z")
+
+
+@pytest.mark.rule("LRA-2", "LRA-1")
+def test_crossing_during_a_bolus_wrapping_past_midnight():
+    wrap = {
+        "mode": "periodic_bolus",
+        "basal_daily_dose_mcg": "240",
+        "boluses": [{"time": "23:30", "dose_mcg": "120", "duration_minutes": 60}],
+    }
+    res = reservoir("2026-01-05T06:00Z", "19.94", 1000, ("2026-01-05T06:00Z", wrap, 0))
+    # basal 0.01 mL/h; bolus 0.12 mL over 1 h = 0.06 mL each side of midnight; a day 0.24 + 0.12 = 0.36
+    # to deliver 19.94 - 2 = 17.94. First day 06:00-24:00: 18 h x 0.01 + 0.06 (23:30-24:00) = 0.24
+    # -> 17.70 left at 2026-01-06T00:00Z; 49 days x 0.36 = 17.64 -> 0.06 left at 2026-02-24T00:00Z
+    # (Jan 6 + 49 d); 00:00-00:30 is the wrapped bolus at 0.12 + 0.01 = 0.13 mL/h:
+    # 0.06 / 0.13 h = 6/13 h = 1661.538 s = 27 min 41.538 s -> 2026-02-24T00:27:42Z
+    assert time_at_volume(res, F(2)) == t("2026-02-24T00:27:42Z")
+    # the wrapped half delivers on the first day too: 00:00-00:30 of 2026-01-06 = 0.065 mL
+    # so at 00:30: 19.94 - 0.24 - 0.065 = 19.635
+    assert volume_at(res, t("2026-01-06T00:30Z")) == F("19.635")
+
+
+@pytest.mark.rule("LRA-2")
+def test_no_delivery_means_no_alarm_and_refill_by_follows_stability():
+    zero = {"mode": "simple_continuous", "daily_dose_mcg": "0"}
+    res = reservoir("2026-01-05T12:00Z", "20", 500, ("2026-01-05T12:00Z", zero, 0))
+    assert time_at_volume(res, F(2)) is None
+    p = run(res)
+    assert p.low_reservoir_alarm_at is None and p.low_reservoir_alarm_at_worst_case is None
+    assert p.empty_at is None and p.empty_at_worst_case is None
+    # 2026-01-05 + 180 days = 2026-07-04
+    assert (p.refill_by, p.refill_by_reason) == (date(2026, 7, 4), "drug_stability")
+    assert "no_delivery" in codes(p)
+
+
+@pytest.mark.rule("LRA-2")
+def test_a_reservoir_already_at_or_below_the_level_crosses_at_the_fill():
+    res = reservoir("2026-01-05T12:00Z", "1.5", 500, ("2026-01-05T12:00Z", SIMPLE_250, 0))
+    assert time_at_volume(res, F(2)) == t("2026-01-05T12:00Z")
+    # empty: 1.5 / 0.5 = 3 days
+    assert time_at_volume(res, F(0)) == t("2026-01-08T12:00Z")
+
+
+@pytest.mark.rule("LRA-2")
+def test_project_refuses_without_an_alarm_volume():
+    res = reservoir("2026-01-05T12:00Z", "20", 500, ("2026-01-05T12:00Z", SIMPLE_250, 0))
+    with pytest.raises(CalculationError) as err:
+        project(
+            res,
+            as_of=res.filled_at,
+            lra_ml=None,
+            tolerance_pct=F("14.5"),
+            tz=UTC,
+            safety_margin_days=7,
+            max_reservoir_days=180,
+        )
+    assert err.value.field == "pump.low_reservoir_alarm_ml"
+
+
+# --- LRA-3: worst case ------------------------------------------------------------------------
+
+
+@pytest.mark.rule("LRA-3")
+def test_worst_case_multiplies_every_rate_by_one_plus_tolerance():
+    res = reservoir("2026-01-05T12:00Z", "20", 500, ("2026-01-05T12:00Z", SIMPLE_250, 0))
+    # 0.5 mL/day x 1.145 = 0.5725 mL/day; +10 days: 20 - 5.725 = 14.275
+    assert volume_at(res, t("2026-01-15T12:00Z"), tolerance_pct=F("14.5")) == F("14.275")
+    assert volume_at(res, t("2026-01-15T12:00Z")) == 15
+
+
+@pytest.mark.rule("LRA-3", "LRA-2")
+def test_worst_case_alarm_and_empty_with_14_5_percent():
+    res = reservoir("2026-01-05T12:00Z", "20", 500, ("2026-01-05T12:00Z", SIMPLE_250, 0))
+    p = run(res, tolerance="14.5")
+    # nominal: 36 d and 40 d (see above)
+    assert p.low_reservoir_alarm_at == t("2026-02-10T12:00Z")
+    assert p.empty_at == t("2026-02-14T12:00Z")
+    # worst: 18 / 0.5725 = 7200/229 d; x 86400 = 622 080 000 / 229 s = 2 716 506.55 s -> 2 716 507 s
+    # = 31 d (2 678 400) + 38 107 s = 10 h (36 000) + 2 107 s = 35 min 7 s -> 2026-02-05T22:35:07Z
+    assert p.low_reservoir_alarm_at_worst_case == t("2026-02-05T22:35:07Z")
+    # worst empty: 20 / 0.5725 = 8000/229 d = 691 200 000 / 229 s = 3 018 340.61 s -> 3 018 341 s
+    # = 34 d (2 937 600) + 80 741 s = 22 h (79 200) + 1 541 s = 25 min 41 s -> 2026-02-09T10:25:41Z
+    assert p.empty_at_worst_case == t("2026-02-09T10:25:41Z")
+    # scheduling uses the worst case: 2026-02-05 - 7 days = 2026-01-29 (nominal would give 2026-02-03)
+    assert (p.refill_by, p.refill_by_reason) == (date(2026, 1, 29), "alarm")
+    assert "tolerance_not_configured" not in codes(p)
+
+
+@pytest.mark.rule("LRA-3")
+def test_worst_case_scales_flex_steps_too():
+    res = reservoir("2026-01-05T00:00Z", "20", 1000, ("2026-01-05T00:00Z", FLEX_10_20, 0))
+    # 10:00: nominal 0.12 mL (see LRA-1) x 1.145 = 0.1374 -> 19.8626
+    assert volume_at(res, t("2026-01-05T10:00Z"), tolerance_pct=F("14.5")) == F("19.8626")
+    # a day: 0.4 x 1.145 = 0.458 -> 19.542
+    assert volume_at(res, t("2026-01-06T00:00Z"), tolerance_pct=F("14.5")) == F("19.542")
+
+
+@pytest.mark.rule("LRA-3")
+def test_tolerance_not_configured_gives_worst_equal_to_nominal_with_a_warning():
+    res = reservoir("2026-01-05T12:00Z", "20", 500, ("2026-01-05T12:00Z", SIMPLE_250, 0))
+    p = run(res, tolerance=None)
+    assert p.low_reservoir_alarm_at_worst_case == p.low_reservoir_alarm_at == t("2026-02-10T12:00Z")
+    assert p.empty_at_worst_case == p.empty_at == t("2026-02-14T12:00Z")
+    assert codes(p) == ["tolerance_not_configured"]
+    # never dropped from scheduling: a refill-by date is still computed, 2026-02-10 - 7 = 2026-02-03
+    assert (p.refill_by, p.refill_by_reason) == (date(2026, 2, 3), "alarm")
+    assert volume_at(res, t("2026-01-15T12:00Z"), tolerance_pct=None) == 15
+
+
+@pytest.mark.rule("LRA-3")
+def test_zero_tolerance_is_configured_and_equal_to_nominal_without_a_warning():
+    res = reservoir("2026-01-05T12:00Z", "20", 500, ("2026-01-05T12:00Z", SIMPLE_250, 0))
+    p = run(res, tolerance="0")
+    assert p.low_reservoir_alarm_at_worst_case == p.low_reservoir_alarm_at
+    assert codes(p) == []
+
+
+# --- LRA-4: refill-by date ----------------------------------------------------------------------
+
+
+def _refill_by(alarm, filled, tz=UTC, margin=7, max_days=180):
+    return refill_by(
+        worst_case_alarm_at=None if alarm is None else t(alarm),
+        filled_at=t(filled),
+        tz=tz,
+        safety_margin_days=margin,
+        max_reservoir_days=max_days,
+    )
+
+
+@pytest.mark.rule("LRA-4")
+def test_refill_by_alarm_minus_safety_margin():
+    # 2026-02-10 - 7 = 2026-02-03; fill + 180 = 2026-07-04 is later
+    assert _refill_by("2026-02-10T12:00Z", "2026-01-05T12:00Z") == (date(2026, 2, 3), "alarm")
+    # margin 0: the alarm date itself; margin 10: 2026-01-31
+    assert _refill_by("2026-02-10T12:00Z", "2026-01-05T12:00Z", margin=0) == (date(2026, 2, 10), "alarm")
+    assert _refill_by("2026-02-10T12:00Z", "2026-01-05T12:00Z", margin=10) == (date(2026, 1, 31), "alarm")
+
+
+@pytest.mark.rule("LRA-4")
+def test_refill_by_drug_stability_wins_for_a_slow_pump():
+    # Jan 5 + 180 d: Jan 31 (+26), Feb 28 (+54), Mar 31 (+85), Apr 30 (+115), May 31 (+146),
+    # Jun 30 (+176), Jul 4 (+180) -> 2026-07-04; alarm 2026-09-01 - 7 = 2026-08-25 is later
+    assert _refill_by("2026-09-01T12:00Z", "2026-01-05T12:00Z") == (date(2026, 7, 4), "drug_stability")
+    assert _refill_by(None, "2026-01-05T12:00Z") == (date(2026, 7, 4), "drug_stability")
+
+
+@pytest.mark.rule("LRA-4")
+def test_refill_by_tie_reports_alarm():
+    # 2026-07-11 - 7 = 2026-07-04 = 2026-01-05 + 180 days
+    assert _refill_by("2026-07-11T12:00Z", "2026-01-05T12:00Z") == (date(2026, 7, 4), "alarm")
+    # one day earlier fill: stability 2026-07-03 wins
+    assert _refill_by("2026-07-11T12:00Z", "2026-01-04T12:00Z") == (date(2026, 7, 3), "drug_stability")
+
+
+@pytest.mark.rule("LRA-4")
+def test_refill_by_uses_local_dates_in_the_clinic_zone():
+    # 2026-02-10T02:00Z is 2026-02-09 18:00 PST in Los Angeles -> 2026-02-09 - 7 = 2026-02-02
+    assert _refill_by("2026-02-10T02:00Z", "2026-01-05T12:00Z", tz=LOS_ANGELES) == (date(2026, 2, 2), "alarm")
+    # the same instant in UTC is 2026-02-10 -> 2026-02-03
+    assert _refill_by("2026-02-10T02:00Z", "2026-01-05T12:00Z", tz=UTC) == (date(2026, 2, 3), "alarm")
+    # fill 2026-01-05T03:00Z = 2026-01-04 19:00 PST -> 2026-01-04 + 180 d = 2026-07-03
+    assert _refill_by(None, "2026-01-05T03:00Z", tz=LOS_ANGELES) == (date(2026, 7, 3), "drug_stability")
+
+
+@pytest.mark.rule("LRA-4")
+@pytest.mark.parametrize(
+    ("margin", "max_days", "field"),
+    [(7, None, "drug.max_reservoir_days"), (None, 180, "clinic.safety_margin_days"), (-1, 180, "clinic.safety_margin_days")],
+)
+def test_refill_by_refuses_unconfigured_settings(margin, max_days, field):
+    with pytest.raises(CalculationError) as err:
+        _refill_by("2026-02-10T12:00Z", "2026-01-05T12:00Z", margin=margin, max_days=max_days)
+    assert err.value.field == field
+
+
+@pytest.mark.rule("LRA-4", "LRA-3")
+def test_project_refill_by_in_the_clinic_zone_from_the_worst_case_alarm():
+    res = reservoir("2026-01-05T02:00Z", "20", 500, ("2026-01-05T02:00Z", SIMPLE_250, 0))
+    # nominal = worst (no tolerance): 36 days -> 2026-02-10T02:00Z = 2026-02-09 18:00 PST
+    # -> 2026-02-09 - 7 = 2026-02-02
+    p = run(res, tolerance=None, tz=LOS_ANGELES)
+    assert p.low_reservoir_alarm_at_worst_case == t("2026-02-10T02:00Z")
+    assert (p.refill_by, p.refill_by_reason) == (date(2026, 2, 2), "alarm")
+
+
+@pytest.mark.rule("LRA-4")
+def test_project_slow_pump_refill_by_is_drug_stability():
+    slow = {"mode": "simple_continuous", "daily_dose_mcg": "50"}
+    res = reservoir("2026-01-05T12:00Z", "20", 2000, ("2026-01-05T12:00Z", slow, 0))
+    # 50 / 2000 = 0.025 mL/day; worst 0.025 x 1.145 = 0.028625 mL/day; 18 / 0.028625 = 628.8 d
+    # -> about 2027-09-25, far later than 2026-01-05 + 180 d = 2026-07-04
+    p = run(res)
+    assert (p.refill_by, p.refill_by_reason) == (date(2026, 7, 4), "drug_stability")
+    assert p.daily_volume_ml == Decimal("0.025")
+
+
+# --- DOSE-3: the pump clock and daylight saving ---------------------------------------------
+
+
+@pytest.mark.rule("DOSE-3", "LRA-1")
+def test_flex_steps_are_read_on_the_pump_clock():
+    # pump programmed in New York in winter: offset -5 h = -18000 s, pump midnight = 05:00Z,
+    # pump 08:00 = 13:00Z
+    ny = reservoir("2026-01-05T05:00Z", "20", 1000, ("2026-01-05T05:00Z", FLEX_10_20, EST))
+    # 13:00Z = 08:00 pump: 8 h x 0.01 = 0.08 -> 19.92
+    assert volume_at(ny, t("2026-01-05T13:00Z")) == F("19.92")
+    # 15:00Z: + 2 h x 0.02 = 0.04 -> 19.88
+    assert volume_at(ny, t("2026-01-05T15:00Z")) == F("19.88")
+    # the same pump on a UTC clock: 05:00-08:00Z at 0.01 = 0.03, 08:00-13:00Z at 0.02 = 0.10 -> 19.87
+    utc = reservoir("2026-01-05T05:00Z", "20", 1000, ("2026-01-05T05:00Z", FLEX_10_20, 0))
+    assert volume_at(utc, t("2026-01-05T13:00Z")) == F("19.87")
+
+
+@pytest.mark.rule("DOSE-3", "LRA-2")
+def test_crossing_on_the_pump_clock():
+    res = reservoir("2026-01-05T05:00Z", "20.3", 1000, ("2026-01-05T05:00Z", FLEX_10_20, EST))
+    # fill at pump midnight. 18.3 mL: 45 pump days -> 18.0, 0.3 left at 2026-02-19T05:00Z (pump 00:00)
+    # pump 00:00-08:00 (05:00-13:00Z) at 0.01: 0.08 -> 0.22 left; 0.22 / 0.02 = 11 h -> 13:00Z + 11 h
+    # -> 2026-02-20T00:00Z (pump 19:00)
+    assert time_at_volume(res, F(2)) == t("2026-02-20T00:00Z")
+
+
+@pytest.mark.rule("DOSE-3")
+def test_pump_clock_does_not_follow_daylight_saving():
+    # still on EST after the 2026-03-08 change: pump 08:00 stays 13:00Z (wall clock 09:00 EDT)
+    res = reservoir("2026-03-09T05:00Z", "20", 1000, ("2026-03-09T05:00Z", FLEX_10_20, EST))
+    # 12:00Z = pump 07:00: 7 h x 0.01 = 0.07 -> 19.93; 13:00Z = pump 08:00: 0.08 -> 19.92
+    assert volume_at(res, t("2026-03-09T12:00Z")) == F("19.93")
+    assert volume_at(res, t("2026-03-09T13:00Z")) == F("19.92")
+    # 14:00Z: + 1 h x 0.02 -> 19.90
+    assert volume_at(res, t("2026-03-09T14:00Z")) == F("19.90")
+
+
+@pytest.mark.rule("DOSE-3", "LRA-2")
+def test_daylight_saving_change_does_not_move_physical_time():
+    # fill 2026-02-20 12:00 EST = 17:00Z; 0.5 mL/day; 18 mL = 36 days = 36 x 24 h = 864 h
+    # Feb 20 + 8 d = Feb 28, + 28 d = Mar 28 -> 2026-03-28T17:00Z (13:00 EDT: the wall clock moved)
+    res = reservoir("2026-02-20T17:00Z", "20", 500, ("2026-02-20T17:00Z", SIMPLE_250, EST))
+    p = run(res, tolerance=None, tz=NEW_YORK)
+    assert p.low_reservoir_alarm_at == t("2026-03-28T17:00Z")
+    assert p.low_reservoir_alarm_at - res.filled_at == timedelta(hours=36 * 24)
+    # empty: 40 d -> 2026-04-01T17:00Z
+    assert p.empty_at == t("2026-04-01T17:00Z")
+    # refill-by: local 2026-03-28 - 7 = 2026-03-21
+    assert (p.refill_by, p.refill_by_reason) == (date(2026, 3, 21), "alarm")
+    # simple continuous: no clock warning despite the DST change before the refill
+    assert codes(p) == ["tolerance_not_configured"]
+
+
+@pytest.mark.rule("DOSE-3", "LRA-2")
+def test_flex_across_daylight_saving_keeps_physical_time_and_warns():
+    res = reservoir("2026-02-20T17:00Z", "20", 1000, ("2026-02-20T05:00Z", FLEX_10_20, EST))
+    # 18 mL at 0.4 mL/day = exactly 45 whole days from the fill (every 24 h covers one pump day)
+    # Feb 20 + 8 = Feb 28, + 31 = Mar 31, + 6 = Apr 6 -> 2026-04-06T17:00Z
+    p = run(res, tolerance=None, tz=NEW_YORK)
+    assert p.low_reservoir_alarm_at == t("2026-04-06T17:00Z")
+    # refill-by 2026-04-06 - 7 = 2026-03-30: the 2026-03-08 change falls before it
+    assert p.refill_by == date(2026, 3, 30)
+    assert codes(p) == ["tolerance_not_configured", "daylight_saving_change"]
+    dst = p.warnings[1]
+    assert "2026-03-08" in dst.message and "1 hour" in dst.message
+
+
+@pytest.mark.rule("DOSE-3")
+def test_periodic_bolus_warns_of_a_daylight_saving_change_before_the_next_refill():
+    res = reservoir("2026-02-20T17:00Z", "20", 1000, ("2026-02-20T17:00Z", PERIODIC, EST))
+    # 0.37 mL/day: 18 / 0.37 = 48.6 d -> alarm about 2026-04-10, refill-by about 2026-04-03 > 2026-03-08
+    p = run(res, tz=NEW_YORK)
+    assert codes(p) == ["daylight_saving_change"]
+
+
+@pytest.mark.rule("DOSE-3")
+def test_no_clock_warning_for_a_flex_schedule_with_equal_rates():
+    res = reservoir("2026-02-20T17:00Z", "20", 1000, ("2026-02-20T17:00Z", FLEX_FLAT, EST))
+    assert codes(run(res, tz=NEW_YORK)) == []
+
+
+@pytest.mark.rule("DOSE-3")
+def test_no_clock_warning_when_the_change_falls_after_the_next_refill():
+    # fill 2026-01-05T17:00Z: 45 d -> alarm 2026-02-19, refill-by 2026-02-12, before 2026-03-08
+    res = reservoir("2026-01-05T17:00Z", "20", 1000, ("2026-01-05T17:00Z", FLEX_10_20, EST))
+    p = run(res, tolerance=None, tz=NEW_YORK)
+    assert p.refill_by == date(2026, 2, 12)
+    assert codes(p) == ["tolerance_not_configured"]
+
+
+@pytest.mark.rule("DOSE-3")
+def test_clock_off_the_wall_clock_after_the_change():
+    res = reservoir("2026-02-20T17:00Z", "20", 1000, ("2026-02-20T17:00Z", FLEX_10_20, EST))
+    # as of 2026-03-10 New York is on EDT (-4 h) but the pump still runs EST (-5 h)
+    p = run(res, as_of=t("2026-03-10T12:00Z"), tz=NEW_YORK)
+    assert codes(p) == ["clock_off_wall_clock"]
+    assert "1 hour" in p.warnings[0].message
+    # as of 2026-03-10T12:00Z: 17 d 19 h after the fill = 17 x 0.4 + (19 h from pump 12:00 to 07:00:
+    # 12 h x 0.02 + 7 h x 0.01 = 0.31) = 7.11 mL -> 12.89 mL
+    assert p.reservoir_volume_ml == Decimal("12.89")
+
+
+@pytest.mark.rule("DOSE-3")
+def test_no_warning_once_the_pump_is_reprogrammed_on_the_new_offset():
+    res = reservoir(
+        "2026-02-20T17:00Z",
+        "20",
+        1000,
+        ("2026-02-20T17:00Z", FLEX_10_20, EST),
+        ("2026-03-10T12:00Z", FLEX_10_20, EDT),
+    )
+    # next change is 2026-11-01, long after the refill-by date
+    assert codes(run(res, as_of=t("2026-03-10T13:00Z"), tz=NEW_YORK)) == []
+
+
+@pytest.mark.rule("DOSE-3")
+def test_clock_warnings_directly():
+    flex = TherapyPeriod(t("2026-10-01T04:00Z"), parse_prescription(FLEX_10_20), EDT)
+    simple = TherapyPeriod(t("2026-10-01T04:00Z"), parse_prescription(SIMPLE_250), EDT)
+    start, end = t("2026-10-01T04:00Z"), t("2026-11-20T05:00Z")
+    # autumn: EDT -> EST on 2026-11-01
+    notices = clock_warnings(flex, NEW_YORK, start, end)
+    assert [n.code for n in notices] == ["daylight_saving_change"]
+    assert "2026-11-01" in notices[0].message
+    assert clock_warnings(simple, NEW_YORK, start, end) == []
+    # window ending before the change: nothing
+    assert clock_warnings(flex, NEW_YORK, start, t("2026-10-31T12:00Z")) == []
+    # a zone without daylight saving never warns
+    assert clock_warnings(TherapyPeriod(start, flex.prescription, 0), UTC, start, end) == []
