@@ -173,10 +173,9 @@ def test_numbers_are_exact_whatever_their_json_type():
     # a float goes through its shortest repr: 0.1 is 1/10, not the binary approximation
     assert parse_prescription({"mode": "simple_continuous", "daily_dose_mcg": 0.1}).daily_dose_mcg == F(1, 10)
     assert parse_prescription({"mode": "simple_continuous", "daily_dose_mcg": 250}).daily_dose_mcg == 250
-    assert (
-        parse_prescription({"mode": "simple_continuous", "daily_dose_mcg": Decimal("250.25")}).daily_dose_mcg
-        == F(1001, 4)
-    )
+    assert parse_prescription(
+        {"mode": "simple_continuous", "daily_dose_mcg": Decimal("250.25")}
+    ).daily_dose_mcg == F(1001, 4)
     assert parse_prescription({"mode": "simple_continuous", "daily_dose_mcg": "0"}).daily_dose_mcg == 0
 
 
@@ -225,7 +224,9 @@ def test_patient_activated_boluses_count_at_their_maximum_per_day():
 
 @pytest.mark.rule("DOSE-2")
 def test_patient_activated_boluses_add_to_every_flex_piece():
-    data = dict(FLEX_10_20, patient_activated_bolus={"dose_mcg": "12", "max_per_day": 6, "lockout_minutes": 60})
+    data = dict(
+        FLEX_10_20, patient_activated_bolus={"dose_mcg": "12", "max_per_day": 6, "lockout_minutes": 60}
+    )
     p = parse_prescription(data)
     # 6 x 12 = 72 mcg/day extra = 72/86400 = 1/1200 mcg/s; flex total 400 -> 472 mcg/day
     assert p.daily_dose_mcg_total == 472
@@ -277,8 +278,31 @@ BAD_PRESCRIPTIONS = [
         "prescription.alpha",
         id="unknown-keys-first-sorted",
     ),
-    pytest.param(dict(FLEX_10_20, daily_dose_mcg="250"), "prescription.daily_dose_mcg", id="simple-key-on-flex"),
+    pytest.param(
+        dict(FLEX_10_20, daily_dose_mcg="250"), "prescription.daily_dose_mcg", id="simple-key-on-flex"
+    ),
     pytest.param(dict(_periodic(_bolus()), steps=[]), "prescription.steps", id="flex-key-on-periodic"),
+    # unknown keys inside steps, boluses and patient-activated boluses are refused too (a typo
+    # such as "dose_mcg_per_hr" must never be silently ignored)
+    pytest.param(
+        _flex({"start": "00:00", "dose_mcg_per_hour": "10", "dose_mcg_per_hr": "12"}),
+        "prescription.steps[0].dose_mcg_per_hr",
+        id="flex-step-unknown-key",
+    ),
+    pytest.param(
+        _periodic(dict(_bolus(), duration_min=30)),
+        "prescription.boluses[0].duration_min",
+        id="bolus-unknown-key",
+    ),
+    pytest.param(
+        {
+            "mode": "simple_continuous",
+            "daily_dose_mcg": "250",
+            "patient_activated_bolus": dict(_pab(), per_day=2),
+        },
+        "prescription.patient_activated_bolus.per_day",
+        id="patient-bolus-unknown-key",
+    ),
     # flex steps
     pytest.param({"mode": "flex"}, "prescription.steps", id="flex-missing-steps"),
     pytest.param(_flex(), "prescription.steps", id="flex-empty-steps"),
@@ -328,7 +352,9 @@ BAD_PRESCRIPTIONS = [
         "prescription.steps[1].start",
         id="seconds-in-time",
     ),
-    pytest.param(_flex(STEP0, {"dose_mcg_per_hour": "20"}), "prescription.steps[1].start", id="missing-start"),
+    pytest.param(
+        _flex(STEP0, {"dose_mcg_per_hour": "20"}), "prescription.steps[1].start", id="missing-start"
+    ),
     pytest.param(
         _flex(STEP0, {"start": "08:00", "dose_mcg_per_hour": "-1"}),
         "prescription.steps[1].dose_mcg_per_hour",
@@ -378,7 +404,9 @@ BAD_PRESCRIPTIONS = [
         id="overlapping-boluses",
     ),
     pytest.param(
-        _periodic(_bolus("12:00"), _bolus("12:00", duration=5)), "prescription.boluses", id="same-time-boluses"
+        _periodic(_bolus("12:00"), _bolus("12:00", duration=5)),
+        "prescription.boluses",
+        id="same-time-boluses",
     ),
     pytest.param(
         # 23:30 + 60 min runs until 00:30 the next day: a bolus at 00:15 overlaps its wrapped part
@@ -430,7 +458,11 @@ def test_parse_prescription_refuses_naming_the_exact_field(data, field):
 def test_field_prefix_is_the_callers_path():
     with pytest.raises(CalculationError) as err:
         parse_prescription(
-            _flex(STEP0, {"start": "06:00", "dose_mcg_per_hour": "5"}, {"start": "05:00", "dose_mcg_per_hour": "5"}),
+            _flex(
+                STEP0,
+                {"start": "06:00", "dose_mcg_per_hour": "5"},
+                {"start": "05:00", "dose_mcg_per_hour": "5"},
+            ),
             field="refill.prescription",
         )
     assert err.value.field == "refill.prescription.steps[2].start"
@@ -440,7 +472,10 @@ def test_field_prefix_is_the_callers_path():
 def test_boundary_values_that_are_accepted():
     # 23:59 is the last valid time; 1 and 1440 minutes the duration bounds; lockout 0 allowed;
     # 24 boluses x 60 min = 1440 min fits exactly in a day
-    assert parse_prescription(_flex(STEP0, {"start": "23:59", "dose_mcg_per_hour": "0"})).steps[1].start_minute == 1439
+    assert (
+        parse_prescription(_flex(STEP0, {"start": "23:59", "dose_mcg_per_hour": "0"})).steps[1].start_minute
+        == 1439
+    )
     assert parse_prescription(_periodic(_bolus(duration=1))).boluses[0].duration_minutes == 1
     assert parse_prescription(_periodic(_bolus(duration=1440))).boluses[0].duration_minutes == 1440
     pab = parse_prescription(_simple("200") | {"patient_activated_bolus": _pab(max_per_day=24, lockout=60)})

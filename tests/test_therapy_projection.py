@@ -166,7 +166,11 @@ def test_change_from_simple_to_flex_mid_day():
         "2026-01-05T00:00Z",
         "20",
         1000,
-        ("2026-01-05T00:00Z", {"mode": "simple_continuous", "daily_dose_mcg": "480"}, 0),  # 0.48 mL/day = 0.02 mL/h
+        (
+            "2026-01-05T00:00Z",
+            {"mode": "simple_continuous", "daily_dose_mcg": "480"},
+            0,
+        ),  # 0.48 mL/day = 0.02 mL/h
         ("2026-01-06T04:00Z", FLEX_10_20, 0),
     )
     # until 2026-01-06T04:00Z: 28 h x 0.02 = 0.56 -> 19.44
@@ -199,7 +203,10 @@ def test_simple_continuous_alarm_and_empty_times():
 @pytest.mark.rule("LRA-2")
 def test_alarm_is_rounded_to_the_second():
     res = reservoir(
-        "2026-01-05T00:00Z", "20", 500, ("2026-01-05T00:00Z", {"mode": "simple_continuous", "daily_dose_mcg": "350"}, 0)
+        "2026-01-05T00:00Z",
+        "20",
+        500,
+        ("2026-01-05T00:00Z", {"mode": "simple_continuous", "daily_dose_mcg": "350"}, 0),
     )
     # 350 / 500 = 0.7 mL/day; 18 mL / 0.7 = 180/7 days = 15 552 000 / 7 s = 2 221 714.2857 s -> 2 221 714 s
     # = 25 d (2 160 000 s) + 61 714 s = 17 h (61 200 s) + 8 min 34 s -> 2026-01-30T17:08:34Z
@@ -403,7 +410,11 @@ def test_refill_by_uses_local_dates_in_the_clinic_zone():
 @pytest.mark.rule("LRA-4")
 @pytest.mark.parametrize(
     ("margin", "max_days", "field"),
-    [(7, None, "drug.max_reservoir_days"), (None, 180, "clinic.safety_margin_days"), (-1, 180, "clinic.safety_margin_days")],
+    [
+        (7, None, "drug.max_reservoir_days"),
+        (None, 180, "clinic.safety_margin_days"),
+        (-1, 180, "clinic.safety_margin_days"),
+    ],
 )
 def test_refill_by_refuses_unconfigured_settings(margin, max_days, field):
     with pytest.raises(CalculationError) as err:

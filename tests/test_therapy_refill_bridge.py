@@ -44,7 +44,9 @@ def t(text: str) -> datetime:
 @pytest.mark.rule("DOSE-4")
 @pytest.mark.parametrize("concentration", ["50", "500", "1000", "2000", "500.0"])
 def test_supplied_concentrations_need_no_confirmation(concentration):
-    check_concentration(concentration_mcg_per_ml=F(concentration), supplied=SUPPLIED, compounded_confirmed=False)
+    check_concentration(
+        concentration_mcg_per_ml=F(concentration), supplied=SUPPLIED, compounded_confirmed=False
+    )
 
 
 @pytest.mark.rule("DOSE-4")
@@ -57,7 +59,9 @@ def test_compounded_concentration_is_refused_until_confirmed(concentration):
     assert err.value.field == "concentration_mcg_per_ml"
     assert err.value.code == "compounded_not_confirmed"
     assert "500" in err.value.message and "2000" in err.value.message
-    check_concentration(concentration_mcg_per_ml=F(concentration), supplied=SUPPLIED, compounded_confirmed=True)
+    check_concentration(
+        concentration_mcg_per_ml=F(concentration), supplied=SUPPLIED, compounded_confirmed=True
+    )
 
 
 # --- REFILL-1: the residual discrepancy -------------------------------------------------------
@@ -121,7 +125,9 @@ def test_expected_residual_is_the_projected_volume_at_the_refill():
         concentration_mcg_per_ml=F(500),
         periods=(
             TherapyPeriod(
-                t("2026-01-05T12:00Z"), parse_prescription({"mode": "simple_continuous", "daily_dose_mcg": "250"}), 0
+                t("2026-01-05T12:00Z"),
+                parse_prescription({"mode": "simple_continuous", "daily_dose_mcg": "250"}),
+                0,
             ),
         ),
     )
@@ -169,7 +175,10 @@ def test_refill_volumes_accepted():
         ({"added": "0"}, "volume_added_ml"),
         ({"added": "-5"}, "volume_added_ml"),
         ({"withdrawn": "-0.01"}, "volume_withdrawn_ml"),
-        ({"withdrawn": "0.5", "first_fill": True}, "volume_withdrawn_ml"),  # nothing to withdraw at first fill
+        (
+            {"withdrawn": "0.5", "first_fill": True},
+            "volume_withdrawn_ml",
+        ),  # nothing to withdraw at first fill
         ({"concentration": "0"}, "concentration_mcg_per_ml"),
         ({"concentration": "-500"}, "concentration_mcg_per_ml"),
     ],
@@ -288,15 +297,17 @@ def test_prometra_catheter_trimmed_length():
 
 @pytest.mark.rule("BRIDGE-1")
 def test_path_volume_is_rounded_to_a_thousandth_and_the_shown_numbers_agree():
-    # 45.5 cm x 0.0026 = 0.1183; + 0.26 = 0.4183 -> 0.418 mL
+    # 45.5 cm x 0.0026 = 0.1183; + 0.26 = 0.3783 -> 0.378 mL
     b = _bridge(500, 1000, 300, length="45.5")
-    assert b.path_volume_ml == F("0.418")
-    # T = 0.418 x 500 / 300 = 0.69667 d = 16.72 h; programmed 418; delivered 209
+    assert b.path_volume_ml == F("0.378")
+    # T, doses from the rounded V: T = 0.378 x 500 / 300 = 0.63 d = 15.12 h = 54 432 s;
+    # programmed 0.378 x 1000 = 378; delivered 0.378 x 500 = 189
+    assert b.duration_seconds == 54_432
     assert b.shown() == {
-        "path_volume_ml": Decimal("0.418"),
-        "duration_hours": Decimal("16.72"),
-        "programmed_dose_mcg": Decimal("418.0"),
-        "delivered_dose_mcg": Decimal("209.0"),
+        "path_volume_ml": Decimal("0.378"),
+        "duration_hours": Decimal("15.12"),
+        "programmed_dose_mcg": Decimal("378.0"),
+        "delivered_dose_mcg": Decimal("189.0"),
     }
 
 
@@ -364,7 +375,9 @@ def _bridged_reservoir():
         concentration_mcg_per_ml=F(1000),
         periods=(
             TherapyPeriod(
-                t("2026-01-05T00:00Z"), parse_prescription({"mode": "simple_continuous", "daily_dose_mcg": "300"}), 0
+                t("2026-01-05T00:00Z"),
+                parse_prescription({"mode": "simple_continuous", "daily_dose_mcg": "300"}),
+                0,
             ),
         ),
         bridge=BridgeDrain(volume_ml=b.path_volume_ml, duration_seconds=b.duration_seconds),
@@ -414,8 +427,9 @@ def test_worst_case_bridge_drains_its_volume_over_t_divided_by_one_plus_toleranc
         safety_margin_days=7,
         max_reservoir_days=180,
     )
-    # worst alarm: 17.584 mL at 0.3435 mL/day = 51.1907 d after 52 317.9 s; in seconds:
-    # 17.584 / 0.3435 x 86400 = 4 422 945.85 s + 52 317.90 s = 4 475 263.76 s -> 4 475 264 s
-    # = 51 d (4 406 400) + 68 864 s = 19 h (68 400) + 464 s = 7 min 44 s -> 2026-02-25T19:07:44Z
-    assert p.low_reservoir_alarm_at_worst_case == t("2026-02-25T19:07:44Z")
+    # worst alarm: 17.584 mL at 0.3435 mL/day (0.3435 x 51 = 17.5185, 0.0655 / 0.3435 = 0.190684)
+    # = 51.190684 d = 17.584 x 86400 / 0.3435 = 4 422 875.11 s, after the 52 317.90 s bridge:
+    # 4 475 193.01 s -> 4 475 193 s = 51 d (4 406 400) + 68 793 s = 19 h (68 400) + 393 s = 6 min 33 s
+    # -> 2026-02-25T19:06:33Z
+    assert p.low_reservoir_alarm_at_worst_case == t("2026-02-25T19:06:33Z")
     assert p.low_reservoir_alarm_at == t("2026-03-05T07:21:36Z")

@@ -177,12 +177,7 @@ def parse_prescription(data, field: str = "prescription") -> Prescription:
         "flex": {"steps"},
         "periodic_bolus": {"basal_daily_dose_mcg", "boluses"},
     }[mode]
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise CalculationError(
-            f"{field}.{unknown[0]}",
-            f"is not part of a {mode} prescription (allowed: {', '.join(sorted(known))})",
-        )
+    _only(data, known, field, what=f"a {mode} prescription")
     patient_activated = _parse_patient_activated(
         data.get("patient_activated_bolus"), f"{field}.patient_activated_bolus"
     )
@@ -195,7 +190,9 @@ def parse_prescription(data, field: str = "prescription") -> Prescription:
         )
     basal = _non_negative(data.get("basal_daily_dose_mcg"), f"{field}.basal_daily_dose_mcg", "mcg/day")
     boluses = _parse_boluses(data.get("boluses"), f"{field}.boluses")
-    return Prescription(mode, basal_daily_dose_mcg=basal, boluses=boluses, patient_activated=patient_activated)
+    return Prescription(
+        mode, basal_daily_dose_mcg=basal, boluses=boluses, patient_activated=patient_activated
+    )
 
 
 def _parse_steps(steps, field: str) -> tuple[FlexStep, ...]:
@@ -206,6 +203,7 @@ def _parse_steps(steps, field: str) -> tuple[FlexStep, ...]:
         here = f"{field}[{i}]"
         if not isinstance(step, dict):
             raise CalculationError(here, "must be an object {start: 'HH:MM', dose_mcg_per_hour}")
+        _only(step, {"start", "dose_mcg_per_hour"}, here)
         start = parse_hhmm(step.get("start"), f"{here}.start")
         rate = _non_negative(step.get("dose_mcg_per_hour"), f"{here}.dose_mcg_per_hour", "mcg/hour")
         if i == 0 and start != 0:
@@ -232,6 +230,7 @@ def _parse_boluses(boluses, field: str) -> tuple[Bolus, ...]:
         here = f"{field}[{i}]"
         if not isinstance(bolus, dict):
             raise CalculationError(here, "must be an object {time: 'HH:MM', dose_mcg, duration_minutes}")
+        _only(bolus, {"time", "dose_mcg", "duration_minutes"}, here)
         time = parse_hhmm(bolus.get("time"), f"{here}.time")
         dose = _positive(bolus.get("dose_mcg"), f"{here}.dose_mcg", "mcg")
         duration = _whole(bolus.get("duration_minutes"), f"{here}.duration_minutes", 1, MINUTES_PER_DAY)
@@ -256,6 +255,7 @@ def _parse_patient_activated(data, field: str) -> PatientActivatedBolus | None:
         return None
     if not isinstance(data, dict):
         raise CalculationError(field, "must be an object {dose_mcg, max_per_day, lockout_minutes}")
+    _only(data, {"dose_mcg", "max_per_day", "lockout_minutes"}, field)
     dose = _positive(data.get("dose_mcg"), f"{field}.dose_mcg", "mcg")
     max_per_day = _whole(data.get("max_per_day"), f"{field}.max_per_day", 1, MINUTES_PER_DAY)
     lockout = _whole(data.get("lockout_minutes"), f"{field}.lockout_minutes", 0, MINUTES_PER_DAY)
@@ -265,6 +265,15 @@ def _parse_patient_activated(data, field: str) -> PatientActivatedBolus | None:
             f"{max_per_day} boluses with a {lockout}-minute lockout do not fit in 24 hours",
         )
     return PatientActivatedBolus(dose, max_per_day, lockout)
+
+
+def _only(data: dict, known: set[str], field: str, what: str = "this object") -> None:
+    """Refuse keys that are not part of the shape, so a typo is never silently ignored."""
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise CalculationError(
+            f"{field}.{unknown[0]}", f"is not part of {what} (allowed: {', '.join(sorted(known))})"
+        )
 
 
 def parse_hhmm(value, field: str) -> int:

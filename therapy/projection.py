@@ -291,9 +291,7 @@ def project(
     """LRA-1..LRA-4 in one pass: volume now, nominal and worst-case alarm and empty times,
     refill-by date and reason, and the warnings a nurse must see."""
     if lra_ml is None:
-        raise CalculationError(
-            "pump.low_reservoir_alarm_ml", "is not configured for this pump or its model"
-        )
+        raise CalculationError("pump.low_reservoir_alarm_ml", "is not configured for this pump or its model")
     warnings: list[Notice] = []
     if tolerance_pct is None:
         warnings.append(

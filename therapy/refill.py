@@ -97,10 +97,10 @@ def residual_discrepancy(
             "pump_model.discrepancy_threshold_ml",
             "is not configured: an admin must set the model's refill discrepancy threshold",
         )
-    expected = rounded(expected_residual_ml, VOLUME_ML)
+    expected = rounded(Fraction(expected_residual_ml), VOLUME_ML)
     difference = rounded(Fraction(volume_withdrawn_ml), VOLUME_ML) - expected
     direction = None
-    if abs(difference) > Decimal(threshold_ml.numerator) / Decimal(threshold_ml.denominator):
+    if abs(difference) > rounded(Fraction(threshold_ml), VOLUME_ML):
         direction = "more_than_expected" if difference > 0 else "less_than_expected"
     return Discrepancy(expected, difference, direction)
 

@@ -41,7 +41,9 @@ def screening_outcome(
     if not steps:
         raise CalculationError("screening_steps_mcg", "are not configured")
     if not trials:
-        return ScreeningOutcome("next_step", next_dose_mcg=steps[0], reason="screening starts at the first step")
+        return ScreeningOutcome(
+            "next_step", next_dose_mcg=steps[0], reason="screening starts at the first step"
+        )
     for i, (dose, _responded) in enumerate(trials):
         if dose not in steps:
             allowed = ", ".join(str(s) for s in steps)
@@ -63,7 +65,8 @@ def screening_outcome(
     highest = max(d for d, _ in trials)
     if highest >= max(steps):
         return ScreeningOutcome(
-            "not_a_candidate", reason=f"no response at {max(steps)} mcg: not a candidate for intrathecal baclofen"
+            "not_a_candidate",
+            reason=f"no response at {max(steps)} mcg: not a candidate for intrathecal baclofen",
         )
     return ScreeningOutcome(
         "next_step", next_dose_mcg=min(s for s in steps if s > highest), reason="no response yet"
@@ -157,6 +160,9 @@ def check_new_daily_dose(
         )
     if not earlier:
         return TitrationCheck(None, "start of therapy")
+    if new <= earlier[-1][1]:
+        # TITRATE-1 limits increases; keeping or lowering the dose in effect is always allowed.
+        return TitrationCheck(None, "not an increase over the daily dose in effect")
     if limits.window_hours is None:
         raise CalculationError("titration.window_hours", "the titration window is not configured")
     window_start = effective_at - timedelta(hours=limits.window_hours)

@@ -1,0 +1,319 @@
+"""START-1, TITRATE-1 and TITRATE-2: the starting dose after screening, the per-24-hour
+increase limits and discontinuation.
+
+All expected values are worked out by hand; the arithmetic is in the comments.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from fractions import Fraction as F
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from therapy import (
+    CalculationError,
+    TitrationLimits,
+    check_new_daily_dose,
+    screening_outcome,
+    titration_limit_pct,
+)
+
+LOS_ANGELES = ZoneInfo("America/Los_Angeles")
+LIMITS = TitrationLimits(
+    spinal_pct=F(30), cerebral_pct=F(15), pediatric_pct=F(15), pediatric_below_age_years=18, window_hours=24
+)
+ADULT = date(1980, 5, 17)
+CHILD = date(2016, 6, 1)
+STEPS = [F(50), F(75), F(100)]
+
+
+def t(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+# --- START-1 ---------------------------------------------------------------------------------
+
+
+def _screen(trials, effect_hours=None, adverse=False):
+    return screening_outcome(
+        trials=[(F(d), r) for d, r in trials],
+        steps=STEPS,
+        effect_hours=None if effect_hours is None else F(effect_hours),
+        adverse_reactions=adverse,
+        prolonged_effect_hours=F(8),
+    )
+
+
+@pytest.mark.rule("START-1")
+def test_positive_screening_at_50_starts_at_twice_the_dose():
+    out = _screen([(50, True)], effect_hours=4)
+    # 2 x 50 = 100 mcg/day
+    assert (out.status, out.effective_dose_mcg, out.starting_daily_dose_mcg) == ("respond", 50, 100)
+
+
+@pytest.mark.rule("START-1")
+def test_positive_at_the_second_step_starts_at_twice_that_step():
+    out = _screen([(50, False), (75, True)], effect_hours=6)
+    # 2 x 75 = 150 mcg/day
+    assert (out.status, out.effective_dose_mcg, out.starting_daily_dose_mcg) == ("respond", 75, 150)
+
+
+@pytest.mark.rule("START-1")
+@pytest.mark.parametrize(
+    ("effect_hours", "adverse", "start"),
+    [
+        ("8.5", False, 50),  # effect more than 8 h: the screening dose itself
+        ("9", False, 50),
+        ("8", False, 100),  # exactly 8 h is not "more than 8": 2 x 50
+        ("7.99", False, 100),
+        (None, False, 100),  # duration not recorded: 2 x 50
+        ("4", True, 50),  # adverse reactions: the screening dose itself
+        ("12", True, 50),
+    ],
+)
+def test_prolonged_effect_or_adverse_reactions_start_at_the_screening_dose(effect_hours, adverse, start):
+    out = _screen([(50, True)], effect_hours=effect_hours, adverse=adverse)
+    assert out.status == "respond"
+    assert out.starting_daily_dose_mcg == start
+
+
+@pytest.mark.rule("START-1")
+def test_no_response_proposes_the_next_step():
+    out = _screen([(50, False)])
+    assert (out.status, out.next_dose_mcg) == ("next_step", 75)
+    out = _screen([(50, False), (75, False)])
+    assert (out.status, out.next_dose_mcg) == ("next_step", 100)
+    out = _screen([])
+    assert (out.status, out.next_dose_mcg) == ("next_step", 50)
+    assert out.starting_daily_dose_mcg is None
+
+
+@pytest.mark.rule("START-1")
+def test_no_response_at_100_means_not_a_candidate():
+    out = _screen([(50, False), (75, False), (100, False)])
+    assert out.status == "not_a_candidate"
+    assert out.starting_daily_dose_mcg is None and out.next_dose_mcg is None
+    assert _screen([(100, False)]).status == "not_a_candidate"
+
+
+@pytest.mark.rule("START-1")
+@pytest.mark.parametrize(
+    ("trials", "field"),
+    [
+        ([(60, True)], "trials[0].dose_mcg"),
+        ([(50, False), (80, True)], "trials[1].dose_mcg"),
+        ([(50, False), (75, False), (150, False)], "trials[2].dose_mcg"),
+    ],
+)
+def test_a_dose_that_is_not_a_screening_step_is_refused(trials, field):
+    with pytest.raises(CalculationError) as err:
+        _screen(trials)
+    assert err.value.field == field
+
+
+@pytest.mark.rule("START-1")
+def test_screening_steps_not_configured_are_refused():
+    with pytest.raises(CalculationError) as err:
+        screening_outcome(trials=[], steps=[], prolonged_effect_hours=F(8))
+    assert err.value.field == "screening_steps_mcg"
+
+
+# --- TITRATE-1 -------------------------------------------------------------------------------
+
+
+def _check(new, at, history, origin="spinal", birth=ADULT, tz=UTC, limits=LIMITS):
+    return check_new_daily_dose(
+        new_daily_dose_mcg=F(new),
+        effective_at=t(at),
+        history=[(t(a), F(d)) for a, d in history],
+        spasticity_origin=origin,
+        birth_date=birth,
+        tz=tz,
+        limits=limits,
+    )
+
+
+STARTED = [("2026-01-01T00:00Z", 100)]  # therapy started long before the changes below
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_first_prescription_is_not_limited():
+    out = _check(1000, "2026-01-01T00:00Z", [])
+    assert out.code is None
+
+
+@pytest.mark.rule("TITRATE-1")
+@pytest.mark.parametrize(
+    ("origin", "birth", "allowed", "refused", "limit"),
+    [
+        ("spinal", ADULT, 130, "130.1", 30),  # 100 x 1.30 = 130
+        ("cerebral", ADULT, 115, "115.1", 15),  # 100 x 1.15 = 115
+        ("spinal", CHILD, 115, "115.1", 15),  # under 18: 15 % whatever the origin
+        ("cerebral", CHILD, 115, "115.1", 15),
+    ],
+)
+def test_increase_limit_by_origin_and_age(origin, birth, allowed, refused, limit):
+    ok = _check(allowed, "2026-01-10T12:00Z", STARTED, origin=origin, birth=birth)
+    assert ok.code is None
+    assert ok.limit_pct == limit
+    assert ok.max_allowed_daily_dose_mcg == allowed
+    over = _check(refused, "2026-01-10T12:00Z", STARTED, origin=origin, birth=birth)
+    assert over.code == "titration_limit_exceeded"
+    assert over.lowest_daily_dose_mcg == 100
+    assert over.max_allowed_daily_dose_mcg == allowed
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_refusal_details_for_the_api():
+    over = _check(140, "2026-01-10T12:00Z", STARTED)
+    assert over.code == "titration_limit_exceeded"
+    assert over.details() == {
+        "limit_pct": Decimal("30.0"),
+        "lowest_daily_dose_mcg": Decimal("100.0"),
+        "max_allowed_daily_dose_mcg": Decimal("130.0"),
+    }
+    assert "130.0" in over.message
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_pediatric_limit_applies_whatever_the_origin_even_an_unconfigured_one():
+    # a child: 15 % even for an origin with no adult limit configured
+    assert (
+        titration_limit_pct(spasticity_origin="mixed", birth_date=CHILD, on=date(2026, 1, 10), limits=LIMITS)
+        == 15
+    )
+    with pytest.raises(CalculationError) as err:
+        titration_limit_pct(spasticity_origin="mixed", birth_date=ADULT, on=date(2026, 1, 10), limits=LIMITS)
+    assert err.value.field == "patient.spasticity_origin"
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_eighteenth_birthday_boundary_at_the_local_date():
+    birth = date(2008, 3, 10)
+    # Los Angeles is on PDT (-7 h) after 2026-03-08.
+    # 2026-03-10T06:59Z = 2026-03-09 23:59 PDT: still 17 -> 15 %: 100 x 1.15 = 115, 125 refused
+    minor = _check(125, "2026-03-10T06:59Z", STARTED, birth=birth, tz=LOS_ANGELES)
+    assert (minor.code, minor.limit_pct, minor.max_allowed_daily_dose_mcg) == (
+        "titration_limit_exceeded",
+        15,
+        115,
+    )
+    # 2026-03-10T07:00Z = 2026-03-10 00:00 PDT: 18 today -> spinal adult 30 %: 130, 125 allowed
+    adult = _check(125, "2026-03-10T07:00Z", STARTED, birth=birth, tz=LOS_ANGELES)
+    assert (adult.code, adult.limit_pct, adult.max_allowed_daily_dose_mcg) == (None, 30, 130)
+    # in UTC the birthday starts at 00:00Z already
+    assert _check(125, "2026-03-10T00:00Z", STARTED, birth=birth, tz=UTC).code is None
+    assert (
+        titration_limit_pct(spasticity_origin="spinal", birth_date=birth, on=date(2026, 3, 9), limits=LIMITS)
+        == 15
+    )
+    assert (
+        titration_limit_pct(spasticity_origin="spinal", birth_date=birth, on=date(2026, 3, 10), limits=LIMITS)
+        == 30
+    )
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_small_steps_cannot_add_up_past_the_limit():
+    history = [*STARTED, ("2026-01-10T08:00Z", 120)]  # +20 % from 100: within 30 %
+    assert _check(120, "2026-01-10T08:00Z", STARTED).code is None
+    # second +20 % step 12 h later: 120 x 1.2 = 144. The lowest dose in effect during the 24 h before
+    # (from 2026-01-09T20:00Z) is 100 -> at most 100 x 1.3 = 130: refused
+    second = _check(144, "2026-01-10T20:00Z", history)
+    assert second.code == "titration_limit_exceeded"
+    assert (second.lowest_daily_dose_mcg, second.max_allowed_daily_dose_mcg) == (100, 130)
+    assert _check(130, "2026-01-10T20:00Z", history).code is None
+    # 24 h after the first step (window from 2026-01-10T08:00Z, when 120 took effect): lowest 120,
+    # 120 x 1.3 = 156 -> 144 allowed
+    later = _check(144, "2026-01-11T08:00Z", history)
+    assert (later.code, later.lowest_daily_dose_mcg, later.max_allowed_daily_dose_mcg) == (None, 120, 156)
+    # one second earlier, 100 was still in effect inside the window: refused
+    assert _check(144, "2026-01-11T07:59:59Z", history).code == "titration_limit_exceeded"
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_dose_in_effect_when_the_window_opens_counts():
+    # a decrease to 80 three days ago, nothing since: lowest in the window is 80 -> 80 x 1.3 = 104
+    history = [*STARTED, ("2026-01-07T12:00Z", 80)]
+    assert _check(104, "2026-01-10T12:00Z", history).code is None
+    out = _check(105, "2026-01-10T12:00Z", history)
+    assert (out.code, out.lowest_daily_dose_mcg) == ("titration_limit_exceeded", 80)
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_no_increase_in_the_first_24_hours_after_therapy_start():
+    start = [("2026-01-01T00:00Z", 100)]
+    # 23 h 59 min after the start: limit 0 % -> at most 100
+    early = _check("100.1", "2026-01-01T23:59Z", start)
+    assert (early.code, early.limit_pct, early.max_allowed_daily_dose_mcg) == (
+        "titration_limit_exceeded",
+        0,
+        100,
+    )
+    assert _check(100, "2026-01-01T23:59Z", start).code is None
+    # exactly 24 h after the start the first window is over: 100 x 1.3 = 130
+    assert _check(130, "2026-01-02T00:00Z", start).code is None
+    assert _check("130.1", "2026-01-02T00:00Z", start).code == "titration_limit_exceeded"
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_decreases_are_allowed():
+    assert _check(50, "2026-01-10T12:00Z", STARTED).code is None
+    # also in the first 24 h after the start
+    assert _check(80, "2026-01-01T06:00Z", STARTED).code is None
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_a_decrease_after_an_overridden_increase_is_allowed():
+    # 100 -> 200 with a prescriber override at 2026-01-10T00:00Z; 10 h later the dose is lowered to 180.
+    # 180 < 200 in effect: a decrease, which TITRATE-1 ("daily-dose increases are limited") does not limit,
+    # even though 180 > 1.3 x the lowest dose in the window (100 x 1.3 = 130).
+    history = [*STARTED, ("2026-01-10T00:00Z", 200)]
+    assert _check(180, "2026-01-10T10:00Z", history).code is None
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_an_increase_after_a_decrease_is_measured_from_the_lowest_in_the_window():
+    # 100 -> 200 (override) at 01-10T00:00, -> 150 at 01-10T10:00; 150 -> 190 at 01-10T20:00 is an
+    # increase: the lowest dose in effect during the 24 h before is 100 (in effect until 01-10T00:00),
+    # so the ceiling is 100 x 1.3 = 130 < 190: refused.
+    history = [*STARTED, ("2026-01-10T00:00Z", 200), ("2026-01-10T10:00Z", 150)]
+    verdict = _check(190, "2026-01-10T20:00Z", history)
+    assert verdict.code == "titration_limit_exceeded"
+    assert verdict.max_allowed_daily_dose_mcg == 130
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_unconfigured_limits_are_refused():
+    no_window = TitrationLimits(F(30), F(15), F(15), 18, None)
+    with pytest.raises(CalculationError) as err:
+        _check(110, "2026-01-10T12:00Z", STARTED, limits=no_window)
+    assert err.value.field == "titration.window_hours"
+    no_pediatric = TitrationLimits(F(30), F(15), None, 18, 24)
+    with pytest.raises(CalculationError) as err:
+        _check(110, "2026-01-10T12:00Z", STARTED, limits=no_pediatric)
+    assert err.value.field == "titration.pediatric"
+    no_cerebral = TitrationLimits(F(30), None, F(15), 18, 24)
+    with pytest.raises(CalculationError) as err:
+        _check(110, "2026-01-10T12:00Z", STARTED, origin="cerebral", limits=no_cerebral)
+    assert err.value.field == "patient.spasticity_origin"
+
+
+# --- TITRATE-2 -------------------------------------------------------------------------------
+
+
+@pytest.mark.rule("TITRATE-2")
+def test_reducing_to_zero_requires_an_override():
+    out = _check(0, "2026-01-10T12:00Z", STARTED)
+    assert out.code == "discontinuation_requires_override"
+    assert "withdrawal" in out.message
+    # even in the first 24 h, and even though it is a decrease
+    assert _check(0, "2026-01-01T06:00Z", STARTED).code == "discontinuation_requires_override"
+
+
+@pytest.mark.rule("TITRATE-2")
+def test_a_small_positive_dose_is_not_a_discontinuation():
+    assert _check("0.1", "2026-01-10T12:00Z", STARTED).code is None
