@@ -11,7 +11,9 @@ from .models import Alert
 
 
 @transaction.atomic
-def alert_raise(*, clinic: Clinic, pump: Pump | None, kind: str, severity: str, message: str, actor=None) -> Alert:
+def alert_raise(
+    *, clinic: Clinic, pump: Pump | None, kind: str, severity: str, message: str, actor=None
+) -> Alert:
     alert = Alert(clinic=clinic, pump=pump, kind=kind, severity=severity, message=message, raised_by=actor)
     save_audited(alert, actor=actor, reason=f"alert raised: {kind}")
     return alert

@@ -74,7 +74,9 @@ def run(seconds: float) -> None:
                 count += 1
             elapsed = time.perf_counter() - start
             extra = " + prescription change + bridge" if change else ""
-            print(f"  {name + extra:<62} {count / elapsed:>9,.0f} projections/s  ({elapsed / count * 1e6:,.0f} µs each)")
+            print(
+                f"  {name + extra:<62} {count / elapsed:>9,.0f} projections/s  ({elapsed / count * 1e6:,.0f} µs each)"
+            )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,17 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import CatheterModel, Caregiver, Clinic, ClinicClosure, Drug, Patient, Pump, PumpModel, StaffMembership
+from .models import (
+    Caregiver,
+    CatheterModel,
+    Clinic,
+    ClinicClosure,
+    Drug,
+    Patient,
+    Pump,
+    PumpModel,
+    StaffMembership,
+)
 
 
 class ClosureInline(admin.TabularInline):
@@ -41,7 +51,14 @@ class CaregiverInline(admin.TabularInline):
 
 @admin.register(Patient)
 class PatientAdmin(SimpleHistoryAdmin):
-    list_display = ["mrn", "family_name", "given_name", "clinic", "spasticity_origin", "communication_consent"]
+    list_display = [
+        "mrn",
+        "family_name",
+        "given_name",
+        "clinic",
+        "spasticity_origin",
+        "communication_consent",
+    ]
     list_filter = ["clinic", "spasticity_origin"]
     search_fields = ["mrn", "family_name", "given_name"]
     inlines = [CaregiverInline]

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from refills import selectors as therapy_selectors
 
 from . import services
-from .models import CatheterModel, Caregiver, Clinic, Drug, Patient, Pump, PumpModel
+from .models import Caregiver, CatheterModel, Clinic, Drug, Patient, Pump, PumpModel
 from .permissions import clinics_of
 
 REASON = serializers.CharField(
@@ -37,7 +37,9 @@ class CodeField(serializers.SlugRelatedField):
             self.fail_unknown(data, known)
 
     def fail_unknown(self, data, known):
-        raise serializers.ValidationError(f"unknown code {data!r}; allowed: {known or 'none'}", code="unknown_code")
+        raise serializers.ValidationError(
+            f"unknown code {data!r}; allowed: {known or 'none'}", code="unknown_code"
+        )
 
 
 class ScopedClinicField(CodeField):
@@ -76,7 +78,9 @@ class ClinicSerializer(serializers.ModelSerializer):
         return [{"date": c.date, "reason": c.reason} for c in clinic.closures.all()]
 
 
-class ClinicViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
+class ClinicViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet
+):
     """The user's clinics. Changing settings needs the clinic's admin role."""
 
     serializer_class = ClinicSerializer
@@ -351,7 +355,9 @@ class DrugSerializer(serializers.ModelSerializer):
         read_only_fields = ["code", "name"]
 
 
-class CatalogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
+class CatalogViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet
+):
     """Catalog entries by code. Any staff member reads; changing needs the admin role and
     is audited (history: who, when, why, old value)."""
 

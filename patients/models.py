@@ -18,12 +18,22 @@ from django.db import models
 from simple_history import register as register_history
 from simple_history.models import HistoricalRecords
 
-ISO_WEEKDAYS = {1: "Monday", 2: "Tuesday", 3: "Wednesday", 4: "Thursday", 5: "Friday", 6: "Saturday", 7: "Sunday"}
+ISO_WEEKDAYS = {
+    1: "Monday",
+    2: "Tuesday",
+    3: "Wednesday",
+    4: "Thursday",
+    5: "Friday",
+    6: "Saturday",
+    7: "Sunday",
+}
 
 
 def validate_timezone(value: str) -> None:
     if value not in available_timezones():
-        raise ValidationError(f"{value!r} is not an IANA time zone (for example Europe/Paris, America/New_York)")
+        raise ValidationError(
+            f"{value!r} is not an IANA time zone (for example Europe/Paris, America/New_York)"
+        )
 
 
 def validate_working_days(value) -> None:
@@ -159,7 +169,9 @@ class Drug(models.Model):
     supplied_concentrations_mcg_per_ml = models.JSONField(
         default=list, help_text="DOSE-4: concentrations supplied ready-made; others are compounded"
     )
-    starting_concentration_mcg_per_ml = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    starting_concentration_mcg_per_ml = models.DecimalField(
+        max_digits=8, decimal_places=2, null=True, blank=True
+    )
     max_reservoir_days = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="LRA-4(b): maximum time in the reservoir, days"
     )
@@ -181,7 +193,9 @@ class PumpModel(models.Model):
     code = models.CharField(max_length=20, unique=True)
     manufacturer = models.CharField(max_length=100)
     name = models.CharField(max_length=100)
-    reservoir_ml = models.DecimalField(max_digits=5, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
+    reservoir_ml = models.DecimalField(
+        max_digits=5, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
     low_reservoir_alarm_ml = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     accuracy_tolerance_pct = models.DecimalField(
         max_digits=5, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(Decimal("0"))]
@@ -196,7 +210,11 @@ class PumpModel(models.Model):
         null=True, blank=True, help_text="ERI-1: planning service life (short end of the typical range)"
     )
     discrepancy_threshold_ml = models.DecimalField(
-        max_digits=5, decimal_places=2, null=True, blank=True, help_text="REFILL-1: residual discrepancy threshold"
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="REFILL-1: residual discrepancy threshold",
     )
     source = models.TextField(blank=True, help_text="Where each value comes from")
     history = HistoricalRecords()

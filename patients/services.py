@@ -16,9 +16,9 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from .models import (
+    Caregiver,
     CatheterModel,
     Clinic,
-    Caregiver,
     Patient,
     Pump,
     PumpModel,
@@ -95,7 +95,9 @@ def staff_create(*, username: str, clinic: Clinic, role: str, password: str | No
 def patient_create(*, actor, clinic: Clinic, **fields) -> Patient:
     require_role(actor, clinic, PATIENT_WRITERS, "Registering a patient")
     if Patient.objects.filter(clinic=clinic, mrn=fields.get("mrn")).exists():
-        raise ValidationError({"mrn": f"MRN {fields.get('mrn')} is already registered at clinic {clinic.code}"})
+        raise ValidationError(
+            {"mrn": f"MRN {fields.get('mrn')} is already registered at clinic {clinic.code}"}
+        )
     patient = Patient(clinic=clinic, **fields)
     _check_birth_date(patient.birth_date)
     save_audited(patient, actor=actor, reason="patient registered")
@@ -153,12 +155,16 @@ def pump_create(
     if implanted_on > timezone.now().astimezone(clinic.tz).date():
         raise ValidationError({"implanted_on": "is in the future; register a pump once it is implanted"})
     if Pump.objects.filter(model=model, serial_number=serial_number).exists():
-        raise ValidationError({"serial_number": f"a {model.code} pump with serial {serial_number} already exists"})
+        raise ValidationError(
+            {"serial_number": f"a {model.code} pump with serial {serial_number} already exists"}
+        )
     if low_reservoir_alarm_ml is None:
         low_reservoir_alarm_ml = model.low_reservoir_alarm_ml
         if low_reservoir_alarm_ml is None:
             raise ValidationError(
-                {"low_reservoir_alarm_ml": f"is required: model {model.code} has no default alarm volume configured"}
+                {
+                    "low_reservoir_alarm_ml": f"is required: model {model.code} has no default alarm volume configured"
+                }
             )
     pump = Pump(
         patient=patient,
@@ -210,5 +216,9 @@ def _check_pump(pump: Pump) -> None:
 def catalog_update(*, actor, entry: PumpModel | CatheterModel, changes: dict, reason: str):
     """Change a catalog value (admin role). The history keeps who, when, why and the old value."""
     require_admin_anywhere(actor, "Changing the device catalog")
+    if not entry.history.exists():
+        # Rows shipped by the data migration have no history row: record them as shipped
+        # first, so the history keeps the old value of the first change too.
+        type(entry).history.bulk_history_create([entry], default_change_reason="as shipped in the catalog")
     apply_changes(entry, changes, actor=actor, reason=reason)
     return entry

@@ -20,7 +20,14 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
 
 @admin.register(Refill)
 class RefillAdmin(ReadOnlyHistoryAdmin):
-    list_display = ["pump", "performed_at", "performed_by", "volume_added_ml", "concentration_mcg_per_ml", "discrepancy"]
+    list_display = [
+        "pump",
+        "performed_at",
+        "performed_by",
+        "volume_added_ml",
+        "concentration_mcg_per_ml",
+        "discrepancy",
+    ]
     list_filter = ["discrepancy", "pump__patient__clinic"]
     search_fields = ["pump__serial_number", "pump__patient__mrn"]
 

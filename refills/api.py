@@ -193,7 +193,9 @@ class RefillInputSerializer(serializers.Serializer):
     compounded_confirmed = serializers.BooleanField(
         default=False, help_text="DOSE-4: required for a concentration outside the supplied list"
     )
-    drug = CodeField(queryset=Drug.objects.all(), required=False, help_text="drug catalog code; a change is refused")
+    drug = CodeField(
+        queryset=Drug.objects.all(), required=False, help_text="drug catalog code; a change is refused"
+    )
     prescription = PrescriptionField()
     lot_number = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
     notes = serializers.CharField(required=False, allow_blank=True, default="")
@@ -254,7 +256,11 @@ class PumpPrescriptionsView(PumpScopedView):
     serializer_class = PrescriptionSerializer
 
     def get_queryset(self):
-        return self.get_pump().prescriptions.select_related("drug", "prescriber", "created_by").order_by("-effective_at")
+        return (
+            self.get_pump()
+            .prescriptions.select_related("drug", "prescriber", "created_by")
+            .order_by("-effective_at")
+        )
 
     def get(self, request, pump_id):
         page = self.paginate_queryset(self.get_queryset())

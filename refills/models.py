@@ -49,7 +49,9 @@ class Prescription(models.Model):
         indexes = [models.Index(fields=["pump", "effective_at"])]
 
     def __str__(self):
-        return f"{self.pump} {self.mode} {self.daily_dose_mcg} mcg/day from {self.effective_at:%Y-%m-%d %H:%M}Z"
+        return (
+            f"{self.pump} {self.mode} {self.daily_dose_mcg} mcg/day from {self.effective_at:%Y-%m-%d %H:%M}Z"
+        )
 
 
 class Discrepancy(models.TextChoices):
@@ -68,7 +70,10 @@ class Refill(models.Model):
     compounded_confirmed = models.BooleanField(default=False)
     expected_residual_ml = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     discrepancy_ml = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
-    discrepancy = models.CharField(max_length=20, choices=Discrepancy.choices, null=True, blank=True)
+    # null, not "": the API contract reports "no discrepancy" as null.
+    discrepancy = models.CharField(  # noqa: DJ001
+        max_length=20, choices=Discrepancy.choices, null=True, blank=True
+    )
     bridge_from_concentration_mcg_per_ml = models.DecimalField(
         max_digits=8, decimal_places=2, null=True, blank=True
     )

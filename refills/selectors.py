@@ -45,7 +45,9 @@ def reservoir_state(pump: Pump, *, before: datetime | None = None) -> therapy.Re
         rows = rows.filter(effective_at__lt=before)
     rows = list(rows.order_by("effective_at"))
     if not rows or rows[0].effective_at > refill.performed_at:
-        in_effect = pump.prescriptions.filter(effective_at__lte=refill.performed_at).order_by("-effective_at").first()
+        in_effect = (
+            pump.prescriptions.filter(effective_at__lte=refill.performed_at).order_by("-effective_at").first()
+        )
         rows.insert(0, in_effect)
     periods = tuple(therapy_period(row) for row in rows)
     bridge = None
@@ -108,7 +110,9 @@ def pump_projection(pump: Pump, *, as_of: datetime | None = None) -> dict:
         state = reservoir_state(pump)
         if state is None:
             warnings.append(
-                therapy.Notice("never_filled", "The pump has no recorded fill: record the first fill to project it.")
+                therapy.Notice(
+                    "never_filled", "The pump has no recorded fill: record the first fill to project it."
+                )
             )
         else:
             refill = last_refill(pump)
@@ -188,4 +192,3 @@ def _plain(value):
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
-

@@ -186,12 +186,16 @@ def prescription_create(
 
 def _lock_active(pump: Pump) -> Pump:
     """Serialise writes to one pump's therapy record (PostgreSQL row lock)."""
-    pump = Pump.objects.select_for_update().select_related("model", "catheter_model", "patient__clinic").get(
-        pk=pump.pk
+    pump = (
+        Pump.objects.select_for_update()
+        .select_related("model", "catheter_model", "patient__clinic")
+        .get(pk=pump.pk)
     )
     if pump.status != PumpStatus.ACTIVE:
         raise therapy.CalculationError(
-            "pump", f"the pump was explanted on {pump.explanted_on}: nothing can be recorded on it", code="explanted"
+            "pump",
+            f"the pump was explanted on {pump.explanted_on}: nothing can be recorded on it",
+            code="explanted",
         )
     return pump
 
@@ -244,13 +248,25 @@ def _titration(actor, pump: Pump, plan: therapy.Prescription, effective_at: date
     if verdict.code is None:
         return None
     if not (override_reason or "").strip():
-        raise therapy.CalculationError("prescription", verdict.message, code=verdict.code, **verdict.details())
+        raise therapy.CalculationError(
+            "prescription", verdict.message, code=verdict.code, **verdict.details()
+        )
     require_role(actor, pump.clinic, PRESCRIBERS, "Overriding a titration limit or a discontinuation")
     return verdict
 
 
 def _save_prescription(
-    *, actor, pump, plan, effective_at, drug, concentration_mcg_per_ml, reason, override_reason, refill, verdict
+    *,
+    actor,
+    pump,
+    plan,
+    effective_at,
+    drug,
+    concentration_mcg_per_ml,
+    reason,
+    override_reason,
+    refill,
+    verdict,
 ) -> Prescription:
     offset = effective_at.astimezone(pump.clinic.tz).utcoffset()
     row = Prescription(

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.django_db
         ("16827", "Flowonix", "40.00", "3.00", "15.00", None, "2.00"),
     ],
 )
-def test_pump_models_ship_domain_values(code, manufacturer, reservoir, lra, tolerance, life_months, threshold):
+def test_pump_models_ship_domain_values(
+    code, manufacturer, reservoir, lra, tolerance, life_months, threshold
+):
     model = PumpModel.objects.get(code=code)
     assert model.manufacturer == manufacturer
     assert model.reservoir_ml == Decimal(reservoir)

@@ -47,7 +47,9 @@ def test_every_app_command_exists_and_loads(service):
 
             assert argv[2] in get_commands(), f"{service}: manage.py {argv[2]} is not a command"
             continue
-        assert shutil.which(executable, path=str(Path(sys.executable).parent)), f"{executable} is not installed"
+        assert shutil.which(executable, path=str(Path(sys.executable).parent)), (
+            f"{executable} is not installed"
+        )
         if executable == "gunicorn":
             module, attribute = argv[1].split(":")
             assert callable(getattr(importlib.import_module(module), attribute))

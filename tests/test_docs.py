@@ -34,7 +34,9 @@ def test_clinical_rules_doc_is_current():
 def test_openapi_schema_in_docs_matches_the_code():
     generated = OpenApiYamlRenderer().render(SchemaGenerator().get_schema(request=None, public=True))
     committed = (ROOT / "docs" / "openapi.yaml").read_bytes()
-    assert yaml.safe_load(generated) == yaml.safe_load(committed), "run `make schema` to update docs/openapi.yaml"
+    assert yaml.safe_load(generated) == yaml.safe_load(committed), (
+        "run `make schema` to update docs/openapi.yaml"
+    )
 
 
 def test_openapi_schema_documents_the_contract():

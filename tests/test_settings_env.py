@@ -16,7 +16,11 @@ PROBE = (
 
 
 def settings_with(tmp_path, **env):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "REDIS", "CELERY", "EMAIL", "SECRET"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE", "REDIS", "CELERY", "EMAIL", "SECRET"))
+    }
     clean.pop("DEBUG", None)
     clean["PUMPCARE_VAR_DIR"] = str(tmp_path)
     clean.update(env)
@@ -74,7 +78,9 @@ def test_services_come_from_the_environment(tmp_path):
 def test_celery_broker_url_wins_over_redis_url(tmp_path):
     import json
 
-    result = settings_with(tmp_path, DEBUG="1", REDIS_URL="redis://a:6379/0", CELERY_BROKER_URL="redis://b:6379/2")
+    result = settings_with(
+        tmp_path, DEBUG="1", REDIS_URL="redis://a:6379/0", CELERY_BROKER_URL="redis://b:6379/2"
+    )
     assert json.loads(result.stdout)["broker"] == "redis://b:6379/2"
 
 

@@ -12,7 +12,6 @@ from fractions import Fraction
 from .errors import CalculationError
 from .units import DOSE_MCG, local_date, rounded
 
-
 # --- START-1 ----------------------------------------------------------------------------
 
 

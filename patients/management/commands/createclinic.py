@@ -22,5 +22,7 @@ class Command(BaseCommand):
                 emergency_phone=options["emergency_phone"],
             )
         except ValidationError as error:
-            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())) from error
+            raise CommandError(
+                "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
+            ) from error
         self.stdout.write(f"Created clinic {clinic.code} ({clinic.name}, {clinic.timezone})")

@@ -15,7 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("username")
         parser.add_argument("--clinic", required=True, help="clinic code")
         parser.add_argument("--role", required=True, choices=Role.values)
-        parser.add_argument("--password", help="for the web login; without it the user has the API token only")
+        parser.add_argument(
+            "--password", help="for the web login; without it the user has the API token only"
+        )
         parser.add_argument("--email", default="")
 
     def handle(self, *args, **options):

@@ -1,0 +1,203 @@
+"""POST/GET/PATCH /api/v1/pumps/: registering an implanted pump (PUMP-1, PUMP-2), its
+defaults, the refusals, clinic scoping, and the ERI date (ERI-1)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from patients.models import Pump
+from tests.conftest import client_for
+from tests.factories import PatientFactory, PumpFactory
+
+URL = "/api/v1/pumps/"
+
+
+def payload(patient, /, **overrides) -> dict:
+    return {
+        "patient": patient.pk,
+        "model": "8637-20",
+        "serial_number": "NGP123456H",
+        "implanted_on": "2026-01-02",
+        "catheter_model": "8709SC",
+        "catheter_length_cm": "50",
+    } | overrides
+
+
+def counts() -> tuple[int, int]:
+    return Pump.objects.count(), Pump.history.count()
+
+
+def assert_refused(response, field):
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert field in body["errors"], body
+    assert body["detail"]
+    return body
+
+
+@pytest.mark.rule("PUMP-1", "ERI-1")
+def test_register_a_pump_with_the_model_defaults(api, patient):
+    response = api.post(URL, payload(patient), format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    pump = Pump.objects.get(pk=body["id"])
+    assert body["model"] == "8637-20"
+    assert body["catheter_model"] == "8709SC"
+    assert body["catheter_length_cm"] == "50.0"
+    assert body["status"] == "active"
+    # The low-reservoir alarm volume defaults to the model's (Medtronic: 2.0 mL).
+    assert body["low_reservoir_alarm_ml"] == "2.00"
+    assert pump.low_reservoir_alarm_ml == Decimal("2.00")
+    # ERI-1: no interrogation yet, estimated as implant + 60 months.
+    assert body["eri_on"] is None
+    assert body["eri_estimated"] is True
+    assert body["estimated_eri_on"] == "2031-01-02"
+    record = pump.history.get()
+    assert record.history_user.username == "nurse"
+    assert record.history_change_reason == "pump implanted"
+    assert api.get(f"/api/v1/patients/{patient.pk}/").json()["pumps"] == [pump.pk]
+
+
+@pytest.mark.rule("PUMP-1", "PUMP-2")
+def test_register_a_prometra_with_its_catheter_and_own_alarm_volume(api, patient):
+    response = api.post(
+        URL,
+        payload(
+            patient,
+            model="13827",
+            catheter_model="11823",
+            catheter_length_cm="60",  # 110 cm - 50 cm trimmed
+            low_reservoir_alarm_ml="4.0",
+            eri_on="2033-06-30",
+        ),
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["low_reservoir_alarm_ml"] == "4.00"
+    assert body["eri_on"] == "2033-06-30"
+    assert body["eri_estimated"] is False
+    assert body["estimated_eri_on"] == "2033-06-30"
+
+
+@pytest.mark.rule("PUMP-1", "PUMP-2")
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        ({"model": "8637-99"}, "model"),
+        ({"model": ""}, "model"),
+        ({"catheter_model": "9999"}, "catheter_model"),
+        ({"catheter_length_cm": "0"}, "catheter_length_cm"),
+        ({"catheter_length_cm": "-10"}, "catheter_length_cm"),
+        ({"implanted_on": (date.today() + timedelta(days=2)).isoformat()}, "implanted_on"),
+        ({"low_reservoir_alarm_ml": "20"}, "low_reservoir_alarm_ml"),  # not below the 20 mL reservoir
+        ({"low_reservoir_alarm_ml": "-1"}, "low_reservoir_alarm_ml"),
+        ({"eri_on": "2025-12-31"}, "eri_on"),  # before the implant
+        ({"patient": 999999}, "patient"),
+        ({"serial_number": ""}, "serial_number"),
+    ],
+)
+def test_bad_pump_input_is_refused_naming_the_field(api, patient, overrides, field):
+    before = counts()
+    assert_refused(api.post(URL, payload(patient, **overrides), format="json"), field)
+    assert counts() == before
+
+
+def test_an_unknown_model_lists_the_known_codes(api, patient):
+    body = assert_refused(api.post(URL, payload(patient, model="8637-99"), format="json"), "model")
+    message = body["errors"]["model"][0]
+    for code in ("8637-20", "8637-40", "13827", "16827"):
+        assert code in message
+
+
+def test_a_serial_number_is_unique_per_model(api, patient):
+    assert api.post(URL, payload(patient), format="json").status_code == 201
+    before = counts()
+    assert_refused(api.post(URL, payload(patient), format="json"), "serial_number")
+    assert counts() == before
+    # The same serial on another model is another device.
+    assert api.post(URL, payload(patient, model="8637-40"), format="json").status_code == 201
+
+
+@pytest.mark.parametrize(
+    "missing", ["patient", "model", "serial_number", "implanted_on", "catheter_model", "catheter_length_cm"]
+)
+def test_missing_pump_fields_are_named(api, patient, missing):
+    body = payload(patient)
+    del body[missing]
+    before = counts()
+    assert_refused(api.post(URL, body, format="json"), missing)
+    assert counts() == before
+
+
+def test_an_outsider_cannot_register_a_pump_for_another_clinic_patient(patient, outsider):
+    before = counts()
+    assert_refused(client_for(outsider).post(URL, payload(patient), format="json"), "patient")
+    assert counts() == before
+
+
+def test_staff_role_cannot_register_a_pump(patient, staff):
+    before = counts()
+    response = client_for(staff).post(URL, payload(patient), format="json")
+    assert response.status_code == 403
+    assert response.json()["code"] == "role_required"
+    assert counts() == before
+
+
+@pytest.mark.parametrize("role_fixture", ["physician", "admin_user"])
+def test_physician_and_admin_may_register_a_pump(request, patient, role_fixture):
+    user = request.getfixturevalue(role_fixture)
+    assert client_for(user).post(URL, payload(patient), format="json").status_code == 201
+
+
+def test_pumps_are_listed_for_the_user_clinics_only(api, pump, other_clinic):
+    PumpFactory(patient=PatientFactory(clinic=other_clinic))
+    body = api.get(URL).json()
+    assert [p["id"] for p in body["results"]] == [pump.pk]
+    assert api.get(f"{URL}?patient={pump.patient_id}").json()["count"] == 1
+    assert api.get(f"{URL}?status=explanted").json()["count"] == 0
+
+
+@pytest.mark.rule("ERI-1")
+def test_enter_an_interrogated_eri_date(api, pump):
+    response = api.patch(
+        f"{URL}{pump.pk}/", {"eri_on": "2030-06-15", "reason": "interrogation"}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["eri_on"] == "2030-06-15"
+    assert body["eri_estimated"] is False
+    record = pump.history.latest()
+    assert record.history_user.username == "nurse"
+    assert record.history_change_reason == "interrogation"
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"status": "explanted"}, "explanted_on"),
+        ({"explanted_on": "2026-06-01"}, "explanted_on"),  # still active
+        ({"status": "explanted", "explanted_on": "2025-12-01"}, "explanted_on"),
+        ({"low_reservoir_alarm_ml": "25"}, "low_reservoir_alarm_ml"),
+        ({"eri_on": "2026-01-01"}, "eri_on"),
+    ],
+)
+def test_bad_pump_changes_are_refused(api, pump, changes, field):
+    before = counts()
+    assert_refused(api.patch(f"{URL}{pump.pk}/", changes, format="json"), field)
+    assert counts() == before
+
+
+def test_record_an_explant(api, pump):
+    response = api.patch(
+        f"{URL}{pump.pk}/",
+        {"status": "explanted", "explanted_on": "2026-06-01", "reason": "infection"},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "explanted"
+    assert response.json()["explanted_on"] == "2026-06-01"
