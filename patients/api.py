@@ -16,6 +16,10 @@ from . import services
 from .models import Caregiver, CatheterModel, Clinic, Drug, Patient, Pump, PumpModel
 from .permissions import clinics_of
 
+# PositiveSmallIntegerField's range on PostgreSQL, stated so the schema does not depend on
+# the database the schema happens to be generated with.
+SMALL = {"min_value": 0, "max_value": 32767}
+
 REASON = serializers.CharField(
     write_only=True, required=False, allow_blank=True, max_length=2000, help_text="Why (kept in the history)"
 )
@@ -72,6 +76,7 @@ class ClinicSerializer(serializers.ModelSerializer):
             "reason",
         ]
         read_only_fields = ["code"]
+        extra_kwargs = {"safety_margin_days": SMALL}
 
     @extend_schema_field(serializers.ListField(child=serializers.DictField()))
     def get_closures(self, clinic):
@@ -327,6 +332,7 @@ class PumpModelSerializer(serializers.ModelSerializer):
             "reason",
         ]
         read_only_fields = ["code", "manufacturer", "name"]
+        extra_kwargs = {"service_life_months": SMALL}
 
 
 class CatheterModelSerializer(serializers.ModelSerializer):
@@ -353,6 +359,7 @@ class DrugSerializer(serializers.ModelSerializer):
             "reason",
         ]
         read_only_fields = ["code", "name"]
+        extra_kwargs = {"max_reservoir_days": SMALL}
 
 
 class CatalogViewSet(
