@@ -12,8 +12,9 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 from rest_framework.authtoken.models import Token
+
+from pumpcare import clock
 
 from .models import (
     Caregiver,
@@ -114,7 +115,7 @@ def patient_update(*, actor, patient: Patient, changes: dict, reason: str) -> Pa
 
 
 def _check_birth_date(birth_date: date) -> None:
-    if birth_date and birth_date > timezone.now().date():
+    if birth_date and birth_date > clock.now().date():
         raise ValidationError({"birth_date": "is in the future"})
 
 
@@ -152,7 +153,7 @@ def pump_create(
     """Register an implanted pump; its low-reservoir alarm volume defaults to the model's."""
     clinic = patient.clinic
     require_role(actor, clinic, PUMP_WRITERS, "Registering a pump")
-    if implanted_on > timezone.now().astimezone(clinic.tz).date():
+    if implanted_on > clock.now().astimezone(clinic.tz).date():
         raise ValidationError({"implanted_on": "is in the future; register a pump once it is implanted"})
     if Pump.objects.filter(model=model, serial_number=serial_number).exists():
         raise ValidationError(

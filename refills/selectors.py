@@ -6,11 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from django.utils import timezone
-
 import therapy
 from patients.models import Pump, PumpStatus, fraction
-from pumpcare import clinical
+from pumpcare import clinical, clock
 
 from .models import Prescription, Refill
 
@@ -85,7 +83,7 @@ def replacement(pump: Pump) -> tuple[therapy.ReplacementPlan | None, list[therap
 def pump_projection(pump: Pump, *, as_of: datetime | None = None) -> dict:
     """The projection of the API (LRA-1..4, DOSE-2, DOSE-3, ERI-1..2): instants in UTC,
     dates as the clinic's local dates. Unknown values are None, with a warning saying why."""
-    as_of = as_of or timezone.now()
+    as_of = as_of or clock.now()
     clinic = pump.patient.clinic
     plan, warnings = replacement(pump)
     result = {

@@ -11,7 +11,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 import therapy
 from alerts.models import AlertKind, Severity
@@ -19,7 +18,7 @@ from alerts.services import alert_raise
 from patients.models import Drug, Pump, PumpStatus, fraction
 from patients.permissions import CLINICAL_WRITERS, PRESCRIBERS, require_role
 from patients.services import save_audited
-from pumpcare import clinical
+from pumpcare import clinical, clock
 
 from . import selectors
 from .models import Prescription, Refill
@@ -209,7 +208,7 @@ def _check_time(pump: Pump, at: datetime, field_name: str) -> None:
     latest = [t for t in latest if t is not None]
     therapy.check_event_time(
         at=at,
-        now=timezone.now(),
+        now=clock.now(),
         implanted_on=pump.implanted_on,
         tz=pump.clinic.tz,
         field=field_name,

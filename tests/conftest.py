@@ -3,9 +3,11 @@ nurse, a physician, a staff member and an admin, and an outsider who works at an
 clinic — plus API clients authenticated with their tokens."""
 
 import os
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 # Django-dependent imports stay inside the fixtures, so the pure calculation-core tests
 # also run without Django (pytest -p no:django tests/test_therapy_*.py).
@@ -104,3 +106,10 @@ def needs_redis():
     if not url:
         pytest.skip("REDIS_URL is not set: this test needs a Redis server")
     return url
+
+
+@pytest.fixture
+def frozen_now(monkeypatch):
+    """Fix the service's clock (``pumpcare.clock.now``) at NOW."""
+    monkeypatch.setattr("pumpcare.clock.now", lambda: NOW)
+    return NOW

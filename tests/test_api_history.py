@@ -4,27 +4,15 @@ newest first, with who, why and what changed (field: from -> to). Paginated."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from types import SimpleNamespace
 
 import pytest
 
-import refills.selectors
-import refills.services
 from refills.models import Prescription, Refill
 from tests.conftest import client_for
+from tests.helpers import simple
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def frozen_now(monkeypatch):
-    clock = SimpleNamespace(now=lambda: NOW)
-    monkeypatch.setattr(refills.services, "timezone", clock)
-    monkeypatch.setattr(refills.selectors, "timezone", clock)
-
-
-def simple(daily_dose_mcg) -> dict:
-    return {"mode": "simple_continuous", "daily_dose_mcg": str(daily_dose_mcg)}
+# Every test here runs at NOW (2026-11-26T12:00Z), so dates stay in the past as the calendar moves.
+pytestmark = pytest.mark.usefixtures("frozen_now")
 
 
 @pytest.fixture

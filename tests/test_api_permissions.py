@@ -4,21 +4,14 @@ and writes check the role at the object's clinic (403 ``role_required``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from types import SimpleNamespace
-
 import pytest
 from django.contrib.auth import get_user_model
 
-import refills.selectors
-import refills.services
 from alerts.models import Alert
 from patients.models import Patient, Pump
 from refills.models import Prescription, Refill
 from tests.conftest import client_for
 from tests.factories import UserFactory
-
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 REFILL = {
     "performed_at": "2026-03-01T10:00:00Z",
@@ -34,11 +27,8 @@ PRESCRIPTION = {
 }
 
 
-@pytest.fixture(autouse=True)
-def frozen_now(monkeypatch):
-    clock = SimpleNamespace(now=lambda: NOW)
-    monkeypatch.setattr(refills.services, "timezone", clock)
-    monkeypatch.setattr(refills.selectors, "timezone", clock)
+# Every test here runs at NOW (2026-11-26T12:00Z), so dates stay in the past as the calendar moves.
+pytestmark = pytest.mark.usefixtures("frozen_now")
 
 
 def counts() -> dict:

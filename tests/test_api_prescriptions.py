@@ -7,30 +7,20 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from types import SimpleNamespace
 
 import pytest
 
-import refills.selectors
-import refills.services
 from alerts.models import Alert
-from patients.models import Pump
 from refills.models import Prescription, Refill
 from tests.conftest import client_for
+from tests.helpers import assert_refused, simple
+from tests.helpers import therapy_rows as counts
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 FILLED_AT = "2026-03-01T10:00:00Z"
 
 
-def simple(daily_dose_mcg) -> dict:
-    return {"mode": "simple_continuous", "daily_dose_mcg": str(daily_dose_mcg)}
-
-
-@pytest.fixture(autouse=True)
-def frozen_now(monkeypatch):
-    clock = SimpleNamespace(now=lambda: NOW)
-    monkeypatch.setattr(refills.services, "timezone", clock)
-    monkeypatch.setattr(refills.selectors, "timezone", clock)
+# Every test here runs at NOW (2026-11-26T12:00Z), so dates stay in the past as the calendar moves.
+pytestmark = pytest.mark.usefixtures("frozen_now")
 
 
 def fill(api, pump, *, at=FILLED_AT, daily_dose_mcg=250, prescription=None):
@@ -63,28 +53,6 @@ def prescribe(client, pump, *, at, prescription, reason="dose adjusted", **extra
         {"effective_at": at, "prescription": prescription, "reason": reason, **extra},
         format="json",
     )
-
-
-def counts() -> dict:
-    return {
-        "refills": Refill.objects.count(),
-        "prescriptions": Prescription.objects.count(),
-        "refill_history": Refill.history.count(),
-        "prescription_history": Prescription.history.count(),
-        "alerts": Alert.objects.count(),
-        "alert_history": Alert.history.count(),
-        "pump_history": Pump.history.count(),
-    }
-
-
-def assert_refused(response, field, code=None):
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert field in body["errors"], body
-    assert body["errors"][field] and body["detail"], body
-    if code is not None:
-        assert body["code"] == code, body
-    return body
 
 
 # --- a plain change -------------------------------------------------------------------------

@@ -7,29 +7,17 @@ expected instant is worked out by hand in the comments.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from types import SimpleNamespace
+from datetime import date
 
 import pytest
 
-import refills.selectors
-import refills.services
 from patients.models import CatheterModel, PumpModel
 from tests.conftest import client_for
 from tests.factories import PumpFactory
+from tests.helpers import simple
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-
-
-def simple(daily_dose_mcg) -> dict:
-    return {"mode": "simple_continuous", "daily_dose_mcg": str(daily_dose_mcg)}
-
-
-@pytest.fixture(autouse=True)
-def frozen_now(monkeypatch):
-    clock = SimpleNamespace(now=lambda: NOW)
-    monkeypatch.setattr(refills.services, "timezone", clock)
-    monkeypatch.setattr(refills.selectors, "timezone", clock)
+# Every test here runs at NOW (2026-11-26T12:00Z), so dates stay in the past as the calendar moves.
+pytestmark = pytest.mark.usefixtures("frozen_now")
 
 
 def fill(api, pump, *, at="2026-03-01T10:00:00Z", prescription=None, added="20", conc="500"):
