@@ -217,7 +217,7 @@ class PumpSerializer(serializers.ModelSerializer):
     catheter_model = CodeField(queryset=CatheterModel.objects.all())
     low_reservoir_alarm_ml = serializers.DecimalField(max_digits=5, decimal_places=2, required=False)
     eri_estimated = serializers.SerializerMethodField()
-    estimated_eri_on = serializers.SerializerMethodField()
+    planning_eri_on = serializers.SerializerMethodField()
     reason = REASON
 
     class Meta:
@@ -233,7 +233,7 @@ class PumpSerializer(serializers.ModelSerializer):
             "low_reservoir_alarm_ml",
             "eri_on",
             "eri_estimated",
-            "estimated_eri_on",
+            "planning_eri_on",
             "status",
             "explanted_on",
             "reason",
@@ -244,13 +244,19 @@ class PumpSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.BooleanField(allow_null=True))
     def get_eri_estimated(self, pump):
         """ERI-1: true when ``eri_on`` is empty and the date comes from the model's service life."""
-        plan, _ = therapy_selectors.replacement(pump)
+        plan = self._plan(pump)
         return plan.eri_estimated if plan else None
 
     @extend_schema_field(serializers.DateField(allow_null=True))
-    def get_estimated_eri_on(self, pump):
-        plan, _ = therapy_selectors.replacement(pump)
+    def get_planning_eri_on(self, pump):
+        """ERI-1: the ERI date planning uses: ``eri_on`` from an interrogation, else the estimate."""
+        plan = self._plan(pump)
         return plan.eri_on if plan else None
+
+    def _plan(self, pump):
+        if getattr(self, "_plan_for", (None,))[0] is not pump:
+            self._plan_for = (pump, therapy_selectors.replacement(pump)[0])
+        return self._plan_for[1]
 
 
 class PumpUpdateSerializer(serializers.ModelSerializer):

@@ -236,7 +236,7 @@ def test_eri_is_estimated_from_the_service_life(api, pump):
     pump_body = api.get(f"/api/v1/pumps/{pump.pk}/").json()
     assert pump_body["eri_on"] is None
     assert pump_body["eri_estimated"] is True
-    assert pump_body["estimated_eri_on"] == "2031-01-02"
+    assert pump_body["planning_eri_on"] == "2031-01-02"
 
 
 @pytest.mark.rule("ERI-1", "ERI-2")
@@ -270,7 +270,7 @@ def test_a_prometra_without_service_life_has_an_unknown_eri(api, patient):
     assert "eri_unknown" in codes(body)
     pump_body = api.get(f"/api/v1/pumps/{pump.pk}/").json()
     assert pump_body["eri_estimated"] is None
-    assert pump_body["estimated_eri_on"] is None
+    assert pump_body["planning_eri_on"] is None
     # An interrogated ERI date is enough.
     api.patch(f"/api/v1/pumps/{pump.pk}/", {"eri_on": "2033-01-02"}, format="json")
     body = projection(api, pump)

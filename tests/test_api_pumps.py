@@ -55,7 +55,7 @@ def test_register_a_pump_with_the_model_defaults(api, patient):
     # ERI-1: no interrogation yet, estimated as implant + 60 months.
     assert body["eri_on"] is None
     assert body["eri_estimated"] is True
-    assert body["estimated_eri_on"] == "2031-01-02"
+    assert body["planning_eri_on"] == "2031-01-02"
     record = pump.history.get()
     assert record.history_user.username == "nurse"
     assert record.history_change_reason == "pump implanted"
@@ -81,7 +81,7 @@ def test_register_a_prometra_with_its_catheter_and_own_alarm_volume(api, patient
     assert body["low_reservoir_alarm_ml"] == "4.00"
     assert body["eri_on"] == "2033-06-30"
     assert body["eri_estimated"] is False
-    assert body["estimated_eri_on"] == "2033-06-30"
+    assert body["planning_eri_on"] == "2033-06-30"
 
 
 @pytest.mark.rule("PUMP-1", "PUMP-2")
