@@ -3,8 +3,11 @@ history. The numbers come from ``therapy``; this module only gathers the rows.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+
+from django.db.models import OuterRef, Subquery
 
 import therapy
 from patients.models import Pump, PumpStatus, fraction
@@ -25,29 +28,50 @@ def therapy_period(row: Prescription) -> therapy.TherapyPeriod:
     )
 
 
-def last_refill(pump: Pump, *, before: datetime | None = None) -> Refill | None:
-    refills = pump.refills.select_related("drug").order_by("-performed_at")
-    if before is not None:
-        refills = refills.filter(performed_at__lt=before)
-    return refills.first()
+def last_refill(pump: Pump) -> Refill | None:
+    return pump.refills.select_related("drug").order_by("-performed_at").first()
 
 
-def reservoir_state(pump: Pump, *, before: datetime | None = None) -> therapy.Reservoir | None:
-    """LRA-1's input: the last refill (before ``before``, if given) and every prescription in
-    effect since then, with the bridge bolus drain if that refill changed the concentration."""
-    refill = last_refill(pump, before=before)
+@dataclass(frozen=True)
+class TherapyRecord:
+    """What a projection reads for one pump: its last refill and every prescription in
+    effect since then (oldest first; the first one was in effect at the refill)."""
+
+    refill: Refill | None
+    prescriptions: tuple[Prescription, ...]
+
+
+def therapy_records(pump_ids) -> dict[int, TherapyRecord]:
+    """The therapy records of any number of pumps in two queries."""
+    ids = list(pump_ids)
+    latest = Refill.objects.filter(pump_id=OuterRef("pump_id")).order_by("-performed_at")
+    refills = {
+        r.pump_id: r
+        for r in Refill.objects.filter(pump_id__in=ids, id=Subquery(latest.values("id")[:1])).select_related(
+            "drug"
+        )
+    }
+    # The prescription in effect at the last refill, and every later one.
+    fill_at = Refill.objects.filter(pump_id=OuterRef(OuterRef("pump_id"))).order_by("-performed_at")
+    in_effect_at = Prescription.objects.filter(
+        pump_id=OuterRef("pump_id"), effective_at__lte=Subquery(fill_at.values("performed_at")[:1])
+    ).order_by("-effective_at")
+    rows = Prescription.objects.filter(
+        pump_id__in=ids, effective_at__gte=Subquery(in_effect_at.values("effective_at")[:1])
+    ).order_by("pump_id", "effective_at")
+    prescriptions: dict[int, list[Prescription]] = {}
+    for row in rows:
+        prescriptions.setdefault(row.pump_id, []).append(row)
+    return {pid: TherapyRecord(refills.get(pid), tuple(prescriptions.get(pid, ()))) for pid in ids}
+
+
+def reservoir_from(record: TherapyRecord) -> therapy.Reservoir | None:
+    """LRA-1's input: the last refill and every prescription in effect since then, with the
+    bridge bolus drain if that refill changed the concentration (BRIDGE-1)."""
+    refill = record.refill
     if refill is None:
         return None
-    rows = pump.prescriptions.filter(effective_at__gte=refill.performed_at)
-    if before is not None:
-        rows = rows.filter(effective_at__lt=before)
-    rows = list(rows.order_by("effective_at"))
-    if not rows or rows[0].effective_at > refill.performed_at:
-        in_effect = (
-            pump.prescriptions.filter(effective_at__lte=refill.performed_at).order_by("-effective_at").first()
-        )
-        rows.insert(0, in_effect)
-    periods = tuple(therapy_period(row) for row in rows)
+    periods = tuple(therapy_period(row) for row in record.prescriptions)
     bridge = None
     if refill.bridge_path_volume_ml is not None:
         drain = therapy.bridge_for_volume(
@@ -66,6 +90,10 @@ def reservoir_state(pump: Pump, *, before: datetime | None = None) -> therapy.Re
     )
 
 
+def reservoir_state(pump: Pump) -> therapy.Reservoir | None:
+    return reservoir_from(therapy_records([pump.pk])[pump.pk])
+
+
 def replacement(pump: Pump) -> tuple[therapy.ReplacementPlan | None, list[therapy.Notice]]:
     """ERI-1 / ERI-2 for the pump, or a notice saying what is missing."""
     try:
@@ -81,9 +109,14 @@ def replacement(pump: Pump) -> tuple[therapy.ReplacementPlan | None, list[therap
 
 
 def pump_projection(pump: Pump, *, as_of: datetime | None = None) -> dict:
-    """The projection of the API (LRA-1..4, DOSE-2, DOSE-3, ERI-1..2): instants in UTC,
-    dates as the clinic's local dates. Unknown values are None, with a warning saying why."""
-    as_of = as_of or clock.now()
+    """The projection of the API for one pump, as of now (or ``as_of``)."""
+    return compute_projection(pump, therapy_records([pump.pk])[pump.pk], as_of=as_of or clock.now())
+
+
+def compute_projection(pump: Pump, record: TherapyRecord, *, as_of: datetime) -> dict:
+    """LRA-1..4, DOSE-2, DOSE-3, ERI-1..2 for a pump (with ``model`` and ``patient.clinic``
+    loaded) from its therapy record: instants in UTC, dates as the clinic's local dates.
+    Unknown values are None, with a warning saying why."""
     clinic = pump.patient.clinic
     plan, warnings = replacement(pump)
     result = {
@@ -102,35 +135,29 @@ def pump_projection(pump: Pump, *, as_of: datetime | None = None) -> dict:
         "replacement_book_by": plan.book_by if plan else None,
         "warnings": [],
     }
+    state = reservoir_from(record)
     if pump.status == PumpStatus.EXPLANTED:
         warnings.append(therapy.Notice("explanted", f"The pump was explanted on {pump.explanted_on}."))
+    elif state is None:
+        warnings.append(
+            therapy.Notice(
+                "never_filled", "The pump has no recorded fill: record the first fill to project it."
+            )
+        )
     else:
-        state = reservoir_state(pump)
-        if state is None:
-            warnings.append(
-                therapy.Notice(
-                    "never_filled", "The pump has no recorded fill: record the first fill to project it."
-                )
-            )
-        else:
-            refill = last_refill(pump)
-            projection = therapy.project(
-                state,
-                as_of=as_of,
-                lra_ml=fraction(pump.low_reservoir_alarm_ml),
-                tolerance_pct=fraction(pump.model.accuracy_tolerance_pct),
-                tz=clinic.tz,
-                safety_margin_days=clinic.safety_margin_days,
-                max_reservoir_days=refill.drug.max_reservoir_days,
-            )
-            result.update(
-                {
-                    key: getattr(projection, key)
-                    for key in result
-                    if hasattr(projection, key) and key not in ("as_of", "warnings")
-                }
-            )
-            warnings = list(projection.warnings) + warnings
+        projection = therapy.project(
+            state,
+            as_of=as_of,
+            lra_ml=fraction(pump.low_reservoir_alarm_ml),
+            tolerance_pct=fraction(pump.model.accuracy_tolerance_pct),
+            tz=clinic.tz,
+            safety_margin_days=clinic.safety_margin_days,
+            max_reservoir_days=record.refill.drug.max_reservoir_days,
+        )
+        for key in result:
+            if key not in ("as_of", "warnings"):
+                result[key] = getattr(projection, key, result[key])
+        warnings = list(projection.warnings) + warnings
     result["warnings"] = [{"code": w.code, "message": w.message} for w in warnings]
     return result
 
