@@ -20,6 +20,7 @@ from .models import (
     Caregiver,
     CatheterModel,
     Clinic,
+    Drug,
     Patient,
     Pump,
     PumpModel,
@@ -63,6 +64,7 @@ def clinic_create(*, code: str, name: str, timezone_name: str, emergency_phone: 
 def clinic_update(*, actor, clinic: Clinic, changes: dict, reason: str) -> Clinic:
     require_role(actor, clinic, (Role.ADMIN,), "Changing clinic settings")
     apply_changes(clinic, changes, actor=actor, reason=reason)
+    _refresh_projections(Pump.objects.filter(patient__clinic=clinic))
     return clinic
 
 
@@ -179,6 +181,7 @@ def pump_create(
     )
     _check_pump(pump)
     save_audited(pump, actor=actor, reason="pump implanted")
+    _refresh_projections(Pump.objects.filter(pk=pump.pk))
     return pump
 
 
@@ -194,6 +197,7 @@ def pump_update(*, actor, pump: Pump, changes: dict, reason: str) -> Pump:
         raise ValidationError({"explanted_on": "must be empty while the pump is active"})
     _check_pump(pump)
     save_audited(pump, actor=actor, reason=reason)
+    _refresh_projections(Pump.objects.filter(pk=pump.pk), include_explanted=True)
     return pump
 
 
@@ -214,12 +218,29 @@ def _check_pump(pump: Pump) -> None:
 
 
 @transaction.atomic
-def catalog_update(*, actor, entry: PumpModel | CatheterModel, changes: dict, reason: str):
-    """Change a catalog value (admin role). The history keeps who, when, why and the old value."""
+def catalog_update(*, actor, entry: PumpModel | CatheterModel | Drug, changes: dict, reason: str):
+    """Change a catalog value (admin role). The history keeps who, when, why and the old
+    value; the projections of the pumps it affects are recomputed in the same transaction."""
     require_admin_anywhere(actor, "Changing the device catalog")
     if not entry.history.exists():
-        # Rows shipped by the data migration have no history row: record them as shipped
-        # first, so the history keeps the old value of the first change too.
-        type(entry).history.bulk_history_create([entry], default_change_reason="as shipped in the catalog")
+        # Catalog rows shipped by the data migration have no history yet: record the value
+        # as shipped, so the history keeps the old value of the first change.
+        entry._history_user = None
+        entry._change_reason = "as shipped in the catalog"
+        entry.save()
     apply_changes(entry, changes, actor=actor, reason=reason)
+    if isinstance(entry, PumpModel):
+        _refresh_projections(Pump.objects.filter(model=entry))
+    elif isinstance(entry, Drug):
+        _refresh_projections(Pump.objects.all())
     return entry
+
+
+def _refresh_projections(pumps, *, include_explanted: bool = False) -> None:
+    """Recompute the stored projections of ``pumps`` in the caller's transaction."""
+    from refills.projections import projections_refresh, projections_refresh_all
+
+    if include_explanted:
+        projections_refresh(pumps.values_list("pk", flat=True), force=True)
+    else:
+        projections_refresh_all(pumps, force=True)

@@ -81,6 +81,7 @@ class ProjectionSerializer(serializers.Serializer):
     eri_on = serializers.DateField(allow_null=True)
     eri_estimated = serializers.BooleanField(allow_null=True)
     eos_on = serializers.DateField(allow_null=True)
+    replacement_planning_opens_on = serializers.DateField(allow_null=True, help_text="ERI-2: ERI − 6 months")
     replacement_book_by = serializers.DateField(allow_null=True)
     warnings = NoticeSerializer(many=True)
 

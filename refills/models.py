@@ -102,3 +102,35 @@ class Refill(models.Model):
             "programmed_dose_mcg": self.bridge_programmed_dose_mcg,
             "delivered_dose_mcg": self.bridge_delivered_dose_mcg,
         }
+
+
+class PumpProjection(models.Model):
+    """A pump's stored projection: what does not move with the passing of time.
+
+    An alarm instant does not change while nothing about the pump changes, so it is computed
+    when an input changes (in the same transaction as the refill, prescription, pump, clinic
+    or catalog change) and by the nightly job for inputs changed behind the services' back,
+    which ``fingerprint`` reveals. What does move with time — the volume now, the urgency —
+    is derived from these columns when read.
+    """
+
+    pump = models.OneToOneField(Pump, on_delete=models.CASCADE, primary_key=True, related_name="projection")
+    fingerprint = models.CharField(max_length=32, help_text="hash of every input of the projection")
+    computed_at = models.DateTimeField()
+    filled_at = models.DateTimeField(null=True, blank=True)
+    daily_volume_ml = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
+    low_reservoir_alarm_at = models.DateTimeField(null=True, blank=True)
+    low_reservoir_alarm_at_worst_case = models.DateTimeField(null=True, blank=True, db_index=True)
+    empty_at = models.DateTimeField(null=True, blank=True)
+    empty_at_worst_case = models.DateTimeField(null=True, blank=True)
+    refill_by = models.DateField(null=True, blank=True, db_index=True)
+    refill_by_reason = models.CharField(max_length=20, blank=True)
+    eri_on = models.DateField(null=True, blank=True)
+    eri_estimated = models.BooleanField(null=True, blank=True)
+    eos_on = models.DateField(null=True, blank=True)
+    replacement_planning_opens_on = models.DateField(null=True, blank=True)
+    replacement_book_by = models.DateField(null=True, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+
+    def __str__(self):
+        return f"projection of {self.pump_id}: refill by {self.refill_by}"

@@ -132,6 +132,7 @@ def compute_projection(pump: Pump, record: TherapyRecord, *, as_of: datetime) ->
         "eri_on": plan.eri_on if plan else None,
         "eri_estimated": plan.eri_estimated if plan else None,
         "eos_on": plan.eos_on if plan else None,
+        "replacement_planning_opens_on": plan.planning_opens_on if plan else None,
         "replacement_book_by": plan.book_by if plan else None,
         "warnings": [],
     }

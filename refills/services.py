@@ -22,6 +22,7 @@ from pumpcare import clinical, clock
 
 from . import selectors
 from .models import Prescription, Refill
+from .projections import projections_refresh
 
 
 @dataclass
@@ -139,6 +140,7 @@ def refill_record(
         refill=refill,
         verdict=verdict,
     )
+    projections_refresh([pump.pk], force=True)
     return TherapyChange(refill, row, selectors.pump_projection(pump), warnings)
 
 
@@ -180,6 +182,7 @@ def prescription_create(
         refill=None,
         verdict=verdict,
     )
+    projections_refresh([pump.pk], force=True)
     return TherapyChange(None, row, selectors.pump_projection(pump))
 
 
