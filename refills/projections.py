@@ -145,8 +145,9 @@ def active_pump_ids(queryset=None):
     return queryset.filter(status=PumpStatus.ACTIVE).order_by("pk").values_list("pk", flat=True)
 
 
-def id_ranges(queryset=None, size: int = BATCH_SIZE) -> list[tuple[int, int]]:
+def id_ranges(queryset=None, size: int | None = None) -> list[tuple[int, int]]:
     """Active pumps as inclusive (first id, last id) ranges of at most ``size`` pumps."""
+    size = size or BATCH_SIZE
     ids = list(active_pump_ids(queryset))
     return [(chunk[0], chunk[-1]) for chunk in (ids[i : i + size] for i in range(0, len(ids), size))]
 

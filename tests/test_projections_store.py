@@ -1,0 +1,214 @@
+"""Stored projections (issue 3, part 1): kept current in the same transaction as every change
+of their inputs, and by the nightly job, which recomputes only what changed."""
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
+
+from patients.models import Clinic, Drug, Pump, PumpModel
+from refills.models import PumpProjection
+from refills.projections import projections_refresh, projections_refresh_all
+from refills.selectors import pump_projection
+from tests.conftest import client_for
+from tests.factories import PatientFactory, PumpFactory
+from tests.helpers import simple
+
+FILL = "2026-03-01T10:00:00Z"
+pytestmark = pytest.mark.usefixtures("frozen_now")
+
+
+def fill(api, pump, at=FILL, prescription=None):
+    response = api.post(
+        f"/api/v1/pumps/{pump.pk}/refills/",
+        {
+            "performed_at": at,
+            "volume_withdrawn_ml": 0,
+            "volume_added_ml": 20,
+            "concentration_mcg_per_ml": 500,
+            "prescription": prescription or simple(250),
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+
+
+def stored(pump) -> PumpProjection:
+    return PumpProjection.objects.get(pump=pump)
+
+
+@pytest.mark.rule("LRA-2", "LRA-3", "LRA-4")
+def test_a_refill_stores_the_projection_in_its_own_transaction(api, pump):
+    fill(api, pump)
+    projection = stored(pump)
+    # 20 mL at 0.5 mL/day: LRA 2 mL after 36 days -> 2026-04-06T10:00Z; empty after 40 days.
+    assert projection.low_reservoir_alarm_at == datetime(2026, 4, 6, 10, tzinfo=UTC)
+    assert projection.empty_at == datetime(2026, 4, 10, 10, tzinfo=UTC)
+    # worst case 18 / 0.5725 = 31.441 days; local date 2026-04-01 minus 7 days = 2026-03-25
+    assert projection.refill_by == date(2026, 3, 25)
+    assert projection.refill_by_reason == "alarm"
+    assert projection.filled_at == datetime(2026, 3, 1, 10, tzinfo=UTC)
+    live = pump_projection(pump)
+    assert projection.low_reservoir_alarm_at_worst_case == live["low_reservoir_alarm_at_worst_case"]
+    assert projection.eri_on == live["eri_on"] and projection.eos_on == live["eos_on"]
+
+
+@pytest.mark.rule("LRA-1", "LRA-2")
+def test_a_prescription_change_updates_the_stored_projection(api, pump):
+    fill(api, pump)
+    response = api.post(
+        f"/api/v1/pumps/{pump.pk}/prescriptions/",
+        {"effective_at": "2026-03-06T10:00:00Z", "prescription": simple(300), "reason": "titration"},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    # 5 days at 0.5 mL/day leave 17.5 mL; then 0.6 mL/day: (17.5 - 2) / 0.6 = 25.8333 days
+    # = 25 days 20 hours after 2026-03-06T10:00Z -> 2026-04-01T06:00Z
+    assert stored(pump).low_reservoir_alarm_at == datetime(2026, 4, 1, 6, tzinfo=UTC)
+
+
+def test_a_pump_change_updates_the_stored_projection(api, pump):
+    fill(api, pump)
+    response = api.patch(f"/api/v1/pumps/{pump.pk}/", {"low_reservoir_alarm_ml": "3.00"}, format="json")
+    assert response.status_code == 200, response.json()
+    # (20 - 3) / 0.5 = 34 days after 2026-03-01T10:00Z
+    assert stored(pump).low_reservoir_alarm_at == datetime(2026, 4, 4, 10, tzinfo=UTC)
+
+
+@pytest.mark.rule("LRA-4")
+def test_a_clinic_change_updates_the_refill_by_dates(api, pump, admin_user, clinic):
+    fill(api, pump)
+    response = client_for(admin_user).patch(
+        f"/api/v1/clinics/{clinic.code}/", {"safety_margin_days": 10}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    # worst-case alarm on 2026-04-01 minus 10 days
+    assert stored(pump).refill_by == date(2026, 3, 22)
+
+
+@pytest.mark.rule("LRA-3")
+def test_a_catalog_change_updates_every_pump_of_the_model(api, pump, admin_user, patient):
+    other = PumpFactory(patient=patient, implanted_on=date(2026, 1, 2))
+    fill(api, pump)
+    fill(api, other)
+    response = client_for(admin_user).patch(
+        "/api/v1/catalog/pump-models/8637-20/", {"accuracy_tolerance_pct": "20"}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    # worst case 18 / (0.5 x 1.2) = 30 days after 2026-03-01T10:00Z
+    for each in (pump, other):
+        assert stored(each).low_reservoir_alarm_at_worst_case == datetime(2026, 3, 31, 10, tzinfo=UTC)
+
+
+def test_a_never_filled_pump_is_stored_with_a_warning(pump, api):
+    api.patch(f"/api/v1/pumps/{pump.pk}/", {"serial_number": "NEW-1"}, format="json")
+    projection = stored(pump)
+    assert projection.refill_by is None
+    assert [w["code"] for w in projection.warnings] == ["never_filled"]
+
+
+def test_the_nightly_job_recomputes_only_what_changed(api, pump, patient):
+    other = PumpFactory(
+        patient=patient, implanted_on=date(2026, 1, 2), model=PumpModel.objects.get(code="13827")
+    )
+    fill(api, pump)
+    fill(api, other)
+    assert projections_refresh_all().recomputed == 0
+    # An edit that bypasses the services (SQL, a restored backup) changes an input:
+    PumpModel.objects.filter(code="8637-20").update(accuracy_tolerance_pct=20)
+    result = projections_refresh_all()
+    assert (result.checked, result.recomputed) == (2, 1)
+    assert stored(pump).low_reservoir_alarm_at_worst_case == datetime(2026, 3, 31, 10, tzinfo=UTC)
+
+
+def test_a_projection_that_cannot_be_computed_flags_the_pump(api, pump):
+    fill(api, pump)
+    Drug.objects.filter(code="baclofen").update(max_reservoir_days=None)
+    projections_refresh_all()
+    projection = stored(pump)
+    assert projection.refill_by is None
+    assert projection.warnings[0]["code"] == "projection_refused"
+    assert "max_reservoir_days" in projection.warnings[0]["message"]
+
+
+def test_explanted_pumps_leave_the_nightly_job(api, pump):
+    fill(api, pump)
+    response = api.patch(
+        f"/api/v1/pumps/{pump.pk}/", {"status": "explanted", "explanted_on": "2026-06-01"}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    assert [w["code"] for w in stored(pump).warnings] == ["explanted"]
+    assert projections_refresh_all().checked == 0
+
+
+def _filled_pumps(clinic, count):
+    nurse_api = client_for(clinic.memberships.get(role="nurse").user)
+    pumps = []
+    for _ in range(count):
+        pump = PumpFactory(patient=PatientFactory(clinic=clinic), implanted_on=date(2026, 1, 2))
+        fill(nurse_api, pump)
+        pumps.append(pump.pk)
+    return pumps
+
+
+def test_a_batch_costs_the_same_queries_whatever_its_size(nurse, clinic):
+    small, large = _filled_pumps(clinic, 2), _filled_pumps(clinic, 12)
+    counts = []
+    for ids in (small, large):
+        with CaptureQueriesContext(connection) as queries:
+            result = projections_refresh(ids, force=True)
+        assert result.recomputed == len(ids)
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+
+
+@pytest.mark.rule("DOSE-3")
+def test_a_daylight_saving_change_passing_changes_the_stored_warning(nurse, monkeypatch):
+    clinic = Clinic.objects.create(code="NYC", name="NYC", timezone="America/New_York", emergency_phone="1")
+    clinic.memberships.create(user=nurse, role="nurse")
+    pump = PumpFactory(patient=PatientFactory(clinic=clinic), implanted_on=date(2026, 1, 2))
+    now = {"at": datetime(2026, 3, 2, 12, tzinfo=UTC)}
+    monkeypatch.setattr("pumpcare.clock.now", lambda: now["at"])
+    flex = {
+        "mode": "flex",
+        "steps": [
+            {"start": "00:00", "dose_mcg_per_hour": "8"},
+            {"start": "08:00", "dose_mcg_per_hour": "12"},
+        ],
+    }
+    fill(client_for(nurse), pump, at=FILL, prescription=flex)
+    # Programmed in EST (UTC-5); the change to EDT on 2026-03-08 falls before the next refill.
+    assert [w["code"] for w in stored(pump).warnings] == ["daylight_saving_change"]
+    now["at"] += timedelta(days=1)
+    assert projections_refresh_all().recomputed == 0  # nothing changed yet
+    now["at"] = datetime(2026, 3, 9, 12, tzinfo=UTC)
+    assert projections_refresh_all().recomputed == 1  # the clinic's offset changed
+    assert [w["code"] for w in stored(pump).warnings] == ["clock_off_wall_clock"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pump_locked_by_another_transaction_is_skipped(clinic, nurse, frozen_now):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL (DATABASE_URL); SQLite locks the whole database")
+    (pump_id,) = _filled_pumps(clinic, 1)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row():
+        with transaction.atomic():
+            Pump.objects.select_for_update().get(pk=pump_id)
+            locked.set()
+            release.wait(10)
+        connections.close_all()
+
+    holder = threading.Thread(target=hold_the_row)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        result = projections_refresh([pump_id], force=True)
+        assert (result.checked, result.skipped_locked) == (0, 1)
+    finally:
+        release.set()
+        holder.join()
+    assert projections_refresh([pump_id], force=True).recomputed == 1
