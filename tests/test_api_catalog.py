@@ -10,6 +10,10 @@ import pytest
 from patients.models import CatheterModel, Drug, PumpModel
 from tests.conftest import client_for
 
+# Every test here uses the database, some through request.getfixturevalue, which
+# pytest-django cannot see when it orders tests (transactional tests run last).
+pytestmark = pytest.mark.django_db
+
 PUMPS = "/api/v1/catalog/pump-models/"
 CATHETERS = "/api/v1/catalog/catheter-models/"
 

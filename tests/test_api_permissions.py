@@ -28,7 +28,7 @@ PRESCRIPTION = {
 
 
 # Every test here runs at NOW (2026-11-26T12:00Z), so dates stay in the past as the calendar moves.
-pytestmark = pytest.mark.usefixtures("frozen_now")
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
 
 
 def counts() -> dict:

@@ -12,6 +12,10 @@ from patients.models import Pump
 from tests.conftest import client_for
 from tests.factories import PatientFactory, PumpFactory
 
+# Every test here uses the database, some through request.getfixturevalue, which
+# pytest-django cannot see when it orders tests (transactional tests run last).
+pytestmark = pytest.mark.django_db
+
 URL = "/api/v1/pumps/"
 
 

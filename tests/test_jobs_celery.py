@@ -23,7 +23,7 @@ def wait_for(condition, seconds=30):
     return False
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_nightly_projection_job_runs_on_a_real_worker(needs_redis, clinic, monkeypatch):
     assert app.conf.broker_url.startswith("redis://"), app.conf.broker_url
     monkeypatch.setattr("refills.projections.BATCH_SIZE", 3)

@@ -188,7 +188,7 @@ def test_a_daylight_saving_change_passing_changes_the_stored_warning(nurse, monk
     assert [w["code"] for w in stored(pump).warnings] == ["clock_off_wall_clock"]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_pump_locked_by_another_transaction_is_skipped(clinic, nurse, frozen_now):
     if connection.vendor != "postgresql":
         pytest.skip("row locks need PostgreSQL (DATABASE_URL); SQLite locks the whole database")
