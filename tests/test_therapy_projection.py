@@ -278,6 +278,26 @@ def test_no_delivery_means_no_alarm_and_refill_by_follows_stability():
 
 
 @pytest.mark.rule("LRA-2")
+def test_a_crossing_beyond_the_year_9999_counts_as_never():
+    # Found by hypothesis: 0.1 mcg/h for one minute a day is 1/600 mcg/day; at 2000 mcg/mL that
+    # is 1/1,200,000 mL/day, so 2.43 mL last 2,916,000 days (~8,000 years): past what a
+    # datetime holds. No alarm (rather than a crash); refill-by still follows stability.
+    flex = {
+        "mode": "flex",
+        "steps": [
+            {"start": "00:00", "dose_mcg_per_hour": "0.1"},
+            {"start": "00:01", "dose_mcg_per_hour": "0"},
+        ],
+    }
+    res = reservoir("2024-01-01T00:00Z", "2.43", 2000, ("2024-01-01T00:00Z", flex, 0))
+    assert time_at_volume(res, F(0)) is None
+    p = run(res, lra="0.5")
+    assert p.low_reservoir_alarm_at is None and p.empty_at_worst_case is None
+    # 2024-01-01 + 180 days = 2024-06-29
+    assert (p.refill_by, p.refill_by_reason) == (date(2024, 6, 29), "drug_stability")
+
+
+@pytest.mark.rule("LRA-2")
 def test_a_reservoir_already_at_or_below_the_level_crosses_at_the_fill():
     res = reservoir("2026-01-05T12:00Z", "1.5", 500, ("2026-01-05T12:00Z", SIMPLE_250, 0))
     assert time_at_volume(res, F(2)) == t("2026-01-05T12:00Z")

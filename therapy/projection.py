@@ -22,6 +22,7 @@ from .units import (
     epoch_seconds,
     instant,
     local_date,
+    representable,
     rounded,
 )
 
@@ -208,7 +209,7 @@ def time_at_volume(
 ) -> datetime | None:
     """LRA-2: first instant (to the second) the volume reaches ``level_ml``; None when the
     pump delivers nothing."""
-    crossing = _crossing(_timeline(res, worst_case_factor(tolerance_pct)), Fraction(level_ml))
+    crossing = representable(_crossing(_timeline(res, worst_case_factor(tolerance_pct)), Fraction(level_ml)))
     return None if crossing is None else instant(crossing)
 
 
@@ -306,7 +307,7 @@ def project(
     lra = Fraction(lra_ml)
 
     def when(tl, level):
-        crossing = _crossing(tl, level)
+        crossing = representable(_crossing(tl, level))
         return None if crossing is None else instant(crossing)
 
     alarm, alarm_worst = when(nominal, lra), when(worst, lra)

@@ -23,6 +23,7 @@ PATH_VOLUME_ML = Decimal("0.001")
 DOSE_MCG = Decimal("0.1")
 HOURS = Decimal("0.01")
 RATE_ML_PER_DAY = Decimal("0.001")
+LATEST_SECONDS = 253_402_214_400  # 9999-12-31T00:00:00Z
 
 
 def exact(value, field: str, *, allow_none: bool = False) -> Fraction | None:
@@ -63,6 +64,12 @@ def epoch_seconds(at: datetime) -> Fraction:
     at = at.astimezone(UTC)
     whole = calendar.timegm(at.utctimetuple())
     return Fraction(whole) + Fraction(at.microsecond, 1_000_000)
+
+
+def representable(seconds: Fraction | None) -> Fraction | None:
+    """None for an instant past what ``datetime`` can hold (year 9999): a pump delivering so
+    little that its reservoir lasts millennia has, for every purpose, no such instant."""
+    return seconds if seconds is not None and seconds < LATEST_SECONDS else None
 
 
 def instant(seconds: Fraction) -> datetime:
