@@ -292,8 +292,10 @@ def test_a_crossing_beyond_the_year_9999_counts_as_never():
     res = reservoir("2024-01-01T00:00Z", "2.43", 2000, ("2024-01-01T00:00Z", flex, 0))
     assert time_at_volume(res, F(0)) is None
     p = run(res, lra="0.5")
-    assert p.empty_at is None and p.empty_at_worst_case is None
-    # the alarm at 0.5 mL still fits: 1.93 mL x 1,200,000 = 2,316,000 days, in the year 8364
+    assert p.empty_at is None
+    # the worst case (x 1.145) still fits: 2,916,000 / 1.145 = 2,546,725 days, in the year 8996
+    assert p.empty_at_worst_case.year == 8996
+    # and the alarm at 0.5 mL: 1.93 mL x 1,200,000 = 2,316,000 days, in the year 8364
     assert p.low_reservoir_alarm_at.year == 8364
     # 2024-01-01 + 180 days = 2024-06-29
     assert (p.refill_by, p.refill_by_reason) == (date(2024, 6, 29), "drug_stability")
