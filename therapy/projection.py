@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 from .dosing import Prescription
 from .errors import CalculationError
@@ -82,83 +83,100 @@ class Projection:
     warnings: tuple[Notice, ...]
 
 
-# --- the timeline: pieces of constant volumetric rate ---------------------------------
+# --- the timeline: spans of a repeating pump-clock day ---------------------------------
+#
+# A span is the bridge drain, or one prescription's period: a pump-clock day cut into
+# pieces of constant volumetric rate, repeating from a pump-clock midnight (``origin``).
+# Whole days are skipped arithmetically, so a span costs the same however many days it
+# lasts: the work is proportional to the number of prescriptions and pieces, not to time.
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: Fraction
+    end: Fraction | None  # None: the last span runs for ever
+    origin: Fraction
+    pieces: tuple[tuple[Fraction, Fraction, Fraction], ...]  # (from, to) seconds after origin, mL/s
+    repeats: bool  # daily (a prescription) or once (the bridge)
+    volume: Fraction  # per day (repeating) or in all (once)
+
+    def drained(self, at: Fraction) -> Fraction:
+        """Volume delivered from ``origin`` to ``at``."""
+        elapsed = at - self.origin
+        total = Fraction(0)
+        if self.repeats:
+            days = elapsed // SECONDS_PER_DAY
+            total, elapsed = days * self.volume, elapsed - days * SECONDS_PER_DAY
+        for begin, finish, rate in self.pieces:
+            if elapsed <= begin:
+                break
+            total += rate * (min(finish, elapsed) - begin)
+        return total
+
+    def reaches(self, amount: Fraction) -> Fraction | None:
+        """First instant at which ``drained`` reaches ``amount`` (> 0); None if never."""
+        if self.volume == 0:
+            return None
+        base = self.origin
+        if self.repeats:
+            days = max(0, math.ceil(amount / self.volume) - 1)
+            amount -= days * self.volume
+            base += days * SECONDS_PER_DAY
+        elif amount > self.volume:
+            return None
+        for begin, finish, rate in self.pieces:
+            drop = rate * (finish - begin)
+            if rate > 0 and amount <= drop:
+                return base + begin + amount / rate
+            amount -= drop
+        raise AssertionError("unreachable: a day's volume covers the amount")
 
 
 @dataclass(frozen=True)
 class _Timeline:
-    """Pieces (start_s, end_s, mL/s) up to ``tail_start``, then one pump-clock day of
-    pieces (offsets within the day) repeating for ever."""
-
     start: Fraction
     volume: Fraction
-    pieces: tuple[tuple[Fraction, Fraction, Fraction], ...]
-    tail_start: Fraction
-    tail_day: tuple[tuple[int, int, Fraction], ...]
-    tail_daily_volume: Fraction
+    spans: tuple[_Span, ...]
+
+
+@lru_cache(maxsize=4096)
+def _day(prescription: Prescription, concentration: Fraction, factor: Fraction):
+    """A prescription's pump-clock day in mL/s, and its daily volume (cached: a registry
+    shares few distinct prescriptions)."""
+    pieces = tuple((Fraction(s), Fraction(e), r * factor / concentration) for s, e, r in prescription.profile())
+    return pieces, sum((rate * (e - s) for s, e, rate in pieces), Fraction(0))
 
 
 def _timeline(res: Reservoir, factor: Fraction) -> _Timeline:
-    conc = res.concentration_mcg_per_ml
-    t = epoch_seconds(res.filled_at)
-    start = t
-    pieces: list[tuple[Fraction, Fraction, Fraction]] = []
-
-    def add(a, b, rate):
-        if b <= a:
-            return
-        if pieces and pieces[-1][1] == a and pieces[-1][2] == rate:
-            pieces[-1] = (pieces[-1][0], b, rate)
-        else:
-            pieces.append((a, b, rate))
-
+    t = start = epoch_seconds(res.filled_at)
+    spans: list[_Span] = []
     if res.bridge is not None:
         duration = res.bridge.duration_seconds / factor
-        add(t, t + duration, res.bridge.volume_ml / duration)
+        piece = ((Fraction(0), duration, res.bridge.volume_ml / duration),)
+        spans.append(_Span(t, t + duration, t, piece, False, res.bridge.volume_ml))
         t += duration
-
     periods = sorted(res.periods, key=lambda p: p.starts_at)
     bounds = [epoch_seconds(p.starts_at) for p in periods] + [None]
     for period, begins, ends in zip(periods, bounds, bounds[1:], strict=False):
         if ends is not None and ends <= t:
             continue
         a = max(begins, t)
-        day = [(s, e, r * factor / conc) for s, e, r in period.prescription.profile()]
-        offset = period.clock_offset_seconds
-        midnight = a - (a + offset) % SECONDS_PER_DAY  # pump-clock midnight at or before a
-        stop = ends if ends is not None else midnight + SECONDS_PER_DAY
-        while midnight < stop:
-            for s, e, rate in day:
-                add(max(a, midnight + s), min(stop, midnight + e), rate)
-            midnight += SECONDS_PER_DAY
-        t = stop
-        if ends is None:
-            daily = sum((rate * (e - s) for s, e, rate in day), Fraction(0))
-            return _Timeline(start, res.volume_ml, tuple(pieces), t, tuple(day), daily)
-    raise AssertionError("unreachable: the last period is open-ended")
+        pieces, daily = _day(period.prescription, res.concentration_mcg_per_ml, factor)
+        origin = a - (a + period.clock_offset_seconds) % SECONDS_PER_DAY  # pump-clock midnight
+        spans.append(_Span(a, ends, origin, pieces, True, daily))
+        t = ends
+    return _Timeline(start, res.volume_ml, tuple(spans))
 
 
 def _volume_at(tl: _Timeline, at: Fraction) -> Fraction:
     """LRA-1: volume at ``at`` (may go below 0; callers clip)."""
     v = tl.volume
-    if at <= tl.start:
-        return v
-    for s, e, rate in tl.pieces:
-        if at <= s:
-            return v
-        v -= rate * (min(e, at) - s)
-        if at < e:
-            return v
-    if at <= tl.tail_start or tl.tail_daily_volume == 0:
-        return v
-    elapsed = at - tl.tail_start
-    days = elapsed // SECONDS_PER_DAY
-    v -= days * tl.tail_daily_volume
-    rest = elapsed - days * SECONDS_PER_DAY
-    for s, e, rate in tl.tail_day:
-        if rest <= s:
+    for span in tl.spans:
+        if at <= span.start:
             break
-        v -= rate * (min(e, rest) - s)
+        v -= span.drained(at if span.end is None else min(at, span.end)) - span.drained(span.start)
+        if span.end is None or at < span.end:
+            break
     return v
 
 
@@ -167,23 +185,15 @@ def _crossing(tl: _Timeline, level: Fraction) -> Fraction | None:
     v = tl.volume
     if v <= level:
         return tl.start
-    for s, e, rate in tl.pieces:
-        drop = rate * (e - s)
-        if rate > 0 and v - drop <= level:
-            return s + (v - level) / rate
-        v -= drop
-    if tl.tail_daily_volume == 0:
-        return None
-    # Skip whole days, leaving 0 < remaining <= one day's volume, then walk that day.
-    days = max(0, math.ceil((v - level) / tl.tail_daily_volume) - 1)
-    remaining = v - level - days * tl.tail_daily_volume
-    day_start = tl.tail_start + days * SECONDS_PER_DAY
-    for s, e, rate in tl.tail_day:
-        drop = rate * (e - s)
-        if rate > 0 and remaining - drop <= 0:
-            return day_start + s + remaining / rate
-        remaining -= drop
-    raise AssertionError("unreachable: a day's volume covers the remainder")
+    for span in tl.spans:
+        before = span.drained(span.start)
+        at = span.reaches(before + v - level)
+        if at is not None and (span.end is None or at <= span.end):
+            return at
+        if span.end is None:
+            return None
+        v -= span.drained(span.end) - before
+    return None
 
 
 # --- public functions -----------------------------------------------------------------

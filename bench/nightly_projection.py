@@ -1,0 +1,280 @@
+"""Nightly projection of N active pumps with realistic therapy histories, on PostgreSQL.
+
+    .venv/bin/python bench/nightly_projection.py [--pumps 100000] [--workers 2]
+        [--database-url postgres://postgres@127.0.0.1:5432/pumpcare_bench]
+
+It (re)creates the bench database, seeds N pumps (each with a few refills and prescription
+changes, a mix of simple-continuous, flex and periodic-bolus schedules, clinics in several
+time zones), then measures, in the same run:
+
+- baseline: one raw-SQL UPDATE computing the simple-continuous alarm date of every pump
+  from its last refill and prescription (what a spreadsheet-grade system would do);
+- cold: every projection recomputed (``projections_refresh_all(force=True)``), in this
+  process, and with ``--workers`` Celery worker processes over Redis (``REDIS_URL``);
+- nightly: the real nightly job, where nothing changed since the last run.
+
+It prints wall time, queries issued and the ratio to the baseline. No assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+ZONES = ["America/New_York", "Europe/Paris", "America/Los_Angeles", "Europe/London", "Australia/Sydney", "UTC"]
+PLANS = [
+    {"mode": "simple_continuous", "daily_dose_mcg": "250"},
+    {"mode": "simple_continuous", "daily_dose_mcg": "400"},
+    {
+        "mode": "flex",
+        "steps": [
+            {"start": "00:00", "dose_mcg_per_hour": "8"},
+            {"start": "07:00", "dose_mcg_per_hour": "14"},
+            {"start": "22:00", "dose_mcg_per_hour": "8"},
+        ],
+    },
+    {
+        "mode": "periodic_bolus",
+        "basal_daily_dose_mcg": "150",
+        "boluses": [
+            {"time": "08:00", "dose_mcg": "25", "duration_minutes": 30},
+            {"time": "20:00", "dose_mcg": "25", "duration_minutes": 30},
+        ],
+    },
+]
+
+
+def prepare_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def counting_queries():
+    from django.db import connection
+
+    counter = {"n": 0}
+
+    def wrapper(execute, sql, params, many, context):
+        counter["n"] += 1
+        return execute(sql, params, many, context)
+
+    return connection.execute_wrapper(wrapper), counter
+
+
+def seed(pumps: int) -> None:
+    from django.contrib.auth import get_user_model
+
+    import therapy
+    from patients.models import CatheterModel, Clinic, Drug, Patient, Pump, PumpModel
+    from refills.models import Prescription, Refill
+
+    rng = random.Random(7)
+    user = get_user_model().objects.create(username="bench")
+    clinics = Clinic.objects.bulk_create(
+        Clinic(code=f"B{i}", name=f"Bench {i}", timezone=tz, emergency_phone="1") for i, tz in enumerate(ZONES)
+    )
+    models = list(PumpModel.objects.all())
+    catheter = CatheterModel.objects.get(code="11823")
+    baclofen = Drug.objects.get(code="baclofen")
+    parsed = [therapy.parse_prescription(p) for p in PLANS]
+    today = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    chunk = 5000
+    for start in range(0, pumps, chunk):
+        n = min(chunk, pumps - start)
+        patients = Patient.objects.bulk_create(
+            Patient(
+                clinic=clinics[(start + i) % len(clinics)],
+                mrn=f"M{start + i}",
+                given_name="Bench",
+                family_name=f"Patient{start + i}",
+                birth_date=date(1950 + (i % 50), 1 + i % 12, 1 + i % 28),
+                spasticity_origin="spinal" if i % 3 else "cerebral",
+            )
+            for i in range(n)
+        )
+        rows = []
+        for i, patient in enumerate(patients):
+            model = models[i % len(models)]
+            rows.append(
+                Pump(
+                    patient=patient,
+                    model=model,
+                    serial_number=f"S{start + i}",
+                    implanted_on=date(2023, 1, 1) + timedelta(days=i % 700),
+                    catheter_model=catheter,
+                    catheter_length_cm=Decimal("60.0"),
+                    low_reservoir_alarm_ml=model.low_reservoir_alarm_ml,
+                )
+            )
+        created = Pump.objects.bulk_create(rows)
+        refills, prescriptions = [], []
+        for pump in created:
+            reservoir = int(pump.model.reservoir_ml)
+            plan_index = rng.randrange(len(PLANS))
+            # Three refills, about six weeks apart, the last 1-40 days ago; a titration
+            # between the last two, and one after the last refill for every third pump.
+            last = today - timedelta(days=rng.randint(1, 40), hours=rng.randint(0, 8))
+            for k, at in enumerate([last - timedelta(days=84), last - timedelta(days=42), last]):
+                refills.append(
+                    Refill(
+                        pump=pump,
+                        performed_at=at,
+                        performed_by=user,
+                        volume_withdrawn_ml=Decimal(0 if k == 0 else 3),
+                        volume_added_ml=Decimal(reservoir),
+                        drug=baclofen,
+                        concentration_mcg_per_ml=Decimal(1000),
+                        expected_residual_ml=None if k == 0 else Decimal(3),
+                        discrepancy_ml=None if k == 0 else Decimal(0),
+                    )
+                )
+                moments = [at] + ([at + timedelta(days=10)] if k == 1 or (k == 2 and pump.pk % 3 == 0) else [])
+                for m in moments:
+                    prescriptions.append(
+                        Prescription(
+                            pump=pump,
+                            effective_at=m,
+                            drug=baclofen,
+                            concentration_mcg_per_ml=Decimal(1000),
+                            mode=PLANS[plan_index]["mode"],
+                            schedule=parsed[plan_index].as_dict(),
+                            daily_dose_mcg=therapy.units.rounded(parsed[plan_index].daily_dose_mcg_total, Decimal("0.1")),
+                            clock_utc_offset_minutes=0,
+                            reason="bench",
+                            created_by=user,
+                        )
+                    )
+        Refill.objects.bulk_create(refills)
+        Prescription.objects.bulk_create(prescriptions)
+        print(f"  seeded {start + n:,} pumps", end="\r", flush=True)
+    print()
+
+
+BASELINE_SQL = """
+UPDATE bench_baseline b
+   SET alarm_at = lr.performed_at
+       + ((lr.volume_added_ml - pu.low_reservoir_alarm_ml) * lr.concentration_mcg_per_ml / rx.daily_dose_mcg)
+         * interval '1 day'
+  FROM (SELECT DISTINCT ON (pump_id) pump_id, performed_at, volume_added_ml, concentration_mcg_per_ml
+          FROM refills_refill ORDER BY pump_id, performed_at DESC) lr
+  JOIN patients_pump pu ON pu.id = lr.pump_id
+  JOIN (SELECT DISTINCT ON (pump_id) pump_id, daily_dose_mcg
+          FROM refills_prescription ORDER BY pump_id, effective_at DESC) rx ON rx.pump_id = lr.pump_id
+ WHERE b.pump_id = lr.pump_id
+"""
+
+
+def timed(label, func):
+    wrapper, counter = counting_queries()
+    start = time.perf_counter()
+    with wrapper:
+        result = func()
+    elapsed = time.perf_counter() - start
+    return elapsed, counter["n"], result
+
+
+def celery_cold(workers: int, pumps: int) -> float | None:
+    """All projections recomputed by ``workers`` Celery worker processes over Redis."""
+    from refills.models import PumpProjection
+    from refills.tasks import refresh_projections
+
+    if not os.environ.get("REDIS_URL"):
+        return None
+    PumpProjection.objects.all().delete()
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="pumpcare.settings")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "pumpcare", "worker", "-c", str(workers), "--loglevel=WARNING",
+         "--without-gossip", "--without-mingle", "--prefetch-multiplier=1"],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        time.sleep(4)  # let the worker connect
+        start = time.perf_counter()
+        refresh_projections.delay(force=True)
+        while PumpProjection.objects.count() < pumps:
+            time.sleep(0.2)
+            if time.perf_counter() - start > 900:
+                raise TimeoutError("the workers did not finish in 15 minutes")
+        return time.perf_counter() - start
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pumps", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/pumpcare_bench")
+    args = parser.parse_args()
+
+    os.environ["DATABASE_URL"] = args.database_url
+    os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 50)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pumpcare.settings")
+    prepare_database(args.database_url)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from refills.projections import projections_refresh_all
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    seed(args.pumps)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        cursor.execute("CREATE TABLE bench_baseline (pump_id bigint PRIMARY KEY, alarm_at timestamptz)")
+        cursor.execute("INSERT INTO bench_baseline SELECT id FROM patients_pump")
+        cursor.execute("SELECT count(*) FROM refills_refill")
+        refills = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM refills_prescription")
+        prescriptions = cursor.fetchone()[0]
+    print(
+        f"seeded {args.pumps:,} active pumps, {refills:,} refills, {prescriptions:,} prescriptions "
+        f"in {time.perf_counter() - started:.1f} s (PostgreSQL {connection.pg_version // 10000}, {os.cpu_count()} cores)"
+    )
+
+    def baseline():
+        with connection.cursor() as cursor:
+            cursor.execute(BASELINE_SQL)
+            return cursor.rowcount
+
+    base_s, base_q, rows = timed("baseline", baseline)
+    print(f"baseline  one SQL UPDATE, simple-continuous alarm of {rows:,} pumps: {base_s:7.2f} s, {base_q} query")
+    cold_s, cold_q, cold = timed("cold", lambda: projections_refresh_all(force=True))
+    print(
+        f"cold      every projection recomputed, 1 process:  {cold_s:7.2f} s, {cold_q:,} queries "
+        f"({cold.recomputed:,} recomputed), {cold_s / base_s:5.1f}x baseline"
+    )
+    warm_s, warm_q, warm = timed("nightly", projections_refresh_all)
+    print(
+        f"nightly   nothing changed since the last run:      {warm_s:7.2f} s, {warm_q:,} queries "
+        f"({warm.checked:,} checked, {warm.recomputed:,} recomputed), {warm_s / base_s:5.1f}x baseline"
+    )
+    wall = celery_cold(args.workers, args.pumps)
+    if wall is None:
+        print("celery    skipped: set REDIS_URL to measure the fan-out over Celery workers")
+    else:
+        print(f"celery    every projection recomputed, {args.workers} worker processes: {wall:7.2f} s, {wall / base_s:5.1f}x baseline")
+
+
+if __name__ == "__main__":
+    main()
