@@ -12,6 +12,7 @@ from patients.models import Clinic, Pump
 
 class AlertKind(models.TextChoices):
     DISCONTINUATION = "discontinuation", "Therapy stopped or reduced to zero (withdrawal risk)"
+    NO_REFILL_SLOT = "no_refill_slot", "No refill slot before the refill-by date"
 
 
 class Severity(models.TextChoices):

@@ -31,7 +31,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-ZONES = ["America/New_York", "Europe/Paris", "America/Los_Angeles", "Europe/London", "Australia/Sydney", "UTC"]
+ZONES = [
+    "America/New_York",
+    "Europe/Paris",
+    "America/Los_Angeles",
+    "Europe/London",
+    "Australia/Sydney",
+    "UTC",
+]
 PLANS = [
     {"mode": "simple_continuous", "daily_dose_mcg": "250"},
     {"mode": "simple_continuous", "daily_dose_mcg": "400"},
@@ -86,7 +93,8 @@ def seed(pumps: int) -> None:
     rng = random.Random(7)
     user = get_user_model().objects.create(username="bench")
     clinics = Clinic.objects.bulk_create(
-        Clinic(code=f"B{i}", name=f"Bench {i}", timezone=tz, emergency_phone="1") for i, tz in enumerate(ZONES)
+        Clinic(code=f"B{i}", name=f"Bench {i}", timezone=tz, emergency_phone="1")
+        for i, tz in enumerate(ZONES)
     )
     models = list(PumpModel.objects.all())
     catheter = CatheterModel.objects.get(code="11823")
@@ -143,7 +151,9 @@ def seed(pumps: int) -> None:
                         discrepancy_ml=None if k == 0 else Decimal(0),
                     )
                 )
-                moments = [at] + ([at + timedelta(days=10)] if k == 1 or (k == 2 and pump.pk % 3 == 0) else [])
+                moments = [at] + (
+                    [at + timedelta(days=10)] if k == 1 or (k == 2 and pump.pk % 3 == 0) else []
+                )
                 for m in moments:
                     prescriptions.append(
                         Prescription(
@@ -153,7 +163,9 @@ def seed(pumps: int) -> None:
                             concentration_mcg_per_ml=Decimal(1000),
                             mode=PLANS[plan_index]["mode"],
                             schedule=parsed[plan_index].as_dict(),
-                            daily_dose_mcg=therapy.units.rounded(parsed[plan_index].daily_dose_mcg_total, Decimal("0.1")),
+                            daily_dose_mcg=therapy.units.rounded(
+                                parsed[plan_index].daily_dose_mcg_total, Decimal("0.1")
+                            ),
                             clock_utc_offset_minutes=0,
                             reason="bench",
                             created_by=user,
@@ -198,8 +210,20 @@ def celery_cold(workers: int, pumps: int) -> float | None:
     PumpProjection.objects.all().delete()
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="pumpcare.settings")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "pumpcare", "worker", "-c", str(workers), "--loglevel=WARNING",
-         "--without-gossip", "--without-mingle", "--prefetch-multiplier=1"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "pumpcare",
+            "worker",
+            "-c",
+            str(workers),
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--prefetch-multiplier=1",
+        ],
         cwd=ROOT,
         env=env,
     )
@@ -258,7 +282,9 @@ def main() -> None:
             return cursor.rowcount
 
     base_s, base_q, rows = timed("baseline", baseline)
-    print(f"baseline  one SQL UPDATE, simple-continuous alarm of {rows:,} pumps: {base_s:7.2f} s, {base_q} query")
+    print(
+        f"baseline  one SQL UPDATE, simple-continuous alarm of {rows:,} pumps: {base_s:7.2f} s, {base_q} query"
+    )
     cold_s, cold_q, cold = timed("cold", lambda: projections_refresh_all(force=True))
     print(
         f"cold      every projection recomputed, 1 process:  {cold_s:7.2f} s, {cold_q:,} queries "
@@ -273,7 +299,9 @@ def main() -> None:
     if wall is None:
         print("celery    skipped: set REDIS_URL to measure the fan-out over Celery workers")
     else:
-        print(f"celery    every projection recomputed, {args.workers} worker processes: {wall:7.2f} s, {wall / base_s:5.1f}x baseline")
+        print(
+            f"celery    every projection recomputed, {args.workers} worker processes: {wall:7.2f} s, {wall / base_s:5.1f}x baseline"
+        )
 
 
 if __name__ == "__main__":

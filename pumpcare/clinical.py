@@ -51,3 +51,13 @@ def replacement_parameters() -> dict:
     if missing:
         raise therapy.CalculationError(f"settings.PUMPCARE_CLINICAL.{missing[0]}", "is not configured")
     return values
+
+
+def alert_due_within_days() -> int:
+    """ALERT-1: a refill-by date this close with no booked refill is urgent."""
+    value = _value("alert_due_within_days")
+    if value is None:
+        raise therapy.CalculationError(
+            "settings.PUMPCARE_CLINICAL.alert_due_within_days", "is not configured"
+        )
+    return value

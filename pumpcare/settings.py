@@ -153,6 +153,9 @@ SPECTACULAR_SETTINGS = {
         "PrescriptionModeEnum": "refills.models.PrescriptionMode",
         "SeverityEnum": "alerts.models.Severity",
         "RoleEnum": "patients.models.Role",
+        "AppointmentKindEnum": "refills.models.AppointmentKind",
+        "AppointmentStatusEnum": "refills.models.AppointmentStatus",
+        "AlertKindEnum": "alerts.models.AlertKind",
     },
 }
 
@@ -222,6 +225,8 @@ PUMPCARE_CLINICAL = {
     # screening dose itself is the starting daily dose.
     "screening_steps_mcg": ["50", "75", "100"],
     "screening_prolonged_effect_hours": "8",
+    # ALERT-1: a refill-by date within this many days and no booked refill is urgent.
+    "alert_due_within_days": 7,
     # ERI-1 / ERI-2
     "eos_after_eri_days": 90,
     "replacement_planning_opens_months_before_eri": 6,

@@ -15,11 +15,13 @@ from patients.api import (
     PumpViewSet,
 )
 from refills.api import (
+    AppointmentViewSet,
     PumpHistoryView,
     PumpPrescriptionsView,
     PumpProjectionView,
     PumpRefillsView,
     StartingDoseView,
+    WorklistView,
 )
 
 router = DefaultRouter()
@@ -31,6 +33,7 @@ router.register("catalog/pump-models", PumpModelViewSet, basename="pump-model")
 router.register("catalog/catheter-models", CatheterModelViewSet, basename="catheter-model")
 router.register("catalog/drugs", DrugViewSet, basename="drug")
 router.register("alerts", AlertViewSet, basename="alert")
+router.register("appointments", AppointmentViewSet, basename="appointment")
 
 api_v1 = [
     path("pumps/<int:pump_id>/refills/", PumpRefillsView.as_view(), name="pump-refills"),
@@ -38,6 +41,7 @@ api_v1 = [
     path("pumps/<int:pump_id>/projection/", PumpProjectionView.as_view(), name="pump-projection"),
     path("pumps/<int:pump_id>/history/", PumpHistoryView.as_view(), name="pump-history"),
     path("calculations/starting-dose/", StartingDoseView.as_view(), name="starting-dose"),
+    path("worklist/", WorklistView.as_view(), name="worklist"),
     path("", include(router.urls)),
 ]
 

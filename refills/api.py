@@ -3,9 +3,18 @@ and the starting-dose calculator (START-1)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_field
-from rest_framework import serializers, status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
@@ -13,10 +22,10 @@ import therapy
 from patients.api import CodeField
 from patients.models import Drug, Pump
 from patients.permissions import clinics_of
-from pumpcare import clinical
+from pumpcare import clinical, clock
 
-from . import selectors, services
-from .models import Prescription, Refill
+from . import scheduling, selectors, services, worklist
+from .models import Appointment, AppointmentKind, Prescription, Refill
 
 # --- prescription shapes (for validation messages the core does the work) --------------
 
@@ -347,3 +356,257 @@ def _validated(serializer_class, request) -> dict:
 
 def _decimal(value):
     return therapy.units.rounded(value, therapy.units.DOSE_MCG)
+
+
+# --- appointments ----------------------------------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class NurseField(serializers.SlugRelatedField):
+    """A staff member of the user's clinics, by username."""
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="username", **kwargs)
+
+    def get_queryset(self):
+        from django.contrib.auth import get_user_model
+
+        request = self.context.get("request")  # absent while the schema is generated
+        if request is None:
+            return get_user_model().objects.none()
+        return get_user_model().objects.filter(memberships__clinic__in=clinics_of(request.user)).distinct()
+
+
+class AppointmentSerializer(serializers.ModelSerializer):
+    nurse = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    clinic = serializers.CharField(source="pump.patient.clinic.code", read_only=True)
+    patient = serializers.IntegerField(source="pump.patient_id", read_only=True)
+
+    class Meta:
+        model = Appointment
+        fields = [
+            "id",
+            "pump",
+            "patient",
+            "clinic",
+            "kind",
+            "status",
+            "day",
+            "time",
+            "nurse",
+            "proposed_by_job",
+            "refill",
+            "notes",
+        ]
+        read_only_fields = fields
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class ScopedPumpField(serializers.PrimaryKeyRelatedField):
+    def get_queryset(self):
+        request = self.context.get("request")  # absent while the schema is generated
+        if request is None:
+            return Pump.objects.none()
+        return Pump.objects.filter(patient__clinic__in=clinics_of(request.user))
+
+
+class AppointmentCreateSerializer(serializers.Serializer):
+    pump = ScopedPumpField()
+    kind = serializers.ChoiceField(AppointmentKind.choices)
+    day = serializers.DateField(help_text="the clinic's local date")
+    time = serializers.TimeField(required=False, allow_null=True, help_text="the clinic's local time")
+    nurse = NurseField(required=False, allow_null=True)
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class AppointmentBookSerializer(serializers.Serializer):
+    day = serializers.DateField(required=False, help_text="move to this day")
+    time = serializers.TimeField(required=False, allow_null=True)
+    nurse = NurseField(required=False, allow_null=True)
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(help_text="why (kept in the history)")
+
+
+class NotesSerializer(serializers.Serializer):
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class AppointmentWithWarningsSerializer(AppointmentSerializer):
+    warnings = NoticeSerializer(many=True)
+
+    class Meta(AppointmentSerializer.Meta):
+        fields = AppointmentSerializer.Meta.fields + ["warnings"]
+        read_only_fields = fields
+
+
+class AppointmentViewSet(viewsets.ReadOnlyModelViewSet):
+    """Appointments of the user's clinics. Filters: ``clinic``, ``pump``, ``kind``,
+    ``status``, ``nurse`` (username), ``from`` and ``to`` (days). POST books one directly;
+    ``book`` books a proposal or moves an appointment; ``cancel`` cancels or rejects a
+    proposal; ``no-show`` records that the patient did not come."""
+
+    serializer_class = AppointmentSerializer
+    queryset = Appointment.objects.none()  # for the schema; get_queryset scopes
+
+    def get_queryset(self):
+        queryset = Appointment.objects.filter(
+            pump__patient__clinic__in=clinics_of(self.request.user)
+        ).select_related("nurse", "pump__patient__clinic")
+        params = self.request.query_params
+        filters = {
+            "clinic": "pump__patient__clinic__code",
+            "pump": "pump_id",
+            "kind": "kind",
+            "status": "status",
+            "nurse": "nurse__username",
+            "from": "day__gte",
+            "to": "day__lte",
+        }
+        for param, lookup in filters.items():
+            if params.get(param):
+                queryset = queryset.filter(**{lookup: params[param]})
+        return queryset
+
+    def _respond(self, appointment, warnings=(), status_code=status.HTTP_200_OK):
+        body = AppointmentSerializer(appointment).data
+        body["warnings"] = list(warnings)
+        return Response(body, status=status_code)
+
+    @extend_schema(request=AppointmentCreateSerializer, responses={201: AppointmentWithWarningsSerializer})
+    def create(self, request):
+        data = _validated(AppointmentCreateSerializer, request)
+        appointment, warnings = scheduling.appointment_create(
+            actor=request.user,
+            pump=data["pump"],
+            kind=data["kind"],
+            day=data["day"],
+            at=data.get("time"),
+            nurse=data.get("nurse"),
+            notes=data["notes"],
+        )
+        return self._respond(appointment, warnings, status.HTTP_201_CREATED)
+
+    @extend_schema(request=AppointmentBookSerializer, responses=AppointmentWithWarningsSerializer)
+    @action(detail=True, methods=["post"])
+    def book(self, request, pk=None):
+        data = _validated(AppointmentBookSerializer, request)
+        appointment, warnings = scheduling.appointment_book(
+            actor=request.user,
+            appointment=self.get_object(),
+            day=data.get("day"),
+            at=data.get("time"),
+            nurse=data.get("nurse"),
+        )
+        return self._respond(appointment, warnings)
+
+    @extend_schema(request=ReasonSerializer, responses=AppointmentSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        data = _validated(ReasonSerializer, request)
+        appointment = scheduling.appointment_cancel(
+            actor=request.user, appointment=self.get_object(), reason=data["reason"]
+        )
+        return Response(AppointmentSerializer(appointment).data)
+
+    @extend_schema(request=NotesSerializer, responses=AppointmentSerializer)
+    @action(detail=True, methods=["post"], url_path="no-show")
+    def no_show(self, request, pk=None):
+        data = _validated(NotesSerializer, request)
+        appointment = scheduling.appointment_no_show(
+            actor=request.user, appointment=self.get_object(), notes=data["notes"]
+        )
+        return Response(AppointmentSerializer(appointment).data)
+
+
+# --- worklist --------------------------------------------------------------------------
+
+
+class WorklistPatientSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    mrn = serializers.CharField()
+    given_name = serializers.CharField()
+    family_name = serializers.CharField()
+
+
+class WorklistPumpSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    model = serializers.CharField(source="model.code")
+    serial_number = serializers.CharField()
+
+
+class UrgencySerializer(serializers.Serializer):
+    rank = serializers.IntegerField(help_text="ALERT-1 order, 0 = most urgent")
+    code = serializers.ChoiceField([code for code, _ in worklist.URGENCY])
+    label = serializers.CharField()
+
+
+class WorklistFlagsSerializer(serializers.Serializer):
+    discrepancy_at_last_refill = serializers.ChoiceField(
+        ["less_than_expected", "more_than_expected"], allow_null=True
+    )
+    no_reachable_contact = serializers.BooleanField()
+    daylight_saving_warning = serializers.BooleanField()
+    tolerance_not_configured = serializers.BooleanField()
+
+
+class WorklistItemSerializer(serializers.Serializer):
+    patient = WorklistPatientSerializer()
+    pump = WorklistPumpSerializer()
+    reservoir_volume_ml = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True)
+    low_reservoir_alarm_at = serializers.DateTimeField(allow_null=True)
+    low_reservoir_alarm_at_worst_case = serializers.DateTimeField(allow_null=True)
+    alarm_on = serializers.DateField(allow_null=True, help_text="local date of the worst-case alarm")
+    empty_at_worst_case = serializers.DateTimeField(allow_null=True)
+    refill_by = serializers.DateField(allow_null=True)
+    refill_by_reason = serializers.ChoiceField(["alarm", "drug_stability"], allow_null=True)
+    replacement_book_by = serializers.DateField(allow_null=True)
+    urgency = UrgencySerializer()
+    appointment = AppointmentSerializer(allow_null=True)
+    flags = WorklistFlagsSerializer()
+    warnings = NoticeSerializer(many=True)
+
+
+class WorklistView(GenericAPIView):
+    """Active pumps of a clinic ordered by urgency (ALERT-1), then refill-by.
+
+    Query: ``clinic`` (code; optional for users of one clinic), ``until`` (YYYY-MM-DD: due by
+    then, plus every urgent pump), ``nurse`` (username on the open refill appointment),
+    ``status`` (of the open refill appointment: proposed, booked, or none), ``page``."""
+
+    serializer_class = WorklistItemSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("clinic", str),
+            OpenApiParameter("until", OpenApiTypes.DATE),
+            OpenApiParameter("nurse", str),
+            OpenApiParameter("status", str, enum=["proposed", "booked", "none"]),
+        ]
+    )
+    def get(self, request):
+        params = request.query_params
+        clinics = clinics_of(request.user)
+        if params.get("clinic"):
+            clinic = get_object_or_404(clinics, code=params["clinic"])
+        elif clinics.count() == 1:
+            clinic = clinics.get()
+        else:
+            raise serializers.ValidationError({"clinic": ["is required: you work at several clinics"]})
+        until = None
+        if params.get("until"):
+            try:
+                until = date.fromisoformat(params["until"])
+            except ValueError:
+                raise serializers.ValidationError({"until": ["must be a date YYYY-MM-DD"]}) from None
+        status_filter = params.get("status")
+        if status_filter not in (None, "", "proposed", "booked", "none"):
+            raise serializers.ValidationError({"status": ["must be proposed, booked or none"]})
+        now = clock.now()
+        queryset = worklist.worklist(
+            clinic, now=now, until=until, nurse=params.get("nurse"), appointment_status=status_filter
+        )
+        page = self.paginate_queryset(queryset)
+        rows = worklist.worklist_rows(page, clinic, now=now)
+        return self.get_paginated_response(WorklistItemSerializer(rows, many=True).data)

@@ -81,7 +81,9 @@ def _text(columns: list[str], separator: str) -> str:
     return f" || '{separator}' || ".join(f"COALESCE(CAST({c} AS TEXT), '~')" for c in columns)
 
 
-def _inputs_sql(vendor: str, count: int) -> str:
+def _inputs_sql(vendor: str, where: str) -> str:
+    """One row per selected pump: its id, its clinic's zone, its inputs as text in three
+    parts, and its stored fingerprint. Every part is read with an index lookup per pump."""
     last_fill = "SELECT MAX(r2.performed_at) FROM refills_refill r2 WHERE r2.pump_id = p.id"
     in_effect = (
         "SELECT MAX(y.effective_at) FROM refills_prescription y "
@@ -98,77 +100,119 @@ def _inputs_sql(vendor: str, count: int) -> str:
             f"SELECT GROUP_CONCAT(t, ';') FROM (SELECT {prescription} AS t FROM refills_prescription x "
             f"WHERE x.pump_id = p.id AND x.effective_at >= ({in_effect}) ORDER BY x.effective_at)"
         )
-    placeholders = ", ".join(["%s"] * count)
     return (
-        f"SELECT p.id, c.timezone, {_text(_PUMP_INPUTS, '|')}, "
+        f"SELECT p.id, c.timezone, {_text(_PUMP_INPUTS, '|')} AS pump_part, "
         f"(SELECT {_text(_REFILL_INPUTS, '|')} FROM refills_refill r JOIN patients_drug d ON d.id = r.drug_id "
-        f"WHERE r.pump_id = p.id ORDER BY r.performed_at DESC LIMIT 1), ({aggregate}) "
+        f"WHERE r.pump_id = p.id ORDER BY r.performed_at DESC LIMIT 1) AS refill_part, ({aggregate}) AS rx_part, "
+        "pp.fingerprint AS stored "
         "FROM patients_pump p JOIN patients_pumpmodel m ON m.id = p.model_id "
         "JOIN patients_patient pa ON pa.id = p.patient_id JOIN patients_clinic c ON c.id = pa.clinic_id "
-        f"WHERE p.id IN ({placeholders})"
+        f"LEFT JOIN refills_pumpprojection pp ON pp.pump_id = p.id WHERE {where}"
     )
 
 
-def fingerprints(pump_ids: list[int], now: datetime) -> dict[int, str]:
-    """A hash of every input of each pump's projection, in one query; it includes the
-    clinic's UTC offset now, so a daylight-saving change passing (DOSE-3's warning) and a
-    change of the clinical settings count as changes."""
-    if not pump_ids:
+def _where(ids: list[int] | None, id_range: tuple[int, int] | None) -> tuple[str, list]:
+    if id_range is not None:
+        return "p.id BETWEEN %s AND %s AND p.status = 'active'", list(id_range)
+    return f"p.id IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def fingerprints(
+    *, ids: list[int] | None = None, id_range: tuple[int, int] | None = None, now: datetime, only_stale: bool
+) -> dict[int, str]:
+    """A hash of every input of each selected pump's projection, in one query — of every
+    pump, or (``only_stale``) only of those whose hash differs from the stored one. It
+    includes the clinic's UTC offset at ``now``, so a daylight-saving change passing
+    (DOSE-3's warning) counts as a change, and the clinical settings.
+
+    On PostgreSQL the database hashes and compares, so a night when nothing changed sends
+    nothing back; elsewhere the text comes back and is hashed here.
+    """
+    if ids is not None and not ids:
         return {}
+    where, params = _where(ids, id_range)
     settings_part = repr(sorted(clinical.replacement_parameters().items()))
-    offsets: dict[str, str] = {}
-    digests = {}
+    sql = _inputs_sql(connection.vendor, where)
     with connection.cursor() as cursor:
-        cursor.execute(_inputs_sql(connection.vendor, len(pump_ids)), list(pump_ids))
-        for pump_id, zone, pump_part, refill_part, prescriptions_part in cursor.fetchall():
+        if connection.vendor == "postgresql":
+            # The zone's offset at `now` from PostgreSQL's own time zone database.
+            digest = (
+                "MD5(t.pump_part || '\n' || COALESCE(t.refill_part, '') || '\n' || COALESCE(t.rx_part, '') "
+                "|| '\n' || CAST((CAST(%s AS timestamptz) AT TIME ZONE t.timezone) - "
+                "(CAST(%s AS timestamptz) AT TIME ZONE 'UTC') AS TEXT) || '\n' || %s)"
+            )
+            outer = f"SELECT t.id, {digest} AS digest, t.stored FROM ({sql}) t"
+            if only_stale:
+                outer = f"SELECT id, digest FROM ({outer}) u WHERE u.digest IS DISTINCT FROM u.stored"
+            cursor.execute(outer, [now, now, settings_part, *params])
+            return {row[0]: row[1] for row in cursor.fetchall()}
+        cursor.execute(sql, params)
+        offsets: dict[str, str] = {}
+        digests = {}
+        for pump_id, zone, pump_part, refill_part, rx_part, stored in cursor.fetchall():
             if zone not in offsets:
                 offsets[zone] = str(now.astimezone(ZoneInfo(zone)).utcoffset())
-            text = "\n".join(
-                (pump_part, refill_part or "", prescriptions_part or "", offsets[zone], settings_part)
-            )
-            digests[pump_id] = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-    return digests
+            text = "\n".join((pump_part, refill_part or "", rx_part or "", offsets[zone], settings_part))
+            digest = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+            if not only_stale or digest != stored:
+                digests[pump_id] = digest
+        return digests
 
 
-def projections_refresh(pump_ids, *, force: bool = False) -> RefreshResult:
-    """Recompute and store the projections of ``pump_ids`` whose inputs changed (all of
-    them with ``force``), in one transaction and a constant number of queries.
+def projections_refresh(
+    pump_ids=None, *, id_range: tuple[int, int] | None = None, force: bool = False
+) -> RefreshResult:
+    """Recompute and store the projections of the pumps ``pump_ids`` (or the active pumps
+    with ids in ``id_range``) whose inputs changed — all of them with ``force`` — in one
+    transaction and a constant number of queries. When nothing changed that is one query.
 
     Pumps whose row another transaction holds (a refill being recorded, an overlapping
     run) are skipped: that transaction stores their projection itself.
     """
-    ids = list(pump_ids)
+    ids = None if pump_ids is None else list(pump_ids)
     now = clock.now()
     with transaction.atomic():
+        if force:
+            candidates = ids if ids is not None else list(active_pump_ids().filter(pk__range=id_range))
+        else:
+            candidates = sorted(fingerprints(ids=ids, id_range=id_range, now=now, only_stale=True))
+        checked = len(ids) if ids is not None else None
+        if not candidates:
+            return RefreshResult(checked=checked if checked is not None else _count(id_range))
         locked = list(
             Pump.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=ids)
+            .filter(pk__in=candidates)
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-        digests = fingerprints(locked, now)
-        stored = dict(PumpProjection.objects.filter(pump_id__in=locked).values_list("pump_id", "fingerprint"))
-        stale = [pk for pk in locked if force or stored.get(pk) != digests[pk]]
-        changed = []
-        if stale:
-            pumps = Pump.objects.filter(pk__in=stale).select_related("model", "patient__clinic")
-            records = selectors.therapy_records(stale)
-            changed = [
-                PumpProjection(
-                    pump=pump,
-                    fingerprint=digests[pump.pk],
-                    computed_at=now,
-                    **_columns(pump, records[pump.pk], now),
-                )
-                for pump in pumps
-            ]
+        digests = fingerprints(ids=locked, now=now, only_stale=False)  # again, under the lock
+        pumps = Pump.objects.filter(pk__in=locked).select_related("model", "patient__clinic")
+        records = selectors.therapy_records(locked)
+        changed = [
+            PumpProjection(
+                pump=pump,
+                fingerprint=digests[pump.pk],
+                computed_at=now,
+                **_columns(pump, records[pump.pk], now),
+            )
+            for pump in pumps
+        ]
+        if changed:
             PumpProjection.objects.bulk_create(
                 changed,
                 update_conflicts=True,
                 unique_fields=["pump"],
                 update_fields=["fingerprint", "computed_at", *STORED],
             )
-    return RefreshResult(checked=len(locked), recomputed=len(changed), skipped_locked=len(ids) - len(locked))
+    return RefreshResult(
+        checked=checked if checked is not None else _count(id_range),
+        recomputed=len(changed),
+        skipped_locked=len(candidates) - len(locked),
+    )
+
+
+def _count(id_range) -> int:
+    return active_pump_ids().filter(pk__range=id_range).count()
 
 
 def _columns(pump: Pump, record: selectors.TherapyRecord, now: datetime) -> dict:
@@ -202,13 +246,17 @@ def id_ranges(queryset=None, size: int | None = None) -> list[tuple[int, int]]:
 
 def projections_refresh_range(first_id: int, last_id: int, *, force: bool = False) -> RefreshResult:
     """One batch of the nightly job: the active pumps with ids in [first_id, last_id]."""
-    return projections_refresh(active_pump_ids().filter(pk__gte=first_id, pk__lte=last_id), force=force)
+    return projections_refresh(id_range=(first_id, last_id), force=force)
 
 
 def projections_refresh_all(queryset=None, *, force: bool = False) -> RefreshResult:
     """Every active pump (of ``queryset``), batch after batch, in this process."""
     total = RefreshResult()
     for first, last in id_ranges(queryset):
-        ids = active_pump_ids(queryset).filter(pk__gte=first, pk__lte=last)
-        total += projections_refresh(ids, force=force)
+        if queryset is None:
+            total += projections_refresh(id_range=(first, last), force=force)
+        else:
+            total += projections_refresh(
+                active_pump_ids(queryset).filter(pk__range=(first, last)), force=force
+            )
     return total

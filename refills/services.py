@@ -23,6 +23,7 @@ from pumpcare import clinical, clock
 from . import selectors
 from .models import Prescription, Refill
 from .projections import projections_refresh
+from .scheduling import appointments_after_refill
 
 
 @dataclass
@@ -140,6 +141,7 @@ def refill_record(
         refill=refill,
         verdict=verdict,
     )
+    appointments_after_refill(actor=actor, refill=refill)
     projections_refresh([pump.pk], force=True)
     return TherapyChange(refill, row, selectors.pump_projection(pump), warnings)
 

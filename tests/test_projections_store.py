@@ -207,7 +207,7 @@ def test_a_pump_locked_by_another_transaction_is_skipped(clinic, nurse, frozen_n
     try:
         assert locked.wait(10)
         result = projections_refresh([pump_id], force=True)
-        assert (result.checked, result.skipped_locked) == (0, 1)
+        assert (result.recomputed, result.skipped_locked) == (0, 1)
     finally:
         release.set()
         holder.join()

@@ -66,21 +66,26 @@ def check_replacement_date(surgery_on: date, plan: ReplacementPlan) -> str | Non
 
 
 def appointment_day(
-    refill_by: date, *, working_weekdays: set[int], closures: set[date], earliest: date | None = None
+    refill_by: date,
+    *,
+    working_weekdays: set[int],
+    closures: set[date],
+    earliest: date | None = None,
+    full_days: set[date] = frozenset(),
 ) -> date:
     """LRA-5: the latest clinic working day on or before ``refill_by``, walking back over
-    non-working weekdays (ISO 1 = Monday … 7 = Sunday) and closures; refuses when none lies
-    on or after ``earliest``."""
+    non-working weekdays (ISO 1 = Monday … 7 = Sunday), closures and days without a free
+    slot (``full_days``); refuses when none lies on or after ``earliest``."""
     if not working_weekdays:
         raise CalculationError("clinic.working_days", "no working day is configured for the clinic")
     day = refill_by
     floor = earliest if earliest is not None else refill_by - timedelta(days=366)
     while day >= floor:
-        if day.isoweekday() in working_weekdays and day not in closures:
+        if day.isoweekday() in working_weekdays and day not in closures and day not in full_days:
             return day
         day -= timedelta(days=1)
     raise CalculationError(
         "refill_by",
-        f"no clinic working day between {floor.isoformat()} and {refill_by.isoformat()}",
+        f"no clinic working day with a free slot between {floor.isoformat()} and {refill_by.isoformat()}",
         code="no_working_day",
     )

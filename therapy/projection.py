@@ -143,7 +143,9 @@ class _Timeline:
 def _day(prescription: Prescription, concentration: Fraction, factor: Fraction):
     """A prescription's pump-clock day in mL/s, and its daily volume (cached: a registry
     shares few distinct prescriptions)."""
-    pieces = tuple((Fraction(s), Fraction(e), r * factor / concentration) for s, e, r in prescription.profile())
+    pieces = tuple(
+        (Fraction(s), Fraction(e), r * factor / concentration) for s, e, r in prescription.profile()
+    )
     return pieces, sum((rate * (e - s) for s, e, rate in pieces), Fraction(0))
 
 

@@ -4,10 +4,11 @@ runs through Celery)."""
 from django.core.management.base import BaseCommand
 
 from refills.projections import projections_refresh_all
+from refills.scheduling import refill_proposals_run_all
 
 
 class Command(BaseCommand):
-    help = "Run the nightly jobs once: refresh every active pump's stored projection."
+    help = "Run the nightly jobs once: refresh every stored projection, then propose refills."
 
     def add_arguments(self, parser):
         parser.add_argument("--force", action="store_true", help="recompute every projection, changed or not")
@@ -17,4 +18,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"projections: {result.checked} checked, {result.recomputed} recomputed, "
             f"{result.skipped_locked} skipped (being changed by another transaction)"
+        )
+        proposals = refill_proposals_run_all()
+        self.stdout.write(
+            f"refills: {proposals.proposed} appointments proposed, {proposals.no_slot} pumps without a slot (alerted)"
         )

@@ -1,0 +1,272 @@
+"""Appointments: the refill proposals of the scheduling job (LRA-5) and what nurses do with
+appointments (book, move, cancel, no-show). Writes go through here, each in one
+transaction, audited like every clinical change."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, time, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.db.models import Count, Exists, F, OuterRef
+
+import therapy
+from alerts.models import Alert, AlertKind, Severity
+from alerts.services import alert_raise
+from patients.models import Clinic, Pump, PumpStatus
+from patients.permissions import PATIENT_WRITERS, require_role
+from patients.services import save_audited
+from pumpcare import clinical, clock
+
+from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus, PumpProjection
+
+
+@dataclass
+class SchedulingResult:
+    proposed: int = 0
+    no_slot: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def local_today(clinic: Clinic) -> date:
+    return clock.now().astimezone(clinic.tz).date()
+
+
+def refill_proposals_run(clinic: Clinic) -> SchedulingResult:
+    """LRA-5 for one clinic: every active pump with a refill-by date and no open refill
+    appointment gets a proposal on the latest working day within the clinic's window before
+    refill-by that still has a free slot — never after refill-by, never in the past. When no
+    such day exists, an alert is raised (once, until acknowledged) instead of missing silently.
+
+    Two runs racing create no duplicate: the database allows one open refill appointment
+    per pump, and a proposal that loses the race is dropped.
+    """
+    result = SchedulingResult()
+    today = local_today(clinic)
+    _withdraw_stale_proposals(clinic, today)
+    open_refill = Appointment.objects.filter(
+        pump=OuterRef("pk"), kind=AppointmentKind.REFILL, status__in=OPEN_STATUSES
+    )
+    pumps = list(
+        Pump.objects.filter(
+            patient__clinic=clinic, status=PumpStatus.ACTIVE, projection__refill_by__isnull=False
+        )
+        .exclude(Exists(open_refill))
+        .select_related("projection", "patient")
+        .order_by("projection__refill_by", "pk")
+    )
+    if not pumps:
+        return result
+    closures = set(clinic.closures.values_list("date", flat=True))
+    booked = dict(
+        Appointment.objects.filter(
+            pump__patient__clinic=clinic,
+            kind=AppointmentKind.REFILL,
+            status__in=OPEN_STATUSES,
+            day__gte=today,
+        )
+        .values_list("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+    )
+    slots = clinic.refill_slots_per_day
+    for pump in pumps:
+        refill_by = pump.projection.refill_by
+        earliest = max(today, refill_by - timedelta(days=clinic.scheduling_window_days - 1))
+        full = {day for day, n in booked.items() if slots is not None and n >= slots}
+        try:
+            day = therapy.appointment_day(
+                refill_by,
+                working_weekdays=set(clinic.working_days),
+                closures=closures,
+                earliest=earliest,
+                full_days=full,
+            )
+        except therapy.CalculationError as refusal:
+            result.no_slot += _no_slot_alert(pump, refusal.message)
+            continue
+        if _propose(pump, day):
+            booked[day] = booked.get(day, 0) + 1
+            result.proposed += 1
+    return result
+
+
+def _withdraw_stale_proposals(clinic: Clinic, today: date) -> None:
+    """A proposal that now falls after the refill-by date (a refill, a dose change or a
+    catalog change moved it) or in the past is withdrawn, to be proposed again."""
+    stale = Appointment.objects.filter(
+        pump__patient__clinic=clinic, kind=AppointmentKind.REFILL, status=AppointmentStatus.PROPOSED
+    ).filter(models.Q(day__lt=today) | models.Q(day__gt=F("pump__projection__refill_by")))
+    for appointment in stale.select_for_update(of=("self",)):
+        appointment.status = AppointmentStatus.CANCELLED
+        save_audited(appointment, actor=None, reason="proposal withdrawn: refill-by moved or the day passed")
+
+
+def _propose(pump: Pump, day: date) -> bool:
+    appointment = Appointment(pump=pump, kind=AppointmentKind.REFILL, day=day, proposed_by_job=True)
+    try:
+        with transaction.atomic():
+            save_audited(appointment, actor=None, reason="proposed by the scheduling job (LRA-5)")
+    except (IntegrityError, ValidationError):
+        # Another run proposed one first: its commit is seen by full_clean (ValidationError)
+        # or, while it is still running, by the unique index (IntegrityError).
+        if Appointment.objects.filter(
+            pump=pump, kind=AppointmentKind.REFILL, status__in=OPEN_STATUSES
+        ).exists():
+            return False
+        raise
+    return True
+
+
+def _no_slot_alert(pump: Pump, why: str) -> int:
+    if Alert.objects.filter(pump=pump, kind=AlertKind.NO_REFILL_SLOT, acknowledged_at__isnull=True).exists():
+        return 0
+    alert_raise(
+        clinic=pump.patient.clinic,
+        pump=pump,
+        kind=AlertKind.NO_REFILL_SLOT,
+        severity=Severity.WARNING,
+        message=f"No refill appointment could be proposed for pump {pump} ({pump.patient}): {why}.",
+    )
+    return 1
+
+
+def refill_proposals_run_all() -> SchedulingResult:
+    total = SchedulingResult()
+    for clinic in Clinic.objects.all():
+        with transaction.atomic():
+            one = refill_proposals_run(clinic)
+        total.proposed += one.proposed
+        total.no_slot += one.no_slot
+    return total
+
+
+# --- what nurses do --------------------------------------------------------------------
+
+
+def _check_day(pump: Pump, kind: str, day: date) -> list[dict]:
+    """Refuse a day in the past, a non-working day or a closure; a refill after refill-by
+    (LRA-5); a replacement after EOS (ERI-2). Returns warnings (a replacement after ERI)."""
+    clinic = pump.patient.clinic
+    if day < local_today(clinic):
+        raise therapy.CalculationError("day", f"{day.isoformat()} is in the past")
+    if day.isoweekday() not in clinic.working_days or clinic.closures.filter(date=day).exists():
+        raise therapy.CalculationError(
+            "day", f"{day.isoformat()} is not a working day of clinic {clinic.code}"
+        )
+    warnings = []
+    if kind == AppointmentKind.REFILL:
+        projection = PumpProjection.objects.filter(pump=pump).first()
+        if projection and projection.refill_by and day > projection.refill_by:
+            raise therapy.CalculationError(
+                "day",
+                f"{day.isoformat()} is after the refill-by date {projection.refill_by.isoformat()} "
+                f"({projection.refill_by_reason}); book on or before it",
+                code="after_refill_by",
+            )
+    elif kind == AppointmentKind.REPLACEMENT:
+        plan = therapy.replacement_plan(
+            implanted_on=pump.implanted_on,
+            eri_on=pump.eri_on,
+            service_life_months=pump.model.service_life_months,
+            **clinical.replacement_parameters(),
+        )
+        if therapy.check_replacement_date(day, plan) == "after_eri":
+            warnings.append(
+                {
+                    "code": "after_eri",
+                    "message": f"The surgery on {day.isoformat()} is after the ERI date {plan.eri_on.isoformat()}.",
+                }
+            )
+    return warnings
+
+
+@transaction.atomic
+def appointment_create(
+    *, actor, pump: Pump, kind: str, day: date, at: time | None = None, nurse=None, notes: str = ""
+) -> tuple[Appointment, list[dict]]:
+    """A nurse books an appointment directly (status booked)."""
+    require_role(actor, pump.patient.clinic, PATIENT_WRITERS, "Booking an appointment")
+    warnings = _check_day(pump, kind, day)
+    appointment = Appointment(
+        pump=pump, kind=kind, status=AppointmentStatus.BOOKED, day=day, time=at, nurse=nurse, notes=notes
+    )
+    if Appointment.objects.filter(pump=pump, kind=kind, status__in=OPEN_STATUSES).exists():
+        raise therapy.CalculationError(
+            "pump",
+            f"the pump already has an open {kind} appointment: book or move that one",
+            code="already_open",
+        )
+    save_audited(appointment, actor=actor, reason="booked")
+    return appointment, warnings
+
+
+@transaction.atomic
+def appointment_book(
+    *, actor, appointment: Appointment, day: date | None = None, at: time | None = None, nurse=None
+) -> tuple[Appointment, list[dict]]:
+    """Book a proposal, or move a booked appointment (to ``day``/``at``)."""
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    require_role(actor, appointment.pump.patient.clinic, PATIENT_WRITERS, "Booking an appointment")
+    if appointment.status not in OPEN_STATUSES:
+        raise therapy.CalculationError(
+            "status", f"a {appointment.status} appointment cannot be booked", code="not_open"
+        )
+    moved = day is not None and day != appointment.day
+    appointment.day = day or appointment.day
+    warnings = _check_day(appointment.pump, appointment.kind, appointment.day)
+    appointment.time = at if at is not None else appointment.time
+    appointment.nurse = nurse if nurse is not None else appointment.nurse
+    reason = "moved" if moved and appointment.status == AppointmentStatus.BOOKED else "booked"
+    appointment.status = AppointmentStatus.BOOKED
+    save_audited(appointment, actor=actor, reason=reason)
+    return appointment, warnings
+
+
+@transaction.atomic
+def appointment_cancel(*, actor, appointment: Appointment, reason: str) -> Appointment:
+    """Cancel (or reject a proposal); the scheduling job proposes again."""
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    require_role(actor, appointment.pump.patient.clinic, PATIENT_WRITERS, "Cancelling an appointment")
+    if appointment.status not in OPEN_STATUSES:
+        raise therapy.CalculationError(
+            "status", f"a {appointment.status} appointment cannot be cancelled", code="not_open"
+        )
+    if not (reason or "").strip():
+        raise therapy.CalculationError("reason", "is required: say why the appointment is cancelled")
+    appointment.status = AppointmentStatus.CANCELLED
+    save_audited(appointment, actor=actor, reason=f"cancelled: {reason}")
+    return appointment
+
+
+@transaction.atomic
+def appointment_no_show(*, actor, appointment: Appointment, notes: str = "") -> Appointment:
+    """The patient did not come: the pump goes back to the top of the worklist."""
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    require_role(actor, appointment.pump.patient.clinic, PATIENT_WRITERS, "Recording a no-show")
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise therapy.CalculationError(
+            "status", "only a booked appointment can be a no-show", code="not_booked"
+        )
+    if appointment.day > local_today(appointment.pump.patient.clinic):
+        raise therapy.CalculationError("day", "the appointment has not happened yet", code="not_yet")
+    appointment.status = AppointmentStatus.NO_SHOW
+    save_audited(appointment, actor=actor, reason=f"no-show{': ' + notes if notes else ''}")
+    return appointment
+
+
+def appointments_after_refill(*, actor, refill) -> None:
+    """A refill completes the pump's booked refill appointment and withdraws its proposal
+    (the job proposes the next one from the new refill-by date)."""
+    for appointment in Appointment.objects.select_for_update().filter(
+        pump=refill.pump, kind=AppointmentKind.REFILL, status__in=OPEN_STATUSES
+    ):
+        if appointment.status == AppointmentStatus.BOOKED:
+            appointment.status, appointment.refill = AppointmentStatus.COMPLETED, refill
+            save_audited(appointment, actor=actor, reason="completed by the refill")
+        else:
+            appointment.status = AppointmentStatus.CANCELLED
+            save_audited(appointment, actor=actor, reason="proposal withdrawn: the pump was refilled")

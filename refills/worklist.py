@@ -1,0 +1,172 @@
+"""The nurses' worklist (issue 3, item 5; ALERT-1): every active pump of a clinic that is
+due, ordered by urgency and then by refill-by date.
+
+The order and the filters are computed by the database from the stored projections and
+the appointments, so a page costs the same queries however large the clinic; the volume
+"now" — the one number that moves with the clock — is computed for the rows of the page.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+
+import therapy
+from patients.models import Caregiver, Clinic, Pump, PumpStatus
+from pumpcare import clinical
+
+from . import selectors
+from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus, Refill
+
+# ALERT-1, highest first. The ranks are the worklist's order; the codes are the API's.
+URGENCY = [
+    ("past_empty", "Past the projected empty time (worst case): withdrawal risk, act now"),
+    ("past_alarm", "Past the low-reservoir alarm time (worst case) without a refill"),
+    ("no_show", "Missed the last refill appointment"),
+    ("due_unbooked", "Refill-by date soon and no refill booked"),
+    ("replacement_overdue", "Replacement book-by date passed without a booked replacement"),
+    ("no_projection", "No projection: see the warnings"),
+    ("scheduled", "Due; refill booked"),
+    ("upcoming", "Not yet due"),
+]
+RANK = {code: rank for rank, (code, _) in enumerate(URGENCY)}
+LABEL = dict(URGENCY)
+DST_CODES = {"daylight_saving_change", "clock_off_wall_clock"}
+
+
+def worklist(
+    clinic: Clinic,
+    *,
+    now: datetime,
+    until: date | None = None,
+    nurse: str | None = None,
+    appointment_status: str | None = None,
+) -> QuerySet[Pump]:
+    """The clinic's active pumps annotated with ``urgency`` (ALERT-1 rank) and ordered by it,
+    then by refill-by. ``until`` keeps the pumps due by that date (and every urgent one);
+    ``nurse`` and ``appointment_status`` filter on the open refill appointment
+    (``none``: no open refill appointment)."""
+    today = now.astimezone(clinic.tz).date()
+    due_soon = today + timedelta(days=clinical.alert_due_within_days())
+    refill_open = Appointment.objects.filter(
+        pump=OuterRef("pk"), kind=AppointmentKind.REFILL, status__in=OPEN_STATUSES
+    )
+    last_refill_at = (
+        Refill.objects.filter(pump=OuterRef("pump_id")).order_by("-performed_at").values("performed_at")[:1]
+    )
+    no_show = Appointment.objects.filter(
+        pump=OuterRef("pk"), kind=AppointmentKind.REFILL, status=AppointmentStatus.NO_SHOW
+    ).exclude(day__lt=Subquery(last_refill_at))
+    booked_replacement = Appointment.objects.filter(
+        pump=OuterRef("pk"), kind=AppointmentKind.REPLACEMENT, status=AppointmentStatus.BOOKED
+    )
+    reachable_caregiver = Caregiver.objects.filter(
+        patient=OuterRef("patient_id"), communication_consent=True
+    ).filter(~Q(email="") | ~Q(phone=""))
+    last_discrepancy = (
+        Refill.objects.filter(pump=OuterRef("pk")).order_by("-performed_at").values("discrepancy")[:1]
+    )
+    queryset = (
+        Pump.objects.filter(patient__clinic=clinic, status=PumpStatus.ACTIVE)
+        .select_related("patient", "model", "projection")
+        .annotate(
+            refill_booked=Exists(refill_open.filter(status=AppointmentStatus.BOOKED)),
+            missed=Exists(no_show),
+            replacement_booked=Exists(booked_replacement),
+            caregiver_reachable=Exists(reachable_caregiver),
+            last_discrepancy=Subquery(last_discrepancy),
+        )
+        .annotate(
+            urgency=Case(
+                When(projection__empty_at_worst_case__lte=now, then=Value(RANK["past_empty"])),
+                When(projection__low_reservoir_alarm_at_worst_case__lte=now, then=Value(RANK["past_alarm"])),
+                When(missed=True, then=Value(RANK["no_show"])),
+                When(
+                    Q(projection__refill_by__lte=due_soon, refill_booked=False),
+                    then=Value(RANK["due_unbooked"]),
+                ),
+                When(
+                    Q(projection__replacement_book_by__lt=today, replacement_booked=False),
+                    then=Value(RANK["replacement_overdue"]),
+                ),
+                When(
+                    Q(projection__isnull=True) | Q(projection__refill_by__isnull=True),
+                    then=Value(RANK["no_projection"]),
+                ),
+                When(projection__refill_by__lte=due_soon, then=Value(RANK["scheduled"])),
+                default=Value(RANK["upcoming"]),
+                output_field=IntegerField(),
+            )
+        )
+    )
+    if until is not None:
+        queryset = queryset.filter(Q(projection__refill_by__lte=until) | Q(urgency__lt=RANK["scheduled"]))
+    if appointment_status == "none":
+        queryset = queryset.exclude(Exists(refill_open))
+    elif appointment_status:
+        queryset = queryset.filter(
+            Exists(
+                Appointment.objects.filter(
+                    pump=OuterRef("pk"), kind=AppointmentKind.REFILL, status=appointment_status
+                )
+            )
+        )
+    if nurse:
+        queryset = queryset.filter(Exists(refill_open.filter(nurse__username=nurse)))
+    return queryset.order_by("urgency", "projection__refill_by", "pk")
+
+
+def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[dict]:
+    """The page's rows: the stored projection, the open refill appointment, the flags, and
+    the reservoir volume now (LRA-1) — a constant number of queries for the page."""
+    ids = [p.pk for p in pumps]
+    records = selectors.therapy_records(ids)
+    appointments = {
+        a.pump_id: a
+        for a in Appointment.objects.filter(
+            pump_id__in=ids, kind=AppointmentKind.REFILL, status__in=OPEN_STATUSES
+        ).select_related("nurse", "pump__patient__clinic")
+    }
+    rows = []
+    for pump in pumps:
+        projection = getattr(pump, "projection", None)
+        state = selectors.reservoir_from(records[pump.pk])
+        volume = (
+            None
+            if state is None
+            else therapy.units.rounded(therapy.volume_at(state, now), therapy.units.VOLUME_ML)
+        )
+        warnings = projection.warnings if projection else []
+        codes = {w["code"] for w in warnings}
+        patient = pump.patient
+        alarm = projection.low_reservoir_alarm_at_worst_case if projection else None
+        appointment = appointments.get(pump.pk)
+        code = URGENCY[pump.urgency][0]
+        rows.append(
+            {
+                "patient": patient,
+                "pump": pump,
+                "reservoir_volume_ml": volume,
+                "low_reservoir_alarm_at": projection.low_reservoir_alarm_at if projection else None,
+                "low_reservoir_alarm_at_worst_case": alarm,
+                "alarm_on": alarm.astimezone(clinic.tz).date() if alarm else None,
+                "empty_at_worst_case": projection.empty_at_worst_case if projection else None,
+                "refill_by": projection.refill_by if projection else None,
+                "refill_by_reason": (projection.refill_by_reason or None) if projection else None,
+                "replacement_book_by": projection.replacement_book_by if projection else None,
+                "urgency": {"rank": pump.urgency, "code": code, "label": LABEL[code]},
+                "appointment": appointment,
+                "flags": {
+                    "discrepancy_at_last_refill": pump.last_discrepancy,
+                    "no_reachable_contact": not (
+                        (patient.communication_consent and (patient.email or patient.phone))
+                        or pump.caregiver_reachable
+                    ),
+                    "daylight_saving_warning": bool(codes & DST_CODES),
+                    "tolerance_not_configured": "tolerance_not_configured" in codes,
+                },
+                "warnings": warnings,
+            }
+        )
+    return rows

@@ -1,0 +1,330 @@
+"""Refill proposals (LRA-5) and what nurses do with appointments (issue 3, items 2-3).
+
+"Now" is Thursday 2026-11-26 12:00Z; the clinic works Monday to Friday, in UTC.
+A first fill of 20 mL at 500 mcg/mL, 250 mcg/day (0.5 mL/day) has its worst-case alarm
+18 / (0.5 x 1.145) = 31.441 days = 31 d 10 h 35 min after the fill, and refill-by 7 days
+before that alarm's date.
+"""
+
+import io
+import threading
+from datetime import date
+
+import pytest
+from django.core.management import call_command
+from django.db import IntegrityError, connection, connections, transaction
+
+from alerts.models import Alert
+from patients.models import ClinicClosure, PumpModel
+from refills.models import Appointment, PumpProjection
+from refills.scheduling import refill_proposals_run
+from tests.conftest import client_for
+from tests.factories import PatientFactory, PumpFactory
+from tests.helpers import assert_refused, simple
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
+
+
+def fill(api, pump, at, daily=250):
+    response = api.post(
+        f"/api/v1/pumps/{pump.pk}/refills/",
+        {
+            "performed_at": at,
+            "volume_withdrawn_ml": 0,
+            "volume_added_ml": 20,
+            "concentration_mcg_per_ml": 500,
+            "prescription": simple(daily),
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+
+
+def new_pump(clinic, api, at):
+    pump = PumpFactory(patient=PatientFactory(clinic=clinic), implanted_on=date(2026, 1, 2))
+    fill(api, pump, at)
+    return pump
+
+
+# Fill 2026-11-20T10:00Z -> alarm 2026-12-21T20:35Z -> refill-by Monday 2026-12-14.
+ON_MONDAY = "2026-11-20T10:00:00Z"
+# Fill 2026-11-19T10:00Z -> alarm 2026-12-20T20:35Z -> refill-by Sunday 2026-12-13.
+ON_SUNDAY = "2026-11-19T10:00:00Z"
+
+
+def proposals(pump):
+    return list(Appointment.objects.filter(pump=pump, status="proposed").values_list("day", flat=True))
+
+
+@pytest.mark.rule("LRA-5")
+def test_a_refill_is_proposed_on_refill_by_when_it_is_a_working_day(clinic, api):
+    pump = new_pump(clinic, api, ON_MONDAY)
+    assert PumpProjection.objects.get(pump=pump).refill_by == date(2026, 12, 14)
+    assert refill_proposals_run(clinic).proposed == 1
+    assert proposals(pump) == [date(2026, 12, 14)]
+
+
+@pytest.mark.rule("LRA-5")
+def test_the_proposal_walks_back_over_the_weekend_and_closures(clinic, api):
+    pump = new_pump(clinic, api, ON_SUNDAY)
+    ClinicClosure.objects.create(clinic=clinic, date=date(2026, 12, 11), reason="staff training")
+    refill_proposals_run(clinic)
+    # Sunday 13 -> Saturday 12 -> Friday 11 (closed) -> Thursday 10
+    assert proposals(pump) == [date(2026, 12, 10)]
+
+
+@pytest.mark.rule("LRA-5")
+def test_full_days_are_skipped_most_urgent_first(clinic, api):
+    clinic.refill_slots_per_day = 1
+    clinic.save()
+    first, second = new_pump(clinic, api, ON_SUNDAY), new_pump(clinic, api, ON_SUNDAY)
+    assert refill_proposals_run(clinic).proposed == 2
+    # one slot a day: Friday 11, then Thursday 10
+    assert proposals(first) == [date(2026, 12, 11)] and proposals(second) == [date(2026, 12, 10)]
+
+
+@pytest.mark.rule("LRA-5")
+def test_no_slot_in_the_window_raises_one_alert_instead_of_missing_silently(clinic, api):
+    pump = new_pump(clinic, api, ON_MONDAY)
+    for day in range(8, 15):  # the whole window before Monday 14 closed
+        ClinicClosure.objects.create(clinic=clinic, date=date(2026, 12, day))
+    result = refill_proposals_run(clinic)
+    assert (result.proposed, result.no_slot) == (0, 1)
+    assert refill_proposals_run(clinic).no_slot == 0  # the open alert is not repeated
+    alert = Alert.objects.get(pump=pump)
+    assert alert.kind == "no_refill_slot" and "2026-12-14" in alert.message
+    assert not Appointment.objects.filter(pump=pump).exists()
+
+
+@pytest.mark.rule("LRA-5")
+def test_a_refill_by_date_in_the_past_is_alerted_never_proposed_after_it(clinic, api):
+    # Fill 2026-10-20: alarm 2026-11-20, refill-by 2026-11-13, before today (2026-11-26).
+    pump = new_pump(clinic, api, "2026-10-20T10:00:00Z")
+    assert refill_proposals_run(clinic).no_slot == 1
+    assert not Appointment.objects.filter(pump=pump).exists()
+
+
+def test_the_job_is_idempotent(clinic, api):
+    new_pump(clinic, api, ON_MONDAY)
+    assert refill_proposals_run(clinic).proposed == 1
+    assert refill_proposals_run(clinic).proposed == 0
+    assert Appointment.objects.count() == 1
+
+
+def test_the_database_allows_one_open_refill_appointment_per_pump(clinic, api):
+    pump = new_pump(clinic, api, ON_MONDAY)
+    Appointment.objects.create(pump=pump, kind="refill", day=date(2026, 12, 14))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Appointment.objects.create(pump=pump, kind="refill", day=date(2026, 12, 11), status="booked")
+    Appointment.objects.create(pump=pump, kind="titration", day=date(2026, 12, 11))  # another kind is fine
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_racing_runs_create_no_duplicate(clinic, nurse, frozen_now):
+    if connection.vendor != "postgresql":
+        pytest.skip("a real race needs PostgreSQL (DATABASE_URL); SQLite serialises every writer")
+    api = client_for(nurse)
+    pumps = [new_pump(clinic, api, ON_MONDAY) for _ in range(5)]
+    start = threading.Barrier(2)
+    errors = []
+
+    def run():
+        try:
+            start.wait(5)
+            with transaction.atomic():
+                refill_proposals_run(clinic)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    for pump in pumps:
+        assert Appointment.objects.filter(pump=pump, status="proposed").count() == 1
+
+
+def test_a_refill_completes_the_booked_appointment(clinic, api, nurse):
+    pump = new_pump(clinic, api, ON_MONDAY)
+    refill_proposals_run(clinic)
+    appointment = Appointment.objects.get(pump=pump)
+    response = api.post(f"/api/v1/appointments/{appointment.pk}/book/", {"time": "09:30"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "booked"
+    # 20 mL filled 2026-11-20T10:00Z, 6 days at 0.5 mL/day -> 17.0 mL expected at the refill
+    response = api.post(
+        f"/api/v1/pumps/{pump.pk}/refills/",
+        {
+            "performed_at": "2026-11-26T10:00:00Z",
+            "volume_withdrawn_ml": "17.0",
+            "volume_added_ml": 20,
+            "concentration_mcg_per_ml": 500,
+            "prescription": simple(250),
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    appointment.refresh_from_db()
+    assert appointment.status == "completed" and appointment.refill_id == response.json()["id"]
+    assert appointment.history.first().history_change_reason == "completed by the refill"
+
+
+def test_a_refill_withdraws_a_proposal_and_the_job_proposes_the_next(clinic, api):
+    pump = new_pump(clinic, api, ON_MONDAY)
+    refill_proposals_run(clinic)
+    fill_again = {
+        "performed_at": "2026-11-26T10:00:00Z",
+        "volume_withdrawn_ml": "17.0",
+        "volume_added_ml": 20,
+        "concentration_mcg_per_ml": 500,
+        "prescription": simple(250),
+    }
+    assert api.post(f"/api/v1/pumps/{pump.pk}/refills/", fill_again, format="json").status_code == 201
+    assert Appointment.objects.get(pump=pump).status == "cancelled"
+    refill_proposals_run(clinic)
+    # alarm 31.441 days after 2026-11-26T10:00Z = 2026-12-27T20:35Z; refill-by Sunday 2026-12-20 -> Friday 18
+    assert proposals(pump) == [date(2026, 12, 18)]
+
+
+def test_a_proposal_after_a_new_earlier_refill_by_is_moved(clinic, api, physician):
+    pump = new_pump(clinic, api, ON_MONDAY)
+    refill_proposals_run(clinic)
+    PumpModel.objects.filter(code="8637-20").update(accuracy_tolerance_pct=50)
+    from refills.projections import projections_refresh_all
+
+    projections_refresh_all()
+    # worst case 18 / (0.5 x 1.5) = 24 days after 2026-11-20T10:00Z = 2026-12-14; refill-by Monday 12-07
+    assert PumpProjection.objects.get(pump=pump).refill_by == date(2026, 12, 7)
+    refill_proposals_run(clinic)
+    assert proposals(pump) == [date(2026, 12, 7)]
+    assert Appointment.objects.filter(pump=pump, status="cancelled").count() == 1
+
+
+# --- the API ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def proposed(clinic, api):
+    pump = new_pump(clinic, api, ON_MONDAY)
+    refill_proposals_run(clinic)
+    return Appointment.objects.get(pump=pump)
+
+
+def test_nurses_list_and_filter_appointments(api, proposed, clinic):
+    body = api.get(f"/api/v1/appointments/?clinic={clinic.code}&status=proposed").json()
+    assert [a["id"] for a in body["results"]] == [proposed.pk]
+    assert body["results"][0]["day"] == "2026-12-14" and body["results"][0]["proposed_by_job"] is True
+    assert api.get("/api/v1/appointments/?status=booked").json()["count"] == 0
+
+
+@pytest.mark.rule("LRA-5")
+def test_moving_a_refill_after_refill_by_is_refused(api, proposed):
+    response = api.post(f"/api/v1/appointments/{proposed.pk}/book/", {"day": "2026-12-15"}, format="json")
+    assert_refused(response, "day", "after_refill_by")
+    proposed.refresh_from_db()
+    assert proposed.status == "proposed"
+
+
+@pytest.mark.parametrize(
+    "day, why",
+    [("2026-11-25", "in the past"), ("2026-12-12", "not a working day")],
+)
+def test_booking_a_past_or_non_working_day_is_refused(api, proposed, day, why):
+    body = assert_refused(
+        api.post(f"/api/v1/appointments/{proposed.pk}/book/", {"day": day}, format="json"), "day"
+    )
+    assert why in body["detail"]
+
+
+def test_booking_moves_and_assigns_a_nurse(api, proposed, nurse):
+    response = api.post(
+        f"/api/v1/appointments/{proposed.pk}/book/",
+        {"day": "2026-12-11", "time": "14:00", "nurse": nurse.username},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert (response.json()["day"], response.json()["time"], response.json()["nurse"]) == (
+        "2026-12-11",
+        "14:00:00",
+        "nurse",
+    )
+
+
+def test_cancelling_needs_a_reason_and_lets_the_job_propose_again(api, proposed, clinic):
+    assert_refused(api.post(f"/api/v1/appointments/{proposed.pk}/cancel/", {}, format="json"), "reason")
+    response = api.post(
+        f"/api/v1/appointments/{proposed.pk}/cancel/", {"reason": "patient travelling"}, format="json"
+    )
+    assert response.json()["status"] == "cancelled"
+    assert refill_proposals_run(clinic).proposed == 1
+
+
+def test_a_no_show_is_recorded_once_the_day_has_come(api, clinic):
+    # Fill 2026-11-02: alarm 2026-12-03T20:35Z, refill-by Thursday 2026-11-26 (today).
+    pump = new_pump(clinic, api, "2026-11-02T10:00:00Z")
+    refill_proposals_run(clinic)
+    appointment = Appointment.objects.get(pump=pump)
+    assert appointment.day == date(2026, 11, 26)
+    assert_refused(api.post(f"/api/v1/appointments/{appointment.pk}/no-show/", {}, format="json"), "status")
+    api.post(f"/api/v1/appointments/{appointment.pk}/book/", {"time": "08:00"}, format="json")
+    response = api.post(
+        f"/api/v1/appointments/{appointment.pk}/no-show/", {"notes": "no answer"}, format="json"
+    )
+    assert response.json()["status"] == "no_show"
+
+
+def test_booking_directly_and_only_one_open_per_kind(api, clinic):
+    pump = new_pump(clinic, api, ON_MONDAY)
+    response = api.post(
+        "/api/v1/appointments/", {"pump": pump.pk, "kind": "refill", "day": "2026-12-10"}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["status"] == "booked"
+    again = api.post(
+        "/api/v1/appointments/", {"pump": pump.pk, "kind": "refill", "day": "2026-12-11"}, format="json"
+    )
+    assert_refused(again, "pump", "already_open")
+    assert refill_proposals_run(clinic).proposed == 0  # a booked refill needs no proposal
+
+
+@pytest.mark.rule("ERI-2")
+def test_a_replacement_after_eri_is_flagged_and_after_eos_refused(api, clinic):
+    pump = PumpFactory(
+        patient=PatientFactory(clinic=clinic), implanted_on=date(2022, 1, 3), eri_on=date(2026, 12, 1)
+    )
+    # ERI 2026-12-01, EOS = ERI + 90 days = 2027-03-01
+    response = api.post(
+        "/api/v1/appointments/", {"pump": pump.pk, "kind": "replacement", "day": "2026-12-02"}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    assert [w["code"] for w in response.json()["warnings"]] == ["after_eri"]
+    Appointment.objects.all().delete()
+    late = api.post(
+        "/api/v1/appointments/", {"pump": pump.pk, "kind": "replacement", "day": "2027-03-02"}, format="json"
+    )
+    assert_refused(late, "surgery_on", "replacement_after_eos")
+
+
+def test_another_clinic_cannot_see_or_touch_appointments(proposed, outsider):
+    other = client_for(outsider)
+    assert other.get(f"/api/v1/appointments/{proposed.pk}/").status_code == 404
+    assert other.post(f"/api/v1/appointments/{proposed.pk}/book/", {}, format="json").status_code == 404
+    assert other.get("/api/v1/appointments/").json()["count"] == 0
+    response = other.post(
+        "/api/v1/appointments/",
+        {"pump": proposed.pump_id, "kind": "refill", "day": "2026-12-10"},
+        format="json",
+    )
+    assert_refused(response, "pump")
+
+
+def test_run_daily_jobs_runs_projections_then_proposals(clinic, api):
+    new_pump(clinic, api, ON_MONDAY)
+    out = io.StringIO()
+    call_command("run_daily_jobs", stdout=out)
+    assert "projections: 1 checked, 0 recomputed" in out.getvalue()
+    assert "refills: 1 appointments proposed" in out.getvalue()

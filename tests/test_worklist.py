@@ -1,0 +1,148 @@
+"""The nurses' worklist (issue 3, item 5; ALERT-1). "Now" is Thursday 2026-11-26 12:00Z.
+
+A first fill of 20 mL at 500 mcg/mL and 250 mcg/day drains 0.5 mL/day; its worst-case alarm
+is 31.441 days (31 d 10 h 35 min) after the fill, its worst-case empty time
+20 / 0.5725 = 34.934 days (34 d 22 h 25 min) after it, refill-by 7 days before the alarm date.
+"""
+
+from datetime import date
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from patients.models import Caregiver
+from refills.models import Appointment
+from refills.scheduling import refill_proposals_run
+from tests.conftest import client_for
+from tests.factories import PatientFactory, PumpFactory
+from tests.helpers import simple
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
+URL = "/api/v1/worklist/"
+
+
+def filled(clinic, api, at, *, withdrawn=None, previous=None, **patient):
+    pump = PumpFactory(patient=PatientFactory(clinic=clinic, **patient), implanted_on=date(2026, 1, 2))
+    for when, residual in ([(previous, 0)] if previous else []) + [(at, withdrawn if previous else 0)]:
+        response = api.post(
+            f"/api/v1/pumps/{pump.pk}/refills/",
+            {
+                "performed_at": when,
+                "volume_withdrawn_ml": residual,
+                "volume_added_ml": 20,
+                "concentration_mcg_per_ml": 500,
+                "prescription": simple(250),
+            },
+            format="json",
+        )
+        assert response.status_code == 201, response.json()
+    return pump
+
+
+def rows(api, query=""):
+    response = api.get(f"{URL}?clinic=HOME{query}")
+    assert response.status_code == 200, response.json()
+    return response.json()["results"]
+
+
+@pytest.mark.rule("ALERT-1")
+def test_pumps_are_ordered_by_urgency_then_refill_by(clinic, api):
+    # Filled 2026-10-20T10:00Z: worst-case empty 2026-11-24T08:25Z, before now -> past_empty
+    empty = filled(clinic, api, "2026-10-20T10:00:00Z", family_name="Empty")
+    # Filled 2026-10-24T10:00Z: worst alarm 2026-11-24T20:35Z (past), empty 2026-11-28 -> past_alarm
+    alarm = filled(clinic, api, "2026-10-24T10:00:00Z", family_name="Alarm")
+    # Filled 2026-11-05T10:00Z: worst alarm 2026-12-06T20:35Z, refill-by 2026-11-29 (within 7 days), unbooked
+    due = filled(clinic, api, "2026-11-05T10:00:00Z", family_name="Due")
+    # Filled 2026-11-20T10:00Z: refill-by 2026-12-14 -> upcoming
+    later = filled(clinic, api, "2026-11-20T10:00:00Z", family_name="Later")
+    got = rows(api)
+    assert [r["pump"]["id"] for r in got] == [empty.pk, alarm.pk, due.pk, later.pk]
+    assert [r["urgency"]["code"] for r in got] == ["past_empty", "past_alarm", "due_unbooked", "upcoming"]
+    assert got[2]["refill_by"] == "2026-11-29" and got[2]["refill_by_reason"] == "alarm"
+    assert got[2]["alarm_on"] == "2026-12-06"
+    # volume now: 21 days and 2 hours after the fill at 0.5 mL/day -> 20 - 10.5417 = 9.46 mL
+    assert got[2]["reservoir_volume_ml"] == "9.46"
+    # past the worst-case empty time, yet nominally 20 - 0.5 x 37.083 days = 1.46 mL remain
+    assert got[0]["reservoir_volume_ml"] == "1.46"
+
+
+@pytest.mark.rule("ALERT-1")
+def test_a_booked_refill_lowers_the_urgency_and_a_no_show_raises_it(clinic, api):
+    due = filled(clinic, api, "2026-11-02T10:00:00Z")  # refill-by 2026-11-26: today
+    refill_proposals_run(clinic)
+    appointment = Appointment.objects.get(pump=due)
+    assert rows(api)[0]["urgency"]["code"] == "due_unbooked"  # a proposal is not a booking
+    api.post(f"/api/v1/appointments/{appointment.pk}/book/", {"time": "09:00"}, format="json")
+    row = rows(api)[0]
+    assert row["urgency"]["code"] == "scheduled"
+    assert row["appointment"]["status"] == "booked" and row["appointment"]["day"] == "2026-11-26"
+    api.post(f"/api/v1/appointments/{appointment.pk}/no-show/", {}, format="json")
+    other = filled(clinic, api, "2026-11-03T10:00:00Z")  # due too, unbooked, later refill-by
+    got = rows(api)
+    assert [r["pump"]["id"] for r in got[:2]] == [due.pk, other.pk]
+    assert got[0]["urgency"]["code"] == "no_show"
+
+
+def test_until_filters_the_due_and_keeps_the_urgent(clinic, api):
+    filled(clinic, api, "2026-10-24T10:00:00Z")  # past alarm, refill-by 2026-11-17
+    filled(clinic, api, "2026-11-20T10:00:00Z")  # refill-by 2026-12-14
+    assert len(rows(api, "&until=2026-12-01")) == 1
+    assert len(rows(api, "&until=2026-12-14")) == 2
+
+
+def test_flags(clinic, api):
+    # Refilled 2026-11-20 withdrawing 5 mL where 20 - 0.5 x 10 days = 15 mL were expected: less than expected.
+    pump = filled(
+        clinic,
+        api,
+        "2026-11-20T10:00:00Z",
+        withdrawn="5",
+        previous="2026-11-10T10:00:00Z",
+        communication_consent=False,
+        phone="",
+    )
+    flags = rows(api)[0]["flags"]
+    assert flags["discrepancy_at_last_refill"] == "less_than_expected"
+    assert flags["no_reachable_contact"] is True
+    Caregiver.objects.create(
+        patient=pump.patient, name="Sam", relation="spouse", phone="1", communication_consent=True
+    )
+    assert rows(api)[0]["flags"]["no_reachable_contact"] is False
+    assert flags["daylight_saving_warning"] is False and flags["tolerance_not_configured"] is False
+
+
+def test_filters_by_appointment_status_and_nurse(clinic, api, nurse):
+    a = filled(clinic, api, "2026-11-05T10:00:00Z")
+    b = filled(clinic, api, "2026-11-06T10:00:00Z")
+    refill_proposals_run(clinic)
+    booked = Appointment.objects.get(pump=a)
+    api.post(f"/api/v1/appointments/{booked.pk}/book/", {"nurse": nurse.username}, format="json")
+    assert [r["pump"]["id"] for r in rows(api, "&status=booked")] == [a.pk]
+    assert [r["pump"]["id"] for r in rows(api, "&status=proposed")] == [b.pk]
+    assert [r["pump"]["id"] for r in rows(api, "&nurse=nurse")] == [a.pk]
+    assert rows(api, "&status=none") == []
+
+
+def test_bad_parameters_are_refused(api, clinic):
+    assert api.get(f"{URL}?clinic=HOME&until=tomorrow").status_code == 400
+    assert api.get(f"{URL}?clinic=HOME&status=maybe").status_code == 400
+
+
+def test_another_clinic_is_not_found(clinic, outsider):
+    assert client_for(outsider).get(f"{URL}?clinic=HOME").status_code == 404
+
+
+def test_the_queries_per_page_do_not_grow_with_the_clinic(clinic, api):
+    def count():
+        with CaptureQueriesContext(connection) as queries:
+            assert api.get(f"{URL}?clinic=HOME").status_code == 200
+        return len(queries)
+
+    for _ in range(2):
+        filled(clinic, api, "2026-11-05T10:00:00Z")
+    small = count()
+    for _ in range(10):
+        filled(clinic, api, "2026-11-05T10:00:00Z")
+    refill_proposals_run(clinic)
+    assert count() == small
