@@ -62,9 +62,8 @@ _PUMP_INPUTS = [
     "m.id",
     "m.accuracy_tolerance_pct",
     "m.service_life_months",
-    "c.timezone",
-    "c.safety_margin_days",
 ]
+_CLINIC_INPUTS = ["c.timezone", "c.safety_margin_days"]
 _REFILL_INPUTS = [
     "r.id",
     "r.performed_at",
@@ -100,13 +99,18 @@ def _inputs_sql(vendor: str, where: str) -> str:
             f"SELECT GROUP_CONCAT(t, ';') FROM (SELECT {prescription} AS t FROM refills_prescription x "
             f"WHERE x.pump_id = p.id AND x.effective_at >= ({in_effect}) ORDER BY x.effective_at)"
         )
+    # The clinic is read through the patient with per-pump index lookups (scalar
+    # subqueries): a join lets the planner hash the whole patient table for every batch.
+    clinic = (
+        "FROM patients_patient pa JOIN patients_clinic c ON c.id = pa.clinic_id WHERE pa.id = p.patient_id"
+    )
     return (
-        f"SELECT p.id, c.timezone, {_text(_PUMP_INPUTS, '|')} AS pump_part, "
+        f"SELECT p.id, (SELECT c.timezone {clinic}) AS timezone, "
+        f"{_text(_PUMP_INPUTS, '|')} || '|' || (SELECT {_text(_CLINIC_INPUTS, '|')} {clinic}) AS pump_part, "
         f"(SELECT {_text(_REFILL_INPUTS, '|')} FROM refills_refill r JOIN patients_drug d ON d.id = r.drug_id "
         f"WHERE r.pump_id = p.id ORDER BY r.performed_at DESC LIMIT 1) AS refill_part, ({aggregate}) AS rx_part, "
         "pp.fingerprint AS stored "
         "FROM patients_pump p JOIN patients_pumpmodel m ON m.id = p.model_id "
-        "JOIN patients_patient pa ON pa.id = p.patient_id JOIN patients_clinic c ON c.id = pa.clinic_id "
         f"LEFT JOIN refills_pumpprojection pp ON pp.pump_id = p.id WHERE {where}"
     )
 
