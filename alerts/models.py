@@ -13,6 +13,8 @@ from patients.models import Clinic, Pump
 class AlertKind(models.TextChoices):
     DISCONTINUATION = "discontinuation", "Therapy stopped or reduced to zero (withdrawal risk)"
     NO_REFILL_SLOT = "no_refill_slot", "No refill slot before the refill-by date"
+    REPLACEMENT_PLANNING = "replacement_planning", "Replacement planning open: book the surgery"
+    REPLACEMENT_OVERDUE = "replacement_overdue", "Replacement book-by date passed without a booked surgery"
 
 
 class Severity(models.TextChoices):

@@ -134,6 +134,68 @@ def _no_slot_alert(pump: Pump, why: str) -> int:
     return 1
 
 
+@dataclass
+class ReplacementResult:
+    opened: int = 0
+    escalated: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
+    """ERI-2 for one clinic: from 6 months before ERI, a pump without a booked replacement
+    gets a task for staff (an alert); once book-by (ERI − 90 days) has passed without one,
+    the task escalates to a critical alert. Each is raised once, until acknowledged."""
+    result = ReplacementResult()
+    today = local_today(clinic)
+    booked = Appointment.objects.filter(
+        pump=OuterRef("pk"), kind=AppointmentKind.REPLACEMENT, status=AppointmentStatus.BOOKED
+    )
+    pumps = (
+        Pump.objects.filter(
+            patient__clinic=clinic,
+            status=PumpStatus.ACTIVE,
+            projection__replacement_planning_opens_on__lte=today,
+        )
+        .exclude(Exists(booked))
+        .select_related("projection", "patient", "model")
+    )
+    for pump in pumps:
+        plan = pump.projection
+        if plan.replacement_book_by < today:
+            kind, severity = AlertKind.REPLACEMENT_OVERDUE, Severity.CRITICAL
+            message = (
+                f"Pump {pump} ({pump.patient}): the replacement had to be booked by {plan.replacement_book_by} "
+                f"(ERI {plan.eri_on}{', estimated' if plan.eri_estimated else ''}; the pump stops at EOS {plan.eos_on})."
+            )
+        else:
+            kind, severity = AlertKind.REPLACEMENT_PLANNING, Severity.WARNING
+            message = (
+                f"Pump {pump} ({pump.patient}) reaches ERI on {plan.eri_on}"
+                f"{' (estimated)' if plan.eri_estimated else ''}: book the replacement surgery by "
+                f"{plan.replacement_book_by}."
+            )
+        if Alert.objects.filter(pump=pump, kind=kind, acknowledged_at__isnull=True).exists():
+            continue
+        alert_raise(clinic=clinic, pump=pump, kind=kind, severity=severity, message=message)
+        if kind == AlertKind.REPLACEMENT_OVERDUE:
+            result.escalated += 1
+        else:
+            result.opened += 1
+    return result
+
+
+def replacement_planning_run_all() -> ReplacementResult:
+    total = ReplacementResult()
+    for clinic in Clinic.objects.all():
+        with transaction.atomic():
+            one = replacement_planning_run(clinic)
+        total.opened += one.opened
+        total.escalated += one.escalated
+    return total
+
+
 def refill_proposals_run_all() -> SchedulingResult:
     total = SchedulingResult()
     for clinic in Clinic.objects.all():

@@ -28,3 +28,9 @@ def refresh_projection_batch(first_id: int, last_id: int, force: bool = False) -
 def propose_refills() -> dict:
     """Daily, after the projections: refill proposals for every clinic (LRA-5)."""
     return scheduling.refill_proposals_run_all().as_dict()
+
+
+@shared_task(name="refills.plan_replacements")
+def plan_replacements() -> dict:
+    """Daily: replacement planning tasks and their escalation (ERI-2)."""
+    return scheduling.replacement_planning_run_all().as_dict()

@@ -328,3 +328,50 @@ def test_run_daily_jobs_runs_projections_then_proposals(clinic, api):
     call_command("run_daily_jobs", stdout=out)
     assert "projections: 1 checked, 0 recomputed" in out.getvalue()
     assert "refills: 1 appointments proposed" in out.getvalue()
+    assert "replacements: 0 planning tasks opened, 0 escalated" in out.getvalue()
+
+
+# --- replacement planning (ERI-2) ---------------------------------------------------------
+
+
+def implanted(clinic, on):
+    from refills.projections import projections_refresh
+
+    pump = PumpFactory(patient=PatientFactory(clinic=clinic), implanted_on=on)
+    projections_refresh([pump.pk])
+    return pump
+
+
+@pytest.mark.rule("ERI-1", "ERI-2")
+def test_replacement_planning_opens_then_escalates(clinic, api):
+    from refills.scheduling import replacement_planning_run
+
+    # ERI = implant + 60 months (estimated); planning opens ERI - 6 months; book-by = ERI - 90 days.
+    # 2021-12-26 -> ERI 2026-12-26, opened 2026-06-26, book-by 2026-09-27: passed -> escalated
+    overdue = implanted(clinic, date(2021, 12, 26))
+    # 2022-03-01 -> ERI 2027-03-01, opened 2026-09-01, book-by 2026-12-01: still ahead -> task
+    planning = implanted(clinic, date(2022, 3, 1))
+    # 2022-06-01 -> ERI 2027-06-01, opens 2026-12-01: not yet
+    later = implanted(clinic, date(2022, 6, 1))
+    # a booked replacement closes the task
+    booked = implanted(clinic, date(2022, 2, 1))
+    Appointment.objects.create(pump=booked, kind="replacement", status="booked", day=date(2026, 12, 15))
+    result = replacement_planning_run(clinic)
+    assert (result.opened, result.escalated) == (1, 1)
+    assert Alert.objects.get(pump=overdue).kind == "replacement_overdue"
+    assert Alert.objects.get(pump=overdue).severity == "critical"
+    task = Alert.objects.get(pump=planning)
+    assert (
+        task.kind == "replacement_planning" and "2026-12-01" in task.message and "2027-03-01" in task.message
+    )
+    assert not Alert.objects.filter(pump__in=[later, booked]).exists()
+    assert replacement_planning_run(clinic).opened == 0  # raised once, until acknowledged
+
+
+@pytest.mark.rule("ALERT-1")
+def test_the_worklist_shows_an_overdue_replacement(clinic, api):
+    pump = implanted(clinic, date(2021, 12, 26))
+    row = api.get("/api/v1/worklist/?clinic=HOME").json()["results"][0]
+    assert row["pump"]["id"] == pump.pk
+    assert row["replacement_book_by"] == "2026-09-27"
+    assert row["urgency"]["code"] == "replacement_overdue"
