@@ -213,6 +213,9 @@ LOGGING = {
 # The numbers ../shared/DOMAIN.md gives that are not catalog data (pump models, catheters,
 # drugs) or clinic settings. Each is a default a deployment may change; the calculation core
 # receives them as arguments and never carries a number of its own.
+# The calendar feed: booked appointments from this many days back, each this long when it
+# has a time (scheduling settings, not clinical numbers).
+PUMPCARE_CALENDAR = {"past_days": 30, "appointment_minutes": 30}
 PUMPCARE_DEFAULT_DRUG = os.environ.get("PUMPCARE_DEFAULT_DRUG", "baclofen")  # catalog code of a first fill
 PUMPCARE_CLINICAL = {
     # TITRATE-1: limits per 24 hours, percent of the lowest daily dose in the window.

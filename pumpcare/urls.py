@@ -16,12 +16,14 @@ from patients.api import (
 )
 from refills.api import (
     AppointmentViewSet,
+    CalendarFeedViewSet,
     PumpHistoryView,
     PumpPrescriptionsView,
     PumpProjectionView,
     PumpRefillsView,
     StartingDoseView,
     WorklistView,
+    calendar_feed,
 )
 
 router = DefaultRouter()
@@ -34,6 +36,7 @@ router.register("catalog/catheter-models", CatheterModelViewSet, basename="cathe
 router.register("catalog/drugs", DrugViewSet, basename="drug")
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("appointments", AppointmentViewSet, basename="appointment")
+router.register("calendar-feeds", CalendarFeedViewSet, basename="calendar-feed-admin")
 
 api_v1 = [
     path("pumps/<int:pump_id>/refills/", PumpRefillsView.as_view(), name="pump-refills"),
@@ -53,4 +56,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api-auth/", include("rest_framework.urls")),
+    path("calendar/<str:token>.ics", calendar_feed, name="calendar-feed"),
 ]

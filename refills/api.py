@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -24,8 +26,8 @@ from patients.models import Drug, Pump
 from patients.permissions import clinics_of
 from pumpcare import clinical, clock
 
-from . import scheduling, selectors, services, worklist
-from .models import Appointment, AppointmentKind, Prescription, Refill
+from . import calendar, scheduling, selectors, services, worklist
+from .models import Appointment, AppointmentKind, CalendarFeed, Prescription, Refill
 
 # --- prescription shapes (for validation messages the core does the work) --------------
 
@@ -610,3 +612,70 @@ class WorklistView(GenericAPIView):
         page = self.paginate_queryset(queryset)
         rows = worklist.worklist_rows(page, clinic, now=now)
         return self.get_paginated_response(WorklistItemSerializer(rows, many=True).data)
+
+
+# --- calendar feeds --------------------------------------------------------------------
+
+
+class CalendarFeedSerializer(serializers.ModelSerializer):
+    clinic = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    nurse = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CalendarFeed
+        fields = ["id", "clinic", "nurse", "url", "created_at", "revoked_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.URLField())
+    def get_url(self, feed):
+        path = reverse("calendar-feed", args=[feed.token])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class CalendarFeedCreateSerializer(serializers.Serializer):
+    clinic = serializers.CharField(help_text="clinic code")
+    nurse = NurseField(required=False, allow_null=True, help_text="only this nurse's appointments")
+
+
+class CalendarFeedViewSet(viewsets.ReadOnlyModelViewSet):
+    """Secret iCalendar URLs of booked appointments, per clinic or per nurse, for Outlook and
+    Google Calendar to subscribe to. Anyone with the URL reads the feed: revoke a URL that
+    leaked, and create a new one."""
+
+    serializer_class = CalendarFeedSerializer
+    queryset = CalendarFeed.objects.none()  # for the schema; get_queryset scopes
+
+    def get_queryset(self):
+        return CalendarFeed.objects.filter(clinic__in=clinics_of(self.request.user)).select_related(
+            "clinic", "nurse"
+        )
+
+    @extend_schema(request=CalendarFeedCreateSerializer, responses={201: CalendarFeedSerializer})
+    def create(self, request):
+        data = _validated(CalendarFeedCreateSerializer, request)
+        clinic = clinics_of(request.user).filter(code=data["clinic"]).first()
+        if clinic is None:
+            raise serializers.ValidationError({"clinic": [f"no clinic {data['clinic']!r} among yours"]})
+        feed = calendar.feed_create(actor=request.user, clinic=clinic, nurse=data.get("nurse"))
+        return Response(
+            CalendarFeedSerializer(feed, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(request=None, responses=CalendarFeedSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        feed = calendar.feed_revoke(actor=request.user, feed=self.get_object())
+        return Response(CalendarFeedSerializer(feed, context={"request": request}).data)
+
+
+def calendar_feed(request, token: str):
+    """The feed itself: no login, the secret token is the key; a revoked one is gone."""
+    feed = get_object_or_404(
+        CalendarFeed.objects.select_related("clinic", "nurse"), token=token, revoked_at__isnull=True
+    )
+    response = HttpResponse(calendar.render_feed(feed), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="pumpcare.ics"'
+    response["Cache-Control"] = "private, max-age=300"
+    return response

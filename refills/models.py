@@ -189,3 +189,31 @@ class Appointment(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} of {self.pump} on {self.day} ({self.status})"
+
+
+def new_feed_token() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(32)
+
+
+class CalendarFeed(models.Model):
+    """A secret, revocable URL publishing a clinic's (or one nurse's) booked appointments as
+    an iCalendar feed that Outlook and Google Calendar subscribe to."""
+
+    clinic = models.ForeignKey("patients.Clinic", on_delete=models.CASCADE, related_name="calendar_feeds")
+    nurse = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="calendar_feeds",
+    )
+    token = models.CharField(max_length=64, unique=True, default=new_feed_token, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    def __str__(self):
+        return f"calendar of {self.nurse or self.clinic}"

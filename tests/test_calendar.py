@@ -1,0 +1,113 @@
+"""The iCalendar feed of booked appointments (issue 3, item 6; RFC 5545)."""
+
+from datetime import date, time
+
+import pytest
+
+from patients.models import Clinic
+from refills.models import Appointment
+from tests.conftest import client_for
+from tests.factories import PatientFactory, PumpFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
+
+
+def unfold(body: str) -> list[str]:
+    """RFC 5545 3.1: CRLF followed by a space continues the previous line."""
+    assert "\n" not in body.replace("\r\n", ""), "every line ends in CRLF"
+    return body.replace("\r\n ", "").split("\r\n")[:-1]
+
+
+def properties(lines, name):
+    return [line for line in lines if line.split(":", 1)[0].split(";", 1)[0] == name]
+
+
+@pytest.fixture
+def booked(nurse, physician):
+    clinic = Clinic.objects.create(
+        code="NYC", name="Neuro, East; Side", timezone="America/New_York", emergency_phone="1"
+    )
+    clinic.memberships.create(user=nurse, role="nurse")
+    clinic.memberships.create(user=physician, role="physician")
+    pump = PumpFactory(
+        patient=PatientFactory(clinic=clinic, given_name="Zoë", family_name="Okafor-Lindqvist", mrn="NY-7"),
+        implanted_on=date(2026, 1, 2),
+    )
+    other = PumpFactory(
+        patient=PatientFactory(clinic=clinic, family_name="Other"), implanted_on=date(2026, 1, 2)
+    )
+    timed = Appointment.objects.create(
+        pump=pump, kind="refill", status="booked", day=date(2026, 12, 14), time=time(9, 30), nurse=nurse
+    )
+    all_day = Appointment.objects.create(
+        pump=other, kind="replacement", status="booked", day=date(2026, 12, 15), nurse=physician
+    )
+    Appointment.objects.create(pump=other, kind="refill", status="proposed", day=date(2026, 12, 10))
+    return clinic, timed, all_day
+
+
+def feed_url(client, clinic, nurse=None):
+    body = {"clinic": clinic.code} | ({"nurse": nurse} if nurse else {})
+    response = client.post("/api/v1/calendar-feeds/", body, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def test_a_clinic_feed_lists_booked_appointments_in_utc(api, booked):
+    clinic, timed, all_day = booked
+    feed = feed_url(api, clinic)
+    assert feed["url"].startswith("http://testserver/calendar/") and feed["url"].endswith(".ics")
+    response = client_for(None).get(feed["url"].replace("http://testserver", ""))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/calendar")
+    lines = unfold(response.content.decode())
+    assert lines[0] == "BEGIN:VCALENDAR" and lines[-1] == "END:VCALENDAR"
+    assert "VERSION:2.0" in lines and properties(lines, "PRODID")
+    assert lines.count("BEGIN:VEVENT") == lines.count("END:VEVENT") == 2  # the proposal is not published
+    assert len(properties(lines, "UID")) == len(set(properties(lines, "UID"))) == 2
+    assert len(properties(lines, "DTSTAMP")) == 2
+    # 09:30 in New York on 2026-12-14 (EST, UTC-5) is 14:30Z; 30 minutes long
+    assert "DTSTART:20261214T143000Z" in lines and "DTEND:20261214T150000Z" in lines
+    assert "DTSTART;VALUE=DATE:20261215" in lines
+    # text values are escaped (RFC 5545 3.3.11) and long lines folded at 75 octets
+    assert "LOCATION:Neuro\\, East\\; Side" in lines
+    assert "SUMMARY:Refill: Okafor-Lindqvist\\, Zoë (NY-7)" in lines
+    assert all(len(raw.encode()) <= 75 for raw in response.content.decode().split("\r\n"))
+
+
+def test_a_nurse_feed_shows_only_that_nurse(api, booked, nurse):
+    clinic, timed, _ = booked
+    feed = feed_url(api, clinic, nurse=nurse.username)
+    lines = unfold(client_for(None).get(feed["url"].replace("http://testserver", "")).content.decode())
+    assert properties(lines, "UID") == [f"UID:appointment-{timed.pk}@pumpcare"]
+
+
+def test_a_revoked_feed_is_gone(api, booked):
+    clinic, *_ = booked
+    feed = feed_url(api, clinic)
+    path = feed["url"].replace("http://testserver", "")
+    assert api.post(f"/api/v1/calendar-feeds/{feed['id']}/revoke/").json()["revoked_at"]
+    assert client_for(None).get(path).status_code == 404
+
+
+def test_an_unknown_token_is_not_found(client):
+    assert client.get("/calendar/not-a-token.ics").status_code == 404
+
+
+def test_feeds_are_scoped_to_the_users_clinics(api, booked, outsider):
+    clinic, *_ = booked
+    feed = feed_url(api, clinic)
+    other = client_for(outsider)
+    assert other.get(f"/api/v1/calendar-feeds/{feed['id']}/").status_code == 404
+    assert other.post("/api/v1/calendar-feeds/", {"clinic": clinic.code}, format="json").status_code == 400
+
+
+def test_long_lines_are_folded_at_75_octets_without_splitting_characters():
+    from refills.calendar import _fold
+
+    line = "SUMMARY:" + "é" * 100  # 8 + 200 octets
+    folded = _fold(line)
+    parts = folded.split("\r\n")
+    assert all(len(p.encode()) <= 75 for p in parts)
+    assert all(p.startswith(" ") for p in parts[1:])
+    assert folded.replace("\r\n ", "") == line
