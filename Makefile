@@ -21,6 +21,7 @@ install: $(BIN)/.installed
 run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py loaddemo
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py run_daily_jobs
 	DEBUG=$${DEBUG:-1} PATH="$(CURDIR)/$(BIN):$$PATH" scripts/run-dev.sh
 
 test: install

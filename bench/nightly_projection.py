@@ -83,7 +83,7 @@ def counting_queries():
     return connection.execute_wrapper(wrapper), counter
 
 
-def seed(pumps: int) -> None:
+def seed(pumps: int, zones: list[str] = ZONES) -> None:
     from django.contrib.auth import get_user_model
 
     import therapy
@@ -94,7 +94,7 @@ def seed(pumps: int) -> None:
     user = get_user_model().objects.create(username="bench")
     clinics = Clinic.objects.bulk_create(
         Clinic(code=f"B{i}", name=f"Bench {i}", timezone=tz, emergency_phone="1")
-        for i, tz in enumerate(ZONES)
+        for i, tz in enumerate(zones)
     )
     models = list(PumpModel.objects.all())
     catheter = CatheterModel.objects.get(code="11823")

@@ -35,6 +35,7 @@ def local_today(clinic: Clinic) -> date:
     return clock.now().astimezone(clinic.tz).date()
 
 
+@transaction.atomic
 def refill_proposals_run(clinic: Clinic) -> SchedulingResult:
     """LRA-5 for one clinic: every active pump with a refill-by date and no open refill
     appointment gets a proposal on the latest working day within the clinic's window before
@@ -143,6 +144,7 @@ class ReplacementResult:
         return asdict(self)
 
 
+@transaction.atomic
 def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
     """ERI-2 for one clinic: from 6 months before ERI, a pump without a booked replacement
     gets a task for staff (an alert); once book-by (ERI − 90 days) has passed without one,
@@ -189,8 +191,7 @@ def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
 def replacement_planning_run_all() -> ReplacementResult:
     total = ReplacementResult()
     for clinic in Clinic.objects.all():
-        with transaction.atomic():
-            one = replacement_planning_run(clinic)
+        one = replacement_planning_run(clinic)
         total.opened += one.opened
         total.escalated += one.escalated
     return total
@@ -199,8 +200,7 @@ def replacement_planning_run_all() -> ReplacementResult:
 def refill_proposals_run_all() -> SchedulingResult:
     total = SchedulingResult()
     for clinic in Clinic.objects.all():
-        with transaction.atomic():
-            one = refill_proposals_run(clinic)
+        one = refill_proposals_run(clinic)
         total.proposed += one.proposed
         total.no_slot += one.no_slot
     return total
