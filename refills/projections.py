@@ -35,19 +35,23 @@ STORED = [
 ]
 
 
-@dataclass
-class RefreshResult:
-    checked: int = 0
-    recomputed: int = 0
-    skipped_locked: int = 0
+class Counts:
+    """What a job did, as counts that add up across batches and clinics."""
 
-    def __add__(self, other: RefreshResult) -> RefreshResult:
-        return RefreshResult(
+    def __add__(self, other):
+        return type(self)(
             *(a + b for a, b in zip(asdict(self).values(), asdict(other).values(), strict=True))
         )
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class RefreshResult(Counts):
+    checked: int = 0
+    recomputed: int = 0
+    skipped_locked: int = 0
 
 
 # Every input of a projection, read as text by the database in one query per batch. The

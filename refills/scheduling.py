@@ -4,7 +4,7 @@ transaction, audited like every clinical change."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, time, timedelta
 
 from django.core.exceptions import ValidationError
@@ -20,15 +20,13 @@ from patients.services import save_audited
 from pumpcare import clinical, clock
 
 from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus, PumpProjection
+from .projections import Counts
 
 
 @dataclass
-class SchedulingResult:
+class SchedulingResult(Counts):
     proposed: int = 0
     no_slot: int = 0
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def local_today(clinic: Clinic) -> date:
@@ -136,12 +134,9 @@ def _no_slot_alert(pump: Pump, why: str) -> int:
 
 
 @dataclass
-class ReplacementResult:
+class ReplacementResult(Counts):
     opened: int = 0
     escalated: int = 0
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 @transaction.atomic
@@ -189,21 +184,11 @@ def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
 
 
 def replacement_planning_run_all() -> ReplacementResult:
-    total = ReplacementResult()
-    for clinic in Clinic.objects.all():
-        one = replacement_planning_run(clinic)
-        total.opened += one.opened
-        total.escalated += one.escalated
-    return total
+    return sum((replacement_planning_run(clinic) for clinic in Clinic.objects.all()), ReplacementResult())
 
 
 def refill_proposals_run_all() -> SchedulingResult:
-    total = SchedulingResult()
-    for clinic in Clinic.objects.all():
-        one = refill_proposals_run(clinic)
-        total.proposed += one.proposed
-        total.no_slot += one.no_slot
-    return total
+    return sum((refill_proposals_run(clinic) for clinic in Clinic.objects.all()), SchedulingResult())
 
 
 # --- what nurses do --------------------------------------------------------------------
