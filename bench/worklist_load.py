@@ -41,6 +41,7 @@ def prepare(args) -> str:
 
     django.setup()
     from django.core.management import call_command
+    from django.db import connection
 
     from patients.models import Clinic
     from patients.services import staff_create
@@ -49,6 +50,8 @@ def prepare(args) -> str:
 
     call_command("migrate", verbosity=0)
     seed(args.pumps, zones=["America/New_York"])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # as autovacuum would have, in production
     projections_refresh_all(force=True)
     clinic = Clinic.objects.get()
     clinic.refill_slots_per_day = 12

@@ -8,16 +8,18 @@ the appointments, so a page costs the same queries however large the clinic; the
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import date, datetime, timedelta
 
-from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models.functions import TruncDate
 
 import therapy
 from patients.models import Caregiver, Clinic, Pump, PumpStatus
 from pumpcare import clinical
 
 from . import selectors
-from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus, Refill
+from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
 
 # ALERT-1, highest first. The ranks are the worklist's order; the codes are the API's.
 URGENCY = [
@@ -52,30 +54,24 @@ def worklist(
     refill_open = Appointment.objects.filter(
         pump=OuterRef("pk"), kind=AppointmentKind.REFILL, status__in=OPEN_STATUSES
     )
-    last_refill_at = (
-        Refill.objects.filter(pump=OuterRef("pump_id")).order_by("-performed_at").values("performed_at")[:1]
-    )
+    # A no-show after the last fill (on a later local day) is still missed.
     no_show = Appointment.objects.filter(
-        pump=OuterRef("pk"), kind=AppointmentKind.REFILL, status=AppointmentStatus.NO_SHOW
-    ).exclude(day__lt=Subquery(last_refill_at))
+        pump=OuterRef("pk"),
+        kind=AppointmentKind.REFILL,
+        status=AppointmentStatus.NO_SHOW,
+        day__gt=OuterRef("filled_on"),
+    )
     booked_replacement = Appointment.objects.filter(
         pump=OuterRef("pk"), kind=AppointmentKind.REPLACEMENT, status=AppointmentStatus.BOOKED
-    )
-    reachable_caregiver = Caregiver.objects.filter(
-        patient=OuterRef("patient_id"), communication_consent=True
-    ).filter(~Q(email="") | ~Q(phone=""))
-    last_discrepancy = (
-        Refill.objects.filter(pump=OuterRef("pk")).order_by("-performed_at").values("discrepancy")[:1]
     )
     queryset = (
         Pump.objects.filter(patient__clinic=clinic, status=PumpStatus.ACTIVE)
         .select_related("patient", "model", "projection")
+        .annotate(filled_on=TruncDate("projection__filled_at", tzinfo=clinic.tz))
         .annotate(
             refill_booked=Exists(refill_open.filter(status=AppointmentStatus.BOOKED)),
             missed=Exists(no_show),
             replacement_booked=Exists(booked_replacement),
-            caregiver_reachable=Exists(reachable_caregiver),
-            last_discrepancy=Subquery(last_discrepancy),
         )
         .annotate(
             urgency=Case(
@@ -121,7 +117,12 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
     """The page's rows: the stored projection, the open refill appointment, the flags, and
     the reservoir volume now (LRA-1) — a constant number of queries for the page."""
     ids = [p.pk for p in pumps]
-    records = selectors.therapy_records(ids)
+    states = _reservoirs(pumps)
+    reachable = set(
+        Caregiver.objects.filter(patient_id__in=[p.patient_id for p in pumps], communication_consent=True)
+        .filter(~Q(email="") | ~Q(phone=""))
+        .values_list("patient_id", flat=True)
+    )
     appointments = {
         a.pump_id: a
         for a in Appointment.objects.filter(
@@ -131,7 +132,7 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
     rows = []
     for pump in pumps:
         projection = getattr(pump, "projection", None)
-        state = selectors.reservoir_from(records[pump.pk])
+        state, discrepancy = states.get(pump.pk, (None, None))
         volume = (
             None
             if state is None
@@ -158,10 +159,10 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
                 "urgency": {"rank": pump.urgency, "code": code, "label": LABEL[code]},
                 "appointment": appointment,
                 "flags": {
-                    "discrepancy_at_last_refill": pump.last_discrepancy,
+                    "discrepancy_at_last_refill": discrepancy,
                     "no_reachable_contact": not (
                         (patient.communication_consent and (patient.email or patient.phone))
-                        or pump.caregiver_reachable
+                        or patient.pk in reachable
                     ),
                     "daylight_saving_warning": bool(codes & DST_CODES),
                     "tolerance_not_configured": "tolerance_not_configured" in codes,
@@ -170,3 +171,35 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
             }
         )
     return rows
+
+
+# (pump id, fingerprint) -> (reservoir, discrepancy at the last refill). The fingerprint is a
+# hash of every input of the pump's projection, so an entry can never be stale: a change
+# makes a new key. Each process keeps the most recent ones.
+_RESERVOIRS: OrderedDict[tuple[int, str], tuple] = OrderedDict()
+_RESERVOIRS_MAX = 20_000
+
+
+def _reservoirs(pumps: list[Pump]) -> dict[int, tuple]:
+    """LRA-1's input for each pump of the page, loaded (two queries) only for pumps whose
+    inputs changed since this process last saw them."""
+    found, missing = {}, []
+    for pump in pumps:
+        projection = getattr(pump, "projection", None)
+        key = (pump.pk, projection.fingerprint if projection else "")
+        if projection is not None and key in _RESERVOIRS:
+            _RESERVOIRS.move_to_end(key)
+            found[pump.pk] = _RESERVOIRS[key]
+        else:
+            missing.append((pump, key))
+    if missing:
+        records = selectors.therapy_records(pump.pk for pump, _ in missing)
+        for pump, key in missing:
+            record = records[pump.pk]
+            value = (selectors.reservoir_from(record), record.refill.discrepancy if record.refill else None)
+            found[pump.pk] = value
+            if key[1]:
+                _RESERVOIRS[key] = value
+        while len(_RESERVOIRS) > _RESERVOIRS_MAX:
+            _RESERVOIRS.popitem(last=False)
+    return found
