@@ -34,3 +34,33 @@ def test_nightly_projection_job_runs_on_a_real_worker(needs_redis, clinic, monke
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=20):
         tasks.refresh_projections.delay(force=True)  # fans out 3 batch tasks: 7 pumps in ranges of 3
         assert wait_for(lambda: PumpProjection.objects.count() == len(pumps))
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_scheduling_job_runs_on_a_real_worker(needs_redis, clinic, nurse, frozen_now):
+    from refills.models import Appointment
+    from refills.projections import projections_refresh
+    from tests.conftest import client_for
+
+    api = client_for(nurse)
+    pumps = [
+        PumpFactory(patient=PatientFactory(clinic=clinic), implanted_on=date(2026, 1, 2)) for _ in range(3)
+    ]
+    for pump in pumps:  # filled 2026-11-20: refill-by Monday 2026-12-14
+        response = api.post(
+            f"/api/v1/pumps/{pump.pk}/refills/",
+            {
+                "performed_at": "2026-11-20T10:00:00Z",
+                "volume_withdrawn_ml": 0,
+                "volume_added_ml": 20,
+                "concentration_mcg_per_ml": 500,
+                "prescription": {"mode": "simple_continuous", "daily_dose_mcg": 250},
+            },
+            format="json",
+        )
+        assert response.status_code == 201, response.json()
+    projections_refresh([p.pk for p in pumps])
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=20):
+        tasks.propose_refills.delay()
+        assert wait_for(lambda: Appointment.objects.filter(status="proposed").count() == len(pumps))
+    assert set(Appointment.objects.values_list("day", flat=True)) == {date(2026, 12, 14)}
