@@ -10,6 +10,7 @@ import pytest
 from patients.models import Patient
 from tests.conftest import client_for
 from tests.factories import PatientFactory
+from tests.helpers import assert_refused
 
 # Every test here uses the database, some through request.getfixturevalue, which
 # pytest-django cannot see when it orders tests (transactional tests run last).
@@ -33,15 +34,6 @@ def payload(**overrides) -> dict:
 
 def counts() -> tuple[int, int]:
     return Patient.objects.count(), Patient.history.count()
-
-
-def assert_refused(response, field):
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["code"] == "invalid"
-    assert field in body["errors"], body
-    assert body["detail"]
-    return body
 
 
 def test_register_a_patient(api, clinic):
@@ -78,7 +70,7 @@ def test_every_clinic_role_may_register_a_patient(request, role_fixture):
 def test_mrn_is_unique_per_clinic(api, clinic):
     assert api.post(URL, payload(), format="json").status_code == 201
     before = counts()
-    body = assert_refused(api.post(URL, payload(given_name="Other"), format="json"), "mrn")
+    body = assert_refused(api.post(URL, payload(given_name="Other"), format="json"), "mrn", "invalid")
     assert "MRN-1001" in body["errors"]["mrn"][0]
     assert counts() == before
 
@@ -105,7 +97,7 @@ def test_the_same_mrn_at_another_clinic_is_fine(api, clinic, outsider):
 )
 def test_bad_patient_input_is_refused_naming_the_field(api, clinic, overrides, field):
     before = counts()
-    assert_refused(api.post(URL, payload(**overrides), format="json"), field)
+    assert_refused(api.post(URL, payload(**overrides), format="json"), field, "invalid")
     assert counts() == before
 
 
@@ -116,18 +108,18 @@ def test_missing_patient_fields_are_named(api, clinic, missing):
     body = payload()
     del body[missing]
     before = counts()
-    assert_refused(api.post(URL, body, format="json"), missing)
+    assert_refused(api.post(URL, body, format="json"), missing, "invalid")
     assert counts() == before
 
 
 def test_an_unknown_clinic_lists_the_allowed_codes(api, clinic):
-    body = assert_refused(api.post(URL, payload(clinic="NOPE"), format="json"), "clinic")
+    body = assert_refused(api.post(URL, payload(clinic="NOPE"), format="json"), "clinic", "invalid")
     assert "HOME" in body["errors"]["clinic"][0]
 
 
 def test_an_outsider_cannot_register_a_patient_at_another_clinic(clinic, outsider):
     before = counts()
-    body = assert_refused(client_for(outsider).post(URL, payload(), format="json"), "clinic")
+    body = assert_refused(client_for(outsider).post(URL, payload(), format="json"), "clinic", "invalid")
     # Only the outsider's own clinics are offered.
     assert body["errors"]["clinic"][0].endswith("allowed: AWAY")
     assert counts() == before
@@ -168,5 +160,5 @@ def test_a_patient_cannot_move_to_another_clinic(api, patient, other_clinic, nur
 
     MembershipFactory(clinic=other_clinic, user=nurse, role="nurse")
     before = counts()
-    assert_refused(api.patch(f"{URL}{patient.pk}/", {"clinic": "AWAY"}, format="json"), "clinic")
+    assert_refused(api.patch(f"{URL}{patient.pk}/", {"clinic": "AWAY"}, format="json"), "clinic", "invalid")
     assert counts() == before

@@ -11,6 +11,7 @@ import pytest
 from patients.models import Pump
 from tests.conftest import client_for
 from tests.factories import PatientFactory, PumpFactory
+from tests.helpers import assert_refused
 
 # Every test here uses the database, some through request.getfixturevalue, which
 # pytest-django cannot see when it orders tests (transactional tests run last).
@@ -32,15 +33,6 @@ def payload(patient, /, **overrides) -> dict:
 
 def counts() -> tuple[int, int]:
     return Pump.objects.count(), Pump.history.count()
-
-
-def assert_refused(response, field):
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["code"] == "invalid"
-    assert field in body["errors"], body
-    assert body["detail"]
-    return body
 
 
 @pytest.mark.rule("PUMP-1", "ERI-1")
@@ -107,12 +99,12 @@ def test_register_a_prometra_with_its_catheter_and_own_alarm_volume(api, patient
 )
 def test_bad_pump_input_is_refused_naming_the_field(api, patient, overrides, field):
     before = counts()
-    assert_refused(api.post(URL, payload(patient, **overrides), format="json"), field)
+    assert_refused(api.post(URL, payload(patient, **overrides), format="json"), field, "invalid")
     assert counts() == before
 
 
 def test_an_unknown_model_lists_the_known_codes(api, patient):
-    body = assert_refused(api.post(URL, payload(patient, model="8637-99"), format="json"), "model")
+    body = assert_refused(api.post(URL, payload(patient, model="8637-99"), format="json"), "model", "invalid")
     message = body["errors"]["model"][0]
     for code in ("8637-20", "8637-40", "13827", "16827"):
         assert code in message
@@ -121,7 +113,7 @@ def test_an_unknown_model_lists_the_known_codes(api, patient):
 def test_a_serial_number_is_unique_per_model(api, patient):
     assert api.post(URL, payload(patient), format="json").status_code == 201
     before = counts()
-    assert_refused(api.post(URL, payload(patient), format="json"), "serial_number")
+    assert_refused(api.post(URL, payload(patient), format="json"), "serial_number", "invalid")
     assert counts() == before
     # The same serial on another model is another device.
     assert api.post(URL, payload(patient, model="8637-40"), format="json").status_code == 201
@@ -134,13 +126,13 @@ def test_missing_pump_fields_are_named(api, patient, missing):
     body = payload(patient)
     del body[missing]
     before = counts()
-    assert_refused(api.post(URL, body, format="json"), missing)
+    assert_refused(api.post(URL, body, format="json"), missing, "invalid")
     assert counts() == before
 
 
 def test_an_outsider_cannot_register_a_pump_for_another_clinic_patient(patient, outsider):
     before = counts()
-    assert_refused(client_for(outsider).post(URL, payload(patient), format="json"), "patient")
+    assert_refused(client_for(outsider).post(URL, payload(patient), format="json"), "patient", "invalid")
     assert counts() == before
 
 
@@ -192,7 +184,7 @@ def test_enter_an_interrogated_eri_date(api, pump):
 )
 def test_bad_pump_changes_are_refused(api, pump, changes, field):
     before = counts()
-    assert_refused(api.patch(f"{URL}{pump.pk}/", changes, format="json"), field)
+    assert_refused(api.patch(f"{URL}{pump.pk}/", changes, format="json"), field, "invalid")
     assert counts() == before
 
 
