@@ -1,7 +1,8 @@
 """pumpcare's clinical mathematics: plain Python, no Django, no I/O.
 
 Everything ../shared/DOMAIN.md specifies lives here once; each function names the rule IDs
-it implements. Inputs and outputs are dataclasses and exact numbers (``Fraction``);
+it implements. Inputs and outputs are dataclasses and exact rationals (``Fraction`` in, GMP's
+``mpq`` inside and out; the two mix freely);
 rounding happens once, at the edge (``therapy.units.rounded``).
 """
 

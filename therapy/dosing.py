@@ -14,7 +14,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from .errors import CalculationError
-from .units import SECONDS_PER_DAY, SECONDS_PER_HOUR, exact, rounded
+from .units import SECONDS_PER_DAY, SECONDS_PER_HOUR, Q, exact, rounded
 
 MODES = ("simple_continuous", "flex", "periodic_bolus")
 MINUTES_PER_DAY = 1440
@@ -60,18 +60,18 @@ class Prescription:
         if self.mode == "flex":
             return sum(
                 (
-                    step.dose_mcg_per_hour * Fraction(end - step.start_minute, 60)
+                    step.dose_mcg_per_hour * Q(end - step.start_minute, 60)
                     for step, end in zip(self.steps, _ends(self.steps), strict=True)
                 ),
-                Fraction(0),
+                Q(0),
             )
-        return self.basal_daily_dose_mcg + sum((b.dose_mcg for b in self.boluses), Fraction(0))
+        return self.basal_daily_dose_mcg + sum((b.dose_mcg for b in self.boluses), Q(0))
 
     @property
     def daily_dose_mcg_total(self) -> Fraction:
         """DOSE-2: the daily dose for projection and titration, patient-activated boluses
         counted at their maximum per day (the conservative choice)."""
-        extra = Fraction(0)
+        extra = Q(0)
         if self.patient_activated is not None:
             extra = self.patient_activated.dose_mcg * self.patient_activated.max_per_day
         return self.scheduled_daily_dose_mcg + extra

@@ -20,6 +20,7 @@ from .units import (
     RATE_ML_PER_DAY,
     SECONDS_PER_DAY,
     VOLUME_ML,
+    Q,
     epoch_seconds,
     instant,
     local_date,
@@ -103,7 +104,7 @@ class _Span:
     def drained(self, at: Fraction) -> Fraction:
         """Volume delivered from ``origin`` to ``at``."""
         elapsed = at - self.origin
-        total = Fraction(0)
+        total = Q(0)
         if self.repeats:
             days = elapsed // SECONDS_PER_DAY
             total, elapsed = days * self.volume, elapsed - days * SECONDS_PER_DAY
@@ -143,10 +144,8 @@ class _Timeline:
 def _day(prescription: Prescription, concentration: Fraction, factor: Fraction):
     """A prescription's pump-clock day in mL/s, and its daily volume (cached: a registry
     shares few distinct prescriptions)."""
-    pieces = tuple(
-        (Fraction(s), Fraction(e), r * factor / concentration) for s, e, r in prescription.profile()
-    )
-    return pieces, sum((rate * (e - s) for s, e, rate in pieces), Fraction(0))
+    pieces = tuple((Q(s), Q(e), r * factor / concentration) for s, e, r in prescription.profile())
+    return pieces, sum((rate * (e - s) for s, e, rate in pieces), Q(0))
 
 
 def _timeline(res: Reservoir, factor: Fraction) -> _Timeline:
@@ -154,7 +153,7 @@ def _timeline(res: Reservoir, factor: Fraction) -> _Timeline:
     spans: list[_Span] = []
     if res.bridge is not None:
         duration = res.bridge.duration_seconds / factor
-        piece = ((Fraction(0), duration, res.bridge.volume_ml / duration),)
+        piece = ((Q(0), duration, res.bridge.volume_ml / duration),)
         spans.append(_Span(t, t + duration, t, piece, False, res.bridge.volume_ml))
         t += duration
     periods = sorted(res.periods, key=lambda p: p.starts_at)
@@ -203,7 +202,7 @@ def _crossing(tl: _Timeline, level: Fraction) -> Fraction | None:
 
 def worst_case_factor(tolerance_pct: Fraction | None) -> Fraction:
     """LRA-3: every rate multiplied by (1 + tolerance); 1 when it is not configured."""
-    return Fraction(1) if tolerance_pct is None else 1 + Fraction(tolerance_pct) / 100
+    return Q(1) if tolerance_pct is None else 1 + Q(tolerance_pct) / 100
 
 
 def volume_at(res: Reservoir, at: datetime, *, tolerance_pct: Fraction | None = None) -> Fraction:
@@ -213,7 +212,7 @@ def volume_at(res: Reservoir, at: datetime, *, tolerance_pct: Fraction | None = 
     expected residual.
     """
     tl = _timeline(res, worst_case_factor(tolerance_pct))
-    return max(Fraction(0), _volume_at(tl, epoch_seconds(at)))
+    return max(Q(0), _volume_at(tl, epoch_seconds(at)))
 
 
 def time_at_volume(
@@ -221,7 +220,7 @@ def time_at_volume(
 ) -> datetime | None:
     """LRA-2: first instant (to the second) the volume reaches ``level_ml``; None when the
     pump delivers nothing."""
-    crossing = representable(_crossing(_timeline(res, worst_case_factor(tolerance_pct)), Fraction(level_ml)))
+    crossing = representable(_crossing(_timeline(res, worst_case_factor(tolerance_pct)), Q(level_ml)))
     return None if crossing is None else instant(crossing)
 
 
@@ -314,16 +313,16 @@ def project(
                 "equals the nominal projection until an admin sets it.",
             )
         )
-    nominal = _timeline(res, Fraction(1))
+    nominal = _timeline(res, Q(1))
     worst = _timeline(res, worst_case_factor(tolerance_pct))
-    lra = Fraction(lra_ml)
+    lra = Q(lra_ml)
 
     def when(tl, level):
         crossing = representable(_crossing(tl, level))
         return None if crossing is None else instant(crossing)
 
     alarm, alarm_worst = when(nominal, lra), when(worst, lra)
-    empty, empty_worst = when(nominal, Fraction(0)), when(worst, Fraction(0))
+    empty, empty_worst = when(nominal, Q(0)), when(worst, Q(0))
     by, reason = refill_by(
         worst_case_alarm_at=alarm_worst,
         filled_at=res.filled_at,
@@ -343,7 +342,7 @@ def project(
         )
     horizon = datetime.combine(by + timedelta(days=1), datetime.min.time(), tzinfo=tz).astimezone(UTC)
     warnings.extend(clock_warnings(current, tz, max(as_of, res.filled_at), horizon))
-    volume_now = max(Fraction(0), _volume_at(nominal, epoch_seconds(as_of)))
+    volume_now = max(Q(0), _volume_at(nominal, epoch_seconds(as_of)))
     return Projection(
         as_of=as_of,
         reservoir_volume_ml=rounded(volume_now, VOLUME_ML),

@@ -15,6 +15,7 @@ from .units import (
     PATH_VOLUME_ML,
     SECONDS_PER_DAY,
     VOLUME_ML,
+    Q,
     local_date,
     rounded,
 )
@@ -97,10 +98,10 @@ def residual_discrepancy(
             "pump_model.discrepancy_threshold_ml",
             "is not configured: an admin must set the model's refill discrepancy threshold",
         )
-    expected = rounded(Fraction(expected_residual_ml), VOLUME_ML)
-    difference = rounded(Fraction(volume_withdrawn_ml), VOLUME_ML) - expected
+    expected = rounded(Q(expected_residual_ml), VOLUME_ML)
+    difference = rounded(Q(volume_withdrawn_ml), VOLUME_ML) - expected
     direction = None
-    if abs(difference) > rounded(Fraction(threshold_ml), VOLUME_ML):
+    if abs(difference) > rounded(Q(threshold_ml), VOLUME_ML):
         direction = "more_than_expected" if difference > 0 else "less_than_expected"
     return Discrepancy(expected, difference, direction)
 
@@ -144,7 +145,7 @@ def bridge_bolus(
     The path volume is rounded to 0.001 mL before T and the doses are derived from it, so
     the four numbers shown agree with each other and with the projection.
     """
-    old, new = Fraction(old_concentration_mcg_per_ml), Fraction(new_concentration_mcg_per_ml)
+    old, new = Q(old_concentration_mcg_per_ml), Q(new_concentration_mcg_per_ml)
     if old == new:
         return None
     rising = new > old
@@ -169,12 +170,12 @@ def bridge_bolus(
         raise CalculationError(
             "pump.catheter_length_cm", "is not recorded: a bridge bolus needs the implanted catheter length"
         )
-    exact_volume = Fraction(pathway) + Fraction(catheter_length_cm) * Fraction(catheter_volume_ml_per_cm)
+    exact_volume = Q(pathway) + Q(catheter_length_cm) * Q(catheter_volume_ml_per_cm)
     return bridge_for_volume(
-        path_volume_ml=Fraction(rounded(exact_volume, PATH_VOLUME_ML)),
+        path_volume_ml=Q(rounded(exact_volume, PATH_VOLUME_ML)),
         old_concentration_mcg_per_ml=old,
         new_concentration_mcg_per_ml=new,
-        daily_dose_mcg=Fraction(daily_dose_mcg),
+        daily_dose_mcg=Q(daily_dose_mcg),
     )
 
 
@@ -191,18 +192,18 @@ def bridge_for_volume(
         raise CalculationError(
             "prescription", "a bridge bolus needs a daily dose greater than 0 to push the old drug out"
         )
-    v, old = Fraction(path_volume_ml), Fraction(old_concentration_mcg_per_ml)
+    v, old = Q(path_volume_ml), Q(old_concentration_mcg_per_ml)
     return BridgeBolus(
         path_volume_ml=v,
-        duration_seconds=v * old / Fraction(daily_dose_mcg) * SECONDS_PER_DAY,
-        programmed_dose_mcg=v * Fraction(new_concentration_mcg_per_ml),
+        duration_seconds=v * old / Q(daily_dose_mcg) * SECONDS_PER_DAY,
+        programmed_dose_mcg=v * Q(new_concentration_mcg_per_ml),
         delivered_dose_mcg=v * old,
     )
 
 
 def _ml(value: Fraction) -> str:
-    return format(rounded(Fraction(value), VOLUME_ML), "f")
+    return format(rounded(Q(value), VOLUME_ML), "f")
 
 
 def _plain(value: Fraction) -> str:
-    return format(rounded(Fraction(value), Decimal("0.01")).normalize(), "f")
+    return format(rounded(Q(value), Decimal("0.01")).normalize(), "f")

@@ -10,7 +10,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from .errors import CalculationError
-from .units import DOSE_MCG, local_date, rounded
+from .units import DOSE_MCG, Q, local_date, rounded
 
 # --- START-1 ----------------------------------------------------------------------------
 
@@ -118,14 +118,14 @@ def titration_limit_pct(
     if limits.pediatric_below_age_years is None or limits.pediatric_pct is None:
         raise CalculationError("titration.pediatric", "the paediatric titration limit is not configured")
     if age_years(birth_date, on) < limits.pediatric_below_age_years:
-        return Fraction(limits.pediatric_pct)
+        return Q(limits.pediatric_pct)
     chosen = {"spinal": limits.spinal_pct, "cerebral": limits.cerebral_pct}.get(spasticity_origin)
     if chosen is None:
         raise CalculationError(
             "patient.spasticity_origin",
             f"has no titration limit configured for {spasticity_origin!r} (spinal, cerebral)",
         )
-    return Fraction(chosen)
+    return Q(chosen)
 
 
 def check_new_daily_dose(
@@ -147,8 +147,8 @@ def check_new_daily_dose(
     the first window after the start of therapy no increase is allowed. A daily dose of 0
     after therapy has started is a discontinuation (TITRATE-2).
     """
-    new = Fraction(new_daily_dose_mcg)
-    earlier = sorted((at, Fraction(d)) for at, d in history if at < effective_at)
+    new = Q(new_daily_dose_mcg)
+    earlier = sorted((at, Q(d)) for at, d in history if at < effective_at)
     if new == 0:
         return TitrationCheck(
             "discontinuation_requires_override",
@@ -172,7 +172,7 @@ def check_new_daily_dose(
         in_window.append(before[-1])  # the dose in effect when the window opened
     lowest = min(in_window)
     if started_at > window_start:
-        limit = Fraction(0)
+        limit = Q(0)
         why = f"no increase in the first {limits.window_hours} hours after the start of therapy"
     else:
         limit = titration_limit_pct(
