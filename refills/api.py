@@ -606,12 +606,16 @@ class WorklistView(GenericAPIView):
         if status_filter not in (None, "", "proposed", "booked", "none"):
             raise serializers.ValidationError({"status": ["must be proposed, booked or none"]})
         now = clock.now()
-        queryset = worklist.worklist(
-            clinic, now=now, until=until, nurse=params.get("nurse"), appointment_status=status_filter
-        )
-        page = self.paginate_queryset(queryset)
-        rows = worklist.worklist_rows(page, clinic, now=now)
-        return self.get_paginated_response(WorklistItemSerializer(rows, many=True).data)
+
+        def render():
+            queryset = worklist.worklist(
+                clinic, now=now, until=until, nurse=params.get("nurse"), appointment_status=status_filter
+            )
+            page = self.paginate_queryset(queryset)
+            rows = worklist.worklist_rows(page, clinic, now=now)
+            return self.get_paginated_response(WorklistItemSerializer(rows, many=True).data).data
+
+        return Response(worklist.cached_page(clinic, request.get_full_path(), now, render))
 
 
 # --- calendar feeds --------------------------------------------------------------------

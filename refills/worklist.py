@@ -8,9 +8,12 @@ the appointments, so a page costs the same queries however large the clinic; the
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from datetime import date, datetime, timedelta
 
+from django.core.cache import cache
+from django.db import connection
 from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import TruncDate
 
@@ -203,3 +206,39 @@ def _reservoirs(pumps: list[Pump]) -> dict[int, tuple]:
         while len(_RESERVOIRS) > _RESERVOIRS_MAX:
             _RESERVOIRS.popitem(last=False)
     return found
+
+
+# Everything a worklist page shows comes from these tables; their newest history row (and
+# the newest stored projection) is a version that changes with every write through the
+# services. The page is cached per clinic, query, version and minute: a write shows at
+# once, and what moves with the clock (volume now, urgency) is at most a minute old.
+_VERSION_SQL = " UNION ALL ".join(
+    f"SELECT CAST(MAX({column}) AS TEXT) FROM {table}"  # noqa: S608 - constant names only
+    for table, column in [
+        ("refills_historicalappointment", "history_id"),
+        ("refills_historicalrefill", "history_id"),
+        ("refills_historicalprescription", "history_id"),
+        ("patients_historicalpump", "history_id"),
+        ("patients_historicalpatient", "history_id"),
+        ("patients_historicalcaregiver", "history_id"),
+        ("patients_historicalclinic", "history_id"),
+        ("patients_historicalclinicclosure", "history_id"),
+        ("refills_pumpprojection", "computed_at"),
+    ]
+)
+
+
+def data_version() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(_VERSION_SQL)
+        return "|".join(str(row[0]) for row in cursor.fetchall())
+
+
+def cached_page(clinic: Clinic, query: str, now: datetime, render) -> dict:
+    """The rendered page from the cache, or ``render()`` stored there for two minutes."""
+    key = f"worklist:{clinic.pk}:{now:%Y%m%d%H%M}:{hashlib.md5((query + data_version()).encode(), usedforsecurity=False).hexdigest()}"
+    page = cache.get(key)
+    if page is None:
+        page = render()
+        cache.set(key, page, 120)
+    return page

@@ -113,3 +113,15 @@ def frozen_now(monkeypatch):
     """Fix the service's clock (``pumpcare.clock.now``) at NOW."""
     monkeypatch.setattr("pumpcare.clock.now", lambda: NOW)
     return NOW
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache (the worklist caches pages by data version, and
+    a rolled-back test database reuses ids)."""
+    from django.conf import settings
+
+    if settings.configured:
+        from django.core.cache import cache
+
+        cache.clear()

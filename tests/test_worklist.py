@@ -146,3 +146,29 @@ def test_the_queries_per_page_do_not_grow_with_the_clinic(clinic, api):
         filled(clinic, api, "2026-11-05T10:00:00Z")
     refill_proposals_run(clinic)
     assert count() == small
+
+
+def test_a_page_is_cached_until_a_write_or_the_next_minute(clinic, api, monkeypatch):
+    from datetime import timedelta
+
+    from tests.conftest import NOW
+
+    pump = filled(clinic, api, "2026-11-05T10:00:00Z")
+    refill_proposals_run(clinic)
+
+    def get():
+        with CaptureQueriesContext(connection) as queries:
+            body = rows(api)
+        return body, len(queries)
+
+    first, cold = get()
+    again, warm = get()
+    assert again == first and warm < cold  # served from the cache
+    appointment = Appointment.objects.get(pump=pump)
+    api.post(f"/api/v1/appointments/{appointment.pk}/book/", {"time": "10:00"}, format="json")
+    booked, _ = get()
+    assert booked[0]["appointment"]["status"] == "booked"  # a write shows at once
+    # an hour later the volume now has moved: 0.5 mL/day x 1 h = 0.0208 mL (9.46 -> 9.44)
+    monkeypatch.setattr("pumpcare.clock.now", lambda: NOW + timedelta(hours=1))
+    later, _ = get()
+    assert (booked[0]["reservoir_volume_ml"], later[0]["reservoir_volume_ml"]) == ("9.46", "9.44")
