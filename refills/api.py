@@ -3,6 +3,7 @@ and the starting-dose calculator (START-1)."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 from django.http import HttpResponse
@@ -18,6 +19,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import GenericAPIView
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 import therapy
@@ -613,9 +615,13 @@ class WorklistView(GenericAPIView):
             )
             page = self.paginate_queryset(queryset)
             rows = worklist.worklist_rows(page, clinic, now=now)
-            return self.get_paginated_response(WorklistItemSerializer(rows, many=True).data).data
+            data = self.get_paginated_response(WorklistItemSerializer(rows, many=True).data).data
+            return JSONRenderer().render(data)
 
-        return Response(worklist.cached_page(clinic, request.get_full_path(), now, render))
+        page = worklist.cached_page(clinic, request.get_full_path(), now, render)
+        if isinstance(request.accepted_renderer, JSONRenderer):
+            return HttpResponse(page, content_type="application/json")
+        return Response(json.loads(page))  # the browsable API
 
 
 # --- calendar feeds --------------------------------------------------------------------

@@ -116,7 +116,7 @@ class PumpProjection(models.Model):
 
     pump = models.OneToOneField(Pump, on_delete=models.CASCADE, primary_key=True, related_name="projection")
     fingerprint = models.CharField(max_length=32, help_text="hash of every input of the projection")
-    computed_at = models.DateTimeField()
+    computed_at = models.DateTimeField(db_index=True)  # the worklist's data version reads its maximum
     filled_at = models.DateTimeField(null=True, blank=True)
     daily_volume_ml = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
     low_reservoir_alarm_at = models.DateTimeField(null=True, blank=True)

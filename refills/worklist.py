@@ -234,8 +234,8 @@ def data_version() -> str:
         return "|".join(str(row[0]) for row in cursor.fetchall())
 
 
-def cached_page(clinic: Clinic, query: str, now: datetime, render) -> dict:
-    """The rendered page from the cache, or ``render()`` stored there for two minutes."""
+def cached_page(clinic: Clinic, query: str, now: datetime, render) -> bytes:
+    """The page as JSON bytes from the cache, or ``render()`` stored there for two minutes."""
     key = f"worklist:{clinic.pk}:{now:%Y%m%d%H%M}:{hashlib.md5((query + data_version()).encode(), usedforsecurity=False).hexdigest()}"
     page = cache.get(key)
     if page is None:
