@@ -172,3 +172,12 @@ def test_a_page_is_cached_until_a_write_or_the_next_minute(clinic, api, monkeypa
     monkeypatch.setattr("pumpcare.clock.now", lambda: NOW + timedelta(hours=1))
     later, _ = get()
     assert (booked[0]["reservoir_volume_ml"], later[0]["reservoir_volume_ml"]) == ("9.46", "9.44")
+
+
+def test_the_clinic_is_needed_only_for_users_of_several_clinics(clinic, api, nurse, other_clinic):
+    filled(clinic, api, "2026-11-05T10:00:00Z")
+    assert api.get(URL).json()["count"] == 1  # one clinic: it is the default
+    other_clinic.memberships.create(user=nurse, role="nurse")
+    response = api.get(URL)
+    assert response.status_code == 400 and "clinic" in response.json()["errors"]
+    assert api.get(f"{URL}?clinic=AWAY").json()["count"] == 0
