@@ -17,8 +17,9 @@ from alerts.services import alert_raise
 from patients.models import Clinic, Pump, PumpStatus
 from patients.permissions import PATIENT_WRITERS, require_role
 from patients.services import save_audited
-from pumpcare import clinical, clock
+from pumpcare import clock
 
+from . import selectors
 from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus, PumpProjection
 from .projections import Counts
 
@@ -215,12 +216,7 @@ def _check_day(pump: Pump, kind: str, day: date) -> list[dict]:
                 code="after_refill_by",
             )
     elif kind == AppointmentKind.REPLACEMENT:
-        plan = therapy.replacement_plan(
-            implanted_on=pump.implanted_on,
-            eri_on=pump.eri_on,
-            service_life_months=pump.model.service_life_months,
-            **clinical.replacement_parameters(),
-        )
+        plan = selectors.replacement_plan(pump)
         if therapy.check_replacement_date(day, plan) == "after_eri":
             warnings.append(
                 {
