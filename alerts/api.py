@@ -1,13 +1,20 @@
-"""Alerts of the user's clinics (read). Acknowledgement and escalation come with the
-reminders issue."""
+"""Alerts and the notification outbox of the user's clinics (REST).
+
+``POST /alerts/{id}/acknowledge/`` takes an alert in hand (who, when and why are audited)
+and stops its escalation; ``/notifications/`` lists the outbox, ``…/resend/`` sends a row
+again."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from patients.permissions import clinics_of
 
-from .models import Alert
+from . import delivery, services
+from .models import Alert, Notification, NotificationKind, NotificationStatus
 
 
 class AlertSerializer(serializers.ModelSerializer):
@@ -29,12 +36,18 @@ class AlertSerializer(serializers.ModelSerializer):
             "acknowledged_at",
             "acknowledged_by",
             "acknowledgement_note",
+            "resolved_at",
         ]
         read_only_fields = fields
 
 
+class AcknowledgeSerializer(serializers.Serializer):
+    note = serializers.CharField(help_text="what was done, or who is handling it (kept in the history)")
+
+
 class AlertViewSet(viewsets.ReadOnlyModelViewSet):
-    """Filter with ``?clinic=CODE``, ``?pump=ID``, ``?open=1`` (not acknowledged)."""
+    """Filter with ``?clinic=CODE``, ``?pump=ID``, ``?kind=``, ``?open=1`` (neither
+    acknowledged nor resolved)."""
 
     serializer_class = AlertSerializer
     queryset = Alert.objects.none()  # for the schema; get_queryset scopes
@@ -48,6 +61,93 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
             queryset = queryset.filter(clinic__code=params["clinic"])
         if params.get("pump"):
             queryset = queryset.filter(pump_id=params["pump"])
+        if params.get("kind"):
+            queryset = queryset.filter(kind=params["kind"])
         if params.get("open") in ("1", "true"):
-            queryset = queryset.filter(acknowledged_at__isnull=True)
+            queryset = queryset.filter(acknowledged_at__isnull=True, resolved_at__isnull=True)
         return queryset
+
+    @extend_schema(request=AcknowledgeSerializer, responses=AlertSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        serializer = AcknowledgeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        alert = services.alert_acknowledge(
+            actor=request.user, alert=self.get_object(), note=serializer.validated_data["note"]
+        )
+        return Response(AlertSerializer(alert).data)
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    clinic = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    resent_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Notification
+        fields = [
+            "id",
+            "clinic",
+            "kind",
+            "recipient",
+            "recipient_role",
+            "email",
+            "subject",
+            "pump",
+            "appointment",
+            "alert",
+            "due_at",
+            "status",
+            "status_reason",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "sent_at",
+            "message_id",
+            "created_at",
+            "resent_at",
+            "resent_by",
+        ]
+        read_only_fields = fields
+
+
+class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
+    """The outbox of the user's clinics, by due time. Filters: ``clinic``, ``status``,
+    ``kind``, ``pump``, ``appointment``, ``alert``."""
+
+    serializer_class = NotificationSerializer
+    queryset = Notification.objects.none()  # for the schema; get_queryset scopes
+
+    def get_queryset(self):
+        queryset = Notification.objects.filter(clinic__in=clinics_of(self.request.user)).select_related(
+            "clinic", "resent_by"
+        )
+        params = self.request.query_params
+        filters = {
+            "clinic": "clinic__code",
+            "status": "status",
+            "kind": "kind",
+            "pump": "pump_id",
+            "appointment": "appointment_id",
+            "alert": "alert_id",
+        }
+        for param, lookup in filters.items():
+            if params.get(param):
+                queryset = queryset.filter(**{lookup: params[param]})
+        return queryset.order_by("-due_at", "-pk")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", enum=NotificationStatus.values),
+            OpenApiParameter("kind", enum=NotificationKind.values),
+            OpenApiParameter("pump", int),
+            OpenApiParameter("clinic", str),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=None, responses=NotificationSerializer)
+    @action(detail=True, methods=["post"])
+    def resend(self, request, pk=None):
+        row = delivery.notification_resend(actor=request.user, notification=self.get_object())
+        return Response(NotificationSerializer(row).data)

@@ -1,5 +1,14 @@
-"""Alerts for clinic staff, raised on persisted state (TITRATE-2 discontinuations now;
-the scheduling and reminder issues add overdue and critical kinds and their escalation)."""
+"""Alerts for clinic staff and the notification outbox.
+
+Alerts are raised on persisted state (a job that was down still raises them when it comes
+back) and stay open until a staff member acknowledges them; overdue and critical alerts are
+escalated by email to the clinic's on-call address, again and again, until then (ALERT-1).
+
+The outbox (``Notification``) holds one row per message to send: reminders to patients and
+caregivers (ALERT-2), staff notices and escalations. A row is written before anything is
+sent, so nothing is lost and a crashed send is visible; its unique key (recipient, subject,
+kind, due time) means planning it twice cannot send it twice.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +24,10 @@ class AlertKind(models.TextChoices):
     NO_REFILL_SLOT = "no_refill_slot", "No refill slot before the refill-by date"
     REPLACEMENT_PLANNING = "replacement_planning", "Replacement planning open: book the surgery"
     REPLACEMENT_OVERDUE = "replacement_overdue", "Replacement book-by date passed without a booked surgery"
+    PAST_EMPTY = "past_empty", "Past the projected empty time (worst case): withdrawal risk"
+    PAST_ALARM = "past_alarm", "Past the low-reservoir alarm time (worst case) without a refill"
+    REFILL_UNBOOKED = "refill_unbooked", "Refill due and no appointment booked"
+    DELIVERY_FAILED = "delivery_failed", "A reminder or notice could not be delivered"
 
 
 class Severity(models.TextChoices):
@@ -38,6 +51,9 @@ class Alert(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     acknowledgement_note = models.TextField(blank=True)
+    resolved_at = models.DateTimeField(
+        null=True, blank=True, help_text="when the state that raised it ended (a refill, a booking)"
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -46,3 +62,99 @@ class Alert(models.Model):
 
     def __str__(self):
         return f"{self.get_severity_display()}: {self.get_kind_display()}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.acknowledged_at is None and self.resolved_at is None
+
+
+class NotificationKind(models.TextChoices):
+    REFILL_REMINDER = "refill_reminder", "Refill reminder"
+    REPLACEMENT_REMINDER = "replacement_reminder", "Replacement surgery reminder"
+    REFILL_UNBOOKED = "refill_unbooked", "Refill due and no appointment (staff)"
+    PAST_ALARM = "past_alarm", "Past the alarm time (escalation)"
+    PAST_EMPTY = "past_empty", "Past the projected empty time (critical escalation)"
+    REPLACEMENT_OVERDUE = "replacement_overdue", "Replacement book-by passed (escalation)"
+    CARD_STALE = "card_stale", "Emergency card stale (staff)"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class RecipientRole(models.TextChoices):
+    PATIENT = "patient", "Patient"
+    CAREGIVER = "caregiver", "Caregiver"
+    ON_CALL = "on_call", "Clinic on-call"
+    STAFF = "staff", "Clinic staff"
+
+
+class Notification(models.Model):
+    """One message of the outbox. ``recipient`` and ``subject`` are stable keys
+    (``patient:12``, ``caregiver:3``, ``on_call:HOME``; ``appointment:40``, ``alert:7``,
+    ``pump:5``) so that planning the same message twice finds the row it made.
+
+    Delivery claims a due row (pending → sending, with a fresh ``claim``), a task sends it
+    once (``attempt_started_at`` is set by a conditional update before the SMTP
+    conversation, so a duplicate task exits) and marks it sent; a failure puts it back to
+    pending with ``next_attempt_at`` backed off, and after the last attempt it is failed.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=30, choices=NotificationKind.choices)
+    recipient = models.CharField(max_length=60)
+    recipient_role = models.CharField(max_length=20, choices=RecipientRole.choices)
+    subject = models.CharField(max_length=60)
+    due_at = models.DateTimeField()
+    email = models.EmailField(blank=True, help_text="the address when planned (re-read when sent)")
+    pump = models.ForeignKey(
+        Pump, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    appointment = models.ForeignKey(
+        "refills.Appointment", on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    alert = models.ForeignKey(
+        Alert, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    event_on = models.DateField(
+        null=True, blank=True, help_text="the appointment day the reminder was planned for"
+    )
+    status = models.CharField(
+        max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
+    )
+    status_reason = models.CharField(max_length=200, blank=True, help_text="why cancelled or failed")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claim = models.CharField(max_length=32, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempt_started_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resent_at = models.DateTimeField(null=True, blank=True)
+    resent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "subject", "kind", "due_at"], name="one_notification_per_key"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "due_at"]),
+            models.Index(fields=["status", "claimed_at"]),
+            models.Index(fields=["subject", "status"]),
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.get_kind_display()} to {self.recipient} due {self.due_at:%Y-%m-%d %H:%M}Z ({self.status})"
+        )

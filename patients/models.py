@@ -47,6 +47,18 @@ def default_working_days() -> list[int]:
     return [1, 2, 3, 4, 5]
 
 
+def validate_reminder_days(value) -> None:
+    if not isinstance(value, list) or not all(isinstance(d, int) and 0 < d <= 365 for d in value):
+        raise ValidationError("must be a list of whole days before the appointment, each 1 to 365")
+    if len(set(value)) != len(value):
+        raise ValidationError("must not repeat a day")
+
+
+def default_reminder_days() -> list[int]:
+    """ALERT-2: reminders 14, 7 and 1 days before a booked appointment."""
+    return [14, 7, 1]
+
+
 def fraction(value) -> Fraction | None:
     """A stored Decimal as the exact Fraction the calculation core works with."""
     return None if value is None else Fraction(Decimal(value))
@@ -77,6 +89,27 @@ class Clinic(models.Model):
         validators=[validate_working_days],
         help_text="ISO weekdays the clinic refills pumps (1 = Monday … 7 = Sunday)",
     )
+    # Reminders and escalations (ALERT-1, ALERT-2)
+    phone = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="Appointments phone printed in reminders; empty: the emergency phone",
+    )
+    address = models.TextField(
+        blank=True, help_text="Where patients come for appointments (shown in reminders)"
+    )
+    on_call_email = models.EmailField(
+        blank=True, help_text="ALERT-1: overdue and critical alerts go here, repeated until acknowledged"
+    )
+    staff_email = models.EmailField(
+        blank=True,
+        help_text="Staff notices (refill due and not booked, card stale); empty: the on-call address",
+    )
+    reminder_days_before = models.JSONField(
+        default=default_reminder_days,
+        validators=[validate_reminder_days],
+        help_text="ALERT-2: days before a booked refill or replacement that patients and caregivers are reminded",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -84,6 +117,14 @@ class Clinic(models.Model):
 
     def __str__(self):
         return f"{self.code} — {self.name}"
+
+    @property
+    def contact_phone(self) -> str:
+        return self.phone or self.emergency_phone
+
+    @property
+    def staff_notice_email(self) -> str:
+        return self.staff_email or self.on_call_email
 
     @property
     def tz(self) -> ZoneInfo:

@@ -193,6 +193,32 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "pumpcare <noreply@localhost>")
+# A send that hangs must end well before the outbox sweeper re-queues its row.
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
+
+# --- Notification outbox (reminders, staff notices, escalations) -----------------------
+# Links in emails (confirm attendance) point here.
+PUMPCARE_BASE_URL = os.environ.get("PUMPCARE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+PUMPCARE_NOTIFICATIONS = {
+    # Reminders are due at this local time of the clinic, N days before (Clinic.reminder_days_before).
+    "reminder_local_time": os.environ.get("PUMPCARE_REMINDER_LOCAL_TIME", "09:00"),
+    # ALERT-1: an open alert is emailed to the on-call address again every so many hours,
+    # by severity, until acknowledged (critical: past the projected empty time; warning:
+    # past the alarm time, replacement book-by passed).
+    "escalation_every_hours": {
+        "critical": int(os.environ.get("PUMPCARE_ESCALATE_CRITICAL_HOURS", "4")),
+        "warning": int(os.environ.get("PUMPCARE_ESCALATE_OVERDUE_HOURS", "24")),
+    },
+    # Delivery: attempts before a row is failed (and staff alerted), and the exponential
+    # backoff between them (base × 2^(attempt − 1), capped).
+    "max_attempts": int(os.environ.get("PUMPCARE_SEND_MAX_ATTEMPTS", "6")),
+    "retry_base_seconds": float(os.environ.get("PUMPCARE_SEND_RETRY_BASE_SECONDS", "60")),
+    "retry_max_seconds": float(os.environ.get("PUMPCARE_SEND_RETRY_MAX_SECONDS", "3600")),
+    # A row still "sending" this long after it was claimed is re-queued by the sweeper.
+    "stuck_after_seconds": float(os.environ.get("PUMPCARE_SEND_STUCK_AFTER_SECONDS", "600")),
+    # Rows claimed per transaction by the delivery tick.
+    "claim_batch_size": int(os.environ.get("PUMPCARE_SEND_CLAIM_BATCH", "500")),
+}
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)

@@ -4,7 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from alerts.api import AlertViewSet
+from alerts.api import AlertViewSet, NotificationViewSet
 from patients.api import (
     CaregiverViewSet,
     CatheterModelViewSet,
@@ -35,6 +35,7 @@ router.register("catalog/pump-models", PumpModelViewSet, basename="pump-model")
 router.register("catalog/catheter-models", CatheterModelViewSet, basename="catheter-model")
 router.register("catalog/drugs", DrugViewSet, basename="drug")
 router.register("alerts", AlertViewSet, basename="alert")
+router.register("notifications", NotificationViewSet, basename="notification")
 router.register("appointments", AppointmentViewSet, basename="appointment")
 router.register("calendar-feeds", CalendarFeedViewSet, basename="calendar-feed-admin")
 
@@ -57,4 +58,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api-auth/", include("rest_framework.urls")),
     path("calendar/<str:token>.ics", calendar_feed, name="calendar-feed"),
+    path("", include("alerts.confirm")),
 ]

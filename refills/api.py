@@ -401,6 +401,8 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "proposed_by_job",
             "refill",
             "notes",
+            "confirmed_at",
+            "confirmed_by",
         ]
         read_only_fields = fields
 
@@ -551,6 +553,12 @@ class WorklistFlagsSerializer(serializers.Serializer):
         ["less_than_expected", "more_than_expected"], allow_null=True
     )
     no_reachable_contact = serializers.BooleanField()
+    cannot_be_reminded = serializers.BooleanField(
+        help_text="ALERT-2: neither the patient nor a caregiver consented and has an email address"
+    )
+    attendance_confirmed = serializers.BooleanField(
+        help_text="the patient or a caregiver confirmed the booked refill from a reminder"
+    )
     daylight_saving_warning = serializers.BooleanField()
     tolerance_not_configured = serializers.BooleanField()
 

@@ -174,6 +174,14 @@ class Appointment(models.Model):
     )
     proposed_by_job = models.BooleanField(default=False)
     notes = models.TextField(blank=True)
+    confirmed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="when the patient or a caregiver confirmed attendance from a reminder",
+    )
+    confirmed_by = models.CharField(
+        max_length=200, blank=True, help_text="who confirmed (reminder recipient)"
+    )
     history = HistoricalRecords()
 
     class Meta:

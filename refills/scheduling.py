@@ -13,11 +13,12 @@ from django.db.models import Count, Exists, F, OuterRef
 
 import therapy
 from alerts.models import Alert, AlertKind, Severity
-from alerts.services import alert_raise
+from alerts.outbox import appointment_reminders_plan
+from alerts.services import alert_raise, alert_resolve
 from patients.models import Clinic, Pump, PumpStatus
 from patients.permissions import PATIENT_WRITERS, require_role
 from patients.services import save_audited
-from pumpcare import clock
+from pumpcare import clinical, clock
 
 from . import selectors
 from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus, PumpProjection
@@ -144,12 +145,21 @@ class ReplacementResult(Counts):
 def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
     """ERI-2 for one clinic: from 6 months before ERI, a pump without a booked replacement
     gets a task for staff (an alert); once book-by (ERI − 90 days) has passed without one,
-    the task escalates to a critical alert. Each is raised once, until acknowledged."""
+    the task escalates to an overdue alert, emailed to the on-call address daily until
+    acknowledged (ALERT-1). Each is raised once and stays until a replacement is booked."""
     result = ReplacementResult()
     today = local_today(clinic)
     booked = Appointment.objects.filter(
         pump=OuterRef("pk"), kind=AppointmentKind.REPLACEMENT, status=AppointmentStatus.BOOKED
     )
+    for alert in Alert.objects.filter(
+        clinic=clinic,
+        kind__in=[AlertKind.REPLACEMENT_PLANNING, AlertKind.REPLACEMENT_OVERDUE],
+        resolved_at__isnull=True,
+    ).filter(
+        models.Q(Exists(booked.filter(pump=OuterRef("pump")))) | ~models.Q(pump__status=PumpStatus.ACTIVE)
+    ):
+        alert_resolve(alert=alert, why="a replacement is booked or the pump is no longer active")
     pumps = (
         Pump.objects.filter(
             patient__clinic=clinic,
@@ -162,7 +172,7 @@ def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
     for pump in pumps:
         plan = pump.projection
         if plan.replacement_book_by < today:
-            kind, severity = AlertKind.REPLACEMENT_OVERDUE, Severity.CRITICAL
+            kind, severity = AlertKind.REPLACEMENT_OVERDUE, Severity.WARNING
             message = (
                 f"Pump {pump} ({pump.patient}): the replacement had to be booked by {plan.replacement_book_by} "
                 f"(ERI {plan.eri_on}{', estimated' if plan.eri_estimated else ''}; the pump stops at EOS {plan.eos_on})."
@@ -174,7 +184,7 @@ def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
                 f"{' (estimated)' if plan.eri_estimated else ''}: book the replacement surgery by "
                 f"{plan.replacement_book_by}."
             )
-        if Alert.objects.filter(pump=pump, kind=kind, acknowledged_at__isnull=True).exists():
+        if Alert.objects.filter(pump=pump, kind=kind, resolved_at__isnull=True).exists():
             continue
         alert_raise(clinic=clinic, pump=pump, kind=kind, severity=severity, message=message)
         if kind == AlertKind.REPLACEMENT_OVERDUE:
@@ -182,6 +192,91 @@ def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
         else:
             result.opened += 1
     return result
+
+
+@dataclass
+class StateAlertsResult(Counts):
+    raised: int = 0
+    resolved: int = 0
+
+
+def state_alerts_run(clinic: Clinic, *, pump_ids: list[int] | None = None) -> StateAlertsResult:
+    """ALERT-1 on persisted state: each active pump past its projected empty time (worst
+    case), past its alarm time, or due within the alert window with no refill booked has
+    one alert of that kind, raised once and kept until the state ends (a refill, a booking)
+    — acknowledging stops its emails, not the alert's record. ``pump_ids`` limits the pass
+    to those pumps (a refill resolves its pump's alerts in its own transaction)."""
+    from .worklist import worklist
+
+    result = StateAlertsResult()
+    now = clock.now()
+    today = now.astimezone(clinic.tz).date()
+    due_soon = today + timedelta(days=clinical.alert_due_within_days())
+    pumps = worklist(clinic, now=now)
+    if pump_ids is not None:
+        pumps = pumps.filter(pk__in=pump_ids)
+    states: dict[int, tuple[str, Pump]] = {}
+    for pump in pumps.filter(projection__empty_at_worst_case__lte=now):
+        states[pump.pk] = (AlertKind.PAST_EMPTY, pump)
+    for pump in pumps.filter(
+        projection__low_reservoir_alarm_at_worst_case__lte=now, projection__empty_at_worst_case__gt=now
+    ):
+        states[pump.pk] = (AlertKind.PAST_ALARM, pump)
+    for pump in pumps.filter(
+        projection__refill_by__lte=due_soon,
+        refill_booked=False,
+        projection__low_reservoir_alarm_at_worst_case__gt=now,
+    ):
+        states[pump.pk] = (AlertKind.REFILL_UNBOOKED, pump)
+    open_alerts = Alert.objects.filter(
+        clinic=clinic, kind__in=list(STATE_ALERTS), resolved_at__isnull=True
+    ).select_for_update()
+    if pump_ids is not None:
+        open_alerts = open_alerts.filter(pump_id__in=pump_ids)
+    with transaction.atomic():
+        have = set()
+        for alert in open_alerts:
+            if states.get(alert.pump_id, (None,))[0] == alert.kind:
+                have.add(alert.pump_id)
+            else:
+                alert_resolve(alert=alert, why="the pump is no longer in that state")
+                result.resolved += 1
+        for pump_id, (kind, pump) in states.items():
+            if pump_id in have:
+                continue
+            severity, message = STATE_ALERTS[kind](pump, clinic)
+            alert_raise(clinic=clinic, pump=pump, kind=kind, severity=severity, message=message)
+            result.raised += 1
+    return result
+
+
+def _local(instant, clinic: Clinic) -> str:
+    return instant.astimezone(clinic.tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+STATE_ALERTS = {
+    AlertKind.PAST_EMPTY: lambda pump, clinic: (
+        Severity.CRITICAL,
+        f"Pump {pump} ({pump.patient}) is past its projected empty time (worst case, "
+        f"{_local(pump.projection.empty_at_worst_case, clinic)}) without a refill: withdrawal risk, "
+        f"reach the patient now.",
+    ),
+    AlertKind.PAST_ALARM: lambda pump, clinic: (
+        Severity.WARNING,
+        f"Pump {pump} ({pump.patient}) is past its low-reservoir alarm time (worst case, "
+        f"{_local(pump.projection.low_reservoir_alarm_at_worst_case, clinic)}) without a refill; "
+        f"projected empty (worst case) {_local(pump.projection.empty_at_worst_case, clinic)}.",
+    ),
+    AlertKind.REFILL_UNBOOKED: lambda pump, clinic: (
+        Severity.WARNING,
+        f"Pump {pump} ({pump.patient}) must be refilled by {pump.projection.refill_by.isoformat()} "
+        f"({pump.projection.refill_by_reason}) and no refill is booked.",
+    ),
+}
+
+
+def state_alerts_run_all() -> StateAlertsResult:
+    return sum((state_alerts_run(clinic) for clinic in Clinic.objects.all()), StateAlertsResult())
 
 
 def replacement_planning_run_all() -> ReplacementResult:
@@ -244,6 +339,7 @@ def appointment_create(
             code="already_open",
         )
     save_audited(appointment, actor=actor, reason="booked")
+    appointment_reminders_plan(appointment)
     return appointment, warnings
 
 
@@ -264,8 +360,11 @@ def appointment_book(
     appointment.time = at if at is not None else appointment.time
     appointment.nurse = nurse if nurse is not None else appointment.nurse
     reason = "moved" if moved and appointment.status == AppointmentStatus.BOOKED else "booked"
+    if moved:  # a confirmation was for the old day
+        appointment.confirmed_at, appointment.confirmed_by = None, ""
     appointment.status = AppointmentStatus.BOOKED
     save_audited(appointment, actor=actor, reason=reason)
+    appointment_reminders_plan(appointment)  # moved: the old reminders are cancelled, new ones due
     return appointment, warnings
 
 
@@ -282,6 +381,7 @@ def appointment_cancel(*, actor, appointment: Appointment, reason: str) -> Appoi
         raise therapy.CalculationError("reason", "is required: say why the appointment is cancelled")
     appointment.status = AppointmentStatus.CANCELLED
     save_audited(appointment, actor=actor, reason=f"cancelled: {reason}")
+    appointment_reminders_plan(appointment)
     return appointment
 
 
@@ -298,6 +398,7 @@ def appointment_no_show(*, actor, appointment: Appointment, notes: str = "") -> 
         raise therapy.CalculationError("day", "the appointment has not happened yet", code="not_yet")
     appointment.status = AppointmentStatus.NO_SHOW
     save_audited(appointment, actor=actor, reason=f"no-show{': ' + notes if notes else ''}")
+    appointment_reminders_plan(appointment)
     return appointment
 
 
@@ -313,3 +414,4 @@ def appointments_after_refill(*, actor, refill) -> None:
         else:
             appointment.status = AppointmentStatus.CANCELLED
             save_audited(appointment, actor=actor, reason="proposal withdrawn: the pump was refilled")
+        appointment_reminders_plan(appointment)

@@ -23,7 +23,7 @@ from pumpcare import clinical, clock
 from . import selectors
 from .models import Prescription, Refill
 from .projections import projections_refresh
-from .scheduling import appointments_after_refill
+from .scheduling import appointments_after_refill, state_alerts_run
 
 
 @dataclass
@@ -143,6 +143,7 @@ def refill_record(
     )
     appointments_after_refill(actor=actor, refill=refill)
     projections_refresh([pump.pk], force=True)
+    state_alerts_run(pump.patient.clinic, pump_ids=[pump.pk])  # the refill ends past-alarm escalations
     return TherapyChange(refill, row, selectors.pump_projection(pump), warnings)
 
 
@@ -185,6 +186,7 @@ def prescription_create(
         verdict=verdict,
     )
     projections_refresh([pump.pk], force=True)
+    state_alerts_run(pump.patient.clinic, pump_ids=[pump.pk])  # a new alarm date may end or start one
     return TherapyChange(None, row, selectors.pump_projection(pump))
 
 

@@ -18,6 +18,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncDate
 
 import therapy
+from alerts import outbox
 from patients.models import Caregiver, Clinic, Pump, PumpStatus
 from pumpcare import clinical
 
@@ -121,11 +122,9 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
     the reservoir volume now (LRA-1) — a constant number of queries for the page."""
     ids = [p.pk for p in pumps]
     states = _reservoirs(pumps)
-    reachable = set(
-        Caregiver.objects.filter(patient_id__in=[p.patient_id for p in pumps], communication_consent=True)
-        .filter(~Q(email="") | ~Q(phone=""))
-        .values_list("patient_id", flat=True)
-    )
+    caregivers: dict[int, list[Caregiver]] = {}
+    for caregiver in Caregiver.objects.filter(patient_id__in=[p.patient_id for p in pumps]):
+        caregivers.setdefault(caregiver.patient_id, []).append(caregiver)
     appointments = {
         a.pump_id: a
         for a in Appointment.objects.filter(
@@ -163,9 +162,15 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
                 "appointment": appointment,
                 "flags": {
                     "discrepancy_at_last_refill": discrepancy,
-                    "no_reachable_contact": not (
-                        (patient.communication_consent and (patient.email or patient.phone))
-                        or patient.pk in reachable
+                    "no_reachable_contact": not any(
+                        person.communication_consent and (person.email or person.phone)
+                        for person in [patient, *caregivers.get(patient.pk, [])]
+                    ),
+                    "cannot_be_reminded": not outbox.reachable(patient, caregivers.get(patient.pk, [])),
+                    "attendance_confirmed": bool(
+                        appointment
+                        and appointment.status == AppointmentStatus.BOOKED
+                        and appointment.confirmed_at
                     ),
                     "daylight_saving_warning": bool(codes & DST_CODES),
                     "tolerance_not_configured": "tolerance_not_configured" in codes,

@@ -359,13 +359,20 @@ def test_replacement_planning_opens_then_escalates(clinic, api):
     result = replacement_planning_run(clinic)
     assert (result.opened, result.escalated) == (1, 1)
     assert Alert.objects.get(pump=overdue).kind == "replacement_overdue"
-    assert Alert.objects.get(pump=overdue).severity == "critical"
+    # Overdue, not critical: emailed to on-call daily until acknowledged (critical, every 4 h,
+    # is for a pump past its projected empty time).
+    assert Alert.objects.get(pump=overdue).severity == "warning"
     task = Alert.objects.get(pump=planning)
     assert (
         task.kind == "replacement_planning" and "2026-12-01" in task.message and "2027-03-01" in task.message
     )
     assert not Alert.objects.filter(pump__in=[later, booked]).exists()
-    assert replacement_planning_run(clinic).opened == 0  # raised once, until acknowledged
+    assert replacement_planning_run(clinic).opened == 0  # raised once, until resolved
+    Appointment.objects.create(pump=planning, kind="replacement", status="booked", day=date(2026, 11, 30))
+    replacement_planning_run(clinic)
+    assert Alert.objects.get(pump=planning).resolved_at is not None  # the booking resolves it
+    assert Alert.objects.get(pump=overdue).resolved_at is None
+    assert replacement_planning_run(clinic).opened == 0  # and it is not raised again
 
 
 @pytest.mark.rule("ALERT-1")

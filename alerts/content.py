@@ -1,0 +1,56 @@
+"""What an outbox row says (ALERT-2): rendered from templates when it is sent, from the
+current state of the clinic and the appointment, so a time or phone changed after planning
+is what the recipient reads.
+
+Messages to patients and caregivers carry the least health information that serves: the
+date, the time, the place and the clinic's phone — never the drug, the diagnosis or the
+device. Staff messages identify the patient by MRN and name for the clinic's own staff.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+from .models import Notification, NotificationKind, RecipientRole
+
+PEOPLE = (RecipientRole.PATIENT, RecipientRole.CAREGIVER)
+
+
+def template_of(row: Notification) -> str:
+    if row.recipient_role in PEOPLE:
+        if row.kind == NotificationKind.PAST_EMPTY:
+            return "urgent_call"
+        return "appointment_reminder"
+    return "staff_alert"
+
+
+def message_id(row: Notification) -> str:
+    """Stable per row (and per resend): a receiving system can recognise a redelivery."""
+    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(" >") or "pumpcare.local"
+    suffix = f".r{int(row.resent_at.timestamp())}" if row.resent_at else ""
+    return f"<pumpcare.notification.{row.pk}{suffix}@{domain}>"
+
+
+def build(row: Notification, *, to: str, name: str, context: dict) -> EmailMultiAlternatives:
+    clinic = row.clinic
+    context = {
+        "clinic": clinic,
+        "clinic_phone": clinic.contact_phone,
+        "recipient_name": name,
+        "row": row,
+        **context,
+    }
+    template = template_of(row)
+    subject = " ".join(render_to_string(f"alerts/email/{template}.subject.txt", context).split())
+    text = render_to_string(f"alerts/email/{template}.txt", context)
+    html = render_to_string(f"alerts/email/{template}.html", context)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        to=[to],
+        headers={"Message-ID": message_id(row), "Auto-Submitted": "auto-generated"},
+    )
+    message.attach_alternative(html, "text/html")
+    return message

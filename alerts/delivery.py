@@ -1,0 +1,299 @@
+"""Delivering the outbox: claim due rows, send each once, retry, fail visibly, sweep.
+
+1. ``due_claim`` (the beat tick, every minute) locks due pending rows with
+   ``SELECT … FOR UPDATE SKIP LOCKED`` in a transaction, marks them sending with a fresh
+   claim token, and queues one task per row when the transaction commits. Two ticks that
+   overlap lock disjoint rows; a row is never queued by a transaction that rolled back.
+2. ``notification_send`` (the task) starts an attempt with a conditional update — only the
+   holder of the current claim, only once — so a task delivered twice sends once. It
+   re-reads the state (is the appointment still booked on that day? the alert still
+   open? the person still consenting?) and cancels what is no longer true, sends through
+   Django's email backend, and marks the row sent.
+3. A failure puts the row back to pending with an exponential backoff; after the last
+   attempt (or a permanent refusal: an SMTP 5xx) the row is failed and staff are alerted.
+4. ``stuck_sweep`` re-queues rows left "sending" by a worker that died.
+
+Duplicates a crash can cause: a worker killed after the SMTP server accepted a message and
+before the row was marked sent leaves it "sending"; the sweeper re-queues it and it is
+sent again. At most one message per worker process in flight at the instant of the crash
+can be duplicated (each carries the same Message-ID, so mail systems can tell). Every
+other row is sent exactly once: a row never started is re-queued without having been sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import formats
+
+from patients.models import Caregiver, Patient
+from pumpcare import clock
+
+from . import content
+from .models import AlertKind, Notification, NotificationStatus, RecipientRole, Severity
+
+log = logging.getLogger(__name__)
+S = NotificationStatus
+
+
+def _conf(name):
+    return settings.PUMPCARE_NOTIFICATIONS[name]
+
+
+# --- claiming --------------------------------------------------------------------------
+
+
+def due_claim(*, now: datetime | None = None, limit: int | None = None, enqueue=None) -> int:
+    """Claim one batch of due rows and queue their sends on commit; returns how many."""
+    now = now or clock.now()
+    limit = limit or _conf("claim_batch_size")
+    if enqueue is None:
+        from .tasks import send_notification
+
+        def enqueue(pk, claim):
+            send_notification.delay(pk, claim)
+
+    with transaction.atomic():
+        ids = list(
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(status=S.PENDING, due_at__lte=now)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .order_by("due_at", "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not ids:
+            return 0
+        claim = uuid.uuid4().hex
+        Notification.objects.filter(pk__in=ids).update(
+            status=S.SENDING, claim=claim, claimed_at=now, attempt_started_at=None
+        )
+        transaction.on_commit(lambda: [enqueue(pk, claim) for pk in ids])
+    return len(ids)
+
+
+def due_claim_all(*, now: datetime | None = None, max_batches: int = 100, enqueue=None) -> int:
+    """The beat tick: claim batches until nothing due is left (or ``max_batches``)."""
+    total = 0
+    limit = _conf("claim_batch_size")
+    for _ in range(max_batches):
+        claimed = due_claim(now=now, limit=limit, enqueue=enqueue)
+        total += claimed
+        if claimed < limit:
+            break
+    return total
+
+
+def stuck_sweep(*, now: datetime | None = None) -> int:
+    """Re-queue rows a dead worker left "sending" (claimed longer ago than the stuck limit)."""
+    now = now or clock.now()
+    limit = now - timedelta(seconds=_conf("stuck_after_seconds"))
+    return Notification.objects.filter(status=S.SENDING, claimed_at__lt=limit).update(
+        status=S.PENDING,
+        claim="",
+        attempt_started_at=None,
+        last_error="re-queued by the sweeper: the worker sending it stopped",
+    )
+
+
+# --- sending ---------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    status: str
+    detail: str = ""
+
+
+def notification_send(pk: int, claim: str) -> Outcome:
+    """Send one claimed row, at most once per claim."""
+    now = clock.now()
+    started = Notification.objects.filter(
+        pk=pk, status=S.SENDING, claim=claim, attempt_started_at__isnull=True
+    ).update(attempt_started_at=now, attempts=F("attempts") + 1)
+    if not started:
+        return Outcome("skipped", "not claimed by this task, or already started")
+    row = Notification.objects.select_related(
+        "clinic", "appointment__pump__patient", "alert", "pump__patient"
+    ).get(pk=pk)
+    obsolete = _obsolete(row, now)
+    if obsolete:
+        _finish(row, claim, status=S.CANCELLED, status_reason=obsolete)
+        return Outcome("cancelled", obsolete)
+    to, name, reason = _address(row)
+    if not to:
+        _finish(row, claim, status=S.CANCELLED, status_reason=f"skipped: {reason}")
+        return Outcome("cancelled", reason)
+    message = content.build(row, to=to, name=name, context=_context(row, now))
+    try:
+        message.send(fail_silently=False)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
+        return _failed_attempt(row, claim, exc, now)
+    _finish(
+        row,
+        claim,
+        status=S.SENT,
+        sent_at=clock.now(),
+        message_id=message.extra_headers["Message-ID"],
+        email=to,
+        last_error="",
+    )
+    return Outcome("sent")
+
+
+def _finish(row: Notification, claim: str, **fields) -> bool:
+    """Write the outcome, unless the sweeper gave the row to someone else meanwhile."""
+    return bool(Notification.objects.filter(pk=row.pk, claim=claim).update(claim="", **fields))
+
+
+def _permanent(exc: Exception) -> bool:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+
+
+def _failed_attempt(row: Notification, claim: str, exc: Exception, now: datetime) -> Outcome:
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    attempts = row.attempts  # read after this attempt was counted
+    if _permanent(exc) or attempts >= _conf("max_attempts"):
+        why = "refused permanently" if _permanent(exc) else f"failed {attempts} times"
+        if _finish(row, claim, status=S.FAILED, status_reason=why, last_error=error):
+            _delivery_failed_alert(row, why, error)
+        log.warning("notification %s failed: %s", row.pk, error)
+        return Outcome("failed", error)
+    delay = min(_conf("retry_base_seconds") * 2 ** (attempts - 1), _conf("retry_max_seconds"))
+    _finish(
+        row,
+        claim,
+        status=S.PENDING,
+        next_attempt_at=now + timedelta(seconds=delay),
+        attempt_started_at=None,
+        last_error=error,
+    )
+    log.info("notification %s: attempt %s failed (%s), retry in %ss", row.pk, attempts, error, delay)
+    return Outcome("retry", error)
+
+
+def _delivery_failed_alert(row: Notification, why: str, error: str) -> None:
+    from .services import alert_raise
+
+    alert_raise(
+        clinic=row.clinic,
+        pump=row.pump,
+        kind=AlertKind.DELIVERY_FAILED,
+        severity=Severity.WARNING,
+        message=(
+            f"The {row.get_kind_display().lower()} to {row.get_recipient_role_display().lower()} "
+            f"({row.recipient}) due {row.due_at:%Y-%m-%d %H:%M} UTC could not be delivered ({why}: {error}). "
+            f"Reach them another way; it can be resent from the outbox (notification {row.pk})."
+        ),
+    )
+
+
+# --- the state a message depends on ----------------------------------------------------
+
+
+def _obsolete(row: Notification, now: datetime) -> str:
+    """Why the row must not be sent any more (fire on state, not on the plan), or ''."""
+    if row.appointment_id:
+        appointment = row.appointment
+        if appointment.status != "booked":
+            return f"the appointment is {appointment.get_status_display().lower()}"
+        if row.event_on and appointment.day != row.event_on:
+            return f"the appointment moved to {appointment.day.isoformat()}"
+        local_now = now.astimezone(row.clinic.tz)
+        if appointment.day < local_now.date() or (
+            appointment.day == local_now.date() and appointment.time and appointment.time <= local_now.time()
+        ):
+            return "too late: the appointment has begun"
+    if row.alert_id:
+        alert = row.alert
+        if alert.acknowledged_at:
+            return "the alert was acknowledged"
+        if alert.resolved_at:
+            return "the alert was resolved"
+    return ""
+
+
+def _address(row: Notification) -> tuple[str, str, str]:
+    """(email, name, why not) of the recipient as they are now."""
+    kind, _, key = row.recipient.partition(":")
+    clinic = row.clinic
+    if kind == RecipientRole.PATIENT:
+        person = Patient.objects.filter(pk=key).first()
+        return _person(person, person and f"{person.given_name} {person.family_name}")
+    if kind == RecipientRole.CAREGIVER:
+        person = Caregiver.objects.filter(pk=key).first()
+        return _person(person, person and person.name)
+    if kind == RecipientRole.ON_CALL:
+        return clinic.on_call_email, f"{clinic.name} on call", "the clinic has no on-call address"
+    if kind == RecipientRole.STAFF:
+        return clinic.staff_notice_email, f"{clinic.name} staff", "the clinic has no staff or on-call address"
+    return "", "", f"unknown recipient {row.recipient}"
+
+
+def _person(person, name) -> tuple[str, str, str]:
+    if person is None:
+        return "", "", "the recipient was removed"
+    if not person.communication_consent:
+        return "", "", "no consent to reminders"
+    if not person.email:
+        return "", "", "no email address"
+    return person.email, name, ""
+
+
+def _context(row: Notification, now: datetime) -> dict:
+    clinic = row.clinic
+    context: dict = {"emergency_phone": clinic.emergency_phone}
+    pump = row.pump or (row.appointment.pump if row.appointment_id else None)
+    if pump is not None:
+        patient = pump.patient
+        context.update(pump=pump, patient=patient, patient_name=f"{patient.given_name} {patient.family_name}")
+    if row.appointment_id:
+        appointment = row.appointment
+        context["when_date"] = formats.date_format(appointment.day, "l j F Y")
+        context["when_time"] = appointment.time.strftime("%H:%M") if appointment.time else ""
+        from .confirm import confirmation_url
+
+        context["confirm_url"] = confirmation_url(appointment, row.recipient)
+    if row.alert_id:
+        alert = row.alert
+        every = settings.PUMPCARE_NOTIFICATIONS["escalation_every_hours"].get(alert.severity)
+        repeat = int((row.due_at - alert.raised_at) / timedelta(hours=every)) if every else 0
+        context.update(
+            alert=alert,
+            raised_local=formats.date_format(alert.raised_at.astimezone(clinic.tz), "Y-m-d H:i T"),
+            repeat=repeat,
+            repeat_every=every if row.recipient_role == RecipientRole.ON_CALL else None,
+            acknowledge_url=f"{settings.PUMPCARE_BASE_URL}/api/v1/alerts/{alert.pk}/acknowledge/",
+        )
+    return context
+
+
+# --- staff actions ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def notification_resend(*, actor, notification: Notification) -> Notification:
+    """Send a failed, cancelled or sent row again (now, with a new Message-ID)."""
+    from patients.permissions import PATIENT_WRITERS, require_role
+    from therapy import CalculationError
+
+    row = Notification.objects.select_for_update().get(pk=notification.pk)
+    require_role(actor, row.clinic, PATIENT_WRITERS, "Resending a notification")
+    if row.status in (S.PENDING, S.SENDING):
+        raise CalculationError(
+            "status", f"the notification is {row.status}: it will be sent", code="not_finished"
+        )
+    now = clock.now()
+    row.status, row.status_reason = S.PENDING, f"resend requested by {actor.get_username()}"
+    row.attempts, row.next_attempt_at, row.last_error, row.claim = 0, None, "", ""
+    row.resent_at, row.resent_by = now, actor
+    row.save()
+    return row

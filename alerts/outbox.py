@@ -1,0 +1,326 @@
+"""Planning the outbox: which messages are due, to whom, and when (ALERT-1, ALERT-2).
+
+Every plan is a set of outbox rows keyed by (recipient, subject, kind, due time), written
+with the database's unique index as the arbiter, so planning twice — two overlapping
+jobs, a job and a service — never makes a message twice. A plan is computed from
+persisted state (booked appointments, consents, open alerts), never from "the clock equals
+the threshold": a job that was down still plans what is due when it comes back.
+
+Nothing here sends: ``alerts.delivery`` claims due rows and sends them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import islice
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from patients.models import Caregiver, Clinic, Patient
+from pumpcare import clock
+
+from .models import Alert, AlertKind, Notification, NotificationKind, NotificationStatus, RecipientRole
+
+PENDING, CANCELLED = NotificationStatus.PENDING, NotificationStatus.CANCELLED
+
+# Alert kind → the outbox kind that escalates it to the on-call address (ALERT-1).
+ESCALATED = {
+    AlertKind.PAST_EMPTY: NotificationKind.PAST_EMPTY,
+    AlertKind.PAST_ALARM: NotificationKind.PAST_ALARM,
+    AlertKind.REPLACEMENT_OVERDUE: NotificationKind.REPLACEMENT_OVERDUE,
+}
+# Alert kind → a notice sent once to the clinic's staff address.
+NOTICE = {AlertKind.REFILL_UNBOOKED: NotificationKind.REFILL_UNBOOKED}
+REMINDER_KIND = {
+    "refill": NotificationKind.REFILL_REMINDER,
+    "replacement": NotificationKind.REPLACEMENT_REMINDER,
+}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    key: str
+    role: str
+    name: str
+    email: str
+    skipped: str = ""  # why this person cannot be reminded (no consent, no address)
+
+
+def people_of(patient: Patient, caregivers) -> list[Recipient]:
+    """ALERT-2: the patient and each caregiver; those who did not consent or have no email
+    address are returned with the reason they are skipped."""
+
+    def recipient(key, role, name, email, consent):
+        skipped = (
+            "" if consent and email else ("no consent to reminders" if not consent else "no email address")
+        )
+        return Recipient(key, role, name, email, skipped)
+
+    people = [
+        recipient(
+            f"patient:{patient.pk}",
+            RecipientRole.PATIENT,
+            f"{patient.given_name} {patient.family_name}",
+            patient.email,
+            patient.communication_consent,
+        )
+    ]
+    people += [
+        recipient(f"caregiver:{c.pk}", RecipientRole.CAREGIVER, c.name, c.email, c.communication_consent)
+        for c in caregivers
+    ]
+    return people
+
+
+def reachable(patient: Patient, caregivers) -> bool:
+    """Can anyone of the patient be reminded by email? (the worklist's flag)"""
+    return any(not person.skipped for person in people_of(patient, caregivers))
+
+
+def local_instant(clinic: Clinic, day: date, at: time) -> datetime:
+    return datetime.combine(day, at, tzinfo=clinic.tz).astimezone(UTC)
+
+
+def reminder_time() -> time:
+    return time.fromisoformat(settings.PUMPCARE_NOTIFICATIONS["reminder_local_time"])
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A row the plan wants: pending, or cancelled with the reason it is skipped."""
+
+    recipient: Recipient
+    kind: str
+    due_at: datetime
+    fields: dict
+
+
+def _reminders_wanted(appointment, clinic: Clinic, people: list[Recipient], today: date) -> list[Planned]:
+    """ALERT-2: for a booked refill or replacement, one reminder per person and per
+    configured day before it. Days already past when the appointment is booked are not
+    planned (a reminder for an appointment booked tomorrow is the 1-day one only)."""
+    if appointment.status != "booked" or appointment.kind not in REMINDER_KIND:
+        return []
+    at = reminder_time()
+    wanted = []
+    for days in clinic.reminder_days_before:
+        due_on = appointment.day - timedelta(days=days)
+        if due_on < today:
+            continue
+        for person in people:
+            wanted.append(
+                Planned(
+                    person,
+                    REMINDER_KIND[appointment.kind],
+                    local_instant(clinic, due_on, at),
+                    {
+                        "appointment_id": appointment.pk,
+                        "pump_id": appointment.pump_id,
+                        "event_on": appointment.day,
+                    },
+                )
+            )
+    return wanted
+
+
+def _apply(subject: str, clinic: Clinic, wanted: list[Planned], existing: list[Notification], why_gone: str):
+    """Make the rows of ``subject`` match the plan: create what is missing, revive what was
+    cancelled and is wanted again, cancel what is pending and no longer wanted (or whose
+    person can no longer be reminded). Sent, sending and failed rows are history: untouched."""
+    by_key = {(n.recipient, n.kind, n.due_at): n for n in existing}
+    wanted_keys = set()
+    for plan in wanted:
+        key = (plan.recipient.key, plan.kind, plan.due_at)
+        wanted_keys.add(key)
+        row = by_key.get(key)
+        status, reason = (
+            (CANCELLED, f"skipped: {plan.recipient.skipped}") if plan.recipient.skipped else (PENDING, "")
+        )
+        if row is None:
+            _create(
+                Notification(
+                    clinic=clinic,
+                    kind=plan.kind,
+                    recipient=plan.recipient.key,
+                    recipient_role=plan.recipient.role,
+                    subject=subject,
+                    due_at=plan.due_at,
+                    email=plan.recipient.email,
+                    status=status,
+                    status_reason=reason,
+                    **plan.fields,
+                )
+            )
+        elif row.status in (PENDING, CANCELLED) and (row.status, row.status_reason) != (status, reason):
+            row.status, row.status_reason, row.email = status, reason, plan.recipient.email
+            row.attempts, row.next_attempt_at, row.last_error = 0, None, ""
+            row.save(
+                update_fields=[
+                    "status",
+                    "status_reason",
+                    "email",
+                    "attempts",
+                    "next_attempt_at",
+                    "last_error",
+                ]
+            )
+    stale = [
+        n.pk for n in existing if n.status == PENDING and (n.recipient, n.kind, n.due_at) not in wanted_keys
+    ]
+    if stale:
+        Notification.objects.filter(pk__in=stale, status=PENDING).update(
+            status=CANCELLED, status_reason=why_gone
+        )
+
+
+def _create(row: Notification) -> None:
+    """Insert, or let another planner's row (same key) stand."""
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError:
+        if not Notification.objects.filter(
+            recipient=row.recipient, subject=row.subject, kind=row.kind, due_at=row.due_at
+        ).exists():
+            raise
+
+
+# --- reminders -------------------------------------------------------------------------
+
+
+def appointment_reminders_plan(appointment) -> None:
+    """Plan (or cancel, or move) the reminders of one appointment, in the caller's
+    transaction: booking plans them, moving cancels the old and plans the new, cancelling,
+    completing or a no-show cancels the pending ones."""
+    pump = appointment.pump
+    patient = pump.patient
+    clinic = patient.clinic
+    people = people_of(patient, list(patient.caregivers.all()))
+    _plan_reminders(
+        appointment,
+        clinic,
+        people,
+        list(Notification.objects.filter(subject=f"appointment:{appointment.pk}")),
+    )
+
+
+def _plan_reminders(appointment, clinic, people, existing) -> None:
+    today = clock.now().astimezone(clinic.tz).date()
+    wanted = _reminders_wanted(appointment, clinic, people, today)
+    if appointment.status == "booked":
+        why = f"the appointment moved to {appointment.day.isoformat()}"
+    else:
+        why = f"the appointment is {appointment.get_status_display().lower()}"
+    _apply(f"appointment:{appointment.pk}", clinic, wanted, existing, why)
+
+
+def reminders_plan_all(batch_size: int = 500) -> int:
+    """The periodic pass over every booked future appointment: catches what changed beside
+    the appointment services (a consent given or withdrawn, a new caregiver, a new
+    address). A constant number of queries per batch; returns the appointments planned."""
+    from refills.models import Appointment  # refills depends on alerts, not the reverse
+
+    count = 0
+    for clinic in Clinic.objects.all():
+        today = clock.now().astimezone(clinic.tz).date()
+        ids = iter(
+            Appointment.objects.filter(
+                pump__patient__clinic=clinic, status="booked", kind__in=list(REMINDER_KIND), day__gte=today
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        while batch := list(islice(ids, batch_size)):
+            with transaction.atomic():
+                appointments = list(Appointment.objects.filter(pk__in=batch).select_related("pump__patient"))
+                patients = [a.pump.patient_id for a in appointments]
+                caregivers: dict[int, list] = {}
+                for caregiver in Caregiver.objects.filter(patient_id__in=patients).order_by("pk"):
+                    caregivers.setdefault(caregiver.patient_id, []).append(caregiver)
+                existing: dict[str, list] = {}
+                for row in Notification.objects.filter(subject__in=[f"appointment:{pk}" for pk in batch]):
+                    existing.setdefault(row.subject, []).append(row)
+                for appointment in appointments:
+                    patient = appointment.pump.patient
+                    people = people_of(patient, caregivers.get(patient.pk, []))
+                    _plan_reminders(
+                        appointment, clinic, people, existing.get(f"appointment:{appointment.pk}", [])
+                    )
+                    count += 1
+    return count
+
+
+# --- escalations (ALERT-1) -------------------------------------------------------------
+
+
+def escalation_due_at(alert: Alert, now: datetime, every_hours: int) -> datetime:
+    """The current repeat of an open alert: raised_at + k × interval for the largest k that
+    is not in the future. Only the current one is planned, never a far-future one; a job
+    that was down sends the latest repeat when it comes back, not a burst of missed ones."""
+    interval = timedelta(hours=every_hours)
+    k = max(0, (now - alert.raised_at) // interval)
+    return alert.raised_at + k * interval
+
+
+def alert_notifications_plan(alert: Alert, now: datetime) -> None:
+    """The messages an open alert is owed now: the current escalation to the on-call address
+    (again every N hours by severity, until acknowledged), the staff notice (once), and for
+    a pump past its projected empty time the patient and caregivers too (once: "call the
+    clinic now")."""
+    clinic = alert.clinic
+    subject = f"alert:{alert.pk}"
+    existing = list(Notification.objects.filter(subject=subject))
+    wanted = []
+    fields = {"alert_id": alert.pk, "pump_id": alert.pump_id}
+    if alert.kind in ESCALATED:
+        every = settings.PUMPCARE_NOTIFICATIONS["escalation_every_hours"].get(alert.severity)
+        due = escalation_due_at(alert, now, every) if every else alert.raised_at
+        on_call = Recipient(
+            f"on_call:{clinic.code}",
+            RecipientRole.ON_CALL,
+            f"{clinic.name} on call",
+            clinic.on_call_email,
+            "" if clinic.on_call_email else "the clinic has no on-call address",
+        )
+        wanted.append(Planned(on_call, ESCALATED[alert.kind], due, fields))
+        if alert.kind == AlertKind.PAST_EMPTY and alert.pump_id:
+            patient = alert.pump.patient
+            for person in people_of(patient, list(patient.caregivers.all())):
+                wanted.append(Planned(person, NotificationKind.PAST_EMPTY, alert.raised_at, fields))
+    elif alert.kind in NOTICE:
+        staff = Recipient(
+            f"staff:{clinic.code}",
+            RecipientRole.STAFF,
+            f"{clinic.name} staff",
+            clinic.staff_notice_email,
+            "" if clinic.staff_notice_email else "the clinic has no staff or on-call address",
+        )
+        wanted.append(Planned(staff, NOTICE[alert.kind], alert.raised_at, fields))
+    # An earlier repeat still pending (mail was down) is superseded by the current one.
+    _apply(subject, clinic, wanted, existing, "superseded by a later repeat")
+
+
+def alert_notifications_cancel(alert: Alert, why: str) -> int:
+    """Acknowledged or resolved: what is still pending for the alert is not sent."""
+    return Notification.objects.filter(subject=f"alert:{alert.pk}", status=PENDING).update(
+        status=CANCELLED, status_reason=why
+    )
+
+
+def escalations_plan_all(now: datetime | None = None) -> int:
+    """Plan the messages of every open alert that notifies someone."""
+    now = now or clock.now()
+    alerts = Alert.objects.filter(
+        Q(kind__in=list(ESCALATED)) | Q(kind__in=list(NOTICE)),
+        acknowledged_at__isnull=True,
+        resolved_at__isnull=True,
+    ).select_related("clinic", "pump__patient")
+    count = 0
+    for alert in alerts:
+        with transaction.atomic():
+            alert_notifications_plan(alert, now)
+        count += 1
+    return count
