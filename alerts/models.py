@@ -17,6 +17,12 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from patients.models import Clinic, Pump
+from pumpcare import clock
+
+
+def service_now():
+    """The service clock (tests fix it); escalation repeats count from ``raised_at``."""
+    return clock.now()
 
 
 class AlertKind(models.TextChoices):
@@ -42,7 +48,7 @@ class Alert(models.Model):
     kind = models.CharField(max_length=40, choices=AlertKind.choices)
     severity = models.CharField(max_length=10, choices=Severity.choices)
     message = models.TextField()
-    raised_at = models.DateTimeField(auto_now_add=True)
+    raised_at = models.DateTimeField(default=service_now)
     raised_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

@@ -33,3 +33,39 @@ def assert_refused(response, field, code=None) -> dict:
     if code is not None:
         assert body["code"] == code, body
     return body
+
+
+def fill(api, pump, at, daily=250, volume_added_ml=20):
+    """Record a first fill (or refill) of ``volume_added_ml`` at 500 mcg/mL through the API."""
+    response = api.post(
+        f"/api/v1/pumps/{pump.pk}/refills/",
+        {
+            "performed_at": at,
+            "volume_withdrawn_ml": 0,
+            "volume_added_ml": volume_added_ml,
+            "concentration_mcg_per_ml": 500,
+            "prescription": simple(daily),
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def clock_at(monkeypatch, instant):
+    """Move the service's clock (``pumpcare.clock.now``) to ``instant``."""
+    monkeypatch.setattr("pumpcare.clock.now", lambda: instant)
+
+
+def deliver(capture, now=None) -> list:
+    """Run the delivery tick and the send tasks it queues, in this process: the tasks are
+    queued on commit, so ``capture`` (pytest-django's ``django_capture_on_commit_callbacks``)
+    runs them. Returns the outcomes."""
+    from alerts import delivery
+
+    outcomes = []
+    with capture(execute=True):
+        delivery.due_claim_all(
+            now=now, enqueue=lambda pk, claim: outcomes.append(delivery.notification_send(pk, claim))
+        )
+    return outcomes
