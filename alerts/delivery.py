@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.mail import get_connection
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import formats
@@ -132,7 +134,7 @@ def notification_send(pk: int, claim: str) -> Outcome:
         return Outcome("cancelled", reason)
     message = content.build(row, to=to, name=name, context=_context(row, now))
     try:
-        message.send(fail_silently=False)
+        _transmit(message)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
         return _failed_attempt(row, claim, exc, now)
     _finish(
@@ -145,6 +147,51 @@ def notification_send(pk: int, claim: str) -> Outcome:
         last_error="",
     )
     return Outcome("sent")
+
+
+# Each worker process keeps its connection to the mail server between sends (connecting,
+# greeting and quitting cost as much as the message itself), and opens a new one after a
+# failure or when it has been idle for longer than a server would keep it.
+_MAIL = {"connection": None, "used": 0.0, "config": None}
+MAIL_IDLE_SECONDS = 30
+
+
+def _transmit(message) -> None:
+    config = (settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_HOST_USER)
+    connection = _MAIL["connection"]
+    if (
+        connection is None
+        or config != _MAIL["config"]
+        or time.monotonic() - _MAIL["used"] > MAIL_IDLE_SECONDS
+    ):
+        _mail_close()
+        connection = _MAIL["connection"] = get_connection(fail_silently=False)
+        _MAIL["config"] = config
+        connection.open()
+        reused = False
+    else:
+        reused = True
+    message.connection = connection
+    try:
+        message.send(fail_silently=False)
+    except smtplib.SMTPServerDisconnected:
+        _mail_close()
+        if not reused:
+            raise
+        _transmit(message)  # the server dropped an idle connection: once more on a new one
+    except Exception:
+        _mail_close()
+        raise
+    _MAIL["used"] = time.monotonic()
+
+
+def _mail_close() -> None:
+    connection, _MAIL["connection"] = _MAIL["connection"], None
+    if connection is not None:
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001, S110 - a broken connection is dropped either way
+            pass
 
 
 def _finish(row: Notification, claim: str, **fields) -> bool:

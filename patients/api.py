@@ -73,6 +73,11 @@ class ClinicSerializer(serializers.ModelSerializer):
             "safety_margin_days",
             "working_days",
             "closures",
+            "phone",
+            "address",
+            "on_call_email",
+            "staff_email",
+            "reminder_days_before",
             "reason",
         ]
         read_only_fields = ["code"]

@@ -152,13 +152,14 @@ def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
     booked = Appointment.objects.filter(
         pump=OuterRef("pk"), kind=AppointmentKind.REPLACEMENT, status=AppointmentStatus.BOOKED
     )
+    booked_for_alert = Appointment.objects.filter(
+        pump=OuterRef("pump"), kind=AppointmentKind.REPLACEMENT, status=AppointmentStatus.BOOKED
+    )
     for alert in Alert.objects.filter(
         clinic=clinic,
         kind__in=[AlertKind.REPLACEMENT_PLANNING, AlertKind.REPLACEMENT_OVERDUE],
         resolved_at__isnull=True,
-    ).filter(
-        models.Q(Exists(booked.filter(pump=OuterRef("pump")))) | ~models.Q(pump__status=PumpStatus.ACTIVE)
-    ):
+    ).filter(models.Q(Exists(booked_for_alert)) | ~models.Q(pump__status=PumpStatus.ACTIVE)):
         alert_resolve(alert=alert, why="a replacement is booked or the pump is no longer active")
     pumps = (
         Pump.objects.filter(

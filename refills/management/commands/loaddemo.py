@@ -15,6 +15,7 @@ from patients.services import (
     clinic_create,
     patient_create,
     pump_create,
+    save_audited,
     staff_create,
 )
 from refills.selectors import reservoir_state
@@ -129,6 +130,12 @@ class Command(BaseCommand):
             timezone_name="America/New_York",
             emergency_phone="+1 555 0100",
         )
+        # Where the demo's reminders and escalations go (the console in `make run`).
+        clinic.phone = "+1 555 0123"
+        clinic.address = "200 Harbour Road, Springfield"
+        clinic.on_call_email = "oncall@demo-clinic.example"
+        clinic.staff_email = "nurses@demo-clinic.example"
+        save_audited(clinic, actor=None, reason="demo clinic contact settings")
         users = {}
         for role in ("nurse", "physician", "staff", "admin"):
             users[role], _ = staff_create(username=role, clinic=clinic, role=role, password=DEMO_PASSWORD)

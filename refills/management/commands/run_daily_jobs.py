@@ -3,12 +3,16 @@ runs through Celery)."""
 
 from django.core.management.base import BaseCommand
 
+from alerts import outbox
 from refills.projections import projections_refresh_all
-from refills.scheduling import refill_proposals_run_all, replacement_planning_run_all
+from refills.scheduling import refill_proposals_run_all, replacement_planning_run_all, state_alerts_run_all
 
 
 class Command(BaseCommand):
-    help = "Run the nightly jobs once: refresh every stored projection, propose refills, plan replacements."
+    help = (
+        "Run the periodic jobs once: refresh every stored projection, propose refills, plan replacements, "
+        "raise pump-state alerts and plan reminders and escalations (the worker delivers them)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--force", action="store_true", help="recompute every projection, changed or not")
@@ -26,4 +30,10 @@ class Command(BaseCommand):
         replacements = replacement_planning_run_all()
         self.stdout.write(
             f"replacements: {replacements.opened} planning tasks opened, {replacements.escalated} escalated"
+        )
+        states = state_alerts_run_all()
+        self.stdout.write(f"alerts: {states.raised} raised, {states.resolved} resolved")
+        self.stdout.write(
+            f"notifications: reminders planned for {outbox.reminders_plan_all()} booked appointments, "
+            f"{outbox.escalations_plan_all()} open alerts escalated"
         )

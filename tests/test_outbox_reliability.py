@@ -1,0 +1,191 @@
+"""The outbox under real conditions (issue 4, "Reliability"): real Celery worker processes
+on Redis, PostgreSQL, and a real SMTP server on loopback (aiosmtpd). Every message is
+counted by its Message-ID at the server.
+
+- two workers and two overlapping delivery ticks over 1,000 due reminders: every reminder
+  delivered, none twice;
+- the SMTP server refusing for a while, then recovering: every reminder delivered exactly
+  once after recovery;
+- a worker SIGKILLed in the middle of a batch: nothing lost once the sweeper has run, and
+  at most one duplicate per pool process that was sending at the instant of the kill (a
+  message the server accepted before the row could be marked sent; see alerts.delivery).
+
+The moved-appointment case (old reminders cancelled, new ones due) is in test_reminders.py.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection
+from django.db.models import Count
+from django.utils import timezone
+
+from alerts import delivery, outbox
+from alerts.models import Notification
+from alerts.tasks import deliver_notifications
+from patients.models import Caregiver, Patient, Pump
+from pumpcare.celery import app
+from refills.models import Appointment
+from tests.factories import PatientFactory, PumpFactory
+from tests.smtp_sink import SmtpSink
+from tests.workers import Worker, wait_ready, worker_env
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def services(needs_redis):
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "DATABASE_URL is not a PostgreSQL database: worker processes cannot share the test "
+            "database (SQLite's test database lives in memory)"
+        )
+    assert app.conf.broker_url.startswith("redis://"), app.conf.broker_url
+    app.control.purge()
+
+
+def database_url() -> str:
+    settings = connection.settings_dict
+    return f"postgres://{settings['USER'] or 'postgres'}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
+
+
+def due_reminders(clinic, appointments: int, people_per_patient: int) -> int:
+    """``appointments`` booked refills, each reminding its patient and caregivers, planned by
+    the real planner and then made due now."""
+    clinic.reminder_days_before = [1]
+    clinic.save()
+    day = timezone.localdate() + timedelta(days=3)
+    for i in range(appointments):
+        patient = PatientFactory(clinic=clinic, email=f"p{i}@example.org", communication_consent=True)
+        Caregiver.objects.bulk_create(
+            Caregiver(
+                patient=patient,
+                name=f"C{i}-{k}",
+                relation="family",
+                email=f"c{i}-{k}@example.org",
+                communication_consent=True,
+            )
+            for k in range(people_per_patient - 1)
+        )
+        pump = PumpFactory(patient=patient, implanted_on=date(2026, 1, 2))
+        Appointment.objects.create(pump=pump, kind="refill", status="booked", day=day)
+    outbox.reminders_plan_all()
+    Notification.objects.update(due_at=timezone.now() - timedelta(minutes=1))
+    total = Notification.objects.filter(status="pending").count()
+    assert total == appointments * people_per_patient
+    assert Patient.objects.count() == appointments and Pump.objects.count() == appointments
+    return total
+
+
+def run_until_sent(total: int, seconds: float, tick_every: float = 0.5) -> None:
+    """Beat: a delivery tick every ``tick_every`` seconds until every row is sent."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if Notification.objects.filter(status="sent").count() == total:
+            return
+        deliver_notifications.delay()
+        time.sleep(tick_every)
+    statuses = dict(
+        Notification.objects.values_list("status").annotate(n=Count("pk")).values_list("status", "n")
+    )
+    raise AssertionError(f"not every row was sent within {seconds} s: {statuses}")
+
+
+def assert_each_sent_once(sink, total: int) -> None:
+    counts = sink.recorder.counts()
+    sent_ids = set(Notification.objects.filter(status="sent").values_list("message_id", flat=True))
+    assert len(sent_ids) == total
+    assert set(counts) == sent_ids, "a row marked sent that the server never accepted (or the reverse)"
+    assert sink.recorder.duplicates() == 0, counts.most_common(3)
+
+
+@pytest.fixture
+def workers():
+    started: list[Worker] = []
+
+    def start(name, env, concurrency=2):
+        worker = Worker(name, env, concurrency)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def test_two_workers_and_overlapping_ticks_deliver_1000_reminders_once(services, clinic, workers):
+    total = due_reminders(clinic, appointments=100, people_per_patient=10)
+    with SmtpSink() as sink:
+        env = worker_env(database_url=database_url(), smtp_port=sink.port, PUMPCARE_SEND_CLAIM_BATCH="50")
+        names = ["alpha", "beta"]
+        for name in names:
+            workers(name, env)
+        wait_ready(app, names)
+        deliver_notifications.delay()  # two ticks at once: one on each worker
+        deliver_notifications.delay()
+        run_until_sent(total, seconds=120)
+        assert_each_sent_once(sink, total)
+    assert set(Notification.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_an_smtp_server_refusing_for_a_while_gets_every_reminder_once_after_recovery(
+    services, clinic, workers
+):
+    total = due_reminders(clinic, appointments=50, people_per_patient=4)
+    with SmtpSink() as sink:
+        env = worker_env(
+            database_url=database_url(),
+            smtp_port=sink.port,
+            PUMPCARE_SEND_RETRY_BASE_SECONDS="0.5",
+            PUMPCARE_SEND_RETRY_MAX_SECONDS="2",
+            PUMPCARE_SEND_MAX_ATTEMPTS="30",
+        )
+        workers("alpha", env)
+        workers("beta", env)
+        wait_ready(app, ["alpha", "beta"])
+        sink.recorder.refuse_count = total  # down for the first 200 attempts, then back
+        run_until_sent(total, seconds=120, tick_every=0.3)
+        assert sink.recorder.refused == total
+        assert_each_sent_once(sink, total)
+    retried = Notification.objects.filter(attempts__gt=1)
+    assert retried.exists()  # the refused ones, sent on a later attempt
+    assert not Notification.objects.filter(status="failed").exists()
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_once_the_sweeper_has_run(services, clinic, workers):
+    total = due_reminders(clinic, appointments=100, people_per_patient=3)
+    concurrency = 4
+    with SmtpSink() as sink:
+        sink.recorder.delay = 0.02  # 20 ms per message: the kill lands mid-batch
+        env = worker_env(database_url=database_url(), smtp_port=sink.port, PUMPCARE_SEND_CLAIM_BATCH="100")
+        victim = workers("victim", env, concurrency=concurrency)
+        wait_ready(app, ["victim"])
+        deliver_notifications.delay()
+        deadline = time.monotonic() + 60
+        while len(sink.recorder.accepted) < 60 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        victim.kill()
+        sent_before = Notification.objects.filter(status="sent").count()
+        stuck = Notification.objects.filter(status="sending").count()
+        assert 0 < sent_before < total and stuck > 0, (sent_before, stuck)
+
+        # The sweeper (its 10-minute limit, run as if 11 minutes had passed).
+        assert delivery.stuck_sweep(now=timezone.now() + timedelta(minutes=11)) == stuck
+        workers("rescuer", env, concurrency=concurrency)
+        wait_ready(app, ["rescuer"])
+        run_until_sent(total, seconds=120)
+
+        counts = sink.recorder.counts()
+        sent_ids = set(Notification.objects.values_list("message_id", flat=True))
+        assert len(sent_ids) == total and set(counts) == sent_ids  # nothing lost
+        duplicates = sink.recorder.duplicates()
+        print(
+            f"\nSIGKILL mid-batch: {sent_before} sent before the kill, {stuck} stuck, {duplicates} duplicates"
+        )
+        assert duplicates <= concurrency
+    if os.environ.get("PUMPCARE_KEEP_WORKER_LOGS"):
+        print(victim.log())
