@@ -108,7 +108,8 @@ RULES = [
         "REFILL-4",
         "Card and reminders are stale after a refill or prescription change",
         SAULINO,
-        "issue 4 (reminders) and issue 5 (cards)",
+        "reminders: `alerts.outbox.appointment_reminders_plan` (a refill completes the appointment and "
+        "cancels its reminders); cards: issue 5",
     ),
     (
         "BRIDGE-1",
@@ -158,12 +159,19 @@ RULES = [
         "Medtronic SynchroMed II replacement material; " + SAULINO,
         "`therapy.battery.replacement_plan`, `check_replacement_date`",
     ),
-    ("ALERT-1", "Urgency order of alerts", SAULINO, "issue 3 (worklist) and issue 4 (escalation)"),
+    (
+        "ALERT-1",
+        "Urgency order of alerts; escalation until acknowledged",
+        SAULINO,
+        "`refills.worklist.URGENCY`; `refills.scheduling.state_alerts_run`; "
+        "`alerts.outbox.alert_notifications_plan`, `escalation_due_at`; `alerts.services.alert_acknowledge`",
+    ),
     (
         "ALERT-2",
         "Reminders to consenting recipients with the least health information",
         "privacy by design",
-        "issue 4 (reminders)",
+        "`alerts.outbox` (`people_of`, `appointment_reminders_plan`); templates `alerts/templates/alerts/email/`; "
+        "`alerts.delivery`",
     ),
     (
         "CARD-1",

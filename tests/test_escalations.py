@@ -214,3 +214,21 @@ def test_a_clinic_without_an_on_call_address_is_skipped_visibly(clinic, api):
     row = Notification.objects.get(subject=f"alert:{alert.pk}", recipient_role="on_call")
     assert (row.status, row.status_reason) == ("cancelled", "skipped: the clinic has no on-call address")
     assert api.get("/api/v1/notifications/?status=cancelled&kind=past_empty").json()["count"] >= 1
+
+
+def test_the_periodic_jobs_are_in_the_beat_schedule_and_run(home, api):
+    from django_celery_beat.models import PeriodicTask
+
+    from alerts import tasks
+
+    schedule = {t.task: t.interval.every for t in PeriodicTask.objects.filter(task__startswith="alerts.")}
+    assert schedule == {
+        "alerts.deliver_notifications": 1,
+        "alerts.plan_notifications": 5,
+        "alerts.sweep_notifications": 5,
+    }
+    pump = pump_filled(home, api, PAST_ALARM)
+    Alert.objects.all().delete()
+    result = tasks.plan_notifications()
+    assert (result["raised"], result["alerts_planned"]) == (1, 1)
+    assert Notification.objects.get(recipient_role="on_call").pump == pump

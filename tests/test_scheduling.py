@@ -329,6 +329,11 @@ def test_run_daily_jobs_runs_projections_then_proposals(clinic, api):
     assert "projections: 1 checked, 0 recomputed" in out.getvalue()
     assert "refills: 1 appointments proposed" in out.getvalue()
     assert "replacements: 0 planning tasks opened, 0 escalated" in out.getvalue()
+    assert "alerts: 0 raised, 0 resolved" in out.getvalue()
+    assert (
+        "notifications: reminders planned for 0 booked appointments, 0 open alerts escalated"
+        in out.getvalue()
+    )
 
 
 # --- replacement planning (ERI-2) ---------------------------------------------------------
