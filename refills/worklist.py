@@ -18,6 +18,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncDate
 
 import therapy
+from cards.selectors import stale_pump_ids
 from patients.models import Caregiver, Clinic, Pump, PumpStatus
 from pumpcare import clinical
 
@@ -121,6 +122,7 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
     the reservoir volume now (LRA-1) — a constant number of queries for the page."""
     ids = [p.pk for p in pumps]
     states = _reservoirs(pumps)
+    stale_cards = stale_pump_ids(pumps)  # REFILL-4
     reachable = set(
         Caregiver.objects.filter(patient_id__in=[p.patient_id for p in pumps], communication_consent=True)
         .filter(~Q(email="") | ~Q(phone=""))
@@ -169,6 +171,7 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
                     ),
                     "daylight_saving_warning": bool(codes & DST_CODES),
                     "tolerance_not_configured": "tolerance_not_configured" in codes,
+                    "card_stale": pump.pk in stale_cards,
                 },
                 "warnings": warnings,
             }
@@ -224,6 +227,10 @@ DATA_VERSION_SQL = " || '|' || ".join(
         ("patients_historicalclinic", "history_id"),
         ("patients_historicalclinicclosure", "history_id"),
         ("refills_pumpprojection", "computed_at"),
+        ("cards_historicalissuedcard", "history_id"),
+        ("cards_historicalcardtext", "history_id"),
+        ("cards_historicalpatientphysician", "history_id"),
+        ("cards_historicalcardsettings", "history_id"),
     ]
 )
 
