@@ -108,7 +108,8 @@ RULES = [
         "REFILL-4",
         "Card and reminders are stale after a refill or prescription change",
         SAULINO,
-        "issue 4 (reminders) and issue 5 (cards)",
+        "cards: `cards.selectors.cards_read` (stale = digest of `card_data` ≠ last wallet card's), "
+        "`stale_cards`; worklist `card_stale` flag; reminders: issue 4",
     ),
     (
         "BRIDGE-1",
@@ -169,7 +170,8 @@ RULES = [
         "CARD-1",
         "What the emergency card carries",
         SAULINO + "; Medtronic and Prometra MRI guidance",
-        "issue 5 (emergency cards)",
+        "`cards.selectors.card_data` (the one dict), `cards.render` (WeasyPrint), `cards.services.card_issue`; "
+        "default texts `cards/migrations/0002_default_texts.py`",
     ),
 ]
 
