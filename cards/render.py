@@ -3,8 +3,8 @@
 - ``wallet_pdf``: ID-1 cards (85.6 × 54 mm, ISO/IEC 7810), a front page and a back page per
   card.
 - ``sheet_pdf``: the one-page caregiver sheet on the clinic's paper (A4 or US Letter).
-- ``batch_pdf``: wallet cards imposed 2 × 4 on the clinic's paper with crop marks: a sheet of
-  fronts, then a sheet of their backs mirrored left-right, so that duplex printing
+- ``batch_pdf``: wallet cards laid out 2 × 4 on the clinic's paper with crop marks: a sheet
+  of fronts, then a sheet of their backs mirrored left-right, so that duplex printing
   (flip on the long edge) puts every back behind its front.
 
 A failed render raises, and so does a card whose content does not fit (the rendered
@@ -14,18 +14,15 @@ card is never returned.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.template.loader import render_to_string
-from pypdf import PdfReader, PdfWriter, Transformation
 
 import therapy
 
 from .models import DateFormat, PaperSize
 
-MM = 72 / 25.4  # PDF points per millimetre
 CARD_MM = (85.6, 54.0)
 PAPER_MM = {PaperSize.A4: (210.0, 297.0), PaperSize.LETTER: (215.9, 279.4)}
 GRID = (2, 4)  # columns × rows of wallet cards on a print sheet
@@ -131,36 +128,64 @@ def batch_layout(paper_size: str) -> tuple[tuple[float, float], list[tuple[float
 
 def batch_pdf(faces: list[Face], paper_size: str) -> bytes:
     """Wallet cards imposed on print sheets with crop marks: for every 8 cards, a sheet of
-    fronts and then a sheet of backs, each back in the mirrored column (long-edge duplex)."""
-    cards = PdfReader(io.BytesIO(wallet_pdf(faces)))
+    fronts and then a sheet of backs, each back in the mirrored column (long-edge duplex).
+    Every card face is checked to fit its 85.6 × 54 mm slot (the layout's anchors)."""
+    from weasyprint import HTML
+
+    if not faces:
+        raise CardRenderError("no card to render")
     (width, height), slots = batch_layout(paper_size)
-    marks = PdfReader(io.BytesIO(_crop_marks_pdf(paper_size)))
-    writer = PdfWriter()
-    per_sheet = len(slots)
-    columns = GRID[0]
-    for first in range(0, len(faces), per_sheet):
-        count = min(per_sheet, len(faces) - first)
-        for side in (0, 1):  # fronts, then backs
-            sheet = writer.add_blank_page(width=width * MM, height=height * MM)
-            sheet.merge_page(marks.pages[0])
-            for index in range(count):
+    columns, card_h = GRID[0], CARD_MM[1]
+    sheets = []
+    for first in range(0, len(faces), len(slots)):
+        group = faces[first : first + len(slots)]
+        for side in ("front", "back"):
+            placed = []
+            for index, card in enumerate(group):
                 row, column = divmod(index, columns)
-                if side == 1:
+                if side == "back":
                     column = columns - 1 - column
                 x, y = slots[row * columns + column]
-                page = cards.pages[2 * (first + index) + side]
-                sheet.merge_transformed_page(page, Transformation().translate(x * MM, y * MM))
-    writer.add_metadata({"/Title": f"Emergency cards ({len(faces)})", "/Creator": "pumpcare"})
-    out = io.BytesIO()
-    writer.write(out)
-    pdf = out.getvalue()
-    if not pdf.startswith(b"%PDF"):
-        raise CardRenderError("batch: no PDF written")
+                placed.append({"card": card, "left": x, "top": height - y - card_h})
+            sheets.append({"number": len(sheets) + 1, "side": side, "slots": placed})
+    html = render_to_string(
+        "cards/batch.html",
+        {
+            "sheets": sheets,
+            "count": len(faces),
+            "paper": _paper_css(paper_size),
+            "width": width,
+            "height": height,
+            **_crop_marks(paper_size),
+        },
+    )
+    try:
+        document = HTML(string=html).render()
+    except Exception as error:
+        raise CardRenderError(f"batch: WeasyPrint failed: {error}") from error
+    if len(document.pages) != len(sheets):
+        raise CardRenderError(f"batch: {len(document.pages)} pages instead of {len(sheets)}")
+    limit = card_h * 96 / 25.4 + 0.5  # CSS px
+    for page, sheet in zip(document.pages, sheets, strict=True):
+        for slot in range(1, len(sheet["slots"]) + 1):
+            top = page.anchors[f"slot-{sheet['number']}-{slot}"][1]
+            bottom = page.anchors[f"end-{sheet['number']}-{slot}"][1]
+            if bottom - top > limit:
+                card = sheet["slots"][slot - 1]["card"]
+                raise therapy.CalculationError(
+                    "card",
+                    f"the {sheet['side']} of the card of {card.patient_name} does not fit on 85.6 × 54 mm: "
+                    "shorten the card texts (GET /api/v1/card-texts/) or the physician line",
+                    code="card_overflow",
+                )
+    pdf = document.write_pdf()
+    if not pdf or not pdf.startswith(b"%PDF"):
+        raise CardRenderError("batch: WeasyPrint returned no PDF")
     return pdf
 
 
-def _crop_marks_pdf(paper_size: str) -> bytes:
-    """A print sheet with nothing but the crop marks of the card grid."""
+def _crop_marks(paper_size: str) -> dict:
+    """The crop marks of the card grid (mm from the top-left), outside the cards."""
     (width, height), slots = batch_layout(paper_size)
     card_w, card_h = CARD_MM
     xs = sorted({x for x, _ in slots} | {x + card_w for x, _ in slots})
@@ -173,7 +198,4 @@ def _crop_marks_pdf(paper_size: str) -> bytes:
     for y in ys:  # horizontal marks left and right of the grid
         lines.append((xs[0] - gap - length, y, length, 0.0))
         lines.append((xs[-1] + gap, y, length, 0.0))
-    html = render_to_string(
-        "cards/crop_marks.html", {"paper": _paper_css(paper_size), "lines": lines, "note_top": ys[-1] + 8}
-    )
-    return _pdf(html, pages=1, what="crop-mark sheet")
+    return {"lines": lines, "note_top": ys[-1] + 8}
