@@ -257,7 +257,9 @@ def test_a_text_too_long_for_the_card_is_refused(card_pump, api, admin_user, car
     )
     assert response.status_code == 201, response.json()
     assert_refused(api.get(pdf_url(card_pump)), "card", "card_overflow")
-    body = assert_refused(api.get("/api/v1/clinics/HOME/emergency-cards.pdf?stale=1"), "card", "card_overflow")
+    body = assert_refused(
+        api.get("/api/v1/clinics/HOME/emergency-cards.pdf?stale=1"), "card", "card_overflow"
+    )
     assert "Ada Moreno" in body["detail"]  # the batch names the card that does not fit
     assert not IssuedCard.objects.exists()
 
