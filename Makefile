@@ -7,7 +7,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test install lint format schema check-schema clean
+.PHONY: run test install system-packages lint format schema check-schema clean
 
 $(BIN)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "pumpcare needs Python 3.11 (set PYTHON=/path/to/python3.11)")'
@@ -28,6 +28,11 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# Debian packages beyond Python (pdftoppm for the card tests, HarfBuzz subsetting, fonts);
+# needs root or sudo. CI (.ci/run) runs it before make test.
+system-packages:
+	scripts/install-system-packages.sh
 
 lint: install
 	$(BIN)/ruff check .

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "patients",
     "refills",
     "alerts",
+    "cards",
 ]
 
 MIDDLEWARE = [
@@ -233,6 +234,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # WeasyPrint and fontTools narrate every PDF step at INFO.
+    "loggers": {name: {"level": "WARNING"} for name in ("weasyprint", "fontTools")},
 }
 
 # --- Clinical defaults -----------------------------------------------------------------

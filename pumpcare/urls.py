@@ -46,6 +46,7 @@ api_v1 = [
     path("pumps/<int:pump_id>/history/", PumpHistoryView.as_view(), name="pump-history"),
     path("calculations/starting-dose/", StartingDoseView.as_view(), name="starting-dose"),
     path("worklist/", WorklistView.as_view(), name="worklist"),
+    path("", include("cards.urls")),
     path("", include(router.urls)),
 ]
 

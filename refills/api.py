@@ -561,6 +561,7 @@ class WorklistFlagsSerializer(serializers.Serializer):
     )
     daylight_saving_warning = serializers.BooleanField()
     tolerance_not_configured = serializers.BooleanField()
+    card_stale = serializers.BooleanField(help_text="REFILL-4: the emergency card must be reissued")
 
 
 class WorklistItemSerializer(serializers.Serializer):

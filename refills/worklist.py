@@ -19,6 +19,7 @@ from django.db.models.functions import TruncDate
 
 import therapy
 from alerts import outbox
+from cards.selectors import stale_pump_ids
 from patients.models import Caregiver, Clinic, Pump, PumpStatus
 from pumpcare import clinical
 
@@ -122,6 +123,7 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
     the reservoir volume now (LRA-1) — a constant number of queries for the page."""
     ids = [p.pk for p in pumps]
     states = _reservoirs(pumps)
+    stale_cards = stale_pump_ids(pumps)  # REFILL-4
     caregivers: dict[int, list[Caregiver]] = {}
     for caregiver in Caregiver.objects.filter(patient_id__in=[p.patient_id for p in pumps]):
         caregivers.setdefault(caregiver.patient_id, []).append(caregiver)
@@ -174,6 +176,7 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
                     ),
                     "daylight_saving_warning": bool(codes & DST_CODES),
                     "tolerance_not_configured": "tolerance_not_configured" in codes,
+                    "card_stale": pump.pk in stale_cards,
                 },
                 "warnings": warnings,
             }
@@ -229,6 +232,10 @@ DATA_VERSION_SQL = " || '|' || ".join(
         ("patients_historicalclinic", "history_id"),
         ("patients_historicalclinicclosure", "history_id"),
         ("refills_pumpprojection", "computed_at"),
+        ("cards_historicalissuedcard", "history_id"),
+        ("cards_historicalcardtext", "history_id"),
+        ("cards_historicalpatientphysician", "history_id"),
+        ("cards_historicalcardsettings", "history_id"),
     ]
 )
 

@@ -108,8 +108,9 @@ RULES = [
         "REFILL-4",
         "Card and reminders are stale after a refill or prescription change",
         SAULINO,
-        "reminders: `alerts.outbox.appointment_reminders_plan` (a refill completes the appointment and "
-        "cancels its reminders); cards: issue 5",
+        "cards: `cards.selectors.cards_read` (stale = digest of `card_data` ≠ last wallet card's), "
+        "`stale_cards`; worklist `card_stale` flag; reminders: `alerts.outbox.appointment_reminders_plan` "
+        "(a refill completes the appointment and cancels its reminders)",
     ),
     (
         "BRIDGE-1",
@@ -177,7 +178,8 @@ RULES = [
         "CARD-1",
         "What the emergency card carries",
         SAULINO + "; Medtronic and Prometra MRI guidance",
-        "issue 5 (emergency cards)",
+        "`cards.selectors.card_data` (the one dict), `cards.render` (WeasyPrint), `cards.services.card_issue`; "
+        "default texts `cards/migrations/0002_default_texts.py`",
     ),
 ]
 

@@ -117,11 +117,16 @@ def frozen_now(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Each test starts with an empty cache (the worklist caches pages by data version, and
-    a rolled-back test database reuses ids)."""
+    """Each test starts with empty caches (the worklist caches pages by data version and
+    reservoirs by pump id, and a rolled-back test database reuses ids)."""
     from django.conf import settings
 
     if settings.configured:
         from django.core.cache import cache
 
+        from refills import worklist
+
         cache.clear()
+        # The worklist's per-process reservoir cache is keyed by pump id and input
+        # fingerprint; the discrepancy it keeps is not an input, and ids come back.
+        worklist._RESERVOIRS.clear()

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from cards.services import card_settings_update
 from patients.models import CatheterModel, Clinic, PumpModel
 from patients.services import (
     caregiver_create,
@@ -142,6 +143,13 @@ class Command(BaseCommand):
         admin = users["admin"]
         admin.is_staff = admin.is_superuser = True
         admin.save()
+        # CARD-1: a card prints the patient's physician, else the clinic's default one.
+        card_settings_update(
+            actor=admin,
+            clinic=clinic,
+            changes={"default_physician": "Dr. Ana Rivera (demo)", "paper_size": "letter"},
+            reason="demo clinic card settings",
+        )
         # PUMP-3: the shipped catalog leaves unconfirmed volumes empty; the demo fills the
         # Prometra pathway volumes (DOMAIN.md's worked example) so a bridge bolus can be shown.
         for code in ("13827", "16827"):
