@@ -19,6 +19,8 @@ PEOPLE = (RecipientRole.PATIENT, RecipientRole.CAREGIVER)
 
 
 def template_of(row: Notification) -> str:
+    if row.kind == NotificationKind.CARD_STALE:
+        return "cards_stale"
     if row.recipient_role in PEOPLE:
         if row.kind == NotificationKind.PAST_EMPTY:
             return "urgent_call"

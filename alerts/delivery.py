@@ -259,6 +259,8 @@ def _obsolete(row: Notification, now: datetime) -> str:
             appointment.day == local_now.date() and appointment.time and appointment.time <= local_now.time()
         ):
             return "too late: the appointment has begun"
+    if row.kind == "card_stale" and not _stale_cards(row.clinic):
+        return "no emergency card is stale any more"
     if row.alert_id:
         alert = row.alert
         if alert.acknowledged_at:
@@ -295,6 +297,12 @@ def _person(person, name) -> tuple[str, str, str]:
     return person.email, name, ""
 
 
+def _stale_cards(clinic) -> list:
+    from cards.selectors import stale_cards  # cards depends on refills, which depends on alerts
+
+    return stale_cards(clinic)
+
+
 def _context(row: Notification, now: datetime) -> dict:
     clinic = row.clinic
     context: dict = {"emergency_phone": clinic.emergency_phone}
@@ -309,6 +317,13 @@ def _context(row: Notification, now: datetime) -> dict:
         from .confirm import confirmation_url
 
         context["confirm_url"] = confirmation_url(appointment, row.recipient)
+    if row.kind == "card_stale":
+        stale = _stale_cards(clinic)
+        context.update(
+            stale=[card.pump for card in stale[:25]],
+            stale_count=len(stale),
+            batch_url=f"{settings.PUMPCARE_BASE_URL}/api/v1/clinics/{clinic.code}/emergency-cards.pdf?stale=1",
+        )
     if row.alert_id:
         alert = row.alert
         every = settings.PUMPCARE_NOTIFICATIONS["escalation_every_hours"].get(alert.severity)

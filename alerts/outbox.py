@@ -324,3 +324,43 @@ def escalations_plan_all(now: datetime | None = None) -> int:
             alert_notifications_plan(alert, now)
         count += 1
     return count
+
+
+# --- stale emergency cards (REFILL-4) --------------------------------------------------
+
+
+def card_stale_notices_plan(now: datetime | None = None) -> int:
+    """Once a day per clinic, at the reminder time, a notice to the staff address when
+    emergency cards are stale (REFILL-4): how many, and the link that prints them all in
+    one batch. One row per clinic and day; the stale cards are counted again when it is
+    sent. Returns the notices planned."""
+    from cards.selectors import stale_cards  # cards depends on refills, which depends on alerts
+
+    now = now or clock.now()
+    planned = 0
+    for clinic in Clinic.objects.all():
+        local = now.astimezone(clinic.tz)
+        due = local_instant(clinic, local.date(), reminder_time())
+        if due > now:
+            continue
+        subject = f"cards:{clinic.code}"
+        existing = list(Notification.objects.filter(subject=subject, due_at=due))
+        if existing or not stale_cards(clinic):
+            continue
+        staff = Recipient(
+            f"staff:{clinic.code}",
+            RecipientRole.STAFF,
+            f"{clinic.name} staff",
+            clinic.staff_notice_email,
+            "" if clinic.staff_notice_email else "the clinic has no staff or on-call address",
+        )
+        with transaction.atomic():
+            _apply(
+                subject,
+                clinic,
+                [Planned(staff, NotificationKind.CARD_STALE, due, {})],
+                existing,
+                "superseded",
+            )
+        planned += 1
+    return planned

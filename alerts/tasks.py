@@ -31,7 +31,8 @@ def sweep_notifications() -> int:
 @shared_task(name="alerts.plan_notifications")
 def plan_notifications() -> dict:
     """Every 5 minutes: raise and resolve the pump-state alerts (past empty, past alarm,
-    refill due and not booked), then plan reminders and escalations."""
+    refill due and not booked), then plan reminders, escalations and the daily notice of
+    stale emergency cards."""
     from refills.scheduling import state_alerts_run_all  # refills depends on alerts
 
     states = state_alerts_run_all()
@@ -39,4 +40,5 @@ def plan_notifications() -> dict:
         **states.as_dict(),
         "appointments_planned": outbox.reminders_plan_all(),
         "alerts_planned": outbox.escalations_plan_all(),
+        "card_notices_planned": outbox.card_stale_notices_plan(),
     }

@@ -232,3 +232,46 @@ def test_the_periodic_jobs_are_in_the_beat_schedule_and_run(home, api):
     result = tasks.plan_notifications()
     assert (result["raised"], result["alerts_planned"]) == (1, 1)
     assert Notification.objects.get(recipient_role="on_call").pump == pump
+
+
+@pytest.mark.rule("REFILL-4")
+def test_stale_emergency_cards_are_a_daily_staff_notice(
+    home, api, monkeypatch, django_capture_on_commit_callbacks
+):
+    from cards.models import CardSettings
+
+    CardSettings.objects.create(clinic=home, default_physician="Dr. Ana Rivera")
+    home.staff_email = "desk@home.example"
+    home.save()
+    pump = pump_filled(home, api, DUE_UNBOOKED)  # a first fill: its card was never printed
+    assert outbox.card_stale_notices_plan() == 1  # due at 09:00 today (now is 12:00)
+    assert outbox.card_stale_notices_plan() == 0  # one a day
+    notice = Notification.objects.get(kind="card_stale")
+    assert (notice.recipient, notice.email, notice.due_at) == (
+        "staff:HOME",
+        "desk@home.example",
+        NOW.replace(hour=9),
+    )
+    mail.outbox.clear()
+    deliver(django_capture_on_commit_callbacks)
+    message = next(m for m in mail.outbox if m.to == ["desk@home.example"] and "emergency card" in m.subject)
+    assert message.subject == "[pumpcare HOME] 1 emergency card to print again"
+    assert pump.patient.mrn in message.body
+    assert "/api/v1/clinics/HOME/emergency-cards.pdf?stale=1" in message.body
+
+    # The next day, after the card was printed: nothing stale, no notice.
+    assert api.get(f"/api/v1/pumps/{pump.pk}/emergency-card.pdf").status_code == 200
+    clock_at(monkeypatch, NOW + timedelta(days=1))
+    assert outbox.card_stale_notices_plan() == 0
+
+
+@pytest.mark.rule("REFILL-4")
+def test_a_card_notice_is_not_sent_once_the_cards_are_printed(home, api, django_capture_on_commit_callbacks):
+    from cards.models import CardSettings
+
+    CardSettings.objects.create(clinic=home, default_physician="Dr. Ana Rivera")
+    pump = pump_filled(home, api, DUE_UNBOOKED)
+    outbox.card_stale_notices_plan()
+    assert api.get(f"/api/v1/pumps/{pump.pk}/emergency-card.pdf").status_code == 200
+    outcomes = [o for o in deliver(django_capture_on_commit_callbacks) if o.detail.startswith("no emergency")]
+    assert [(o.status, o.detail) for o in outcomes] == [("cancelled", "no emergency card is stale any more")]

@@ -41,13 +41,13 @@ def flaky(settings):
 
 @pytest.fixture
 def row(clinic):
-    """A reminder-like staff notice due now (the simplest row: no appointment, no alert)."""
+    """A staff notice due now (the simplest row: no appointment, no alert)."""
     clinic.staff_email = "desk@home.example"
     clinic.save()
     pump = PumpFactory(patient=PatientFactory(clinic=clinic))
     return Notification.objects.create(
         clinic=clinic,
-        kind="card_stale",
+        kind="refill_unbooked",
         recipient="staff:HOME",
         recipient_role="staff",
         subject=f"pump:{pump.pk}",
@@ -183,7 +183,7 @@ def test_the_outbox_lists_and_filters(row, nurse):
     api = client_for(nurse)
     other = Notification.objects.create(
         clinic=row.clinic,
-        kind="refill_unbooked",
+        kind="past_alarm",
         recipient="staff:HOME",
         recipient_role="staff",
         subject="alert:1",
@@ -192,7 +192,9 @@ def test_the_outbox_lists_and_filters(row, nurse):
     )
     assert api.get("/api/v1/notifications/").json()["count"] == 2
     assert [r["id"] for r in api.get("/api/v1/notifications/?status=sent").json()["results"]] == [other.pk]
-    assert [r["id"] for r in api.get("/api/v1/notifications/?kind=card_stale").json()["results"]] == [row.pk]
+    assert [r["id"] for r in api.get("/api/v1/notifications/?kind=refill_unbooked").json()["results"]] == [
+        row.pk
+    ]
     assert [r["id"] for r in api.get(f"/api/v1/notifications/?pump={row.pump_id}").json()["results"]] == [
         row.pk
     ]
