@@ -5,6 +5,7 @@ request. These run the tasks in this process; tests/test_outbox_reliability.py r
 on real Celery workers against a real SMTP server."""
 
 import smtplib
+import socket
 from datetime import timedelta
 
 import pytest
@@ -211,3 +212,32 @@ def test_the_admin_lists_the_outbox_and_resends(row, client, django_user_model):
     assert response.status_code == 302
     row.refresh_from_db()
     assert (row.status, row.resent_by) == ("pending", root)
+
+
+def test_a_worker_reuses_its_smtp_connection_and_reconnects_when_the_server_dropped_it(
+    row, settings, django_capture_on_commit_callbacks
+):
+    from tests.smtp_sink import SmtpSink
+
+    second = Notification.objects.create(
+        clinic=row.clinic,
+        kind="refill_unbooked",
+        recipient="staff:HOME",
+        recipient_role="staff",
+        subject="pump:other",
+        due_at=NOW,
+    )
+    with SmtpSink() as sink:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
+        with django_capture_on_commit_callbacks(execute=True):
+            queued = {}
+            delivery.due_claim(enqueue=lambda pk, claim: queued.__setitem__(pk, claim))
+        assert delivery.notification_send(row.pk, queued[row.pk]).status == "sent"
+        kept = delivery._MAIL["connection"]
+        assert kept is not None and kept.connection is not None  # still open for the next message
+        kept.connection.sock.shutdown(socket.SHUT_RDWR)  # the server (or a firewall) dropped it
+        assert delivery.notification_send(second.pk, queued[second.pk]).status == "sent"
+        assert delivery._MAIL["connection"] is not kept
+        assert len(sink.recorder.accepted) == 2 and sink.recorder.duplicates() == 0
+    delivery._mail_close()
