@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import email.policy
 import logging
 import socket
 import threading
@@ -26,6 +27,7 @@ def free_port() -> int:
 class Recorder:
     def __init__(self):
         self.accepted: list[str] = []
+        self.messages: list[email.message.EmailMessage] = []
         self.refused = 0
         self.refuse_until = 0.0  # time.monotonic() before which DATA is refused
         self.refuse_count = 0  # or: refuse this many messages, then recover
@@ -41,9 +43,10 @@ class Recorder:
             return "451 4.3.0 Mail server temporarily unavailable, try again later"
         if self.delay:
             await asyncio.sleep(self.delay)
-        message = email.message_from_bytes(envelope.content)
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self._lock:
             self.accepted.append(message["Message-ID"])
+            self.messages.append(message)
         return "250 2.0.0 OK"
 
     def counts(self) -> Counter:

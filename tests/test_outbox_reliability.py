@@ -10,7 +10,8 @@ counted by its Message-ID at the server.
   at most one duplicate per pool process that was sending at the instant of the kill (a
   message the server accepted before the row could be marked sent; see alerts.delivery).
 
-The moved-appointment case (old reminders cancelled, new ones due) is in test_reminders.py.
+- a moved appointment: the old reminders are cancelled and never sent, the new ones are
+  due and delivered, saying the new day (test_reminders.py covers the planning in detail).
 """
 
 from __future__ import annotations
@@ -189,3 +190,39 @@ def test_a_worker_killed_mid_batch_loses_nothing_once_the_sweeper_has_run(servic
         assert duplicates <= concurrency
     if os.environ.get("PUMPCARE_KEEP_WORKER_LOGS"):
         print(victim.log())
+
+
+def test_a_moved_appointment_sends_only_its_new_reminders(services, clinic, workers, nurse):
+    from refills.scheduling import appointment_book
+
+    clinic.reminder_days_before = [7, 1]
+    clinic.save()
+    patient = PatientFactory(clinic=clinic, email="ada@example.org", communication_consent=True)
+    pump = PumpFactory(patient=patient, implanted_on=date(2026, 1, 2))
+    today = timezone.localdate()
+    first_day = today + timedelta(days=20)
+    while first_day.isoweekday() > 5:
+        first_day += timedelta(days=1)
+    appointment = Appointment.objects.create(pump=pump, kind="replacement", status="booked", day=first_day)
+    outbox.appointment_reminders_plan(appointment)
+    old = list(Notification.objects.filter(status="pending"))
+    assert len(old) == 2
+    new_day = first_day + timedelta(days=7)
+    while new_day.isoweekday() > 5:
+        new_day += timedelta(days=1)
+    appointment_book(actor=nurse, appointment=appointment, day=new_day)
+    assert {n.status for n in Notification.objects.filter(pk__in=[n.pk for n in old])} == {"cancelled"}
+    new = Notification.objects.filter(status="pending")
+    assert sorted(n.event_on for n in new) == [new_day, new_day]
+    # Make every row due now, the cancelled ones too: only the new ones may go out.
+    for i, row in enumerate(Notification.objects.all()):
+        Notification.objects.filter(pk=row.pk).update(due_at=timezone.now() - timedelta(minutes=1 + i))
+    with SmtpSink() as sink:
+        workers("alpha", worker_env(database_url=database_url(), smtp_port=sink.port))
+        wait_ready(app, ["alpha"])
+        run_until_sent(2, seconds=60)
+        assert_each_sent_once(sink, 2)
+        bodies = [m.get_body(("plain",)).get_content() for m in sink.recorder.messages]
+    day_text = f"{new_day:%A} {new_day.day} {new_day:%B %Y}"
+    assert all(day_text in body for body in bodies), (day_text, bodies[0])
+    assert {n.status for n in Notification.objects.filter(pk__in=[n.pk for n in old])} == {"cancelled"}
