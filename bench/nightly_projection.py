@@ -200,7 +200,7 @@ def timed(label, func):
     return elapsed, counter["n"], result
 
 
-def celery_runs(workers: int) -> tuple[float, float] | None:
+def celery_runs(workers: int, cold: bool = True) -> tuple[float | None, float] | None:
     """The nightly job's fan-out on ``workers`` Celery worker processes over Redis: one
     ``refresh_projection_batch`` task per range of 500 pumps, as ``refills.refresh_projections``
     queues them, timed until the last batch has finished (a result backend on Redis tells).
@@ -244,7 +244,7 @@ def celery_runs(workers: int) -> tuple[float, float] | None:
 
     try:
         time.sleep(4)  # let the worker connect
-        return fan_out(True), fan_out(False)
+        return (fan_out(True) if cold else None), fan_out(False)
     finally:
         worker.terminate()
         worker.wait(30)
@@ -255,12 +255,18 @@ def main() -> None:
     parser.add_argument("--pumps", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/pumpcare_bench")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the database a previous run seeded (no seeding, no cold recompute): re-measure the nightly runs",
+    )
     args = parser.parse_args()
 
     os.environ["DATABASE_URL"] = args.database_url
     os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 50)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pumpcare.settings")
-    prepare_database(args.database_url)
+    if not args.reuse:
+        prepare_database(args.database_url)
     import django
 
     django.setup()
@@ -271,17 +277,19 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
-    seed(args.pumps)
+    if not args.reuse:
+        seed(args.pumps)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-        cursor.execute("CREATE TABLE bench_baseline (pump_id bigint PRIMARY KEY, alarm_at timestamptz)")
-        cursor.execute("INSERT INTO bench_baseline SELECT id FROM patients_pump")
+        if not args.reuse:
+            cursor.execute("CREATE TABLE bench_baseline (pump_id bigint PRIMARY KEY, alarm_at timestamptz)")
+            cursor.execute("INSERT INTO bench_baseline SELECT id FROM patients_pump")
         cursor.execute("SELECT count(*) FROM refills_refill")
         refills = cursor.fetchone()[0]
         cursor.execute("SELECT count(*) FROM refills_prescription")
         prescriptions = cursor.fetchone()[0]
     print(
-        f"seeded {args.pumps:,} active pumps, {refills:,} refills, {prescriptions:,} prescriptions "
+        f"{'reusing' if args.reuse else 'seeded'} {args.pumps:,} active pumps, {refills:,} refills, {prescriptions:,} prescriptions "
         f"in {time.perf_counter() - started:.1f} s (PostgreSQL {connection.pg_version // 10000}, {os.cpu_count()} cores)"
     )
 
@@ -294,11 +302,12 @@ def main() -> None:
     print(
         f"baseline  one SQL UPDATE, simple-continuous alarm of {rows:,} pumps: {base_s:7.2f} s, {base_q} query"
     )
-    cold_s, cold_q, cold = timed("cold", lambda: projections_refresh_all(force=True))
-    print(
-        f"cold      every projection recomputed, 1 process:  {cold_s:7.2f} s, {cold_q:,} queries "
-        f"({cold.recomputed:,} recomputed), {cold_s / base_s:5.1f}x baseline"
-    )
+    if not args.reuse:
+        cold_s, cold_q, cold = timed("cold", lambda: projections_refresh_all(force=True))
+        print(
+            f"cold      every projection recomputed, 1 process:  {cold_s:7.2f} s, {cold_q:,} queries "
+            f"({cold.recomputed:,} recomputed), {cold_s / base_s:5.1f}x baseline"
+        )
     warm_s, warm_q, warm = timed("nightly", projections_refresh_all)
     print(
         f"nightly   nothing changed since the last run:      {warm_s:7.2f} s, {warm_q:,} queries "
@@ -308,15 +317,16 @@ def main() -> None:
     from pumpcare.celery import app
 
     app.conf.result_backend = os.environ["CELERY_RESULT_BACKEND"] or None
-    walls = celery_runs(args.workers)
+    walls = celery_runs(args.workers, cold=not args.reuse)
     if walls is None:
         print("celery    skipped: set REDIS_URL to measure the fan-out over Celery workers")
     else:
         cold_wall, nightly_wall = walls
-        print(
-            f"celery    every projection recomputed, {args.workers} worker processes: {cold_wall:7.2f} s, "
-            f"{cold_wall / base_s:5.1f}x baseline"
-        )
+        if cold_wall is not None:
+            print(
+                f"celery    every projection recomputed, {args.workers} worker processes: {cold_wall:7.2f} s, "
+                f"{cold_wall / base_s:5.1f}x baseline"
+            )
         print(
             f"celery    nightly, nothing changed, {args.workers} worker processes:   {nightly_wall:7.2f} s, "
             f"{nightly_wall / base_s:5.1f}x baseline (the job as beat runs it)"
