@@ -6,7 +6,10 @@
 Seeds one clinic (therapy histories as in bench/nightly_projection.py), stores the
 projections and refill proposals, serves the app with gunicorn on 127.0.0.1, and has
 ``--clients`` clients (in two processes) request the first page of the worklist as fast as
-they can. Prints p50/p95/p99 latency and requests per second. No assertions.
+they can. Prints p50/p95/p99 latency and requests per second. No assertions. The load comes from
+``wrk`` when it is installed (``apt-get install wrk``: a C client that leaves the two cores
+to the server) or from Python threads in two processes (``--client python``), which take
+a good part of the CPU themselves.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import argparse
 import http.client
 import multiprocessing
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -26,7 +31,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-PORT = 8765
+PORT = int(os.environ.get("BENCH_PORT", "8766"))
+WRK_SCRIPT = """
+wrk.headers["Authorization"] = "Token %s"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %%d %%d %%.3f %%.3f %%.3f\\n", summary.requests,
+    e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
+end
+"""
 
 
 def prepare(args) -> str:
@@ -95,12 +109,40 @@ def client(token: str, path: str, seconds: float, threads: int, out) -> None:
     out.put((latencies, errors[0]))
 
 
+def run_wrk(token: str, path: str, args) -> tuple[int, int, float, float, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % token)
+    output = subprocess.run(  # noqa: S603 - Debian's wrk, our arguments
+        [
+            "wrk",
+            "-t2",
+            f"-c{args.clients}",
+            f"-d{args.seconds:.0f}s",
+            "-s",
+            script.name,
+            f"http://127.0.0.1:{PORT}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    os.unlink(script.name)
+    fields = next(line for line in output.splitlines() if line.startswith("RESULT")).split()[1:]
+    return int(fields[0]), int(fields[1]), float(fields[2]), float(fields[3]), float(fields[4])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pumps", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help="load generator: wrk (Debian's package; light, so the server gets the CPU) or Python threads",
+    )
     parser.add_argument(
         "--database-url", default="postgres://postgres@127.0.0.1:5432/pumpcare_bench_worklist"
     )
@@ -134,6 +176,21 @@ def main() -> None:
         queue = multiprocessing.Queue()
         client(token, path, 2, 4, queue)  # warm-up
         queue.get()
+        use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
+        if use_wrk:
+            wrk_result = run_wrk(token, path, args)
+            server.terminate()
+            server.wait(30)
+            requests, errors, p50, p95, p99 = wrk_result
+            print(
+                f"worklist of {args.pumps:,} pumps (first page of 50), {args.clients} concurrent connections (wrk), "
+                f"gunicorn {args.workers} sync workers, {os.cpu_count()} cores, {args.seconds:.0f} s:"
+            )
+            print(
+                f"  {requests:,} requests, {requests / args.seconds:,.1f} req/s, errors {errors}; "
+                f"p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms"
+            )
+            return
         processes = [
             multiprocessing.Process(target=client, args=(token, path, args.seconds, args.clients // 2, queue))
             for _ in range(2)
