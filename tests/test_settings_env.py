@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PROBE = (
     "import json, pumpcare.settings as s; print(json.dumps({'debug': s.DEBUG, 'engine': "
     "s.DATABASES['default']['ENGINE'], 'name': str(s.DATABASES['default']['NAME']), 'broker': s.CELERY_BROKER_URL, "
-    "'hosts': s.ALLOWED_HOSTS, 'email': s.EMAIL_BACKEND, 'email_host': s.EMAIL_HOST, 'email_port': s.EMAIL_PORT}))"
+    "'hosts': s.ALLOWED_HOSTS, 'email': s.EMAIL_BACKEND, 'email_host': s.EMAIL_HOST, 'email_port': s.EMAIL_PORT, "
+    "'options': s.DATABASES['default'].get('OPTIONS', {})}))"
 )
 
 
@@ -73,6 +74,12 @@ def test_services_come_from_the_environment(tmp_path):
     assert values["broker"] == "redis://cache:6379/1"
     assert values["hosts"] == ["pumps.example.org", "api.example.org"]
     assert (values["email_host"], values["email_port"]) == ("smtp.example.org", 587)
+    # PostgreSQL prepares repeated statements (server-side binding), unless turned off.
+    assert values["options"] == {"server_side_binding": True, "prepare_threshold": 5}
+    result = settings_with(
+        tmp_path, DEBUG="1", DATABASE_URL="postgres://u:p@db:5432/p", DATABASE_PREPARED_STATEMENTS="0"
+    )
+    assert json.loads(result.stdout)["options"] == {}
 
 
 def test_celery_broker_url_wins_over_redis_url(tmp_path):
