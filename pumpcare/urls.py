@@ -20,6 +20,7 @@ from refills.api import (
     PumpHistoryView,
     PumpPrescriptionsView,
     PumpProjectionView,
+    PumpRefillPreviewView,
     PumpRefillsView,
     StartingDoseView,
     WorklistView,
@@ -41,6 +42,7 @@ router.register("calendar-feeds", CalendarFeedViewSet, basename="calendar-feed-a
 
 api_v1 = [
     path("pumps/<int:pump_id>/refills/", PumpRefillsView.as_view(), name="pump-refills"),
+    path("pumps/<int:pump_id>/refills/preview/", PumpRefillPreviewView.as_view(), name="pump-refill-preview"),
     path("pumps/<int:pump_id>/prescriptions/", PumpPrescriptionsView.as_view(), name="pump-prescriptions"),
     path("pumps/<int:pump_id>/projection/", PumpProjectionView.as_view(), name="pump-projection"),
     path("pumps/<int:pump_id>/history/", PumpHistoryView.as_view(), name="pump-history"),
