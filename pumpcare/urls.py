@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -53,8 +52,6 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    # Until the nurses' web app lands, the front page is the interactive API documentation.
-    path("", RedirectView.as_view(pattern_name="api-docs", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -62,4 +59,6 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     path("calendar/<str:token>.ics", calendar_feed, name="calendar-feed"),
     path("", include("alerts.confirm")),
+    # The nurses' web app; its front page is the worklist of the user's clinic.
+    path("", include("web.urls")),
 ]
