@@ -16,9 +16,8 @@ from alerts.models import Alert, AlertKind, Severity
 from alerts.services import alert_raise
 from cards.models import CardSettings
 from refills.models import Appointment, AppointmentStatus, Prescription, Refill
-from tests.conftest import client_for
 from tests.factories import MembershipFactory, PatientFactory, PumpFactory
-from tests.helpers import fill, simple
+from tests.helpers import fill
 from tests.helpers import therapy_rows as counts
 
 pytestmark = pytest.mark.usefixtures("frozen_now")  # now: Thursday 2026-11-26 12:00Z
@@ -75,7 +74,7 @@ def test_login_opens_on_the_worklist_of_the_users_clinic(client, nurse):
 
 def test_a_wrong_password_is_refused_on_the_page(client, nurse):
     response = client.post("/login/", {"username": "nurse", "password": "nope"})
-    assert response.status_code == 200 and "didn't match".encode() in response.content
+    assert response.status_code == 200 and b"didn't match" in response.content
 
 
 def test_another_clinics_pump_clinic_and_appointments_answer_404(client, outsider, filled, api):
