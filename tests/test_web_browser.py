@@ -14,11 +14,13 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "web"
@@ -86,15 +88,33 @@ def clinic_data(monkeypatch):
 
 
 @pytest.fixture
+def live_server():
+    """A live server of this test's own (pytest-django's is kept for the whole session):
+    stopped, and its request threads' database connections closed, before the test
+    database is dropped."""
+    from pytest_django.live_server_helper import LiveServer
+
+    server = LiveServer("localhost")
+    yield server
+    server.stop()
+    for thread in threading.enumerate():
+        if "process_request_thread" in thread.name:
+            thread.join(timeout=10)
+
+
+@pytest.fixture
 def page(live_server):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        context = browser.new_page(viewport={"width": 1366, "height": 900}).context
-        tab = context.pages[0]
+        tab = browser.new_page(viewport={"width": 1366, "height": 900})
         tab.set_default_timeout(15_000)
         yield tab
         browser.close()
+        # The test body's ORM calls ran beside Playwright's event loop, in a context of their
+        # own, with a database connection of their own: close it, or it outlives the test
+        # database.
+        connections.close_all()
 
 
 def shot(page, name):
