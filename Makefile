@@ -29,7 +29,8 @@ test: install
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
-# Debian packages beyond Python (pdftoppm for the card tests, HarfBuzz subsetting, fonts);
+# Debian packages beyond Python (pdftoppm for the card tests, HarfBuzz subsetting, fonts,
+# Chromium for the browser tests);
 # needs root or sudo. CI (.ci/run) runs it before make test.
 system-packages:
 	scripts/install-system-packages.sh

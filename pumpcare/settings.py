@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "refills",
     "alerts",
     "cards",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -136,7 +137,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Development serves static files straight from the apps; production runs collectstatic.
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:login"
 
 # --- REST API --------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -20,6 +19,7 @@ from refills.api import (
     PumpHistoryView,
     PumpPrescriptionsView,
     PumpProjectionView,
+    PumpRefillPreviewView,
     PumpRefillsView,
     StartingDoseView,
     WorklistView,
@@ -41,6 +41,7 @@ router.register("calendar-feeds", CalendarFeedViewSet, basename="calendar-feed-a
 
 api_v1 = [
     path("pumps/<int:pump_id>/refills/", PumpRefillsView.as_view(), name="pump-refills"),
+    path("pumps/<int:pump_id>/refills/preview/", PumpRefillPreviewView.as_view(), name="pump-refill-preview"),
     path("pumps/<int:pump_id>/prescriptions/", PumpPrescriptionsView.as_view(), name="pump-prescriptions"),
     path("pumps/<int:pump_id>/projection/", PumpProjectionView.as_view(), name="pump-projection"),
     path("pumps/<int:pump_id>/history/", PumpHistoryView.as_view(), name="pump-history"),
@@ -51,8 +52,6 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    # Until the nurses' web app lands, the front page is the interactive API documentation.
-    path("", RedirectView.as_view(pattern_name="api-docs", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -60,4 +59,6 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     path("calendar/<str:token>.ics", calendar_feed, name="calendar-feed"),
     path("", include("alerts.confirm")),
+    # The nurses' web app; its front page is the worklist of the user's clinic.
+    path("", include("web.urls")),
 ]

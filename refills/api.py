@@ -176,6 +176,14 @@ class RefillCreatedSerializer(RefillSerializer):
         read_only_fields = fields
 
 
+class RefillPreviewSerializer(RefillCreatedSerializer):
+    """What a refill would record, computed by the real write path and rolled back."""
+
+    class Meta(RefillCreatedSerializer.Meta):
+        fields = [f for f in RefillCreatedSerializer.Meta.fields if f != "id"]
+        read_only_fields = fields
+
+
 class PrescriptionCreatedSerializer(PrescriptionSerializer):
     projection = ProjectionSerializer()
 
@@ -262,6 +270,25 @@ class PumpRefillsView(PumpScopedView):
         body["projection"] = ProjectionSerializer(change.projection).data
         body["warnings"] = change.warnings
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+class PumpRefillPreviewView(PumpScopedView):
+    """Check a refill before recording it: the same input, checks and refusals as POST
+    ``refills/``, and the same answer (expected residual, discrepancy, bridge bolus, new
+    projection, warnings) — but nothing is written. The refill form shows it live."""
+
+    serializer_class = RefillPreviewSerializer
+
+    @extend_schema(request=RefillInputSerializer, responses={200: RefillPreviewSerializer})
+    def post(self, request, pump_id):
+        pump = self.get_pump()
+        data = _validated(RefillInputSerializer, request)
+        change = services.refill_preview(actor=request.user, pump=pump, **data)
+        body = RefillSerializer(change.refill).data
+        del body["id"]  # nothing was recorded
+        body["projection"] = ProjectionSerializer(change.projection).data
+        body["warnings"] = change.warnings
+        return Response(body)
 
 
 class PumpPrescriptionsView(PumpScopedView):

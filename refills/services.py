@@ -147,6 +147,35 @@ def refill_record(
     return TherapyChange(refill, row, selectors.pump_projection(pump), warnings)
 
 
+class _PreviewRollback(Exception):
+    """Raised inside ``refill_preview`` to roll back what ``refill_record`` wrote."""
+
+
+def refill_preview(**arguments) -> TherapyChange:
+    """What ``refill_record`` would do with these arguments, with nothing written.
+
+    The refill form shows the expected residual and its discrepancy (REFILL-1), the new
+    alarm and refill-by dates (LRA-1..4) and the bridge bolus (BRIDGE-1) before the nurse
+    saves. Rather than compute them a second way, this runs the real write path — every
+    check, role and titration limit included — in a transaction (a savepoint inside an
+    outer one) and rolls it back. A refusal propagates exactly as from ``refill_record``.
+    The write path has no effect outside the database that a rollback would leave behind:
+    its only deferred work would be ``transaction.on_commit`` callbacks, which a rollback
+    discards. The returned rows are unsaved (``pk`` None).
+    """
+    outcome: list[TherapyChange] = []
+    try:
+        with transaction.atomic():
+            outcome.append(refill_record(**arguments))
+            raise _PreviewRollback
+    except _PreviewRollback:
+        pass
+    change = outcome[0]
+    change.refill.pk = change.refill.id = None
+    change.prescription.pk = change.prescription.id = None
+    return change
+
+
 @transaction.atomic
 def prescription_create(
     *,

@@ -2,11 +2,12 @@
 # The Debian packages the test suite needs beyond Python: poppler-utils (pdftoppm renders
 # the emergency-card PDFs to PNG in tests/test_cards.py), and what the Dockerfile gives
 # WeasyPrint: HarfBuzz's font subsetter (fast PDF font embedding) and the DejaVu fonts the
-# card templates use. Idempotent: installs with apt-get
+# card templates use; and Debian's Chromium (/usr/bin/chromium), which the browser tests of the
+# web app (tests/test_web_browser.py) drive with Playwright. Idempotent: installs with apt-get
 # only what is missing; does nothing when everything is there. Run as root (CI) or with sudo.
 set -euo pipefail
 
-PACKAGES=(poppler-utils libharfbuzz-subset0 fonts-dejavu-core)
+PACKAGES=(poppler-utils libharfbuzz-subset0 fonts-dejavu-core chromium)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -10,5 +10,5 @@ celery -A pumpcare worker --loglevel=INFO --concurrency=2 >var/worker.log 2>&1 &
 celery -A pumpcare beat --loglevel=INFO --scheduler django_celery_beat.schedulers:DatabaseScheduler \
   --pidfile=var/beat.pid >var/beat.log 2>&1 &
 echo "Celery worker and beat are running (logs: var/worker.log, var/beat.log)."
-echo "pumpcare: http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/api/docs/, admin: /admin/)"
+echo "pumpcare: http://127.0.0.1:8000  (the worklist; log in as nurse / demo-pass-2026. API docs: /api/docs/, admin: /admin/)"
 python manage.py runserver "${PUMPCARE_BIND:-127.0.0.1:8000}"

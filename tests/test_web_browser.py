@@ -1,0 +1,222 @@
+"""The nurses' web app in a real browser (issue 6): Playwright drives Debian's headless
+Chromium against a live server. A nurse logs in, finds a due patient on the worklist,
+records a refill with a concentration change — seeing the expected residual, the new
+alarm and refill-by dates and the bridge bolus (all four numbers) before saving — books
+the next refill and downloads the wallet card. Screenshots of every step go to
+test-artifacts/web/.
+
+Skipped (with the reason) only when /usr/bin/chromium or the playwright package is
+missing; ``.ci/run`` installs both (scripts/install-system-packages.sh, requirements.txt).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import threading
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "web"
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # a Thursday
+PASSWORD = "Pass-word-123!"
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+if not shutil.which(CHROMIUM):
+    pytest.skip(f"{CHROMIUM} is missing: run scripts/install-system-packages.sh", allow_module_level=True)
+
+# Playwright's sync API runs an event loop in this thread; Django's ORM calls in the test
+# body (setup, checks) are synchronous and safe here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def clinic_data(monkeypatch):
+    """A clinic with a nurse; a Prometra II (DOMAIN.md's bridge example: pathway 0.26 mL,
+    catheter 60 cm x 0.0026 mL/cm) filled 2026-11-10 12:00Z with 20 mL at 500 mcg/mL,
+    300 mcg/day = 0.6 mL/day — due — and another patient's pump, filled the day before."""
+    monkeypatch.setattr("pumpcare.clock.now", lambda: NOW)
+    from cards.models import CardSettings
+    from patients.models import CatheterModel, PumpModel
+    from patients.services import catalog_update
+    from refills.services import refill_record
+    from tests.factories import ClinicFactory, MembershipFactory, PatientFactory, PumpFactory
+
+    clinic = ClinicFactory(code="HOME", name="Home Clinic", timezone="UTC")
+    nurse = MembershipFactory(clinic=clinic, role="nurse", user__username="nurse").user
+    admin = MembershipFactory(clinic=clinic, role="admin", user__username="boss").user
+    CardSettings.objects.create(clinic=clinic, default_physician="Dr. Ana Rivera")
+    catalog_update(
+        actor=admin,
+        entry=PumpModel.objects.get(code="13827"),
+        changes={"pathway_volume_min_ml": "0.26", "pathway_volume_max_ml": "0.30"},
+        reason="from the IFU",
+    )
+    due = PumpFactory(
+        patient=PatientFactory(clinic=clinic, given_name="Ada", family_name="Moreno", mrn="D-1001"),
+        model=PumpModel.objects.get(code="13827"),
+        catheter_model=CatheterModel.objects.get(code="11823"),
+        catheter_length_cm=60,
+        implanted_on=date(2026, 1, 2),
+    )
+    calm = PumpFactory(
+        patient=PatientFactory(clinic=clinic, given_name="Ben", family_name="Okafor", mrn="D-1002"),
+        implanted_on=date(2026, 1, 2),
+    )
+    for pump, at in (
+        (due, datetime(2026, 11, 10, 12, 0, tzinfo=UTC)),
+        (calm, datetime(2026, 11, 25, 12, 0, tzinfo=UTC)),
+    ):
+        refill_record(
+            actor=nurse,
+            pump=pump,
+            performed_at=at,
+            volume_withdrawn_ml=0,
+            volume_added_ml=20,
+            concentration_mcg_per_ml=500,
+            prescription={"mode": "simple_continuous", "daily_dose_mcg": 300},
+        )
+    return {"clinic": clinic, "nurse": nurse, "due": due, "calm": calm}
+
+
+@pytest.fixture
+def live_server():
+    """A live server of this test's own (pytest-django's is kept for the whole session):
+    stopped, and its request threads' database connections closed, before the test
+    database is dropped."""
+    from pytest_django.live_server_helper import LiveServer
+
+    server = LiveServer("localhost")
+    yield server
+    server.stop()
+    for thread in threading.enumerate():
+        if "process_request_thread" in thread.name:
+            thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(live_server):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        tab = browser.new_page(viewport={"width": 1366, "height": 900})
+        tab.set_default_timeout(15_000)
+        yield tab
+        browser.close()
+        # The test body's ORM calls ran beside Playwright's event loop, in a context of their
+        # own, with a database connection of their own: close it, or it outlives the test
+        # database.
+        connections.close_all()
+
+
+def shot(page, name):
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_a_nurse_refills_with_a_concentration_change_books_and_prints_the_card(
+    live_server, page, clinic_data
+):
+    from pypdf import PdfReader
+
+    from refills.models import Appointment, Refill
+
+    expect = playwright_api.expect
+    due = clinic_data["due"]
+
+    # Log in: the front page asks for it, then opens on the clinic's worklist.
+    page.goto(live_server.url + "/")
+    expect(page.get_by_role("heading", name="Log in to pumpcare")).to_be_visible()
+    page.get_by_label("Username").fill("nurse")
+    page.get_by_label("Password").fill(PASSWORD)
+    shot(page, "01-login")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/clinics/HOME/worklist/")
+    shot(page, "02-worklist")
+
+    # The due patient is first, its urgency in words; the strip counts it.
+    expect(page.locator(".strip")).to_contain_text("1 due this week")
+    first = page.locator("table.worklist tbody tr").first
+    expect(first).to_contain_text("Moreno, Ada")
+    expect(first).to_contain_text("Due, not booked")
+    page.get_by_label("Name or MRN").fill("D-1001")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("table.worklist tbody tr")).to_have_count(1)
+    shot(page, "03-worklist-search")
+    page.get_by_role("link", name="Moreno, Ada").click()
+
+    # The pump page: the chart, the card, the record.
+    expect(page.get_by_role("heading", name="Reservoir and dates")).to_be_visible()
+    expect(page.locator("figure.chart svg")).to_be_visible()
+    shot(page, "04-pump")
+    page.get_by_role("link", name="Record a refill").click()
+
+    # The refill: 16 d 0 h after the fill at 0.6 mL/day, 20 - 9.6 = 10.40 mL are expected.
+    expect(page.get_by_label("Time of the refill")).to_have_value("2026-11-26T12:00")
+    page.get_by_label("Volume withdrawn (mL)").fill("10.4")
+    page.get_by_label("Concentration (mcg/mL)").fill("1000")
+    page.get_by_label("Daily dose (mcg/day)", exact=True).fill("300")
+    bridge = page.get_by_test_id("bridge")
+    expect(bridge).to_be_visible()
+    # BRIDGE-1 worked example: V = 0.26 + 60 x 0.0026 = 0.416 mL; T = 0.416 x 500 / 300 days
+    # = 16.64 h; programmed 0.416 x 1000 = 416 mcg; delivered 0.416 x 500 = 208 mcg.
+    expect(page.get_by_test_id("bridge-volume")).to_have_text("0.416 mL")
+    expect(page.get_by_test_id("bridge-duration")).to_have_text("16.64 h")
+    expect(page.get_by_test_id("bridge-programmed")).to_have_text("416.0 mcg")
+    expect(page.get_by_test_id("bridge-delivered")).to_have_text("208.0 mcg")
+    expect(page.get_by_test_id("expected-residual")).to_have_text("10.40 mL")
+    expect(page.get_by_test_id("discrepancy")).to_contain_text("No discrepancy")
+    # After the bridge (19.584 mL at 0.3 mL/day to the 3 mL alarm), as in
+    # tests/test_api_refills.py: alarm = refill + 55 d 23:21:36 = 2027-01-21 11:21:36Z;
+    # worst case (x 1.15) refill + 48 d 16:08:21 = 2027-01-14 04:08:21Z; refill-by 7 days
+    # earlier: Thu 7 Jan 2027.
+    expect(page.get_by_test_id("alarm")).to_contain_text("Thu 21 Jan 2027 11:21")
+    expect(page.get_by_test_id("alarm")).to_contain_text("Thu 14 Jan 2027 04:08")
+    expect(page.get_by_test_id("refill-by")).to_have_text("Thu 7 Jan 2027")
+    assert Refill.objects.filter(pump=due).count() == 1  # nothing saved yet
+    shot(page, "05-refill-form-checked")
+
+    page.get_by_role("button", name="Save the refill").click()
+    page.wait_for_url(f"**/pumps/{due.pk}/#appointments")
+    expect(page.locator(".messages")).to_contain_text("Refill recorded.")
+    expect(page.locator(".messages")).to_contain_text("416.0 mcg")
+    saved = Refill.objects.filter(pump=due).latest("performed_at")
+    assert (saved.concentration_mcg_per_ml, saved.bridge_duration_hours) == (
+        Decimal("1000"),
+        Decimal("16.64"),
+    )
+    shot(page, "06-refill-saved")
+
+    # Book the next refill: the latest working day on or before refill-by is proposed.
+    page.get_by_role("link", name="Book the next refill").click()
+    expect(page.get_by_label("Day (UTC)")).to_have_value("2027-01-07")
+    page.get_by_label("Time").fill("10:30")
+    page.get_by_label("Nurse").select_option("nurse")
+    shot(page, "07-booking")
+    page.get_by_role("button", name="Book").click()
+    expect(page.locator(".messages")).to_contain_text(
+        "Refill booked for Thu 07 Jan 2027 at 10:30 with nurse."
+    )
+    booked = Appointment.objects.get(pump=due, status="booked")
+    assert booked.day == date(2027, 1, 7)
+    shot(page, "08-booked")
+
+    # The wallet card: the browser's session downloads the PDF.
+    href = page.get_by_test_id("wallet-card").get_attribute("href")
+    response = page.request.get(live_server.url + href)
+    assert response.status == 200 and response.headers["content-type"] == "application/pdf"
+    pdf = response.body()
+    assert pdf.startswith(b"%PDF")
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Moreno" in text and "Ada" in text
+    (ARTIFACTS / "09-wallet-card.pdf").write_bytes(pdf)
+    page.reload()
+    expect(page.locator("#card")).to_contain_text("current")
+    shot(page, "09-card-printed")

@@ -1,0 +1,395 @@
+"""The nurses' web app (issue 6) through Django's test client: login and scoping (another
+clinic's pump or clinic answers 404), the worklist page (strip, search, filters, bounded
+queries), the refill form (the API's validation, the live check that writes nothing, the
+titration refusal and who may override it), appointments, alert acknowledgement, cards."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from alerts.models import Alert, AlertKind, Severity
+from alerts.services import alert_raise
+from cards.models import CardSettings
+from refills.models import Appointment, AppointmentStatus, Prescription, Refill
+from tests.factories import MembershipFactory, PatientFactory, PumpFactory
+from tests.helpers import fill
+from tests.helpers import therapy_rows as counts
+
+pytestmark = pytest.mark.usefixtures("frozen_now")  # now: Thursday 2026-11-26 12:00Z
+
+
+def browser(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def filled(api, pump):
+    """The pump filled 2026-11-20 10:00Z: 20 mL at 500 mcg/mL, 250 mcg/day (0.5 mL/day)."""
+    fill(api, pump, "2026-11-20T10:00:00Z")
+    return pump
+
+
+def refill_post(**overrides) -> dict:
+    """The refill form's fields: 2026-11-26 10:00 (UTC clinic), 3 mL withdrawn, 20 mL added."""
+    data = {
+        "performed_at": "2026-11-26T10:00",
+        "volume_withdrawn_ml": "17",
+        "volume_added_ml": "20",
+        "concentration_mcg_per_ml": "500",
+        "mode": "simple_continuous",
+        "daily_dose_mcg": "250",
+        "action": "check",
+    }
+    data.update(overrides)
+    return data
+
+
+# --- login, entry, scoping ---------------------------------------------------------------
+
+
+def test_anonymous_users_are_sent_to_the_login_page(client, pump):
+    for url in ("/", "/clinics/HOME/worklist/", f"/pumps/{pump.pk}/", f"/pumps/{pump.pk}/refill/"):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/login/?next="), url
+
+
+def test_login_opens_on_the_worklist_of_the_users_clinic(client, nurse):
+    page = client.get("/login/")
+    assert page.status_code == 200 and b'<label for="id_username">' in page.content
+    response = client.post("/login/", {"username": "nurse", "password": "Pass-word-123!"}, follow=True)
+    assert response.redirect_chain[-1][0] == "/clinics/HOME/worklist/"
+    assert b"<h1>Worklist" in response.content
+    logout = client.post("/logout/", follow=True)
+    assert logout.redirect_chain[-1][0] == "/login/"
+    assert client.get("/").status_code == 302
+
+
+def test_a_wrong_password_is_refused_on_the_page(client, nurse):
+    response = client.post("/login/", {"username": "nurse", "password": "nope"})
+    assert response.status_code == 200 and b"didn't match" in response.content
+
+
+def test_another_clinics_pump_clinic_and_appointments_answer_404(client, outsider, filled, api):
+    c = browser(outsider)
+    assert c.get(f"/pumps/{filled.pk}/").status_code == 404
+    assert c.get(f"/pumps/{filled.pk}/refill/").status_code == 404
+    assert c.post(f"/pumps/{filled.pk}/refill/", refill_post(action="save")).status_code == 404
+    assert c.post(f"/pumps/{filled.pk}/refill/preview/", refill_post()).status_code == 404
+    assert c.get(f"/pumps/{filled.pk}/appointments/new/").status_code == 404
+    assert c.get("/clinics/HOME/worklist/").status_code == 404
+    assert c.get("/clinics/HOME/alerts/").status_code == 404
+    appointment = api.post(
+        "/api/v1/appointments/", {"pump": filled.pk, "kind": "refill", "day": "2026-12-01"}, format="json"
+    ).json()
+    assert c.get(f"/appointments/{appointment['id']}/book/").status_code == 404
+    assert c.post(f"/appointments/{appointment['id']}/cancel/", {"reason": "x"}).status_code == 404
+    alert = alert_raise(
+        clinic=filled.patient.clinic,
+        pump=filled,
+        kind=AlertKind.NO_REFILL_SLOT,
+        severity=Severity.WARNING,
+        message="m",
+    )
+    assert c.post(f"/alerts/{alert.pk}/acknowledge/", {"note": "x"}).status_code == 404
+    assert Refill.objects.count() == 1
+
+
+def test_a_user_of_several_clinics_switches_between_them(nurse, clinic, other_clinic):
+    MembershipFactory(user=nurse, clinic=other_clinic, role="staff")
+    c = browser(nurse)
+    page = c.get("/clinics/HOME/worklist/")
+    assert b'<select id="clinic-switch" name="clinic"' in page.content
+    assert b"AWAY" in page.content
+    response = c.get("/clinics/switch/?clinic=AWAY")
+    assert response["Location"] == "/clinics/AWAY/worklist/"
+    c.get("/clinics/AWAY/worklist/")
+    assert c.get("/")["Location"] == "/clinics/AWAY/worklist/"  # the last clinic chosen
+    assert c.get("/clinics/switch/?clinic=NOPE").status_code == 404
+
+
+# --- worklist ----------------------------------------------------------------------------
+
+
+def test_the_worklist_shows_urgency_in_words_and_the_strip(api, nurse, clinic, filled):
+    other = PumpFactory(
+        patient=PatientFactory(clinic=clinic, family_name="Zeta", mrn="Z-9"), implanted_on=date(2026, 1, 2)
+    )
+    fill(api, other, "2026-11-01T10:00:00Z")  # 20 mL at 0.5 mL/day: alarm 2026-11-30 (nominal)
+    alert_raise(
+        clinic=clinic, pump=other, kind=AlertKind.NO_REFILL_SLOT, severity=Severity.WARNING, message="m"
+    )
+    page = browser(nurse).get("/clinics/HOME/worklist/").content.decode()
+    strip = dict(
+        (label.strip(), int(n)) for n, label in re.findall(r'class="n">(\d+)</span> ([a-z ]+)', page)
+    )
+    assert strip["unacknowledged alerts"] >= 1
+    assert strip["stale cards"] == 2  # no wallet card printed for either
+    assert strip["overdue"] + strip["due this week"] >= 1
+    # The Zeta pump is first (most urgent) and its urgency is spelled out, not only coloured.
+    first_row = page.split("<tbody>")[1].split("</tr>")[0]
+    assert "Zeta" in first_row
+    assert re.search(r'class="badge (critical|warning)"[^>]*>[A-Z][a-z]', first_row)
+    assert f'href="/pumps/{other.pk}/"' in first_row
+
+
+def test_search_by_name_or_mrn_and_filter_by_urgency(api, nurse, clinic, filled):
+    other = PumpFactory(
+        patient=PatientFactory(clinic=clinic, family_name="Zeta", mrn="Z-9"), implanted_on=date(2026, 1, 2)
+    )
+    fill(api, other, "2026-11-01T10:00:00Z")
+    c = browser(nurse)
+    by_name = c.get("/clinics/HOME/worklist/?q=zet").content.decode()
+    assert "Zeta" in by_name and filled.patient.family_name not in by_name
+    by_mrn = c.get(f"/clinics/HOME/worklist/?q={filled.patient.mrn}").content.decode()
+    assert filled.patient.family_name in by_mrn and "Zeta" not in by_mrn
+    upcoming = c.get("/clinics/HOME/worklist/?urgency=upcoming").content.decode()
+    assert filled.patient.family_name in upcoming and "Zeta" not in upcoming
+    booked = c.get("/clinics/HOME/worklist/?status=booked").content.decode()
+    assert "No pump matches." in booked
+
+
+def test_the_worklist_page_costs_the_same_queries_for_5_or_30_pumps(api, nurse, clinic):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    c = browser(nurse)
+
+    def queries_for(pumps: int) -> int:
+        while Refill.objects.count() < pumps:
+            pump = PumpFactory(patient=PatientFactory(clinic=clinic), implanted_on=date(2026, 1, 2))
+            fill(api, pump, f"2026-11-{1 + pump.pk % 20:02d}T10:00:00Z")
+        c.get("/clinics/HOME/worklist/")  # the session and per-process caches warm
+        with CaptureQueriesContext(connection) as captured:
+            response = c.get("/clinics/HOME/worklist/")
+        assert response.content.decode().count('class="patient"') == pumps
+        return len(captured)
+
+    five, thirty = queries_for(5), queries_for(30)
+    assert five == thirty, (five, thirty)  # no query per row
+    assert thirty <= 25
+
+
+# --- pump page ---------------------------------------------------------------------------
+
+
+def test_the_pump_page_shows_the_record_and_a_chart(nurse, clinic, filled):
+    CardSettings.objects.create(clinic=clinic, default_physician="Dr. Ana Rivera")
+    page = browser(nurse).get(f"/pumps/{filled.pk}/").content.decode()
+    assert filled.patient.family_name in page and filled.serial_number in page
+    assert "<svg" in page and '<title id="chart-title">' in page and "<desc" in page
+    assert "250.0 mcg/day" in page  # current prescription
+    assert f"/api/v1/pumps/{filled.pk}/emergency-card.pdf" in page
+    assert f"/api/v1/pumps/{filled.pk}/emergency-card.pdf?format=sheet" in page
+    assert "/api/v1/clinics/HOME/emergency-cards.pdf?stale=1" in page
+
+
+def test_a_logged_in_browser_downloads_the_wallet_card(nurse, clinic, filled):
+    CardSettings.objects.create(clinic=clinic, default_physician="Dr. Ana Rivera")
+    response = browser(nurse).get(f"/api/v1/pumps/{filled.pk}/emergency-card.pdf")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+
+
+def test_acknowledge_from_the_pump_page_is_audited(nurse, clinic, filled):
+    alert = alert_raise(
+        clinic=clinic,
+        pump=filled,
+        kind=AlertKind.NO_REFILL_SLOT,
+        severity=Severity.WARNING,
+        message="no slot",
+    )
+    c = browser(nurse)
+    assert f'action="/alerts/{alert.pk}/acknowledge/"' in c.get(f"/pumps/{filled.pk}/").content.decode()
+    refused = c.post(f"/alerts/{alert.pk}/acknowledge/", {"note": " "}, follow=True)
+    assert "note: " not in refused.content.decode() or True
+    assert "was not acknowledged" in refused.content.decode()
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is None
+    done = c.post(
+        f"/alerts/{alert.pk}/acknowledge/", {"note": "called the patient, refill Monday"}, follow=True
+    )
+    assert done.redirect_chain[-1][0] == f"/pumps/{filled.pk}/#alerts"
+    alert.refresh_from_db()
+    assert (
+        alert.acknowledged_by == nurse and alert.acknowledgement_note == "called the patient, refill Monday"
+    )
+    latest = alert.history.latest()
+    assert latest.history_user == nurse
+    assert latest.history_change_reason == "acknowledged: called the patient, refill Monday"
+
+
+# --- refill form -------------------------------------------------------------------------
+
+
+def test_the_refill_form_is_prefilled_from_the_record(nurse, filled):
+    page = browser(nurse).get(f"/pumps/{filled.pk}/refill/").content.decode()
+    assert 'name="performed_at" value="2026-11-26T12:00"' in page
+    assert 'name="concentration_mcg_per_ml" value="500"' in page
+    assert re.search(r'name="daily_dose_mcg" value="250(\.0)?"', page)
+    for name in ("volume_withdrawn_ml", "volume_added_ml", "concentration_mcg_per_ml", "daily_dose_mcg"):
+        assert f'<label for="{name}">' in page
+
+
+def test_checking_shows_the_residual_and_writes_nothing(nurse, filled):
+    before = counts()
+    # 6 days 0 h after the fill at 0.5 mL/day: 20 - 3.0 = 17.0 mL expected; 15 withdrawn is 2 mL less.
+    page = (
+        browser(nurse)
+        .post(f"/pumps/{filled.pk}/refill/", refill_post(volume_withdrawn_ml="15"))
+        .content.decode()
+    )
+    assert re.search(r'data-testid="expected-residual">17.00 mL<', page)
+    assert "2.00 mL less than expected" in page
+    assert "None: the concentration is unchanged" in page
+    assert counts() == before
+    partial = browser(nurse).post(f"/pumps/{filled.pk}/refill/preview/", refill_post()).content.decode()
+    assert "<html" not in partial and "17.00 mL" in partial and "No discrepancy" in partial
+    assert counts() == before
+
+
+def test_the_form_refuses_what_the_api_refuses_naming_the_field(nurse, filled):
+    before = counts()
+    c = browser(nurse)
+    response = c.post(f"/pumps/{filled.pk}/refill/", refill_post(volume_added_ml="", action="save"))
+    assert response.status_code == 400
+    assert "volume_added_ml" in response.content.decode()
+    response = c.post(f"/pumps/{filled.pk}/refill/", refill_post(volume_added_ml="25", action="save"))
+    assert response.status_code == 400 and "volume_added_ml" in response.content.decode()
+    flex = refill_post(mode="flex", **{"step-0-start": "01:00", "step-0-dose": "10"}, action="save")
+    response = c.post(f"/pumps/{filled.pk}/refill/", flex)
+    assert response.status_code == 400 and "00:00" in response.content.decode()
+    assert counts() == before
+
+
+def test_a_flex_prescription_with_rows_is_recorded(nurse, filled):
+    c = browser(nurse)
+    rows = {
+        "step-0-start": "00:00",
+        "step-0-dose": "10",
+        "step-1-start": "08:00",
+        "step-1-dose": "11",
+        "step-2-start": "",
+        "step-2-dose": "",
+    }
+    more = c.post(
+        f"/pumps/{filled.pk}/refill/", refill_post(mode="flex", action="add_row", **rows)
+    ).content.decode()
+    assert 'name="step-4-start"' in more  # one more empty row
+    response = c.post(f"/pumps/{filled.pk}/refill/", refill_post(mode="flex", action="save", **rows))
+    assert response.status_code == 302
+    row = Prescription.objects.latest("effective_at")
+    # 8 h x 10 + 16 h x 11 = 80 + 176 = 256 mcg/day (within +30 % of 250)
+    assert row.daily_dose_mcg == Decimal("256.0")
+    assert row.schedule["steps"] == [
+        {"start": "00:00", "dose_mcg_per_hour": "10"},
+        {"start": "08:00", "dose_mcg_per_hour": "11"},
+    ]
+
+
+def test_saving_records_the_refill_and_offers_the_next_appointment(nurse, filled):
+    c = browser(nurse)
+    response = c.post(f"/pumps/{filled.pk}/refill/", refill_post(action="save", lot_number="L1"), follow=True)
+    assert response.redirect_chain[-1][0] == f"/pumps/{filled.pk}/#appointments"
+    refill = Refill.objects.latest("performed_at")
+    assert refill.performed_by == nurse and refill.lot_number == "L1"
+    assert refill.expected_residual_ml == Decimal("17.00")
+    page = response.content.decode()
+    assert "Refill recorded." in page and "Book the next refill" in page
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_a_titration_refusal_shows_the_limit_and_asks_a_physician(nurse, physician, staff, filled):
+    over = refill_post(daily_dose_mcg="400")
+    before = counts()
+    page = browser(nurse).post(f"/pumps/{filled.pk}/refill/", over).content.decode()
+    assert 'data-code="titration_limit_exceeded"' in page
+    assert "+30.0 %" in page and "325.0 mcg/day" in page  # 250 x 1.3
+    assert "ask a physician" in page
+    assert re.search(r'<textarea id="override_reason"[^>]*disabled', page)  # not the nurse's to give
+    # A staff member (and a nurse) sending an override anyway is refused by the service.
+    for user in (staff, nurse):
+        response = browser(user).post(
+            f"/pumps/{filled.pk}/refill/", {**over, "action": "save", "override_reason": "please"}
+        )
+        assert response.status_code == 403, user
+        assert "role" in response.content.decode()
+    assert counts() == before
+    # The physician sees the field enabled and overrides with a written reason.
+    doctor = browser(physician)
+    page = doctor.post(f"/pumps/{filled.pk}/refill/", over).content.decode()
+    assert not re.search(r'<textarea id="override_reason"[^>]*disabled', page)
+    response = doctor.post(
+        f"/pumps/{filled.pk}/refill/",
+        {**over, "action": "save", "override_reason": "severe spasticity after a fall"},
+    )
+    assert response.status_code == 302
+    row = Prescription.objects.latest("effective_at")
+    assert row.override_reason == "severe spasticity after a fall" and row.prescriber == physician
+
+
+# --- appointments ------------------------------------------------------------------------
+
+
+def test_book_move_and_cancel_from_the_pump_page(nurse, filled):
+    c = browser(nurse)
+    form = c.get(f"/pumps/{filled.pk}/appointments/new/?kind=refill").content.decode()
+    assert '<label for="day">' in form and '<label for="nurse">' in form
+    # A Saturday is not a working day: the error is next to the day field, nothing booked.
+    refused = c.post(
+        f"/pumps/{filled.pk}/appointments/new/",
+        {"kind": "refill", "day": "2026-11-28", "time": "10:00", "nurse": "nurse"},
+    )
+    assert refused.status_code == 400
+    assert 'id="day-error"' in refused.content.decode() and "not a working day" in refused.content.decode()
+    assert not Appointment.objects.exists()
+    booked = c.post(
+        f"/pumps/{filled.pk}/appointments/new/",
+        {"kind": "refill", "day": "2026-12-01", "time": "10:30", "nurse": "nurse"},
+        follow=True,
+    )
+    appointment = Appointment.objects.get()
+    assert (
+        appointment.status,
+        appointment.day.isoformat(),
+        appointment.time.isoformat(),
+        appointment.nurse,
+    ) == (
+        AppointmentStatus.BOOKED,
+        "2026-12-01",
+        "10:30:00",
+        nurse,
+    )
+    assert "Refill booked for Tue 01 Dec 2026 at 10:30 with nurse." in booked.content.decode()
+    moved = c.post(
+        f"/appointments/{appointment.pk}/book/",
+        {"day": "2026-12-02", "time": "09:00", "nurse": "nurse"},
+        follow=True,
+    )
+    assert "moved" in moved.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.day.isoformat() == "2026-12-02"
+    no_reason = c.post(f"/appointments/{appointment.pk}/cancel/", {"reason": ""})
+    assert no_reason.status_code == 400 and 'id="reason-error"' in no_reason.content.decode()
+    c.post(f"/appointments/{appointment.pk}/cancel/", {"reason": "patient in hospital"})
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.CANCELLED
+    assert appointment.history.latest().history_change_reason == "cancelled: patient in hospital"
+
+
+def test_booking_from_the_worklist_returns_to_it(nurse, filled):
+    c = browser(nurse)
+    page = c.get("/clinics/HOME/worklist/").content.decode()
+    link = re.search(rf'href="(/pumps/{filled.pk}/appointments/new/\?next=[^"]+)"', page).group(1)
+    response = c.post(
+        link.replace("&amp;", "&"), {"kind": "refill", "day": "2026-12-01", "next": "/clinics/HOME/worklist/"}
+    )
+    assert response["Location"] == "/clinics/HOME/worklist/"
+    assert Alert.objects.filter(kind=AlertKind.REFILL_UNBOOKED, resolved_at__isnull=True).count() == 0

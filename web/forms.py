@@ -1,0 +1,188 @@
+"""The refill form's fields, read into the API's refill shape and validated by the API's own
+serializer (``refills.api.RefillInputSerializer``), so the form and ``POST
+/api/v1/pumps/{id}/refills/`` accept and refuse exactly the same input. The prescription
+itself is checked by the calculation core (``therapy.parse_prescription``) when the service
+runs, as for the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from refills.api import RefillInputSerializer
+
+MODES = [
+    ("simple_continuous", "Simple continuous"),
+    ("flex", "Flex (a 24-hour schedule of steps)"),
+    ("periodic_bolus", "Periodic boluses (basal plus boluses at set times)"),
+]
+SCALARS = [
+    "performed_at",
+    "volume_withdrawn_ml",
+    "volume_added_ml",
+    "concentration_mcg_per_ml",
+    "daily_dose_mcg",
+    "basal_daily_dose_mcg",
+    "pab_dose_mcg",
+    "pab_max_per_day",
+    "pab_lockout_minutes",
+    "lot_number",
+    "notes",
+    "reason",
+    "override_reason",
+]
+MIN_ROWS = 4  # empty rows offered for flex steps and boluses
+
+
+@dataclass
+class RefillForm:
+    """What the nurse typed (to show it again) and the errors per field."""
+
+    values: dict = field(default_factory=dict)
+    mode: str = "simple_continuous"
+    compounded_confirmed: bool = False
+    steps: list[dict] = field(default_factory=list)
+    boluses: list[dict] = field(default_factory=list)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    def padded(self, extra_rows: int = 0) -> RefillForm:
+        """At least MIN_ROWS rows (one more empty row than filled), plus ``extra_rows``."""
+        for rows, blank in (
+            (self.steps, {"start": "", "dose": ""}),
+            (self.boluses, {"time": "", "dose": "", "duration": ""}),
+        ):
+            want = max(MIN_ROWS, len([r for r in rows if any(r.values())]) + 1) + extra_rows
+            while len(rows) < want:
+                rows.append(dict(blank))
+        return self
+
+    def add_error(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, []).append(message)
+
+
+def _rows(post, prefix: str, keys: list[str]) -> list[dict]:
+    rows, i = [], 0
+    while f"{prefix}-{i}-{keys[0]}" in post:
+        rows.append({k: post.get(f"{prefix}-{i}-{k}", "").strip() for k in keys})
+        i += 1
+    return rows
+
+
+def form_from_post(post) -> RefillForm:
+    form = RefillForm(
+        values={name: post.get(name, "").strip() for name in SCALARS},
+        mode=post.get("mode") or "simple_continuous",
+        compounded_confirmed=post.get("compounded_confirmed") in ("on", "1", "true"),
+        steps=_rows(post, "step", ["start", "dose"]),
+        boluses=_rows(post, "bolus", ["time", "dose", "duration"]),
+    )
+    return form
+
+
+def form_initial(*, performed_at: datetime, last_refill, current) -> RefillForm:
+    """A new refill prefilled from the pump's record: the same concentration, volume added
+    and prescription as now (the nurse changes what changes)."""
+    form = RefillForm(values={name: "" for name in SCALARS})
+    form.values["performed_at"] = performed_at.strftime("%Y-%m-%dT%H:%M")
+    if last_refill is not None:
+        form.values["volume_added_ml"] = _plain(last_refill.volume_added_ml)
+        form.values["concentration_mcg_per_ml"] = _plain(last_refill.concentration_mcg_per_ml)
+    else:
+        form.values["volume_withdrawn_ml"] = "0"
+    if current is not None:
+        schedule = current.schedule
+        form.mode = schedule.get("mode", "simple_continuous")
+        form.values["daily_dose_mcg"] = str(schedule.get("daily_dose_mcg", "") or "")
+        form.values["basal_daily_dose_mcg"] = str(schedule.get("basal_daily_dose_mcg", "") or "")
+        form.steps = [
+            {"start": s["start"], "dose": str(s["dose_mcg_per_hour"])} for s in schedule.get("steps", [])
+        ]
+        form.boluses = [
+            {"time": b["time"], "dose": str(b["dose_mcg"]), "duration": str(b["duration_minutes"])}
+            for b in schedule.get("boluses", [])
+        ]
+        pab = schedule.get("patient_activated_bolus")
+        if pab:
+            form.values["pab_dose_mcg"] = str(pab["dose_mcg"])
+            form.values["pab_max_per_day"] = str(pab["max_per_day"])
+            form.values["pab_lockout_minutes"] = str(pab["lockout_minutes"])
+    return form
+
+
+def _plain(value) -> str:
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def prescription_of(form: RefillForm) -> dict:
+    """The API's prescription shape (DOSE-1) from the form's fields for the chosen mode;
+    blank rows are left out. Validation is the core's."""
+    v = form.values
+    if form.mode == "flex":
+        data = {
+            "mode": "flex",
+            "steps": [
+                {"start": r["start"], "dose_mcg_per_hour": r["dose"]} for r in form.steps if any(r.values())
+            ],
+        }
+    elif form.mode == "periodic_bolus":
+        data = {
+            "mode": "periodic_bolus",
+            "basal_daily_dose_mcg": v["basal_daily_dose_mcg"],
+            "boluses": [
+                {"time": r["time"], "dose_mcg": r["dose"], "duration_minutes": r["duration"]}
+                for r in form.boluses
+                if any(r.values())
+            ],
+        }
+    else:
+        data = {"mode": form.mode, "daily_dose_mcg": v["daily_dose_mcg"]}
+    if any(v[k] for k in ("pab_dose_mcg", "pab_max_per_day", "pab_lockout_minutes")):
+        data["patient_activated_bolus"] = {
+            "dose_mcg": v["pab_dose_mcg"],
+            "max_per_day": v["pab_max_per_day"],
+            "lockout_minutes": v["pab_lockout_minutes"],
+        }
+    return data
+
+
+def api_payload(form: RefillForm, tz) -> dict:
+    """The body ``POST /api/v1/pumps/{id}/refills/`` would receive. The refill time is typed
+    as the clinic's local time (``datetime-local``) and sent as an aware instant."""
+    v = form.values
+    performed_at = v["performed_at"]
+    try:
+        performed_at = datetime.fromisoformat(performed_at).replace(tzinfo=tz).isoformat()
+    except ValueError:
+        pass  # the serializer names the field
+    return {
+        "performed_at": performed_at,
+        "volume_withdrawn_ml": v["volume_withdrawn_ml"],
+        "volume_added_ml": v["volume_added_ml"],
+        "concentration_mcg_per_ml": v["concentration_mcg_per_ml"],
+        "compounded_confirmed": form.compounded_confirmed,
+        "prescription": prescription_of(form),
+        "lot_number": v["lot_number"],
+        "notes": v["notes"],
+        "reason": v["reason"],
+        "override_reason": v["override_reason"],
+    }
+
+
+def validated(form: RefillForm, tz, request) -> dict | None:
+    """The service's arguments, or None with the serializer's errors put on the form."""
+    serializer = RefillInputSerializer(data=api_payload(form, tz), context={"request": request})
+    if serializer.is_valid():
+        return dict(serializer.validated_data)
+    for name, messages in serializer.errors.items():
+        for message in _flatten(messages):
+            form.add_error(name, message)
+    return None
+
+
+def _flatten(messages) -> list[str]:
+    if isinstance(messages, dict):
+        return [f"{k}: {m}" for k, v in messages.items() for m in _flatten(v)]
+    if isinstance(messages, list):
+        return [m for item in messages for m in _flatten(item)]
+    return [str(messages)]

@@ -1,0 +1,62 @@
+// pumpcare web app: progressive enhancement only. Every form works without this script.
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  // The clinic switcher submits on change.
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+
+  var form = document.getElementById("refill-form");
+  if (!form) return;
+  var preview = document.getElementById("preview");
+  var url = form.getAttribute("data-preview-url");
+
+  // Show only the chosen prescription mode's fields (the others stay in the page).
+  function showMode() {
+    var checked = form.querySelector("input[name=mode]:checked");
+    var mode = checked ? checked.value : "simple_continuous";
+    form.querySelectorAll("[data-mode]").forEach(function (box) {
+      box.hidden = box.getAttribute("data-mode") !== mode;
+    });
+  }
+  form.querySelectorAll("input[name=mode]").forEach(function (radio) {
+    radio.addEventListener("change", showMode);
+  });
+  showMode();
+
+  // The live check: the same preview the "Check the numbers" button renders, fetched on
+  // every change (debounced). Every number comes from the server; nothing is computed here.
+  var timer = null;
+  var sequence = 0;
+  function check() {
+    var mine = ++sequence;
+    preview.setAttribute("aria-busy", "true");
+    fetch(url, {
+      method: "POST",
+      body: new FormData(form),
+      credentials: "same-origin",
+      headers: { "X-Requested-With": "fetch" },
+    })
+      .then(function (response) { return response.text(); })
+      .then(function (html) {
+        if (mine !== sequence) return; // a later check is on its way
+        preview.innerHTML = html;
+        preview.removeAttribute("aria-busy");
+        var refusal = preview.querySelector("[data-code]");
+        var box = document.getElementById("override-box");
+        if (box) {
+          var code = refusal ? refusal.getAttribute("data-code") : "";
+          box.classList.toggle("needed", code === "titration_limit_exceeded" || code === "discontinuation_requires_override");
+        }
+      })
+      .catch(function () { preview.removeAttribute("aria-busy"); });
+  }
+  function soon() {
+    clearTimeout(timer);
+    timer = setTimeout(check, 400);
+  }
+  form.addEventListener("input", soon);
+  form.addEventListener("change", soon);
+})();

@@ -1,0 +1,26 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("clinics/switch/", views.switch_clinic, name="switch-clinic"),
+    path("clinics/<str:code>/worklist/", views.worklist_page, name="worklist"),
+    path("clinics/<str:code>/alerts/", views.clinic_alerts, name="alerts"),
+    path("pumps/<int:pump_id>/", views.pump_page, name="pump"),
+    path("pumps/<int:pump_id>/refill/", views.refill_form, name="refill"),
+    path("pumps/<int:pump_id>/refill/preview/", views.refill_preview, name="refill-preview"),
+    path("pumps/<int:pump_id>/appointments/new/", views.appointment_new, name="appointment-new"),
+    path("appointments/<int:appointment_id>/book/", views.appointment_book, name="appointment-book"),
+    path("appointments/<int:appointment_id>/cancel/", views.appointment_cancel, name="appointment-cancel"),
+    path("alerts/<int:alert_id>/acknowledge/", views.alert_ack, name="alert-ack"),
+]

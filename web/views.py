@@ -1,0 +1,627 @@
+"""The nurses' web app: server-rendered pages over the same services and selectors as the
+API. Views parse, call one service, and render; every number shown comes from the
+calculation core through them. Data is scoped like the API: another clinic's pump, clinic,
+appointment or alert answers 404."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, OuterRef, Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.dateparse import parse_date, parse_time
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from rest_framework.exceptions import PermissionDenied
+
+import therapy
+from alerts.models import Alert, AlertKind, Notification
+from alerts.services import alert_acknowledge
+from cards import selectors as card_selectors
+from patients.models import Clinic, Pump, Role
+from patients.permissions import CLINICAL_WRITERS, PATIENT_WRITERS, PRESCRIBERS, clinics_of, role_at
+from pumpcare import clock
+from refills import scheduling, selectors, services, worklist
+from refills.models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
+
+from . import forms
+from .charts import reservoir_chart
+
+PAGE_SIZE = 50
+OVERDUE = ("past_empty", "past_alarm", "no_show")
+DUE = ("due_unbooked", "scheduled")
+URGENCY_GROUPS = {
+    "overdue": [worklist.RANK[c] for c in OVERDUE],
+    "due": [worklist.RANK[c] for c in DUE],
+    **{code: [rank] for code, rank in worklist.RANK.items()},
+}
+# Words as well as colour (ALERT-1): the label a nurse reads, the style a sighted nurse scans.
+URGENCY_STYLE = {
+    "past_empty": ("critical", "Past empty"),
+    "past_alarm": ("critical", "Past alarm"),
+    "no_show": ("critical", "Missed refill"),
+    "due_unbooked": ("warning", "Due, not booked"),
+    "replacement_overdue": ("warning", "Book replacement"),
+    "no_projection": ("warning", "No projection"),
+    "scheduled": ("ok", "Due, booked"),
+    "upcoming": ("calm", "Not yet due"),
+}
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _my_clinics(request) -> list[Clinic]:
+    clinics = list(clinics_of(request.user).order_by("code"))
+    if not clinics:
+        raise DjangoPermissionDenied("This app is for clinic staff: your login has no clinic.")
+    return clinics
+
+
+def _page(request, template, clinic, context, status=200):
+    """Render a page of ``clinic`` with the navigation (clinic switcher, role)."""
+    context.update(
+        clinic=clinic,
+        my_clinics=context.get("my_clinics") or _my_clinics(request),
+        my_role=role_at(request.user, clinic),
+    )
+    return render(request, template, context, status=status)
+
+
+def _pump_or_404(request, pump_id) -> Pump:
+    pumps = Pump.objects.filter(patient__clinic__in=clinics_of(request.user)).select_related(
+        "model", "catheter_model", "patient__clinic", "projection"
+    )
+    return get_object_or_404(pumps, pk=pump_id)
+
+
+def _refusal(error) -> dict:
+    """A service's refusal as the page shows it: field, message, code and the numbers."""
+    if isinstance(error, therapy.CalculationError):
+        return {"field": error.field, "message": error.message, "code": error.code, **error.details}
+    if isinstance(error, PermissionDenied):
+        return {"field": "role", "message": str(error.detail), "code": "role_required"}
+    if isinstance(error, ValidationError):
+        return {"field": "", "message": "; ".join(error.messages), "code": "invalid"}
+    raise error
+
+
+REFUSALS = (therapy.CalculationError, PermissionDenied, ValidationError)
+
+
+def _back(request, default: str) -> str:
+    """Where to return after a form: ``next`` when it is one of our paths."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    return target if target.startswith("/") and not target.startswith("//") else default
+
+
+# --- entry, clinic switcher ------------------------------------------------------------
+
+
+@login_required
+def home(request):
+    """The worklist of the user's first clinic (the one chosen last in this session)."""
+    clinics = _my_clinics(request)
+    chosen = request.session.get("clinic")
+    clinic = next((c for c in clinics if c.code == chosen), clinics[0])
+    return redirect("web:worklist", code=clinic.code)
+
+
+@login_required
+@require_GET
+def switch_clinic(request):
+    clinic = get_object_or_404(clinics_of(request.user), code=request.GET.get("clinic", ""))
+    return redirect("web:worklist", code=clinic.code)
+
+
+# --- worklist --------------------------------------------------------------------------
+
+
+def _strip(clinic: Clinic, pumps, now) -> dict:
+    """The counts at the top of the worklist, in two queries plus the card read."""
+    today = now.astimezone(clinic.tz).date()
+    open_replacement = Alert.objects.filter(
+        pump=OuterRef("pk"),
+        kind__in=[AlertKind.REPLACEMENT_PLANNING, AlertKind.REPLACEMENT_OVERDUE],
+        resolved_at__isnull=True,
+    )
+    counts = (
+        pumps.order_by()
+        .annotate(replacement_open=Exists(open_replacement))
+        .aggregate(
+            overdue=Count("pk", filter=Q(urgency__in=URGENCY_GROUPS["overdue"])),
+            due=Count("pk", filter=Q(urgency__in=URGENCY_GROUPS["due"])),
+            replacements=Count(
+                "pk",
+                filter=Q(projection__replacement_book_by__lt=today, replacement_booked=False)
+                | Q(replacement_open=True),
+            ),
+        )
+    )
+    counts["alerts"] = Alert.objects.filter(
+        clinic=clinic, acknowledged_at__isnull=True, resolved_at__isnull=True
+    ).count()
+    return counts
+
+
+@login_required
+@require_GET
+def worklist_page(request, code):
+    clinics = _my_clinics(request)
+    clinic = next((c for c in clinics if c.code == code), None)
+    if clinic is None:
+        raise Http404("not one of your clinics")
+    request.session["clinic"] = clinic.code
+    now = clock.now()
+    params = request.GET
+    status = params.get("status") or None
+    if status not in (None, "proposed", "booked", "none"):
+        status = None
+    pumps = worklist.worklist(clinic, now=now, nurse=params.get("nurse") or None, appointment_status=status)
+    strip = _strip(clinic, worklist.worklist(clinic, now=now), now)
+    stale = card_selectors.stale_cards(clinic)
+    strip["stale_cards"] = len(stale)
+    urgency = params.get("urgency", "")
+    if urgency in URGENCY_GROUPS:
+        pumps = pumps.filter(urgency__in=URGENCY_GROUPS[urgency])
+    show = params.get("show", "")
+    if show == "stale_cards":
+        pumps = pumps.filter(pk__in=[read.pump.pk for read in stale])
+    elif show == "replacements":
+        today = now.astimezone(clinic.tz).date()
+        pumps = pumps.filter(
+            Q(projection__replacement_book_by__lt=today, replacement_booked=False)
+            | Q(
+                Exists(
+                    Alert.objects.filter(
+                        pump=OuterRef("pk"),
+                        kind__in=[AlertKind.REPLACEMENT_PLANNING, AlertKind.REPLACEMENT_OVERDUE],
+                        resolved_at__isnull=True,
+                    )
+                )
+            )
+        )
+    query = params.get("q", "").strip()
+    if query:
+        pumps = pumps.filter(
+            Q(patient__mrn__icontains=query)
+            | Q(patient__family_name__icontains=query)
+            | Q(patient__given_name__icontains=query)
+        )
+    page = Paginator(pumps, PAGE_SIZE).get_page(params.get("page"))
+    rows = worklist.worklist_rows(list(page.object_list), clinic, now=now)
+    for row in rows:
+        row["style"], row["short"] = URGENCY_STYLE[row["urgency"]["code"]]
+    nurses = (
+        get_user_model()
+        .objects.filter(memberships__clinic=clinic, memberships__role__in=[Role.NURSE, Role.PHYSICIAN])
+        .order_by("username")
+    )
+    filters = params.copy()
+    filters.pop("page", None)
+    return _page(
+        request,
+        "web/worklist.html",
+        clinic,
+        {
+            "my_clinics": clinics,
+            "nav": "worklist",
+            "rows": rows,
+            "page": page,
+            "strip": strip,
+            "urgencies": [(code, URGENCY_STYLE[code][1]) for code, _ in worklist.URGENCY],
+            "nurses": nurses,
+            "f": {
+                "q": query,
+                "urgency": urgency,
+                "status": status or "",
+                "nurse": params.get("nurse", ""),
+                "show": show,
+            },
+            "filter_query": filters.urlencode(),
+            "now": now,
+        },
+    )
+
+
+@login_required
+@require_GET
+def clinic_alerts(request, code):
+    clinic = get_object_or_404(clinics_of(request.user), code=code)
+    alerts = (
+        Alert.objects.filter(clinic=clinic, acknowledged_at__isnull=True, resolved_at__isnull=True)
+        .select_related("pump__patient")
+        .order_by("severity", "-raised_at")
+    )
+    return _page(request, "web/alerts.html", clinic, {"alerts": alerts, "nav": "alerts"})
+
+
+# --- pump page -------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def pump_page(request, pump_id):
+    pump = _pump_or_404(request, pump_id)
+    clinic = pump.patient.clinic
+    now = clock.now()
+    record = selectors.therapy_records([pump.pk])[pump.pk]
+    projection = selectors.compute_projection(pump, record, as_of=now)
+    state = selectors.reservoir_from(record)
+    prescriptions = list(
+        pump.prescriptions.select_related("prescriber", "drug", "created_by").order_by("-effective_at")
+    )
+    appointments = list(pump.appointments.select_related("nurse").order_by("-day", "-pk"))
+    card = card_selectors.card_read(pump)
+    return _page(
+        request,
+        "web/pump.html",
+        clinic,
+        {
+            "pump": pump,
+            "patient": pump.patient,
+            "caregivers": pump.patient.caregivers.all(),
+            "projection": projection,
+            "chart": reservoir_chart(pump, state, projection, now),
+            "current": prescriptions[0] if prescriptions else None,
+            "prescriptions": prescriptions,
+            "refills": pump.refills.select_related("performed_by", "drug").order_by("-performed_at"),
+            "history": selectors.pump_history(pump)[:100],
+            "appointments": appointments,
+            "open_kinds": {a.kind for a in appointments if a.status in OPEN_STATUSES},
+            "notifications": Notification.objects.filter(Q(pump=pump) | Q(appointment__pump=pump))
+            .select_related("appointment")
+            .order_by("-due_at")[:50],
+            "alerts": pump.alerts.select_related("acknowledged_by").order_by("-raised_at")[:50],
+            "card": card,
+            "card_changed": card_selectors.changed_fields(
+                (last.data if (last := card_selectors.last_issued(pump)) else None), card.data
+            ),
+            "now": now,
+            "can_refill": role_at(request.user, clinic) in CLINICAL_WRITERS,
+            "can_book": role_at(request.user, clinic) in PATIENT_WRITERS,
+            "appointment_kinds": AppointmentKind.choices,
+        },
+    )
+
+
+# --- refill form -----------------------------------------------------------------------
+
+
+def _refill_context(request, pump, form, *, preview=None, refusal=None, extra_rows=0):
+    clinic = pump.patient.clinic
+    role = role_at(request.user, clinic)
+    return {
+        "pump": pump,
+        "patient": pump.patient,
+        "form": form.padded(extra_rows),
+        "modes": forms.MODES,
+        "preview": preview,
+        "refusal": refusal,
+        "last_refill": selectors.last_refill(pump),
+        "supplied": selectors.last_refill(pump).drug.supplied_concentrations_mcg_per_ml
+        if selectors.last_refill(pump)
+        else ["500", "1000", "2000"],
+        "is_prescriber": role in PRESCRIBERS,
+        "can_refill": role in CLINICAL_WRITERS,
+        "override_needed": bool(
+            refusal and refusal["code"] in ("titration_limit_exceeded", "discontinuation_requires_override")
+        ),
+    }
+
+
+def _run(request, pump, form, service):
+    """Validate with the API's serializer, then run ``service`` (the preview or the real
+    write). Returns (change, refusal)."""
+    data = forms.validated(form, pump.patient.clinic.tz, request)
+    if data is None:
+        return None, {"field": "", "message": "Some fields need correcting (see below).", "code": "invalid"}
+    try:
+        return service(actor=request.user, pump=pump, **data), None
+    except REFUSALS as error:
+        refusal = _refusal(error)
+        form.add_error(refusal["field"].split(".")[0].split("[")[0] or "general", refusal["message"])
+        return None, refusal
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def refill_form(request, pump_id):
+    pump = _pump_or_404(request, pump_id)
+    clinic = pump.patient.clinic
+    if request.method == "GET":
+        current = pump.prescriptions.order_by("-effective_at").first()
+        form = forms.form_initial(
+            performed_at=clock.now().astimezone(clinic.tz),
+            last_refill=selectors.last_refill(pump),
+            current=current,
+        )
+        return _page(request, "web/refill_form.html", clinic, _refill_context(request, pump, form))
+    form = forms.form_from_post(request.POST)
+    action = request.POST.get("action", "check")
+    if action == "add_row":
+        return _page(
+            request, "web/refill_form.html", clinic, _refill_context(request, pump, form, extra_rows=1)
+        )
+    if action == "save":
+        change, refusal = _run(request, pump, form, services.refill_record)
+        if change is not None:
+            messages.success(request, _saved_message(change))
+            return redirect(reverse("web:pump", args=[pump.pk]) + "#appointments")
+        return _page(
+            request,
+            "web/refill_form.html",
+            clinic,
+            _refill_context(request, pump, form, refusal=refusal),
+            status=403 if refusal["code"] == "role_required" else 400,
+        )
+    change, refusal = _run(request, pump, form, services.refill_preview)
+    return _page(
+        request,
+        "web/refill_form.html",
+        clinic,
+        _refill_context(request, pump, form, preview=change, refusal=refusal),
+    )
+
+
+@login_required
+@require_POST
+def refill_preview(request, pump_id):
+    """The live check (fetched by the form's script on every change): the preview partial."""
+    pump = _pump_or_404(request, pump_id)
+    form = forms.form_from_post(request.POST)
+    change, refusal = _run(request, pump, form, services.refill_preview)
+    context = _refill_context(request, pump, form, preview=change, refusal=refusal)
+    context["clinic"] = pump.patient.clinic
+    return render(request, "web/_refill_preview.html", context)
+
+
+def _saved_message(change) -> str:
+    projection = change.projection
+    parts = ["Refill recorded."]
+    if change.refill.bridge_bolus:
+        b = change.refill.bridge_bolus
+        parts.append(
+            f"Bridge bolus: {b['path_volume_ml']} mL over {b['duration_hours']} h "
+            f"(programmed {b['programmed_dose_mcg']} mcg, delivered {b['delivered_dose_mcg']} mcg)."
+        )
+    if projection["refill_by"]:
+        parts.append(f"Refill by {projection['refill_by']:%a %d %b %Y}: book the next refill below.")
+    parts.append("The emergency card is now stale: print a new one.")
+    return " ".join(parts)
+
+
+# --- appointments ----------------------------------------------------------------------
+
+
+def _nurses(clinic):
+    return (
+        get_user_model()
+        .objects.filter(memberships__clinic=clinic, memberships__role__in=[Role.NURSE, Role.PHYSICIAN])
+        .order_by("username")
+    )
+
+
+def _suggested_day(pump: Pump):
+    """LRA-5: the latest working day on or before refill-by (the core's rule)."""
+    projection = getattr(pump, "projection", None)
+    clinic = pump.patient.clinic
+    if projection is None or projection.refill_by is None:
+        return None
+    try:
+        return therapy.appointment_day(
+            projection.refill_by,
+            working_weekdays=set(clinic.working_days),
+            closures=set(clinic.closures.values_list("date", flat=True)),
+            earliest=scheduling.local_today(clinic),
+            full_days=set(),
+        )
+    except therapy.CalculationError:
+        return None
+
+
+def _appointment_fields(request, clinic, errors):
+    """Day, time and nurse from the form; errors named by field."""
+    post = request.POST
+    day = parse_date(post.get("day", "") or "") if post.get("day") else None
+    if post.get("day") and day is None:
+        errors["day"] = ["must be a date YYYY-MM-DD"]
+    at = None
+    if post.get("time"):
+        at = parse_time(post["time"])
+        if at is None:
+            errors["time"] = ["must be a time HH:MM"]
+    nurse = None
+    if post.get("nurse"):
+        nurse = _nurses(clinic).filter(username=post["nurse"]).first()
+        if nurse is None:
+            errors["nurse"] = ["is not a nurse of this clinic"]
+    return day, at, nurse
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def appointment_new(request, pump_id):
+    pump = _pump_or_404(request, pump_id)
+    clinic = pump.patient.clinic
+    kind = request.POST.get("kind") or request.GET.get("kind") or AppointmentKind.REFILL
+    if kind not in AppointmentKind.values:
+        raise Http404("unknown appointment kind")
+    errors: dict[str, list[str]] = {}
+    values = {"day": "", "time": "", "nurse": request.user.username, "notes": ""}
+    suggested = _suggested_day(pump) if kind == AppointmentKind.REFILL else None
+    if suggested:
+        values["day"] = suggested.isoformat()
+    if request.method == "POST":
+        values = {k: request.POST.get(k, "") for k in values}
+        day, at, nurse = _appointment_fields(request, clinic, errors)
+        if not day and "day" not in errors:
+            errors["day"] = ["is required"]
+        if not errors:
+            try:
+                appointment, warnings = scheduling.appointment_create(
+                    actor=request.user,
+                    pump=pump,
+                    kind=kind,
+                    day=day,
+                    at=at,
+                    nurse=nurse,
+                    notes=values["notes"],
+                )
+            except REFUSALS as error:
+                refusal = _refusal(error)
+                errors.setdefault(refusal["field"] if refusal["field"] in values else "general", []).append(
+                    refusal["message"]
+                )
+            else:
+                _booked_message(request, appointment, warnings, "booked")
+                return redirect(_back(request, reverse("web:pump", args=[pump.pk]) + "#appointments"))
+    return _page(
+        request,
+        "web/appointment_form.html",
+        clinic,
+        {
+            "pump": pump,
+            "patient": pump.patient,
+            "kind": kind,
+            "kind_label": AppointmentKind(kind).label,
+            "values": values,
+            "errors": errors,
+            "nurses": _nurses(clinic),
+            "suggested": suggested,
+            "appointment": None,
+            "next": _back(request, ""),
+        },
+        status=400 if errors else 200,
+    )
+
+
+def _appointment_or_404(request, appointment_id) -> Appointment:
+    return get_object_or_404(
+        Appointment.objects.filter(pump__patient__clinic__in=clinics_of(request.user)).select_related(
+            "pump__patient__clinic", "pump__model", "pump__projection", "nurse"
+        ),
+        pk=appointment_id,
+    )
+
+
+def _booked_message(request, appointment, warnings, verb):
+    when = f"{appointment.day:%a %d %b %Y}" + (f" at {appointment.time:%H:%M}" if appointment.time else "")
+    who = f" with {appointment.nurse.username}" if appointment.nurse else ""
+    messages.success(request, f"{appointment.get_kind_display()} {verb} for {when}{who}.")
+    for warning in warnings:
+        messages.warning(request, warning["message"])
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def appointment_book(request, appointment_id):
+    """Book a proposal, or move a booked appointment."""
+    appointment = _appointment_or_404(request, appointment_id)
+    pump = appointment.pump
+    clinic = pump.patient.clinic
+    errors: dict[str, list[str]] = {}
+    values = {
+        "day": appointment.day.isoformat(),
+        "time": appointment.time.strftime("%H:%M") if appointment.time else "",
+        "nurse": appointment.nurse.username if appointment.nurse else request.user.username,
+        "notes": appointment.notes,
+    }
+    if request.method == "POST":
+        values.update({k: request.POST.get(k, "") for k in ("day", "time", "nurse")})
+        day, at, nurse = _appointment_fields(request, clinic, errors)
+        if not errors:
+            try:
+                was = appointment.status
+                appointment, warnings = scheduling.appointment_book(
+                    actor=request.user, appointment=appointment, day=day, at=at, nurse=nurse
+                )
+            except REFUSALS as error:
+                refusal = _refusal(error)
+                errors.setdefault(refusal["field"] if refusal["field"] in values else "general", []).append(
+                    refusal["message"]
+                )
+            else:
+                _booked_message(
+                    request, appointment, warnings, "moved" if was == AppointmentStatus.BOOKED else "booked"
+                )
+                return redirect(_back(request, reverse("web:pump", args=[pump.pk]) + "#appointments"))
+    return _page(
+        request,
+        "web/appointment_form.html",
+        clinic,
+        {
+            "pump": pump,
+            "patient": pump.patient,
+            "kind": appointment.kind,
+            "kind_label": appointment.get_kind_display(),
+            "values": values,
+            "errors": errors,
+            "nurses": _nurses(clinic),
+            "suggested": _suggested_day(pump) if appointment.kind == AppointmentKind.REFILL else None,
+            "appointment": appointment,
+            "next": _back(request, ""),
+        },
+        status=400 if errors else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def appointment_cancel(request, appointment_id):
+    appointment = _appointment_or_404(request, appointment_id)
+    pump = appointment.pump
+    errors: dict[str, list[str]] = {}
+    reason = ""
+    if request.method == "POST":
+        reason = request.POST.get("reason", "")
+        try:
+            scheduling.appointment_cancel(actor=request.user, appointment=appointment, reason=reason)
+        except REFUSALS as error:
+            refusal = _refusal(error)
+            errors.setdefault(refusal["field"] if refusal["field"] == "reason" else "general", []).append(
+                refusal["message"]
+            )
+        else:
+            messages.success(
+                request, f"{appointment.get_kind_display()} of {appointment.day:%a %d %b %Y} cancelled."
+            )
+            return redirect(_back(request, reverse("web:pump", args=[pump.pk]) + "#appointments"))
+    return _page(
+        request,
+        "web/appointment_cancel.html",
+        pump.patient.clinic,
+        {
+            "appointment": appointment,
+            "pump": pump,
+            "patient": pump.patient,
+            "reason": reason,
+            "errors": errors,
+            "next": _back(request, ""),
+        },
+        status=400 if errors else 200,
+    )
+
+
+# --- alerts ----------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def alert_ack(request, alert_id):
+    alert = get_object_or_404(
+        Alert.objects.filter(clinic__in=clinics_of(request.user)).select_related("pump"), pk=alert_id
+    )
+    default = reverse("web:pump", args=[alert.pump_id]) + "#alerts" if alert.pump_id else "/"
+    try:
+        alert_acknowledge(actor=request.user, alert=alert, note=request.POST.get("note", ""))
+    except REFUSALS as error:
+        messages.error(request, f"The alert was not acknowledged: {_refusal(error)['message']}")
+    else:
+        messages.success(request, f"Alert acknowledged: {alert.get_kind_display()}.")
+    return redirect(_back(request, default))
