@@ -243,7 +243,14 @@ def celery_runs(workers: int, cold: bool = True) -> tuple[float | None, float] |
         return time.perf_counter() - start
 
     try:
-        time.sleep(4)  # let the worker connect
+        from pumpcare.celery import app
+        from tests.workers import wait_ready
+
+        wait_ready(app, ["celery"])  # the worker has booted and answers
+        first, last = projections.id_ranges()[0]
+        group(refresh_projection_batch.s(first, last, False) for _ in range(workers * 2)).apply_async().get(
+            timeout=120, disable_sync_subtasks=False
+        )  # every pool process has loaded Django and connected
         return (fan_out(True) if cold else None), fan_out(False)
     finally:
         worker.terminate()
