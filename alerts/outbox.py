@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 
 from patients.models import Caregiver, Clinic, Patient
@@ -129,18 +129,24 @@ def _reminders_wanted(appointment, clinic: Clinic, people: list[Recipient], toda
 def _apply(subject: str, clinic: Clinic, wanted: list[Planned], existing: list[Notification], why_gone: str):
     """Make the rows of ``subject`` match the plan: create what is missing, revive what was
     cancelled and is wanted again, cancel what is pending and no longer wanted (or whose
-    person can no longer be reminded). Sent, sending and failed rows are history: untouched."""
+    person can no longer be reminded). Sent, sending and failed rows are history: untouched.
+
+    New rows are inserted together with ``ON CONFLICT DO NOTHING`` on the unique key: when
+    another planner made the same row first, its row stands."""
     by_key = {(n.recipient, n.kind, n.due_at): n for n in existing}
     wanted_keys = set()
+    new = []
     for plan in wanted:
         key = (plan.recipient.key, plan.kind, plan.due_at)
+        if key in wanted_keys:
+            continue
         wanted_keys.add(key)
         row = by_key.get(key)
         status, reason = (
             (CANCELLED, f"skipped: {plan.recipient.skipped}") if plan.recipient.skipped else (PENDING, "")
         )
         if row is None:
-            _create(
+            new.append(
                 Notification(
                     clinic=clinic,
                     kind=plan.kind,
@@ -167,6 +173,8 @@ def _apply(subject: str, clinic: Clinic, wanted: list[Planned], existing: list[N
                     "last_error",
                 ]
             )
+    if new:
+        Notification.objects.bulk_create(new, ignore_conflicts=True)
     stale = [
         n.pk for n in existing if n.status == PENDING and (n.recipient, n.kind, n.due_at) not in wanted_keys
     ]
@@ -174,18 +182,6 @@ def _apply(subject: str, clinic: Clinic, wanted: list[Planned], existing: list[N
         Notification.objects.filter(pk__in=stale, status=PENDING).update(
             status=CANCELLED, status_reason=why_gone
         )
-
-
-def _create(row: Notification) -> None:
-    """Insert, or let another planner's row (same key) stand."""
-    try:
-        with transaction.atomic():
-            row.save(force_insert=True)
-    except IntegrityError:
-        if not Notification.objects.filter(
-            recipient=row.recipient, subject=row.subject, kind=row.kind, due_at=row.due_at
-        ).exists():
-            raise
 
 
 # --- reminders -------------------------------------------------------------------------

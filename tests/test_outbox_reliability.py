@@ -217,7 +217,7 @@ def test_a_moved_appointment_sends_only_its_new_reminders(services, clinic, work
     # Make every row due now, the cancelled ones too: only the new ones may go out.
     for i, row in enumerate(Notification.objects.all()):
         Notification.objects.filter(pk=row.pk).update(due_at=timezone.now() - timedelta(minutes=1 + i))
-    with SmtpSink() as sink:
+    with SmtpSink(keep_messages=True) as sink:
         workers("alpha", worker_env(database_url=database_url(), smtp_port=sink.port))
         wait_ready(app, ["alpha"])
         run_until_sent(2, seconds=60)
