@@ -18,4 +18,4 @@ RUN SECRET_KEY=build-only-not-secret python manage.py collectstatic --noinput
 RUN useradd --system --uid 1000 pumpcare && mkdir -p /app/var && chown pumpcare /app/var
 USER pumpcare
 EXPOSE 8000
-CMD ["gunicorn", "pumpcare.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "--config", "python:pumpcare.gunicorn_conf", "pumpcare.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

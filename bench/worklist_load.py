@@ -154,6 +154,8 @@ def main() -> None:
             sys.executable,
             "-m",
             "gunicorn",
+            "--config",
+            "python:pumpcare.gunicorn_conf",
             "pumpcare.wsgi:application",
             "--bind",
             f"127.0.0.1:{PORT}",

@@ -101,6 +101,20 @@ def wallet_pdf(faces: list[Face]) -> bytes:
     return _pdf(html, pages=2 * len(faces), what="wallet card")
 
 
+def warm_up() -> float:
+    """Render a throwaway page in the cards' style, so that the first card a process prints
+    does not pay for loading WeasyPrint and the fonts (about a second here). The web
+    server calls it as each worker starts (pumpcare/gunicorn_conf.py). Returns seconds."""
+    from time import perf_counter
+
+    from weasyprint import HTML
+
+    start = perf_counter()
+    style = render_to_string("cards/_face_style.html")
+    HTML(string=f"<style>{style}</style><p><b>pumpcare</b> 24/7 +1 555 0100</p>").write_pdf()
+    return perf_counter() - start
+
+
 def sheet_pdf(card: Face, paper_size: str) -> bytes:
     html = render_to_string("cards/sheet.html", {"card": card, "paper": _paper_css(paper_size)})
     return _pdf(html, pages=1, what="caregiver sheet")

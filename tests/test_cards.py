@@ -524,3 +524,14 @@ def test_the_schema_describes_the_pdf_endpoints():
             "format": "binary",
         }
     assert "/api/v1/pumps/{pump_id}/emergency-card/" in schema["paths"]
+
+
+def test_the_web_workers_warm_up_weasyprint_before_their_first_card():
+    from types import SimpleNamespace
+
+    from pumpcare import gunicorn_conf
+
+    logged = []
+    worker = SimpleNamespace(log=SimpleNamespace(info=lambda message, *args: logged.append(message % args)))
+    gunicorn_conf.post_worker_init(worker)
+    assert logged and logged[0].startswith("WeasyPrint warmed up in ")

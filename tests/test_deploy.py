@@ -51,7 +51,13 @@ def test_every_app_command_exists_and_loads(service):
             f"{executable} is not installed"
         )
         if executable == "gunicorn":
-            module, attribute = argv[1].split(":")
+            options = dict(zip(argv[1::2], argv[2::2], strict=False))
+            config = options.get("--config", "")
+            if config:  # python:module — its hooks must exist
+                assert config.startswith("python:")
+                assert callable(importlib.import_module(config.removeprefix("python:")).post_worker_init)
+            app = next(a for a in argv[1:] if ":" in a and not a.startswith(("python:", "0.0.0.0")))
+            module, attribute = app.split(":")
             assert callable(getattr(importlib.import_module(module), attribute))
         if executable == "celery":
             assert argv[1:3] == ["-A", "pumpcare"]
