@@ -396,8 +396,11 @@ def test_stale_cards_selector(card_clinic, card_pump, api, pump):
     stale = selectors.stale_cards(card_clinic)
     assert [r.pump.pk for r in stale] == [other.pk, pump.pk, card_pump.pk]  # Abel, Hart…, Moreno
     assert {r.pump.pk for r in stale if r.missing} == {pump.pk}  # never filled: not printable yet
+    assert sorted(selectors.stale_card_pump_ids(card_clinic)) == sorted([other.pk, pump.pk, card_pump.pk])
     api.get(pdf_url(card_pump))
     assert {r.pump.pk for r in selectors.stale_cards(card_clinic)} == {other.pk, pump.pk}
+    # The cached ids follow at once: printing wrote an issued-card history row (a new data version).
+    assert sorted(selectors.stale_card_pump_ids(card_clinic)) == sorted([other.pk, pump.pk])
 
 
 def test_card_reads_cost_the_same_queries_for_any_number_of_pumps(

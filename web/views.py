@@ -164,14 +164,14 @@ def worklist_page(request, code):
         status = None
     pumps = worklist.worklist(clinic, now=now, nurse=params.get("nurse") or None, appointment_status=status)
     strip = _strip(clinic, worklist.worklist(clinic, now=now), now)
-    stale = card_selectors.stale_cards(clinic)
-    strip["stale_cards"] = len(stale)
+    stale_ids = card_selectors.stale_card_pump_ids(clinic)
+    strip["stale_cards"] = len(stale_ids)
     urgency = params.get("urgency", "")
     if urgency in URGENCY_GROUPS:
         pumps = pumps.filter(urgency__in=URGENCY_GROUPS[urgency])
     show = params.get("show", "")
     if show == "stale_cards":
-        pumps = pumps.filter(pk__in=[read.pump.pk for read in stale])
+        pumps = pumps.filter(pk__in=stale_ids)
     elif show == "replacements":
         today = now.astimezone(clinic.tz).date()
         pumps = pumps.filter(
