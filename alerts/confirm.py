@@ -88,16 +88,14 @@ def _page(request, status: int, **context):
 @require_http_methods(["GET", "POST"])
 def confirm_view(request, token: str):
     try:
-        appointment, _ = appointment_of(token)
+        if request.method == "POST":
+            appointment, confirmed = attendance_confirm(token=token), True
+        else:
+            appointment, _ = appointment_of(token)
+            confirmed = appointment.confirmed_at is not None
     except LinkRefused as refused:
         return _page(request, 410, error=refused.message, appointment=refused.appointment)
-    if request.method == "POST":
-        try:
-            appointment = attendance_confirm(token=token)
-        except LinkRefused as refused:
-            return _page(request, 410, error=refused.message, appointment=refused.appointment)
-        return _page(request, 200, appointment=appointment, confirmed=True)
-    return _page(request, 200, appointment=appointment, confirmed=appointment.confirmed_at is not None)
+    return _page(request, 200, appointment=appointment, confirmed=confirmed)
 
 
 urlpatterns = [path("confirm/<str:token>/", confirm_view, name="confirm-attendance")]

@@ -35,10 +35,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import formats
 
-from patients.models import Caregiver, Patient
+from patients.models import Pump
 from pumpcare import clock
 
-from . import content
+from . import content, outbox
 from .models import AlertKind, Notification, NotificationStatus, RecipientRole, Severity
 
 log = logging.getLogger(__name__)
@@ -208,8 +208,9 @@ def _permanent(exc: Exception) -> bool:
 def _failed_attempt(row: Notification, claim: str, exc: Exception, now: datetime) -> Outcome:
     error = f"{type(exc).__name__}: {exc}"[:2000]
     attempts = row.attempts  # read after this attempt was counted
-    if _permanent(exc) or attempts >= _conf("max_attempts"):
-        why = "refused permanently" if _permanent(exc) else f"failed {attempts} times"
+    permanent = _permanent(exc)
+    if permanent or attempts >= _conf("max_attempts"):
+        why = "refused permanently" if permanent else f"failed {attempts} times"
         if _finish(row, claim, status=S.FAILED, status_reason=why, last_error=error):
             _delivery_failed_alert(row, why, error)
         log.warning("notification %s failed: %s", row.pk, error)
@@ -259,7 +260,7 @@ def _obsolete(row: Notification, now: datetime) -> str:
             appointment.day == local_now.date() and appointment.time and appointment.time <= local_now.time()
         ):
             return "too late: the appointment has begun"
-    if row.kind == "card_stale" and not _stale_cards(row.clinic):
+    if row.kind == "card_stale" and not _stale_card_pump_ids(row.clinic):
         return "no emergency card is stale any more"
     if row.alert_id:
         alert = row.alert
@@ -272,35 +273,16 @@ def _obsolete(row: Notification, now: datetime) -> str:
 
 def _address(row: Notification) -> tuple[str, str, str]:
     """(email, name, why not) of the recipient as they are now."""
-    kind, _, key = row.recipient.partition(":")
-    clinic = row.clinic
-    if kind == RecipientRole.PATIENT:
-        person = Patient.objects.filter(pk=key).first()
-        return _person(person, person and f"{person.given_name} {person.family_name}")
-    if kind == RecipientRole.CAREGIVER:
-        person = Caregiver.objects.filter(pk=key).first()
-        return _person(person, person and person.name)
-    if kind == RecipientRole.ON_CALL:
-        return clinic.on_call_email, f"{clinic.name} on call", "the clinic has no on-call address"
-    if kind == RecipientRole.STAFF:
-        return clinic.staff_notice_email, f"{clinic.name} staff", "the clinic has no staff or on-call address"
-    return "", "", f"unknown recipient {row.recipient}"
+    recipient = outbox.recipient_now(row.recipient, row.clinic)
+    if recipient.skipped:
+        return "", "", recipient.skipped
+    return recipient.email, recipient.name, ""
 
 
-def _person(person, name) -> tuple[str, str, str]:
-    if person is None:
-        return "", "", "the recipient was removed"
-    if not person.communication_consent:
-        return "", "", "no consent to reminders"
-    if not person.email:
-        return "", "", "no email address"
-    return person.email, name, ""
+def _stale_card_pump_ids(clinic) -> list[int]:
+    from cards.selectors import stale_card_pump_ids  # cards depends on refills, which depends on alerts
 
-
-def _stale_cards(clinic) -> list:
-    from cards.selectors import stale_cards  # cards depends on refills, which depends on alerts
-
-    return stale_cards(clinic)
+    return stale_card_pump_ids(clinic)
 
 
 def _context(row: Notification, now: datetime) -> dict:
@@ -318,15 +300,19 @@ def _context(row: Notification, now: datetime) -> dict:
 
         context["confirm_url"] = confirmation_url(appointment, row.recipient)
     if row.kind == "card_stale":
-        stale = _stale_cards(clinic)
+        stale = _stale_card_pump_ids(clinic)  # cached per data version: the check above read it
         context.update(
-            stale=[card.pump for card in stale[:25]],
+            stale=list(
+                Pump.objects.filter(pk__in=stale)
+                .select_related("patient", "model")
+                .order_by("patient__family_name", "patient__given_name", "pk")[:25]
+            ),
             stale_count=len(stale),
             batch_url=f"{settings.PUMPCARE_BASE_URL}/api/v1/clinics/{clinic.code}/emergency-cards.pdf?stale=1",
         )
     if row.alert_id:
         alert = row.alert
-        every = settings.PUMPCARE_NOTIFICATIONS["escalation_every_hours"].get(alert.severity)
+        every = outbox.escalation_every_hours(alert)
         repeat = int((row.due_at - alert.raised_at) / timedelta(hours=every)) if every else 0
         context.update(
             alert=alert,

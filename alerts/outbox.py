@@ -49,30 +49,87 @@ class Recipient:
     skipped: str = ""  # why this person cannot be reminded (no consent, no address)
 
 
+def _person(key: str, role: str, name: str, email: str, consent: bool) -> Recipient:
+    skipped = "" if consent and email else ("no consent to reminders" if not consent else "no email address")
+    return Recipient(key, role, name, email, skipped)
+
+
+def patient_recipient(patient: Patient) -> Recipient:
+    return _person(
+        f"patient:{patient.pk}",
+        RecipientRole.PATIENT,
+        f"{patient.given_name} {patient.family_name}",
+        patient.email,
+        patient.communication_consent,
+    )
+
+
+def caregiver_recipient(caregiver: Caregiver) -> Recipient:
+    return _person(
+        f"caregiver:{caregiver.pk}",
+        RecipientRole.CAREGIVER,
+        caregiver.name,
+        caregiver.email,
+        caregiver.communication_consent,
+    )
+
+
+def on_call_recipient(clinic: Clinic) -> Recipient:
+    """ALERT-1: where overdue and critical alerts go."""
+    email = clinic.on_call_email
+    return Recipient(
+        f"on_call:{clinic.code}",
+        RecipientRole.ON_CALL,
+        f"{clinic.name} on call",
+        email,
+        "" if email else "the clinic has no on-call address",
+    )
+
+
+def staff_recipient(clinic: Clinic) -> Recipient:
+    """Where staff notices go (refill due and not booked, stale cards)."""
+    email = clinic.staff_notice_email
+    return Recipient(
+        f"staff:{clinic.code}",
+        RecipientRole.STAFF,
+        f"{clinic.name} staff",
+        email,
+        "" if email else "the clinic has no staff or on-call address",
+    )
+
+
+def recipient_now(key: str, clinic: Clinic) -> Recipient:
+    """The recipient of a row's key as they are now (the address and consent are read
+    again when a message is sent)."""
+    role, _, ident = key.partition(":")
+    if role == RecipientRole.PATIENT:
+        patient = Patient.objects.filter(pk=ident).first()
+        return (
+            patient_recipient(patient)
+            if patient
+            else Recipient(key, role, "", "", "the recipient was removed")
+        )
+    if role == RecipientRole.CAREGIVER:
+        caregiver = Caregiver.objects.filter(pk=ident).first()
+        if caregiver is None:
+            return Recipient(key, role, "", "", "the recipient was removed")
+        return caregiver_recipient(caregiver)
+    if role == RecipientRole.ON_CALL:
+        return on_call_recipient(clinic)
+    if role == RecipientRole.STAFF:
+        return staff_recipient(clinic)
+    return Recipient(key, role, "", "", f"unknown recipient {key}")
+
+
 def people_of(patient: Patient, caregivers) -> list[Recipient]:
     """ALERT-2: the patient and each caregiver; those who did not consent or have no email
     address are returned with the reason they are skipped."""
+    return [patient_recipient(patient), *(caregiver_recipient(c) for c in caregivers)]
 
-    def recipient(key, role, name, email, consent):
-        skipped = (
-            "" if consent and email else ("no consent to reminders" if not consent else "no email address")
-        )
-        return Recipient(key, role, name, email, skipped)
 
-    people = [
-        recipient(
-            f"patient:{patient.pk}",
-            RecipientRole.PATIENT,
-            f"{patient.given_name} {patient.family_name}",
-            patient.email,
-            patient.communication_consent,
-        )
-    ]
-    people += [
-        recipient(f"caregiver:{c.pk}", RecipientRole.CAREGIVER, c.name, c.email, c.communication_consent)
-        for c in caregivers
-    ]
-    return people
+def escalation_every_hours(alert: Alert) -> int | None:
+    """ALERT-1: how often an open alert of this severity is emailed again (none: once)."""
+    return settings.PUMPCARE_NOTIFICATIONS["escalation_every_hours"].get(alert.severity)
 
 
 def reachable(patient: Patient, caregivers) -> bool:
@@ -272,29 +329,15 @@ def alert_notifications_plan(alert: Alert, now: datetime) -> None:
     wanted = []
     fields = {"alert_id": alert.pk, "pump_id": alert.pump_id}
     if alert.kind in ESCALATED:
-        every = settings.PUMPCARE_NOTIFICATIONS["escalation_every_hours"].get(alert.severity)
+        every = escalation_every_hours(alert)
         due = escalation_due_at(alert, now, every) if every else alert.raised_at
-        on_call = Recipient(
-            f"on_call:{clinic.code}",
-            RecipientRole.ON_CALL,
-            f"{clinic.name} on call",
-            clinic.on_call_email,
-            "" if clinic.on_call_email else "the clinic has no on-call address",
-        )
-        wanted.append(Planned(on_call, ESCALATED[alert.kind], due, fields))
+        wanted.append(Planned(on_call_recipient(clinic), ESCALATED[alert.kind], due, fields))
         if alert.kind == AlertKind.PAST_EMPTY and alert.pump_id:
             patient = alert.pump.patient
             for person in people_of(patient, list(patient.caregivers.all())):
                 wanted.append(Planned(person, NotificationKind.PAST_EMPTY, alert.raised_at, fields))
     elif alert.kind in NOTICE:
-        staff = Recipient(
-            f"staff:{clinic.code}",
-            RecipientRole.STAFF,
-            f"{clinic.name} staff",
-            clinic.staff_notice_email,
-            "" if clinic.staff_notice_email else "the clinic has no staff or on-call address",
-        )
-        wanted.append(Planned(staff, NOTICE[alert.kind], alert.raised_at, fields))
+        wanted.append(Planned(staff_recipient(clinic), NOTICE[alert.kind], alert.raised_at, fields))
     # An earlier repeat still pending (mail was down) is superseded by the current one.
     _apply(subject, clinic, wanted, existing, "superseded by a later repeat")
 
@@ -330,7 +373,7 @@ def card_stale_notices_plan(now: datetime | None = None) -> int:
     emergency cards are stale (REFILL-4): how many, and the link that prints them all in
     one batch. One row per clinic and day; the stale cards are counted again when it is
     sent. Returns the notices planned."""
-    from cards.selectors import stale_cards  # cards depends on refills, which depends on alerts
+    from cards.selectors import stale_card_pump_ids  # cards depends on refills, which depends on alerts
 
     now = now or clock.now()
     planned = 0
@@ -341,20 +384,13 @@ def card_stale_notices_plan(now: datetime | None = None) -> int:
             continue
         subject = f"cards:{clinic.code}"
         existing = list(Notification.objects.filter(subject=subject, due_at=due))
-        if existing or not stale_cards(clinic):
+        if existing or not stale_card_pump_ids(clinic):
             continue
-        staff = Recipient(
-            f"staff:{clinic.code}",
-            RecipientRole.STAFF,
-            f"{clinic.name} staff",
-            clinic.staff_notice_email,
-            "" if clinic.staff_notice_email else "the clinic has no staff or on-call address",
-        )
         with transaction.atomic():
             _apply(
                 subject,
                 clinic,
-                [Planned(staff, NotificationKind.CARD_STALE, due, {})],
+                [Planned(staff_recipient(clinic), NotificationKind.CARD_STALE, due, {})],
                 existing,
                 "superseded",
             )
