@@ -7,6 +7,7 @@ from __future__ import annotations
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
+from .authentication import CLINIC_STAFF_ATTR
 from .models import Clinic, Role, StaffMembership
 
 CLINICAL_WRITERS = (Role.NURSE, Role.PHYSICIAN)
@@ -23,7 +24,12 @@ class IsClinicStaff(BasePermission):
         user = request.user
         if not (user and user.is_authenticated and user.is_active):
             return False
-        return user.is_superuser or StaffMembership.objects.filter(user=user).exists()
+        if user.is_superuser:
+            return True
+        staff = getattr(user, CLINIC_STAFF_ATTR, None)  # read with the token, when it was one
+        if staff is None:
+            staff = StaffMembership.objects.filter(user=user).exists()
+        return staff
 
 
 def clinics_of(user):

@@ -203,3 +203,34 @@ def test_a_user_of_two_clinics_sees_both(api, nurse, pump, other_clinic):
     response = api.post(f"/api/v1/pumps/{away_pump.pk}/refills/", REFILL, format="json")
     assert response.status_code == 403
     assert response.json()["code"] == "role_required"
+
+
+def test_a_token_and_its_users_clinic_membership_are_read_in_one_query(nurse, django_assert_num_queries):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIRequestFactory
+
+    from patients.authentication import TokenAuthentication
+    from patients.permissions import IsClinicStaff
+
+    key = Token.objects.create(user=nurse).key
+    nobody = UserFactory(username="nobody")
+    nobody_key = Token.objects.create(user=nobody).key
+    for token, staff in [(key, True), (nobody_key, False)]:
+        request = APIRequestFactory().get("/api/v1/pumps/", HTTP_AUTHORIZATION=f"Token {token}")
+        with django_assert_num_queries(1):
+            user, _ = TokenAuthentication().authenticate(request)
+        request.user = user
+        with django_assert_num_queries(0):
+            assert IsClinicStaff().has_permission(request, None) is staff
+
+
+def test_a_revoked_token_or_a_lost_membership_counts_on_the_next_request(nurse, pump):
+    from patients.models import StaffMembership
+
+    client = client_for(nurse)
+    url = f"/api/v1/pumps/{pump.pk}/projection/"
+    assert client.get(url).status_code == 200
+    StaffMembership.objects.filter(user=nurse).delete()
+    assert client.get(url).status_code == 403
+    nurse.auth_token.delete()
+    assert client.get(url).status_code == 401
