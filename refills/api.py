@@ -650,7 +650,7 @@ class WorklistView(GenericAPIView):
             queryset = worklist.worklist(
                 clinic, now=now, until=until, nurse=params.get("nurse"), appointment_status=status_filter
             )
-            page = self.paginate_queryset(queryset)
+            page = worklist.ranked_pumps(self.paginate_queryset(worklist.ranked(queryset)))
             rows = worklist.worklist_rows(page, clinic, now=now)
             data = self.get_paginated_response(WorklistItemSerializer(rows, many=True).data).data
             return JSONRenderer().render(data)

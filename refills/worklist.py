@@ -59,30 +59,28 @@ def worklist(
     refill_open = Appointment.objects.filter(
         pump=OuterRef("pk"), kind=AppointmentKind.REFILL, status__in=OPEN_STATUSES
     )
-    # A no-show after the last fill (on a later local day) is still missed.
-    no_show = Appointment.objects.filter(
-        pump=OuterRef("pk"),
+    # A no-show after the last fill (on a later local day) is still missed. Not correlated
+    # with the outer row, so the database reads the set once instead of once per pump.
+    missed = Appointment.objects.filter(
         kind=AppointmentKind.REFILL,
         status=AppointmentStatus.NO_SHOW,
-        day__gt=OuterRef("filled_on"),
-    )
+        day__gt=TruncDate("pump__projection__filled_at", tzinfo=clinic.tz),
+    ).values("pump_id")
     booked_replacement = Appointment.objects.filter(
         pump=OuterRef("pk"), kind=AppointmentKind.REPLACEMENT, status=AppointmentStatus.BOOKED
     )
     queryset = (
         Pump.objects.filter(patient__clinic=clinic, status=PumpStatus.ACTIVE)
         .select_related("patient", "model", "projection")
-        .annotate(filled_on=TruncDate("projection__filled_at", tzinfo=clinic.tz))
         .annotate(
             refill_booked=Exists(refill_open.filter(status=AppointmentStatus.BOOKED)),
-            missed=Exists(no_show),
             replacement_booked=Exists(booked_replacement),
         )
         .annotate(
             urgency=Case(
                 When(projection__empty_at_worst_case__lte=now, then=Value(RANK["past_empty"])),
                 When(projection__low_reservoir_alarm_at_worst_case__lte=now, then=Value(RANK["past_alarm"])),
-                When(missed=True, then=Value(RANK["no_show"])),
+                When(Q(pk__in=missed), then=Value(RANK["no_show"])),
                 When(
                     Q(projection__refill_by__lte=due_soon, refill_booked=False),
                     then=Value(RANK["due_unbooked"]),
@@ -116,6 +114,24 @@ def worklist(
     if nurse:
         queryset = queryset.filter(Exists(refill_open.filter(nurse__username=nurse)))
     return queryset.order_by("urgency", "projection__refill_by", "pk")
+
+
+def ranked(queryset: QuerySet[Pump]) -> QuerySet:
+    """The order of a ``worklist`` queryset alone, as ``(pk, urgency)`` rows: what a paginator
+    counts and slices, without carrying every column of every pump through the sort."""
+    return queryset.values_list("pk", "urgency", named=True)
+
+
+def ranked_pumps(ranks) -> list[Pump]:
+    """The pumps of a page of ``ranked`` rows, in that order, each with its ``urgency``."""
+    ranks = list(ranks)
+    pumps = Pump.objects.select_related("patient", "model", "projection").in_bulk([r.pk for r in ranks])
+    page = []
+    for rank in ranks:
+        if (pump := pumps.get(rank.pk)) is not None:
+            pump.urgency = rank.urgency
+            page.append(pump)
+    return page
 
 
 def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[dict]:

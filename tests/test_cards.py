@@ -17,6 +17,7 @@ from pypdf import PdfReader
 
 from cards import selectors
 from cards.models import CardSettings, CardText, IssuedCard, PatientPhysician
+from patients.models import Pump
 from tests.conftest import client_for
 from tests.factories import PatientFactory, PumpFactory
 from tests.helpers import assert_refused, simple
@@ -410,9 +411,19 @@ def test_card_reads_cost_the_same_queries_for_any_number_of_pumps(
         fill(api, PumpFactory(patient=PatientFactory(clinic=card_clinic), implanted_on=date(2026, 1, 2)))
         for _ in range(6)
     ]
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         reads = selectors.cards_read(pumps)
     assert all(not r.missing for r in reads.values())
+    # Pumps the caller loaded with their patient, model and projection (the worklist's) are
+    # not read again, and give the same cards.
+    loaded = list(
+        Pump.objects.filter(pk__in=[p.pk for p in pumps]).select_related("patient", "model", "projection")
+    )
+    with django_assert_max_num_queries(6):
+        again = selectors.cards_read(loaded)
+    assert {pk: (r.data, r.digest, r.stale) for pk, r in again.items()} == {
+        pk: (r.data, r.digest, r.stale) for pk, r in reads.items()
+    }
 
 
 # --- the batch -----------------------------------------------------------------------------

@@ -84,6 +84,31 @@ def test_a_booked_refill_lowers_the_urgency_and_a_no_show_raises_it(clinic, api)
     assert got[0]["urgency"]["code"] == "no_show"
 
 
+@pytest.mark.rule("ALERT-1")
+def test_a_refill_after_a_no_show_ends_the_missed_urgency(clinic, api):
+    due = filled(clinic, api, "2026-11-02T10:00:00Z")
+    refill_proposals_run(clinic)
+    appointment = Appointment.objects.get(pump=due)
+    api.post(f"/api/v1/appointments/{appointment.pk}/book/", {"time": "09:00"}, format="json")
+    api.post(f"/api/v1/appointments/{appointment.pk}/no-show/", {}, format="json")
+    assert rows(api)[0]["urgency"]["code"] == "no_show"
+    # The patient came later that day: 24 days x 0.5 mL/day = 12 mL used, 8 mL left.
+    response = api.post(
+        f"/api/v1/pumps/{due.pk}/refills/",
+        {
+            "performed_at": "2026-11-26T11:00:00Z",
+            "volume_withdrawn_ml": 8,
+            "volume_added_ml": 20,
+            "concentration_mcg_per_ml": 500,
+            "prescription": simple(250),
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    # The no-show's day is not after the day of the last fill: no longer missed.
+    assert rows(api)[0]["urgency"]["code"] == "upcoming"
+
+
 def test_until_filters_the_due_and_keeps_the_urgent(clinic, api):
     filled(clinic, api, "2026-10-24T10:00:00Z")  # past alarm, refill-by 2026-11-17
     filled(clinic, api, "2026-11-20T10:00:00Z")  # refill-by 2026-12-14

@@ -193,8 +193,8 @@ def worklist_page(request, code):
             | Q(patient__family_name__icontains=query)
             | Q(patient__given_name__icontains=query)
         )
-    page = Paginator(pumps, PAGE_SIZE).get_page(params.get("page"))
-    rows = worklist.worklist_rows(list(page.object_list), clinic, now=now)
+    page = Paginator(worklist.ranked(pumps), PAGE_SIZE).get_page(params.get("page"))
+    rows = worklist.worklist_rows(worklist.ranked_pumps(page.object_list), clinic, now=now)
     for row in rows:
         row["style"], row["short"] = URGENCY_STYLE[row["urgency"]["code"]]
     nurses = (
