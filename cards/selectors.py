@@ -265,19 +265,14 @@ def stale_card_pump_ids(clinic: Clinic) -> list[int]:
     version (``refills.worklist.DATA_VERSION_SQL``) changes with every write through the
     services to what a card shows or to the issued cards, so a worklist page costs one
     query for the count instead of reading every card of the clinic."""
-    from django.core.cache import cache
-
+    from pumpcare.caching import cached
     from refills.worklist import with_data_version
 
     version = (
         with_data_version(Clinic.objects.filter(pk=clinic.pk)).values_list("data_version", flat=True).get()
     )
     key = f"stale-cards:{clinic.pk}:{hashlib.md5(version.encode(), usedforsecurity=False).hexdigest()}"
-    ids = cache.get(key)
-    if ids is None:
-        ids = [read.pump.pk for read in stale_cards(clinic)]
-        cache.set(key, ids, 3600)
-    return ids
+    return list(cached(key, lambda: tuple(read.pump.pk for read in stale_cards(clinic)), 3600))
 
 
 def clinic_cards(clinic: Clinic) -> list[CardRead]:

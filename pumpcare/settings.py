@@ -10,6 +10,7 @@
 | CELERY_RESULT_BACKEND | none (the benchmarks set one) |
 | EMAIL_TIMEOUT, PUMPCARE_BASE_URL, PUMPCARE_REMINDER_LOCAL_TIME, PUMPCARE_ESCALATE_*, PUMPCARE_SEND_* | the outbox (README: Configuration) |
 | CELERY_BROKER_URL or REDIS_URL | kombu's filesystem transport under ``var/broker`` |
+| CACHE_URL | a cache in each process; ``redis://…`` shares one between the web workers |
 | EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_USE_SSL, DEFAULT_FROM_EMAIL | Django's names; console backend when DEBUG is on, SMTP otherwise |
 | TIME_ZONE | UTC (storage is always UTC; each clinic has its own zone) |
 """
@@ -174,6 +175,20 @@ SPECTACULAR_SETTINGS = {
         "AlertKindEnum": "alerts.models.AlertKind",
     },
 }
+
+# --- Cache -----------------------------------------------------------------------------
+# Worklist pages and stale-card counts are cached per data version (refills.worklist). By
+# default each process has its own cache; CACHE_URL (redis://host:6379/1) gives the web
+# workers one cache, so a page one worker rendered serves all of them. A cache that fails
+# does not take a page down: it is rendered.
+if os.environ.get("CACHE_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["CACHE_URL"],
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
 
 # --- Celery ----------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or "filesystem://"

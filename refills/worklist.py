@@ -12,7 +12,6 @@ import hashlib
 from collections import OrderedDict
 from datetime import date, datetime, timedelta
 
-from django.core.cache import cache
 from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncDate
@@ -22,6 +21,7 @@ from alerts import outbox
 from cards.selectors import stale_pump_ids
 from patients.models import Caregiver, Clinic, Pump, PumpStatus
 from pumpcare import clinical
+from pumpcare.caching import cached
 
 from . import selectors
 from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
@@ -262,12 +262,8 @@ def with_data_version(clinics: QuerySet[Clinic]) -> QuerySet[Clinic]:
 
 
 def cached_page(clinic: Clinic, query: str, now: datetime, render) -> bytes:
-    """The page as JSON bytes from the cache, or ``render()`` stored there for two minutes.
+    """The page as JSON bytes from the cache, or ``render()`` stored there for two minutes
+    (rendered once however many workers ask for it at the same moment).
     ``clinic`` comes from ``with_data_version``."""
     digest = hashlib.md5((query + clinic.data_version).encode(), usedforsecurity=False).hexdigest()
-    key = f"worklist:{clinic.pk}:{now:%Y%m%d%H%M}:{digest}"
-    page = cache.get(key)
-    if page is None:
-        page = render()
-        cache.set(key, page, 120)
-    return page
+    return cached(f"worklist:{clinic.pk}:{now:%Y%m%d%H%M}:{digest}", render, 120)

@@ -124,9 +124,11 @@ def _empty_cache():
     if settings.configured:
         from django.core.cache import cache
 
+        from pumpcare import caching
         from refills import worklist
 
         cache.clear()
+        caching.local_clear()
         # The worklist's per-process reservoir cache is keyed by pump id and input
         # fingerprint; the discrepancy it keeps is not an input, and ids come back.
         worklist._RESERVOIRS.clear()
