@@ -11,7 +11,10 @@ time zones), then measures, in the same run:
   from its last refill and prescription (what a spreadsheet-grade system would do);
 - cold: every projection recomputed (``projections_refresh_all(force=True)``), in this
   process, and with ``--workers`` Celery worker processes over Redis (``REDIS_URL``);
-- nightly: the real nightly job, where nothing changed since the last run.
+- nightly: the real nightly job, where nothing changed since the last run;
+- catalog: an admin's edit of the drug every pump is filled with, through the service, in
+  its transaction (rolled back afterwards): one no projection reads (its source text), and
+  one every projection reads (its maximum time in the reservoir).
 
 It prints wall time, queries issued and the ratio to the baseline. No assertions.
 """
@@ -200,6 +203,41 @@ def timed(label, func):
     return elapsed, counter["n"], result
 
 
+def catalog_edits() -> list[tuple[str, float, int, int]]:
+    """An admin edits the catalog entry of the drug every pump holds, once with a field no
+    projection reads and once with one every projection reads, each in a transaction rolled
+    back afterwards. Returns (what, seconds, queries, projections recomputed)."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from patients.models import Drug
+    from patients.services import catalog_update
+    from refills.models import PumpProjection
+
+    admin, _ = get_user_model().objects.get_or_create(
+        username="bench_admin", defaults={"is_superuser": True, "is_staff": True}
+    )
+    drug = Drug.objects.get(code="baclofen")
+    results = []
+    for what, changes in [
+        ("its source text (no projection reads it)", {"source": drug.source + " (bench)"}),
+        ("its maximum days in the reservoir", {"max_reservoir_days": drug.max_reservoir_days - 1}),
+    ]:
+        with transaction.atomic():
+            newest = (
+                PumpProjection.objects.order_by("-computed_at").values_list("computed_at", flat=True).first()
+            )
+            seconds, queries, _ = timed(
+                "catalog",
+                lambda c=changes: catalog_update(actor=admin, entry=drug, changes=c, reason="bench"),
+            )
+            recomputed = PumpProjection.objects.filter(computed_at__gt=newest).count()
+            transaction.set_rollback(True)
+        drug.refresh_from_db()
+        results.append((what, seconds, queries, recomputed))
+    return results
+
+
 def celery_runs(workers: int, cold: bool = True) -> tuple[float | None, float] | None:
     """The nightly job's fan-out on ``workers`` Celery worker processes over Redis: one
     ``refresh_projection_batch`` task per range of 500 pumps, as ``refills.refresh_projections``
@@ -320,6 +358,11 @@ def main() -> None:
         f"nightly   nothing changed since the last run:      {warm_s:7.2f} s, {warm_q:,} queries "
         f"({warm.checked:,} checked, {warm.recomputed:,} recomputed), {warm_s / base_s:5.1f}x baseline"
     )
+    for what, seconds, queries, recomputed in catalog_edits():
+        print(
+            f"catalog   an admin edits the drug of every pump, {what}: {seconds:7.2f} s, "
+            f"{queries:,} queries, {recomputed:,} projections recomputed in its transaction"
+        )
     os.environ.setdefault("CELERY_RESULT_BACKEND", os.environ.get("REDIS_URL", ""))
     from pumpcare.celery import app
 

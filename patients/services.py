@@ -232,15 +232,22 @@ def catalog_update(*, actor, entry: PumpModel | CatheterModel | Drug, changes: d
     if isinstance(entry, PumpModel):
         _refresh_projections(Pump.objects.filter(model=entry))
     elif isinstance(entry, Drug):
-        _refresh_projections(Pump.objects.all())
+        # A projection reads the drug of the pump's last fill: pumps never filled with it keep theirs.
+        from refills.models import Refill
+
+        _refresh_projections(Pump.objects.filter(pk__in=Refill.objects.filter(drug=entry).values("pump_id")))
     return entry
 
 
 def _refresh_projections(pumps, *, include_explanted: bool = False) -> None:
-    """Recompute the stored projections of ``pumps`` in the caller's transaction."""
+    """Recompute, in the caller's transaction, the stored projections of ``pumps`` whose
+    inputs changed. The fingerprint of a projection covers every input, catalog values and
+    clinic settings included (``refills.projections.fingerprints``), so an edit no projection
+    reads (a clinic's phone, a drug's source) recomputes nothing and costs one query per
+    batch of pumps, and a catalog change locks only the pumps it changes."""
     from refills.projections import projections_refresh, projections_refresh_all
 
     if include_explanted:
-        projections_refresh(pumps.values_list("pk", flat=True), force=True)
+        projections_refresh(pumps.values_list("pk", flat=True))
     else:
-        projections_refresh_all(pumps, force=True)
+        projections_refresh_all(pumps)

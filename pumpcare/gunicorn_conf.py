@@ -1,6 +1,12 @@
 """gunicorn settings of the web service (Dockerfile, docker-compose.yml, bench):
 ``gunicorn --config python:pumpcare.gunicorn_conf pumpcare.wsgi:application``."""
 
+# The longest request is an admin's catalog change that every projection reads (a drug's
+# maximum days in the reservoir): it recomputes the projections in its own transaction,
+# 45 s for 100,000 pumps on 2 cores (bench/nightly_projection.py). gunicorn's default of
+# 30 s would kill the worker and roll the change back.
+timeout = 120
+
 
 def post_worker_init(worker):
     """Each worker loads WeasyPrint and the card fonts before its first request, so the

@@ -102,6 +102,32 @@ def test_a_catalog_change_updates_every_pump_of_the_model(api, pump, admin_user,
         assert stored(each).low_reservoir_alarm_at_worst_case == datetime(2026, 3, 31, 10, tzinfo=UTC)
 
 
+@pytest.mark.rule("LRA-4")
+def test_a_catalog_or_clinic_edit_recomputes_only_the_projections_it_changes(
+    api, pump, admin_user, monkeypatch
+):
+    from tests.conftest import NOW
+
+    fill(api, pump)
+    computed_at = stored(pump).computed_at
+    later = NOW + timedelta(hours=1)
+    monkeypatch.setattr("pumpcare.clock.now", lambda: later)
+    admin = client_for(admin_user)
+    # Edits no projection reads: nothing is recomputed, no pump row is locked.
+    response = admin.patch("/api/v1/catalog/drugs/baclofen/", {"source": "the 2027 label"}, format="json")
+    assert response.status_code == 200, response.json()
+    response = admin.patch("/api/v1/clinics/HOME/", {"phone": "+1 555 0100"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert stored(pump).computed_at == computed_at
+    # An edit projections read (LRA-4): fill day 2026-03-01 + 14 days comes before the
+    # alarm's 2026-03-25, in the same transaction as the change.
+    response = admin.patch("/api/v1/catalog/drugs/baclofen/", {"max_reservoir_days": 14}, format="json")
+    assert response.status_code == 200, response.json()
+    projection = stored(pump)
+    assert projection.computed_at == later
+    assert (projection.refill_by, projection.refill_by_reason) == (date(2026, 3, 15), "drug_stability")
+
+
 def test_a_never_filled_pump_is_stored_with_a_warning(pump, api):
     api.patch(f"/api/v1/pumps/{pump.pk}/", {"serial_number": "NEW-1"}, format="json")
     projection = stored(pump)
