@@ -225,3 +225,15 @@ class CalendarFeed(models.Model):
 
     def __str__(self):
         return f"calendar of {self.nurse or self.clinic}"
+
+
+class DataVersion(models.Model):
+    """One row counting the transactions that changed what worklist pages show; part of
+    their data version (``refills.worklist``). It is bumped after each such transaction
+    commits, so a page cached before a commit is never served after it, whatever order
+    the writers' history ids were handed out in."""
+
+    commits = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.commits} committed changes"

@@ -24,6 +24,7 @@ from pumpcare import clinical, clock
 
 from . import selectors
 from .models import PumpProjection
+from .worklist import data_changed
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +213,7 @@ def projections_refresh(
                 unique_fields=["pump"],
                 update_fields=["fingerprint", "computed_at", *STORED],
             )
+            data_changed()
     return RefreshResult(
         checked=checked if checked is not None else _count(id_range),
         recomputed=len(changed),

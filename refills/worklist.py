@@ -12,7 +12,8 @@ import hashlib
 from collections import OrderedDict
 from datetime import date, datetime, timedelta
 
-from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db import transaction
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncDate
 
@@ -24,7 +25,7 @@ from pumpcare import clinical
 from pumpcare.caching import cached
 
 from . import selectors
-from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
+from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus, DataVersion
 
 # ALERT-1, highest first. The ranks are the worklist's order; the codes are the API's.
 URGENCY = [
@@ -234,8 +235,12 @@ def _reservoirs(pumps: list[Pump]) -> dict[int, tuple]:
 
 # Everything a worklist page shows comes from these tables; their newest history row (and
 # the newest stored projection) is a version that changes with every write through the
-# services. The page is cached per clinic, query, version and minute: a write shows at
-# once, and what moves with the clock (volume now, urgency) is at most a minute old.
+# services. History ids are handed out when a row is written, not when its transaction
+# commits, so a writer that started first can commit last without raising the maximum:
+# the count of committed changes (``DataVersion``, bumped after every commit that wrote a
+# history row or a projection) closes that gap. The page is cached per clinic, query,
+# version and minute: a write shows at once, and what moves with the clock (volume now,
+# urgency) is at most a minute old.
 DATA_VERSION_SQL = " || '|' || ".join(
     f"COALESCE((SELECT CAST(MAX({column}) AS TEXT) FROM {table}), '')"  # noqa: S608 - constant names only
     for table, column in [
@@ -252,8 +257,24 @@ DATA_VERSION_SQL = " || '|' || ".join(
         ("cards_historicalcardtext", "history_id"),
         ("cards_historicalpatientphysician", "history_id"),
         ("cards_historicalcardsettings", "history_id"),
+        ("refills_dataversion", "commits"),
     ]
 )
+
+
+def data_changed() -> None:
+    """Count a change to what worklist pages show, once the current transaction commits
+    (at once outside one): every history row and every stored projection calls it. One
+    count per transaction however many rows it wrote."""
+    connection = transaction.get_connection()
+    if connection.in_atomic_block and any(entry[1] is _count_commit for entry in connection.run_on_commit):
+        return
+    transaction.on_commit(_count_commit, robust=True)
+
+
+def _count_commit() -> None:
+    if not DataVersion.objects.filter(pk=1).update(commits=F("commits") + 1):
+        DataVersion.objects.get_or_create(pk=1)  # a test database flushed without its data
 
 
 def with_data_version(clinics: QuerySet[Clinic]) -> QuerySet[Clinic]:

@@ -206,3 +206,72 @@ def test_the_clinic_is_needed_only_for_users_of_several_clinics(clinic, api, nur
     response = api.get(URL)
     assert response.status_code == 400 and "clinic" in response.json()["errors"]
     assert api.get(f"{URL}?clinic=AWAY").json()["count"] == 0
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_write_committed_after_a_later_one_still_shows(clinic, nurse, frozen_now):
+    """Two bookings race: the one that started first (and got the lower history id) commits
+    last. A page cached between the two commits must not outlive the second commit."""
+    import threading
+    from datetime import time
+
+    from django.db import connections, transaction
+
+    from refills.scheduling import appointment_book
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent transactions need PostgreSQL (DATABASE_URL); SQLite serialises every writer")
+    api = client_for(nurse)
+    first = filled(clinic, api, "2026-11-02T10:00:00Z")
+    second = filled(clinic, api, "2026-11-03T10:00:00Z")
+    refill_proposals_run(clinic)
+    slow, fast = (Appointment.objects.get(pump=pump) for pump in (first, second))
+    booked, release = threading.Event(), threading.Event()
+
+    def book_and_wait():
+        try:
+            with transaction.atomic():
+                appointment_book(actor=nurse, appointment=slow, at=time(9))
+                booked.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    def statuses():
+        return {row["pump"]["id"]: row["appointment"]["status"] for row in rows(api)}
+
+    writer = threading.Thread(target=book_and_wait)
+    writer.start()
+    try:
+        assert booked.wait(10)
+        response = api.post(f"/api/v1/appointments/{fast.pk}/book/", {"time": "10:00"}, format="json")
+        assert response.status_code == 200, response.json()
+        assert statuses() == {first.pk: "proposed", second.pk: "booked"}  # cached now
+    finally:
+        release.set()
+        writer.join()
+    assert statuses() == {first.pk: "booked", second.pk: "booked"}
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_each_committed_write_counts_once_after_its_commit(clinic, nurse, frozen_now):
+    from django.db import transaction
+
+    from refills.models import DataVersion
+    from refills.projections import projections_refresh
+
+    def commits():
+        return DataVersion.objects.get(pk=1).commits
+
+    before = commits()
+    with transaction.atomic():
+        pump = PumpFactory(patient=PatientFactory(clinic=clinic), implanted_on=date(2026, 1, 2))
+        Caregiver.objects.create(patient=pump.patient, name="Sam")
+        assert commits() == before  # not before the commit
+    assert commits() == before + 1  # three history rows, one transaction
+    with transaction.atomic():
+        Caregiver.objects.create(patient=pump.patient, name="Kim")
+        transaction.set_rollback(True)
+    assert commits() == before + 1  # rolled back: nothing changed
+    projections_refresh([pump.pk], force=True)  # a stored projection, outside the services
+    assert commits() == before + 2
