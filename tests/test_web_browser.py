@@ -3,7 +3,7 @@ Chromium against a live server. A nurse logs in, finds a due patient on the work
 records a refill with a concentration change — seeing the expected residual, the new
 alarm and refill-by dates and the bridge bolus (all four numbers) before saving — books
 the next refill and downloads the wallet card. Screenshots of every step go to
-test-artifacts/web/.
+test-artifacts/web/. axe-core audits every page a nurse uses for accessibility.
 
 Skipped (with the reason) only when /usr/bin/chromium or the playwright package is
 missing; ``.ci/run`` installs both (scripts/install-system-packages.sh, requirements.txt).
@@ -220,3 +220,42 @@ def test_a_nurse_refills_with_a_concentration_change_books_and_prints_the_card(
     page.reload()
     expect(page.locator("#card")).to_contain_text("current")
     shot(page, "09-card-printed")
+
+
+def test_every_page_a_nurse_uses_passes_an_axe_accessibility_audit(live_server, page, clinic_data):
+    """axe-core (WCAG 2.0/2.1 A and AA rules and best practices) finds no violation on the
+    login page, the worklist (filtered too), the pump page, the refill form with its
+    checks shown, the booking form and the alerts page."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    due = clinic_data["due"]
+
+    def audit(name):
+        result = axe.run(page)
+        assert result.violations_count == 0, f"{name}: {result.generate_report()}"
+
+    page.goto(live_server.url + "/")
+    audit("login")
+    page.get_by_label("Username").fill("nurse")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/clinics/HOME/worklist/")
+    audit("worklist")
+    page.goto(live_server.url + "/clinics/HOME/worklist/?urgency=due&q=Moreno")
+    audit("filtered worklist")
+    page.goto(f"{live_server.url}/pumps/{due.pk}/")
+    audit("pump page")
+    page.goto(f"{live_server.url}/pumps/{due.pk}/refill/")
+    page.get_by_label("Volume withdrawn (mL)").fill("10.4")
+    page.get_by_label("Concentration (mcg/mL)").fill("1000")
+    page.get_by_label("Daily dose (mcg/day)", exact=True).fill("300")
+    playwright_api.expect(page.get_by_test_id("bridge")).to_be_visible()
+    audit("refill form with its checks")
+    page.goto(f"{live_server.url}/pumps/{due.pk}/appointments/new/")
+    audit("booking form")
+    page.goto(live_server.url + "/clinics/HOME/alerts/")
+    audit("alerts")
+    # The audit is real: an image without a text alternative is reported.
+    page.evaluate("document.querySelector('main, body').append(Object.assign(new Image(), {src: '/x.png'}))")
+    assert axe.run(page).violations_count >= 1
