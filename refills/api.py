@@ -29,6 +29,7 @@ from patients.permissions import clinics_of
 from pumpcare import clinical, clock
 
 from . import calendar, scheduling, selectors, services, worklist
+from .data_version import with_data_version
 from .models import Appointment, AppointmentKind, CalendarFeed, Prescription, Refill
 
 # --- prescription shapes (for validation messages the core does the work) --------------
@@ -628,7 +629,7 @@ class WorklistView(GenericAPIView):
     def get(self, request):
         params = request.query_params
         # The columns the cached path needs; a page rendered on a miss reads the rest.
-        clinics = worklist.with_data_version(clinics_of(request.user)).only("pk", "code", "timezone")
+        clinics = with_data_version(clinics_of(request.user)).only("pk", "code", "timezone")
         if params.get("clinic"):
             clinic = get_object_or_404(clinics, code=params["clinic"])
         elif len(mine := list(clinics[:2])) == 1:

@@ -8,9 +8,7 @@ class RefillsConfig(AppConfig):
     def ready(self):
         from simple_history.signals import post_create_historical_record
 
-        from . import worklist
+        from .data_version import history_written
 
-        # Every audited write counts as a change of what worklist pages show.
-        post_create_historical_record.connect(
-            lambda **kwargs: worklist.data_changed(), weak=False, dispatch_uid="worklist-data-changed"
-        )
+        # Every audited write is a change of what its clinic's worklist pages show.
+        post_create_historical_record.connect(history_written, dispatch_uid="data-version")

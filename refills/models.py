@@ -228,12 +228,14 @@ class CalendarFeed(models.Model):
 
 
 class DataVersion(models.Model):
-    """One row counting the transactions that changed what worklist pages show; part of
-    their data version (``refills.worklist``). It is bumped after each such transaction
-    commits, so a page cached before a commit is never served after it, whatever order
-    the writers' history ids were handed out in."""
+    """A counter of the changes to what a clinic's worklist pages show, or (no clinic) of
+    the changes every clinic's pages show; the pages are cached by it
+    (``refills.data_version``)."""
 
+    clinic = models.OneToOneField(
+        "patients.Clinic", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     commits = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
-        return f"{self.commits} committed changes"
+        return f"{self.commits} changes at {self.clinic_id or 'every clinic'}"

@@ -23,8 +23,8 @@ from patients.models import Pump, PumpStatus
 from pumpcare import clinical, clock
 
 from . import selectors
+from .data_version import data_changed
 from .models import PumpProjection
-from .worklist import data_changed
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ def projections_refresh(
                 unique_fields=["pump"],
                 update_fields=["fingerprint", "computed_at", *STORED],
             )
-            data_changed()
+            data_changed({projection.pump.patient.clinic_id for projection in changed})
     return RefreshResult(
         checked=checked if checked is not None else _count(id_range),
         recomputed=len(changed),

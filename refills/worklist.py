@@ -12,9 +12,7 @@ import hashlib
 from collections import OrderedDict
 from datetime import date, datetime, timedelta
 
-from django.db import transaction
-from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
-from django.db.models.expressions import RawSQL
+from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import TruncDate
 
 import therapy
@@ -25,7 +23,7 @@ from pumpcare import clinical
 from pumpcare.caching import cached
 
 from . import selectors
-from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus, DataVersion
+from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
 
 # ALERT-1, highest first. The ranks are the worklist's order; the codes are the API's.
 URGENCY = [
@@ -233,58 +231,11 @@ def _reservoirs(pumps: list[Pump]) -> dict[int, tuple]:
     return found
 
 
-# Everything a worklist page shows comes from these tables; their newest history row (and
-# the newest stored projection) is a version that changes with every write through the
-# services. History ids are handed out when a row is written, not when its transaction
-# commits, so a writer that started first can commit last without raising the maximum:
-# the count of committed changes (``DataVersion``, bumped after every commit that wrote a
-# history row or a projection) closes that gap. The page is cached per clinic, query,
-# version and minute: a write shows at once, and what moves with the clock (volume now,
-# urgency) is at most a minute old.
-DATA_VERSION_SQL = " || '|' || ".join(
-    f"COALESCE((SELECT CAST(MAX({column}) AS TEXT) FROM {table}), '')"  # noqa: S608 - constant names only
-    for table, column in [
-        ("refills_historicalappointment", "history_id"),
-        ("refills_historicalrefill", "history_id"),
-        ("refills_historicalprescription", "history_id"),
-        ("patients_historicalpump", "history_id"),
-        ("patients_historicalpatient", "history_id"),
-        ("patients_historicalcaregiver", "history_id"),
-        ("patients_historicalclinic", "history_id"),
-        ("patients_historicalclinicclosure", "history_id"),
-        ("refills_pumpprojection", "computed_at"),
-        ("cards_historicalissuedcard", "history_id"),
-        ("cards_historicalcardtext", "history_id"),
-        ("cards_historicalpatientphysician", "history_id"),
-        ("cards_historicalcardsettings", "history_id"),
-        ("refills_dataversion", "commits"),
-    ]
-)
-
-
-def data_changed() -> None:
-    """Count a change to what worklist pages show, once the current transaction commits
-    (at once outside one): every history row and every stored projection calls it. One
-    count per transaction however many rows it wrote."""
-    connection = transaction.get_connection()
-    if connection.in_atomic_block and any(entry[1] is _count_commit for entry in connection.run_on_commit):
-        return
-    transaction.on_commit(_count_commit, robust=True)
-
-
-def _count_commit() -> None:
-    if not DataVersion.objects.filter(pk=1).update(commits=F("commits") + 1):
-        DataVersion.objects.get_or_create(pk=1)  # a test database flushed without its data
-
-
-def with_data_version(clinics: QuerySet[Clinic]) -> QuerySet[Clinic]:
-    """Clinics annotated with the data version, read in the same query as the clinic."""
-    return clinics.annotate(data_version=RawSQL(DATA_VERSION_SQL, []))  # noqa: S611 - constant SQL
-
-
 def cached_page(clinic: Clinic, query: str, now: datetime, render) -> bytes:
     """The page as JSON bytes from the cache, or ``render()`` stored there for two minutes
-    (rendered once however many workers ask for it at the same moment).
-    ``clinic`` comes from ``with_data_version``."""
+    (rendered once however many workers ask for it at the same moment). ``clinic`` comes
+    from ``refills.data_version.with_data_version``: a page is cached per clinic, query,
+    data version and minute, so a write shows at once and what moves with the clock
+    (volume now, urgency) is at most a minute old."""
     digest = hashlib.md5((query + clinic.data_version).encode(), usedforsecurity=False).hexdigest()
     return cached(f"worklist:{clinic.pk}:{now:%Y%m%d%H%M}:{digest}", render, 120)

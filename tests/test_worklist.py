@@ -208,10 +208,50 @@ def test_the_clinic_is_needed_only_for_users_of_several_clinics(clinic, api, nur
     assert api.get(f"{URL}?clinic=AWAY").json()["count"] == 0
 
 
+def version(clinic) -> str:
+    from patients.models import Clinic
+    from refills.data_version import with_data_version
+
+    return with_data_version(Clinic.objects.filter(pk=clinic.pk)).values_list("data_version", flat=True).get()
+
+
+def test_a_write_changes_the_data_version_of_the_clinics_that_show_it(clinic, other_clinic, api):
+    from cards.models import CardText
+    from patients.models import Drug, PumpModel
+    from refills.projections import projections_refresh
+
+    pump = filled(clinic, api, "2026-11-05T10:00:00Z")
+    away = PatientFactory(clinic=other_clinic)
+
+    def changed(write) -> set[str]:
+        before = {c.code: version(c) for c in (clinic, other_clinic)}
+        write()
+        return {c.code for c in (clinic, other_clinic) if version(c) != before[c.code]}
+
+    assert changed(lambda: refill_proposals_run(clinic)) == {"HOME"}  # appointments
+    assert changed(lambda: Caregiver.objects.create(patient=away, name="Sam")) == {"AWAY"}
+    assert changed(lambda: projections_refresh([pump.pk], force=True)) == {"HOME"}
+    patient = pump.patient
+    patient.given_name = "Adaline"
+    assert changed(patient.save) == {"HOME"}
+    patient.clinic = other_clinic  # a patient moving changes both clinics
+    assert changed(patient.save) == {"HOME", "AWAY"}
+    model = PumpModel.objects.get(code="8637-20")  # a catalog entry every clinic shows
+    model.name = "SynchroMed II (renamed)"
+    assert changed(model.save) == {"HOME", "AWAY"}
+    drug = Drug.objects.get(code="baclofen")
+    default = CardText.objects.get(clinic=None, pump_model=model, drug=drug)  # shipped, shown by all
+    default.mri_note += " (reviewed)"
+    assert changed(default.save) == {"HOME", "AWAY"}
+    assert changed(lambda: CardText.objects.create(clinic=clinic, pump_model=model, drug=drug)) == {"HOME"}
+    assert changed(lambda: None) == set()
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_write_committed_after_a_later_one_still_shows(clinic, nurse, frozen_now):
-    """Two bookings race: the one that started first (and got the lower history id) commits
-    last. A page cached between the two commits must not outlive the second commit."""
+def test_a_page_cached_before_a_commit_is_not_served_after_it(clinic, nurse, frozen_now):
+    """Two bookings at one clinic race; a page is read while both are open. The second
+    writer waits for the first at the clinic's version, so the version changes in commit
+    order and the page shows each booking once it has committed."""
     import threading
     from datetime import time
 
@@ -226,52 +266,56 @@ def test_a_write_committed_after_a_later_one_still_shows(clinic, nurse, frozen_n
     second = filled(clinic, api, "2026-11-03T10:00:00Z")
     refill_proposals_run(clinic)
     slow, fast = (Appointment.objects.get(pump=pump) for pump in (first, second))
-    booked, release = threading.Event(), threading.Event()
+    booked, release, done = threading.Event(), threading.Event(), []
 
-    def book_and_wait():
+    def book(appointment, hold):
         try:
             with transaction.atomic():
-                appointment_book(actor=nurse, appointment=slow, at=time(9))
+                appointment_book(actor=nurse, appointment=appointment, at=time(9))
                 booked.set()
-                release.wait(10)
+                if hold:
+                    release.wait(10)
+            done.append(appointment.pk)
         finally:
             connections.close_all()
 
     def statuses():
         return {row["pump"]["id"]: row["appointment"]["status"] for row in rows(api)}
 
-    writer = threading.Thread(target=book_and_wait)
-    writer.start()
+    holder = threading.Thread(target=book, args=(slow, True))
+    holder.start()
+    assert booked.wait(10)
+    follower = threading.Thread(target=book, args=(fast, False))
+    follower.start()
     try:
-        assert booked.wait(10)
-        response = api.post(f"/api/v1/appointments/{fast.pk}/book/", {"time": "10:00"}, format="json")
-        assert response.status_code == 200, response.json()
-        assert statuses() == {first.pk: "proposed", second.pk: "booked"}  # cached now
+        follower.join(0.5)
+        assert follower.is_alive() and done == []  # waiting for the first writer
+        assert statuses() == {first.pk: "proposed", second.pk: "proposed"}  # cached now
     finally:
         release.set()
-        writer.join()
+        holder.join()
+        follower.join()
+    assert done == [slow.pk, fast.pk]
     assert statuses() == {first.pk: "booked", second.pk: "booked"}
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_each_committed_write_counts_once_after_its_commit(clinic, nurse, frozen_now):
+def test_a_transaction_counts_once_per_clinic_and_a_rollback_not_at_all(clinic, other_clinic):
     from django.db import transaction
 
     from refills.models import DataVersion
-    from refills.projections import projections_refresh
 
-    def commits():
-        return DataVersion.objects.get(pk=1).commits
+    def counts() -> dict:
+        return dict(DataVersion.objects.filter(clinic__isnull=False).values_list("clinic__code", "commits"))
 
-    before = commits()
+    before = counts()
     with transaction.atomic():
-        pump = PumpFactory(patient=PatientFactory(clinic=clinic), implanted_on=date(2026, 1, 2))
-        Caregiver.objects.create(patient=pump.patient, name="Sam")
-        assert commits() == before  # not before the commit
-    assert commits() == before + 1  # three history rows, one transaction
+        for _ in range(3):  # a patient and a pump each: six history rows at HOME
+            PumpFactory(patient=PatientFactory(clinic=clinic), implanted_on=date(2026, 1, 2))
+        Caregiver.objects.create(patient=PatientFactory(clinic=other_clinic), name="Sam")
+    after = counts()
+    assert {code: after[code] - before.get(code, 0) for code in after} == {"HOME": 1, "AWAY": 1}
     with transaction.atomic():
-        Caregiver.objects.create(patient=pump.patient, name="Kim")
+        Caregiver.objects.create(patient=PatientFactory(clinic=clinic), name="Kim")
         transaction.set_rollback(True)
-    assert commits() == before + 1  # rolled back: nothing changed
-    projections_refresh([pump.pk], force=True)  # a stored projection, outside the services
-    assert commits() == before + 2
+    assert counts() == after
