@@ -1,7 +1,7 @@
 """The worklist of a clinic with 2,000 pumps under 20 concurrent clients, on PostgreSQL.
 
     .venv/bin/python bench/worklist_load.py [--pumps 2000] [--clients 20] [--seconds 15]
-        [--workers 4] [--writes-per-minute 0]
+        [--workers 4] [--writes-per-minute 0] [--clinics 1] [--writes-at same-clinic]
         [--database-url postgres://postgres@127.0.0.1:5432/pumpcare_bench_worklist]
 
 Seeds one clinic (therapy histories as in bench/nightly_projection.py), stores the
@@ -19,7 +19,9 @@ so the figures above are mostly cache hits. Two more figures keep that honest:
   HTTP), served from the cache and rendered afresh (the cache cleared before each);
 - ``--writes-per-minute N``: while the clients read, a nurse books N refill proposals a
   minute through the API (``POST /api/v1/appointments/{id}/book/``), each of which makes
-  every worker render the page again.
+  every worker render the page again; with ``--clinics N`` (N clinics of ``--pumps`` pumps)
+  and ``--writes-at other-clinics`` the bookings happen at the other clinics, which leaves
+  the page the clients read cached (the data version is per clinic).
 """
 
 from __future__ import annotations
@@ -67,21 +69,24 @@ def prepare(args) -> str:
     from django.core.management import call_command
     from django.db import connection
 
-    from patients.models import Clinic
+    from patients.models import Clinic, StaffMembership
     from patients.services import staff_create
     from refills.projections import projections_refresh_all
     from refills.scheduling import refill_proposals_run
 
     call_command("migrate", verbosity=0)
-    seed(args.pumps, zones=["America/New_York"])
+    seed(args.pumps * args.clinics, zones=["America/New_York"] * args.clinics)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")  # as autovacuum would have, in production
     projections_refresh_all(force=True)
-    clinic = Clinic.objects.get()
-    clinic.refill_slots_per_day = 12
-    clinic.save()
-    refill_proposals_run(clinic)
-    _, token = staff_create(username="bench_nurse", clinic=clinic, role="nurse")
+    clinics = list(Clinic.objects.order_by("code"))  # B0 is the one the clients read
+    for clinic in clinics:
+        clinic.refill_slots_per_day = 12
+        clinic.save()
+        refill_proposals_run(clinic)
+    user, token = staff_create(username="bench_nurse", clinic=clinics[0], role="nurse")
+    for clinic in clinics[1:]:
+        StaffMembership.objects.create(user=user, clinic=clinic, role="nurse")
     return token.key
 
 
@@ -109,15 +114,17 @@ def in_process(token: str, path: str) -> tuple[float, float]:
     return median_ms(300, False), median_ms(30, True)
 
 
-def writer(token: str, seconds: float, per_minute: float, out) -> None:
-    """A nurse booking refill proposals, ``per_minute`` a minute, through the API."""
+def writer(token: str, seconds: float, per_minute: float, elsewhere: bool, out) -> None:
+    """A nurse booking refill proposals, ``per_minute`` a minute, through the API: at the
+    clinic the clients read (B0), or (``elsewhere``) at the other clinics."""
     from refills.models import Appointment, AppointmentStatus
 
-    ids = list(
-        Appointment.objects.filter(status=AppointmentStatus.PROPOSED)
-        .order_by("day", "pk")
-        .values_list("pk", flat=True)
-    )
+    proposals = Appointment.objects.filter(status=AppointmentStatus.PROPOSED)
+    if elsewhere:
+        proposals = proposals.exclude(pump__patient__clinic__code="B0")
+    else:
+        proposals = proposals.filter(pump__patient__clinic__code="B0")
+    ids = list(proposals.order_by("day", "pk").values_list("pk", flat=True))
     booked, failed, start = 0, 0, time.perf_counter()
     for n, pk in enumerate(ids):
         wait = start + n * 60 / per_minute - time.perf_counter()
@@ -223,6 +230,18 @@ def main() -> None:
         help="refill proposals a nurse books a minute through the API during the load (0: none)",
     )
     parser.add_argument(
+        "--writes-at",
+        choices=["same-clinic", "other-clinics"],
+        default="same-clinic",
+        help="where the bookings happen: at the clinic the clients read, or at the other clinics",
+    )
+    parser.add_argument(
+        "--clinics",
+        type=int,
+        default=1,
+        help="clinics of --pumps pumps each; the clients read the first one's worklist",
+    )
+    parser.add_argument(
         "--database-url", default="postgres://postgres@127.0.0.1:5432/pumpcare_bench_worklist"
     )
     args = parser.parse_args()
@@ -269,7 +288,10 @@ def main() -> None:
         client(token, path, 2, 4, queue)  # warm-up
         queue.get()
         writes: list[tuple[int, int]] = []
-        booking = threading.Thread(target=writer, args=(token, args.seconds, args.writes_per_minute, writes))
+        booking = threading.Thread(
+            target=writer,
+            args=(token, args.seconds, args.writes_per_minute, args.writes_at == "other-clinics", writes),
+        )
         if args.writes_per_minute:
             booking.start()
         use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
@@ -298,7 +320,8 @@ def main() -> None:
         server.terminate()
         server.wait(30)
     print(
-        f"worklist of {args.pumps:,} pumps (first page of 50), {args.clients} {load}, "
+        f"worklist of {args.pumps:,} pumps (first page of 50; {args.clinics} clinic(s) of that size), "
+        f"{args.clients} {load}, "
         f"gunicorn {args.workers} sync workers, {os.cpu_count()} cores, {args.seconds:.0f} s, "
         f"cache: {'Redis (shared)' if args.cache_url else 'one per worker'}:"
     )
@@ -310,7 +333,7 @@ def main() -> None:
         booked, failed = writes[0] if writes else (0, 0)
         print(
             f"  meanwhile {booked} refill proposals booked through the API "
-            f"({args.writes_per_minute:g} a minute asked), {failed} failed"
+            f"({args.writes_per_minute:g} a minute asked, at {args.writes_at.replace('-', ' ')}), {failed} failed"
         )
 
 
