@@ -1,18 +1,23 @@
 """The data version of a clinic: what worklist pages and stale-card counts are cached by.
 
-A clinic's version is a counter of the changes to what those pages show, bumped in the
-same transaction as each change: every audited write (a history row: appointments,
-refills, prescriptions, pumps, patients, caregivers, cards, closures, alerts, the clinic
-itself) and every stored projection. It is per clinic, so a write at one clinic leaves
-the other clinics' cached pages alone; a write that no single clinic owns (a catalog
-entry, a default card text) bumps the counter every clinic reads instead.
+Every audited write (a history row: appointments, refills, prescriptions, pumps, patients,
+caregivers, cards, closures, alerts, the clinic itself) and every stored projection is a
+change of the clinic (or clinics) that owns it; a write no single clinic owns (a catalog
+entry, a default card text) is a change of every clinic. A write at one clinic leaves the
+other clinics' cached pages alone.
 
-Bumping updates the counter's row, which stays locked until the transaction ends: two
-writers at one clinic take turns at that point, so the counter changes in the order the
-transactions commit, and a page cached before a commit is never served after it. (A
-version read from the newest history id would not: ids are handed out when a row is
-written, and a writer that started first can commit last.) Rows of several clinics are
-locked in clinic order, so two such writers cannot deadlock on them.
+A change is counted twice, and the version holds both counts:
+
+- in the writing transaction, one ``DataChange`` row per clinic and transaction: the
+  version reads the newest row of the clinic, so a write shows at once (in a test case's
+  transaction too). Inserting takes no lock another writer waits for.
+- after the commit, the clinic's ``DataVersion`` counter goes up by one, in a statement of
+  its own. Row ids are handed out when a row is written, not when its transaction commits:
+  a writer that started first and commits last leaves the newest id as it was, and a page
+  cached between the two commits would outlive the second one. The counter closes that gap.
+  It is updated outside the writing transaction, so it never holds a lock while waiting for
+  another: counting adds no deadlock. Should a process die between its commit and the
+  count, the page is at most a minute old (the cache key holds the minute).
 """
 
 from __future__ import annotations
@@ -20,20 +25,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Max, QuerySet
 from django.db.models.expressions import RawSQL
 
 from patients.models import Clinic, Patient, Pump
 
-from .models import DataVersion
+from .models import DataChange, DataVersion
 
 EVERY_CLINIC = None  # the scope of a change no single clinic owns
 
-# The clinic's own counter and the one every clinic reads, in the clinic's query.
-VERSION_SQL = (
-    "COALESCE((SELECT CAST(MAX(v.commits) AS TEXT) FROM refills_dataversion v "
-    "WHERE v.clinic_id = patients_clinic.id), '0') || ':' || "
-    "COALESCE((SELECT CAST(MAX(v.commits) AS TEXT) FROM refills_dataversion v WHERE v.clinic_id IS NULL), '0')"
+# The clinic's newest change and counter, and those every clinic reads, in the clinic's query.
+_NEWEST = "(SELECT CAST(MAX({column}) AS TEXT) FROM {table} x WHERE x.clinic_id {where})"
+VERSION_SQL = " || ':' || ".join(
+    "COALESCE(" + _NEWEST.format(column=column, table=table, where=where) + ", '0')"
+    for table, column in (("refills_datachange", "id"), ("refills_dataversion", "commits"))
+    for where in ("= patients_clinic.id", "IS NULL")
 )
 
 
@@ -44,48 +50,62 @@ def with_data_version(clinics: QuerySet[Clinic]) -> QuerySet[Clinic]:
 
 def data_changed(clinic_ids: Iterable[int] | None) -> None:
     """Count a change to what the pages of ``clinic_ids`` show (``EVERY_CLINIC``: all of
-    them), in the caller's transaction: once per clinic and transaction, however many
-    rows it writes."""
-    already = _counted()
-    if clinic_ids is EVERY_CLINIC:
-        if EVERY_CLINIC not in already:
-            rows = DataVersion.objects.filter(clinic__isnull=True)
-            if not rows.update(commits=F("commits") + 1):
-                DataVersion.objects.get_or_create(clinic=None)  # a database flushed without its data
-                rows.update(commits=F("commits") + 1)
-            already.add(EVERY_CLINIC)
+    them): once per clinic and transaction, however many rows the transaction writes."""
+    scope = {EVERY_CLINIC} if clinic_ids is EVERY_CLINIC else {pk for pk in clinic_ids if pk is not None}
+    counted = _counted()
+    new = scope - counted
+    if not new:
         return
-    ids = sorted({pk for pk in clinic_ids if pk is not None} - already)
+    counted.update(new)
+    DataChange.objects.bulk_create([DataChange(clinic_id=pk) for pk in new])
+    if not isinstance(counted, _Counted):
+        _count_committed(new)  # autocommit: the change is committed already
+
+
+def _count_committed(scope: set) -> None:
+    """After the commit: each clinic's counter (and the one of every clinic) up by one."""
+    if EVERY_CLINIC in scope:
+        rows = DataVersion.objects.filter(clinic__isnull=True)
+        if not rows.update(commits=F("commits") + 1):
+            DataVersion.objects.get_or_create(clinic=None)  # a database flushed without its data
+            rows.update(commits=F("commits") + 1)
+    ids = sorted(pk for pk in scope if pk is not EVERY_CLINIC)
     if not ids:
         return
-    already.update(ids)
-    rows = DataVersion.objects.filter(clinic_id__in=ids)
-    if len(ids) > 1:  # lock the rows in clinic order: no deadlock between two such writers
-        list(rows.select_for_update().order_by("clinic_id").values_list("pk", flat=True))
-    if rows.update(commits=F("commits") + 1) < len(ids):
-        # A clinic's first change: make its row (another writer may be making it too, in
-        # which case this waits for it), then count the change on it. Counting twice on
-        # the others is harmless: the version only has to change.
-        DataVersion.objects.bulk_create([DataVersion(clinic_id=pk) for pk in ids], ignore_conflicts=True)
+    with transaction.atomic():
+        rows = DataVersion.objects.filter(clinic_id__in=ids)
+        # Rows locked in clinic order: two counts of several clinics cannot deadlock.
+        have = list(rows.select_for_update().order_by("clinic_id").values_list("clinic_id", flat=True))
+        if len(have) < len(ids):  # a clinic's first change
+            DataVersion.objects.bulk_create([DataVersion(clinic_id=pk) for pk in ids], ignore_conflicts=True)
         rows.update(commits=F("commits") + 1)
 
 
+def data_changes_prune() -> int:
+    """Delete the change rows no version reads (all but each clinic's newest). The nightly
+    job calls it; the newest rows stay, so no version goes back."""
+    newest = (
+        DataChange.objects.values("clinic_id").annotate(newest=Max("id")).values_list("newest", flat=True)
+    )
+    return DataChange.objects.exclude(pk__in=list(newest)).delete()[0]
+
+
 class _Counted(set):
-    """The clinics already counted in a transaction: an on-commit callback that does
-    nothing, kept in the connection's list of them until the transaction ends (a rolled
-    back savepoint drops it with the count it made)."""
+    """The clinics counted in a transaction so far, and the count made after its commit:
+    an on-commit callback found again in the connection's list of them while the
+    transaction lasts (a rolled back savepoint drops it with its rows)."""
 
     def __init__(self, key):
         super().__init__()
         self.key = key
 
     def __call__(self) -> None:
-        pass
+        _count_committed(set(self))
 
 
 def _counted() -> set:
-    """The set of what the current transaction counted already. Under a test case, whose
-    own transaction never commits, "the transaction" is the outermost block the code under
+    """What the current transaction counted already. Under a test case, whose own
+    transaction never commits, "the transaction" is the outermost block the code under
     test opened (Django marks the test case's own, as it does for durable blocks)."""
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
@@ -93,13 +113,13 @@ def _counted() -> set:
     blocks = connection.atomic_blocks
     own = next((i for i, block in enumerate(blocks) if not getattr(block, "_from_testcase", False)), None)
     if own is None:
-        return set()  # written straight in a test case's transaction: count every write
+        return set()  # written straight in a test case's transaction: every write counts
     key = connection.savepoint_ids[own - 1] if own else None
     for _savepoints, callback, _robust in connection.run_on_commit:
         if isinstance(callback, _Counted) and callback.key == key:
             return callback
     counted = _Counted(key)
-    transaction.on_commit(counted)
+    transaction.on_commit(counted, robust=True)
     return counted
 
 

@@ -228,8 +228,8 @@ class CalendarFeed(models.Model):
 
 
 class DataVersion(models.Model):
-    """A counter of the changes to what a clinic's worklist pages show, or (no clinic) of
-    the changes every clinic's pages show; the pages are cached by it
+    """A counter of the committed changes to what a clinic's worklist pages show, or (no
+    clinic) of those every clinic's pages show, counted after each commit
     (``refills.data_version``)."""
 
     clinic = models.OneToOneField(
@@ -239,3 +239,19 @@ class DataVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.commits} changes at {self.clinic_id or 'every clinic'}"
+
+
+class DataChange(models.Model):
+    """A change to what a clinic's (or, no clinic, every clinic's) worklist pages show,
+    written in the changing transaction; the newest one per clinic is part of the data
+    version (``refills.data_version``), and the nightly job deletes the older ones."""
+
+    clinic = models.ForeignKey(
+        "patients.Clinic", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["clinic", "id"], name="datachange_newest")]
+
+    def __str__(self) -> str:
+        return f"change {self.pk} at {self.clinic_id or 'every clinic'}"

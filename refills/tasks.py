@@ -7,12 +7,14 @@ run twice and with ``acks_late``.
 
 from celery import group, shared_task
 
-from . import projections, scheduling
+from . import data_version, projections, scheduling
 
 
 @shared_task(name="refills.refresh_projections")
 def refresh_projections(force: bool = False) -> int:
-    """Nightly: queue one batch task per range of active pumps; returns the batch count."""
+    """Nightly: queue one batch task per range of active pumps; returns the batch count.
+    Also deletes the data-change rows no data version reads any more."""
+    data_version.data_changes_prune()
     ranges = projections.id_ranges()
     if ranges:
         group(refresh_projection_batch.s(first, last, force) for first, last in ranges).apply_async()

@@ -4,6 +4,7 @@ runs through Celery)."""
 from django.core.management.base import BaseCommand
 
 from alerts import outbox
+from refills.data_version import data_changes_prune
 from refills.projections import projections_refresh_all
 from refills.scheduling import refill_proposals_run_all, replacement_planning_run_all, state_alerts_run_all
 
@@ -18,6 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="recompute every projection, changed or not")
 
     def handle(self, *args, **options):
+        data_changes_prune()
         result = projections_refresh_all(force=options["force"])
         self.stdout.write(
             f"projections: {result.checked} checked, {result.recomputed} recomputed, "
