@@ -94,6 +94,14 @@ def _refusal(error) -> dict:
 REFUSALS = (therapy.CalculationError, PermissionDenied, ValidationError)
 
 
+def _refused(errors: dict[str, list[str]], error, fields) -> None:
+    """Put a service's refusal under its field when the form has it, else under "general"."""
+    refusal = _refusal(error)
+    errors.setdefault(refusal["field"] if refusal["field"] in fields else "general", []).append(
+        refusal["message"]
+    )
+
+
 def _back(request, default: str) -> str:
     """Where to return after a form: ``next`` when it is one of our paths."""
     target = request.POST.get("next") or request.GET.get("next") or ""
@@ -474,13 +482,16 @@ def appointment_new(request, pump_id):
                     notes=values["notes"],
                 )
             except REFUSALS as error:
-                refusal = _refusal(error)
-                errors.setdefault(refusal["field"] if refusal["field"] in values else "general", []).append(
-                    refusal["message"]
-                )
+                _refused(errors, error, values)
             else:
                 _booked_message(request, appointment, warnings, "booked")
                 return redirect(_back(request, reverse("web:pump", args=[pump.pk]) + "#appointments"))
+    return _appointment_form(request, pump, kind, values, errors, suggested, appointment=None)
+
+
+def _appointment_form(request, pump, kind, values, errors, suggested, *, appointment):
+    """The form that books a new appointment or books/moves ``appointment``."""
+    clinic = pump.patient.clinic
     return _page(
         request,
         "web/appointment_form.html",
@@ -494,7 +505,7 @@ def appointment_new(request, pump_id):
             "errors": errors,
             "nurses": _nurses(clinic),
             "suggested": suggested,
-            "appointment": None,
+            "appointment": appointment,
             "next": _back(request, ""),
         },
         status=400 if errors else 200,
@@ -542,32 +553,15 @@ def appointment_book(request, appointment_id):
                     actor=request.user, appointment=appointment, day=day, at=at, nurse=nurse
                 )
             except REFUSALS as error:
-                refusal = _refusal(error)
-                errors.setdefault(refusal["field"] if refusal["field"] in values else "general", []).append(
-                    refusal["message"]
-                )
+                _refused(errors, error, values)
             else:
                 _booked_message(
                     request, appointment, warnings, "moved" if was == AppointmentStatus.BOOKED else "booked"
                 )
                 return redirect(_back(request, reverse("web:pump", args=[pump.pk]) + "#appointments"))
-    return _page(
-        request,
-        "web/appointment_form.html",
-        clinic,
-        {
-            "pump": pump,
-            "patient": pump.patient,
-            "kind": appointment.kind,
-            "kind_label": appointment.get_kind_display(),
-            "values": values,
-            "errors": errors,
-            "nurses": _nurses(clinic),
-            "suggested": _suggested_day(pump) if appointment.kind == AppointmentKind.REFILL else None,
-            "appointment": appointment,
-            "next": _back(request, ""),
-        },
-        status=400 if errors else 200,
+    suggested = _suggested_day(pump) if appointment.kind == AppointmentKind.REFILL else None
+    return _appointment_form(
+        request, pump, appointment.kind, values, errors, suggested, appointment=appointment
     )
 
 
@@ -583,10 +577,7 @@ def appointment_cancel(request, appointment_id):
         try:
             scheduling.appointment_cancel(actor=request.user, appointment=appointment, reason=reason)
         except REFUSALS as error:
-            refusal = _refusal(error)
-            errors.setdefault(refusal["field"] if refusal["field"] == "reason" else "general", []).append(
-                refusal["message"]
-            )
+            _refused(errors, error, ("reason",))
         else:
             messages.success(
                 request, f"{appointment.get_kind_display()} of {appointment.day:%a %d %b %Y} cancelled."
