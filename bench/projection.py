@@ -49,7 +49,7 @@ def reservoir(plan: dict, *, change: bool, bridge: bool) -> therapy.Reservoir:
             path_volume_ml=Fraction("0.416"),
             old_concentration_mcg_per_ml=Fraction(500),
             new_concentration_mcg_per_ml=Fraction(1000),
-            daily_dose_mcg=prescription.scheduled_daily_dose_mcg,
+            prescription=prescription,
         )
         drain = therapy.BridgeDrain(b.path_volume_ml, b.duration_seconds)
     return therapy.Reservoir(FILLED, Fraction(20), Fraction(500), tuple(periods), drain)

@@ -78,7 +78,7 @@ def reservoir_from(record: TherapyRecord) -> therapy.Reservoir | None:
             path_volume_ml=fraction(refill.bridge_path_volume_ml),
             old_concentration_mcg_per_ml=fraction(refill.bridge_from_concentration_mcg_per_ml),
             new_concentration_mcg_per_ml=fraction(refill.concentration_mcg_per_ml),
-            daily_dose_mcg=periods[0].prescription.scheduled_daily_dose_mcg,  # in effect at the refill
+            prescription=periods[0].prescription,  # in effect at the refill
         )
         bridge = therapy.BridgeDrain(drain.path_volume_ml, drain.duration_seconds)
     return therapy.Reservoir(

@@ -114,7 +114,7 @@ def refill_record(
         bridge = therapy.bridge_bolus(
             old_concentration_mcg_per_ml=fraction(previous.concentration_mcg_per_ml),
             new_concentration_mcg_per_ml=new_concentration,
-            daily_dose_mcg=plan.scheduled_daily_dose_mcg,
+            prescription=plan,
             pathway_volume_min_ml=fraction(pump.model.pathway_volume_min_ml),
             pathway_volume_max_ml=fraction(pump.model.pathway_volume_max_ml),
             catheter_volume_ml_per_cm=fraction(pump.catheter_model.volume_ml_per_cm),

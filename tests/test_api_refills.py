@@ -450,11 +450,13 @@ def test_worked_bridge_example_for_a_rising_concentration(api, patient, prometra
     # (Without the bridge it would be 17 / 0.3 = 56.67 days: 2026-05-07 02:00Z.)
     projection = body["projection"]
     assert projection["low_reservoir_alarm_at"] == "2026-05-06T09:21:36Z"
-    # Worst case (tolerance 15 %): every rate x 1.15, so every duration / 1.15:
-    # (55 d 23.36 h = 4 836 096 s) / 1.15 = 4 205 300.87 s -> 4 205 301 s = 48 d 16:08:21
-    # -> 2026-04-29 02:08:21Z; refill-by = 2026-04-29 - 7 days = 2026-04-22 (alarm).
-    assert projection["low_reservoir_alarm_at_worst_case"] == "2026-04-29T02:08:21Z"
-    assert projection["refill_by"] == "2026-04-22"
+    # Worst case (tolerance 15 %, LRA-3, DOMAIN's worked example): the bridge runs its whole
+    # 16.64 h at 1.15 x the rate, draining 1.15 x 0.416 = 0.4784 mL, then 0.3 x 1.15 = 0.345 mL/day:
+    # (20 - 3 - 0.4784) / 0.345 d = 4 137 583.30 s + 59 904 s = 4 197 487 s = 48 d 13:58:07
+    # -> 2026-04-28 23:58:07Z; refill-by = 2026-04-28 - 7 days = 2026-04-21 (alarm).
+    # (Shortening the bridge instead, as before, gave 2026-04-29 02:08:21Z: 2 h 10 min late.)
+    assert projection["low_reservoir_alarm_at_worst_case"] == "2026-04-28T23:58:07Z"
+    assert projection["refill_by"] == "2026-04-21"
     assert projection["refill_by_reason"] == "alarm"
     # The same projection is served by GET.
     again = api.get(f"/api/v1/pumps/{pump.pk}/projection/").json()

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from therapy import (
     BridgeDrain,
+    Prescription,
     Reservoir,
     TherapyPeriod,
     bridge_bolus,
@@ -313,7 +314,10 @@ def test_flex_total_is_sum_of_step_rates_times_hours(data):
 def test_bridge_duration_times_rate_is_the_path_volume(volume, old, new, dose):
     v, d = F(volume, 1000), F(dose, 10)
     b = bridge_for_volume(
-        path_volume_ml=v, old_concentration_mcg_per_ml=old, new_concentration_mcg_per_ml=new, daily_dose_mcg=d
+        path_volume_ml=v,
+        old_concentration_mcg_per_ml=old,
+        new_concentration_mcg_per_ml=new,
+        prescription=Prescription("simple_continuous", daily_dose_mcg=d),
     )
     # rate = D / C_old mL/day; T x rate = V exactly
     assert b.duration_seconds / 86_400 * d / old == v
@@ -340,7 +344,7 @@ def test_bridge_bolus_uses_the_bound_that_errs_toward_underdosing(
     b = bridge_bolus(
         old_concentration_mcg_per_ml=old,
         new_concentration_mcg_per_ml=new,
-        daily_dose_mcg=F(dose, 10),
+        prescription=Prescription("simple_continuous", daily_dose_mcg=F(dose, 10)),
         pathway_volume_min_ml=F(pmin, 1000),
         pathway_volume_max_ml=F(pmin + spread, 1000),
         catheter_volume_ml_per_cm=F(per_cm, 10_000),

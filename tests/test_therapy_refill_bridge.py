@@ -6,7 +6,7 @@ All expected values are worked out by hand; the arithmetic is in the comments.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction as F
 from zoneinfo import ZoneInfo
@@ -16,9 +16,11 @@ import pytest
 from therapy import (
     BridgeDrain,
     CalculationError,
+    Prescription,
     Reservoir,
     TherapyPeriod,
     bridge_bolus,
+    bridge_daily_dose_mcg,
     bridge_for_volume,
     check_concentration,
     check_event_time,
@@ -181,12 +183,53 @@ def test_refill_volumes_accepted():
         ),  # nothing to withdraw at first fill
         ({"concentration": "0"}, "concentration_mcg_per_ml"),
         ({"concentration": "-500"}, "concentration_mcg_per_ml"),
+        # the residual comes out of the reservoir: at most its capacity
+        ({"withdrawn": "20.01"}, "volume_withdrawn_ml"),
+        ({"withdrawn": "500", "added": "40", "reservoir": "40"}, "volume_withdrawn_ml"),
     ],
 )
 def test_refill_volumes_refused(kwargs, field):
     with pytest.raises(CalculationError) as err:
         _volumes(**kwargs)
     assert err.value.field == field
+
+
+@pytest.mark.rule("REFILL-2")
+def test_an_impossible_withdrawn_volume_is_refused_saying_what_the_reservoir_holds():
+    _volumes(withdrawn="20")  # a full 20 mL reservoir can give back 20 mL
+    with pytest.raises(CalculationError) as err:
+        _volumes(withdrawn="500", added="40", reservoir="40")
+    assert err.value.message == "500.00 mL is more than the reservoir holds: at most 40.00 mL"
+
+
+@pytest.mark.rule("REFILL-2", "DOSE-4")
+@pytest.mark.parametrize("concentration", ["-500", "0", "-750"])
+def test_a_concentration_of_zero_or_less_says_so_before_asking_for_compounded_confirmation(concentration):
+    # the first problem first: -750 mcg/mL is not a compounded concentration to confirm
+    for confirmed in (False, True):
+        with pytest.raises(CalculationError) as err:
+            check_concentration(
+                concentration_mcg_per_ml=F(concentration), supplied=SUPPLIED, compounded_confirmed=confirmed
+            )
+        assert err.value.message == "must be greater than 0 mcg/mL"
+        assert err.value.code == "invalid"
+
+
+@pytest.mark.rule("REFILL-2")
+def test_time_refusals_speak_in_the_clinics_local_time_without_iso_strings():
+    with pytest.raises(CalculationError) as err:
+        _event("2026-03-01T20:30Z")  # 12:30 PST, 8.5 h after now
+    assert err.value.message == "1 Mar 2026, 12:30 PST is in the future: record what has happened"
+    with pytest.raises(CalculationError) as err:
+        _event("2026-01-09T12:00Z")
+    assert err.value.message == "is before the pump was implanted on 10 Jan 2026"
+    with pytest.raises(CalculationError) as err:
+        _event("2026-02-01T11:00Z", not_before="2026-02-01T12:00Z")
+    # 12:00Z = 04:00 PST
+    assert err.value.message == (
+        "must be after the pump's last recorded refill or prescription (1 Feb 2026, 04:00 PST)"
+    )
+    assert "T" not in err.value.message.replace("PST", "")
 
 
 def _event(at, now="2026-03-01T12:00Z", implanted_on=date(2026, 1, 10), tz=LOS_ANGELES, not_before=None):
@@ -230,11 +273,15 @@ def test_refill_time_refused(at, not_before):
 # --- BRIDGE-1 / BRIDGE-2: the bridge bolus ------------------------------------------------------
 
 
+def _continuous(dose):
+    return Prescription("simple_continuous", daily_dose_mcg=F(dose))
+
+
 def _bridge(old, new, dose, pmin="0.26", pmax="0.30", per_cm="0.0026", length="60"):
     return bridge_bolus(
         old_concentration_mcg_per_ml=F(old),
         new_concentration_mcg_per_ml=F(new),
-        daily_dose_mcg=F(dose),
+        prescription=_continuous(dose),
         pathway_volume_min_ml=None if pmin is None else F(pmin),
         pathway_volume_max_ml=None if pmax is None else F(pmax),
         catheter_volume_ml_per_cm=None if per_cm is None else F(per_cm),
@@ -317,7 +364,7 @@ def test_bridge_for_a_known_volume():
         path_volume_ml=F("0.416"),
         old_concentration_mcg_per_ml=F(500),
         new_concentration_mcg_per_ml=F(1000),
-        daily_dose_mcg=F(300),
+        prescription=_continuous(300),
     )
     assert (b.duration_seconds, b.programmed_dose_mcg, b.delivered_dose_mcg) == (59_904, 416, 208)
 
@@ -354,6 +401,41 @@ def test_bridge_refuses_when_a_volume_it_needs_is_not_configured(old, new, missi
         _bridge(old, new, 300, **missing)
     assert err.value.field == field
     assert err.value.code == code
+
+
+@pytest.mark.rule("BRIDGE-3")
+def test_the_bridge_dose_is_the_scheduled_daily_dose_without_patient_activated_boluses():
+    # basal 200 mcg/day + one periodic bolus of 100 mcg = 300 mcg/day scheduled; patient-activated
+    # boluses (4 x 25 = 100 mcg/day at most) are given on demand and do not push the old drug out.
+    plan = parse_prescription(
+        {
+            "mode": "periodic_bolus",
+            "basal_daily_dose_mcg": "200",
+            "boluses": [{"time": "08:00", "dose_mcg": "100", "duration_minutes": 60}],
+            "patient_activated_bolus": {"dose_mcg": "25", "max_per_day": 4, "lockout_minutes": 120},
+        }
+    )
+    assert bridge_daily_dose_mcg(plan) == 300
+    assert plan.daily_dose_mcg_total == 400  # what the projection and titration count
+    b = bridge_bolus(
+        old_concentration_mcg_per_ml=F(500),
+        new_concentration_mcg_per_ml=F(1000),
+        prescription=plan,
+        pathway_volume_min_ml=F("0.26"),
+        pathway_volume_max_ml=F("0.30"),
+        catheter_volume_ml_per_cm=F("0.0026"),
+        catheter_length_cm=F(60),
+    )
+    # the worked example's numbers (D = 300): T = 0.416 x 500 / 300 d = 16.64 h
+    assert b.shown()["duration_hours"] == Decimal("16.64")
+    # the projection rebuilds the same bridge from the stored (rounded) volume and the same choice
+    again = bridge_for_volume(
+        path_volume_ml=F("0.416"),
+        old_concentration_mcg_per_ml=F(500),
+        new_concentration_mcg_per_ml=F(1000),
+        prescription=plan,
+    )
+    assert again == b
 
 
 @pytest.mark.rule("BRIDGE-2")
@@ -409,15 +491,16 @@ def test_bridge_moves_the_alarm_earlier_by_the_extra_volume():
 
 
 @pytest.mark.rule("BRIDGE-1", "LRA-3")
-def test_worst_case_bridge_drains_its_volume_over_t_divided_by_one_plus_tolerance():
+def test_worst_case_bridge_runs_its_whole_duration_at_one_plus_tolerance_times_the_rate():
     res = _bridged_reservoir()
-    # worst case: V over T / 1.145, then 0.3 x 1.145 = 0.3435 mL/day. During T / 1.145 the worst-case
-    # prescription would have delivered 0.3435 x (T / 1.145) = 0.3 x T = 0.3 x 0.69333 d = 0.208 mL,
-    # so after one day: 20 - 0.416 - (0.3435 - 0.208) = 20 - 0.416 - 0.1355 = 19.4485
-    assert volume_at(res, t("2026-01-06T00:00Z"), tolerance_pct=F("14.5")) == F("19.4485")
-    # end of the worst-case bridge: T / 1.145 = 59 904 x 200 / 229 = 11 980 800 / 229 s = 52 317.9 s
-    # -> rounded to 52 318 s = 14 h 31 min 58 s
-    assert time_at_volume(res, F("19.584"), tolerance_pct=F("14.5")) == t("2026-01-05T14:31:58Z")
+    # LRA-3: the bridge runs its whole T = 16 h 38 min 24 s (59 904 s) at 1.145 x V / T, so it
+    # drains 1.145 x 0.416 = 0.47632 mL (an over-infusing pump delivers more in the programmed
+    # time; it does not end early). End of the bridge: 20 - 0.47632 = 19.52368 mL.
+    assert volume_at(res, t("2026-01-05T16:38:24Z"), tolerance_pct=F("14.5")) == F("19.52368")
+    assert time_at_volume(res, F("19.52368"), tolerance_pct=F("14.5")) == t("2026-01-05T16:38:24Z")
+    # +1 day: 0.3 x 1.145 = 0.3435 mL/day for the 7.36 h left: 0.3435 x 7.36 / 24 = 0.10534
+    # -> 19.52368 - 0.10534 = 19.41834
+    assert volume_at(res, t("2026-01-06T00:00Z"), tolerance_pct=F("14.5")) == F("19.41834")
     p = project(
         res,
         as_of=res.filled_at,
@@ -427,9 +510,41 @@ def test_worst_case_bridge_drains_its_volume_over_t_divided_by_one_plus_toleranc
         safety_margin_days=7,
         max_reservoir_days=180,
     )
-    # worst alarm: 17.584 mL at 0.3435 mL/day (0.3435 x 51 = 17.5185, 0.0655 / 0.3435 = 0.190684)
-    # = 51.190684 d = 17.584 x 86400 / 0.3435 = 4 422 875.11 s, after the 52 317.90 s bridge:
-    # 4 475 193.01 s -> 4 475 193 s = 51 d (4 406 400) + 68 793 s = 19 h (68 400) + 393 s = 6 min 33 s
-    # -> 2026-02-25T19:06:33Z
-    assert p.low_reservoir_alarm_at_worst_case == t("2026-02-25T19:06:33Z")
+    # worst alarm: 19.52368 - 2 = 17.52368 mL at 0.3435 mL/day = 17.52368 x 86 400 / 0.3435
+    # = 4 407 702.92 s, after the 59 904 s bridge: 4 467 606.92 s -> 4 467 607 s
+    # = 51 d (4 406 400 s) + 61 207 s = 17 h (61 200 s) + 7 s -> 2026-02-25T17:00:07Z
+    assert p.low_reservoir_alarm_at_worst_case == t("2026-02-25T17:00:07Z")
     assert p.low_reservoir_alarm_at == t("2026-03-05T07:21:36Z")
+
+
+@pytest.mark.rule("BRIDGE-1", "LRA-3", "BRIDGE-3")
+def test_domain_worked_example_worst_case_on_a_20_ml_prometra():
+    # DOMAIN.md BRIDGE-1 worked example on a 20 mL Prometra II (tolerance 15 %, alarm 3.0 mL),
+    # filled with 20 mL, 500 -> 1000 mcg/mL, D = 300 mcg/day, V = 0.416 mL, T = 16.64 h.
+    b = _bridge(500, 1000, 300)
+    res = Reservoir(
+        filled_at=t("2026-01-05T00:00Z"),
+        volume_ml=F(20),
+        concentration_mcg_per_ml=F(1000),
+        periods=(TherapyPeriod(t("2026-01-05T00:00Z"), _continuous(300), 0),),
+        bridge=BridgeDrain(volume_ml=b.path_volume_ml, duration_seconds=b.duration_seconds),
+    )
+    p = project(
+        res,
+        as_of=res.filled_at,
+        lra_ml=F(3),
+        tolerance_pct=F(15),
+        tz=UTC,
+        safety_margin_days=7,
+        max_reservoir_days=180,
+    )
+    # worst case: the bridge drains 1.15 x 0.416 = 0.4784 mL in 16.64 h, then 0.3 x 1.15 = 0.345
+    # mL/day: (20 - 3 - 0.4784) / 0.345 d = 47.8887 d = 4 137 583.30 s, + 59 904 s = 4 197 487.30 s
+    # -> 4 197 487 s = 48 d (4 147 200 s) + 50 287 s = 13 h 58 min 07 s
+    assert p.low_reservoir_alarm_at_worst_case - res.filled_at == timedelta(
+        days=48, hours=13, minutes=58, seconds=7
+    )
+    # nominal: (20 - 3 - 0.416) / 0.3 = 55.28 d + 16.64 h = 4 836 096 s = 55 d 23 h 21 min 36 s
+    assert p.low_reservoir_alarm_at - res.filled_at == timedelta(days=55, hours=23, minutes=21, seconds=36)
+    # the worst case errs early, never late
+    assert p.low_reservoir_alarm_at_worst_case < p.low_reservoir_alarm_at

@@ -151,10 +151,14 @@ def _day(prescription: Prescription, concentration: Fraction, factor: Fraction):
 def _timeline(res: Reservoir, factor: Fraction) -> _Timeline:
     t = start = epoch_seconds(res.filled_at)
     spans: list[_Span] = []
-    if res.bridge is not None:
-        duration = res.bridge.duration_seconds / factor
-        piece = ((Q(0), duration, res.bridge.volume_ml / duration),)
-        spans.append(_Span(t, t + duration, t, piece, False, res.bridge.volume_ml))
+    if res.bridge is not None and res.bridge.duration_seconds > 0:
+        # LRA-3: the bridge is a rate like any other. In the worst case it runs for its
+        # whole programmed duration at (1 + tolerance) × V / T: an over-infusing pump
+        # delivers more in the programmed time, it does not end the bridge early.
+        duration = res.bridge.duration_seconds
+        drained = res.bridge.volume_ml * factor
+        piece = ((Q(0), duration, drained / duration),)
+        spans.append(_Span(t, t + duration, t, piece, False, drained))
         t += duration
     periods = sorted(res.periods, key=lambda p: p.starts_at)
     bounds = [epoch_seconds(p.starts_at) for p in periods] + [None]

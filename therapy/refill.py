@@ -8,6 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
 
+from .dosing import Prescription
 from .errors import CalculationError
 from .units import (
     DOSE_MCG,
@@ -18,6 +19,8 @@ from .units import (
     Q,
     local_date,
     rounded,
+    shown_date,
+    shown_instant,
 )
 
 
@@ -30,7 +33,8 @@ def check_refill_volumes(
     first_fill: bool,
 ) -> None:
     """REFILL-2: refuse an overfill, a volume added ≤ 0, a concentration ≤ 0, a negative
-    withdrawal; the first fill after implant withdraws nothing."""
+    withdrawal or one larger than the reservoir; the first fill after implant withdraws
+    nothing."""
     if volume_added_ml <= 0:
         raise CalculationError("volume_added_ml", f"must be greater than 0 mL (got {volume_added_ml})")
     if volume_added_ml > reservoir_ml:
@@ -40,6 +44,13 @@ def check_refill_volumes(
         )
     if volume_withdrawn_ml < 0:
         raise CalculationError("volume_withdrawn_ml", "must be 0 mL or more")
+    if volume_withdrawn_ml > reservoir_ml:
+        # REFILL-2: the residual comes out of the reservoir, so it cannot exceed it: a
+        # larger number is a typing error, not a discrepancy to flag.
+        raise CalculationError(
+            "volume_withdrawn_ml",
+            f"{_ml(volume_withdrawn_ml)} mL is more than the reservoir holds: at most {_ml(reservoir_ml)} mL",
+        )
     if first_fill and volume_withdrawn_ml != 0:
         raise CalculationError(
             "volume_withdrawn_ml", "must be 0 at the first fill after implant (nothing to withdraw)"
@@ -55,12 +66,19 @@ def check_event_time(
     (the implant date is a local date of the clinic), nor before the pump's last recorded
     event (``not_before``), so the therapy record stays in time order."""
     if at > now:
-        raise CalculationError(field, f"{at.isoformat()} is in the future; record what has happened")
+        raise CalculationError(
+            field, f"{shown_instant(at, tz)} is in the future: record what has happened", code="in_future"
+        )
     if local_date(at, tz) < implanted_on:
-        raise CalculationError(field, f"is before the implant date {implanted_on.isoformat()}")
+        raise CalculationError(
+            field, f"is before the pump was implanted on {shown_date(implanted_on)}", code="before_implant"
+        )
     if not_before is not None and at <= not_before:
         raise CalculationError(
-            field, f"must be after the pump's last recorded refill or prescription ({not_before.isoformat()})"
+            field,
+            "must be after the pump's last recorded refill or prescription "
+            f"({shown_instant(not_before, tz)})",
+            code="out_of_order",
         )
 
 
@@ -68,14 +86,17 @@ def check_concentration(
     *, concentration_mcg_per_ml: Fraction, supplied: list[Fraction], compounded_confirmed: bool
 ) -> None:
     """DOSE-4: a concentration outside the supplied list is compounded and must be
-    confirmed explicitly."""
+    confirmed explicitly. A concentration ≤ 0 is refused as such first (REFILL-2): it is
+    no compounded concentration to confirm."""
+    if concentration_mcg_per_ml <= 0:
+        raise CalculationError("concentration_mcg_per_ml", "must be greater than 0 mcg/mL")
     if concentration_mcg_per_ml in supplied or compounded_confirmed:
         return
     allowed = ", ".join(_plain(c) for c in sorted(supplied))
     raise CalculationError(
         "concentration_mcg_per_ml",
         f"{_plain(concentration_mcg_per_ml)} mcg/mL is not a supplied concentration ({allowed}); "
-        "a compounded concentration needs compounded_confirmed: true",
+        "a compounded concentration must be confirmed as such",
         code="compounded_not_confirmed",
     )
 
@@ -125,11 +146,19 @@ class BridgeBolus:
         }
 
 
+def bridge_daily_dose_mcg(prescription: Prescription) -> Fraction:
+    """BRIDGE-3: the dose D that pushes the old drug out is the scheduled daily dose —
+    basal, flex steps and periodic boluses — without patient-activated boluses, which the
+    pump gives only on demand. Chosen here only: the bolus a nurse programs and the drain
+    the projection rebuilds from a recorded refill both read it from this function."""
+    return prescription.scheduled_daily_dose_mcg
+
+
 def bridge_bolus(
     *,
     old_concentration_mcg_per_ml: Fraction,
     new_concentration_mcg_per_ml: Fraction,
-    daily_dose_mcg: Fraction,
+    prescription: Prescription,
     pathway_volume_min_ml: Fraction | None,
     pathway_volume_max_ml: Fraction | None,
     catheter_volume_ml_per_cm: Fraction | None,
@@ -140,10 +169,11 @@ def bridge_bolus(
     No bridge when the concentration is unchanged. Otherwise path volume
     V = pathway volume (the model's minimum when the concentration rises, its maximum when
     it falls) + catheter length × volume per cm; the old drug is pushed out at
-    rate = D / C_old mL/day, so T = V × C_old / D; delivered V × C_old, programmed V × C_new.
+    rate = D / C_old mL/day, so T = V × C_old / D; delivered V × C_old, programmed V × C_new,
+    with D the prescription's scheduled daily dose (BRIDGE-3, ``bridge_daily_dose_mcg``).
     Refuses, naming the catalog value, when a volume it needs is not configured.
-    The path volume is rounded to 0.001 mL before T and the doses are derived from it, so
-    the four numbers shown agree with each other and with the projection.
+    BRIDGE-3: the path volume is rounded to 0.001 mL before T and the doses are derived
+    from it, so the four numbers shown agree with each other and with the projection.
     """
     old, new = Q(old_concentration_mcg_per_ml), Q(new_concentration_mcg_per_ml)
     if old == new:
@@ -175,7 +205,7 @@ def bridge_bolus(
         path_volume_ml=Q(rounded(exact_volume, PATH_VOLUME_ML)),
         old_concentration_mcg_per_ml=old,
         new_concentration_mcg_per_ml=new,
-        daily_dose_mcg=Q(daily_dose_mcg),
+        prescription=prescription,
     )
 
 
@@ -184,10 +214,12 @@ def bridge_for_volume(
     path_volume_ml: Fraction,
     old_concentration_mcg_per_ml: Fraction,
     new_concentration_mcg_per_ml: Fraction,
-    daily_dose_mcg: Fraction,
+    prescription: Prescription,
 ) -> BridgeBolus:
     """BRIDGE-1 for a known path volume V: T = V × C_old / D (days), delivered V × C_old,
-    programmed V × C_new. The projection rebuilds a recorded bridge with this."""
+    programmed V × C_new, D chosen by ``bridge_daily_dose_mcg`` (BRIDGE-3). The projection
+    rebuilds a recorded bridge with this, from the volume stored rounded."""
+    daily_dose_mcg = bridge_daily_dose_mcg(prescription)
     if daily_dose_mcg <= 0:
         raise CalculationError(
             "prescription", "a bridge bolus needs a daily dose greater than 0 to push the old drug out"

@@ -94,3 +94,14 @@ def add_months(d: date, months: int) -> date:
     year, month = d.year + month_index // 12, month_index % 12 + 1
     day = min(d.day, calendar.monthrange(year, month)[1])
     return date(year, month, day)
+
+
+def shown_date(d: date) -> str:
+    """A date as people read it: ``25 Nov 2026`` (never ISO in a message)."""
+    return f"{d.day} {d.strftime('%b %Y')}"
+
+
+def shown_instant(at: datetime, tz) -> str:
+    """An instant as people read it, in the clinic's zone: ``25 Nov 2026, 14:30 EST``."""
+    local = at.astimezone(tz)
+    return f"{shown_date(local.date())}, {local.strftime('%H:%M')} {local.tzname()}"
