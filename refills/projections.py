@@ -132,7 +132,8 @@ def fingerprints(
     """A hash of every input of each selected pump's projection, in one query — of every
     pump, or (``only_stale``) only of those whose hash differs from the stored one. It
     includes the clinic's UTC offset at ``now``, so a daylight-saving change passing
-    (DOSE-3's warning) counts as a change, and the clinical settings.
+    (DOSE-3's warning) counts as a change, the clinical settings and the version of the
+    calculations (``therapy.CALCULATION_VERSION``: corrected code recomputes every pump).
 
     On PostgreSQL the database hashes and compares, so a night when nothing changed sends
     nothing back; elsewhere the text comes back and is hashed here.
@@ -140,7 +141,7 @@ def fingerprints(
     if ids is not None and not ids:
         return {}
     where, params = _where(ids, id_range)
-    settings_part = repr(sorted(clinical.replacement_parameters().items()))
+    settings_part = repr(sorted(clinical.replacement_parameters().items())) + therapy.CALCULATION_VERSION
     sql = _inputs_sql(connection.vendor, where)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

@@ -128,6 +128,19 @@ def test_a_catalog_or_clinic_edit_recomputes_only_the_projections_it_changes(
     assert (projection.refill_by, projection.refill_by_reason) == (date(2026, 3, 15), "drug_stability")
 
 
+@pytest.mark.rule("LRA-3")
+def test_a_new_version_of_the_calculations_recomputes_every_stored_projection(api, pump, monkeypatch):
+    # A corrected calculation changes numbers for unchanged inputs: the stored projections
+    # (which the worklist, alerts and cards read) must not keep the old ones.
+    from refills.projections import fingerprints
+    from tests.conftest import NOW
+
+    fill(api, pump)
+    assert fingerprints(ids=[pump.pk], now=NOW, only_stale=True) == {}
+    monkeypatch.setattr("therapy.CALCULATION_VERSION", "a later correction")
+    assert list(fingerprints(ids=[pump.pk], now=NOW, only_stale=True)) == [pump.pk]
+
+
 def test_a_never_filled_pump_is_stored_with_a_warning(pump, api):
     api.patch(f"/api/v1/pumps/{pump.pk}/", {"serial_number": "NEW-1"}, format="json")
     projection = stored(pump)

@@ -40,7 +40,14 @@ from .titration import (
     titration_limit_pct,
 )
 
+# The version of the calculations' results: bumped by every change to the core that changes
+# a number it returns for the same inputs. Stored projections carry it in their fingerprint,
+# so the next refresh (nightly, or ``run_daily_jobs`` after an upgrade) recomputes them all
+# instead of keeping numbers the corrected code would not give.
+CALCULATION_VERSION = "2026-12-02 LRA-3 worst-case bridge"
+
 __all__ = [
+    "CALCULATION_VERSION",
     "BridgeBolus",
     "BridgeDrain",
     "CalculationError",
