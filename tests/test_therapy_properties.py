@@ -205,7 +205,7 @@ def test_volume_at_the_alarm_is_the_alarm_volume_within_one_second_of_delivery(r
     alarm = time_at_volume(res, lra_ml, tolerance_pct=tol)
     if alarm is None:
         return
-    factor = 1 + (tol or 0) / 100
+    factor = 1 + F(tol or 0) / 100
     # rounding to the second moves the instant by at most 0.5 s: |V(alarm) - LRA| <= max rate x 1 s
     assert abs(volume_at(res, alarm, tolerance_pct=tol) - lra_ml) <= _max_rate_ml_per_s(res, factor)
 
@@ -360,7 +360,7 @@ def test_bridge_bolus_uses_the_bound_that_errs_toward_underdosing(
     assert b.duration_seconds / 86_400 * F(dose, 10) / old == b.path_volume_ml
 
 
-@pytest.mark.rule("BRIDGE-1", "LRA-1")
+@pytest.mark.rule("BRIDGE-1", "LRA-1", "LRA-3")
 @FAST
 @given(
     res=reservoirs(bridge=False),
@@ -371,13 +371,18 @@ def test_bridge_bolus_uses_the_bound_that_errs_toward_underdosing(
 def test_projection_drains_the_bridge_volume_over_its_duration(res, volume, duration, tol):
     drain = BridgeDrain(volume_ml=F(volume, 1000), duration_seconds=F(duration))
     bridged = Reservoir(res.filled_at, res.volume_ml, res.concentration_mcg_per_ml, res.periods, drain)
-    factor = 1 + (tol or 0) / 100
+    factor = 1 + F(tol or 0) / 100
     if drain.volume_ml >= res.volume_ml:
         return
-    # the reservoir reaches V0 - V exactly at T / (1 + tolerance) after the fill
+    # the worst-case drain (1 + tolerance) x V / T reaches V0 - V exactly at T / (1 + tolerance)
     end = epoch_seconds(res.filled_at) + drain.duration_seconds / factor
     reached = time_at_volume(bridged, res.volume_ml - drain.volume_ml, tolerance_pct=tol)
     assert abs(epoch_seconds(reached) - end) <= F(1, 2)
     # halfway through the nominal bridge half of V is gone (the drain is linear)
     half = res.filled_at + timedelta(seconds=duration / 2)
     assert volume_at(bridged, half) == res.volume_ml - drain.volume_ml / 2
+    # LRA-3: the worst-case bridge runs its whole duration T and drains (1 + tolerance) x V by then
+    end_of_bridge = res.filled_at + timedelta(seconds=duration)
+    assert volume_at(bridged, end_of_bridge, tolerance_pct=tol) == max(
+        F(0), res.volume_ml - factor * drain.volume_ml
+    )
