@@ -19,7 +19,9 @@ from decimal import Decimal
 
 from django.db.models import OuterRef, Q, Subquery
 
+import therapy
 from patients.models import Clinic, Pump, PumpStatus
+from pumpcare import clock
 from refills.models import Prescription, PrescriptionMode
 
 from .models import CardFormat, CardSettings, CardText, IssuedCard, PatientPhysician
@@ -175,7 +177,15 @@ def _data(pump, prescription, text, physician, clinic_settings) -> dict:
         "withdrawal_warning": text.withdrawal_warning.strip() if text else None,
         "mri_note": text.mri_note.strip() if text else None,
     }
-    return {key: (value or None) for key, value in data.items()}
+    data = {key: (value or None) for key, value in data.items()}
+    # ALERT-1: a card printed while the refill is overdue says so. The key exists only then,
+    # so the card of a pump in time (and its digest) is what it was.
+    today = clock.now().astimezone(clinic.tz).date()
+    if projection and therapy.refill_overdue_days(projection.refill_by, today):
+        data["refill_overdue"] = (
+            f"Refill overdue since {therapy.day_text(projection.refill_by)}: contact the clinic today"
+        )
+    return data
 
 
 def _number(value: Decimal) -> str:
