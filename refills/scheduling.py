@@ -302,20 +302,11 @@ def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
         .select_related("projection", "patient", "model")
     )
     for pump in pumps:
-        plan = pump.projection
-        if plan.replacement_book_by < today:
+        if pump.projection.replacement_book_by < today:
             kind, severity = AlertKind.REPLACEMENT_OVERDUE, Severity.WARNING
-            message = (
-                f"Pump {pump} ({pump.patient}): the replacement had to be booked by {plan.replacement_book_by} "
-                f"(ERI {plan.eri_on}{', estimated' if plan.eri_estimated else ''}; the pump stops at EOS {plan.eos_on})."
-            )
         else:
             kind, severity = AlertKind.REPLACEMENT_PLANNING, Severity.WARNING
-            message = (
-                f"Pump {pump} ({pump.patient}) reaches ERI on {plan.eri_on}"
-                f"{' (estimated)' if plan.eri_estimated else ''}: book the replacement surgery by "
-                f"{plan.replacement_book_by}."
-            )
+        message = replacement_alert_text(kind, pump) or ""
         if Alert.objects.filter(pump=pump, kind=kind, resolved_at__isnull=True).exists():
             continue
         alert_raise(clinic=clinic, pump=pump, kind=kind, severity=severity, message=message)
@@ -324,6 +315,24 @@ def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
         else:
             result.opened += 1
     return result
+
+
+def replacement_alert_text(kind: str, pump: Pump) -> str | None:
+    """ERI-2 / ALERT-1: the words of a replacement alert from the pump's current plan."""
+    plan = PumpProjection.objects.filter(pump=pump).first()
+    if plan is None or plan.eri_on is None or plan.replacement_book_by is None:
+        return None
+    eri, book_by = therapy.day_text(plan.eri_on), therapy.day_text(plan.replacement_book_by)
+    eos = therapy.day_text(plan.eos_on) if plan.eos_on else "unknown"
+    if kind == AlertKind.REPLACEMENT_OVERDUE:
+        return (
+            f"Pump {pump} ({pump.patient}): the replacement had to be booked by {book_by} "
+            f"(ERI {eri}{', estimated' if plan.eri_estimated else ''}; the pump stops at EOS {eos})."
+        )
+    return (
+        f"Pump {pump} ({pump.patient}) reaches ERI on {eri}{' (estimated)' if plan.eri_estimated else ''}: "
+        f"book the replacement surgery by {book_by}."
+    )
 
 
 @dataclass
@@ -472,11 +481,17 @@ def _alert_text(alert: Alert) -> str | None:
     return state_alert_text(alert.kind, pump, pump.patient.clinic, clock.now())
 
 
+def _replacement_text(alert: Alert) -> str | None:
+    return replacement_alert_text(alert.kind, alert.pump)
+
+
 def register_alert_texts() -> None:
-    """Word the state alerts from the current projection wherever alerts are shown or sent
-    (``alerts.messages``; called when the app is ready)."""
+    """Word the state and replacement alerts from the pump's current projection wherever
+    they are shown or sent (``alerts.messages``; called when the app is ready)."""
     for kind in STATE_ALERTS:
         messages.register(kind, _alert_text)
+    for kind in (AlertKind.REPLACEMENT_PLANNING, AlertKind.REPLACEMENT_OVERDUE):
+        messages.register(kind, _replacement_text)
 
 
 def state_alerts_run_all() -> StateAlertsResult:

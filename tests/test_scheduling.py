@@ -374,7 +374,7 @@ def test_replacement_planning_opens_then_escalates(clinic, api):
     assert Alert.objects.get(pump=overdue).severity == "warning"
     task = Alert.objects.get(pump=planning)
     assert (
-        task.kind == "replacement_planning" and "2026-12-01" in task.message and "2027-03-01" in task.message
+        task.kind == "replacement_planning" and "1 Dec 2026" in task.message and "1 Mar 2027" in task.message
     )
     assert not Alert.objects.filter(pump__in=[later, booked]).exists()
     assert replacement_planning_run(clinic).opened == 0  # raised once, until resolved
