@@ -122,6 +122,16 @@ def refill_proposals_run(clinic: Clinic) -> SchedulingResult:
         )
     ):
         alert_resolve(alert=alert, why="the proposal was booked, withdrawn or the pump refilled")
+    for alert in Alert.objects.filter(
+        clinic=clinic, kind=AlertKind.NO_REFILL_SLOT, resolved_at__isnull=True
+    ).filter(
+        Exists(
+            Appointment.objects.filter(
+                pump=OuterRef("pump"), kind=AppointmentKind.REFILL, status__in=OPEN_STATUSES
+            )
+        )
+    ):
+        alert_resolve(alert=alert, why="the pump has a refill proposal or booking")
     return result
 
 
@@ -237,7 +247,9 @@ def _propose(pump: Pump, day: date, *, overdue: bool = False) -> bool:
 
 
 def _no_slot_alert(pump: Pump, why: str) -> int:
-    if Alert.objects.filter(pump=pump, kind=AlertKind.NO_REFILL_SLOT, acknowledged_at__isnull=True).exists():
+    if Alert.objects.filter(
+        pump=pump, kind=AlertKind.NO_REFILL_SLOT, acknowledged_at__isnull=True, resolved_at__isnull=True
+    ).exists():
         return 0
     alert_raise(
         clinic=pump.patient.clinic,
@@ -660,18 +672,21 @@ def appointments_after_refill(*, actor, refill) -> None:
 # --- a day stops (or starts) being a working day ------------------------------------------
 
 
-def clinic_calendar_changed(sender, instance, created=False, **kwargs) -> None:
+def clinic_calendar_changed(sender, instance, created=False, raw=False, **kwargs) -> None:
     """LRA-5: a closure added, moved or removed, or the clinic's working days changed (any
     save of the clinic): once the change commits, the clinic's proposals on days it no longer
     works are withdrawn and made again, and bookings on them alerted — at once, not at the
     next nightly run. Connected to the signals of ``Clinic`` and ``ClinicClosure``."""
+    if raw:  # a fixture being loaded: its clinic's pumps are not there yet
+        return
     if isinstance(instance, Clinic):
         if created:
             return
         clinic_id = instance.pk
     else:
         clinic_id = instance.clinic_id
-    transaction.on_commit(lambda: _calendar_rerun(clinic_id))
+    # robust: the change is committed; a failed run is logged and the nightly run repeats it
+    transaction.on_commit(lambda: _calendar_rerun(clinic_id), robust=True)
 
 
 def _calendar_rerun(clinic_id: int) -> None:

@@ -15,15 +15,18 @@ fill; refill-by is 7 days before the alarm's date.
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import UTC, date, datetime
 
 import pytest
 from django.core import mail
 from django.test import Client
+from pypdf import PdfReader
 
 from alerts.models import Alert, AlertKind, Notification
-from cards.selectors import card_data
+from cards.models import CardSettings
+from cards.selectors import card_data, digest
 from patients.models import ClinicClosure, PumpModel
 from refills.models import Appointment, PumpProjection
 from refills.projections import projections_refresh_all
@@ -269,12 +272,29 @@ def test_an_overdue_pump_has_an_overdue_alert_escalated_to_on_call(
 
 @pytest.mark.rule("ALERT-1", "CARD-1")
 def test_the_card_printed_while_overdue_says_so(clinic, api):
+    CardSettings.objects.create(clinic=clinic, default_physician="Dr. Ana Rivera")
     overdue = new_pump(clinic, api, OVERDUE)
     later = new_pump(clinic, api, LATER, family_name="Later")
-    assert card_data(overdue)["refill_overdue"] == (
-        "Refill overdue since 25 Nov 2026: contact the clinic today"
+    assert (
+        card_data(overdue)["refill_overdue"] == "Refill overdue since 25 Nov 2026: contact the clinic today"
     )
-    assert "refill_overdue" not in card_data(later)  # a card in time is unchanged (same digest)
+    assert "refill_overdue" not in card_data(later)
+    # printed on the wallet card (still two ID-1 pages) and the caregiver sheet
+    for query in ("", "?format=sheet"):
+        response = api.get(f"/api/v1/pumps/{overdue.pk}/emergency-card.pdf{query}")
+        assert response.status_code == 200, response.content[:300]
+        text = " ".join(
+            " ".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages).split()
+        )
+        assert "Refill overdue since 25 Nov 2026" in text
+    assert (
+        len(PdfReader(io.BytesIO(api.get(f"/api/v1/pumps/{overdue.pk}/emergency-card.pdf").content)).pages)
+        == 2
+    )
+    # becoming overdue does not make a card stale by itself: the digest leaves the line out
+    assert digest(card_data(overdue)) == digest(
+        {k: v for k, v in card_data(overdue).items() if k != "refill_overdue"}
+    )
 
 
 # --- ALERT-1: an alert shows the pump's current dates -----------------------------------------
@@ -309,3 +329,30 @@ def test_an_alert_shows_the_dates_of_the_recomputed_projection(
     deliver(django_capture_on_commit_callbacks)
     sent = next(m for m in mail.outbox if m.to == ["desk@home.example"])
     assert "must be refilled by 28 Nov 2026" in sent.body and "29 Nov" not in sent.body
+
+
+@pytest.mark.rule("LRA-5")
+def test_an_old_no_slot_alert_is_resolved_once_the_pump_is_proposed(clinic, api):
+    pump = new_pump(clinic, api, OVERDUE)
+    old = Alert.objects.create(
+        clinic=clinic,
+        pump=pump,
+        kind=AlertKind.NO_REFILL_SLOT,
+        severity="warning",
+        message="no clinic working day with a free slot between 2026-11-26 and 2026-11-25",
+    )
+    refill_proposals_run(clinic)
+    old.refresh_from_db()
+    assert proposals(pump) == [date(2026, 11, 26)] and old.resolved_at is not None
+
+
+@pytest.mark.rule("ALERT-1")
+def test_a_resolved_alert_keeps_saying_what_it_said(clinic, api):
+    pump = new_pump(clinic, api, OVERDUE)
+    state_alerts_run(clinic)
+    alert = Alert.objects.get(pump=pump, kind=AlertKind.REFILL_OVERDUE)
+    # refilled today (the residual is not what matters here): refill-by moves a month ahead
+    fill(api, pump, "2026-11-26T10:00:00Z")
+    alert.refresh_from_db()
+    assert alert.resolved_at is not None
+    assert alert.text == alert.message and "overdue by 1 day" in alert.text
