@@ -356,3 +356,15 @@ def test_a_resolved_alert_keeps_saying_what_it_said(clinic, api):
     alert.refresh_from_db()
     assert alert.resolved_at is not None
     assert alert.text == alert.message and "overdue by 1 day" in alert.text
+
+
+@pytest.mark.rule("LRA-5")
+def test_a_change_of_working_days_moves_the_proposals_at_once(clinic, api, django_capture_on_commit_callbacks):
+    pump = new_pump(clinic, api, LATER)
+    refill_proposals_run(clinic)
+    assert proposals(pump) == [date(2026, 12, 14)]  # a Monday
+    with django_capture_on_commit_callbacks(execute=True):
+        clinic.working_days = [2, 3, 4, 5]  # no Mondays any more
+        clinic.save()
+    # Monday 14 is no longer worked: Sunday 13, Saturday 12 neither -> Friday 11
+    assert proposals(pump) == [date(2026, 12, 11)]
