@@ -331,7 +331,7 @@ def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
 
 def replacement_alert_text(kind: str, pump: Pump) -> str | None:
     """ERI-2 / ALERT-1: the words of a replacement alert from the pump's current plan."""
-    plan = PumpProjection.objects.filter(pump=pump).first()
+    plan = getattr(pump, "projection", None)  # loaded with the pump where shown in lists
     if plan is None or plan.eri_on is None or plan.replacement_book_by is None:
         return None
     eri, book_by = therapy.day_text(plan.eri_on), therapy.day_text(plan.replacement_book_by)
@@ -451,7 +451,7 @@ def _booked_words(pump: Pump) -> str:
 def state_alert_text(kind: str, pump: Pump, clinic: Clinic, now) -> str | None:
     """ALERT-1: the words of a pump's state alert from its stored projection as it is now
     (None when the pump has no projection to word it from)."""
-    projection = PumpProjection.objects.filter(pump=pump).first()
+    projection = getattr(pump, "projection", None)  # loaded with the pump where shown in lists
     if projection is None:
         return None
     who = f"Pump {pump} ({pump.patient})"

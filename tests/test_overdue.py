@@ -359,7 +359,9 @@ def test_a_resolved_alert_keeps_saying_what_it_said(clinic, api):
 
 
 @pytest.mark.rule("LRA-5")
-def test_a_change_of_working_days_moves_the_proposals_at_once(clinic, api, django_capture_on_commit_callbacks):
+def test_a_change_of_working_days_moves_the_proposals_at_once(
+    clinic, api, django_capture_on_commit_callbacks
+):
     pump = new_pump(clinic, api, LATER)
     refill_proposals_run(clinic)
     assert proposals(pump) == [date(2026, 12, 14)]  # a Monday

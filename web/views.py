@@ -287,9 +287,9 @@ def pump_page(request, pump_id):
             "notifications": Notification.objects.filter(Q(pump=pump) | Q(appointment__pump=pump))
             .select_related("appointment")
             .order_by("-due_at")[:50],
-            "alerts": pump.alerts.select_related("acknowledged_by", "pump__patient__clinic").order_by(
-                "-raised_at"
-            )[:50],
+            "alerts": pump.alerts.select_related(
+                "acknowledged_by", "pump__patient__clinic", "pump__projection"
+            ).order_by("-raised_at")[:50],
             # ALERT-1: an overdue refill is worded so, with its days (empty when in time)
             "overdue_label": therapy.refill_overdue_days(projection["refill_by"], today)
             and worklist.urgency_label("overdue", projection["refill_by"], today),
