@@ -247,6 +247,9 @@ def test_the_worklist_strip_and_pump_page_say_overdue(clinic, api, nurse):
     assert "Moreno" in filtered and "Whitfield" not in filtered
     pump_page = c.get(f"/pumps/{pump.pk}/").content.decode()
     assert "Overdue by 1 day" in pump_page
+    refill_proposals_run(clinic)  # proposed today, after refill-by: marked overdue on the pump page
+    pump_page = c.get(f"/pumps/{pump.pk}/").content.decode()
+    assert '(by the scheduler) <span class="tag warn">overdue</span>' in pump_page
 
 
 @pytest.mark.rule("ALERT-1")

@@ -284,6 +284,7 @@ def pump_page(request, pump_id):
             "history": selectors.pump_history(pump)[:100],
             "appointments": appointments,
             "open_kinds": {a.kind for a in appointments if a.status in OPEN_STATUSES},
+            "open_statuses": OPEN_STATUSES,
             "notifications": Notification.objects.filter(Q(pump=pump) | Q(appointment__pump=pump))
             .select_related("appointment")
             .order_by("-due_at")[:50],
