@@ -189,7 +189,8 @@ def _data(pump, prescription, text, physician, clinic_settings) -> dict:
     today = clock.now().astimezone(clinic.tz).date()
     if projection and therapy.refill_overdue_days(projection.refill_by, today):
         data["refill_overdue"] = (
-            f"Refill overdue since {therapy.day_text(projection.refill_by)}: contact the clinic today"
+            f"Refill overdue: the refill-by date {therapy.day_text(projection.refill_by)} has passed. "
+            "Contact the clinic today."
         )
     return data
 

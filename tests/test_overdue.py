@@ -279,7 +279,8 @@ def test_the_card_printed_while_overdue_says_so(clinic, api):
     overdue = new_pump(clinic, api, OVERDUE)
     later = new_pump(clinic, api, LATER, family_name="Later")
     assert (
-        card_data(overdue)["refill_overdue"] == "Refill overdue since 25 Nov 2026: contact the clinic today"
+        card_data(overdue)["refill_overdue"]
+        == "Refill overdue: the refill-by date 25 Nov 2026 has passed. Contact the clinic today."
     )
     assert "refill_overdue" not in card_data(later)
     # printed on the wallet card (still two ID-1 pages) and the caregiver sheet
@@ -289,7 +290,7 @@ def test_the_card_printed_while_overdue_says_so(clinic, api):
         text = " ".join(
             " ".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages).split()
         )
-        assert "Refill overdue since 25 Nov 2026" in text
+        assert "Refill overdue: the refill-by date 25 Nov 2026 has passed." in text
     assert (
         len(PdfReader(io.BytesIO(api.get(f"/api/v1/pumps/{overdue.pk}/emergency-card.pdf").content)).pages)
         == 2
