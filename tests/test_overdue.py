@@ -270,6 +270,18 @@ def test_an_overdue_pump_has_an_overdue_alert_escalated_to_on_call(
     deliver(django_capture_on_commit_callbacks)
     sent = next(m for m in mail.outbox if m.to == ["oncall@home.example"])
     assert "overdue by 1 day" in sent.body and "25 Nov 2026" in sent.body
+    assert "Raised: Thu 26 Nov 2026 12:00 UTC" in sent.body  # in the clinic's zone, in words
+
+
+@pytest.mark.rule("ALERT-1")
+def test_the_days_overdue_are_counted_when_the_alert_is_read(clinic, api, monkeypatch):
+    pump = new_pump(clinic, api, OVERDUE)
+    state_alerts_run(clinic)
+    alert = Alert.objects.get(pump=pump, kind=AlertKind.REFILL_OVERDUE)
+    # Friday 27 Nov 08:00: refill-by 25 Nov passed 2 days ago; the alarm (2 Dec) still ahead
+    clock_at(monkeypatch, datetime(2026, 11, 27, 8, 0, tzinfo=UTC))
+    body = api.get(f"/api/v1/alerts/{alert.pk}/").json()
+    assert "overdue by 2 days" in body["message"] and "overdue by 1 day" in body["message_when_raised"]
     assert Notification.objects.get(alert=alert).kind == "refill_overdue"
 
 
