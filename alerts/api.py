@@ -21,6 +21,12 @@ class AlertSerializer(serializers.ModelSerializer):
     clinic = serializers.SlugRelatedField(slug_field="code", read_only=True)
     raised_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    message = serializers.CharField(
+        source="text", read_only=True, help_text="ALERT-1: worded from the pump's current dates"
+    )
+    message_when_raised = serializers.CharField(
+        source="message", read_only=True, help_text="what the alert said when it was raised"
+    )
 
     class Meta:
         model = Alert
@@ -31,6 +37,7 @@ class AlertSerializer(serializers.ModelSerializer):
             "kind",
             "severity",
             "message",
+            "message_when_raised",
             "raised_at",
             "raised_by",
             "acknowledged_at",
@@ -54,7 +61,7 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         queryset = Alert.objects.filter(clinic__in=clinics_of(self.request.user)).select_related(
-            "clinic", "raised_by", "acknowledged_by"
+            "clinic", "raised_by", "acknowledged_by", "pump__projection", "pump__patient__clinic"
         )
         params = self.request.query_params
         if params.get("clinic"):

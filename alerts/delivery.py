@@ -316,7 +316,7 @@ def _context(row: Notification, now: datetime) -> dict:
         repeat = int((row.due_at - alert.raised_at) / timedelta(hours=every)) if every else 0
         context.update(
             alert=alert,
-            raised_local=formats.date_format(alert.raised_at.astimezone(clinic.tz), "Y-m-d H:i T"),
+            raised_local=formats.date_format(alert.raised_at.astimezone(clinic.tz), "D j M Y H:i T"),
             repeat=repeat,
             repeat_every=every if row.recipient_role == RecipientRole.ON_CALL else None,
             acknowledge_url=f"{settings.PUMPCARE_BASE_URL}/api/v1/alerts/{alert.pk}/acknowledge/",

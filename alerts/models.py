@@ -19,6 +19,8 @@ from simple_history.models import HistoricalRecords
 from patients.models import Clinic, Pump
 from pumpcare import clock
 
+from .messages import current_text
+
 
 def service_now():
     """The service clock (tests fix it); escalation repeats count from ``raised_at``."""
@@ -32,7 +34,13 @@ class AlertKind(models.TextChoices):
     REPLACEMENT_OVERDUE = "replacement_overdue", "Replacement book-by date passed without a booked surgery"
     PAST_EMPTY = "past_empty", "Past the projected empty time (worst case): withdrawal risk"
     PAST_ALARM = "past_alarm", "Past the low-reservoir alarm time (worst case) without a refill"
+    REFILL_OVERDUE = "refill_overdue", "Refill overdue: the refill-by date has passed without a refill"
     REFILL_UNBOOKED = "refill_unbooked", "Refill due and no appointment booked"
+    OVER_CAPACITY = "over_capacity", "Clinic over capacity: a refill was proposed on a full day"
+    APPOINTMENT_DAY_CLOSED = (
+        "appointment_day_closed",
+        "A booked appointment falls on a day the clinic is closed",
+    )
     DELIVERY_FAILED = "delivery_failed", "A reminder or notice could not be delivered"
 
 
@@ -73,11 +81,18 @@ class Alert(models.Model):
     def is_open(self) -> bool:
         return self.acknowledged_at is None and self.resolved_at is None
 
+    @property
+    def text(self) -> str:
+        """ALERT-1: what the alert says now, from the pump's current dates (``message`` is
+        the record of what it said when raised)."""
+        return current_text(self)
+
 
 class NotificationKind(models.TextChoices):
     REFILL_REMINDER = "refill_reminder", "Refill reminder"
     REPLACEMENT_REMINDER = "replacement_reminder", "Replacement surgery reminder"
     REFILL_UNBOOKED = "refill_unbooked", "Refill due and no appointment (staff)"
+    REFILL_OVERDUE = "refill_overdue", "Refill overdue (escalation)"
     PAST_ALARM = "past_alarm", "Past the alarm time (escalation)"
     PAST_EMPTY = "past_empty", "Past the projected empty time (critical escalation)"
     REPLACEMENT_OVERDUE = "replacement_overdue", "Replacement book-by passed (escalation)"

@@ -30,6 +30,7 @@ PENDING, CANCELLED = NotificationStatus.PENDING, NotificationStatus.CANCELLED
 ESCALATED = {
     AlertKind.PAST_EMPTY: NotificationKind.PAST_EMPTY,
     AlertKind.PAST_ALARM: NotificationKind.PAST_ALARM,
+    AlertKind.REFILL_OVERDUE: NotificationKind.REFILL_OVERDUE,
     AlertKind.REPLACEMENT_OVERDUE: NotificationKind.REPLACEMENT_OVERDUE,
 }
 # Alert kind → a notice sent once to the clinic's staff address.

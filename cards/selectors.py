@@ -19,7 +19,9 @@ from decimal import Decimal
 
 from django.db.models import OuterRef, Q, Subquery
 
+import therapy
 from patients.models import Clinic, Pump, PumpStatus
+from pumpcare import clock
 from refills.models import Prescription, PrescriptionMode
 
 from .models import CardFormat, CardSettings, CardText, IssuedCard, PatientPhysician
@@ -63,8 +65,14 @@ class CardRead:
         return self.last_digest != self.digest
 
 
+# Shown when printed but not part of the digest: a refill becoming overdue (ALERT-1) does not
+# make every card of the clinic stale; the card printed meanwhile says so.
+NOT_DIGESTED = ("refill_overdue",)
+
+
 def digest(data: dict) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    kept = {key: value for key, value in data.items() if key not in NOT_DIGESTED}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def card_data(pump: Pump) -> dict:
@@ -175,7 +183,16 @@ def _data(pump, prescription, text, physician, clinic_settings) -> dict:
         "withdrawal_warning": text.withdrawal_warning.strip() if text else None,
         "mri_note": text.mri_note.strip() if text else None,
     }
-    return {key: (value or None) for key, value in data.items()}
+    data = {key: (value or None) for key, value in data.items()}
+    # ALERT-1: a card printed while the refill is overdue says so (the key exists only then,
+    # and is not digested: see NOT_DIGESTED).
+    today = clock.now().astimezone(clinic.tz).date()
+    if projection and therapy.refill_overdue_days(projection.refill_by, today):
+        data["refill_overdue"] = (
+            f"Refill overdue: the refill-by date {therapy.day_text(projection.refill_by)} has passed. "
+            "Contact the clinic today."
+        )
+    return data
 
 
 def _number(value: Decimal) -> str:

@@ -30,7 +30,7 @@ from pumpcare import clinical, clock
 
 from . import calendar, scheduling, selectors, services, worklist
 from .data_version import with_data_version
-from .models import Appointment, AppointmentKind, CalendarFeed, Prescription, Refill
+from .models import OPEN_STATUSES, Appointment, AppointmentKind, CalendarFeed, Prescription, Refill
 
 # --- prescription shapes (for validation messages the core does the work) --------------
 
@@ -413,6 +413,9 @@ class AppointmentSerializer(serializers.ModelSerializer):
     nurse = serializers.SlugRelatedField(slug_field="username", read_only=True)
     clinic = serializers.CharField(source="pump.patient.clinic.code", read_only=True)
     patient = serializers.IntegerField(source="pump.patient_id", read_only=True)
+    overdue = serializers.SerializerMethodField(
+        help_text="LRA-5: an open refill on a day after the pump's refill-by date (overdue)"
+    )
 
     class Meta:
         model = Appointment
@@ -431,8 +434,19 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "notes",
             "confirmed_at",
             "confirmed_by",
+            "overdue",
         ]
         read_only_fields = fields
+
+    def get_overdue(self, appointment) -> bool:
+        projection = getattr(appointment.pump, "projection", None)
+        return bool(
+            appointment.kind == AppointmentKind.REFILL
+            and appointment.status in OPEN_STATUSES
+            and projection is not None
+            and projection.refill_by is not None
+            and appointment.day > projection.refill_by
+        )
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -487,7 +501,7 @@ class AppointmentViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         queryset = Appointment.objects.filter(
             pump__patient__clinic__in=clinics_of(self.request.user)
-        ).select_related("nurse", "pump__patient__clinic")
+        ).select_related("nurse", "pump__patient__clinic", "pump__projection")
         params = self.request.query_params
         filters = {
             "clinic": "pump__patient__clinic__code",

@@ -9,9 +9,10 @@ from datetime import date, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import Count, Exists, F, OuterRef
+from django.db.models import Count, Exists, OuterRef
 
 import therapy
+from alerts import messages
 from alerts.models import Alert, AlertKind, Severity
 from alerts.outbox import appointment_reminders_plan
 from alerts.services import alert_raise, alert_resolve
@@ -29,25 +30,46 @@ from .projections import Counts
 class SchedulingResult(Counts):
     proposed: int = 0
     no_slot: int = 0
+    overdue: int = 0
+    over_capacity: int = 0
+    withdrawn: int = 0
+    no_shows: int = 0
+    closed_day_alerts: int = 0
 
 
 def local_today(clinic: Clinic) -> date:
     return clock.now().astimezone(clinic.tz).date()
 
 
+def _calendar(clinic: Clinic) -> tuple[set[int], set[date]]:
+    return set(clinic.working_days), set(clinic.closures.values_list("date", flat=True))
+
+
 @transaction.atomic
 def refill_proposals_run(clinic: Clinic) -> SchedulingResult:
-    """LRA-5 for one clinic: every active pump with a refill-by date and no open refill
-    appointment gets a proposal on the latest working day within the clinic's window before
-    refill-by that still has a free slot — never after refill-by, never in the past. When no
-    such day exists, an alert is raised (once, until acknowledged) instead of missing silently.
+    """LRA-5 for one clinic, in order:
+
+    1. a booked refill whose day has passed without a refill is a no-show;
+    2. a proposal on a day that has passed, that the clinic no longer works, or that no
+       longer fits the refill-by date is withdrawn (and made again below, at once);
+    3. a booked appointment on a day the clinic no longer works raises an alert for a nurse
+       to move it;
+    4. every active pump with a refill-by date and no open refill appointment gets a
+       proposal (``therapy.refill_day``): the latest working day with a free slot before
+       refill-by, else the earliest working day from today — overdue when refill-by has
+       passed, and with an alert that the clinic is over capacity when that day is full.
+       A pump is never left without a proposal; only a clinic without working days is
+       alerted instead.
 
     Two runs racing create no duplicate: the database allows one open refill appointment
     per pump, and a proposal that loses the race is dropped.
     """
     result = SchedulingResult()
     today = local_today(clinic)
-    _withdraw_stale_proposals(clinic, today)
+    weekdays, closures = _calendar(clinic)
+    result.no_shows = _passed_bookings_no_show(clinic, today)
+    result.withdrawn = _withdraw_stale_proposals(clinic, today, weekdays, closures)
+    result.closed_day_alerts = _closed_day_alerts(clinic, today, weekdays, closures)
     open_refill = Appointment.objects.filter(
         pump=OuterRef("pk"), kind=AppointmentKind.REFILL, status__in=OPEN_STATUSES
     )
@@ -59,9 +81,6 @@ def refill_proposals_run(clinic: Clinic) -> SchedulingResult:
         .select_related("projection", "patient")
         .order_by("projection__refill_by", "pk")
     )
-    if not pumps:
-        return result
-    closures = set(clinic.closures.values_list("date", flat=True))
     booked = dict(
         Appointment.objects.filter(
             pump__patient__clinic=clinic,
@@ -75,42 +94,147 @@ def refill_proposals_run(clinic: Clinic) -> SchedulingResult:
     )
     slots = clinic.refill_slots_per_day
     for pump in pumps:
-        refill_by = pump.projection.refill_by
-        earliest = max(today, refill_by - timedelta(days=clinic.scheduling_window_days - 1))
         full = {day for day, n in booked.items() if slots is not None and n >= slots}
         try:
-            day = therapy.appointment_day(
-                refill_by,
-                working_weekdays=set(clinic.working_days),
+            choice = therapy.refill_day(
+                pump.projection.refill_by,
+                today=today,
+                working_weekdays=weekdays,
                 closures=closures,
-                earliest=earliest,
                 full_days=full,
             )
         except therapy.CalculationError as refusal:
             result.no_slot += _no_slot_alert(pump, refusal.message)
             continue
-        if _propose(pump, day):
-            booked[day] = booked.get(day, 0) + 1
+        if _propose(pump, choice.day, overdue=choice.overdue):
+            booked[choice.day] = booked.get(choice.day, 0) + 1
             result.proposed += 1
+            result.overdue += choice.overdue
+            if choice.over_capacity:
+                result.over_capacity += _over_capacity_alert(pump, choice.day, slots)
+    for alert in Alert.objects.filter(
+        clinic=clinic, kind=AlertKind.OVER_CAPACITY, resolved_at__isnull=True
+    ).exclude(
+        Exists(
+            Appointment.objects.filter(
+                pump=OuterRef("pump"), kind=AppointmentKind.REFILL, status=AppointmentStatus.PROPOSED
+            )
+        )
+    ):
+        alert_resolve(alert=alert, why="the proposal was booked, withdrawn or the pump refilled")
+    for alert in Alert.objects.filter(
+        clinic=clinic, kind=AlertKind.NO_REFILL_SLOT, resolved_at__isnull=True
+    ).filter(
+        Exists(
+            Appointment.objects.filter(
+                pump=OuterRef("pump"), kind=AppointmentKind.REFILL, status__in=OPEN_STATUSES
+            )
+        )
+    ):
+        alert_resolve(alert=alert, why="the pump has a refill proposal or booking")
     return result
 
 
-def _withdraw_stale_proposals(clinic: Clinic, today: date) -> None:
-    """A proposal that now falls after the refill-by date (a refill, a dose change or a
-    catalog change moved it) or in the past is withdrawn, to be proposed again."""
-    stale = Appointment.objects.filter(
+def _passed_bookings_no_show(clinic: Clinic, today: date) -> int:
+    """LRA-5: a booked refill whose day has passed without a refill (which would have
+    completed it) is a no-show; the pump is proposed again at once."""
+    count = 0
+    for appointment in Appointment.objects.select_for_update(of=("self",)).filter(
+        pump__patient__clinic=clinic,
+        kind=AppointmentKind.REFILL,
+        status=AppointmentStatus.BOOKED,
+        day__lt=today,
+    ):
+        appointment.status = AppointmentStatus.NO_SHOW
+        save_audited(appointment, actor=None, reason="no-show: the day passed without a refill")
+        appointment_reminders_plan(appointment)
+        count += 1
+    return count
+
+
+def _withdraw_stale_proposals(clinic: Clinic, today: date, weekdays: set[int], closures: set[date]) -> int:
+    """LRA-5: a proposal is withdrawn, to be proposed again at once, when its day has passed,
+    when the clinic no longer works that day (a closure, a change of working days), when it
+    falls after a refill-by date that still leaves a working day before it (a refill, a dose
+    or a catalog change moved refill-by), or when the refill is overdue and an earlier
+    working day is open."""
+    count = 0
+    proposals = Appointment.objects.filter(
         pump__patient__clinic=clinic, kind=AppointmentKind.REFILL, status=AppointmentStatus.PROPOSED
-    ).filter(models.Q(day__lt=today) | models.Q(day__gt=F("pump__projection__refill_by")))
-    for appointment in stale.select_for_update(of=("self",)):
-        appointment.status = AppointmentStatus.CANCELLED
-        save_audited(appointment, actor=None, reason="proposal withdrawn: refill-by moved or the day passed")
+    ).select_related("pump__projection")
+    earliest = None
+    for appointment in proposals.select_for_update(of=("self",)):
+        projection = getattr(appointment.pump, "projection", None)
+        refill_by = projection.refill_by if projection else None
+        why = ""
+        if appointment.day < today:
+            why = "the day passed"
+        elif appointment.day.isoweekday() not in weekdays or appointment.day in closures:
+            why = "the clinic does not work that day any more"
+        elif refill_by is not None and appointment.day > refill_by:
+            if not therapy.refill_overdue(
+                refill_by, today=today, working_weekdays=weekdays, closures=closures
+            ):
+                why = "the refill-by date moved before it"
+            else:
+                if earliest is None:
+                    earliest = therapy.earliest_working_day(
+                        today, working_weekdays=weekdays, closures=closures
+                    )
+                if appointment.day != earliest:
+                    why = "the refill is overdue and an earlier working day is open"
+        if why:
+            appointment.status = AppointmentStatus.CANCELLED
+            save_audited(appointment, actor=None, reason=f"proposal withdrawn: {why}")
+            count += 1
+    return count
 
 
-def _propose(pump: Pump, day: date) -> bool:
+def _closed_day_alerts(clinic: Clinic, today: date, weekdays: set[int], closures: set[date]) -> int:
+    """LRA-5: a booked appointment on a day the clinic no longer works raises an alert (once
+    per pump) for a nurse to move it; the alert is resolved once no such booking is left."""
+    on_closed = {}
+    for appointment in Appointment.objects.filter(
+        pump__patient__clinic=clinic, status=AppointmentStatus.BOOKED, day__gte=today
+    ).select_related("pump__patient"):
+        if appointment.day.isoweekday() not in weekdays or appointment.day in closures:
+            on_closed.setdefault(appointment.pump_id, appointment)
+    raised = 0
+    have = set()
+    for alert in Alert.objects.filter(
+        clinic=clinic, kind=AlertKind.APPOINTMENT_DAY_CLOSED, resolved_at__isnull=True
+    ):
+        if alert.pump_id in on_closed:
+            have.add(alert.pump_id)
+        else:
+            alert_resolve(alert=alert, why="the appointment was moved or cancelled")
+    for pump_id, appointment in on_closed.items():
+        if pump_id in have:
+            continue
+        pump = appointment.pump
+        alert_raise(
+            clinic=clinic,
+            pump=pump,
+            kind=AlertKind.APPOINTMENT_DAY_CLOSED,
+            severity=Severity.WARNING,
+            message=(
+                f"{pump.patient}: the {appointment.get_kind_display().lower()} booked on "
+                f"{therapy.day_text(appointment.day)} falls on a day the clinic is closed: move it "
+                "and tell the patient."
+            ),
+        )
+        raised += 1
+    return raised
+
+
+def _propose(pump: Pump, day: date, *, overdue: bool = False) -> bool:
     appointment = Appointment(pump=pump, kind=AppointmentKind.REFILL, day=day, proposed_by_job=True)
+    reason = "proposed by the scheduling job (LRA-5)" + (
+        ": overdue, on the earliest working day" if overdue else ""
+    )
     try:
         with transaction.atomic():
-            save_audited(appointment, actor=None, reason="proposed by the scheduling job (LRA-5)")
+            save_audited(appointment, actor=None, reason=reason)
     except (IntegrityError, ValidationError):
         # Another run proposed one first: its commit is seen by full_clean (ValidationError)
         # or, while it is still running, by the unique index (IntegrityError).
@@ -123,7 +247,9 @@ def _propose(pump: Pump, day: date) -> bool:
 
 
 def _no_slot_alert(pump: Pump, why: str) -> int:
-    if Alert.objects.filter(pump=pump, kind=AlertKind.NO_REFILL_SLOT, acknowledged_at__isnull=True).exists():
+    if Alert.objects.filter(
+        pump=pump, kind=AlertKind.NO_REFILL_SLOT, acknowledged_at__isnull=True, resolved_at__isnull=True
+    ).exists():
         return 0
     alert_raise(
         clinic=pump.patient.clinic,
@@ -131,6 +257,23 @@ def _no_slot_alert(pump: Pump, why: str) -> int:
         kind=AlertKind.NO_REFILL_SLOT,
         severity=Severity.WARNING,
         message=f"No refill appointment could be proposed for pump {pump} ({pump.patient}): {why}.",
+    )
+    return 1
+
+
+def _over_capacity_alert(pump: Pump, day: date, slots: int | None) -> int:
+    if Alert.objects.filter(pump=pump, kind=AlertKind.OVER_CAPACITY, resolved_at__isnull=True).exists():
+        return 0
+    alert_raise(
+        clinic=pump.patient.clinic,
+        pump=pump,
+        kind=AlertKind.OVER_CAPACITY,
+        severity=Severity.WARNING,
+        message=(
+            f"The clinic is over capacity: no day with a free refill slot (of {slots} a day) is left "
+            f"before the refill-by date of pump {pump} ({pump.patient}), so its refill is proposed on "
+            f"{therapy.day_text(day)}, a full day. Add a slot that day or book the refill another way."
+        ),
     )
     return 1
 
@@ -171,20 +314,11 @@ def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
         .select_related("projection", "patient", "model")
     )
     for pump in pumps:
-        plan = pump.projection
-        if plan.replacement_book_by < today:
+        if pump.projection.replacement_book_by < today:
             kind, severity = AlertKind.REPLACEMENT_OVERDUE, Severity.WARNING
-            message = (
-                f"Pump {pump} ({pump.patient}): the replacement had to be booked by {plan.replacement_book_by} "
-                f"(ERI {plan.eri_on}{', estimated' if plan.eri_estimated else ''}; the pump stops at EOS {plan.eos_on})."
-            )
         else:
             kind, severity = AlertKind.REPLACEMENT_PLANNING, Severity.WARNING
-            message = (
-                f"Pump {pump} ({pump.patient}) reaches ERI on {plan.eri_on}"
-                f"{' (estimated)' if plan.eri_estimated else ''}: book the replacement surgery by "
-                f"{plan.replacement_book_by}."
-            )
+        message = replacement_alert_text(kind, pump) or ""
         if Alert.objects.filter(pump=pump, kind=kind, resolved_at__isnull=True).exists():
             continue
         alert_raise(clinic=clinic, pump=pump, kind=kind, severity=severity, message=message)
@@ -195,6 +329,24 @@ def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
     return result
 
 
+def replacement_alert_text(kind: str, pump: Pump) -> str | None:
+    """ERI-2 / ALERT-1: the words of a replacement alert from the pump's current plan."""
+    plan = getattr(pump, "projection", None)  # loaded with the pump where shown in lists
+    if plan is None or plan.eri_on is None or plan.replacement_book_by is None:
+        return None
+    eri, book_by = therapy.day_text(plan.eri_on), therapy.day_text(plan.replacement_book_by)
+    eos = therapy.day_text(plan.eos_on) if plan.eos_on else "unknown"
+    if kind == AlertKind.REPLACEMENT_OVERDUE:
+        return (
+            f"Pump {pump} ({pump.patient}): the replacement had to be booked by {book_by} "
+            f"(ERI {eri}{', estimated' if plan.eri_estimated else ''}; the pump stops at EOS {eos})."
+        )
+    return (
+        f"Pump {pump} ({pump.patient}) reaches ERI on {eri}{' (estimated)' if plan.eri_estimated else ''}: "
+        f"book the replacement surgery by {book_by}."
+    )
+
+
 @dataclass
 class StateAlertsResult(Counts):
     raised: int = 0
@@ -203,10 +355,12 @@ class StateAlertsResult(Counts):
 
 def state_alerts_run(clinic: Clinic, *, pump_ids: list[int] | None = None) -> StateAlertsResult:
     """ALERT-1 on persisted state: each active pump past its projected empty time (worst
-    case), past its alarm time, or due within the alert window with no refill booked has
-    one alert of that kind, raised once and kept until the state ends (a refill, a booking)
-    — acknowledging stops its emails, not the alert's record. ``pump_ids`` limits the pass
-    to those pumps (a refill resolves its pump's alerts in its own transaction)."""
+    case), past its alarm time, overdue (refill-by passed without a refill, booked or not),
+    or due within the alert window with no refill booked has one alert of that kind, raised
+    once and kept until the state ends (a refill, a booking) — acknowledging stops its
+    emails, not the alert's record. What an alert says is worded from the pump's current
+    dates whenever it is shown or sent (``alert_text``). ``pump_ids`` limits the pass to
+    those pumps (a refill resolves its pump's alerts in its own transaction)."""
     from .worklist import worklist
 
     result = StateAlertsResult()
@@ -216,6 +370,9 @@ def state_alerts_run(clinic: Clinic, *, pump_ids: list[int] | None = None) -> St
     pumps = worklist(clinic, now=now)
     if pump_ids is not None:
         pumps = pumps.filter(pk__in=pump_ids)
+    alarm_ahead = models.Q(projection__low_reservoir_alarm_at_worst_case__gt=now) | models.Q(
+        projection__low_reservoir_alarm_at_worst_case__isnull=True
+    )
     states: dict[int, tuple[str, Pump]] = {}
     for pump in pumps.filter(projection__empty_at_worst_case__lte=now):
         states[pump.pk] = (AlertKind.PAST_EMPTY, pump)
@@ -223,10 +380,13 @@ def state_alerts_run(clinic: Clinic, *, pump_ids: list[int] | None = None) -> St
         projection__low_reservoir_alarm_at_worst_case__lte=now, projection__empty_at_worst_case__gt=now
     ):
         states[pump.pk] = (AlertKind.PAST_ALARM, pump)
+    for pump in pumps.filter(alarm_ahead, projection__refill_by__lt=today):
+        states[pump.pk] = (AlertKind.REFILL_OVERDUE, pump)
     for pump in pumps.filter(
+        alarm_ahead,
+        projection__refill_by__gte=today,
         projection__refill_by__lte=due_soon,
         refill_booked=False,
-        projection__low_reservoir_alarm_at_worst_case__gt=now,
     ):
         states[pump.pk] = (AlertKind.REFILL_UNBOOKED, pump)
     open_alerts = Alert.objects.filter(
@@ -245,35 +405,105 @@ def state_alerts_run(clinic: Clinic, *, pump_ids: list[int] | None = None) -> St
         for pump_id, (kind, pump) in states.items():
             if pump_id in have:
                 continue
-            severity, message = STATE_ALERTS[kind](pump, clinic)
-            alert_raise(clinic=clinic, pump=pump, kind=kind, severity=severity, message=message)
+            message = state_alert_text(kind, pump, clinic, now) or ""
+            alert_raise(clinic=clinic, pump=pump, kind=kind, severity=STATE_ALERTS[kind], message=message)
             result.raised += 1
     return result
 
 
-def _local(instant, clinic: Clinic) -> str:
-    return instant.astimezone(clinic.tz).strftime("%Y-%m-%d %H:%M %Z")
-
+# --- what an alert says (ALERT-1: the pump's current dates, when shown or sent) ------------
 
 STATE_ALERTS = {
-    AlertKind.PAST_EMPTY: lambda pump, clinic: (
-        Severity.CRITICAL,
-        f"Pump {pump} ({pump.patient}) is past its projected empty time (worst case, "
-        f"{_local(pump.projection.empty_at_worst_case, clinic)}) without a refill: withdrawal risk, "
-        f"reach the patient now.",
-    ),
-    AlertKind.PAST_ALARM: lambda pump, clinic: (
-        Severity.WARNING,
-        f"Pump {pump} ({pump.patient}) is past its low-reservoir alarm time (worst case, "
-        f"{_local(pump.projection.low_reservoir_alarm_at_worst_case, clinic)}) without a refill; "
-        f"projected empty (worst case) {_local(pump.projection.empty_at_worst_case, clinic)}.",
-    ),
-    AlertKind.REFILL_UNBOOKED: lambda pump, clinic: (
-        Severity.WARNING,
-        f"Pump {pump} ({pump.patient}) must be refilled by {pump.projection.refill_by.isoformat()} "
-        f"({pump.projection.refill_by_reason}) and no refill is booked.",
-    ),
+    AlertKind.PAST_EMPTY: Severity.CRITICAL,
+    AlertKind.PAST_ALARM: Severity.WARNING,
+    AlertKind.REFILL_OVERDUE: Severity.WARNING,
+    AlertKind.REFILL_UNBOOKED: Severity.WARNING,
 }
+
+
+def _local(instant, clinic: Clinic) -> str:
+    """An instant as the clinic's staff read it: ``Wed 25 Nov 2026 14:35 CET``."""
+    local = instant.astimezone(clinic.tz)
+    return f"{local:%a} {local.day} {local:%b %Y %H:%M %Z}"
+
+
+def _refill_by_words(projection: PumpProjection, clinic: Clinic) -> str:
+    if projection.refill_by_reason == "drug_stability":
+        return "the drug's maximum time in the reservoir"
+    alarm = projection.low_reservoir_alarm_at_worst_case
+    if alarm is None:
+        return "the worst-case alarm date less the safety margin"
+    alarm_on = alarm.astimezone(clinic.tz).date()
+    return f"worst-case alarm {therapy.day_text(alarm_on)} less {clinic.safety_margin_days} days"
+
+
+def _booked_words(pump: Pump) -> str:
+    booked = (
+        Appointment.objects.filter(pump=pump, kind=AppointmentKind.REFILL, status=AppointmentStatus.BOOKED)
+        .order_by("day")
+        .first()
+    )
+    if booked is None:
+        return "No refill is booked: book it on the earliest working day."
+    return f"A refill is booked on {therapy.day_text(booked.day)}."
+
+
+def state_alert_text(kind: str, pump: Pump, clinic: Clinic, now) -> str | None:
+    """ALERT-1: the words of a pump's state alert from its stored projection as it is now
+    (None when the pump has no projection to word it from)."""
+    projection = getattr(pump, "projection", None)  # loaded with the pump where shown in lists
+    if projection is None:
+        return None
+    who = f"Pump {pump} ({pump.patient})"
+    if kind == AlertKind.PAST_EMPTY and projection.empty_at_worst_case:
+        return (
+            f"{who} is past its projected empty time (worst case, "
+            f"{_local(projection.empty_at_worst_case, clinic)}) without a refill: withdrawal risk, "
+            "reach the patient now."
+        )
+    if kind == AlertKind.PAST_ALARM and projection.low_reservoir_alarm_at_worst_case:
+        empty = projection.empty_at_worst_case
+        return (
+            f"{who} is past its low-reservoir alarm time (worst case, "
+            f"{_local(projection.low_reservoir_alarm_at_worst_case, clinic)}) without a refill"
+            + (f"; projected empty (worst case) {_local(empty, clinic)}." if empty else ".")
+        )
+    if projection.refill_by is None:
+        return None
+    today = now.astimezone(clinic.tz).date()
+    if kind == AlertKind.REFILL_OVERDUE:
+        days = therapy.refill_overdue_days(projection.refill_by, today)
+        if days is None:
+            return None  # no longer overdue: the record of what was raised is shown
+        return (
+            f"{who}: the refill is overdue by {days} day{'s' if days != 1 else ''}. The refill-by date "
+            f"was {therapy.day_text(projection.refill_by)} ({_refill_by_words(projection, clinic)}). "
+            + _booked_words(pump)
+        )
+    if kind == AlertKind.REFILL_UNBOOKED:
+        return (
+            f"{who} must be refilled by {therapy.day_text(projection.refill_by)} "
+            f"({_refill_by_words(projection, clinic)}) and no refill is booked."
+        )
+    return None
+
+
+def _alert_text(alert: Alert) -> str | None:
+    pump = alert.pump
+    return state_alert_text(alert.kind, pump, pump.patient.clinic, clock.now())
+
+
+def _replacement_text(alert: Alert) -> str | None:
+    return replacement_alert_text(alert.kind, alert.pump)
+
+
+def register_alert_texts() -> None:
+    """Word the state and replacement alerts from the pump's current projection wherever
+    they are shown or sent (``alerts.messages``; called when the app is ready)."""
+    for kind in STATE_ALERTS:
+        messages.register(kind, _alert_text)
+    for kind in (AlertKind.REPLACEMENT_PLANNING, AlertKind.REPLACEMENT_OVERDUE):
+        messages.register(kind, _replacement_text)
 
 
 def state_alerts_run_all() -> StateAlertsResult:
@@ -292,32 +522,53 @@ def refill_proposals_run_all() -> SchedulingResult:
 
 
 def _check_day(pump: Pump, kind: str, day: date) -> list[dict]:
-    """Refuse a day in the past, a non-working day or a closure; a refill after refill-by
-    (LRA-5); a replacement after EOS (ERI-2). Returns warnings (a replacement after ERI)."""
+    """Refuse a day in the past, a non-working day or a closure; a refill after a refill-by
+    date that still leaves a working day before it (LRA-5: an overdue refill is never
+    refused, it is flagged); a replacement after EOS (ERI-2). Returns warnings (an overdue
+    refill, a replacement after ERI)."""
     clinic = pump.patient.clinic
-    if day < local_today(clinic):
-        raise therapy.CalculationError("day", f"{day.isoformat()} is in the past")
-    if day.isoweekday() not in clinic.working_days or clinic.closures.filter(date=day).exists():
+    today = local_today(clinic)
+    if day < today:
         raise therapy.CalculationError(
-            "day", f"{day.isoformat()} is not a working day of clinic {clinic.code}"
+            "day", f"{therapy.day_text(day)} is in the past: choose today or a later working day"
+        )
+    weekdays, closures = _calendar(clinic)
+    if day.isoweekday() not in weekdays or day in closures:
+        raise therapy.CalculationError(
+            "day", f"{therapy.day_text(day)} is not a working day of the clinic: choose another day"
         )
     warnings = []
     if kind == AppointmentKind.REFILL:
         projection = PumpProjection.objects.filter(pump=pump).first()
-        if projection and projection.refill_by and day > projection.refill_by:
-            raise therapy.CalculationError(
-                "day",
-                f"{day.isoformat()} is after the refill-by date {projection.refill_by.isoformat()} "
-                f"({projection.refill_by_reason}); book on or before it",
-                code="after_refill_by",
-            )
+        if projection and projection.refill_by:
+            refill_by = projection.refill_by
+            if (
+                therapy.check_refill_day(
+                    day, refill_by=refill_by, today=today, working_weekdays=weekdays, closures=closures
+                )
+                == "overdue"
+            ):
+                earliest = therapy.earliest_working_day(today, working_weekdays=weekdays, closures=closures)
+                later = (
+                    f" {therapy.day_text(earliest)} is the earliest working day: refill sooner if you can."
+                    if day > earliest
+                    else ""
+                )
+                warnings.append(
+                    {
+                        "code": "overdue",
+                        "message": f"The refill is overdue: its refill-by date was "
+                        f"{therapy.day_text(refill_by)}.{later}",
+                    }
+                )
     elif kind == AppointmentKind.REPLACEMENT:
         plan = selectors.replacement_plan(pump)
         if therapy.check_replacement_date(day, plan) == "after_eri":
             warnings.append(
                 {
                     "code": "after_eri",
-                    "message": f"The surgery on {day.isoformat()} is after the ERI date {plan.eri_on.isoformat()}.",
+                    "message": f"The surgery on {therapy.day_text(day)} is after the ERI date "
+                    f"{therapy.day_text(plan.eri_on)}.",
                 }
             )
     return warnings
@@ -416,3 +667,29 @@ def appointments_after_refill(*, actor, refill) -> None:
             appointment.status = AppointmentStatus.CANCELLED
             save_audited(appointment, actor=actor, reason="proposal withdrawn: the pump was refilled")
         appointment_reminders_plan(appointment)
+
+
+# --- a day stops (or starts) being a working day ------------------------------------------
+
+
+def clinic_calendar_changed(sender, instance, created=False, raw=False, **kwargs) -> None:
+    """LRA-5: a closure added, moved or removed, or the clinic's working days changed (any
+    save of the clinic): once the change commits, the clinic's proposals on days it no longer
+    works are withdrawn and made again, and bookings on them alerted — at once, not at the
+    next nightly run. Connected to the signals of ``Clinic`` and ``ClinicClosure``."""
+    if raw:  # a fixture being loaded: its clinic's pumps are not there yet
+        return
+    if isinstance(instance, Clinic):
+        if created:
+            return
+        clinic_id = instance.pk
+    else:
+        clinic_id = instance.clinic_id
+    # robust: the change is committed; a failed run is logged and the nightly run repeats it
+    transaction.on_commit(lambda: _calendar_rerun(clinic_id), robust=True)
+
+
+def _calendar_rerun(clinic_id: int) -> None:
+    clinic = Clinic.objects.filter(pk=clinic_id).first()
+    if clinic is not None:
+        refill_proposals_run(clinic)

@@ -29,8 +29,9 @@ from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStat
 URGENCY = [
     ("past_empty", "Past the projected empty time (worst case): withdrawal risk, act now"),
     ("past_alarm", "Past the low-reservoir alarm time (worst case) without a refill"),
+    ("overdue", "Overdue: the refill-by date has passed without a refill"),
     ("no_show", "Missed the last refill appointment"),
-    ("due_unbooked", "Refill-by date soon and no refill booked"),
+    ("due_unbooked", "Refill-by date in the coming days and no refill booked"),
     ("replacement_overdue", "Replacement book-by date passed without a booked replacement"),
     ("no_projection", "No projection: see the warnings"),
     ("scheduled", "Due; refill booked"),
@@ -79,6 +80,8 @@ def worklist(
             urgency=Case(
                 When(projection__empty_at_worst_case__lte=now, then=Value(RANK["past_empty"])),
                 When(projection__low_reservoir_alarm_at_worst_case__lte=now, then=Value(RANK["past_alarm"])),
+                # ALERT-1: refill-by passed without a refill — booked or not, overdue.
+                When(projection__refill_by__lt=today, then=Value(RANK["overdue"])),
                 When(Q(pk__in=missed), then=Value(RANK["no_show"])),
                 When(
                     Q(projection__refill_by__lte=due_soon, refill_booked=False),
@@ -133,6 +136,17 @@ def ranked_pumps(ranks) -> list[Pump]:
     return page
 
 
+def urgency_label(code: str, refill_by: date | None, today: date) -> str:
+    """ALERT-1 in words: an overdue refill says by how many days (never "soon")."""
+    days = therapy.refill_overdue_days(refill_by, today) if code == "overdue" else None
+    if days is None:
+        return LABEL[code]
+    return (
+        f"Overdue by {days} day{'s' if days != 1 else ''}: "
+        f"the refill-by date {therapy.day_text(refill_by)} has passed"
+    )
+
+
 def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[dict]:
     """The page's rows: the stored projection, the open refill appointment, the flags, and
     the reservoir volume now (LRA-1) — a constant number of queries for the page."""
@@ -146,7 +160,7 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
         a.pump_id: a
         for a in Appointment.objects.filter(
             pump_id__in=ids, kind=AppointmentKind.REFILL, status__in=OPEN_STATUSES
-        ).select_related("nurse", "pump__patient__clinic")
+        ).select_related("nurse", "pump__patient__clinic", "pump__projection")
     }
     rows = []
     for pump in pumps:
@@ -163,6 +177,9 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
         alarm = projection.low_reservoir_alarm_at_worst_case if projection else None
         appointment = appointments.get(pump.pk)
         code = URGENCY[pump.urgency][0]
+        label = urgency_label(
+            code, projection.refill_by if projection else None, now.astimezone(clinic.tz).date()
+        )
         rows.append(
             {
                 "patient": patient,
@@ -175,7 +192,7 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
                 "refill_by": projection.refill_by if projection else None,
                 "refill_by_reason": (projection.refill_by_reason or None) if projection else None,
                 "replacement_book_by": projection.replacement_book_by if projection else None,
-                "urgency": {"rank": pump.urgency, "code": code, "label": LABEL[code]},
+                "urgency": {"rank": pump.urgency, "code": code, "label": label},
                 "appointment": appointment,
                 "flags": {
                     "discrepancy_at_last_refill": discrepancy,

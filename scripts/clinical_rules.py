@@ -82,9 +82,9 @@ RULES = [
     ),
     (
         "LRA-5",
-        "Appointment on a working day on or before refill-by",
+        "Appointment on a working day on or before refill-by; overdue on the earliest working day",
         SAULINO,
-        "`therapy.battery.appointment_day` (scheduling jobs: issue 3)",
+        "`therapy.battery.refill_day`, `check_refill_day`; `refills.scheduling.refill_proposals_run`",
     ),
     (
         "REFILL-1",

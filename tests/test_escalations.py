@@ -67,9 +67,10 @@ def test_state_alerts_are_raised_once_on_persisted_state(home, api):
     assert alert_of(empty, "past_empty").severity == "critical"
     assert alert_of(alarm, "past_alarm").severity == "warning"
     assert alert_of(due, "refill_unbooked").severity == "warning"
-    assert "2026-11-05 08:25 UTC" in alert_of(empty, "past_empty").message
-    assert "2026-11-24 20:35 UTC" in alert_of(alarm, "past_alarm").message
-    assert "2026-11-29" in alert_of(due, "refill_unbooked").message
+    # Times and dates in the clinic's zone, as people read them (no ISO format).
+    assert "Thu 5 Nov 2026 08:25 UTC" in alert_of(empty, "past_empty").message
+    assert "Tue 24 Nov 2026 20:35 UTC" in alert_of(alarm, "past_alarm").message
+    assert "must be refilled by 29 Nov 2026" in alert_of(due, "refill_unbooked").message
     # The job finds the same state: nothing new.
     assert (state_alerts_run_all().raised, Alert.objects.count()) == (0, 3)
 

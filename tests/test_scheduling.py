@@ -84,24 +84,27 @@ def test_full_days_are_skipped_most_urgent_first(clinic, api):
 
 
 @pytest.mark.rule("LRA-5")
-def test_no_slot_in_the_window_raises_one_alert_instead_of_missing_silently(clinic, api):
+def test_a_closed_window_takes_the_latest_earlier_working_day_instead_of_missing(clinic, api):
     pump = new_pump(clinic, api, ON_MONDAY)
-    for day in range(8, 15):  # the whole window before Monday 14 closed
+    for day in range(8, 15):  # the whole week before Monday 14 closed
         ClinicClosure.objects.create(clinic=clinic, date=date(2026, 12, day))
     result = refill_proposals_run(clinic)
-    assert (result.proposed, result.no_slot) == (0, 1)
-    assert refill_proposals_run(clinic).no_slot == 0  # the open alert is not repeated
-    alert = Alert.objects.get(pump=pump)
-    assert alert.kind == "no_refill_slot" and "2026-12-14" in alert.message
-    assert not Appointment.objects.filter(pump=pump).exists()
+    # Tuesday 8 .. Monday 14 closed -> Monday 7 Dec, the latest earlier working day from today
+    assert (result.proposed, result.no_slot, result.overdue) == (1, 0, 0)
+    assert proposals(pump) == [date(2026, 12, 7)]
+    assert not Alert.objects.filter(pump=pump).exists()
 
 
 @pytest.mark.rule("LRA-5")
-def test_a_refill_by_date_in_the_past_is_alerted_never_proposed_after_it(clinic, api):
-    # Fill 2026-10-20: alarm 2026-11-20, refill-by 2026-11-13, before today (2026-11-26).
+def test_a_refill_by_date_in_the_past_is_proposed_today_marked_overdue(clinic, api):
+    # Fill 2026-10-20: alarm 2026-11-20, refill-by 2026-11-13, before today (Thursday 2026-11-26):
+    # proposed on today, the earliest working day, overdue; no "no slot" alert.
     pump = new_pump(clinic, api, "2026-10-20T10:00:00Z")
-    assert refill_proposals_run(clinic).no_slot == 1
-    assert not Appointment.objects.filter(pump=pump).exists()
+    result = refill_proposals_run(clinic)
+    assert (result.proposed, result.overdue, result.no_slot) == (1, 1, 0)
+    assert proposals(pump) == [date(2026, 11, 26)]
+    assert not Alert.objects.filter(pump=pump, kind="no_refill_slot").exists()
+    assert refill_proposals_run(clinic).proposed == 0  # kept, not withdrawn and made again
 
 
 def test_the_job_is_idempotent(clinic, api):
@@ -222,9 +225,11 @@ def test_nurses_list_and_filter_appointments(api, proposed, clinic):
 
 
 @pytest.mark.rule("LRA-5")
-def test_moving_a_refill_after_refill_by_is_refused(api, proposed):
+def test_moving_a_refill_after_a_refill_by_date_still_ahead_is_refused(api, proposed):
+    # refill-by Monday 14 Dec is ahead and a working day: Tuesday 15 is refused, naming Monday 14
     response = api.post(f"/api/v1/appointments/{proposed.pk}/book/", {"day": "2026-12-15"}, format="json")
-    assert_refused(response, "day", "after_refill_by")
+    body = assert_refused(response, "day", "after_refill_by")
+    assert "14 Dec 2026" in body["detail"] and "2026-12" not in body["detail"]
     proposed.refresh_from_db()
     assert proposed.status == "proposed"
 
@@ -369,7 +374,7 @@ def test_replacement_planning_opens_then_escalates(clinic, api):
     assert Alert.objects.get(pump=overdue).severity == "warning"
     task = Alert.objects.get(pump=planning)
     assert (
-        task.kind == "replacement_planning" and "2026-12-01" in task.message and "2027-03-01" in task.message
+        task.kind == "replacement_planning" and "1 Dec 2026" in task.message and "1 Mar 2027" in task.message
     )
     assert not Alert.objects.filter(pump__in=[later, booked]).exists()
     assert replacement_planning_run(clinic).opened == 0  # raised once, until resolved

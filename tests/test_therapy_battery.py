@@ -5,11 +5,21 @@ All expected dates are worked out by hand; the arithmetic is in the comments.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
-from therapy import CalculationError, appointment_day, check_replacement_date, replacement_plan
+from therapy import (
+    CalculationError,
+    RefillDay,
+    appointment_day,
+    check_refill_day,
+    check_replacement_date,
+    day_text,
+    refill_day,
+    refill_overdue_days,
+    replacement_plan,
+)
 
 WEEKDAYS = {1, 2, 3, 4, 5}  # ISO: Monday..Friday
 
@@ -147,3 +157,122 @@ def test_no_working_day_is_refused():
     assert appointment_day(
         date(2026, 2, 8), working_weekdays=WEEKDAYS, closures=set(), earliest=date(2026, 2, 6)
     ) == date(2026, 2, 6)
+
+
+# --- LRA-5: refill_day, overdue refills -------------------------------------------------------
+# November 2026: Thursday 26, Friday 27, Saturday 28, Sunday 29, Monday 30; December: Tuesday 1,
+# Monday 7, Thursday 10, Friday 11, Monday 14.
+
+
+def _day(refill_by, today, closures=(), full=(), weekdays=WEEKDAYS):
+    return refill_day(
+        refill_by, today=today, working_weekdays=weekdays, closures=set(closures), full_days=set(full)
+    )
+
+
+@pytest.mark.rule("LRA-5")
+def test_a_refill_in_time_is_proposed_on_the_latest_free_working_day_before_refill_by():
+    # refill-by Monday 14 Dec, today Thursday 26 Nov: Monday 14 itself
+    assert _day(date(2026, 12, 14), date(2026, 11, 26)) == RefillDay(date(2026, 12, 14), False, False)
+    # refill-by today (Thursday 26 Nov, a working day): today, in time
+    assert _day(date(2026, 11, 26), date(2026, 11, 26)) == RefillDay(date(2026, 11, 26), False, False)
+
+
+@pytest.mark.rule("LRA-5")
+def test_an_overdue_refill_is_proposed_today_or_on_the_next_working_day():
+    # refill-by Wednesday 25 Nov passed; today Thursday 26 Nov works -> today, overdue
+    assert _day(date(2026, 11, 25), date(2026, 11, 26)) == RefillDay(date(2026, 11, 26), True, False)
+    # the same seen on Saturday 28 Nov: Sat, Sun closed -> Monday 30 Nov
+    assert _day(date(2026, 11, 25), date(2026, 11, 28)).day == date(2026, 11, 30)
+    # ... and with Monday 30 Nov a closure -> Tuesday 1 Dec
+    assert _day(date(2026, 11, 25), date(2026, 11, 28), closures=[date(2026, 11, 30)]) == RefillDay(
+        date(2026, 12, 1), True, False
+    )
+    # refill-by Sunday 29 Nov seen on Saturday 28: no working day left before it -> Monday 30, overdue
+    assert _day(date(2026, 11, 29), date(2026, 11, 28)) == RefillDay(date(2026, 11, 30), True, False)
+
+
+@pytest.mark.rule("LRA-5")
+def test_a_full_window_takes_the_latest_earlier_free_day_then_any_day_over_capacity():
+    # refill-by Monday 14 Dec; the working days of the week before (Tue 8 .. Mon 14) are full:
+    # Monday 7 Dec is the latest earlier free working day
+    week = [date(2026, 12, d) for d in (8, 9, 10, 11, 14)]
+    assert _day(date(2026, 12, 14), date(2026, 11, 26), full=week) == RefillDay(
+        date(2026, 12, 7), False, False
+    )
+    # today Thursday 10 Dec, Thu 10, Fri 11 and Mon 14 full: nothing free from today to refill-by ->
+    # the earliest working day from today, Thursday 10, over capacity
+    full = [date(2026, 12, d) for d in (10, 11, 14)]
+    assert _day(date(2026, 12, 14), date(2026, 12, 10), full=full) == RefillDay(
+        date(2026, 12, 10), False, True
+    )
+    # overdue on a full day: still that day, over capacity
+    assert _day(date(2026, 11, 25), date(2026, 11, 26), full=[date(2026, 11, 26)]) == RefillDay(
+        date(2026, 11, 26), True, True
+    )
+
+
+@pytest.mark.rule("LRA-5")
+def test_the_day_is_never_in_the_past_never_on_a_closed_day_and_never_missing():
+    # every refill-by from 40 days before to 40 days after Thursday 26 Nov, with the Fridays and
+    # Monday 30 Nov closed and one day in three full
+    today = date(2026, 11, 26)
+    closures = {date(2026, 11, 27), date(2026, 11, 30), date(2026, 12, 4), date(2026, 12, 11)}
+    full = {today + timedelta(days=k) for k in range(0, 60, 3)}
+    for offset in range(-40, 41):
+        refill_by = today + timedelta(days=offset)
+        got = _day(refill_by, today, closures=closures, full=full)
+        assert got.day >= today and got.day.isoweekday() in WEEKDAYS and got.day not in closures
+        assert got.overdue == (got.day > refill_by)
+        if offset < 0:
+            assert got.overdue
+
+
+@pytest.mark.rule("LRA-5")
+def test_a_clinic_without_working_days_is_refused_with_a_clear_message():
+    with pytest.raises(CalculationError) as err:
+        _day(date(2026, 11, 25), date(2026, 11, 26), weekdays=set())
+    assert err.value.field == "clinic.working_days"
+
+
+@pytest.mark.rule("LRA-5")
+def test_booking_after_refill_by_is_refused_while_in_time_and_allowed_once_overdue():
+    # refill-by Monday 14 Dec is ahead: Tuesday 15 refused, naming the last working day (Monday 14)
+    with pytest.raises(CalculationError) as err:
+        check_refill_day(
+            date(2026, 12, 15), refill_by=date(2026, 12, 14), today=date(2026, 11, 26),
+            working_weekdays=WEEKDAYS, closures=set(),
+        )  # fmt: skip
+    assert err.value.code == "after_refill_by" and "14 Dec 2026" in err.value.message
+    # refill-by Wednesday 25 Nov has passed: any working day from today is accepted, flagged overdue
+    for day in (date(2026, 11, 26), date(2026, 12, 2)):
+        assert (
+            check_refill_day(
+                day,
+                refill_by=date(2026, 11, 25),
+                today=date(2026, 11, 26),
+                working_weekdays=WEEKDAYS,
+                closures=set(),
+            )  # fmt: skip
+            == "overdue"
+        )
+    # refill-by Sunday 29 Nov seen on Saturday 28: no working day left, Monday 30 accepted
+    assert (
+        check_refill_day(
+            date(2026, 11, 30),
+            refill_by=date(2026, 11, 29),
+            today=date(2026, 11, 28),
+            working_weekdays=WEEKDAYS,
+            closures=set(),
+        )  # fmt: skip
+        == "overdue"
+    )
+
+
+@pytest.mark.rule("ALERT-1")
+def test_days_overdue_count_from_the_day_after_refill_by():
+    # refill-by 25 Nov, today 2 Dec: 30 - 25 = 5 days in November + 2 = 7 days
+    assert refill_overdue_days(date(2026, 11, 25), date(2026, 12, 2)) == 7
+    assert refill_overdue_days(date(2026, 12, 2), date(2026, 12, 2)) is None  # due today, not overdue
+    assert refill_overdue_days(None, date(2026, 12, 2)) is None
+    assert day_text(date(2026, 11, 5)) == "5 Nov 2026"

@@ -6,7 +6,19 @@ it implements. Inputs and outputs are dataclasses and exact rationals (``Fractio
 rounding happens once, at the edge (``therapy.units.rounded``).
 """
 
-from .battery import ReplacementPlan, appointment_day, check_replacement_date, replacement_plan
+from .battery import (
+    RefillDay,
+    ReplacementPlan,
+    appointment_day,
+    check_refill_day,
+    check_replacement_date,
+    day_text,
+    earliest_working_day,
+    refill_day,
+    refill_overdue,
+    refill_overdue_days,
+    replacement_plan,
+)
 from .dosing import Prescription, daily_volume_ml, parse_prescription
 from .errors import CalculationError
 from .projection import (
@@ -55,6 +67,7 @@ __all__ = [
     "Notice",
     "Prescription",
     "Projection",
+    "RefillDay",
     "ReplacementPlan",
     "Reservoir",
     "ScreeningOutcome",
@@ -66,14 +79,20 @@ __all__ = [
     "bridge_daily_dose_mcg",
     "bridge_for_volume",
     "check_concentration",
+    "check_refill_day",
     "check_event_time",
     "check_new_daily_dose",
     "check_refill_volumes",
     "check_replacement_date",
     "daily_volume_ml",
+    "day_text",
+    "earliest_working_day",
     "parse_prescription",
     "project",
     "refill_by",
+    "refill_day",
+    "refill_overdue",
+    "refill_overdue_days",
     "replacement_plan",
     "residual_discrepancy",
     "screening_outcome",

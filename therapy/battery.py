@@ -84,8 +84,128 @@ def appointment_day(
         if day.isoweekday() in working_weekdays and day not in closures and day not in full_days:
             return day
         day -= timedelta(days=1)
+    if floor > refill_by:  # never a backwards range in a message
+        raise CalculationError(
+            "refill_by", f"the refill-by date {day_text(refill_by)} has passed", code="no_working_day"
+        )
     raise CalculationError(
         "refill_by",
-        f"no clinic working day with a free slot between {floor.isoformat()} and {refill_by.isoformat()}",
+        f"no clinic working day with a free slot from {day_text(floor)} to {day_text(refill_by)}",
         code="no_working_day",
     )
+
+
+# --- LRA-5: the day a refill is proposed on and the days it may be booked on -----------------
+
+# How far ahead the earliest working day is looked for: a clinic that does not work for a
+# year is a configuration error, reported as such.
+SEARCH_DAYS = 366
+
+
+def day_text(day: date) -> str:
+    """A date as people read it: ``25 Nov 2026`` (never ISO in a message)."""
+    return f"{day.day} {day:%b %Y}"
+
+
+def _working(day: date, working_weekdays: set[int], closures: set[date]) -> bool:
+    return day.isoweekday() in working_weekdays and day not in closures
+
+
+def earliest_working_day(
+    today: date, *, working_weekdays: set[int], closures: set[date], full_days: set[date] = frozenset()
+) -> date:
+    """LRA-5: the first working day from ``today`` (today included), skipping ``full_days``."""
+    if not working_weekdays:
+        raise CalculationError("clinic.working_days", "no working day is configured for the clinic")
+    day = today
+    for _ in range(SEARCH_DAYS):
+        if _working(day, working_weekdays, closures) and day not in full_days:
+            return day
+        day += timedelta(days=1)
+    raise CalculationError(
+        "clinic.working_days",
+        f"the clinic has no working day in the {SEARCH_DAYS} days from {day_text(today)}: "
+        "check its working days and closures",
+        code="no_working_day",
+    )
+
+
+def refill_overdue(refill_by: date, *, today: date, working_weekdays: set[int], closures: set[date]) -> bool:
+    """LRA-5: a refill is overdue when no clinic working day is left from ``today`` (today
+    included) to ``refill_by`` — refill-by has passed, or only closed days remain before it."""
+    day = today
+    while day <= refill_by:
+        if _working(day, working_weekdays, closures):
+            return False
+        day += timedelta(days=1)
+    return True
+
+
+def refill_overdue_days(refill_by: date | None, today: date) -> int | None:
+    """ALERT-1: how many days ago refill-by passed (None while it has not: refill-by today is
+    due, not overdue)."""
+    if refill_by is None or refill_by >= today:
+        return None
+    return (today - refill_by).days
+
+
+@dataclass(frozen=True)
+class RefillDay:
+    """LRA-5: the day a refill is proposed on. ``overdue``: it falls after refill-by (no
+    working day was left before it); ``over_capacity``: every working day from today to
+    refill-by is full, so it was put on a full day and the clinic must be told."""
+
+    day: date
+    overdue: bool
+    over_capacity: bool
+
+
+def refill_day(
+    refill_by: date,
+    *,
+    today: date,
+    working_weekdays: set[int],
+    closures: set[date],
+    full_days: set[date] = frozenset(),
+) -> RefillDay:
+    """LRA-5. In order:
+
+    1. the latest working day with a free slot in the window before refill-by;
+    2. when the window is full, the latest earlier working day with a free slot from today
+       (1 and 2 are one walk back from refill-by to today: whatever the window's length,
+       the first free working day met is the day);
+    3. when there is none (or refill-by is today on a closed day, or has passed: overdue),
+       the earliest working day from today, whatever the capacity (``over_capacity`` when
+       that day is full).
+
+    A pump is never left without a day: only a clinic without any working day refuses."""
+    if not working_weekdays:
+        raise CalculationError("clinic.working_days", "no working day is configured for the clinic")
+    day = refill_by
+    while day >= today:
+        if _working(day, working_weekdays, closures) and day not in full_days:
+            return RefillDay(day, overdue=False, over_capacity=False)
+        day -= timedelta(days=1)
+    day = earliest_working_day(today, working_weekdays=working_weekdays, closures=closures)
+    return RefillDay(day, overdue=day > refill_by, over_capacity=day in full_days)
+
+
+def check_refill_day(
+    day: date, *, refill_by: date, today: date, working_weekdays: set[int], closures: set[date]
+) -> str | None:
+    """LRA-5 for a day a nurse books (already known to be a working day from today): a day
+    after refill-by is refused while a working day is left on or before it; once none is
+    (overdue), booking is never refused and the day is flagged: returns ``overdue``."""
+    if day <= refill_by:
+        return None
+    if not refill_overdue(refill_by, today=today, working_weekdays=working_weekdays, closures=closures):
+        last = appointment_day(
+            refill_by, working_weekdays=working_weekdays, closures=closures, earliest=today
+        )
+        raise CalculationError(
+            "day",
+            f"{day_text(day)} is after the refill-by date {day_text(refill_by)}: book on or before it "
+            f"(the last working day is {day_text(last)})",
+            code="after_refill_by",
+        )
+    return "overdue"

@@ -33,7 +33,7 @@ from . import forms
 from .charts import reservoir_chart
 
 PAGE_SIZE = 50
-OVERDUE = ("past_empty", "past_alarm", "no_show")
+OVERDUE = ("past_empty", "past_alarm", "overdue", "no_show")
 DUE = ("due_unbooked", "scheduled")
 URGENCY_GROUPS = {
     "overdue": [worklist.RANK[c] for c in OVERDUE],
@@ -44,6 +44,7 @@ URGENCY_GROUPS = {
 URGENCY_STYLE = {
     "past_empty": ("critical", "Past empty"),
     "past_alarm": ("critical", "Past alarm"),
+    "overdue": ("critical", "Overdue"),
     "no_show": ("critical", "Missed refill"),
     "due_unbooked": ("warning", "Due, not booked"),
     "replacement_overdue": ("warning", "Book replacement"),
@@ -243,7 +244,7 @@ def clinic_alerts(request, code):
     clinic = get_object_or_404(clinics_of(request.user), code=code)
     alerts = (
         Alert.objects.filter(clinic=clinic, acknowledged_at__isnull=True, resolved_at__isnull=True)
-        .select_related("pump__patient")
+        .select_related("pump__patient__clinic", "pump__projection")
         .order_by("severity", "-raised_at")
     )
     return _page(request, "web/alerts.html", clinic, {"alerts": alerts, "nav": "alerts"})
@@ -266,6 +267,7 @@ def pump_page(request, pump_id):
     )
     appointments = list(pump.appointments.select_related("nurse").order_by("-day", "-pk"))
     card = card_selectors.card_read(pump)
+    today = now.astimezone(clinic.tz).date()
     return _page(
         request,
         "web/pump.html",
@@ -282,10 +284,16 @@ def pump_page(request, pump_id):
             "history": selectors.pump_history(pump)[:100],
             "appointments": appointments,
             "open_kinds": {a.kind for a in appointments if a.status in OPEN_STATUSES},
+            "open_statuses": OPEN_STATUSES,
             "notifications": Notification.objects.filter(Q(pump=pump) | Q(appointment__pump=pump))
             .select_related("appointment")
             .order_by("-due_at")[:50],
-            "alerts": pump.alerts.select_related("acknowledged_by").order_by("-raised_at")[:50],
+            "alerts": pump.alerts.select_related(
+                "acknowledged_by", "pump__patient__clinic", "pump__projection"
+            ).order_by("-raised_at")[:50],
+            # ALERT-1: an overdue refill is worded so, with its days (empty when in time)
+            "overdue_label": therapy.refill_overdue_days(projection["refill_by"], today)
+            and worklist.urgency_label("overdue", projection["refill_by"], today),
             "card": card,
             "card_changed": card_selectors.changed_fields(
                 (last.data if (last := card_selectors.last_issued(pump)) else None), card.data
@@ -416,19 +424,19 @@ def _nurses(clinic):
 
 
 def _suggested_day(pump: Pump):
-    """LRA-5: the latest working day on or before refill-by (the core's rule)."""
+    """LRA-5: the day the core proposes (the latest working day on or before refill-by, or
+    for an overdue refill the earliest working day from today)."""
     projection = getattr(pump, "projection", None)
     clinic = pump.patient.clinic
     if projection is None or projection.refill_by is None:
         return None
     try:
-        return therapy.appointment_day(
+        return therapy.refill_day(
             projection.refill_by,
+            today=scheduling.local_today(clinic),
             working_weekdays=set(clinic.working_days),
             closures=set(clinic.closures.values_list("date", flat=True)),
-            earliest=scheduling.local_today(clinic),
-            full_days=set(),
-        )
+        ).day
     except therapy.CalculationError:
         return None
 

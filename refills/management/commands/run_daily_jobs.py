@@ -27,7 +27,10 @@ class Command(BaseCommand):
         )
         proposals = refill_proposals_run_all()
         self.stdout.write(
-            f"refills: {proposals.proposed} appointments proposed, {proposals.no_slot} pumps without a slot (alerted)"
+            f"refills: {proposals.proposed} appointments proposed ({proposals.overdue} overdue, "
+            f"{proposals.over_capacity} on a full day, alerted), {proposals.withdrawn} withdrawn, "
+            f"{proposals.no_shows} passed bookings marked no-show, {proposals.no_slot} pumps without a "
+            "working day (alerted)"
         )
         replacements = replacement_planning_run_all()
         self.stdout.write(
