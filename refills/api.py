@@ -476,7 +476,7 @@ class ScreeningBolusSerializer(serializers.Serializer):
     adverse_reactions = serializers.CharField(
         required=False, allow_blank=True, default="", help_text="empty: none observed"
     )
-    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    recorded_by = serializers.CharField(source="recorded_by.username", read_only=True)
 
 
 class ScreeningTrialSummarySerializer(serializers.Serializer):
