@@ -18,13 +18,14 @@ from django.db import transaction
 
 import therapy
 from alerts.models import AlertKind, Severity
+from alerts.outbox import appointment_reminders_plan
 from alerts.services import alert_raise
 from patients.models import CatheterModel, Pump, PumpModel, PumpStatus
 from patients.permissions import PRESCRIBERS, PUMP_WRITERS, require_role
 from patients.services import pump_create, save_audited
 from pumpcare import clock
 
-from .models import PumpExplant
+from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus, PumpExplant
 from .projections import projections_refresh
 from .scheduling import state_alerts_run
 from .services import lock_active_pump
@@ -52,7 +53,9 @@ def pump_explant(*, actor, pump: Pump, explanted_on: date, reason: str, override
     last_event = _check_explant_day(pump, explanted_on)
     day_starts = datetime.combine(explanted_on, time(0), tzinfo=clinic.tz)
     stopped_at = max(day_starts, last_event + timedelta(seconds=1)) if last_event else day_starts
-    _mark_explanted(actor, pump, explanted_on, f"explanted without replacement: {override_reason}")
+    _mark_explanted(
+        actor, pump, explanted_on, f"explanted without replacement: {override_reason}", replaced=False
+    )
     record = PumpExplant(
         pump=pump,
         explanted_on=explanted_on,
@@ -103,7 +106,7 @@ def pump_replace(
             "reason", "Say why the pump is replaced (for example: end of battery life)."
         )
     _check_explant_day(old_pump, explanted_on)
-    _mark_explanted(actor, old_pump, explanted_on, f"replaced: {reason}")
+    _mark_explanted(actor, old_pump, explanted_on, f"replaced: {reason}", replaced=True)
     new_pump = pump_create(
         actor=actor,
         patient=old_pump.patient,
@@ -153,8 +156,29 @@ def _check_explant_day(pump: Pump, explanted_on: date) -> datetime | None:
     return last_event
 
 
-def _mark_explanted(actor, pump: Pump, explanted_on: date, why: str) -> None:
+def _mark_explanted(actor, pump: Pump, explanted_on: date, why: str, *, replaced: bool) -> None:
     pump.status = PumpStatus.EXPLANTED
     pump.explanted_on = explanted_on
     save_audited(pump, actor=actor, reason=why)
     projections_refresh([pump.pk])
+    _close_appointments(actor, pump, replaced=replaced)
+
+
+def _close_appointments(actor, pump: Pump, *, replaced: bool) -> None:
+    """The explanted pump's open appointments end with it, and their reminders with them: a
+    replacement surgery booked for it is completed by the replacement; every other one (a
+    refill, a titration visit, or a surgery that will not happen) is cancelled. The new
+    pump gets its own once it is filled."""
+    for appointment in Appointment.objects.select_for_update().filter(pump=pump, status__in=OPEN_STATUSES):
+        if (
+            replaced
+            and appointment.kind == AppointmentKind.REPLACEMENT
+            and (appointment.status == AppointmentStatus.BOOKED)
+        ):
+            appointment.status = AppointmentStatus.COMPLETED
+            save_audited(appointment, actor=actor, reason="completed by the pump replacement")
+        else:
+            appointment.status = AppointmentStatus.CANCELLED
+            why = "the pump was replaced" if replaced else "the pump was explanted without a replacement"
+            save_audited(appointment, actor=actor, reason=f"cancelled: {why}")
+        appointment_reminders_plan(appointment)

@@ -311,3 +311,35 @@ def test_an_explant_date_before_the_last_fill_is_refused(at_300, physician):
     )
     assert "Sun 01 Mar 2026 10:00 UTC" in body["errors"]["explanted_on"][0]
     assert counts() == before
+
+
+# --- the explanted pump's appointments -------------------------------------------------------
+
+
+def _appointments(pump):
+    from refills.models import Appointment
+
+    refill_visit = Appointment.objects.create(
+        pump=pump, kind="refill", status="booked", day=date(2026, 12, 1)
+    )
+    surgery = Appointment.objects.create(
+        pump=pump, kind="replacement", status="booked", day=date(2026, 12, 2)
+    )
+    return refill_visit, surgery
+
+
+def test_a_replacement_completes_the_booked_surgery_and_cancels_the_old_pumps_refill(api, at_300):
+    refill_visit, surgery = _appointments(at_300)
+    assert replace(api, at_300).status_code == 201
+    refill_visit.refresh_from_db()
+    surgery.refresh_from_db()
+    assert (refill_visit.status, surgery.status) == ("cancelled", "completed")
+    assert refill_visit.history.latest().history_change_reason == "cancelled: the pump was replaced"
+
+
+def test_an_explant_cancels_the_pumps_open_appointments(at_300, physician):
+    refill_visit, surgery = _appointments(at_300)
+    assert explant(client_for(physician), at_300, override_reason="infection").status_code == 201
+    refill_visit.refresh_from_db()
+    surgery.refresh_from_db()
+    assert (refill_visit.status, surgery.status) == ("cancelled", "cancelled")
