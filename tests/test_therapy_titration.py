@@ -7,12 +7,14 @@ All expected values are worked out by hand; the arithmetic is in the comments.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction as F
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from therapy import (
     CalculationError,
@@ -510,3 +512,39 @@ def test_a_replacement_pump_continues_the_patients_concentration():
     )
     assert [n.code for n in notices] == ["not_patient_concentration"]
     assert "2000 mcg/mL" in notices[0].message and "500 mcg/mL" in notices[0].message
+
+
+# --- properties -----------------------------------------------------------------------------
+
+DOSES = st.fractions(min_value=0, max_value=2000, max_denominator=10_000)
+HOURS_AGO = st.integers(min_value=1, max_value=24 * 60)
+
+
+@pytest.mark.rule("TITRATE-1", "TITRATE-2")
+@settings(max_examples=200, deadline=None)
+@given(
+    history=st.lists(st.tuples(HOURS_AGO, DOSES), min_size=1, max_size=6, unique_by=lambda x: x[0]),
+    new=DOSES,
+)
+def test_property_a_dose_at_or_below_the_dose_in_effect_is_refused_only_when_it_is_zero(history, new):
+    now = t("2026-06-01T12:00Z")
+    rows = [(now - timedelta(hours=h), d) for h, d in history]
+    in_effect = max(rows)[1]  # the latest row
+    verdict = check_new_daily_dose(
+        new_daily_dose_mcg=new,
+        effective_at=now,
+        history=rows,
+        spasticity_origin="spinal",
+        birth_date=ADULT,
+        tz=UTC,
+        limits=LIMITS,
+    )
+    if is_zero_daily_dose(new):
+        assert verdict.code == "discontinuation_requires_override"
+    elif new <= in_effect:
+        assert verdict.code is None
+    else:
+        # an increase: allowed exactly when within (1 + limit) x the lowest dose in the window
+        assert verdict.code in (None, "titration_limit_exceeded")
+        assert (verdict.code is None) == (new <= verdict.max_allowed_daily_dose_mcg)
+        assert verdict.max_allowed_daily_dose_mcg <= in_effect * F(13, 10)
