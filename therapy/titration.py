@@ -187,12 +187,17 @@ def check_new_daily_dose(
     new = Q(new_daily_dose_mcg)
     earlier = sorted((at, Q(d)) for at, d in history if at < effective_at)
     if is_zero_daily_dose(new):
+        what = (
+            "A daily dose of 0 mcg stops the therapy."
+            if new == 0
+            else f"A daily dose of {_small(new)} mcg is 0.0 mcg to the 0.1 mcg the pump record keeps: "
+            "it stops the therapy."
+        )
         return TitrationCheck(
             "discontinuation_requires_override",
-            f"A daily dose of {_mcg(new)} mcg is zero at the precision the pump record keeps "
-            "(0.1 mcg): it stops the therapy. Stopping the pump or reducing the dose to zero "
-            f"causes withdrawal ({WITHDRAWAL_SIGNS}), typically within 1–3 days. It needs a "
-            "prescriber's override with a written reason.",
+            f"{what} Stopping the pump or reducing the dose to zero causes withdrawal "
+            f"({WITHDRAWAL_SIGNS}), typically within 1–3 days. It needs a prescriber's override "
+            "with a written reason.",
         )
     if not earlier:
         return check_first_prescription(new_daily_dose_mcg=new, screening=screening)
@@ -329,3 +334,9 @@ def _mcg(value: Fraction) -> Decimal:
 
 def _conc(value: Fraction) -> str:
     return format(rounded(value, Decimal("0.01")).normalize(), "f")
+
+
+def _small(value: Fraction) -> str:
+    """A dose below the stored precision as typed (0.04, 0.0024), not as 0.0."""
+    shown = rounded(value, Decimal("0.0000001"))
+    return format(shown.normalize(), "f") if shown else "less than 0.0000001"
