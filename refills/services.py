@@ -243,10 +243,18 @@ def lock_active_pump(pump: Pump) -> Pump:
 
 
 def _check_time(pump: Pump, at: datetime, field_name: str) -> None:
-    """REFILL-2: not in the future, not before the implant, after every recorded event."""
+    """REFILL-2: not in the future, not before the implant, after every recorded event of
+    the patient's therapy — on this pump or the one it replaces, whose doses the new one's
+    are checked against (TITRATE-1), so the patient's dose history stays in time order."""
     latest = [
-        pump.refills.order_by("-performed_at").values_list("performed_at", flat=True).first(),
-        pump.prescriptions.order_by("-effective_at").values_list("effective_at", flat=True).first(),
+        Refill.objects.filter(pump__patient_id=pump.patient_id)
+        .order_by("-performed_at")
+        .values_list("performed_at", flat=True)
+        .first(),
+        Prescription.objects.filter(pump__patient_id=pump.patient_id)
+        .order_by("-effective_at")
+        .values_list("effective_at", flat=True)
+        .first(),
     ]
     latest = [t for t in latest if t is not None]
     therapy.check_event_time(

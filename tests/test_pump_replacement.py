@@ -343,3 +343,20 @@ def test_an_explant_cancels_the_pumps_open_appointments(at_300, physician):
     refill_visit.refresh_from_db()
     surgery.refresh_from_db()
     assert (refill_visit.status, surgery.status) == ("cancelled", "cancelled")
+
+
+@pytest.mark.rule("TITRATE-1", "REFILL-2")
+def test_a_replacement_first_fill_comes_after_the_old_pumps_last_event(api, at_300):
+    # A prescription on the old pump at 2026-06-01 16:00Z, then the replacement that day: the
+    # new pump's first fill at 15:00Z would put the patient's doses out of time order.
+    response = api.post(
+        f"/api/v1/pumps/{at_300.pk}/prescriptions/",
+        {"effective_at": "2026-06-01T16:00:00Z", "prescription": simple(300), "reason": "same dose"},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    new = Pump.objects.get(pk=replace(api, at_300).json()["id"])
+    before = counts()
+    assert_refused(refill(api, new, at=NEW_FILL_AT, daily=300), "performed_at")
+    assert counts() == before
+    assert refill(api, new, at="2026-06-01T17:00:00Z", daily=300).status_code == 201
