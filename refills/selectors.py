@@ -192,7 +192,8 @@ def compute_projection(pump: Pump, record: TherapyRecord, *, as_of: datetime) ->
     }
     state = reservoir_from(record)
     if pump.status == PumpStatus.EXPLANTED:
-        warnings.append(therapy.Notice("explanted", f"The pump was explanted on {pump.explanted_on}."))
+        when = f" on {pump.explanted_on:%a %d %b %Y}" if pump.explanted_on else ""
+        warnings.append(therapy.Notice("explanted", f"The pump was explanted{when}."))
     elif state is None:
         warnings.append(
             therapy.Notice(

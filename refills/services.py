@@ -22,7 +22,7 @@ from patients.services import save_audited
 from pumpcare import clinical, clock
 
 from . import selectors
-from .models import Prescription, Refill
+from .models import Prescription, PumpExplant, Refill
 from .projections import projections_refresh
 from .scheduling import appointments_after_refill, state_alerts_run
 
@@ -233,10 +233,9 @@ def lock_active_pump(pump: Pump) -> Pump:
         .get(pk=pump.pk)
     )
     if pump.status != PumpStatus.ACTIVE:
+        when = f" on {pump.explanted_on:%a %d %b %Y}" if pump.explanted_on else ""
         raise therapy.CalculationError(
-            "pump",
-            f"the pump was explanted on {pump.explanted_on:%a %d %b %Y}: nothing can be recorded on it",
-            code="explanted",
+            "pump", f"The pump was explanted{when}: nothing can be recorded on it.", code="explanted"
         )
     Patient.objects.select_for_update().filter(pk=pump.patient_id).values_list("pk").get()
     return pump
@@ -244,14 +243,15 @@ def lock_active_pump(pump: Pump) -> Pump:
 
 def _check_time(pump: Pump, at: datetime, field_name: str) -> None:
     """REFILL-2: not in the future, not before the implant, after every recorded event of
-    the patient's therapy — on this pump or the one it replaces, whose doses the new one's
-    are checked against (TITRATE-1), so the patient's dose history stays in time order."""
+    the pump and of the pump it replaces, whose doses its own are checked against
+    (TITRATE-1), so the dose history stays in time order."""
+    pumps = [pump.pk, *PumpExplant.objects.filter(replaced_by=pump).values_list("pump_id", flat=True)]
     latest = [
-        Refill.objects.filter(pump__patient_id=pump.patient_id)
+        Refill.objects.filter(pump__in=pumps)
         .order_by("-performed_at")
         .values_list("performed_at", flat=True)
         .first(),
-        Prescription.objects.filter(pump__patient_id=pump.patient_id)
+        Prescription.objects.filter(pump__in=pumps)
         .order_by("-effective_at")
         .values_list("effective_at", flat=True)
         .first(),

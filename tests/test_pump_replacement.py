@@ -346,7 +346,7 @@ def test_an_explant_cancels_the_pumps_open_appointments(at_300, physician):
 
 
 @pytest.mark.rule("TITRATE-1", "REFILL-2")
-def test_a_replacement_first_fill_comes_after_the_old_pumps_last_event(api, at_300):
+def test_a_replacement_first_fill_comes_after_the_replaced_pumps_last_event(api, at_300):
     # A prescription on the old pump at 2026-06-01 16:00Z, then the replacement that day: the
     # new pump's first fill at 15:00Z would put the patient's doses out of time order.
     response = api.post(
