@@ -70,6 +70,9 @@ class PumpAdmin(SimpleHistoryAdmin):
     list_filter = ["status", "model", "patient__clinic"]
     search_fields = ["serial_number", "patient__mrn", "patient__family_name"]
     raw_id_fields = ["patient"]
+    # TITRATE-2: an explant stops or moves the therapy; it is recorded through the API's
+    # replace and explant actions (prescriber override, alert), never edited here.
+    readonly_fields = ["status", "explanted_on"]
 
 
 @admin.register(PumpModel)

@@ -279,11 +279,19 @@ class PumpUpdateSerializer(serializers.ModelSerializer):
             "reason",
         ]
         validators = []
+        # TITRATE-2: shown for symmetry with the pump's body; a change is refused (400). An
+        # explant is recorded with POST .../replace/ or .../explant/.
+        extra_kwargs = {
+            "status": {"help_text": "cannot be changed here: use the pump's replace or explant action"},
+            "explanted_on": {"help_text": "cannot be changed here: use the pump's replace or explant action"},
+        }
 
 
 class PumpViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
-    """Implanted pumps of the user's clinics. PATCH corrects the record, enters an
-    interrogated ERI date, or records an explant (status explanted with explanted_on)."""
+    """Implanted pumps of the user's clinics. PATCH corrects the record or enters an
+    interrogated ERI date; an explant is not an edit (TITRATE-2): it is recorded with
+    POST ``pumps/{id}/replace/`` (the therapy continues on a new pump) or
+    ``pumps/{id}/explant/`` (the therapy stops: physician, override reason, alert)."""
 
     http_method_names = ["get", "post", "patch", "head", "options"]
     queryset = Pump.objects.none()  # for the schema; get_queryset scopes

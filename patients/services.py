@@ -24,7 +24,6 @@ from .models import (
     Patient,
     Pump,
     PumpModel,
-    PumpStatus,
     Role,
     StaffMembership,
 )
@@ -185,16 +184,28 @@ def pump_create(
     return pump
 
 
+# TITRATE-2: a pump stops being active only through refills.replacement (a replacement, or
+# an explant with a prescriber's override and an alert), never by editing its record.
+LIFECYCLE_FIELDS = ("status", "explanted_on")
+
+
 @transaction.atomic
 def pump_update(*, actor, pump: Pump, changes: dict, reason: str) -> Pump:
-    """Correct a pump record, enter an interrogated ERI date, or record an explant."""
+    """Correct a pump record or enter an interrogated ERI date. Its status and explant date
+    are not edited here: an explant is recorded as a replacement or, without one, as a
+    discontinuation (``refills.replacement``), since it stops or moves the therapy."""
     require_role(actor, pump.clinic, PUMP_WRITERS, "Changing a pump")
+    for field in LIFECYCLE_FIELDS:
+        if field in changes and changes[field] != getattr(pump, field):
+            raise ValidationError(
+                {
+                    field: "An explant is not a plain change of the pump record: record a replacement "
+                    "(the new pump continues the therapy) or, without a replacement, an explant with a "
+                    "prescriber's override (it stops the therapy)."
+                }
+            )
     for field, value in changes.items():
         setattr(pump, field, value)
-    if pump.status == PumpStatus.EXPLANTED and pump.explanted_on is None:
-        raise ValidationError({"explanted_on": "is required when the status is explanted"})
-    if pump.status == PumpStatus.ACTIVE and pump.explanted_on is not None:
-        raise ValidationError({"explanted_on": "must be empty while the pump is active"})
     _check_pump(pump)
     save_audited(pump, actor=actor, reason=reason)
     _refresh_projections(Pump.objects.filter(pk=pump.pk), include_explanted=True)

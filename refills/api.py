@@ -1,5 +1,6 @@
 """REST endpoints of a pump's therapy record: refills, prescriptions, projection, history,
-and the starting-dose calculator (START-1)."""
+the end of a pump's therapy (replacement, explant), the patient's screening trial
+(SCREEN-1, START-1) and the starting-dose calculator (START-1)."""
 
 from __future__ import annotations
 
@@ -23,14 +24,22 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 import therapy
-from patients.api import CodeField
-from patients.models import Drug, Pump
+from patients.api import CodeField, PumpSerializer
+from patients.models import CatheterModel, Drug, Patient, Pump, PumpModel
 from patients.permissions import clinics_of
 from pumpcare import clinical, clock
 
-from . import calendar, scheduling, selectors, services, worklist
+from . import calendar, replacement, scheduling, screening, selectors, services, worklist
 from .data_version import with_data_version
-from .models import OPEN_STATUSES, Appointment, AppointmentKind, CalendarFeed, Prescription, Refill
+from .models import (
+    OPEN_STATUSES,
+    Appointment,
+    AppointmentKind,
+    CalendarFeed,
+    Prescription,
+    PumpExplant,
+    Refill,
+)
 
 # --- prescription shapes (for validation messages the core does the work) --------------
 
@@ -367,17 +376,157 @@ class StartingDoseView(GenericAPIView):
             adverse_reactions=data["adverse_reactions"],
             prolonged_effect_hours=clinical.screening_prolonged_effect_hours(),
         )
-        return Response(
-            StartingDoseSerializer(
-                {
-                    "status": outcome.status,
-                    "effective_dose_mcg": _decimal(outcome.effective_dose_mcg),
-                    "next_dose_mcg": _decimal(outcome.next_dose_mcg),
-                    "starting_daily_dose_mcg": _decimal(outcome.starting_daily_dose_mcg),
-                    "reason": outcome.reason,
-                }
-            ).data
-        )
+        return Response(StartingDoseSerializer(_outcome_data(outcome)).data)
+
+
+def _outcome_data(outcome: therapy.ScreeningOutcome) -> dict:
+    return {
+        "status": outcome.status,
+        "effective_dose_mcg": _decimal(outcome.effective_dose_mcg),
+        "next_dose_mcg": _decimal(outcome.next_dose_mcg),
+        "starting_daily_dose_mcg": _decimal(outcome.starting_daily_dose_mcg),
+        "reason": outcome.reason,
+    }
+
+
+# --- the end of a pump's therapy: replacement or explant (TITRATE-2, IMPLANT-1) -----------
+
+
+class PumpReplaceInputSerializer(serializers.Serializer):
+    explanted_on = serializers.DateField(
+        help_text="the clinic's local date of the surgery: the old pump is explanted and the new one implanted"
+    )
+    reason = serializers.CharField(
+        max_length=2000, help_text="why the pump is replaced (kept in the history)"
+    )
+    model = CodeField(queryset=PumpModel.objects.all(), help_text="the new pump's model code")
+    serial_number = serializers.CharField(max_length=64)
+    catheter_model = CodeField(queryset=CatheterModel.objects.all())
+    catheter_length_cm = serializers.DecimalField(max_digits=5, decimal_places=1)
+    low_reservoir_alarm_ml = serializers.DecimalField(
+        max_digits=5, decimal_places=2, required=False, help_text="default: the model's"
+    )
+    eri_on = serializers.DateField(required=False, allow_null=True)
+
+
+class PumpExplantInputSerializer(serializers.Serializer):
+    explanted_on = serializers.DateField(help_text="the clinic's local date of the explant")
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    override_reason = serializers.CharField(
+        allow_blank=True,
+        max_length=2000,
+        help_text="TITRATE-2: the prescriber's written reason for stopping the therapy",
+    )
+
+
+class PumpExplantSerializer(serializers.ModelSerializer):
+    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = PumpExplant
+        fields = [
+            "pump",
+            "explanted_on",
+            "replaced_by",
+            "stopped_at",
+            "reason",
+            "override_reason",
+            "recorded_by",
+        ]
+        read_only_fields = fields
+
+
+class PumpReplaceView(PumpScopedView):
+    """Replace a pump: the old pump is explanted and the new one implanted for the same
+    patient the same day, in one step. The therapy continues: the new pump's first fill is
+    checked against the patient's dose history (TITRATE-1) and concentration (IMPLANT-1)."""
+
+    serializer_class = PumpSerializer
+
+    @extend_schema(request=PumpReplaceInputSerializer, responses={201: PumpSerializer})
+    def post(self, request, pump_id):
+        old_pump = self.get_pump()
+        data = _validated(PumpReplaceInputSerializer, request)
+        new_pump = replacement.pump_replace(actor=request.user, old_pump=old_pump, **data)
+        body = PumpSerializer(new_pump, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class PumpExplantView(PumpScopedView):
+    """Explant a pump without a replacement implanted the same day: the patient's
+    intrathecal therapy stops (TITRATE-2). Needs the physician role and a written
+    override reason; raises a critical discontinuation alert."""
+
+    serializer_class = PumpExplantSerializer
+
+    @extend_schema(request=PumpExplantInputSerializer, responses={201: PumpExplantSerializer})
+    def post(self, request, pump_id):
+        pump = self.get_pump()
+        data = _validated(PumpExplantInputSerializer, request)
+        record = replacement.pump_explant(actor=request.user, pump=pump, **data)
+        return Response(PumpExplantSerializer(record).data, status=status.HTTP_201_CREATED)
+
+
+# --- the screening trial (SCREEN-1, START-1) -----------------------------------------------
+
+
+class ScreeningBolusSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    dose_mcg = serializers.DecimalField(
+        max_digits=6, decimal_places=1, help_text="a screening step: 50, 75 or 100"
+    )
+    given_at = serializers.DateTimeField()
+    observed_by = serializers.CharField(max_length=200)
+    responded = serializers.BooleanField()
+    effect_duration_hours = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=0, required=False, allow_null=True, default=None
+    )
+    adverse_reactions = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="empty: none observed"
+    )
+    recorded_by = serializers.CharField(source="recorded_by.username", read_only=True)
+
+
+class ScreeningTrialSummarySerializer(serializers.Serializer):
+    patient = serializers.IntegerField()
+    boluses = ScreeningBolusSerializer(many=True)
+    outcome = StartingDoseSerializer(
+        allow_null=True, help_text="START-1 from the recorded boluses; null when none is recorded"
+    )
+
+
+class PatientScreeningTrialView(GenericAPIView):
+    """A patient's screening trial (SCREEN-1): the boluses given and START-1's outcome
+    (the starting daily dose once a bolus had a response). POST records the next bolus.
+    The first prescription of the patient's therapy is checked against the starting dose
+    (START-2)."""
+
+    serializer_class = ScreeningTrialSummarySerializer
+
+    def get_patient(self) -> Patient:
+        patients = Patient.objects.filter(clinic__in=clinics_of(self.request.user)).select_related("clinic")
+        return get_object_or_404(patients, pk=self.kwargs["patient_id"])
+
+    def _body(self, patient, state) -> dict:
+        return ScreeningTrialSummarySerializer(
+            {
+                "patient": patient.pk,
+                "boluses": state.boluses,
+                "outcome": _outcome_data(state.outcome) if state.outcome else None,
+            }
+        ).data
+
+    @extend_schema(responses=ScreeningTrialSummarySerializer)
+    def get(self, request, patient_id):
+        patient = self.get_patient()
+        return Response(self._body(patient, screening.screening_trial_read(patient)))
+
+    @extend_schema(request=ScreeningBolusSerializer, responses={201: ScreeningTrialSummarySerializer})
+    def post(self, request, patient_id):
+        patient = self.get_patient()
+        data = _validated(ScreeningBolusSerializer, request)
+        state = screening.screening_bolus_record(actor=request.user, patient=patient, **data)
+        return Response(self._body(patient, state), status=status.HTTP_201_CREATED)
 
 
 def _validated(serializer_class, request) -> dict:

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from patients.models import Drug, Pump
+from patients.models import Drug, Patient, Pump
 
 
 class PrescriptionMode(models.TextChoices):
@@ -102,6 +102,65 @@ class Refill(models.Model):
             "programmed_dose_mcg": self.bridge_programmed_dose_mcg,
             "delivered_dose_mcg": self.bridge_delivered_dose_mcg,
         }
+
+
+class PumpExplant(models.Model):
+    """The end of a pump's therapy (TITRATE-2, IMPLANT-1): explanted on a day, either
+    replaced by a pump implanted the same day for the same patient (the therapy continues:
+    the new pump's first prescription is checked against this pump's doses), or not (a
+    discontinuation, recorded with a prescriber's override and a critical alert)."""
+
+    pump = models.OneToOneField(Pump, on_delete=models.PROTECT, related_name="explant")
+    explanted_on = models.DateField(help_text="the clinic's local date")
+    replaced_by = models.OneToOneField(
+        Pump, on_delete=models.PROTECT, null=True, blank=True, related_name="replaces"
+    )
+    stopped_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="TITRATE-2: without a replacement, when the therapy stopped (dose 0 from then on)",
+    )
+    reason = models.TextField()
+    override_reason = models.TextField(blank=True, help_text="TITRATE-2: the prescriber's written reason")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords()
+
+    def __str__(self):
+        how = f"replaced by {self.replaced_by}" if self.replaced_by_id else "not replaced"
+        return f"{self.pump} explanted {self.explanted_on}, {how}"
+
+
+class ScreeningTrial(models.Model):
+    """SCREEN-1: a patient's intrathecal screening trial; its boluses decide START-1's
+    starting dose, which the first prescription of the therapy is checked against (START-2)."""
+
+    patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="screening_trial")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords()
+
+    def __str__(self):
+        return f"screening trial of {self.patient}"
+
+
+class ScreeningBolus(models.Model):
+    """SCREEN-1: one screening bolus (50, 75 or 100 mcg, the configured steps) and what was
+    observed after it."""
+
+    trial = models.ForeignKey(ScreeningTrial, on_delete=models.PROTECT, related_name="boluses")
+    dose_mcg = models.DecimalField(max_digits=6, decimal_places=1)
+    given_at = models.DateTimeField()
+    observed_by = models.CharField(max_length=200, help_text="who observed the response")
+    responded = models.BooleanField()
+    effect_duration_hours = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    adverse_reactions = models.TextField(blank=True, help_text="empty: none observed")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["trial", "given_at", "pk"]
+
+    def __str__(self):
+        return f"{self.dose_mcg} mcg screening bolus at {self.given_at:%Y-%m-%d %H:%M}Z"
 
 
 class PumpProjection(models.Model):

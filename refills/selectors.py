@@ -6,14 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 
 from django.db.models import OuterRef, Subquery
 
 import therapy
-from patients.models import Pump, PumpStatus, fraction
+from patients.models import Patient, Pump, PumpStatus, fraction
 from pumpcare import clinical, clock
 
-from .models import Prescription, Refill
+from .models import Prescription, PumpExplant, Refill, ScreeningBolus
 
 
 def therapy_prescription(row: Prescription) -> therapy.Prescription:
@@ -30,6 +31,53 @@ def therapy_period(row: Prescription) -> therapy.TherapyPeriod:
 
 def last_refill(pump: Pump) -> Refill | None:
     return pump.refills.select_related("drug").order_by("-performed_at").first()
+
+
+def patient_dose_history(patient: Patient) -> list[tuple[datetime, Fraction]]:
+    """TITRATE-1's history: the patient's daily doses across all of their pumps, as
+    (effective_at, exact daily dose). The dose is read from the stored schedule, not the
+    column rounded to 0.1 mcg, so limits are computed from exact doses. A pump explanted
+    without a replacement adds a dose of 0 from when its therapy stopped (TITRATE-2)."""
+    rows = Prescription.objects.filter(pump__patient=patient).values_list("effective_at", "schedule")
+    history = [(at, therapy.parse_prescription(schedule).daily_dose_mcg_total) for at, schedule in rows]
+    stops = PumpExplant.objects.filter(
+        pump__patient=patient, replaced_by__isnull=True, stopped_at__isnull=False
+    ).values_list("stopped_at", flat=True)
+    history += [(at, Fraction(0)) for at in stops]
+    return sorted(history)
+
+
+def patient_last_fill(patient: Patient, *, before: datetime) -> Refill | None:
+    """The patient's last fill before ``before``, whichever pump it was (IMPLANT-1)."""
+    return (
+        Refill.objects.filter(pump__patient=patient, performed_at__lt=before)
+        .order_by("-performed_at")
+        .first()
+    )
+
+
+def screening_boluses(patient: Patient) -> list[ScreeningBolus]:
+    return list(ScreeningBolus.objects.filter(trial__patient=patient).order_by("given_at", "pk"))
+
+
+def screening_outcome_of(boluses: list[ScreeningBolus]) -> therapy.ScreeningOutcome:
+    """START-1 from recorded boluses (SCREEN-1): the duration of effect and the adverse
+    reactions that count are those of the first bolus with a response."""
+    responded = next((b for b in boluses if b.responded), None)
+    return therapy.screening_outcome(
+        trials=[(fraction(b.dose_mcg), b.responded) for b in boluses],
+        steps=clinical.screening_steps(),
+        effect_hours=fraction(responded.effect_duration_hours) if responded else None,
+        adverse_reactions=bool(responded and responded.adverse_reactions.strip()),
+        prolonged_effect_hours=clinical.screening_prolonged_effect_hours(),
+    )
+
+
+def screening_outcome(patient: Patient) -> therapy.ScreeningOutcome | None:
+    """START-2's input: START-1 from the patient's recorded screening trial, or None when no
+    bolus of a trial is recorded."""
+    boluses = screening_boluses(patient)
+    return screening_outcome_of(boluses) if boluses else None
 
 
 @dataclass(frozen=True)
@@ -144,7 +192,8 @@ def compute_projection(pump: Pump, record: TherapyRecord, *, as_of: datetime) ->
     }
     state = reservoir_from(record)
     if pump.status == PumpStatus.EXPLANTED:
-        warnings.append(therapy.Notice("explanted", f"The pump was explanted on {pump.explanted_on}."))
+        when = f" on {pump.explanted_on:%a %d %b %Y}" if pump.explanted_on else ""
+        warnings.append(therapy.Notice("explanted", f"The pump was explanted{when}."))
     elif state is None:
         warnings.append(
             therapy.Notice(

@@ -1,7 +1,8 @@
-"""Writes of the therapy record: refills (REFILL-1..3, BRIDGE-1..2, DOSE-4) and
-prescriptions (DOSE-1..3, TITRATE-1..2). The numbers come from ``therapy``; this module
-checks roles, orders events in time, stores the result and audits it, all in one
-transaction (a refusal writes nothing)."""
+"""Writes of the therapy record: refills (REFILL-1..3, BRIDGE-1..2, DOSE-4, IMPLANT-1) and
+prescriptions (DOSE-1..3, TITRATE-1..2, START-2). The numbers come from ``therapy``; this
+module checks roles, orders events in time, stores the result and audits it, all in one
+transaction (a refusal writes nothing). The dose history a new prescription is checked
+against is the patient's, across all of their pumps (``selectors.patient_dose_history``)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ from django.db import transaction
 import therapy
 from alerts.models import AlertKind, Severity
 from alerts.services import alert_raise
-from patients.models import Drug, Pump, PumpStatus, fraction
+from patients.models import Drug, Patient, Pump, PumpStatus, fraction
 from patients.permissions import CLINICAL_WRITERS, PRESCRIBERS, require_role
 from patients.services import save_audited
 from pumpcare import clinical, clock
 
 from . import selectors
-from .models import Prescription, Refill
+from .models import Prescription, PumpExplant, Refill
 from .projections import projections_refresh
 from .scheduling import appointments_after_refill, state_alerts_run
 
@@ -59,7 +60,7 @@ def refill_record(
     and discrepancy (not at the first fill); BRIDGE-1/2 bridge bolus when the concentration
     changes; TITRATE-1/2 for the new prescription. A drug change at a refill is refused.
     """
-    pump = _lock_active(pump)
+    pump = lock_active_pump(pump)
     require_role(actor, pump.clinic, CLINICAL_WRITERS, "Recording a refill")
     previous = selectors.last_refill(pump)
     first_fill = previous is None
@@ -93,14 +94,16 @@ def refill_record(
     )
     warnings = []
     if first_fill:
-        start = drug.starting_concentration_mcg_per_ml
-        if start is not None and fraction(start) != new_concentration:
-            warnings.append(
-                {
-                    "code": "not_starting_concentration",
-                    "message": f"Therapy usually starts at {start.normalize():f} mcg/mL (DOSE-4).",
-                }
-            )
+        # DOSE-4 at the start of therapy; IMPLANT-1 for a pump that continues it.
+        patient_fill = selectors.patient_last_fill(pump.patient, before=performed_at)
+        notices = therapy.check_first_fill_concentration(
+            concentration_mcg_per_ml=new_concentration,
+            starting_concentration_mcg_per_ml=fraction(drug.starting_concentration_mcg_per_ml),
+            patient_concentration_mcg_per_ml=(
+                fraction(patient_fill.concentration_mcg_per_ml) if patient_fill else None
+            ),
+        )
+        warnings += [{"code": n.code, "message": n.message} for n in notices]
     else:
         expected = therapy.volume_at(selectors.reservoir_state(pump), performed_at)
         check = therapy.residual_discrepancy(
@@ -127,7 +130,8 @@ def refill_record(
             refill.bridge_duration_hours = shown["duration_hours"]
             refill.bridge_programmed_dose_mcg = shown["programmed_dose_mcg"]
             refill.bridge_delivered_dose_mcg = shown["delivered_dose_mcg"]
-    verdict = _titration(actor, pump, plan, performed_at, override_reason)
+    verdict, notices = _titration(actor, pump, plan, performed_at, override_reason)
+    warnings += notices
     save_audited(refill, actor=actor, reason=reason or ("first fill" if first_fill else "refill"))
     row = _save_prescription(
         actor=actor,
@@ -188,7 +192,7 @@ def prescription_create(
 ) -> TherapyChange:
     """A new prescription between refills (DOSE-1..3, TITRATE-1/2). It applies to the drug
     and concentration in the reservoir since the last refill."""
-    pump = _lock_active(pump)
+    pump = lock_active_pump(pump)
     require_role(actor, pump.clinic, CLINICAL_WRITERS, "Changing a prescription")
     if not (reason or "").strip():
         raise therapy.CalculationError("reason", "is required: say why the prescription changes")
@@ -201,7 +205,7 @@ def prescription_create(
         )
     plan = therapy.parse_prescription(prescription)
     _check_time(pump, effective_at, "effective_at")
-    verdict = _titration(actor, pump, plan, effective_at, override_reason)
+    verdict, warnings = _titration(actor, pump, plan, effective_at, override_reason)
     row = _save_prescription(
         actor=actor,
         pump=pump,
@@ -216,30 +220,41 @@ def prescription_create(
     )
     projections_refresh([pump.pk], force=True)
     state_alerts_run(pump.patient.clinic, pump_ids=[pump.pk])  # a new alarm date may end or start one
-    return TherapyChange(None, row, selectors.pump_projection(pump))
+    return TherapyChange(None, row, selectors.pump_projection(pump), warnings)
 
 
-def _lock_active(pump: Pump) -> Pump:
-    """Serialise writes to one pump's therapy record (PostgreSQL row lock)."""
+def lock_active_pump(pump: Pump) -> Pump:
+    """Serialise writes to one pump's therapy record, and to its patient's dose history
+    (PostgreSQL row locks, always the pump first, then its patient): two pumps of one
+    patient share the history that TITRATE-1 reads."""
     pump = (
         Pump.objects.select_for_update()
         .select_related("model", "catheter_model", "patient__clinic")
         .get(pk=pump.pk)
     )
     if pump.status != PumpStatus.ACTIVE:
+        when = f" on {pump.explanted_on:%a %d %b %Y}" if pump.explanted_on else ""
         raise therapy.CalculationError(
-            "pump",
-            f"the pump was explanted on {pump.explanted_on}: nothing can be recorded on it",
-            code="explanted",
+            "pump", f"The pump was explanted{when}: nothing can be recorded on it.", code="explanted"
         )
+    Patient.objects.select_for_update().filter(pk=pump.patient_id).values_list("pk").get()
     return pump
 
 
 def _check_time(pump: Pump, at: datetime, field_name: str) -> None:
-    """REFILL-2: not in the future, not before the implant, after every recorded event."""
+    """REFILL-2: not in the future, not before the implant, after every recorded event of
+    the pump and of the pump it replaces, whose doses its own are checked against
+    (TITRATE-1), so the dose history stays in time order."""
+    pumps = [pump.pk, *PumpExplant.objects.filter(replaced_by=pump).values_list("pump_id", flat=True)]
     latest = [
-        pump.refills.order_by("-performed_at").values_list("performed_at", flat=True).first(),
-        pump.prescriptions.order_by("-effective_at").values_list("effective_at", flat=True).first(),
+        Refill.objects.filter(pump__in=pumps)
+        .order_by("-performed_at")
+        .values_list("performed_at", flat=True)
+        .first(),
+        Prescription.objects.filter(pump__in=pumps)
+        .order_by("-effective_at")
+        .values_list("effective_at", flat=True)
+        .first(),
     ]
     latest = [t for t in latest if t is not None]
     therapy.check_event_time(
@@ -267,27 +282,35 @@ def _refill_drug(previous: Refill | None, requested: Drug | None) -> Drug:
     return Drug.objects.get(code=settings.PUMPCARE_DEFAULT_DRUG)
 
 
-def _titration(actor, pump: Pump, plan: therapy.Prescription, effective_at: datetime, override_reason: str):
-    """TITRATE-1 / TITRATE-2: refuse over the limit or a discontinuation unless a physician
-    overrides with a written reason; returns the verdict that needed the override."""
-    history = list(pump.prescriptions.values_list("effective_at", "daily_dose_mcg"))
+def _titration(
+    actor, pump: Pump, plan: therapy.Prescription, effective_at: datetime, override_reason: str
+) -> tuple[therapy.TitrationCheck | None, list[dict]]:
+    """TITRATE-1 / TITRATE-2 / START-2 against the patient's dose history (every pump of
+    theirs): refuse over the limit, a discontinuation, or a first dose above the screening
+    trial's starting dose unless a physician overrides with a written reason. Returns the
+    verdict that needed the override (None if none did) and the warnings to show."""
+    patient = pump.patient
     verdict = therapy.check_new_daily_dose(
         new_daily_dose_mcg=plan.daily_dose_mcg_total,
         effective_at=effective_at,
-        history=[(at, fraction(dose)) for at, dose in history],
-        spasticity_origin=pump.patient.spasticity_origin,
-        birth_date=pump.patient.birth_date,
+        history=selectors.patient_dose_history(patient),
+        spasticity_origin=patient.spasticity_origin,
+        birth_date=patient.birth_date,
         tz=pump.clinic.tz,
         limits=clinical.titration_limits(),
+        screening=selectors.screening_outcome(patient),
     )
+    warnings = [{"code": w.code, "message": w.message} for w in verdict.warnings]
     if verdict.code is None:
-        return None
+        return None, warnings
     if not (override_reason or "").strip():
         raise therapy.CalculationError(
             "prescription", verdict.message, code=verdict.code, **verdict.details()
         )
-    require_role(actor, pump.clinic, PRESCRIBERS, "Overriding a titration limit or a discontinuation")
-    return verdict
+    require_role(
+        actor, pump.clinic, PRESCRIBERS, "Overriding a titration limit, a starting dose or a discontinuation"
+    )
+    return verdict, warnings
 
 
 def _save_prescription(
@@ -329,10 +352,14 @@ def _save_prescription(
             severity=Severity.CRITICAL,
             message=(
                 f"Intrathecal therapy of pump {pump} ({pump.patient}) stopped or reduced to zero from "
-                f"{effective_at.isoformat()} by {actor}: {override_reason}. Watch for withdrawal "
-                "(itching, hypotension, paresthesia, high fever, altered mental status, rebound "
-                "spasticity), typically within 1–3 days."
+                f"{local_time(effective_at, pump.clinic)} by {actor}: {override_reason}. Watch for "
+                f"withdrawal ({therapy.titration.WITHDRAWAL_SIGNS}), typically within 1–3 days."
             ),
             actor=actor,
         )
     return row
+
+
+def local_time(at: datetime, clinic) -> str:
+    """An instant as a nurse reads it: the clinic's local date and time, with its zone."""
+    return at.astimezone(clinic.tz).strftime("%a %d %b %Y %H:%M %Z")

@@ -54,7 +54,8 @@ RULES = [
         "DOSE-4",
         "Supplied concentrations; others need confirmation; start at 500 mcg/mL",
         "Lioresal Intrathecal / Gablofen PI; " + SAULINO,
-        "`therapy.refill.check_concentration`; `Drug` catalog",
+        "`therapy.refill.check_concentration`; `therapy.titration.check_first_fill_concentration`; "
+        "`Drug` catalog",
     ),
     (
         "LRA-1",
@@ -128,19 +129,43 @@ RULES = [
         "START-1",
         "Starting dose = 2 × effective screening dose (or the dose itself)",
         SAULINO,
-        "`therapy.titration.screening_outcome`; `POST /api/v1/calculations/starting-dose/`",
+        "`therapy.titration.screening_outcome`; `refills.selectors.screening_outcome_of`; "
+        "`POST /api/v1/calculations/starting-dose/`",
+    ),
+    (
+        "START-2",
+        "First prescription of the therapy checked against the screening trial's starting dose",
+        SAULINO,
+        "`therapy.titration.check_first_prescription` (from `check_new_daily_dose`), "
+        "`check_first_fill_concentration`; `refills.services._titration`",
+    ),
+    (
+        "SCREEN-1",
+        "Screening boluses recorded; positive at the first response, negative after none at 100 mcg",
+        SAULINO,
+        "`refills.models.ScreeningTrial`, `ScreeningBolus`; `refills.screening.screening_bolus_record`; "
+        "`GET/POST /api/v1/patients/{id}/screening-trial/`",
+    ),
+    (
+        "IMPLANT-1",
+        "Implant fill at 500 mcg/mL at the start of therapy; a replacement continues the patient's concentration",
+        SAULINO,
+        "`therapy.titration.check_first_fill_concentration` (a warning); the 8-hour monitoring record "
+        "and catheter priming are not implemented yet",
     ),
     (
         "TITRATE-1",
         "Increase limits per 24 h by origin and age, from the lowest dose in the window",
         SAULINO,
-        "`therapy.titration.check_new_daily_dose`",
+        "`therapy.titration.check_new_daily_dose`; the patient's history: "
+        "`refills.selectors.patient_dose_history`",
     ),
     (
         "TITRATE-2",
-        "Stopping or zero dose needs a prescriber override and raises an alert",
+        "Stopping, a zero dose (at 0.1 mcg) or an explant without replacement needs a prescriber override and raises an alert",
         "Lioresal Intrathecal PI (withdrawal); " + SAULINO,
-        "`therapy.titration.check_new_daily_dose`; `refills.services`",
+        "`therapy.titration.is_zero_daily_dose`, `check_new_daily_dose`; `refills.services`; "
+        "`refills.replacement.pump_explant`, `pump_replace`",
     ),
     (
         "WEAN-1",

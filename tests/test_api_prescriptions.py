@@ -487,3 +487,88 @@ def test_a_flex_schedule_programmed_in_summer_runs_off_the_winter_wall_clock(api
     body = fill(api, pump, at="2026-07-01T14:00:00Z", prescription=FLEX_48)
     codes = [w["code"] for w in body["projection"]["warnings"]]
     assert "clock_off_wall_clock" in codes
+
+
+# --- TITRATE-2 at the stored precision --------------------------------------------------------
+
+NEAR_ZERO = [
+    simple("0.0000001"),  # stored as 0.0
+    simple("0.04"),  # 0.04 -> 0.0 at 0.1 mcg
+    # 24 h x 0.0001 mcg/h = 0.0024 mcg/day -> 0.0
+    {"mode": "flex", "steps": [{"start": "00:00", "dose_mcg_per_hour": "0.0001"}]},
+]
+
+
+@pytest.mark.rule("TITRATE-2")
+@pytest.mark.parametrize("prescription", NEAR_ZERO)
+def test_a_dose_that_rounds_to_zero_is_refused_for_a_nurse(api, filled, prescription):
+    """Before: 0.0000001 or 0.04 mcg/day (or a flex rate of 0.0001 mcg/h) was accepted from a
+    nurse as a plain decrease and stored as 0.0: the pump stopped with no override and no alert."""
+    before = counts()
+    body = assert_refused(
+        prescribe(api, filled, at="2026-03-11T10:00:00Z", prescription=prescription),
+        "prescription",
+        "discontinuation_requires_override",
+    )
+    message = body["errors"]["prescription"][0]
+    assert "withdrawal" in message and "override" in message
+    assert "daily_dose_mcg" not in message and "dose_mcg_per_hour" not in message  # the nurse's words
+    assert counts() == before
+    # nor with a reason: the override is a prescriber's
+    response = prescribe(
+        api, filled, at="2026-03-11T10:00:00Z", prescription=prescription, override_reason="asked"
+    )
+    assert response.status_code == 403
+    assert counts() == before
+
+
+@pytest.mark.rule("TITRATE-2")
+@pytest.mark.parametrize("prescription", NEAR_ZERO)
+def test_a_physician_stopping_with_a_dose_that_rounds_to_zero_raises_the_alert(
+    filled, physician, prescription
+):
+    response = prescribe(
+        client_for(physician),
+        filled,
+        at="2026-03-11T10:00:00Z",
+        prescription=prescription,
+        override_reason="pocket infection; oral baclofen started",
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["daily_dose_mcg"] == "0.0"
+    alert = Alert.objects.get(kind="discontinuation")
+    assert alert.severity == "critical"
+    assert "pocket infection" in alert.message
+    # the time in the clinic's words, not an ISO string
+    assert "Wed 11 Mar 2026 10:00 UTC" in alert.message
+    assert "2026-03-11T10:00" not in alert.message
+
+
+@pytest.mark.rule("TITRATE-2")
+def test_a_refill_with_a_dose_that_rounds_to_zero_is_refused_for_a_nurse(api, filled):
+    before = counts()
+    response = api.post(
+        f"/api/v1/pumps/{filled.pk}/refills/",
+        {
+            "performed_at": "2026-03-20T10:00:00Z",
+            # 250 mcg/day for 19 days at 500 mcg/mL: 20 - 9.5 = 10.5 mL expected
+            "volume_withdrawn_ml": "10.5",
+            "volume_added_ml": "20",
+            "concentration_mcg_per_ml": "500",
+            "prescription": simple("0.04"),
+        },
+        format="json",
+    )
+    assert_refused(response, "prescription", "discontinuation_requires_override")
+    assert counts() == before
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_limits_are_computed_from_the_exact_daily_dose(api, pump):
+    # First fill: flex 10.01 mcg/h all day = 240.24 mcg/day, stored rounded as 240.2.
+    flex = {"mode": "flex", "steps": [{"start": "00:00", "dose_mcg_per_hour": "10.01"}]}
+    body = fill(api, pump, prescription=flex)
+    assert body["prescription"]["steps"][0]["dose_mcg_per_hour"] == "10.01"
+    # Exact ceiling 240.24 x 1.3 = 312.312; from the stored 240.2 it would be 312.26, refusing 312.3.
+    response = prescribe(api, pump, at="2026-03-11T10:00:00Z", prescription=simple("312.3"))
+    assert response.status_code == 201, response.json()

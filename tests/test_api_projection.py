@@ -207,14 +207,14 @@ def test_a_pump_never_filled_has_no_reservoir_projection(api, pump):
         assert body[key] is None
 
 
-def test_an_explanted_pump_is_not_projected(api, pump):
+def test_an_explanted_pump_is_not_projected(api, pump, physician):
     fill(api, pump)
-    response = api.patch(
-        f"/api/v1/pumps/{pump.pk}/",
-        {"status": "explanted", "explanted_on": "2026-06-01", "reason": "infection"},
+    response = client_for(physician).post(
+        f"/api/v1/pumps/{pump.pk}/explant/",
+        {"explanted_on": "2026-06-01", "reason": "infection", "override_reason": "pocket infection"},
         format="json",
     )
-    assert response.status_code == 200, response.json()
+    assert response.status_code == 201, response.json()
     body = projection(api, pump)
     assert "explanted" in codes(body)
     assert body["low_reservoir_alarm_at"] is None

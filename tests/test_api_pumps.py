@@ -175,9 +175,6 @@ def test_enter_an_interrogated_eri_date(api, pump):
 @pytest.mark.parametrize(
     "changes, field",
     [
-        ({"status": "explanted"}, "explanted_on"),
-        ({"explanted_on": "2026-06-01"}, "explanted_on"),  # still active
-        ({"status": "explanted", "explanted_on": "2025-12-01"}, "explanted_on"),
         ({"low_reservoir_alarm_ml": "25"}, "low_reservoir_alarm_ml"),
         ({"eri_on": "2026-01-01"}, "eri_on"),
     ],
@@ -188,12 +185,48 @@ def test_bad_pump_changes_are_refused(api, pump, changes, field):
     assert counts() == before
 
 
-def test_record_an_explant(api, pump):
-    response = api.patch(
-        f"{URL}{pump.pk}/",
-        {"status": "explanted", "explanted_on": "2026-06-01", "reason": "infection"},
-        format="json",
+@pytest.mark.rule("TITRATE-2")
+@pytest.mark.parametrize("role_fixture", ["nurse", "physician", "admin_user"])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"status": "explanted", "explanted_on": "2026-06-01"}, "status"),
+        ({"status": "explanted"}, "status"),
+        ({"explanted_on": "2026-06-01"}, "explanted_on"),
+    ],
+)
+def test_an_explant_is_not_a_plain_pump_edit(request, pump, role_fixture, changes, field):
+    """TITRATE-2: explanting a pump without a replacement stops the therapy. A PATCH (which
+    any nurse could send, with no override and no alert) is refused for every role and
+    writes nothing; the explant and replace actions record it."""
+    from alerts.models import Alert
+
+    user = request.getfixturevalue(role_fixture)
+    before = counts(), Alert.objects.count()
+    body = assert_refused(
+        client_for(user).patch(f"{URL}{pump.pk}/", {**changes, "reason": "infection"}, format="json"),
+        field,
+        "invalid",
     )
+    message = body["errors"][field][0]
+    assert "replacement" in message and "override" in message
+    assert "explanted_on" not in message and "status" not in message  # in the nurse's words
+    assert (counts(), Alert.objects.count()) == before
+    pump.refresh_from_db()
+    assert (pump.status, pump.explanted_on) == ("active", None)
+
+
+def test_an_unchanged_status_in_a_patch_is_accepted(api, pump):
+    response = api.patch(f"{URL}{pump.pk}/", {"status": "active", "eri_on": "2030-06-15"}, format="json")
     assert response.status_code == 200, response.json()
-    assert response.json()["status"] == "explanted"
-    assert response.json()["explanted_on"] == "2026-06-01"
+    assert response.json()["eri_on"] == "2030-06-15"
+
+
+@pytest.mark.rule("TITRATE-2")
+def test_the_admin_site_cannot_edit_a_pump_status(pump):
+    """The Django admin shows the status and explant date read-only, so it is no way around
+    the explant action either."""
+    from django.contrib import admin
+
+    page = admin.site._registry[Pump]
+    assert {"status", "explanted_on"} <= set(page.get_readonly_fields(None, pump))

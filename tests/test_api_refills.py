@@ -61,7 +61,9 @@ def test_first_fill_has_no_residual_and_projects_the_alarm(api, pump):
     assert body["discrepancy_ml"] is None
     assert body["discrepancy"] is None
     assert body["bridge_bolus"] is None
-    assert body["warnings"] == []  # 500 mcg/mL is the starting concentration (DOSE-4)
+    # 500 mcg/mL is the starting concentration (DOSE-4): no warning about it; the patient has
+    # no recorded screening trial, so the starting dose is unchecked (START-2).
+    assert [w["code"] for w in body["warnings"]] == ["no_screening_trial"]
     assert body["prescription"] == {"mode": "simple_continuous", "daily_dose_mcg": "250"}
     projection = body["projection"]
     # 250 mcg/day / 500 mcg/mL = 0.5 mL/day; 20 - 2 = 18 mL to the alarm = 36 days,
@@ -78,7 +80,7 @@ def test_first_fill_has_no_residual_and_projects_the_alarm(api, pump):
 @pytest.mark.rule("DOSE-4")
 def test_first_fill_at_another_supplied_concentration_warns_about_the_starting_one(api, pump):
     body = filled(api, pump, conc="1000")
-    assert [w["code"] for w in body["warnings"]] == ["not_starting_concentration"]
+    assert [w["code"] for w in body["warnings"]] == ["not_starting_concentration", "no_screening_trial"]
     assert "500" in body["warnings"][0]["message"]
 
 

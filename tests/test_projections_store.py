@@ -172,12 +172,14 @@ def test_a_projection_that_cannot_be_computed_flags_the_pump(api, pump):
     assert "max_reservoir_days" in projection.warnings[0]["message"]
 
 
-def test_explanted_pumps_leave_the_nightly_job(api, pump):
+def test_explanted_pumps_leave_the_nightly_job(api, pump, physician):
     fill(api, pump)
-    response = api.patch(
-        f"/api/v1/pumps/{pump.pk}/", {"status": "explanted", "explanted_on": "2026-06-01"}, format="json"
+    response = client_for(physician).post(
+        f"/api/v1/pumps/{pump.pk}/explant/",
+        {"explanted_on": "2026-06-01", "override_reason": "pocket infection"},
+        format="json",
     )
-    assert response.status_code == 200, response.json()
+    assert response.status_code == 201, response.json()
     assert [w["code"] for w in stored(pump).warnings] == ["explanted"]
     assert projections_refresh_all().checked == 0
 

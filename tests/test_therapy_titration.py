@@ -1,22 +1,29 @@
-"""START-1, TITRATE-1 and TITRATE-2: the starting dose after screening, the per-24-hour
-increase limits and discontinuation.
+"""START-1, START-2, TITRATE-1 and TITRATE-2: the starting dose after screening, the first
+prescription of a therapy, the per-24-hour increase limits and discontinuation; DOSE-4 and
+IMPLANT-1 for the concentration of a first fill.
 
 All expected values are worked out by hand; the arithmetic is in the comments.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction as F
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from therapy import (
     CalculationError,
     TitrationLimits,
+    check_first_fill_concentration,
+    check_first_prescription,
     check_new_daily_dose,
+    is_zero_daily_dose,
+    parse_prescription,
     screening_outcome,
     titration_limit_pct,
 )
@@ -124,7 +131,7 @@ def test_screening_steps_not_configured_are_refused():
 # --- TITRATE-1 -------------------------------------------------------------------------------
 
 
-def _check(new, at, history, origin="spinal", birth=ADULT, tz=UTC, limits=LIMITS):
+def _check(new, at, history, origin="spinal", birth=ADULT, tz=UTC, limits=LIMITS, screening=None):
     return check_new_daily_dose(
         new_daily_dose_mcg=F(new),
         effective_at=t(at),
@@ -133,6 +140,7 @@ def _check(new, at, history, origin="spinal", birth=ADULT, tz=UTC, limits=LIMITS
         birth_date=birth,
         tz=tz,
         limits=limits,
+        screening=screening,
     )
 
 
@@ -317,3 +325,226 @@ def test_reducing_to_zero_requires_an_override():
 @pytest.mark.rule("TITRATE-2")
 def test_a_small_positive_dose_is_not_a_discontinuation():
     assert _check("0.1", "2026-01-10T12:00Z", STARTED).code is None
+
+
+@pytest.mark.rule("TITRATE-2")
+@pytest.mark.parametrize(
+    ("daily", "zero"),
+    [
+        ("0", True),
+        ("0.0000001", True),  # rounds to 0.0 mcg
+        ("0.04", True),  # 0.04 -> 0.0 mcg at 0.1 mcg
+        ("0.049999", True),
+        ("0.05", False),  # half up: 0.05 -> 0.1 mcg
+        ("0.1", False),
+    ],
+)
+def test_zero_is_zero_at_the_stored_precision(daily, zero):
+    assert is_zero_daily_dose(F(daily)) is zero
+
+
+@pytest.mark.rule("TITRATE-2")
+@pytest.mark.parametrize("daily", ["0.0000001", "0.04"])
+def test_a_dose_that_rounds_to_zero_is_a_discontinuation(daily):
+    # 0.04 is below the 100 in effect (a decrease, which TITRATE-1 never refuses), yet it stops
+    # the therapy: stored at 0.1 mcg precision it is 0.0.
+    out = _check(daily, "2026-01-10T12:00Z", STARTED)
+    assert out.code == "discontinuation_requires_override"
+    assert "withdrawal" in out.message
+    assert "0.0 mcg" in out.message
+
+
+@pytest.mark.rule("TITRATE-2", "DOSE-1")
+def test_a_flex_rate_of_0_0001_mcg_per_hour_is_a_discontinuation():
+    plan = parse_prescription({"mode": "flex", "steps": [{"start": "00:00", "dose_mcg_per_hour": "0.0001"}]})
+    # 24 h x 0.0001 mcg/h = 0.0024 mcg/day -> 0.0 mcg at the stored precision
+    assert plan.daily_dose_mcg_total == F(24, 10_000)
+    total = plan.daily_dose_mcg_total
+    out = _check(F(int(total.numerator), int(total.denominator)), "2026-01-10T12:00Z", STARTED)
+    assert out.code == "discontinuation_requires_override"
+
+
+# --- TITRATE-1: the history is the patient's ---------------------------------------------------
+
+# Pump A from 2026-01-01 (first fill ever) at 300 mcg/day; replaced on 2026-02-10 by pump B.
+PUMP_A = [("2026-01-01T00:00Z", 300)]
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_a_replacement_pump_first_prescription_is_checked_against_the_replaced_pump():
+    # Pump B's first fill at 2026-02-10T15:00Z; the history (pump A's doses) has 300 in effect.
+    # Spinal adult, 30 %: 300 x 1.3 = 390 allowed, 900 refused.
+    over = _check(900, "2026-02-10T15:00Z", PUMP_A)
+    assert (over.code, over.lowest_daily_dose_mcg, over.max_allowed_daily_dose_mcg) == (
+        "titration_limit_exceeded",
+        300,
+        390,
+    )
+    ok = _check(390, "2026-02-10T15:00Z", PUMP_A)
+    assert (ok.code, ok.max_allowed_daily_dose_mcg) == (None, 390)
+    # no START-2 warning: this is not the start of the therapy
+    assert ok.warnings == ()
+    # keeping the dose in effect is never refused
+    assert _check(300, "2026-02-10T15:00Z", PUMP_A).code is None
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_the_start_of_therapy_is_the_patients_first_fill_ever():
+    # Pump A filled 2026-01-01T00:00Z at 300; replaced, pump B filled at 2026-01-01T10:00Z at 300.
+    # Pump B's prescription at 2026-01-01T20:00Z is still within 24 h of the first fill ever
+    # (pump A's): no increase allowed, even though pump B started 10 h ago.
+    history = [*PUMP_A, ("2026-01-01T10:00Z", 300)]
+    early = _check("300.1", "2026-01-01T20:00Z", history)
+    assert (early.code, early.limit_pct, early.max_allowed_daily_dose_mcg) == (
+        "titration_limit_exceeded",
+        0,
+        300,
+    )
+    # 24 h after pump A's fill: 300 x 1.3 = 390
+    assert _check(390, "2026-01-02T00:00Z", history).code is None
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_limits_are_computed_from_exact_doses():
+    # Flex 10.01 mcg/h all day: 24 x 10.01 = 240.24 mcg/day (stored rounded as 240.2).
+    # Exact ceiling 240.24 x 1.3 = 312.312; from the rounded 240.2 it would be 312.26.
+    history = [("2026-01-01T00:00Z", F("240.24"))]
+    assert _check("312.3", "2026-01-10T12:00Z", history).code is None
+    assert _check("312.3", "2026-01-10T12:00Z", history).max_allowed_daily_dose_mcg == F("312.312")
+
+
+@pytest.mark.rule("TITRATE-1", "TITRATE-2")
+def test_restarting_after_a_stop_needs_an_override():
+    # Pump A at 300 from 2026-01-01, explanted without replacement: 0 from 2026-02-10T00:00Z.
+    # A new pump's first fill on 2026-03-01 at 100: lowest in the window 0 -> ceiling 0.
+    history = [*PUMP_A, ("2026-02-10T00:00Z", 0)]
+    out = _check(100, "2026-03-01T10:00Z", history)
+    assert (out.code, out.max_allowed_daily_dose_mcg) == ("titration_limit_exceeded", 0)
+    assert "stopped" in out.message and "override" in out.message
+
+
+# --- START-2 ------------------------------------------------------------------------------------
+
+
+@pytest.mark.rule("START-2", "START-1")
+def test_the_first_prescription_is_checked_against_the_starting_dose():
+    # Positive at 50 mcg, effect 4 h: starting dose 2 x 50 = 100 mcg/day.
+    trial = _screen([(50, True)], effect_hours=4)
+    assert _check(100, "2026-01-01T00:00Z", [], screening=trial).code is None
+    assert _check(80, "2026-01-01T00:00Z", [], screening=trial).code is None
+    over = _check("100.1", "2026-01-01T00:00Z", [], screening=trial)
+    assert (over.code, over.max_allowed_daily_dose_mcg) == ("above_starting_dose", 100)
+    assert "100.0 mcg" in over.message and "override" in over.message
+    # Positive at 75 with an effect over 8 h (9 h): the screening dose itself, 75.
+    long = _screen([(50, False), (75, True)], effect_hours=9)
+    assert check_first_prescription(new_daily_dose_mcg=F(75), screening=long).code is None
+    assert check_first_prescription(new_daily_dose_mcg=F(76), screening=long).code == "above_starting_dose"
+
+
+@pytest.mark.rule("START-2")
+def test_a_first_prescription_without_a_recorded_trial_carries_a_warning():
+    out = _check(250, "2026-01-01T00:00Z", [])
+    assert out.code is None
+    assert [w.code for w in out.warnings] == ["no_screening_trial"]
+
+
+@pytest.mark.rule("START-2", "SCREEN-1")
+@pytest.mark.parametrize(
+    "trials",
+    [
+        [(50, False), (75, False), (100, False)],  # negative: not a candidate
+        [(50, False)],  # not ended: the next step is 75
+    ],
+)
+def test_a_trial_that_did_not_end_positive_gives_no_starting_dose(trials):
+    out = check_first_prescription(new_daily_dose_mcg=F(50), screening=_screen(trials))
+    assert out.code == "screening_not_positive"
+    assert "override" in out.message
+
+
+@pytest.mark.rule("START-2")
+def test_only_the_first_prescription_of_the_therapy_is_checked_against_the_trial():
+    # Therapy started at 100 on 2026-01-01; a change on 2026-01-10 to 130 (100 x 1.3) is
+    # TITRATE-1's business, though above the starting dose of 100.
+    trial = _screen([(50, True)], effect_hours=4)
+    assert _check(130, "2026-01-10T00:00Z", STARTED, screening=trial).code is None
+
+
+# --- DOSE-4 / IMPLANT-1: the concentration of a first fill -------------------------------------
+
+
+@pytest.mark.rule("DOSE-4", "START-2")
+def test_the_first_fill_of_a_therapy_starts_at_500():
+    check = check_first_fill_concentration
+    assert (
+        check(
+            concentration_mcg_per_ml=F(500),
+            starting_concentration_mcg_per_ml=F(500),
+            patient_concentration_mcg_per_ml=None,
+        )
+        == ()
+    )
+    notices = check(
+        concentration_mcg_per_ml=F(1000),
+        starting_concentration_mcg_per_ml=F(500),
+        patient_concentration_mcg_per_ml=None,
+    )
+    assert [n.code for n in notices] == ["not_starting_concentration"]
+    assert "500 mcg/mL" in notices[0].message
+
+
+@pytest.mark.rule("IMPLANT-1")
+def test_a_replacement_pump_continues_the_patients_concentration():
+    check = check_first_fill_concentration
+    # the patient was at 2000 mcg/mL: a replacement at 2000 is right, though therapy starts at 500
+    assert (
+        check(
+            concentration_mcg_per_ml=F(2000),
+            starting_concentration_mcg_per_ml=F(500),
+            patient_concentration_mcg_per_ml=F(2000),
+        )
+        == ()
+    )
+    notices = check(
+        concentration_mcg_per_ml=F(500),
+        starting_concentration_mcg_per_ml=F(500),
+        patient_concentration_mcg_per_ml=F(2000),
+    )
+    assert [n.code for n in notices] == ["not_patient_concentration"]
+    assert "2000 mcg/mL" in notices[0].message and "500 mcg/mL" in notices[0].message
+
+
+# --- properties -----------------------------------------------------------------------------
+
+DOSES = st.fractions(min_value=0, max_value=2000, max_denominator=10_000)
+HOURS_AGO = st.integers(min_value=1, max_value=24 * 60)
+
+
+@pytest.mark.rule("TITRATE-1", "TITRATE-2")
+@settings(max_examples=200, deadline=None)
+@given(
+    history=st.lists(st.tuples(HOURS_AGO, DOSES), min_size=1, max_size=6, unique_by=lambda x: x[0]),
+    new=DOSES,
+)
+def test_property_a_dose_at_or_below_the_dose_in_effect_is_refused_only_when_it_is_zero(history, new):
+    now = t("2026-06-01T12:00Z")
+    rows = [(now - timedelta(hours=h), d) for h, d in history]
+    in_effect = max(rows)[1]  # the latest row
+    verdict = check_new_daily_dose(
+        new_daily_dose_mcg=new,
+        effective_at=now,
+        history=rows,
+        spasticity_origin="spinal",
+        birth_date=ADULT,
+        tz=UTC,
+        limits=LIMITS,
+    )
+    if is_zero_daily_dose(new):
+        assert verdict.code == "discontinuation_requires_override"
+    elif new <= in_effect:
+        assert verdict.code is None
+    else:
+        # an increase: allowed exactly when within (1 + limit) x the lowest dose in the window
+        assert verdict.code in (None, "titration_limit_exceeded")
+        assert (verdict.code is None) == (new <= verdict.max_allowed_daily_dose_mcg)
+        assert verdict.max_allowed_daily_dose_mcg <= in_effect * F(13, 10)

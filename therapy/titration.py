@@ -1,6 +1,7 @@
-"""Dosing decisions: starting dose (START-1), titration limits (TITRATE-1) and
-discontinuation (TITRATE-2). Every clinical number arrives as an argument; the defaults
-from DOMAIN.md live in the project's settings."""
+"""Dosing decisions: starting dose (START-1), the first prescription of a therapy
+(START-2), titration limits (TITRATE-1), discontinuation (TITRATE-2) and the concentration
+of a first fill (DOSE-4, IMPLANT-1). Every clinical number arrives as an argument; the
+defaults from DOMAIN.md live in the project's settings."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def screening_outcome(
     steps: list[Fraction],
     effect_hours: Fraction | None = None,
     adverse_reactions: bool = False,
-    prolonged_effect_hours: Fraction,
+    prolonged_effect_hours: Fraction | None,
 ) -> ScreeningOutcome:
     """START-1. ``trials`` are (screening dose, responded) in the order given; doses must be
     screening steps (DOMAIN: 50, 75, 100 mcg). The first positive bolus is the effective
@@ -39,6 +40,8 @@ def screening_outcome(
     step means not a candidate; otherwise the next step is proposed."""
     if not steps:
         raise CalculationError("screening_steps_mcg", "are not configured")
+    if prolonged_effect_hours is None:
+        raise CalculationError("screening_prolonged_effect_hours", "is not configured")
     if not trials:
         return ScreeningOutcome(
             "next_step", next_dose_mcg=steps[0], reason="screening starts at the first step"
@@ -72,7 +75,7 @@ def screening_outcome(
     )
 
 
-# --- TITRATE-1 / TITRATE-2 --------------------------------------------------------------
+# --- TITRATE-1 / TITRATE-2 / START-2 ---------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -89,15 +92,25 @@ class TitrationLimits:
 
 
 @dataclass(frozen=True)
+class DoseNotice:
+    """A warning that does not stop the prescription (START-2, DOSE-4, IMPLANT-1)."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
 class TitrationCheck:
     """The verdict on a new daily dose. ``code`` is None when it may be saved without an
-    override, else ``titration_limit_exceeded`` or ``discontinuation_requires_override``."""
+    override, else ``titration_limit_exceeded``, ``discontinuation_requires_override``,
+    ``above_starting_dose`` or ``screening_not_positive``; ``warnings`` are shown either way."""
 
     code: str | None
     message: str
     limit_pct: Fraction | None = None
     lowest_daily_dose_mcg: Fraction | None = None
     max_allowed_daily_dose_mcg: Fraction | None = None
+    warnings: tuple[DoseNotice, ...] = ()
 
     def details(self) -> dict:
         return {
@@ -105,6 +118,19 @@ class TitrationCheck:
             "lowest_daily_dose_mcg": rounded(self.lowest_daily_dose_mcg, DOSE_MCG),
             "max_allowed_daily_dose_mcg": rounded(self.max_allowed_daily_dose_mcg, DOSE_MCG),
         }
+
+
+WITHDRAWAL_SIGNS = (
+    "itching, hypotension, paresthesia, high fever, altered mental status, rebound spasticity, "
+    "rhabdomyolysis, death"
+)
+
+
+def is_zero_daily_dose(daily_dose_mcg: Fraction) -> bool:
+    """TITRATE-2: a daily dose that is 0 at the stored precision (0.1 mcg, rounded half up)
+    is zero: 0.04 mcg/day, or a flex rate of 0.0001 mcg/hour (0.0024 mcg/day), stops the
+    therapy as surely as 0 does. The one place that decides what "zero" is."""
+    return rounded(Q(daily_dose_mcg), DOSE_MCG) == 0
 
 
 def age_years(birth_date: date, on: date) -> int:
@@ -137,29 +163,46 @@ def check_new_daily_dose(
     birth_date: date,
     tz,
     limits: TitrationLimits,
+    screening: ScreeningOutcome | None = None,
 ) -> TitrationCheck:
-    """TITRATE-1 and TITRATE-2 for a new prescription taking effect at ``effective_at``.
+    """TITRATE-1, TITRATE-2 and START-2 for a new prescription taking effect at
+    ``effective_at``.
 
-    ``history`` holds the pump's earlier prescriptions as (effective_at, daily dose); the
-    earliest one is the start of therapy. The first prescription is not limited here (its
-    dose comes from START-1). A new dose may not exceed (1 + limit) × the lowest daily dose
-    in effect during the window before it takes effect, so small steps cannot add up; in
-    the first window after the start of therapy no increase is allowed. A daily dose of 0
-    after therapy has started is a discontinuation (TITRATE-2).
+    ``history`` is the *patient's* dose history across all of their pumps, as
+    (effective_at, exact daily dose): a replacement pump continues the therapy, so its first
+    prescription is checked against the doses of the pump it replaces, and the earliest entry
+    (the patient's first fill ever) is the start of therapy. A pump stopped without a
+    replacement (TITRATE-2) appears in it as a dose of 0 from the day it stopped.
+
+    - TITRATE-2: a daily dose that is zero at the stored precision (``is_zero_daily_dose``)
+      is a discontinuation.
+    - START-2: with no earlier dose this is the first prescription of the therapy, checked
+      against the patient's screening trial (``screening``, None when none is recorded):
+      see ``check_first_prescription``.
+    - TITRATE-1: a dose at or below the dose in effect is never refused; an increase may not
+      exceed (1 + limit) × the lowest daily dose in effect during the window before it takes
+      effect, so small steps cannot add up; in the first window after the start of therapy
+      no increase is allowed. Limits are computed from the exact doses given.
     """
     new = Q(new_daily_dose_mcg)
     earlier = sorted((at, Q(d)) for at, d in history if at < effective_at)
-    if new == 0:
+    if is_zero_daily_dose(new):
+        what = (
+            "A daily dose of 0 mcg stops the therapy."
+            if new == 0
+            else f"A daily dose of {_small(new)} mcg is 0.0 mcg to the 0.1 mcg the pump record keeps: "
+            "it stops the therapy."
+        )
         return TitrationCheck(
             "discontinuation_requires_override",
-            "Stopping the pump or reducing the dose to zero causes withdrawal (itching, "
-            "hypotension, paresthesia, high fever, altered mental status, rebound spasticity, "
-            "rhabdomyolysis, death), typically within 1–3 days. It needs a prescriber's "
-            "override with a written reason.",
+            f"{what} Stopping the pump or reducing the dose to zero causes withdrawal "
+            f"({WITHDRAWAL_SIGNS}), typically within 1–3 days. It needs a prescriber's override "
+            "with a written reason.",
         )
     if not earlier:
-        return TitrationCheck(None, "start of therapy")
-    if new <= earlier[-1][1]:
+        return check_first_prescription(new_daily_dose_mcg=new, screening=screening)
+    in_effect = earlier[-1][1]
+    if new <= in_effect:
         # TITRATE-1 limits increases; keeping or lowering the dose in effect is always allowed.
         return TitrationCheck(None, "not an increase over the daily dose in effect")
     if limits.window_hours is None:
@@ -185,17 +228,115 @@ def check_new_daily_dose(
     ceiling = lowest * (1 + limit / 100)
     if new <= ceiling:
         return TitrationCheck(None, "within the titration limit", limit, lowest, ceiling)
+    if is_zero_daily_dose(lowest):
+        message = (
+            f"The therapy was stopped within the last {limits.window_hours} hours or is still "
+            f"stopped: restarting it at {_mcg(new)} mcg a day needs a prescriber's override with "
+            "a written reason."
+        )
+    else:
+        message = (
+            f"A daily dose of {_mcg(new)} mcg exceeds the titration limit: {why}, "
+            f"from the lowest daily dose in effect during the last {limits.window_hours} hours "
+            f"({_mcg(lowest)} mcg), so at most {_mcg(ceiling)} mcg. "
+            "A prescriber may override with a written reason."
+        )
+    return TitrationCheck("titration_limit_exceeded", message, limit, lowest, ceiling)
+
+
+def check_first_prescription(
+    *, new_daily_dose_mcg: Fraction, screening: ScreeningOutcome | None
+) -> TitrationCheck:
+    """START-2: the first prescription of a patient's therapy, against START-1 from the
+    patient's recorded screening trial (``screening``; None when no trial is recorded).
+
+    Above the starting dose it is refused unless a prescriber overrides; a trial that did
+    not end positive gives no starting dose, so any dose needs the override; without a
+    recorded trial the prescription carries a warning. Doses are compared exactly."""
+    new = Q(new_daily_dose_mcg)
+    if screening is None:
+        return TitrationCheck(
+            None,
+            "start of therapy",
+            warnings=(
+                DoseNotice(
+                    "no_screening_trial",
+                    "No screening trial is recorded for this patient: the starting dose could not "
+                    "be checked against it (START-2). Record the trial's boluses.",
+                ),
+            ),
+        )
+    if screening.status != "respond":
+        outcome = (
+            "showed no response at any screening dose: the patient is not a candidate"
+            if screening.status == "not_a_candidate"
+            else "has not ended with a response yet"
+        )
+        return TitrationCheck(
+            "screening_not_positive",
+            f"The patient's screening trial {outcome}, so it gives no starting dose. Starting "
+            f"therapy at {_mcg(new)} mcg a day needs a prescriber's override with a written reason.",
+        )
+    start = Q(screening.starting_daily_dose_mcg)
+    if new <= start:
+        return TitrationCheck(None, "at or below the starting dose", max_allowed_daily_dose_mcg=start)
     return TitrationCheck(
-        "titration_limit_exceeded",
-        f"A daily dose of {rounded(new, DOSE_MCG)} mcg exceeds the titration limit: {why}, "
-        f"from the lowest daily dose in effect during the last {limits.window_hours} hours "
-        f"({rounded(lowest, DOSE_MCG)} mcg), so at most {rounded(ceiling, DOSE_MCG)} mcg. "
-        "A prescriber may override with a written reason.",
-        limit,
-        lowest,
-        ceiling,
+        "above_starting_dose",
+        f"A first daily dose of {_mcg(new)} mcg is above the starting dose from the screening "
+        f"trial, {_mcg(start)} mcg a day ({screening.reason}, {_mcg(screening.effective_dose_mcg)} mcg "
+        "screening dose). A prescriber may override with a written reason.",
+        max_allowed_daily_dose_mcg=start,
     )
+
+
+def check_first_fill_concentration(
+    *,
+    concentration_mcg_per_ml: Fraction,
+    starting_concentration_mcg_per_ml: Fraction | None,
+    patient_concentration_mcg_per_ml: Fraction | None,
+) -> tuple[DoseNotice, ...]:
+    """The first fill of a pump. When it starts the patient's therapy (no earlier fill of
+    theirs), DOSE-4: therapy starts at ``starting_concentration_mcg_per_ml`` (500 mcg/mL),
+    another concentration carries a warning. When the pump replaces another
+    (``patient_concentration_mcg_per_ml``: the concentration of the patient's last fill),
+    IMPLANT-1: a replacement pump continues the patient's concentration; another one
+    carries a warning (the patient's dose per mL changes without a bridge in the old pump)."""
+    given = Q(concentration_mcg_per_ml)
+    if patient_concentration_mcg_per_ml is not None:
+        previous = Q(patient_concentration_mcg_per_ml)
+        if given == previous:
+            return ()
+        return (
+            DoseNotice(
+                "not_patient_concentration",
+                f"A replacement pump usually continues the patient's concentration, "
+                f"{_conc(previous)} mcg/mL; this fill is at {_conc(given)} mcg/mL (IMPLANT-1). "
+                "Check the prescription for the change of concentration.",
+            ),
+        )
+    if starting_concentration_mcg_per_ml is not None and given != Q(starting_concentration_mcg_per_ml):
+        return (
+            DoseNotice(
+                "not_starting_concentration",
+                f"Therapy usually starts at {_conc(Q(starting_concentration_mcg_per_ml))} mcg/mL (DOSE-4).",
+            ),
+        )
+    return ()
 
 
 def _pct(value: Fraction) -> str:
     return format(rounded(value, Decimal("0.1")).normalize(), "f")
+
+
+def _mcg(value: Fraction) -> Decimal:
+    return rounded(value, DOSE_MCG)
+
+
+def _conc(value: Fraction) -> str:
+    return format(rounded(value, Decimal("0.01")).normalize(), "f")
+
+
+def _small(value: Fraction) -> str:
+    """A dose below the stored precision as typed (0.04, 0.0024), not as 0.0."""
+    shown = rounded(value, Decimal("0.0000001"))
+    return format(shown.normalize(), "f") if shown else "less than 0.0000001"
