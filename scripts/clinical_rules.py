@@ -15,6 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "clinical-rules.md"
+DOMAIN = ROOT.parent / "shared" / "DOMAIN.md"
 
 SAULINO = "Saulino et al., Neuromodulation 2016;19(6):623–31"
 # rule, what it says, source, implementation (or the issue that owns it)
@@ -71,9 +72,10 @@ RULES = [
     ),
     (
         "LRA-3",
-        "Worst case: every rate × (1 + tolerance); unconfigured → nominal + warning",
+        "Worst case: every rate × (1 + tolerance), the bridge over its whole duration; unconfigured → nominal + warning",
         "Medtronic hazard alert; Prometra II IFU",
-        "`therapy.projection.worst_case_factor`, `project`",
+        "`therapy.projection.worst_case_factor`, `_timeline`, `project`; `therapy.CALCULATION_VERSION` "
+        "in the stored projections' fingerprint",
     ),
     (
         "LRA-4",
@@ -95,9 +97,9 @@ RULES = [
     ),
     (
         "REFILL-2",
-        "No overfill, no volume ≤ 0, no future or pre-implant refill",
+        "No overfill or impossible withdrawal, no volume ≤ 0, no future or pre-implant refill; typed local times at DST",
         "SynchroMed II / Prometra II refill instructions",
-        "`therapy.refill.check_refill_volumes`, `check_event_time`",
+        "`therapy.refill.check_refill_volumes`, `check_event_time`; `therapy.local_instant` (web forms, API)",
     ),
     (
         "REFILL-3",
@@ -117,7 +119,7 @@ RULES = [
         "BRIDGE-1",
         "Path volume, duration, programmed and delivered dose; projection drains V over T",
         "SynchroMed EL programming guide, bridge bolus appendix",
-        "`therapy.refill.bridge_bolus`, `bridge_for_volume`; `BridgeDrain`",
+        "`therapy.refill.bridge_bolus`, `bridge_for_volume`; `BridgeDrain` (the worst case: LRA-3)",
     ),
     (
         "BRIDGE-2",
@@ -126,32 +128,17 @@ RULES = [
         "`therapy.refill.bridge_bolus`",
     ),
     (
+        "BRIDGE-3",
+        "V rounded first; T and both doses from the rounded V; the bridge dose chosen in one place",
+        "SynchroMed EL programming guide, bridge bolus appendix",
+        "`therapy.refill.bridge_bolus`, `bridge_daily_dose_mcg`; `refills.selectors.reservoir_from`",
+    ),
+    (
         "START-1",
         "Starting dose = 2 × effective screening dose (or the dose itself)",
         SAULINO,
         "`therapy.titration.screening_outcome`; `refills.selectors.screening_outcome_of`; "
         "`POST /api/v1/calculations/starting-dose/`",
-    ),
-    (
-        "START-2",
-        "First prescription of the therapy checked against the screening trial's starting dose",
-        SAULINO,
-        "`therapy.titration.check_first_prescription` (from `check_new_daily_dose`), "
-        "`check_first_fill_concentration`; `refills.services._titration`",
-    ),
-    (
-        "SCREEN-1",
-        "Screening boluses recorded; positive at the first response, negative after none at 100 mcg",
-        SAULINO,
-        "`refills.models.ScreeningTrial`, `ScreeningBolus`; `refills.screening.screening_bolus_record`; "
-        "`GET/POST /api/v1/patients/{id}/screening-trial/`",
-    ),
-    (
-        "IMPLANT-1",
-        "Implant fill at 500 mcg/mL at the start of therapy; a replacement continues the patient's concentration",
-        SAULINO,
-        "`therapy.titration.check_first_fill_concentration` (a warning); the 8-hour monitoring record "
-        "and catheter priming are not implemented yet",
     ),
     (
         "TITRATE-1",
@@ -168,10 +155,67 @@ RULES = [
         "`refills.replacement.pump_explant`, `pump_replace`",
     ),
     (
+        "START-2",
+        "First prescription of the therapy checked against the screening trial's starting dose",
+        SAULINO,
+        "`therapy.titration.check_first_prescription` (from `check_new_daily_dose`), "
+        "`check_first_fill_concentration`; `refills.services._titration`",
+    ),
+    (
         "WEAN-1",
         "Oral antispasmodics weaned one at a time, oral baclofen first",
         SAULINO,
-        "not implemented yet (no oral medication record)",
+        "not implemented yet (issue 15: no oral medication record)",
+    ),
+    (
+        "SCREEN-1",
+        "Screening boluses recorded; positive at the first response, negative after none at 100 mcg",
+        SAULINO,
+        "`refills.models.ScreeningTrial`, `ScreeningBolus`; `refills.screening.screening_bolus_record`; "
+        "`GET/POST /api/v1/patients/{id}/screening-trial/`",
+    ),
+    (
+        "IMPLANT-1",
+        "Implant fill at 500 mcg/mL at the start of therapy; a replacement continues the patient's concentration",
+        SAULINO,
+        "`therapy.titration.check_first_fill_concentration` (a warning); the 8-hour monitoring record "
+        "and catheter priming are not implemented yet",
+    ),
+    (
+        "ORAL-1",
+        "Oral baclofen, tizanidine and dantrolene dosing and warnings",
+        "the seed guideline",
+        "not implemented yet (issue 15, the whole course of therapy)",
+    ),
+    (
+        "RISK-1",
+        "Patient risk flags shown wherever dosing is decided",
+        "the seed guideline",
+        "not implemented yet (issue 15, the whole course of therapy)",
+    ),
+    (
+        "MONITOR-1",
+        "Every visit records an assessment; withdrawal signs raise a critical alert",
+        SAULINO,
+        "not implemented yet (issue 15, the whole course of therapy)",
+    ),
+    (
+        "MRI-1",
+        "A planned MRI: interrogation after the scan (SynchroMed II), emptied pump (Prometra II)",
+        "Medtronic SynchroMed II MRI material; Prometra II IFU",
+        "not implemented yet (issue 15, the whole course of therapy)",
+    ),
+    (
+        "DRIFT-1",
+        "Observed delivery ratio per refill, trended per pump",
+        'ASRA 2017, "Accuracy in Intrathecal Drug Delivery"',
+        "not implemented yet (issue 15, the whole course of therapy)",
+    ),
+    (
+        "DEVICE-1",
+        "Device alarms read at an interrogation are logged",
+        "Medtronic SynchroMed II material",
+        "not implemented yet (issue 15, the whole course of therapy)",
     ),
     (
         "ERI-1",
@@ -187,9 +231,9 @@ RULES = [
     ),
     (
         "ALERT-1",
-        "Urgency order of alerts; escalation until acknowledged",
+        "Urgency order of alerts (overdue its own); current dates when shown or sent; escalation until acknowledged",
         SAULINO,
-        "`refills.worklist.URGENCY`; `refills.scheduling.state_alerts_run`; "
+        "`refills.worklist.URGENCY`; `alerts.messages` (texts from the current projection); `refills.scheduling.state_alerts_run`; "
         "`alerts.outbox.alert_notifications_plan`, `escalation_due_at`; `alerts.services.alert_acknowledge`",
     ),
     (
@@ -270,7 +314,24 @@ def render() -> str:
     return "\n".join(lines)
 
 
+def domain_rules(path: Path = DOMAIN) -> list[str]:
+    """The rule IDs DOMAIN.md defines, in its order (each opens a list item: ``- LRA-3 ...``)."""
+    import re
+
+    return re.findall(r"^- ([A-Z]+-[0-9]+) ", path.read_text(), flags=re.M)
+
+
+def missing_rules(path: Path = DOMAIN) -> list[str]:
+    """DOMAIN.md rules the table does not list (a rule added to the specification must be
+    listed, implemented or not)."""
+    listed = {rule for rule, *_ in RULES}
+    return [rule for rule in domain_rules(path) if rule not in listed]
+
+
 def main() -> int:
+    if DOMAIN.exists() and (missing := missing_rules()):
+        print(f"DOMAIN.md rules missing from scripts/clinical_rules.py: {', '.join(missing)}")
+        return 1
     text = render()
     if "--check" in sys.argv:
         if not OUTPUT.exists() or OUTPUT.read_text() != text:

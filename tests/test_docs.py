@@ -31,6 +31,21 @@ def test_clinical_rules_doc_is_current():
     assert result.returncode == 0, result.stdout
 
 
+def test_every_domain_rule_is_in_the_clinical_rules_doc():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import clinical_rules
+
+    if not clinical_rules.DOMAIN.exists():
+        import pytest
+
+        pytest.skip(f"{clinical_rules.DOMAIN} is not beside the project: nothing to compare with")
+    assert clinical_rules.domain_rules(), "no rule ID read from DOMAIN.md"
+    assert clinical_rules.missing_rules() == []
+    # and in DOMAIN.md's order
+    listed = [rule for rule, *_ in clinical_rules.RULES]
+    assert listed == [r for r in clinical_rules.domain_rules() if r in listed]
+
+
 def test_openapi_schema_in_docs_matches_the_code():
     generated = OpenApiYamlRenderer().render(SchemaGenerator().get_schema(request=None, public=True))
     committed = (ROOT / "docs" / "openapi.yaml").read_bytes()
