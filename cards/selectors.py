@@ -212,7 +212,9 @@ def _missing(pump: Pump, data: dict, prescription) -> dict[str, str]:
     clinic = pump.patient.clinic
     missing = {}
     if pump.status != PumpStatus.ACTIVE:
-        missing["pump"] = f"the pump was explanted on {pump.explanted_on}: it has no emergency card"
+        missing["pump"] = (
+            f"the pump was explanted on {therapy.units.shown_date(pump.explanted_on)}: it has no emergency card"
+        )
     if prescription is None:
         for field in ("drug", "concentration_mcg_per_ml", "daily_dose_mcg", "mode"):
             missing[field] = "the pump has no prescription: record the first fill with its prescription"

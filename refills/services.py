@@ -67,7 +67,7 @@ def refill_record(
     new_concentration = fraction(concentration_mcg_per_ml)
     plan = therapy.parse_prescription(prescription)
     _check_time(pump, performed_at, "performed_at")
-    drug = _refill_drug(previous, drug)
+    drug = _refill_drug(pump, previous, drug, performed_at)
     therapy.check_concentration(
         concentration_mcg_per_ml=new_concentration,
         supplied=drug.supplied,
@@ -267,7 +267,10 @@ def _check_time(pump: Pump, at: datetime, field_name: str) -> None:
     )
 
 
-def _refill_drug(previous: Refill | None, requested: Drug | None) -> Drug:
+def _refill_drug(pump: Pump, previous: Refill | None, requested: Drug | None, performed_at: datetime) -> Drug:
+    """The pump's drug; a drug change at a refill is refused. A pump's first fill takes the
+    drug asked for, else the patient's drug when the pump replaces another (IMPLANT-1: the
+    therapy continues), else the default drug."""
     if previous is not None:
         if requested is not None and requested != previous.drug:
             raise therapy.CalculationError(
@@ -279,6 +282,9 @@ def _refill_drug(previous: Refill | None, requested: Drug | None) -> Drug:
         return previous.drug
     if requested is not None:
         return requested
+    earlier = selectors.patient_last_fill(pump.patient, before=performed_at)
+    if earlier is not None:
+        return earlier.drug
     return Drug.objects.get(code=settings.PUMPCARE_DEFAULT_DRUG)
 
 

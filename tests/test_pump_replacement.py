@@ -129,6 +129,29 @@ def test_a_replacement_first_fill_over_the_limit_is_refused(api, replaced):
     assert counts() == before
 
 
+@pytest.mark.rule("IMPLANT-1")
+def test_a_replacement_first_fill_continues_the_patients_drug(api, pump, patient):
+    # The patient's pump was filled with a drug other than the default one; its replacement's
+    # first fill names no drug: it continues the patient's drug, not the catalog default.
+    from patients.models import Drug
+
+    other = Drug.objects.create(
+        code="baclofen-compounded",
+        name="Baclofen (compounded)",
+        supplied_concentrations_mcg_per_ml=["500"],
+        starting_concentration_mcg_per_ml="500",
+        max_reservoir_days=180,
+    )
+    response = refill(api, pump, at=FILLED_AT, daily=300, drug=other.code)
+    assert response.status_code == 201, response.json()
+    response = replace(api, pump)
+    assert response.status_code == 201, response.json()
+    new_pump = Pump.objects.get(pk=response.json()["id"])
+    response = refill(api, new_pump, at=NEW_FILL_AT, daily=300)
+    assert response.status_code == 201, response.json()
+    assert response.json()["drug"] == "baclofen-compounded"
+
+
 @pytest.mark.rule("TITRATE-1")
 def test_a_replacement_first_fill_within_the_limit_is_accepted(api, replaced):
     # 300 x 1.30 = 390 for a spinal adult

@@ -186,15 +186,14 @@ class ServiceMachine(RuleBasedStateMachine):
             {
                 "explanted_on": self.now.astimezone(self.clinic.tz).date().isoformat(),
                 "reason": "end of service",
-                "new_pump": {
-                    "model": "8637-40",
-                    "serial_number": f"REPL-{len(self.pumps)}",
-                    "catheter_model": "8709SC",
-                    "catheter_length_cm": 50,
-                },
+                "model": "8637-40",
+                "serial_number": f"REPL-{len(self.pumps)}",
+                "catheter_model": "8709SC",
+                "catheter_length_cm": 50,
             },
         )
-        if response.status_code in (200, 201):
+        assert response.status_code == 201, response.json()
+        if response.status_code == 201:
             self.pumps.append(Pump.objects.get(patient=self.patient, status=PumpStatus.ACTIVE))
 
     # --- invariants -----------------------------------------------------------------------

@@ -277,6 +277,22 @@ def test_no_delivery_means_no_alarm_and_refill_by_follows_stability():
     assert "no_delivery" in codes(p)
 
 
+@pytest.mark.rule("TITRATE-2", "LRA-2")
+@pytest.mark.parametrize("dose", ["0.04", "0.0000001"])
+def test_a_dose_that_is_zero_at_the_stored_precision_is_warned_as_no_delivery(dose):
+    # 0.04 mcg/day rounds to 0.0 mcg: the therapy is stopped, and the projection says so
+    # (it warned only for an exact 0 before).
+    tiny = {"mode": "simple_continuous", "daily_dose_mcg": dose}
+    res = reservoir("2026-01-05T12:00Z", "20", 500, ("2026-01-05T12:00Z", tiny, 0))
+    p = run(res)
+    assert "no_delivery" in codes(p)
+    # 0.05 mcg/day rounds half up to 0.1: delivered, no such warning
+    small = {"mode": "simple_continuous", "daily_dose_mcg": "0.05"}
+    assert "no_delivery" not in codes(
+        run(reservoir("2026-01-05T12:00Z", "20", 500, ("2026-01-05T12:00Z", small, 0)))
+    )
+
+
 @pytest.mark.rule("LRA-2")
 def test_a_crossing_beyond_the_year_9999_counts_as_never():
     # Found by hypothesis: 0.1 mcg/h for one minute a day is 1/600 mcg/day; at 2000 mcg/mL that

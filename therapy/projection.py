@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from .dosing import Prescription
 from .errors import CalculationError
+from .titration import is_zero_daily_dose
 from .units import (
     RATE_ML_PER_DAY,
     SECONDS_PER_DAY,
@@ -336,12 +337,12 @@ def project(
     )
     current = period_at(res, as_of)
     daily_dose = current.prescription.daily_dose_mcg_total
-    if daily_dose == 0:
+    if is_zero_daily_dose(daily_dose):  # TITRATE-2: 0 at the stored precision is zero
         warnings.append(
             Notice(
                 "no_delivery",
-                "The current prescription delivers nothing: there is no alarm date, and the "
-                "refill-by date follows the drug's stability.",
+                "The current prescription delivers nothing (0.0 mcg a day): the therapy is "
+                "stopped, and the refill-by date follows the drug's stability.",
             )
         )
     horizon = datetime.combine(by + timedelta(days=1), datetime.min.time(), tzinfo=tz).astimezone(UTC)
