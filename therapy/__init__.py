@@ -7,6 +7,7 @@ rounding happens once, at the edge (``therapy.units.rounded``).
 """
 
 from .battery import ReplacementPlan, appointment_day, check_replacement_date, replacement_plan
+from .clock import local_instant
 from .dosing import Prescription, daily_volume_ml, parse_prescription
 from .errors import CalculationError
 from .projection import (
@@ -62,6 +63,7 @@ __all__ = [
     "check_refill_volumes",
     "check_replacement_date",
     "daily_volume_ml",
+    "local_instant",
     "parse_prescription",
     "project",
     "refill_by",
