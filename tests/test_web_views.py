@@ -393,3 +393,50 @@ def test_booking_from_the_worklist_returns_to_it(nurse, filled):
     )
     assert response["Location"] == "/clinics/HOME/worklist/"
     assert Alert.objects.filter(kind=AlertKind.REFILL_UNBOOKED, resolved_at__isnull=True).count() == 0
+
+
+# --- REFILL-2: the refill time typed at a daylight-saving change ------------------------
+
+
+@pytest.fixture
+def new_york(clinic):
+    clinic.timezone = "America/New_York"
+    clinic.save()
+    return clinic
+
+
+@pytest.mark.rule("REFILL-2")
+def test_a_refill_time_the_clocks_skipped_is_refused_on_the_form(nurse, new_york, pump):
+    # Sun 8 Mar 2026 in New York: 2:00 AM EST jumps to 3:00 AM EDT.
+    before = counts()
+    response = browser(nurse).post(
+        f"/pumps/{pump.pk}/refill/",
+        refill_post(performed_at="2026-03-08T02:30", volume_withdrawn_ml="0", action="save"),
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "2:30 AM on Sun 8 Mar 2026 does not exist" in page
+    assert counts() == before
+
+
+@pytest.mark.rule("REFILL-2")
+def test_a_refill_time_that_happens_twice_asks_which_one(nurse, new_york, pump):
+    # Sun 1 Nov 2026 in New York: 1:30 AM EDT (UTC−4, 05:30Z) and 1:30 AM EST (UTC−5, 06:30Z).
+    c = browser(nurse)
+    twice = refill_post(performed_at="2026-11-01T01:30", volume_withdrawn_ml="0", action="save")
+    before = counts()
+    response = c.post(f"/pumps/{pump.pk}/refill/", twice)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "1:30 AM EDT (UTC−4) or 1:30 AM EST (UTC−5)" in page
+    assert '<option value="-240">1:30 AM EDT (UTC−4)</option>' in page
+    assert '<option value="-300">1:30 AM EST (UTC−5)</option>' in page
+    assert counts() == before
+    # An ordinary time asks nothing.
+    ordinary = c.post(
+        f"/pumps/{pump.pk}/refill/", {**twice, "performed_at": "2026-11-02T01:30", "action": "check"}
+    )
+    assert 'name="utc_offset"' not in ordinary.content.decode()
+    response = c.post(f"/pumps/{pump.pk}/refill/", {**twice, "utc_offset": "-300"})
+    assert response.status_code == 302
+    assert Refill.objects.get().performed_at.isoformat() == "2026-11-01T06:30:00+00:00"

@@ -71,7 +71,7 @@ def local_instant(
         )
     if len(candidates) == 1:
         return candidates[0]
-    both = " or ".join(f"{_clock(naive)} {_name(c)} ({_offset(_minutes(c))})" for c in candidates)
+    both = " or ".join(offset_label(naive, tz, offset) for offset in offsets)
     raise CalculationError(
         field,
         f"{_clock(naive)} on {_day(naive)} happens twice in the clinic's time zone ({_zone(tz)}), "
@@ -79,6 +79,15 @@ def local_instant(
         code="ambiguous_local_time",
         offsets_minutes=offsets,
     )
+
+
+def offset_label(naive: datetime, tz: tzinfo, utc_offset_minutes: int) -> str:
+    """How a person reads one of the instants of a local time: 1:30 AM EST (UTC−5)."""
+    for fold in (0, 1):
+        aware = naive.replace(tzinfo=tz, fold=fold)
+        if _minutes(aware) == utc_offset_minutes:
+            return f"{_clock(naive)} {_name(aware)} ({_offset(utc_offset_minutes)})"
+    return f"{_clock(naive)} ({_offset(utc_offset_minutes)})"
 
 
 def _minutes(aware: datetime) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import therapy
 from refills.api import RefillInputSerializer
 
 MODES = [
@@ -30,6 +31,7 @@ SCALARS = [
     "notes",
     "reason",
     "override_reason",
+    "utc_offset",  # REFILL-2: minutes east of UTC, asked only when the typed time happens twice
 ]
 MIN_ROWS = 4  # empty rows offered for flex steps and boluses
 
@@ -44,6 +46,9 @@ class RefillForm:
     steps: list[dict] = field(default_factory=list)
     boluses: list[dict] = field(default_factory=list)
     errors: dict[str, list[str]] = field(default_factory=dict)
+    # REFILL-2: when the typed refill time happens twice (the clocks went back), the two
+    # UTC offsets to choose from, as (minutes, label); empty otherwise.
+    offset_choices: list[tuple[str, str]] = field(default_factory=list)
 
     def padded(self, extra_rows: int = 0) -> RefillForm:
         """At least MIN_ROWS rows (one more empty row than filled), plus ``extra_rows``."""
@@ -146,17 +151,13 @@ def prescription_of(form: RefillForm) -> dict:
     return data
 
 
-def api_payload(form: RefillForm, tz) -> dict:
-    """The body ``POST /api/v1/pumps/{id}/refills/`` would receive. The refill time is typed
-    as the clinic's local time (``datetime-local``) and sent as an aware instant."""
+def api_payload(form: RefillForm) -> dict:
+    """The body ``POST /api/v1/pumps/{id}/refills/`` would receive. The refill time goes as
+    typed, the clinic's local time (``datetime-local``) without an offset: the serializer
+    reads it in the clinic's zone with REFILL-2's daylight-saving check, as for the API."""
     v = form.values
-    performed_at = v["performed_at"]
-    try:
-        performed_at = datetime.fromisoformat(performed_at).replace(tzinfo=tz).isoformat()
-    except ValueError:
-        pass  # the serializer names the field
     return {
-        "performed_at": performed_at,
+        "performed_at": v["performed_at"],
         "volume_withdrawn_ml": v["volume_withdrawn_ml"],
         "volume_added_ml": v["volume_added_ml"],
         "concentration_mcg_per_ml": v["concentration_mcg_per_ml"],
@@ -169,9 +170,40 @@ def api_payload(form: RefillForm, tz) -> dict:
     }
 
 
+def _typed_time(form: RefillForm) -> datetime | None:
+    try:
+        typed = datetime.fromisoformat(form.values["performed_at"])
+    except ValueError:
+        return None
+    return typed if typed.tzinfo is None else None
+
+
+def twice_offsets(form: RefillForm, tz) -> list[int]:
+    """REFILL-2: the UTC offsets (minutes) of the typed refill time when it happens twice in
+    the clinic's zone, earlier instant first; empty when it happens once (or not at all)."""
+    typed = _typed_time(form)
+    if typed is None:
+        return []
+    try:
+        therapy.local_instant(typed, tz)
+    except therapy.CalculationError as error:
+        if error.code == "ambiguous_local_time":
+            return list(error.details["offsets_minutes"])
+    return []
+
+
 def validated(form: RefillForm, tz, request) -> dict | None:
     """The service's arguments, or None with the serializer's errors put on the form."""
-    serializer = RefillInputSerializer(data=api_payload(form, tz), context={"request": request})
+    offsets = twice_offsets(form, tz)
+    chosen = form.values.get("utc_offset", "")
+    offset = int(chosen) if chosen.lstrip("-").isdigit() and int(chosen) in offsets else None
+    if offsets:
+        typed = _typed_time(form)
+        form.offset_choices = [
+            (str(minutes), therapy.clock.offset_label(typed, tz, minutes)) for minutes in offsets
+        ]
+    context = {"request": request, "clinic_tz": tz, "utc_offset_minutes": offset}
+    serializer = RefillInputSerializer(data=api_payload(form), context=context)
     if serializer.is_valid():
         return dict(serializer.validated_data)
     for name, messages in serializer.errors.items():
