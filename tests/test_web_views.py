@@ -14,7 +14,7 @@ from django.test import Client
 
 from alerts.models import Alert, AlertKind, Severity
 from alerts.services import alert_raise
-from cards.models import CardSettings
+from cards.models import CardSettings, IssuedCard
 from refills.models import Appointment, AppointmentStatus, Prescription, Refill
 from tests.factories import MembershipFactory, PatientFactory, PumpFactory
 from tests.helpers import fill
@@ -186,16 +186,46 @@ def test_the_pump_page_shows_the_record_and_a_chart(nurse, clinic, filled):
     assert filled.patient.family_name in page and filled.serial_number in page
     assert "<svg" in page and '<title id="chart-title">' in page and "<desc" in page
     assert "250.0 mcg/day" in page  # current prescription
-    assert f"/api/v1/pumps/{filled.pk}/emergency-card.pdf" in page
-    assert f"/api/v1/pumps/{filled.pk}/emergency-card.pdf?format=sheet" in page
-    assert "/api/v1/clinics/HOME/emergency-cards.pdf?stale=1" in page
+    assert f'href="/pumps/{filled.pk}/card.pdf"' in page
+    assert f'href="/pumps/{filled.pk}/card.pdf?format=sheet"' in page
+    assert 'href="/clinics/HOME/stale-cards.pdf"' in page
 
 
 def test_a_logged_in_browser_downloads_the_wallet_card(nurse, clinic, filled):
     CardSettings.objects.create(clinic=clinic, default_physician="Dr. Ana Rivera")
-    response = browser(nurse).get(f"/api/v1/pumps/{filled.pk}/emergency-card.pdf")
-    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
-    assert response.content.startswith(b"%PDF")
+    for url in (f"/api/v1/pumps/{filled.pk}/emergency-card.pdf", f"/pumps/{filled.pk}/card.pdf"):
+        response = browser(nurse).get(url)
+        assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+        assert response.content.startswith(b"%PDF")
+        assert (
+            response["Content-Disposition"] == f'inline; filename="emergency-card-{filled.serial_number}.pdf"'
+        )
+    assert IssuedCard.objects.count() == 2
+
+
+def test_a_card_that_cannot_be_printed_says_why_on_the_pump_page(nurse, clinic, filled):
+    # No physician for the card (no clinic default, none for the patient): CARD-1 refuses.
+    response = browser(nurse).get(f"/pumps/{filled.pk}/card.pdf", follow=True)
+    assert response.redirect_chain[-1][0] == f"/pumps/{filled.pk}/#card"
+    page = response.content.decode()
+    assert "The card was not printed:" in page and "physician" in page
+    assert not IssuedCard.objects.exists()
+
+
+def test_print_stale_cards_with_nothing_stale_says_so_in_words(api, nurse, clinic, filled):
+    CardSettings.objects.create(clinic=clinic, default_physician="Dr. Ana Rivera")
+    c = browser(nurse)
+    first = c.get("/clinics/HOME/stale-cards.pdf")
+    assert first.status_code == 200 and first.content.startswith(b"%PDF")  # the one stale card
+    response = c.get("/clinics/HOME/stale-cards.pdf", follow=True)
+    assert response.redirect_chain[-1][0] == "/clinics/HOME/worklist/?show=stale_cards"
+    page = response.content.decode()
+    assert "Every emergency card is up to date: there is no stale card to print." in page
+    assert '"code"' not in page and "nothing_to_print" not in page
+    # A stale card that cannot be printed yet (never filled) is named as such.
+    PumpFactory(patient=PatientFactory(clinic=clinic), implanted_on=date(2026, 1, 2))
+    page = c.get("/clinics/HOME/stale-cards.pdf", follow=True).content.decode()
+    assert "No stale card can be printed now: 1 card lacks data the card must show." in page
 
 
 def test_acknowledge_from_the_pump_page_is_audited(nurse, clinic, filled):

@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,7 +23,10 @@ from rest_framework.exceptions import PermissionDenied
 import therapy
 from alerts.models import Alert, AlertKind, Notification
 from alerts.services import alert_acknowledge
+from cards import responses as card_responses
 from cards import selectors as card_selectors
+from cards import services as card_services
+from cards.models import CardFormat
 from patients.models import Clinic, Pump, Role
 from patients.permissions import CLINICAL_WRITERS, PATIENT_WRITERS, PRESCRIBERS, clinics_of, role_at
 from pumpcare import clock
@@ -597,6 +601,56 @@ def appointment_cancel(request, appointment_id):
         },
         status=400 if errors else 200,
     )
+
+
+# --- emergency cards -------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def pump_card(request, pump_id):
+    """The pump's wallet card (or, with ``?format=sheet``, caregiver sheet) as the API prints
+    it; a refusal comes back to the pump page in words instead of the API's JSON."""
+    pump = _pump_or_404(request, pump_id)
+    card_format = request.GET.get("format") or CardFormat.WALLET
+    if card_format not in CardFormat.values:
+        raise Http404("unknown card format")
+    try:
+        with transaction.atomic():  # a card whose answer cannot be built is not issued
+            printed = card_services.card_issue(actor=request.user, pump=pump, card_format=card_format)
+            return card_responses.pdf_response(
+                printed.pdf, card_responses.card_filename(card_format, pump.serial_number)
+            )
+    except REFUSALS as error:
+        messages.error(request, f"The card was not printed: {_refusal(error)['message']}")
+    return redirect(reverse("web:pump", args=[pump.pk]) + "#card")
+
+
+@login_required
+@require_GET
+def stale_cards(request, code):
+    """Every stale wallet card of the clinic on print sheets. With none to print, the nurse
+    is told so on the worklist's stale-card list, not shown the API's JSON refusal."""
+    clinic = get_object_or_404(clinics_of(request.user), code=code)
+    try:
+        with transaction.atomic():
+            printed = card_services.cards_issue_batch(actor=request.user, clinic=clinic, stale_only=True)
+            return card_responses.pdf_response(printed.pdf, card_responses.batch_filename(clinic.code))
+    except therapy.CalculationError as error:
+        if error.code != "nothing_to_print":
+            messages.error(request, f"The cards were not printed: {error.message}")
+        elif skipped := error.details.get("skipped"):
+            messages.warning(
+                request,
+                f"No stale card can be printed now: {len(skipped)} "
+                f"{'card lacks' if len(skipped) == 1 else 'cards lack'} data the card must show. "
+                "Open the pumps below to see what is missing.",
+            )
+        else:
+            messages.info(request, "Every emergency card is up to date: there is no stale card to print.")
+    except REFUSALS as error:
+        messages.error(request, f"The cards were not printed: {_refusal(error)['message']}")
+    return redirect(reverse("web:worklist", args=[clinic.code]) + "?show=stale_cards")
 
 
 # --- alerts ----------------------------------------------------------------------------
