@@ -191,6 +191,46 @@ def test_the_pump_page_shows_the_record_and_a_chart(nurse, clinic, filled):
     assert 'href="/clinics/HOME/stale-cards.pdf"' in page
 
 
+def chart_of(pump):
+    from pumpcare import clock
+    from refills import selectors
+    from web.charts import reservoir_chart
+
+    now = clock.now()
+    record = selectors.therapy_records([pump.pk])[pump.pk]
+    projection = selectors.compute_projection(pump, record, as_of=now)
+    return reservoir_chart(pump, selectors.reservoir_from(record), projection, now)
+
+
+def test_the_chart_thins_its_day_labels_to_fit_a_horizon_of_years(api, pump):
+    # 20 mL at 500 mcg/mL = 10,000 mcg; at 5 mcg/day the reservoir lasts 2,000 days (5.5 years).
+    # The old 91-day step gave 2,000 / 91 = 22 labels 608 / 22 = 28 px apart, each ~40 px wide.
+    fill(api, pump, "2026-11-20T10:00:00Z", daily=5)
+    ticks = chart_of(pump)["ticks"]
+    assert 3 <= len(ticks) <= 12
+    for a, b in zip(ticks, ticks[1:], strict=False):
+        # 6.6 px a character at 11 px: half of each label on either side of its tick, 4 px apart.
+        assert b["x"] - a["x"] >= (len(a["label"]) + len(b["label"])) / 2 * 6.6 + 4, (a, b)
+    # The years are on the labels: the first, and the first of each new year.
+    assert ticks[0]["label"] == "Nov 20 2026"
+    assert any(t["label"].endswith(" 2027") for t in ticks[1:])
+
+
+def test_the_now_label_is_clear_of_the_curves(api, pump):
+    # Filled two hours ago: at "now" both curves are at the top, where the label used to sit.
+    fill(api, pump, "2026-11-26T10:00:00Z")
+    chart = chart_of(pump)
+    (now,) = [m for m in chart["markers"] if m.label == "now"]
+    left = now.label_x if now.anchor == "start" else now.label_x - len(now.label) * 6.6
+    right = left + len(now.label) * 6.6
+    for curve in (chart["nominal"], chart["worst"]):
+        for point in curve.split():
+            px, py = (float(v) for v in point.split(","))
+            assert not (left <= px <= right and now.label_y - 11 <= py <= now.label_y + 3), (point, now)
+    page = browser(pump.patient.clinic.memberships.get(role="nurse").user).get(f"/pumps/{pump.pk}/")
+    assert f'<text x="{now.label_x}" y="{now.label_y}" class="mlabel"' in page.content.decode()
+
+
 def test_a_logged_in_browser_downloads_the_wallet_card(nurse, clinic, filled):
     CardSettings.objects.create(clinic=clinic, default_physician="Dr. Ana Rivera")
     for url in (f"/api/v1/pumps/{filled.pk}/emergency-card.pdf", f"/pumps/{filled.pk}/card.pdf"):
