@@ -156,6 +156,30 @@ def test_search_by_name_or_mrn_and_filter_by_urgency(api, nurse, clinic, filled)
     assert "No pump matches." in booked
 
 
+def test_the_worklist_alarm_shows_the_year_when_it_is_not_this_year(api, nurse, clinic, filled):
+    # filled: 18 mL above the 2.0 mL alarm at 0.5 x 1.145 = 0.5725 mL/day worst case lasts
+    # 31.441 days: 2026-11-20 10:00 + 31 d 10.6 h = Mon 21 Dec 2026 20:35, this year.
+    later = PumpFactory(
+        patient=PatientFactory(clinic=clinic, family_name="Later"), implanted_on=date(2026, 1, 2)
+    )
+    # 100 mcg/day at 500 mcg/mL = 0.2 mL/day, worst 0.229: 18 / 0.229 = 78.6026 days =
+    # 78 d + 0.6026 x 24 h = 78 d 14 h 27 min 46 s after 2026-11-20 10:00 = Sun 7 Feb 2027
+    # 00:27:46, next year.
+    fill(api, later, "2026-11-20T10:00:00Z", daily=100)
+    page = browser(nurse).get("/clinics/HOME/worklist/").content.decode()
+    assert ">Mon 21 Dec, 20:35</time>" in page
+    assert ">Sun 7 Feb 2027, 00:27</time>" in page
+
+
+def test_refill_links_are_shown_only_to_roles_that_record_refills(
+    nurse, physician, staff, admin_user, filled
+):
+    link = f'href="/pumps/{filled.pk}/refill/"'
+    for user, shown in ((nurse, True), (physician, True), (staff, False), (admin_user, False)):
+        for url in ("/clinics/HOME/worklist/", f"/pumps/{filled.pk}/"):
+            assert (link in browser(user).get(url).content.decode()) is shown, (user.username, url)
+
+
 def test_the_worklist_page_costs_the_same_queries_for_5_or_30_pumps(api, nurse, clinic):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

@@ -237,6 +237,8 @@ def worklist_page(request, code):
             },
             "filter_query": filters.urlencode(),
             "now": now,
+            "today": now.astimezone(clinic.tz).date(),
+            "can_refill": role_at(request.user, clinic) in CLINICAL_WRITERS,
         },
     )
 
