@@ -478,6 +478,21 @@ def test_book_move_and_cancel_from_the_pump_page(nurse, filled):
     assert appointment.history.latest().history_change_reason == "cancelled: patient in hospital"
 
 
+def test_cancelling_says_what_happens_next_for_each_kind(api, nurse, filled):
+    c = browser(nurse)
+    said = {}
+    for kind in ("refill", "replacement", "titration"):
+        response = api.post(
+            "/api/v1/appointments/", {"pump": filled.pk, "kind": kind, "day": "2026-12-02"}, format="json"
+        )
+        assert response.status_code == 201, response.json()
+        page = c.get(f"/appointments/{response.json()['id']}/cancel/").content.decode()
+        said[kind] = re.search(r'data-testid="after-cancel">(.*?)</p>', page, re.S).group(1)
+    assert "proposes a new refill day" in said["refill"]
+    assert "refill" not in said["replacement"] and "book a new date" in said["replacement"]
+    assert "refill" not in said["titration"] and "no new visit is proposed" in said["titration"]
+
+
 def test_booking_from_the_worklist_returns_to_it(nurse, filled):
     c = browser(nurse)
     page = c.get("/clinics/HOME/worklist/").content.decode()
@@ -534,3 +549,49 @@ def test_a_refill_time_that_happens_twice_asks_which_one(nurse, new_york, pump):
     response = c.post(f"/pumps/{pump.pk}/refill/", {**twice, "utc_offset": "-300"})
     assert response.status_code == 302
     assert Refill.objects.get().performed_at.isoformat() == "2026-11-01T06:30:00+00:00"
+
+
+# --- the development server's banner ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bind, shown",
+    [
+        (None, "pumpcare: http://127.0.0.1:8000 "),
+        ("8080", "pumpcare: http://127.0.0.1:8080 "),
+        ("127.0.0.1:9001", "pumpcare: http://127.0.0.1:9001 "),
+        ("0.0.0.0:8000", "pumpcare: http://127.0.0.1:8000  (listening on every IPv4 interface)"),
+        ("[::1]:8002", "pumpcare: http://[::1]:8002 "),
+    ],
+)
+def test_the_startup_banner_prints_the_address_served(tmp_path, bind, shown):
+    """scripts/run-dev.sh with stand-ins for celery and python (which print what they run)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    project = tmp_path / "project"
+    (project / "scripts").mkdir(parents=True)
+    shutil.copy(root / "scripts" / "run-dev.sh", project / "scripts" / "run-dev.sh")
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    for name in ("celery", "python"):
+        (stubs / name).write_text(f'#!/bin/sh\necho "{name} $*"\n')
+        (stubs / name).chmod(0o755)
+    env = {"PATH": f"{stubs}:/usr/bin:/bin"}
+    if bind is not None:
+        env["PUMPCARE_BIND"] = bind
+    out = subprocess.run(
+        ["bash", str(project / "scripts" / "run-dev.sh")], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode == 0, out.stderr
+    assert shown in out.stdout
+    assert f"python manage.py runserver {bind or '127.0.0.1:8000'}" in out.stdout
+
+
+def test_the_readme_documents_pumpcare_bind():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert "| `PUMPCARE_BIND` | `127.0.0.1:8000` |" in readme
