@@ -551,6 +551,81 @@ def test_a_refill_time_that_happens_twice_asks_which_one(nurse, new_york, pump):
     assert Refill.objects.get().performed_at.isoformat() == "2026-11-01T06:30:00+00:00"
 
 
+# --- the demo clinic ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def demo(db, monkeypatch):
+    """The demo clinic loaded at the real time (not this module's frozen clock): loaddemo
+    dates everything from today."""
+    from django.core.management import call_command
+
+    monkeypatch.undo()
+    call_command("loaddemo", stdout=__import__("io").StringIO())
+    from patients.models import Clinic
+
+    return Clinic.objects.get(code="DEMO")
+
+
+def test_loading_the_demo_leaves_no_resolved_alert_nor_cancelled_email(demo):
+    from alerts.models import Notification, NotificationStatus
+
+    # Each past fill is entered as of its own time: the gap between two fills never shows
+    # as "past the projected empty time" raised and resolved within the same second.
+    assert not Alert.objects.filter(clinic=demo, resolved_at__isnull=False).exists()
+    assert not Alert.objects.filter(clinic=demo, kind=AlertKind.PAST_EMPTY).exists()
+    assert not Notification.objects.filter(status=NotificationStatus.CANCELLED).exists()
+
+
+@pytest.mark.rule("PUMP-3")
+def test_the_demo_medtronic_pumps_take_a_concentration_change(demo):
+    from patients.models import CatheterModel, PumpModel
+    from pumpcare import clock
+    from tests.conftest import client_for
+
+    for code in ("8637-20", "8637-40"):
+        model = PumpModel.objects.get(code=code)
+        assert model.pathway_volume_min_ml is not None and model.pathway_volume_max_ml is not None
+        assert "demo only — verify against labeling" in model.source
+    for code in ("8709SC", "8731SC", "8780"):
+        assert (
+            "volume_ml_per_cm: demo only — verify against labeling"
+            in CatheterModel.objects.get(code=code).source
+        )
+    nurse = demo.memberships.get(role="nurse").user
+    ada = demo.patients.get(mrn="D-1001").pumps.get()  # SynchroMed II 8637-20, 8709SC 52 cm
+    response = client_for(nurse).post(
+        f"/api/v1/pumps/{ada.pk}/refills/preview/",
+        {
+            "performed_at": clock.now().isoformat(),
+            "volume_withdrawn_ml": "1",
+            "volume_added_ml": "20",
+            "concentration_mcg_per_ml": "1000",
+            "prescription": {"mode": "simple_continuous", "daily_dose_mcg": "275"},
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    # 500 -> 1000 mcg/mL rises: V = min pathway 0.200 + 52 cm x 0.0022 = 0.200 + 0.1144 = 0.314 mL.
+    assert response.json()["bridge_bolus"]["path_volume_ml"] == "0.314"
+
+
+def test_the_pump_page_folds_resolved_alerts_apart(nurse, clinic, filled):
+    from alerts.services import alert_resolve
+
+    old = alert_raise(
+        clinic=clinic, pump=filled, kind=AlertKind.PAST_EMPTY, severity=Severity.CRITICAL, message="was empty"
+    )
+    alert_resolve(alert=old, why="refilled")
+    alert_raise(
+        clinic=clinic, pump=filled, kind=AlertKind.NO_REFILL_SLOT, severity=Severity.WARNING, message="m"
+    )
+    page = browser(nurse).get(f"/pumps/{filled.pk}/").content.decode()
+    current, resolved = page.split('data-testid="resolved-alerts"')
+    assert "Warning: " in current and "was empty" not in current
+    assert "Resolved · was critical: " in resolved and "was empty" in resolved
+
+
 # --- the development server's banner ------------------------------------------------------
 
 

@@ -291,7 +291,13 @@ def pump_page(request, pump_id):
             "notifications": Notification.objects.filter(Q(pump=pump) | Q(appointment__pump=pump))
             .select_related("appointment")
             .order_by("-due_at")[:50],
-            "alerts": pump.alerts.select_related("acknowledged_by").order_by("-raised_at")[:50],
+            # Current alerts first; resolved ones (no longer the pump's state) folded apart.
+            "alerts": pump.alerts.filter(resolved_at__isnull=True)
+            .select_related("acknowledged_by")
+            .order_by("-raised_at")[:50],
+            "resolved_alerts": pump.alerts.filter(resolved_at__isnull=False)
+            .select_related("acknowledged_by")
+            .order_by("-resolved_at")[:50],
             "card": card,
             "card_changed": card_selectors.changed_fields(
                 (last.data if (last := card_selectors.last_issued(pump)) else None), card.data
