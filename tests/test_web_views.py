@@ -363,6 +363,81 @@ def test_the_form_refuses_what_the_api_refuses_naming_the_field(nurse, filled):
     assert counts() == before
 
 
+API_WORDS = re.compile(
+    r"performed_at|volume_\w+_ml|concentration_mcg_per_ml|compounded_confirmed|prescription\.|"
+    r"daily_dose_mcg|dose_mcg|steps\[|boluses\[|YYYY|hh:mm|HH:MM|\d{4}-\d{2}-\d{2}T|\+00:00"
+)
+
+
+def shown_messages(page: str) -> list[str]:
+    """The text a nurse reads in the error summary, under the fields and in the refusal."""
+    blocks = re.findall(
+        r'<div class="error-summary".*?</div>|<p class="field-error">.*?</p>|<div class="refusal".*?</div>',
+        page,
+        re.S,
+    )
+    return [" ".join(re.sub(r"<[^>]+>", "", block).split()) for block in blocks]
+
+
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ({"performed_at": "yesterday"}, "Time of the refill: must be a date and a time"),
+        # 10:00 on 26 Dec typed in a New York clinic is 10:00 EST, shown so, not 15:00+00:00.
+        (
+            {"performed_at": "2026-12-26T10:00"},
+            "Time of the refill: Sat 26 Dec 2026 10:00 EST is in the future",
+        ),
+        ({"performed_at": "2025-12-26T10:00"}, "is before the implant date Fri 2 Jan 2026"),
+        ({"volume_added_ml": "abc"}, "Volume added: must be a number, like 20 or 19.5"),
+        ({"volume_added_ml": "1234567890123"}, "Volume added: is too large"),
+        ({"concentration_mcg_per_ml": "-5"}, "Concentration: must be greater than 0 mcg/mL"),
+        ({"concentration_mcg_per_ml": "700"}, "ticking “I confirm a compounded concentration”"),
+        ({"daily_dose_mcg": "-3"}, "Prescription: Daily dose: must be 0 or more mcg/day"),
+        (
+            {"mode": "flex", "step-0-start": "01:00", "step-0-dose": "10"},
+            "Flex step 1, start: the first flex step must start at 00:00",
+        ),
+        (
+            {
+                "mode": "periodic_bolus",
+                "basal_daily_dose_mcg": "100",
+                "bolus-0-time": "25:00",
+                "bolus-0-dose": "5",
+                "bolus-0-duration": "10",
+            },
+            "Bolus 1, time: must be a time from 00:00 to 23:59",
+        ),
+        ({"pab_dose_mcg": "5"}, "Patient-activated bolus, maximum a day: is required"),
+    ],
+)
+def test_the_forms_messages_are_in_a_nurses_words(nurse, new_york, filled, typed, expected):
+    before = counts()
+    # 06:00 EST on 26 Nov is 11:00Z, an hour before now (12:00Z).
+    typed = {"performed_at": "2026-11-26T06:00", **typed}
+    response = browser(nurse).post(f"/pumps/{filled.pk}/refill/", refill_post(action="save", **typed))
+    assert response.status_code == 400
+    messages = shown_messages(response.content.decode())
+    assert messages and any(expected in m for m in messages), messages
+    for message in messages:
+        assert not API_WORDS.search(message), message
+    assert counts() == before
+
+
+def test_the_first_problem_is_listed_first(nurse, filled):
+    # Two problems the serializer finds at once: the time (top of the form) comes before
+    # the volume added (below it), whatever order the checks ran in.
+    page = (
+        browser(nurse)
+        .post(
+            f"/pumps/{filled.pk}/refill/", refill_post(action="save", performed_at="x", volume_added_ml="y")
+        )
+        .content.decode()
+    )
+    (summary, *_) = shown_messages(page)
+    assert summary.index("Time of the refill") < summary.index("Volume added")
+
+
 def test_a_flex_prescription_with_rows_is_recorded(nurse, filled):
     c = browser(nurse)
     rows = {

@@ -12,6 +12,8 @@ from datetime import datetime
 import therapy
 from refills.api import RefillInputSerializer
 
+from .wording import field_label, serializer_message
+
 MODES = [
     ("simple_continuous", "Simple continuous"),
     ("flex", "Flex (a 24-hour schedule of steps)"),
@@ -34,6 +36,23 @@ SCALARS = [
     "utc_offset",  # REFILL-2: minutes east of UTC, asked only when the typed time happens twice
 ]
 MIN_ROWS = 4  # empty rows offered for flex steps and boluses
+# The fields as the form shows them, top to bottom (errors are listed in this order).
+FORM_ORDER = [
+    "general",
+    "role",
+    "performed_at",
+    "utc_offset",
+    "volume_withdrawn_ml",
+    "volume_added_ml",
+    "concentration_mcg_per_ml",
+    "compounded_confirmed",
+    "drug",
+    "prescription",
+    "lot_number",
+    "notes",
+    "reason",
+    "override_reason",
+]
 
 
 @dataclass
@@ -63,6 +82,17 @@ class RefillForm:
 
     def add_error(self, name: str, message: str) -> None:
         self.errors.setdefault(name, []).append(message)
+
+    @property
+    def error_items(self) -> list[tuple[str, str, str]]:
+        """(field, label, message) in the order of the form, the first problem first."""
+        order = {name: i for i, name in enumerate(FORM_ORDER)}
+        names = sorted(self.errors, key=lambda name: order.get(name, len(order)))
+        return [
+            (name, "" if name == "general" else field_label(name), message)
+            for name in names
+            for message in self.errors[name]
+        ]
 
 
 def _rows(post, prefix: str, keys: list[str]) -> list[dict]:
@@ -207,14 +237,20 @@ def validated(form: RefillForm, tz, request) -> dict | None:
     if serializer.is_valid():
         return dict(serializer.validated_data)
     for name, messages in serializer.errors.items():
-        for message in _flatten(messages):
-            form.add_error(name, message)
+        for where, detail in _flatten(messages):
+            message = serializer_message(name, detail)
+            form.add_error(name, f"{field_label(where)}: {message}" if where else message)
     return None
 
 
-def _flatten(messages) -> list[str]:
+def _flatten(messages, where: str = "") -> list[tuple[str, object]]:
+    """(path inside the field, error) pairs: nested errors keep where they are."""
     if isinstance(messages, dict):
-        return [f"{k}: {m}" for k, v in messages.items() for m in _flatten(v)]
+        return [
+            pair
+            for key, value in messages.items()
+            for pair in _flatten(value, f"{where}.{key}" if where else str(key))
+        ]
     if isinstance(messages, list):
-        return [m for item in messages for m in _flatten(item)]
-    return [str(messages)]
+        return [pair for item in messages for pair in _flatten(item, where)]
+    return [(where, messages)]

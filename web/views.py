@@ -33,7 +33,7 @@ from pumpcare import clock
 from refills import scheduling, selectors, services, worklist
 from refills.models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
 
-from . import forms
+from . import forms, wording
 from .charts import reservoir_chart
 
 PAGE_SIZE = 50
@@ -84,23 +84,29 @@ def _pump_or_404(request, pump_id) -> Pump:
     return get_object_or_404(pumps, pk=pump_id)
 
 
-def _refusal(error) -> dict:
-    """A service's refusal as the page shows it: field, message, code and the numbers."""
+def _refusal(error, clinic: Clinic | None = None) -> dict:
+    """A service's refusal as the page shows it: field (the API's name, for the form), its
+    label and the message in the form's words (instants in the clinic's zone), code and
+    the numbers."""
     if isinstance(error, therapy.CalculationError):
-        return {"field": error.field, "message": error.message, "code": error.code, **error.details}
-    if isinstance(error, PermissionDenied):
-        return {"field": "role", "message": str(error.detail), "code": "role_required"}
-    if isinstance(error, ValidationError):
-        return {"field": "", "message": "; ".join(error.messages), "code": "invalid"}
-    raise error
+        refusal = {**error.details, "field": error.field, "message": error.message, "code": error.code}
+    elif isinstance(error, PermissionDenied):
+        refusal = {"field": "role", "message": str(error.detail), "code": "role_required"}
+    elif isinstance(error, ValidationError):
+        refusal = {"field": "", "message": "; ".join(error.messages), "code": "invalid"}
+    else:
+        raise error
+    refusal["label"] = wording.field_label(refusal["field"])
+    refusal["message"] = wording.humane(refusal["message"], clinic.tz if clinic else None)
+    return refusal
 
 
 REFUSALS = (therapy.CalculationError, PermissionDenied, ValidationError)
 
 
-def _refused(errors: dict[str, list[str]], error, fields) -> None:
+def _refused(errors: dict[str, list[str]], error, fields, clinic: Clinic | None = None) -> None:
     """Put a service's refusal under its field when the form has it, else under "general"."""
-    refusal = _refusal(error)
+    refusal = _refusal(error, clinic)
     errors.setdefault(refusal["field"] if refusal["field"] in fields else "general", []).append(
         refusal["message"]
     )
@@ -272,6 +278,8 @@ def pump_page(request, pump_id):
     )
     appointments = list(pump.appointments.select_related("nurse").order_by("-day", "-pk"))
     card = card_selectors.card_read(pump)
+    last = card_selectors.last_issued(pump)
+    card_changed = card_selectors.changed_fields(last.data if last else None, card.data)
     return _page(
         request,
         "web/pump.html",
@@ -299,9 +307,11 @@ def pump_page(request, pump_id):
             .select_related("acknowledged_by")
             .order_by("-resolved_at")[:50],
             "card": card,
-            "card_changed": card_selectors.changed_fields(
-                (last.data if (last := card_selectors.last_issued(pump)) else None), card.data
-            ),
+            "card_missing": [
+                (wording.field_label(name), wording.humane(why, clinic.tz))
+                for name, why in card.missing.items()
+            ],
+            "card_changed": [wording.field_label(name).lower() for name in card_changed],
             "now": now,
             "can_refill": role_at(request.user, clinic) in CLINICAL_WRITERS,
             "can_book": role_at(request.user, clinic) in PATIENT_WRITERS,
@@ -344,8 +354,12 @@ def _run(request, pump, form, service):
     try:
         return service(actor=request.user, pump=pump, **data), None
     except REFUSALS as error:
-        refusal = _refusal(error)
-        form.add_error(refusal["field"].split(".")[0].split("[")[0] or "general", refusal["message"])
+        refusal = _refusal(error, pump.patient.clinic)
+        name = refusal["field"].split(".")[0].split("[")[0] or "general"
+        where = refusal["field"][len(name) :].lstrip(".")
+        # Under its field on the form; a refusal of a part of it says which part.
+        inner = wording.field_label(where) if where else ""
+        form.add_error(name, f"{inner}: {refusal['message']}" if inner else refusal["message"])
         return None, refusal
 
 
@@ -450,12 +464,12 @@ def _appointment_fields(request, clinic, errors):
     post = request.POST
     day = parse_date(post.get("day", "") or "") if post.get("day") else None
     if post.get("day") and day is None:
-        errors["day"] = ["must be a date YYYY-MM-DD"]
+        errors["day"] = ["is not a date: pick one in the calendar"]
     at = None
     if post.get("time"):
         at = parse_time(post["time"])
         if at is None:
-            errors["time"] = ["must be a time HH:MM"]
+            errors["time"] = ["is not a time of day: pick one, or leave it empty"]
     nurse = None
     if post.get("nurse"):
         nurse = _nurses(clinic).filter(username=post["nurse"]).first()
@@ -494,7 +508,7 @@ def appointment_new(request, pump_id):
                     notes=values["notes"],
                 )
             except REFUSALS as error:
-                _refused(errors, error, values)
+                _refused(errors, error, values, clinic)
             else:
                 _booked_message(request, appointment, warnings, "booked")
                 return redirect(_back(request, reverse("web:pump", args=[pump.pk]) + "#appointments"))
@@ -538,7 +552,7 @@ def _booked_message(request, appointment, warnings, verb):
     who = f" with {appointment.nurse.username}" if appointment.nurse else ""
     messages.success(request, f"{appointment.get_kind_display()} {verb} for {when}{who}.")
     for warning in warnings:
-        messages.warning(request, warning["message"])
+        messages.warning(request, wording.humane(warning["message"], appointment.pump.patient.clinic.tz))
 
 
 @login_required
@@ -565,7 +579,7 @@ def appointment_book(request, appointment_id):
                     actor=request.user, appointment=appointment, day=day, at=at, nurse=nurse
                 )
             except REFUSALS as error:
-                _refused(errors, error, values)
+                _refused(errors, error, values, clinic)
             else:
                 _booked_message(
                     request, appointment, warnings, "moved" if was == AppointmentStatus.BOOKED else "booked"
@@ -589,7 +603,7 @@ def appointment_cancel(request, appointment_id):
         try:
             scheduling.appointment_cancel(actor=request.user, appointment=appointment, reason=reason)
         except REFUSALS as error:
-            _refused(errors, error, ("reason",))
+            _refused(errors, error, ("reason",), pump.patient.clinic)
         else:
             messages.success(
                 request, f"{appointment.get_kind_display()} of {appointment.day:%a %d %b %Y} cancelled."
@@ -630,7 +644,9 @@ def pump_card(request, pump_id):
                 printed.pdf, card_responses.card_filename(card_format, pump.serial_number)
             )
     except REFUSALS as error:
-        messages.error(request, f"The card was not printed: {_refusal(error)['message']}")
+        messages.error(
+            request, f"The card was not printed: {_refusal(error, pump.patient.clinic)['message']}"
+        )
     return redirect(reverse("web:pump", args=[pump.pk]) + "#card")
 
 
@@ -646,7 +662,7 @@ def stale_cards(request, code):
             return card_responses.pdf_response(printed.pdf, card_responses.batch_filename(clinic.code))
     except therapy.CalculationError as error:
         if error.code != "nothing_to_print":
-            messages.error(request, f"The cards were not printed: {error.message}")
+            messages.error(request, f"The cards were not printed: {wording.humane(error.message, clinic.tz)}")
         elif skipped := error.details.get("skipped"):
             messages.warning(
                 request,
@@ -657,7 +673,7 @@ def stale_cards(request, code):
         else:
             messages.info(request, "Every emergency card is up to date: there is no stale card to print.")
     except REFUSALS as error:
-        messages.error(request, f"The cards were not printed: {_refusal(error)['message']}")
+        messages.error(request, f"The cards were not printed: {_refusal(error, clinic)['message']}")
     return redirect(reverse("web:worklist", args=[clinic.code]) + "?show=stale_cards")
 
 
@@ -674,7 +690,7 @@ def alert_ack(request, alert_id):
     try:
         alert_acknowledge(actor=request.user, alert=alert, note=request.POST.get("note", ""))
     except REFUSALS as error:
-        messages.error(request, f"The alert was not acknowledged: {_refusal(error)['message']}")
+        messages.error(request, f"The alert was not acknowledged: {_refusal(error, alert.clinic)['message']}")
     else:
         messages.success(request, f"Alert acknowledged: {alert.get_kind_display()}.")
     return redirect(_back(request, default))
