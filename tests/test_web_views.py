@@ -276,6 +276,27 @@ def test_a_card_that_cannot_be_printed_says_why_on_the_pump_page(nurse, clinic, 
     assert not IssuedCard.objects.exists()
 
 
+@pytest.mark.rule("REFILL-4")
+def test_a_card_the_printing_engine_fails_on_is_not_issued_and_the_nurse_is_told(
+    nurse, clinic, filled, monkeypatch
+):
+    from cards import selectors as card_selectors
+    from cards.render import CardRenderError
+
+    def failed(*args, **kwargs):
+        raise CardRenderError("WeasyPrint failed")
+
+    monkeypatch.setattr("cards.render.wallet_pdf", failed)
+    monkeypatch.setattr("cards.render.batch_pdf", failed)
+    CardSettings.objects.create(clinic=clinic, default_physician="Dr. Ana Rivera")
+    c = browser(nurse)
+    page = c.get(f"/pumps/{filled.pk}/card.pdf", follow=True).content.decode()
+    assert "The card could not be made into a PDF" in page and "still stale" in page
+    page = c.get("/clinics/HOME/stale-cards.pdf", follow=True).content.decode()
+    assert "The batch of cards could not be made into a PDF" in page
+    assert not IssuedCard.objects.exists() and card_selectors.card_read(filled).stale
+
+
 def test_print_stale_cards_with_nothing_stale_says_so_in_words(api, nurse, clinic, filled):
     CardSettings.objects.create(clinic=clinic, default_physician="Dr. Ana Rivera")
     c = browser(nurse)

@@ -5,6 +5,8 @@ appointment or alert answers 404."""
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -27,6 +29,7 @@ from cards import responses as card_responses
 from cards import selectors as card_selectors
 from cards import services as card_services
 from cards.models import CardFormat
+from cards.render import CardRenderError
 from patients.models import Clinic, Pump, Role
 from patients.permissions import CLINICAL_WRITERS, PATIENT_WRITERS, PRESCRIBERS, clinics_of, role_at
 from pumpcare import clock
@@ -36,7 +39,12 @@ from refills.models import OPEN_STATUSES, Appointment, AppointmentKind, Appointm
 from . import forms, wording
 from .charts import reservoir_chart
 
+log = logging.getLogger(__name__)
 PAGE_SIZE = 50
+NOT_RENDERED = (
+    "could not be made into a PDF (the printing engine failed). Nothing was recorded and the "
+    "card is still stale: try again, and tell your administrator if it keeps failing."
+)
 OVERDUE = ("past_empty", "past_alarm", "no_show")
 DUE = ("due_unbooked", "scheduled")
 URGENCY_GROUPS = {
@@ -647,6 +655,9 @@ def pump_card(request, pump_id):
         messages.error(
             request, f"The card was not printed: {_refusal(error, pump.patient.clinic)['message']}"
         )
+    except CardRenderError:
+        log.exception("card of pump %s not rendered", pump.pk)
+        messages.error(request, f"The card {NOT_RENDERED}")
     return redirect(reverse("web:pump", args=[pump.pk]) + "#card")
 
 
@@ -674,6 +685,9 @@ def stale_cards(request, code):
             messages.info(request, "Every emergency card is up to date: there is no stale card to print.")
     except REFUSALS as error:
         messages.error(request, f"The cards were not printed: {_refusal(error, clinic)['message']}")
+    except CardRenderError:
+        log.exception("stale cards of clinic %s not rendered", clinic.code)
+        messages.error(request, f"The batch of cards {NOT_RENDERED.replace('card is', 'cards are')}")
     return redirect(reverse("web:worklist", args=[clinic.code]) + "?show=stale_cards")
 
 
