@@ -255,6 +255,39 @@ def test_the_now_label_is_clear_of_the_curves(api, pump):
     assert f'<text x="{now.label_x}" y="{now.label_y}" class="mlabel"' in page.content.decode()
 
 
+def label_box(m):
+    width = len(m.label) * 6.6
+    left = m.label_x if m.anchor == "start" else m.label_x - width
+    return left, left + width, m.label_y
+
+
+@pytest.mark.parametrize("apart_px", [8, 22, 27, 40])
+def test_the_now_and_refill_by_labels_never_run_together(apart_px):
+    # The page of a pump refilled 2026-11-10 drew "now" and "refill by Nov 28" 27 px apart on
+    # one line: "now" is 3 x 6.6 = 19.8 px wide and starts 4 px right of its line, leaving
+    # 27 - 23.8 = 3.2 px, read as "now refill by Nov 28".
+    from datetime import UTC, datetime
+
+    from web.charts import TOP, Marker, _place_labels
+
+    at = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    markers = [Marker(300.0, "now", at), Marker(300.0 + apart_px, "refill by Nov 28", at)]
+    _place_labels(markers, [], top=TOP, bottom=260)
+    (l1, r1, y1), (l2, r2, y2) = (label_box(m) for m in markers)
+    assert y1 != y2 or l2 >= r1 + 6, (label_box(markers[0]), label_box(markers[1]))
+
+
+def test_the_labels_of_a_pump_refilled_12_hours_before_refill_by_are_apart(api, pump):
+    # Filled 2026-11-03 10:00Z with 20 mL at 0.5725 mL/day worst case: the alarm comes
+    # 18 / 0.5725 = 31.44 days later, 2026-12-04 20:35Z; refill by 7 days before, Fri 27 Nov:
+    # its line is 12 hours after "now" (2026-11-26 12:00Z), a few pixels apart.
+    fill(api, pump, "2026-11-03T10:00:00Z")
+    markers = chart_of(pump)["markers"]
+    assert [m.label for m in markers] == ["now", "refill by Nov 27"]
+    (l1, r1, y1), (l2, r2, y2) = (label_box(m) for m in markers)
+    assert y1 != y2 or l2 >= r1 + 6 or l1 >= r2 + 6
+
+
 def test_a_logged_in_browser_downloads_the_wallet_card(nurse, clinic, filled):
     CardSettings.objects.create(clinic=clinic, default_physician="Dr. Ana Rivera")
     for url in (f"/api/v1/pumps/{filled.pk}/emergency-card.pdf", f"/pumps/{filled.pk}/card.pdf"):
@@ -714,11 +747,16 @@ def test_the_pump_page_folds_resolved_alerts_apart(nurse, clinic, filled):
     )
     alert_resolve(alert=old, why="refilled")
     alert_raise(
-        clinic=clinic, pump=filled, kind=AlertKind.NO_REFILL_SLOT, severity=Severity.WARNING, message="m"
+        clinic=clinic,
+        pump=filled,
+        kind=AlertKind.NO_REFILL_SLOT,
+        severity=Severity.WARNING,
+        message="no slot before 2026-12-14",
     )
     page = browser(nurse).get(f"/pumps/{filled.pk}/").content.decode()
     current, resolved = page.split('data-testid="resolved-alerts"')
     assert "Warning: " in current and "was empty" not in current
+    assert "no slot before Mon 14 Dec 2026" in current  # a date as a nurse reads it
     assert "Resolved · was critical: " in resolved and "was empty" in resolved
 
 

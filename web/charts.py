@@ -153,5 +153,7 @@ def _hits_curve(box, curves) -> bool:
     return False
 
 
-def _overlap(a, b) -> bool:
-    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+def _overlap(a, b, gap: float = 8) -> bool:
+    """Whether two label boxes come closer than ``gap`` px side by side (so two labels are
+    never read as one)."""
+    return a[0] < b[1] + gap and b[0] < a[1] + gap and a[2] < b[3] and b[2] < a[3]
