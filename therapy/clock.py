@@ -75,7 +75,7 @@ def local_instant(
     raise CalculationError(
         field,
         f"{_clock(naive)} on {_day(naive)} happens twice in the clinic's time zone ({_zone(tz)}), "
-        f"because the clocks went back: {both}. Say which one by choosing its UTC offset",
+        f"because the clocks went back: {both}. Say which one by giving its UTC offset",
         code="ambiguous_local_time",
         offsets_minutes=offsets,
     )
