@@ -670,6 +670,15 @@ def test_a_refill_time_that_happens_twice_asks_which_one(nurse, new_york, pump):
     assert '<option value="-240">1:30 AM EDT (UTC−4)</option>' in page
     assert '<option value="-300">1:30 AM EST (UTC−5)</option>' in page
     assert counts() == before
+    # The live check (which replaces only its panel) says what is wrong there.
+    partial = c.post(f"/pumps/{pump.pk}/refill/preview/", {**twice, "action": "check"}).content.decode()
+    assert 'data-testid="live-errors"' in partial
+    assert "1:30 AM EDT (UTC−4) or 1:30 AM EST (UTC−5)" in partial
+    assert '<select id="utc_offset_live" name="utc_offset" form="refill-form">' in partial
+    # Once chosen, the check passes and the choice stays offered (the save posts it).
+    chosen = c.post(f"/pumps/{pump.pk}/refill/preview/", {**twice, "utc_offset": "-300"}).content.decode()
+    assert 'data-testid="preview"' in chosen
+    assert '<option value="-300" selected>1:30 AM EST (UTC−5)</option>' in chosen
     # An ordinary time asks nothing.
     ordinary = c.post(
         f"/pumps/{pump.pk}/refill/", {**twice, "performed_at": "2026-11-02T01:30", "action": "check"}

@@ -420,6 +420,7 @@ def refill_preview(request, pump_id):
     change, refusal = _run(request, pump, form, services.refill_preview)
     context = _refill_context(request, pump, form, preview=change, refusal=refusal)
     context["clinic"] = pump.patient.clinic
+    context["live"] = True
     return render(request, "web/_refill_preview.html", context)
 
 
