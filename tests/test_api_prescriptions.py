@@ -487,3 +487,22 @@ def test_a_flex_schedule_programmed_in_summer_runs_off_the_winter_wall_clock(api
     body = fill(api, pump, at="2026-07-01T14:00:00Z", prescription=FLEX_48)
     codes = [w["code"] for w in body["projection"]["warnings"]]
     assert "clock_off_wall_clock" in codes
+
+
+@pytest.mark.rule("REFILL-2")
+def test_a_prescription_time_without_offset_is_the_clinics_local_time(api, filled, clinic):
+    # New York, Sun 8 Mar 2026: 2:00 AM EST jumps to 3:00 AM EDT.
+    clinic.timezone = "America/New_York"
+    clinic.save()
+    before = counts()
+    body = assert_refused(
+        prescribe(api, filled, at="2026-03-08T02:30:00", prescription=simple(250)), "effective_at"
+    )
+    assert "does not exist" in body["errors"]["effective_at"][0]
+    assert counts() == before
+    # 3:30 AM EDT (UTC−4) is 07:30Z.
+    response = prescribe(api, filled, at="2026-03-08T03:30:00", prescription=simple(250))
+    assert response.status_code == 201, response.json()
+    assert Prescription.objects.get(pk=response.json()["id"]).effective_at == datetime(
+        2026, 3, 8, 7, 30, tzinfo=UTC
+    )
