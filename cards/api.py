@@ -8,7 +8,7 @@ They ignore DRF's ``?format=`` content negotiation: here ``format`` picks the ca
 
 from __future__ import annotations
 
-from django.http import HttpResponse
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -22,7 +22,7 @@ from patients.api import CodeField
 from patients.models import Clinic, Drug, Patient, Pump, PumpModel
 from patients.permissions import clinics_of
 
-from . import selectors, services
+from . import responses, selectors, services
 from .models import CardFormat, CardSettings, CardText, IssuedCard, PatientPhysician
 
 
@@ -48,13 +48,6 @@ PDF_RESPONSES = {
     400: OpenApiResponse(CardErrorSerializer, description="refused: data the card must show is missing"),
     404: OpenApiResponse(description="not one of your clinics' pumps or clinics"),
 }
-
-
-def _pdf_response(pdf: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="{filename}"'
-    response["Cache-Control"] = "no-store"  # health data
-    return response
 
 
 class CardView(GenericAPIView):
@@ -87,11 +80,14 @@ class PumpEmergencyCardPdfView(CardView):
         card_format = request.query_params.get("format") or CardFormat.WALLET
         if card_format not in CardFormat.values:
             raise serializers.ValidationError({"format": [f"must be one of {', '.join(CardFormat.values)}"]})
-        printed = services.card_issue(actor=request.user, pump=pump, card_format=card_format)
-        name = "caregiver-sheet" if card_format == CardFormat.SHEET else "emergency-card"
-        response = _pdf_response(printed.pdf, f"{name}-{pump.serial_number}.pdf")
-        response["X-Card-Was-Stale"] = "true" if printed.was_stale else "false"
-        response["X-Issued-Card"] = str(printed.cards[0].pk)
+        # One transaction for the card and its answer: a PDF that cannot be sent is not issued.
+        with transaction.atomic():
+            printed = services.card_issue(actor=request.user, pump=pump, card_format=card_format)
+            response = responses.pdf_response(
+                printed.pdf, responses.card_filename(card_format, pump.serial_number)
+            )
+            response["X-Card-Was-Stale"] = "true" if printed.was_stale else "false"
+            response["X-Issued-Card"] = str(printed.cards[0].pk)
         return response
 
 
@@ -107,12 +103,13 @@ class ClinicEmergencyCardsPdfView(CardView):
     def get(self, request, code):
         clinic = self.get_clinic()
         stale_only = request.query_params.get("stale", "").lower() in ("1", "true", "yes")
-        printed = services.cards_issue_batch(actor=request.user, clinic=clinic, stale_only=stale_only)
-        response = _pdf_response(printed.pdf, f"emergency-cards-{clinic.code}.pdf")
-        response["X-Cards-Printed"] = str(len(printed.cards))
-        response["X-Cards-Skipped"] = "; ".join(
-            f"{pk}: {', '.join(missing)}" for pk, missing in (printed.skipped or {}).items()
-        )
+        with transaction.atomic():  # the cards are issued only with an answer that can be sent
+            printed = services.cards_issue_batch(actor=request.user, clinic=clinic, stale_only=stale_only)
+            response = responses.pdf_response(printed.pdf, responses.batch_filename(clinic.code))
+            response["X-Cards-Printed"] = str(len(printed.cards))
+            response["X-Cards-Skipped"] = "; ".join(
+                f"{pk}: {', '.join(missing)}" for pk, missing in (printed.skipped or {}).items()
+            )
         return response
 
 

@@ -1,6 +1,9 @@
 """Writes for emergency cards: issuing (printing) cards, and what cards say (texts, the
 clinic's card settings, the patient's physician). One transaction each: a refused or failed
-print records nothing, and a recorded card is exactly the one returned."""
+print records nothing, and a recorded card is exactly the one returned. A view that sends
+the PDF calls ``card_issue`` / ``cards_issue_batch`` and builds its answer
+(``cards.responses.pdf_response``) inside one ``transaction.atomic()`` of its own, so a card
+whose answer cannot be built is not recorded either (REFILL-4: it stays stale)."""
 
 from __future__ import annotations
 

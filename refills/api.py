@@ -217,8 +217,33 @@ class HistoryEntrySerializer(serializers.Serializer):
 VOLUME = {"max_digits": 9, "decimal_places": 2}
 
 
+class ClinicLocalDateTimeField(serializers.DateTimeField):
+    """An instant. One given without a UTC offset is the pump's clinic's local time, as a
+    person types it, and REFILL-2 applies (``therapy.local_instant``): a time skipped by a
+    daylight-saving change is refused, and one that happens twice is refused naming both
+    instants, unless the view's context gives the UTC offset (the web form's choice)."""
+
+    def enforce_timezone(self, value):
+        tz = self.context.get("clinic_tz")
+        if value.tzinfo is None and tz is not None:
+            try:
+                return therapy.local_instant(
+                    value, tz, self.context.get("utc_offset_minutes"), field=self.field_name
+                )
+            except therapy.CalculationError as error:
+                raise serializers.ValidationError(error.message, code=error.code) from error
+        return super().enforce_timezone(value)
+
+
+LOCAL_TIME_HELP = (
+    "an instant with its UTC offset (2026-11-01T01:30:00-05:00 or ...Z); without an offset it "
+    "is the clinic's local time, refused when a daylight-saving change skips it or makes it "
+    "happen twice (REFILL-2)"
+)
+
+
 class RefillInputSerializer(serializers.Serializer):
-    performed_at = serializers.DateTimeField()
+    performed_at = ClinicLocalDateTimeField(help_text=LOCAL_TIME_HELP)
     volume_withdrawn_ml = serializers.DecimalField(**VOLUME, help_text="0 at the first fill after implant")
     volume_added_ml = serializers.DecimalField(**VOLUME)
     concentration_mcg_per_ml = serializers.DecimalField(max_digits=10, decimal_places=2)
@@ -238,7 +263,7 @@ class RefillInputSerializer(serializers.Serializer):
 
 
 class PrescriptionInputSerializer(serializers.Serializer):
-    effective_at = serializers.DateTimeField()
+    effective_at = ClinicLocalDateTimeField(help_text=LOCAL_TIME_HELP)
     prescription = PrescriptionField()
     reason = serializers.CharField(allow_blank=True)
     override_reason = serializers.CharField(required=False, allow_blank=True, default="")
@@ -274,7 +299,7 @@ class PumpRefillsView(PumpScopedView):
     @extend_schema(request=RefillInputSerializer, responses={201: RefillCreatedSerializer})
     def post(self, request, pump_id):
         pump = self.get_pump()
-        data = _validated(RefillInputSerializer, request)
+        data = _validated(RefillInputSerializer, request, pump)
         change = services.refill_record(actor=request.user, pump=pump, **data)
         body = RefillSerializer(change.refill).data
         body["projection"] = ProjectionSerializer(change.projection).data
@@ -292,7 +317,7 @@ class PumpRefillPreviewView(PumpScopedView):
     @extend_schema(request=RefillInputSerializer, responses={200: RefillPreviewSerializer})
     def post(self, request, pump_id):
         pump = self.get_pump()
-        data = _validated(RefillInputSerializer, request)
+        data = _validated(RefillInputSerializer, request, pump)
         change = services.refill_preview(actor=request.user, pump=pump, **data)
         body = RefillSerializer(change.refill).data
         del body["id"]  # nothing was recorded
@@ -320,7 +345,7 @@ class PumpPrescriptionsView(PumpScopedView):
     @extend_schema(request=PrescriptionInputSerializer, responses={201: PrescriptionCreatedSerializer})
     def post(self, request, pump_id):
         pump = self.get_pump()
-        data = _validated(PrescriptionInputSerializer, request)
+        data = _validated(PrescriptionInputSerializer, request, pump)
         change = services.prescription_create(actor=request.user, pump=pump, **data)
         body = PrescriptionSerializer(change.prescription).data
         body["projection"] = ProjectionSerializer(change.projection).data
@@ -529,8 +554,12 @@ class PatientScreeningTrialView(GenericAPIView):
         return Response(self._body(patient, state), status=status.HTTP_201_CREATED)
 
 
-def _validated(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.data, context={"request": request})
+def _validated(serializer_class, request, pump: Pump | None = None) -> dict:
+    """The input, validated; a local time without offset is read in the pump's clinic's zone."""
+    context = {"request": request}
+    if pump is not None:
+        context["clinic_tz"] = pump.patient.clinic.tz
+    serializer = serializer_class(data=request.data, context=context)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
 

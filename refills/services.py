@@ -68,17 +68,18 @@ def refill_record(
     plan = therapy.parse_prescription(prescription)
     _check_time(pump, performed_at, "performed_at")
     drug = _refill_drug(pump, previous, drug, performed_at)
-    therapy.check_concentration(
-        concentration_mcg_per_ml=new_concentration,
-        supplied=drug.supplied,
-        compounded_confirmed=compounded_confirmed,
-    )
+    # REFILL-2 first: a concentration of 0 or less is refused as such, not as "compounded".
     therapy.check_refill_volumes(
         volume_withdrawn_ml=fraction(volume_withdrawn_ml),
         volume_added_ml=fraction(volume_added_ml),
         concentration_mcg_per_ml=new_concentration,
         reservoir_ml=fraction(pump.model.reservoir_ml),
         first_fill=first_fill,
+    )
+    therapy.check_concentration(
+        concentration_mcg_per_ml=new_concentration,
+        supplied=drug.supplied,
+        compounded_confirmed=compounded_confirmed,
     )
     refill = Refill(
         pump=pump,

@@ -572,3 +572,22 @@ def test_limits_are_computed_from_the_exact_daily_dose(api, pump):
     # Exact ceiling 240.24 x 1.3 = 312.312; from the stored 240.2 it would be 312.26, refusing 312.3.
     response = prescribe(api, pump, at="2026-03-11T10:00:00Z", prescription=simple("312.3"))
     assert response.status_code == 201, response.json()
+
+
+@pytest.mark.rule("REFILL-2")
+def test_a_prescription_time_without_offset_is_the_clinics_local_time(api, filled, clinic):
+    # New York, Sun 8 Mar 2026: 2:00 AM EST jumps to 3:00 AM EDT.
+    clinic.timezone = "America/New_York"
+    clinic.save()
+    before = counts()
+    body = assert_refused(
+        prescribe(api, filled, at="2026-03-08T02:30:00", prescription=simple(250)), "effective_at"
+    )
+    assert "does not exist" in body["errors"]["effective_at"][0]
+    assert counts() == before
+    # 3:30 AM EDT (UTC−4) is 07:30Z.
+    response = prescribe(api, filled, at="2026-03-08T03:30:00", prescription=simple(250))
+    assert response.status_code == 201, response.json()
+    assert Prescription.objects.get(pk=response.json()["id"]).effective_at == datetime(
+        2026, 3, 8, 7, 30, tzinfo=UTC
+    )

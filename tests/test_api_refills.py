@@ -600,3 +600,56 @@ def test_an_explanted_pump_takes_no_refill(api, pump):
     before = counts()
     assert_refused(refill(api, pump, at="2026-03-01T10:00:00Z"), "pump", "explanted")
     assert counts() == before
+
+
+# --- REFILL-2: a local time typed without an offset, at a daylight-saving change ----------
+
+
+@pytest.fixture
+def new_york_pump(clinic, pump):
+    clinic.timezone = "America/New_York"
+    clinic.save()
+    return pump
+
+
+def first_fill(api, pump, performed_at):
+    return api.post(
+        f"/api/v1/pumps/{pump.pk}/refills/",
+        {
+            "performed_at": performed_at,
+            "volume_withdrawn_ml": 0,
+            "volume_added_ml": 20,
+            "concentration_mcg_per_ml": 500,
+            "prescription": simple(250),
+        },
+        format="json",
+    )
+
+
+@pytest.mark.rule("REFILL-2")
+def test_a_local_time_skipped_by_the_clocks_is_refused(api, new_york_pump):
+    # New York, Sun 8 Mar 2026: 2:00 AM EST jumps to 3:00 AM EDT; 2:30 AM never shows.
+    before = counts()
+    body = assert_refused(first_fill(api, new_york_pump, "2026-03-08T02:30:00"), "performed_at")
+    assert "does not exist" in body["errors"]["performed_at"][0]
+    assert counts() == before
+
+
+@pytest.mark.rule("REFILL-2")
+def test_a_local_time_that_happens_twice_needs_its_offset(api, new_york_pump):
+    # New York, Sun 1 Nov 2026: 1:30 AM EDT (05:30Z), then 1:30 AM EST (06:30Z).
+    before = counts()
+    body = assert_refused(first_fill(api, new_york_pump, "2026-11-01T01:30:00"), "performed_at")
+    assert "1:30 AM EDT (UTC−4) or 1:30 AM EST (UTC−5)" in body["errors"]["performed_at"][0]
+    assert counts() == before
+    response = first_fill(api, new_york_pump, "2026-11-01T01:30:00-05:00")
+    assert response.status_code == 201, response.json()
+    assert response.json()["performed_at"] == "2026-11-01T06:30:00Z"
+
+
+@pytest.mark.rule("REFILL-2")
+def test_a_local_time_without_offset_is_the_clinics_not_the_servers(api, new_york_pump):
+    # 10:00 AM in New York on 20 Nov 2026 (EST, UTC−5) is 15:00Z, not 10:00Z.
+    response = first_fill(api, new_york_pump, "2026-11-20T10:00:00")
+    assert response.status_code == 201, response.json()
+    assert response.json()["performed_at"] == "2026-11-20T15:00:00Z"

@@ -504,6 +504,78 @@ def test_the_batch_back_sheet_mirrors_the_columns_for_long_edge_duplex(card_clin
     assert x_of(backs, first.serial_number) > width / 2 > x_of(backs, second.serial_number)
 
 
+# --- all or nothing: a card is issued only with a PDF that can be sent ----------------------
+
+
+def is_safe_header(value: str) -> bool:
+    """Printable ASCII only (RFC 9110 field values; no CR, LF, NUL or other controls)."""
+    return all(" " <= ch <= "~" for ch in value)
+
+
+@pytest.mark.rule("REFILL-4")
+@pytest.mark.parametrize(
+    "serial",
+    ["SN\n42", "SN\r42", "SN\x0742", 'SN"42"; x=1', "SN-Ünïcødé-42", "SN/../42\\x", "Ü\x07" * 32],
+    ids=["newline", "carriage-return", "bell", "quotes", "non-ascii", "slashes", "very-long"],
+)
+def test_any_serial_number_gives_a_card_with_a_safe_file_name(card_pump, api, serial):
+    card_pump.serial_number = serial
+    card_pump.save()
+    for query in ("", "?format=sheet"):
+        response = api.get(pdf_url(card_pump, query))
+        assert len(pages(response)) in (1, 2)
+        disposition = response["Content-Disposition"]
+        assert is_safe_header(disposition), disposition
+        assert disposition.startswith("inline; filename")
+        # "emergency-card-" + 64 serial characters, percent-encoded: "Ü" is %C3%9C (6), "\x07"
+        # is replaced by "_" (1): 15 + 32 x 7 = 239 characters before ".pdf" at most.
+        assert len(disposition) < 300
+    # The RFC 5987 form keeps the readable part of a non-ASCII name.
+    if serial == "SN-Ünïcødé-42":
+        assert disposition == "inline; filename*=utf-8''caregiver-sheet-SN-%C3%9Cn%C3%AFc%C3%B8d%C3%A9-42.pdf"
+    if serial == 'SN"42"; x=1':
+        assert disposition == 'inline; filename="caregiver-sheet-SN\\"42\\"; x=1.pdf"'
+    assert IssuedCard.objects.count() == 2
+    assert status_of(api, card_pump)["stale"] is False
+
+
+@pytest.mark.rule("REFILL-4")
+def test_a_card_whose_answer_cannot_be_built_is_not_issued_and_stays_stale(card_pump, monkeypatch):
+    from rest_framework.test import APIClient
+
+    from tests.conftest import NOW  # noqa: F401  (the frozen clock is the module's)
+
+    def broken(*args, **kwargs):
+        raise ValueError("header cannot be built")
+
+    monkeypatch.setattr("cards.responses.content_disposition_header", broken)
+    client = APIClient(raise_request_exception=False)
+    client.force_authenticate(card_pump.patient.clinic.memberships.get(role="nurse").user)
+    assert client.get(pdf_url(card_pump)).status_code == 500
+    assert client.get("/api/v1/clinics/HOME/emergency-cards.pdf?stale=1").status_code == 500
+    assert not IssuedCard.objects.exists() and not IssuedCard.history.exists()
+    assert selectors.card_read(card_pump).stale is True
+
+
+@pytest.mark.rule("REFILL-4")
+def test_a_card_that_fails_to_render_is_not_issued_and_stays_stale(card_pump, api, monkeypatch):
+    from rest_framework.test import APIClient
+
+    from cards.render import CardRenderError
+
+    def failed(*args, **kwargs):
+        raise CardRenderError("wallet card: WeasyPrint failed: out of memory")
+
+    monkeypatch.setattr("cards.render.wallet_pdf", failed)
+    monkeypatch.setattr("cards.render.batch_pdf", failed)
+    client = APIClient(raise_request_exception=False)
+    client.force_authenticate(card_pump.patient.clinic.memberships.get(role="nurse").user)
+    assert client.get(pdf_url(card_pump)).status_code == 500
+    assert client.get("/api/v1/clinics/HOME/emergency-cards.pdf?stale=1").status_code == 500
+    assert not IssuedCard.objects.exists() and not IssuedCard.history.exists()
+    assert status_of(api, card_pump)["stale"] is True
+
+
 # --- scope ----------------------------------------------------------------------------------
 
 

@@ -222,6 +222,39 @@ def test_a_nurse_refills_with_a_concentration_change_books_and_prints_the_card(
     shot(page, "09-card-printed")
 
 
+@pytest.mark.rule("REFILL-2")
+def test_a_refill_time_that_happens_twice_is_answered_in_the_live_check(live_server, page, clinic_data):
+    """New York, Sun 1 Nov 2026: 1:30 AM happens at EDT (UTC−4, 05:30Z) and again at EST
+    (UTC−5, 06:30Z). The nurse types it, the live check asks which, she picks EST, saves."""
+    from patients.models import Clinic
+    from refills.models import Refill
+    from tests.factories import PatientFactory, PumpFactory
+
+    expect = playwright_api.expect
+    Clinic.objects.filter(pk=clinic_data["clinic"].pk).update(timezone="America/New_York")
+    new = PumpFactory(
+        patient=PatientFactory(clinic=clinic_data["clinic"], family_name="Vance", mrn="D-1003"),
+        implanted_on=date(2026, 10, 30),
+    )
+    page.goto(live_server.url + f"/pumps/{new.pk}/refill/")
+    page.get_by_label("Username").fill("nurse")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"**/pumps/{new.pk}/refill/")
+    page.get_by_label("Volume withdrawn (mL)").fill("0")
+    page.get_by_label("Volume added (mL)").fill("20")
+    page.get_by_label("Concentration (mcg/mL)").fill("500")
+    page.get_by_label("Daily dose (mcg/day)", exact=True).fill("250")
+    page.get_by_label("Time of the refill").fill("2026-11-01T01:30")
+    expect(page.get_by_test_id("live-errors")).to_contain_text("1:30 AM EDT (UTC−4) or 1:30 AM EST (UTC−5)")
+    page.locator("#utc_offset_live").select_option("-300")
+    expect(page.get_by_test_id("preview")).to_be_visible()
+    shot(page, "10-refill-time-twice")
+    page.get_by_role("button", name="Save the refill").click()
+    page.wait_for_url(f"**/pumps/{new.pk}/#appointments")
+    assert Refill.objects.get(pump=new).performed_at == datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
+
+
 def test_every_page_a_nurse_uses_passes_an_axe_accessibility_audit(live_server, page, clinic_data):
     """axe-core (WCAG 2.0/2.1 A and AA rules and best practices) finds no violation on the
     login page, the worklist (filtered too), the pump page, the refill form with its

@@ -19,6 +19,7 @@ from .battery import (
     refill_overdue_days,
     replacement_plan,
 )
+from .clock import local_instant
 from .dosing import Prescription, daily_volume_ml, parse_prescription
 from .errors import CalculationError
 from .projection import (
@@ -95,6 +96,7 @@ __all__ = [
     "day_text",
     "earliest_working_day",
     "is_zero_daily_dose",
+    "local_instant",
     "parse_prescription",
     "project",
     "refill_by",

@@ -14,6 +14,10 @@ from patients.models import Pump, fraction
 WIDTH, HEIGHT = 720, 300
 LEFT, RIGHT, TOP, BOTTOM = 96, 16, 16, 40
 SAMPLES = 160
+CHAR_PX = 6.6  # a generous average glyph width of the 11 px sans-serif labels (app.css)
+LABEL_GAP_PX = 12  # the least space between two tick labels
+LINE_PX = 14  # height of a label line
+TICK_STEPS_DAYS = (1, 2, 7, 14, 28, 56, 91, 182, 364, 728, 1820, 3640, 7280)
 
 
 @dataclass
@@ -21,6 +25,9 @@ class Marker:
     x: float
     label: str
     when: datetime
+    label_x: float = 0.0
+    label_y: float = 0.0
+    anchor: str = "start"
 
 
 @dataclass
@@ -52,16 +59,19 @@ def reservoir_chart(
 
     tolerance = fraction(pump.model.accuracy_tolerance_pct)
     instants = [start + (end - start) * i / SAMPLES for i in range(SAMPLES + 1)]
-    nominal = " ".join(f"{x(t)},{y(therapy.volume_at(state, t))}" for t in instants)
-    worst = " ".join(f"{x(t)},{y(therapy.volume_at(state, t, tolerance_pct=tolerance))}" for t in instants)
+    nominal_points = [(x(t), y(therapy.volume_at(state, t))) for t in instants]
+    worst_points = [(x(t), y(therapy.volume_at(state, t, tolerance_pct=tolerance))) for t in instants]
+    nominal = " ".join(f"{px},{py}" for px, py in nominal_points)
+    worst = " ".join(f"{px},{py}" for px, py in worst_points)
     markers = [Marker(x(now), "now", now)] if start <= now <= end else []
     refill_by = projection["refill_by"]
     if refill_by is not None:
         refill_by_at = datetime.combine(refill_by, time(0), tzinfo=tz)
         if start <= refill_by_at <= end:
             markers.append(Marker(x(refill_by_at), f"refill by {refill_by:%b %-d}", refill_by_at))
+    _place_labels(markers, [nominal_points, worst_points], top=TOP, bottom=HEIGHT - BOTTOM)
     lra = pump.low_reservoir_alarm_ml
-    days = [start + timedelta(days=d) for d in range(0, int(span // 86400) + 1, _tick_days(span))]
+    ticks = _ticks(start, end, tz, x, plot_w)
     return {
         "width": WIDTH,
         "height": HEIGHT,
@@ -74,16 +84,76 @@ def reservoir_chart(
             Level(y(0), "empty 0 mL"),
         ],
         "markers": markers,
-        "ticks": [{"x": x(d), "label": d.astimezone(tz).strftime("%b %-d")} for d in days],
+        "ticks": ticks,
         "start": start,
         "end": end,
         "volume_now_ml": projection["reservoir_volume_ml"],
     }
 
 
-def _tick_days(span_seconds: float) -> int:
-    days = span_seconds / 86400
-    for step in (1, 2, 7, 14, 28, 56):
-        if days / step <= 9:
-            return step
-    return 91
+def _label_px(text: str) -> float:
+    return len(text) * CHAR_PX
+
+
+def _ticks(start: datetime, end: datetime, tz, x, plot_w: float) -> list[dict]:
+    """Day ticks from the fill, as many as fit: the smallest step whose labels, each as wide
+    as its text, keep LABEL_GAP_PX apart. A label carries the year on the first tick and
+    on the first tick of each new year, so a horizon of years reads unambiguously."""
+    span_days = (end - start).total_seconds() / 86400
+    ticks: list[dict] = []
+    for step in TICK_STEPS_DAYS:
+        days = [start + timedelta(days=d) for d in range(0, int(span_days) + 1, step)]
+        ticks, year = [], None
+        for day in days:
+            local = day.astimezone(tz)
+            label = f"{local:%b} {local.day}" + (f" {local.year}" if local.year != year else "")
+            year = local.year
+            ticks.append({"x": x(day), "label": label})
+        spacing = plot_w * step / span_days
+        widest = max((_label_px(t["label"]) for t in ticks), default=0)
+        if spacing >= widest + LABEL_GAP_PX:
+            break
+    # The last label must not run past the plot's right edge (text-anchor middle).
+    right = LEFT + plot_w + RIGHT
+    return [t for t in ticks if t["x"] + _label_px(t["label"]) / 2 <= right]
+
+
+def _place_labels(markers: list[Marker], curves: list[list[tuple[float, float]]], *, top, bottom) -> None:
+    """Put each marker's label beside its line where neither curve nor another label is:
+    the first free line from the top of the plot, else from the bottom. Near the right edge
+    the label goes left of the line."""
+    taken: list[tuple[float, float, float, float]] = []
+    rows = [top + 12 + LINE_PX * i for i in range(int((bottom - top - 12) // LINE_PX) + 1)]
+    for marker in markers:
+        width = _label_px(marker.label)
+        if marker.x + 4 + width > WIDTH - 2:
+            marker.anchor, left, right = "end", marker.x - 4 - width, marker.x - 4
+        else:
+            marker.anchor, left, right = "start", marker.x + 4, marker.x + 4 + width
+        marker.label_x = round(left if marker.anchor == "start" else right, 1)
+        marker.label_y = rows[0]
+        for row in rows:
+            box = (left, right, row - 11, row + 3)
+            if not _hits_curve(box, curves) and not any(_overlap(box, other) for other in taken):
+                marker.label_y = row
+                break
+        taken.append((left, right, marker.label_y - 11, marker.label_y + 3))
+
+
+def _hits_curve(box, curves) -> bool:
+    """Whether a polyline passes through ``box`` (left, right, top, bottom), checked on
+    its segments' extents (a segment is a few pixels long: 160 samples over the plot)."""
+    left, right, top, bottom = box
+    for points in curves:
+        for (x1, y1), (x2, y2) in zip(points, points[1:], strict=False):
+            if max(x1, x2) < left - 2 or min(x1, x2) > right + 2:
+                continue
+            if max(y1, y2) >= top - 2 and min(y1, y2) <= bottom + 2:
+                return True
+    return False
+
+
+def _overlap(a, b, gap: float = 8) -> bool:
+    """Whether two label boxes come closer than ``gap`` px side by side (so two labels are
+    never read as one)."""
+    return a[0] < b[1] + gap and b[0] < a[1] + gap and a[2] < b[3] and b[2] < a[3]

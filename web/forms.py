@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import therapy
 from refills.api import RefillInputSerializer
+
+from .wording import field_label, serializer_message
 
 MODES = [
     ("simple_continuous", "Simple continuous"),
@@ -30,8 +33,26 @@ SCALARS = [
     "notes",
     "reason",
     "override_reason",
+    "utc_offset",  # REFILL-2: minutes east of UTC, asked only when the typed time happens twice
 ]
 MIN_ROWS = 4  # empty rows offered for flex steps and boluses
+# The fields as the form shows them, top to bottom (errors are listed in this order).
+FORM_ORDER = [
+    "general",
+    "role",
+    "performed_at",
+    "utc_offset",
+    "volume_withdrawn_ml",
+    "volume_added_ml",
+    "concentration_mcg_per_ml",
+    "compounded_confirmed",
+    "drug",
+    "prescription",
+    "lot_number",
+    "notes",
+    "reason",
+    "override_reason",
+]
 
 
 @dataclass
@@ -44,6 +65,9 @@ class RefillForm:
     steps: list[dict] = field(default_factory=list)
     boluses: list[dict] = field(default_factory=list)
     errors: dict[str, list[str]] = field(default_factory=dict)
+    # REFILL-2: when the typed refill time happens twice (the clocks went back), the two
+    # UTC offsets to choose from, as (minutes, label); empty otherwise.
+    offset_choices: list[tuple[str, str]] = field(default_factory=list)
 
     def padded(self, extra_rows: int = 0) -> RefillForm:
         """At least MIN_ROWS rows (one more empty row than filled), plus ``extra_rows``."""
@@ -58,6 +82,17 @@ class RefillForm:
 
     def add_error(self, name: str, message: str) -> None:
         self.errors.setdefault(name, []).append(message)
+
+    @property
+    def error_items(self) -> list[tuple[str, str, str]]:
+        """(field, label, message) in the order of the form, the first problem first."""
+        order = {name: i for i, name in enumerate(FORM_ORDER)}
+        names = sorted(self.errors, key=lambda name: order.get(name, len(order)))
+        return [
+            (name, "" if name == "general" else field_label(name), message)
+            for name in names
+            for message in self.errors[name]
+        ]
 
 
 def _rows(post, prefix: str, keys: list[str]) -> list[dict]:
@@ -146,17 +181,13 @@ def prescription_of(form: RefillForm) -> dict:
     return data
 
 
-def api_payload(form: RefillForm, tz) -> dict:
-    """The body ``POST /api/v1/pumps/{id}/refills/`` would receive. The refill time is typed
-    as the clinic's local time (``datetime-local``) and sent as an aware instant."""
+def api_payload(form: RefillForm) -> dict:
+    """The body ``POST /api/v1/pumps/{id}/refills/`` would receive. The refill time goes as
+    typed, the clinic's local time (``datetime-local``) without an offset: the serializer
+    reads it in the clinic's zone with REFILL-2's daylight-saving check, as for the API."""
     v = form.values
-    performed_at = v["performed_at"]
-    try:
-        performed_at = datetime.fromisoformat(performed_at).replace(tzinfo=tz).isoformat()
-    except ValueError:
-        pass  # the serializer names the field
     return {
-        "performed_at": performed_at,
+        "performed_at": v["performed_at"],
         "volume_withdrawn_ml": v["volume_withdrawn_ml"],
         "volume_added_ml": v["volume_added_ml"],
         "concentration_mcg_per_ml": v["concentration_mcg_per_ml"],
@@ -169,20 +200,57 @@ def api_payload(form: RefillForm, tz) -> dict:
     }
 
 
+def _typed_time(form: RefillForm) -> datetime | None:
+    try:
+        typed = datetime.fromisoformat(form.values["performed_at"])
+    except ValueError:
+        return None
+    return typed if typed.tzinfo is None else None
+
+
+def twice_offsets(form: RefillForm, tz) -> list[int]:
+    """REFILL-2: the UTC offsets (minutes) of the typed refill time when it happens twice in
+    the clinic's zone, earlier instant first; empty when it happens once (or not at all)."""
+    typed = _typed_time(form)
+    if typed is None:
+        return []
+    try:
+        therapy.local_instant(typed, tz)
+    except therapy.CalculationError as error:
+        if error.code == "ambiguous_local_time":
+            return list(error.details["offsets_minutes"])
+    return []
+
+
 def validated(form: RefillForm, tz, request) -> dict | None:
     """The service's arguments, or None with the serializer's errors put on the form."""
-    serializer = RefillInputSerializer(data=api_payload(form, tz), context={"request": request})
+    offsets = twice_offsets(form, tz)
+    chosen = form.values.get("utc_offset", "")
+    offset = int(chosen) if chosen.lstrip("-").isdigit() and int(chosen) in offsets else None
+    if offsets:
+        typed = _typed_time(form)
+        form.offset_choices = [
+            (str(minutes), therapy.clock.offset_label(typed, tz, minutes)) for minutes in offsets
+        ]
+    context = {"request": request, "clinic_tz": tz, "utc_offset_minutes": offset}
+    serializer = RefillInputSerializer(data=api_payload(form), context=context)
     if serializer.is_valid():
         return dict(serializer.validated_data)
     for name, messages in serializer.errors.items():
-        for message in _flatten(messages):
-            form.add_error(name, message)
+        for where, detail in _flatten(messages):
+            message = serializer_message(name, detail)
+            form.add_error(name, f"{field_label(where)}: {message}" if where else message)
     return None
 
 
-def _flatten(messages) -> list[str]:
+def _flatten(messages, where: str = "") -> list[tuple[str, object]]:
+    """(path inside the field, error) pairs: nested errors keep where they are."""
     if isinstance(messages, dict):
-        return [f"{k}: {m}" for k, v in messages.items() for m in _flatten(v)]
+        return [
+            pair
+            for key, value in messages.items()
+            for pair in _flatten(value, f"{where}.{key}" if where else str(key))
+        ]
     if isinstance(messages, list):
-        return [m for item in messages for m in _flatten(item)]
-    return [str(messages)]
+        return [pair for item in messages for pair in _flatten(item, where)]
+    return [(where, messages)]

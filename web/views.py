@@ -5,12 +5,15 @@ appointment or alert answers 404."""
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,17 +25,26 @@ from rest_framework.exceptions import PermissionDenied
 import therapy
 from alerts.models import Alert, AlertKind, Notification
 from alerts.services import alert_acknowledge
+from cards import responses as card_responses
 from cards import selectors as card_selectors
+from cards import services as card_services
+from cards.models import CardFormat
+from cards.render import CardRenderError
 from patients.models import Clinic, Pump, Role
 from patients.permissions import CLINICAL_WRITERS, PATIENT_WRITERS, PRESCRIBERS, clinics_of, role_at
 from pumpcare import clock
 from refills import scheduling, selectors, services, worklist
 from refills.models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
 
-from . import forms
+from . import forms, wording
 from .charts import reservoir_chart
 
+log = logging.getLogger(__name__)
 PAGE_SIZE = 50
+NOT_RENDERED = (
+    "could not be made into a PDF (the printing engine failed). Nothing was recorded and the "
+    "card is still stale: try again, and tell your administrator if it keeps failing."
+)
 OVERDUE = ("past_empty", "past_alarm", "overdue", "no_show")
 DUE = ("due_unbooked", "scheduled")
 URGENCY_GROUPS = {
@@ -81,23 +93,29 @@ def _pump_or_404(request, pump_id) -> Pump:
     return get_object_or_404(pumps, pk=pump_id)
 
 
-def _refusal(error) -> dict:
-    """A service's refusal as the page shows it: field, message, code and the numbers."""
+def _refusal(error, clinic: Clinic | None = None) -> dict:
+    """A service's refusal as the page shows it: field (the API's name, for the form), its
+    label and the message in the form's words (instants in the clinic's zone), code and
+    the numbers."""
     if isinstance(error, therapy.CalculationError):
-        return {"field": error.field, "message": error.message, "code": error.code, **error.details}
-    if isinstance(error, PermissionDenied):
-        return {"field": "role", "message": str(error.detail), "code": "role_required"}
-    if isinstance(error, ValidationError):
-        return {"field": "", "message": "; ".join(error.messages), "code": "invalid"}
-    raise error
+        refusal = {**error.details, "field": error.field, "message": error.message, "code": error.code}
+    elif isinstance(error, PermissionDenied):
+        refusal = {"field": "role", "message": str(error.detail), "code": "role_required"}
+    elif isinstance(error, ValidationError):
+        refusal = {"field": "", "message": "; ".join(error.messages), "code": "invalid"}
+    else:
+        raise error
+    refusal["label"] = wording.field_label(refusal["field"])
+    refusal["message"] = wording.humane(refusal["message"], clinic.tz if clinic else None)
+    return refusal
 
 
 REFUSALS = (therapy.CalculationError, PermissionDenied, ValidationError)
 
 
-def _refused(errors: dict[str, list[str]], error, fields) -> None:
+def _refused(errors: dict[str, list[str]], error, fields, clinic: Clinic | None = None) -> None:
     """Put a service's refusal under its field when the form has it, else under "general"."""
-    refusal = _refusal(error)
+    refusal = _refusal(error, clinic)
     errors.setdefault(refusal["field"] if refusal["field"] in fields else "general", []).append(
         refusal["message"]
     )
@@ -234,6 +252,8 @@ def worklist_page(request, code):
             },
             "filter_query": filters.urlencode(),
             "now": now,
+            "today": now.astimezone(clinic.tz).date(),
+            "can_refill": role_at(request.user, clinic) in CLINICAL_WRITERS,
         },
     )
 
@@ -268,6 +288,8 @@ def pump_page(request, pump_id):
     appointments = list(pump.appointments.select_related("nurse").order_by("-day", "-pk"))
     card = card_selectors.card_read(pump)
     today = now.astimezone(clinic.tz).date()
+    last = card_selectors.last_issued(pump)
+    card_changed = card_selectors.changed_fields(last.data if last else None, card.data)
     return _page(
         request,
         "web/pump.html",
@@ -288,16 +310,22 @@ def pump_page(request, pump_id):
             "notifications": Notification.objects.filter(Q(pump=pump) | Q(appointment__pump=pump))
             .select_related("appointment")
             .order_by("-due_at")[:50],
-            "alerts": pump.alerts.select_related(
-                "acknowledged_by", "pump__patient__clinic", "pump__projection"
-            ).order_by("-raised_at")[:50],
+            # Current alerts first; resolved ones (no longer the pump's state) folded apart.
+            "alerts": pump.alerts.filter(resolved_at__isnull=True)
+            .select_related("acknowledged_by", "pump__patient__clinic", "pump__projection")
+            .order_by("-raised_at")[:50],
+            "resolved_alerts": pump.alerts.filter(resolved_at__isnull=False)
+            .select_related("acknowledged_by", "pump__patient__clinic", "pump__projection")
+            .order_by("-resolved_at")[:50],
             # ALERT-1: an overdue refill is worded so, with its days (empty when in time)
             "overdue_label": therapy.refill_overdue_days(projection["refill_by"], today)
             and worklist.urgency_label("overdue", projection["refill_by"], today),
             "card": card,
-            "card_changed": card_selectors.changed_fields(
-                (last.data if (last := card_selectors.last_issued(pump)) else None), card.data
-            ),
+            "card_missing": [
+                (wording.field_label(name), wording.humane(why, clinic.tz))
+                for name, why in card.missing.items()
+            ],
+            "card_changed": [wording.field_label(name).lower() for name in card_changed],
             "now": now,
             "can_refill": role_at(request.user, clinic) in CLINICAL_WRITERS,
             "can_book": role_at(request.user, clinic) in PATIENT_WRITERS,
@@ -340,8 +368,12 @@ def _run(request, pump, form, service):
     try:
         return service(actor=request.user, pump=pump, **data), None
     except REFUSALS as error:
-        refusal = _refusal(error)
-        form.add_error(refusal["field"].split(".")[0].split("[")[0] or "general", refusal["message"])
+        refusal = _refusal(error, pump.patient.clinic)
+        name = refusal["field"].split(".")[0].split("[")[0] or "general"
+        where = refusal["field"][len(name) :].lstrip(".")
+        # Under its field on the form; a refusal of a part of it says which part.
+        inner = wording.field_label(where) if where else ""
+        form.add_error(name, f"{inner}: {refusal['message']}" if inner else refusal["message"])
         return None, refusal
 
 
@@ -394,6 +426,7 @@ def refill_preview(request, pump_id):
     change, refusal = _run(request, pump, form, services.refill_preview)
     context = _refill_context(request, pump, form, preview=change, refusal=refusal)
     context["clinic"] = pump.patient.clinic
+    context["live"] = True
     return render(request, "web/_refill_preview.html", context)
 
 
@@ -446,12 +479,12 @@ def _appointment_fields(request, clinic, errors):
     post = request.POST
     day = parse_date(post.get("day", "") or "") if post.get("day") else None
     if post.get("day") and day is None:
-        errors["day"] = ["must be a date YYYY-MM-DD"]
+        errors["day"] = ["is not a date: pick one in the calendar"]
     at = None
     if post.get("time"):
         at = parse_time(post["time"])
         if at is None:
-            errors["time"] = ["must be a time HH:MM"]
+            errors["time"] = ["is not a time of day: pick one, or leave it empty"]
     nurse = None
     if post.get("nurse"):
         nurse = _nurses(clinic).filter(username=post["nurse"]).first()
@@ -490,7 +523,7 @@ def appointment_new(request, pump_id):
                     notes=values["notes"],
                 )
             except REFUSALS as error:
-                _refused(errors, error, values)
+                _refused(errors, error, values, clinic)
             else:
                 _booked_message(request, appointment, warnings, "booked")
                 return redirect(_back(request, reverse("web:pump", args=[pump.pk]) + "#appointments"))
@@ -534,7 +567,7 @@ def _booked_message(request, appointment, warnings, verb):
     who = f" with {appointment.nurse.username}" if appointment.nurse else ""
     messages.success(request, f"{appointment.get_kind_display()} {verb} for {when}{who}.")
     for warning in warnings:
-        messages.warning(request, warning["message"])
+        messages.warning(request, wording.humane(warning["message"], appointment.pump.patient.clinic.tz))
 
 
 @login_required
@@ -561,7 +594,7 @@ def appointment_book(request, appointment_id):
                     actor=request.user, appointment=appointment, day=day, at=at, nurse=nurse
                 )
             except REFUSALS as error:
-                _refused(errors, error, values)
+                _refused(errors, error, values, clinic)
             else:
                 _booked_message(
                     request, appointment, warnings, "moved" if was == AppointmentStatus.BOOKED else "booked"
@@ -585,7 +618,7 @@ def appointment_cancel(request, appointment_id):
         try:
             scheduling.appointment_cancel(actor=request.user, appointment=appointment, reason=reason)
         except REFUSALS as error:
-            _refused(errors, error, ("reason",))
+            _refused(errors, error, ("reason",), pump.patient.clinic)
         else:
             messages.success(
                 request, f"{appointment.get_kind_display()} of {appointment.day:%a %d %b %Y} cancelled."
@@ -607,6 +640,64 @@ def appointment_cancel(request, appointment_id):
     )
 
 
+# --- emergency cards -------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def pump_card(request, pump_id):
+    """The pump's wallet card (or, with ``?format=sheet``, caregiver sheet) as the API prints
+    it; a refusal comes back to the pump page in words instead of the API's JSON."""
+    pump = _pump_or_404(request, pump_id)
+    card_format = request.GET.get("format") or CardFormat.WALLET
+    if card_format not in CardFormat.values:
+        raise Http404("unknown card format")
+    try:
+        with transaction.atomic():  # a card whose answer cannot be built is not issued
+            printed = card_services.card_issue(actor=request.user, pump=pump, card_format=card_format)
+            return card_responses.pdf_response(
+                printed.pdf, card_responses.card_filename(card_format, pump.serial_number)
+            )
+    except REFUSALS as error:
+        messages.error(
+            request, f"The card was not printed: {_refusal(error, pump.patient.clinic)['message']}"
+        )
+    except CardRenderError:
+        log.exception("card of pump %s not rendered", pump.pk)
+        messages.error(request, f"The card {NOT_RENDERED}")
+    return redirect(reverse("web:pump", args=[pump.pk]) + "#card")
+
+
+@login_required
+@require_GET
+def stale_cards(request, code):
+    """Every stale wallet card of the clinic on print sheets. With none to print, the nurse
+    is told so on the worklist's stale-card list, not shown the API's JSON refusal."""
+    clinic = get_object_or_404(clinics_of(request.user), code=code)
+    try:
+        with transaction.atomic():
+            printed = card_services.cards_issue_batch(actor=request.user, clinic=clinic, stale_only=True)
+            return card_responses.pdf_response(printed.pdf, card_responses.batch_filename(clinic.code))
+    except therapy.CalculationError as error:
+        if error.code != "nothing_to_print":
+            messages.error(request, f"The cards were not printed: {wording.humane(error.message, clinic.tz)}")
+        elif skipped := error.details.get("skipped"):
+            messages.warning(
+                request,
+                f"No stale card can be printed now: {len(skipped)} "
+                f"{'card lacks' if len(skipped) == 1 else 'cards lack'} data the card must show. "
+                "Open the pumps below to see what is missing.",
+            )
+        else:
+            messages.info(request, "Every emergency card is up to date: there is no stale card to print.")
+    except REFUSALS as error:
+        messages.error(request, f"The cards were not printed: {_refusal(error, clinic)['message']}")
+    except CardRenderError:
+        log.exception("stale cards of clinic %s not rendered", clinic.code)
+        messages.error(request, f"The batch of cards {NOT_RENDERED.replace('card is', 'cards are')}")
+    return redirect(reverse("web:worklist", args=[clinic.code]) + "?show=stale_cards")
+
+
 # --- alerts ----------------------------------------------------------------------------
 
 
@@ -620,7 +711,7 @@ def alert_ack(request, alert_id):
     try:
         alert_acknowledge(actor=request.user, alert=alert, note=request.POST.get("note", ""))
     except REFUSALS as error:
-        messages.error(request, f"The alert was not acknowledged: {_refusal(error)['message']}")
+        messages.error(request, f"The alert was not acknowledged: {_refusal(error, alert.clinic)['message']}")
     else:
         messages.success(request, f"Alert acknowledged: {alert.get_kind_display()}.")
     return redirect(_back(request, default))

@@ -1,6 +1,10 @@
 """A demo clinic with staff, patients, pumps and therapy records, dated relative to today
 so the worklist always has someone due. Every record goes through the services, so the
-projections, histories and checks are the real ones. Safe to run twice."""
+projections, histories and checks are the real ones. Each past record is entered as of
+its own time (``pumpcare.clock.replaying``): the alerts the services raise then are those
+of the pump as it was, so loading leaves no alert raised and resolved a moment later for
+a state no pump was ever in (a "past empty" for the gap between two fills). Safe to run
+twice."""
 
 from datetime import date, timedelta
 
@@ -19,6 +23,7 @@ from patients.services import (
     save_audited,
     staff_create,
 )
+from pumpcare import clock
 from refills.selectors import reservoir_state
 from refills.services import prescription_create, refill_record
 from therapy import volume_at
@@ -27,6 +32,15 @@ from therapy.units import VOLUME_ML, rounded
 DEMO_CODE = "DEMO"
 DEMO_PASSWORD = "demo-pass-2026"
 DEMO_ONLY = "demo only — verify against labeling"
+# PUMP-3: values not confirmed from labeling, for the demo clinic only (the shipped catalog
+# leaves them empty). Pathway volume (min, max) in mL per pump model; catheter mL per cm.
+DEMO_PATHWAY_ML = [
+    ("13827", "0.260", "0.300"),
+    ("16827", "0.260", "0.300"),
+    ("8637-20", "0.200", "0.260"),
+    ("8637-40", "0.200", "0.260"),
+]
+DEMO_CATHETER_ML_PER_CM = [("8709SC", "0.0022"), ("8731SC", "0.0022"), ("8780", "0.0022"), ("8781", "0.0022")]
 
 PATIENTS = [
     # mrn, given, family, birth, origin, pump model, catheter, length, days since the last refill, volume, conc, prescription
@@ -150,17 +164,33 @@ class Command(BaseCommand):
             changes={"default_physician": "Dr. Ana Rivera (demo)", "paper_size": "letter"},
             reason="demo clinic card settings",
         )
-        # PUMP-3: the shipped catalog leaves unconfirmed volumes empty; the demo fills the
-        # Prometra pathway volumes (DOMAIN.md's worked example) so a bridge bolus can be shown.
-        for code in ("13827", "16827"):
+        # PUMP-3: the shipped catalog leaves unconfirmed volumes empty; the demo fills them,
+        # marked as demo values, so that a concentration change (a bridge bolus, BRIDGE-2)
+        # can be shown on every demo pump: the Prometra pathway volumes of DOMAIN.md's worked
+        # example, and values for the SynchroMed II pathway and the Medtronic catheters.
+        for code, low, high in DEMO_PATHWAY_ML:
             model = PumpModel.objects.get(code=code)
             catalog_update(
                 actor=admin,
                 entry=model,
                 changes={
-                    "pathway_volume_min_ml": "0.260",
-                    "pathway_volume_max_ml": "0.300",
+                    "pathway_volume_min_ml": low,
+                    "pathway_volume_max_ml": high,
                     "source": model.source + f"\npathway_volume_min_ml / pathway_volume_max_ml: {DEMO_ONLY}",
+                },
+                reason=f"demo data: {DEMO_ONLY}",
+            )
+        for code, per_cm in DEMO_CATHETER_ML_PER_CM:
+            catheter = CatheterModel.objects.get(code=code)
+            if catheter.volume_ml_per_cm is not None:
+                continue  # a value an admin configured is not the demo's to replace
+            kept = [line for line in catheter.source.splitlines() if not line.startswith("volume_ml_per_cm:")]
+            catalog_update(
+                actor=admin,
+                entry=catheter,
+                changes={
+                    "volume_ml_per_cm": per_cm,
+                    "source": "\n".join([*kept, f"volume_ml_per_cm: {DEMO_ONLY}"]),
                 },
                 reason=f"demo data: {DEMO_ONLY}",
             )
@@ -198,37 +228,41 @@ class Command(BaseCommand):
                 catheter_length_cm=length,
             )
             first_fill = now - timedelta(days=days + 35)
-            refill_record(
-                actor=nurse,
-                pump=pump,
-                performed_at=first_fill,
-                volume_withdrawn_ml=0,
-                volume_added_ml=volume,
-                concentration_mcg_per_ml=conc,
-                prescription=plan,
-                reason="first fill after implant",
-            )
+            with clock.replaying(first_fill):
+                refill_record(
+                    actor=nurse,
+                    pump=pump,
+                    performed_at=first_fill,
+                    volume_withdrawn_ml=0,
+                    volume_added_ml=volume,
+                    concentration_mcg_per_ml=conc,
+                    prescription=plan,
+                    reason="first fill after implant",
+                )
             # The last refill withdraws exactly the projected residual (no discrepancy).
             refilled = now - timedelta(days=days)
-            refill_record(
-                actor=nurse,
-                pump=pump,
-                performed_at=refilled,
-                volume_withdrawn_ml=rounded(volume_at(reservoir_state(pump), refilled), VOLUME_ML),
-                volume_added_ml=volume,
-                concentration_mcg_per_ml=conc,
-                prescription=plan,
-                lot_number=f"LOT-{refilled:%y%m%d}",
-                reason="scheduled refill",
-            )
+            with clock.replaying(refilled):
+                refill_record(
+                    actor=nurse,
+                    pump=pump,
+                    performed_at=refilled,
+                    volume_withdrawn_ml=rounded(volume_at(reservoir_state(pump), refilled), VOLUME_ML),
+                    volume_added_ml=volume,
+                    concentration_mcg_per_ml=conc,
+                    prescription=plan,
+                    lot_number=f"LOT-{refilled:%y%m%d}",
+                    reason="scheduled refill",
+                )
         ada = clinic.patients.get(mrn="D-1001").pumps.get()
-        prescription_create(
-            actor=physician,
-            pump=ada,
-            effective_at=now - timedelta(days=10),
-            prescription={"mode": "simple_continuous", "daily_dose_mcg": 275},
-            reason="titration: spasticity at night",
-        )
+        changed = now - timedelta(days=10)
+        with clock.replaying(changed):
+            prescription_create(
+                actor=physician,
+                pump=ada,
+                effective_at=changed,
+                prescription={"mode": "simple_continuous", "daily_dose_mcg": 275},
+                reason="titration: spasticity at night",
+            )
         self.stdout.write(
             f"Loaded the demo clinic DEMO: {len(PATIENTS)} patients; logins nurse, physician, staff, admin "
             f"(password {DEMO_PASSWORD})."

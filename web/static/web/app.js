@@ -44,6 +44,9 @@
         if (mine !== sequence) return; // a later check is on its way
         preview.innerHTML = html;
         preview.removeAttribute("aria-busy");
+        // The page's own UTC offset choice (after a full check) wins over the panel's copy.
+        var live = preview.querySelector("[data-testid=live-utc-offset]");
+        if (live && form.querySelector("select[name=utc_offset]")) live.remove();
         var refusal = preview.querySelector("[data-code]");
         var box = document.getElementById("override-box");
         if (box) {
@@ -59,4 +62,9 @@
   }
   form.addEventListener("input", soon);
   form.addEventListener("change", soon);
+  // A field the live check adds to its panel (the UTC offset of a time that happens twice)
+  // belongs to the form through its form attribute: a change to it checks again too.
+  preview.addEventListener("change", function (event) {
+    if (event.target.form === form) soon();
+  });
 })();

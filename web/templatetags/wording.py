@@ -1,0 +1,14 @@
+"""``{{ message|humane }}``: a service's message in a nurse's words (``web.wording``), its
+instants in the zone the page is rendered in (``{% timezone clinic.timezone %}``)."""
+
+from django import template
+from django.utils import timezone
+
+from web import wording
+
+register = template.Library()
+
+
+@register.filter
+def humane(message) -> str:
+    return wording.humane(str(message or ""), timezone.get_current_timezone())
