@@ -117,6 +117,9 @@ def test_the_web_booking_form_offers_and_books_the_overdue_day(clinic, api, nurs
     c = browser(nurse)
     form = c.get(f"/pumps/{pump.pk}/appointments/new/?kind=refill").content.decode()
     assert 'value="2026-11-26"' in form  # today suggested, not a refusal
+    # worded as overdue, not as "the latest working day on or before" a date a week ago
+    assert "The refill-by date was <strong>Wednesday 25 November 2026</strong>: book the earliest" in form
+    assert "on or before it" not in form
     response = c.post(
         f"/pumps/{pump.pk}/appointments/new/",
         {"kind": "refill", "day": "2026-11-27", "time": "09:00", "nurse": "nurse"},

@@ -469,7 +469,7 @@ def _suggested_day(pump: Pump):
             today=scheduling.local_today(clinic),
             working_weekdays=set(clinic.working_days),
             closures=set(clinic.closures.values_list("date", flat=True)),
-        ).day
+        )
     except therapy.CalculationError:
         return None
 
@@ -505,7 +505,7 @@ def appointment_new(request, pump_id):
     values = {"day": "", "time": "", "nurse": request.user.username, "notes": ""}
     suggested = _suggested_day(pump) if kind == AppointmentKind.REFILL else None
     if suggested:
-        values["day"] = suggested.isoformat()
+        values["day"] = suggested.day.isoformat()
     if request.method == "POST":
         values = {k: request.POST.get(k, "") for k in values}
         day, at, nurse = _appointment_fields(request, clinic, errors)
