@@ -97,6 +97,9 @@ class NotificationKind(models.TextChoices):
     PAST_EMPTY = "past_empty", "Past the projected empty time (critical escalation)"
     REPLACEMENT_OVERDUE = "replacement_overdue", "Replacement book-by passed (escalation)"
     CARD_STALE = "card_stale", "Emergency card stale (staff)"
+    DISCONTINUATION = "discontinuation", "Therapy stopped: watch for withdrawal (staff)"
+    OVER_CAPACITY = "over_capacity", "Clinic over capacity (staff)"
+    APPOINTMENT_DAY_CLOSED = "appointment_day_closed", "Booked appointment on a closed day (staff)"
 
 
 class NotificationStatus(models.TextChoices):

@@ -34,7 +34,15 @@ ESCALATED = {
     AlertKind.REPLACEMENT_OVERDUE: NotificationKind.REPLACEMENT_OVERDUE,
 }
 # Alert kind → a notice sent once to the clinic's staff address.
-NOTICE = {AlertKind.REFILL_UNBOOKED: NotificationKind.REFILL_UNBOOKED}
+# A discontinuation (TITRATE-2) is a prescriber's decision: the team is told once, so that
+# someone watches for withdrawal; over capacity and a booking on a closed day need a nurse
+# to act (LRA-5).
+NOTICE = {
+    AlertKind.REFILL_UNBOOKED: NotificationKind.REFILL_UNBOOKED,
+    AlertKind.DISCONTINUATION: NotificationKind.DISCONTINUATION,
+    AlertKind.OVER_CAPACITY: NotificationKind.OVER_CAPACITY,
+    AlertKind.APPOINTMENT_DAY_CLOSED: NotificationKind.APPOINTMENT_DAY_CLOSED,
+}
 REMINDER_KIND = {
     "refill": NotificationKind.REFILL_REMINDER,
     "replacement": NotificationKind.REPLACEMENT_REMINDER,

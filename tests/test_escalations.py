@@ -209,6 +209,38 @@ def test_refill_due_and_not_booked_is_a_staff_notice_sent_once(home, api, monkey
     assert Alert.objects.get(pk=alert.pk).resolved_at is not None
 
 
+@pytest.mark.rule("TITRATE-2", "ALERT-1")
+def test_a_discontinuation_tells_the_staff_once_to_watch_for_withdrawal(
+    home, api, physician, monkeypatch, django_capture_on_commit_callbacks
+):
+    # A physician stops the therapy with a written reason: the critical alert is mailed to the
+    # clinic's staff address once (it is a decision, not a state to escalate until acknowledged).
+    home.staff_email = "desk@home.example"
+    home.save()
+    pump = pump_filled(home, api, DUE_UNBOOKED)
+    response = client_for(physician).post(
+        f"/api/v1/pumps/{pump.pk}/prescriptions/",
+        {
+            "effective_at": "2026-11-20T10:00:00Z",
+            "prescription": {"mode": "simple_continuous", "daily_dose_mcg": "0"},
+            "reason": "pocket infection",
+            "override_reason": "explant planned; oral baclofen started",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    alert = alert_of(pump, "discontinuation")
+    notices = Notification.objects.filter(subject=f"alert:{alert.pk}")
+    assert [(n.email, n.kind) for n in notices] == [("desk@home.example", "discontinuation")]
+    clock_at(monkeypatch, NOW + timedelta(days=2))
+    outbox.escalations_plan_all()
+    assert notices.count() == 1
+    deliver(django_capture_on_commit_callbacks)
+    sent = [m for m in mail.outbox if m.to == ["desk@home.example"]]
+    assert len(sent) == 1 and "CRITICAL" in sent[0].subject
+    assert "explant planned; oral baclofen started" in sent[0].body
+
+
 @pytest.mark.rule("ALERT-1")
 def test_a_clinic_without_an_on_call_address_is_skipped_visibly(clinic, api):
     alert = alert_of(pump_filled(clinic, api, PAST_EMPTY), "past_empty")

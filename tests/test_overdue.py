@@ -152,6 +152,10 @@ def test_no_free_slot_from_today_proposes_the_earliest_day_and_alerts_over_capac
     assert proposals(pump) == [date(2026, 11, 26)]
     alert = Alert.objects.get(pump=pump, kind=AlertKind.OVER_CAPACITY)
     assert "over capacity" in alert.text and "26 Nov 2026" in alert.text
+    # a nurse must act: the staff address is told once
+    assert list(
+        Notification.objects.filter(subject=f"alert:{alert.pk}").values_list("recipient_role", "kind")
+    ) == [("staff", "over_capacity")]
     assert refill_proposals_run(clinic).over_capacity == 0  # raised once
     appointment = Appointment.objects.get(pump=pump)
     api.post(f"/api/v1/appointments/{appointment.pk}/book/", {"time": "16:00"}, format="json")
