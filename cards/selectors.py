@@ -213,7 +213,7 @@ def _missing(pump: Pump, data: dict, prescription) -> dict[str, str]:
     missing = {}
     if pump.status != PumpStatus.ACTIVE:
         missing["pump"] = (
-            f"the pump was explanted on {therapy.units.shown_date(pump.explanted_on)}: it has no emergency card"
+            f"the pump was explanted on {therapy.day_text(pump.explanted_on)}: it has no emergency card"
         )
     if prescription is None:
         for field in ("drug", "concentration_mcg_per_ml", "daily_dose_mcg", "mode"):

@@ -423,8 +423,7 @@ STATE_ALERTS = {
 
 def _local(instant, clinic: Clinic) -> str:
     """An instant as the clinic's staff read it: ``Wed 25 Nov 2026 14:35 CET``."""
-    local = instant.astimezone(clinic.tz)
-    return f"{local:%a} {local.day} {local:%b %Y %H:%M %Z}"
+    return therapy.units.instant_text(instant, clinic.tz)
 
 
 def _refill_by_words(projection: PumpProjection, clinic: Clinic) -> str:

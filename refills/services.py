@@ -369,4 +369,4 @@ def _save_prescription(
 
 def local_time(at: datetime, clinic) -> str:
     """An instant as a nurse reads it: the clinic's local date and time, with its zone."""
-    return at.astimezone(clinic.tz).strftime("%a %d %b %Y %H:%M %Z")
+    return therapy.units.instant_text(at, clinic.tz)

@@ -219,7 +219,7 @@ def test_a_concentration_of_zero_or_less_says_so_before_asking_for_compounded_co
 def test_time_refusals_speak_in_the_clinics_local_time_without_iso_strings():
     with pytest.raises(CalculationError) as err:
         _event("2026-03-01T20:30Z")  # 12:30 PST, 8.5 h after now
-    assert err.value.message == "1 Mar 2026, 12:30 PST is in the future: record what has happened"
+    assert err.value.message == "Sun 1 Mar 2026 12:30 PST is in the future: record what has happened"
     with pytest.raises(CalculationError) as err:
         _event("2026-01-09T12:00Z")
     assert err.value.message == "is before the pump was implanted on 10 Jan 2026"
@@ -227,7 +227,7 @@ def test_time_refusals_speak_in_the_clinics_local_time_without_iso_strings():
         _event("2026-02-01T11:00Z", not_before="2026-02-01T12:00Z")
     # 12:00Z = 04:00 PST
     assert err.value.message == (
-        "must be after the pump's last recorded refill or prescription (1 Feb 2026, 04:00 PST)"
+        "must be after the pump's last recorded refill or prescription (Sun 1 Feb 2026 04:00 PST)"
     )
     assert "T" not in err.value.message.replace("PST", "")
 

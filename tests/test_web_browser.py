@@ -175,10 +175,10 @@ def test_a_nurse_refills_with_a_concentration_change_books_and_prints_the_card(
     expect(page.get_by_test_id("discrepancy")).to_contain_text("No discrepancy")
     # After the bridge (19.584 mL at 0.3 mL/day to the 3 mL alarm), as in
     # tests/test_api_refills.py: alarm = refill + 55 d 23:21:36 = 2027-01-21 11:21:36Z;
-    # worst case (x 1.15) refill + 48 d 16:08:21 = 2027-01-14 04:08:21Z; refill-by 7 days
-    # earlier: Thu 7 Jan 2027.
+    # worst case (LRA-3: the bridge drains 1.15 x 0.416 mL in its 16.64 h, then 0.345 mL/day)
+    # refill + 48 d 13:58:07 = 2027-01-14 01:58:07Z; refill-by 7 days earlier: Thu 7 Jan 2027.
     expect(page.get_by_test_id("alarm")).to_contain_text("Thu 21 Jan 2027 11:21")
-    expect(page.get_by_test_id("alarm")).to_contain_text("Thu 14 Jan 2027 04:08")
+    expect(page.get_by_test_id("alarm")).to_contain_text("Thu 14 Jan 2027 01:58")
     expect(page.get_by_test_id("refill-by")).to_have_text("Thu 7 Jan 2027")
     assert Refill.objects.filter(pump=due).count() == 1  # nothing saved yet
     shot(page, "05-refill-form-checked")

@@ -442,7 +442,7 @@ def shown_messages(page: str) -> list[str]:
             {"performed_at": "2026-12-26T10:00"},
             "Time of the refill: Sat 26 Dec 2026 10:00 EST is in the future",
         ),
-        ({"performed_at": "2025-12-26T10:00"}, "is before the implant date Fri 2 Jan 2026"),
+        ({"performed_at": "2025-12-26T10:00"}, "is before the pump was implanted on 2 Jan 2026"),
         ({"volume_added_ml": "abc"}, "Volume added: must be a number, like 20 or 19.5"),
         ({"volume_added_ml": "1234567890123"}, "Volume added: is too large"),
         ({"concentration_mcg_per_ml": "-5"}, "Concentration: must be greater than 0 mcg/mL"),

@@ -12,7 +12,6 @@ from .battery import (
     appointment_day,
     check_refill_day,
     check_replacement_date,
-    day_text,
     earliest_working_day,
     refill_day,
     refill_overdue,
@@ -56,6 +55,7 @@ from .titration import (
     screening_outcome,
     titration_limit_pct,
 )
+from .units import day_text, instant_text
 
 # The version of the calculations' results: bumped by every change to the core that changes
 # a number it returns for the same inputs. Stored projections carry it in their fingerprint,
@@ -94,6 +94,7 @@ __all__ = [
     "check_replacement_date",
     "daily_volume_ml",
     "day_text",
+    "instant_text",
     "earliest_working_day",
     "is_zero_daily_dose",
     "local_instant",

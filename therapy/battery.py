@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from .errors import CalculationError
-from .units import add_months
+from .units import add_months, day_text
 
 
 @dataclass(frozen=True)
@@ -100,11 +100,6 @@ def appointment_day(
 # How far ahead the earliest working day is looked for: a clinic that does not work for a
 # year is a configuration error, reported as such.
 SEARCH_DAYS = 366
-
-
-def day_text(day: date) -> str:
-    """A date as people read it: ``25 Nov 2026`` (never ISO in a message)."""
-    return f"{day.day} {day:%b %Y}"
 
 
 def _working(day: date, working_weekdays: set[int], closures: set[date]) -> bool:

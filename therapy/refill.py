@@ -17,10 +17,10 @@ from .units import (
     SECONDS_PER_DAY,
     VOLUME_ML,
     Q,
+    day_text,
+    instant_text,
     local_date,
     rounded,
-    shown_date,
-    shown_instant,
 )
 
 
@@ -67,17 +67,16 @@ def check_event_time(
     event (``not_before``), so the therapy record stays in time order."""
     if at > now:
         raise CalculationError(
-            field, f"{shown_instant(at, tz)} is in the future: record what has happened", code="in_future"
+            field, f"{instant_text(at, tz)} is in the future: record what has happened", code="in_future"
         )
     if local_date(at, tz) < implanted_on:
         raise CalculationError(
-            field, f"is before the pump was implanted on {shown_date(implanted_on)}", code="before_implant"
+            field, f"is before the pump was implanted on {day_text(implanted_on)}", code="before_implant"
         )
     if not_before is not None and at <= not_before:
         raise CalculationError(
             field,
-            "must be after the pump's last recorded refill or prescription "
-            f"({shown_instant(not_before, tz)})",
+            f"must be after the pump's last recorded refill or prescription ({instant_text(not_before, tz)})",
             code="out_of_order",
         )
 
@@ -96,7 +95,7 @@ def check_concentration(
     raise CalculationError(
         "concentration_mcg_per_ml",
         f"{_plain(concentration_mcg_per_ml)} mcg/mL is not a supplied concentration ({allowed}); "
-        "a compounded concentration must be confirmed as such",
+        "a compounded concentration needs compounded_confirmed: true",
         code="compounded_not_confirmed",
     )
 

@@ -96,12 +96,12 @@ def add_months(d: date, months: int) -> date:
     return date(year, month, day)
 
 
-def shown_date(d: date) -> str:
+def day_text(day: date) -> str:
     """A date as people read it: ``25 Nov 2026`` (never ISO in a message)."""
-    return f"{d.day} {d.strftime('%b %Y')}"
+    return f"{day.day} {day:%b %Y}"
 
 
-def shown_instant(at: datetime, tz) -> str:
-    """An instant as people read it, in the clinic's zone: ``25 Nov 2026, 14:30 EST``."""
+def instant_text(at: datetime, tz) -> str:
+    """An instant as people read it, in the clinic's zone: ``Wed 25 Nov 2026 14:35 CET``."""
     local = at.astimezone(tz)
-    return f"{shown_date(local.date())}, {local.strftime('%H:%M')} {local.tzname()}"
+    return f"{local:%a} {local.day} {local:%b %Y %H:%M} {local.tzname()}"

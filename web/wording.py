@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+import therapy
+
 LABELS = {
     "performed_at": "Time of the refill",
     "effective_at": "Time the prescription takes effect",
@@ -153,8 +155,7 @@ def _instant(text: str, tz) -> str:
         return text
     if at.tzinfo is None:
         return f"{at:%a} {at.day} {at:%b %Y %H:%M}"
-    local = at.astimezone(tz)
-    return f"{local:%a} {local.day} {local:%b %Y %H:%M} {local.tzname() or ''}".rstrip()
+    return therapy.units.instant_text(at, tz)
 
 
 def _date(text: str) -> str:
