@@ -71,7 +71,7 @@ def pump_explant(*, actor, pump: Pump, explanted_on: date, reason: str, override
         kind=AlertKind.DISCONTINUATION,
         severity=Severity.CRITICAL,
         message=(
-            f"Pump {pump} of {pump.patient} was explanted on {explanted_on:%a %d %b %Y} without a "
+            f"Pump {pump} of {pump.patient} was explanted on {therapy.day_text(explanted_on)} without a "
             f"replacement, by {actor}: {override_reason}. Intrathecal therapy has stopped. Watch for "
             f"withdrawal ({therapy.titration.WITHDRAWAL_SIGNS}), typically within 1–3 days."
         ),
