@@ -63,6 +63,10 @@ class PatientAdmin(SimpleHistoryAdmin):
     search_fields = ["mrn", "family_name", "given_name"]
     inlines = [CaregiverInline]
 
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a patient deletes their pumps and therapy record (TITRATE-2, audit).
+        return False
+
 
 @admin.register(Pump)
 class PumpAdmin(SimpleHistoryAdmin):
@@ -73,6 +77,11 @@ class PumpAdmin(SimpleHistoryAdmin):
     # TITRATE-2: an explant stops or moves the therapy; it is recorded through the API's
     # replace and explant actions (prescriber override, alert), never edited here.
     readonly_fields = ["status", "explanted_on"]
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a pump (one at a time or with the bulk action) would stop its projection,
+        # proposals and alerts without a discontinuation: never from here (TITRATE-2).
+        return False
 
 
 @admin.register(PumpModel)

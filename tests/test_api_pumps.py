@@ -230,3 +230,24 @@ def test_the_admin_site_cannot_edit_a_pump_status(pump):
 
     page = admin.site._registry[Pump]
     assert {"status", "explanted_on"} <= set(page.get_readonly_fields(None, pump))
+
+
+@pytest.mark.rule("TITRATE-2")
+def test_the_admin_site_cannot_delete_a_pump_or_a_patient(pump, client):
+    # Deleting a pump (or its patient, which deletes the pump) would drop it from every
+    # projection, proposal and alert without a discontinuation: not even a superuser may.
+    from django.contrib.auth import get_user_model
+
+    admin_user = get_user_model().objects.create_superuser("root", "root@example.org", "Pass-word-123!")
+    client.force_login(admin_user)
+    for url in (
+        f"/admin/patients/pump/{pump.pk}/delete/",
+        f"/admin/patients/patient/{pump.patient_id}/delete/",
+    ):
+        assert client.get(url).status_code == 403
+        assert client.post(url, {"post": "yes"}).status_code == 403
+    response = client.post(
+        "/admin/patients/pump/", {"action": "delete_selected", "_selected_action": [pump.pk], "post": "yes"}
+    )
+    assert response.status_code in (200, 302)
+    assert Pump.objects.filter(pk=pump.pk).exists()
