@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from therapy import (
     CalculationError,
@@ -276,3 +278,52 @@ def test_days_overdue_count_from_the_day_after_refill_by():
     assert refill_overdue_days(date(2026, 12, 2), date(2026, 12, 2)) is None  # due today, not overdue
     assert refill_overdue_days(None, date(2026, 12, 2)) is None
     assert day_text(date(2026, 11, 5)) == "5 Nov 2026"
+
+
+# --- LRA-5 for any clinic calendar and any clock (hypothesis) -----------------------------------
+
+_DAY0 = date(2026, 1, 1)
+_days = st.integers(0, 800).map(lambda n: _DAY0 + timedelta(days=n))
+
+
+@pytest.mark.rule("LRA-5")
+@settings(max_examples=300, deadline=None)
+@given(
+    refill_by=_days,
+    today=_days,
+    weekdays=st.sets(st.integers(1, 7), min_size=1),
+    closures=st.sets(_days, max_size=60),
+    full=st.sets(_days, max_size=120),
+)
+def test_any_refill_has_a_bookable_day_from_today(refill_by, today, weekdays, closures, full):
+    """Whatever the refill-by date (far ahead, today, long passed), the clinic's working days,
+    closures and full days: the day proposed is a working day from today, a nurse can book it,
+    it is overdue exactly when it falls after refill-by, and it is the latest free working day
+    on or before refill-by when there is one."""
+    try:
+        got = refill_day(refill_by, today=today, working_weekdays=weekdays, closures=closures, full_days=full)
+    except CalculationError as refusal:
+        # only a calendar with no working day at all for a year refuses, and it says so
+        assert refusal.code == "no_working_day"
+        assert all(
+            (today + timedelta(days=k)).isoweekday() not in weekdays or today + timedelta(days=k) in closures
+            for k in range(366)
+        )
+        return
+    assert got.day >= today
+    assert got.day.isoweekday() in weekdays and got.day not in closures
+    assert got.overdue == (got.day > refill_by)
+    assert got.over_capacity == (got.day in full)
+    # bookable: the check a nurse's booking goes through accepts it
+    assert check_refill_day(
+        got.day, refill_by=refill_by, today=today, working_weekdays=weekdays, closures=closures
+    ) == ("overdue" if got.overdue else None)
+    free = [
+        refill_by - timedelta(days=k)
+        for k in range(max(0, (refill_by - today).days) + 1)
+        if (refill_by - timedelta(days=k)).isoweekday() in weekdays
+        and refill_by - timedelta(days=k) not in closures
+        and refill_by - timedelta(days=k) not in full
+    ]
+    if free and refill_by >= today:
+        assert got == RefillDay(max(free), overdue=False, over_capacity=False)
