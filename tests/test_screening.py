@@ -149,7 +149,7 @@ def test_a_bolus_before_the_previous_one_is_refused(api, patient):
     assert bolus(api, patient, 50, "2026-02-02T09:00:00Z", False).status_code == 201
     before = counts()
     body = assert_refused(bolus(api, patient, 75, "2026-02-01T09:00:00Z", True), "given_at")
-    assert "Mon 02 Feb 2026 09:00 UTC" in body["errors"]["given_at"][0]
+    assert "Mon 2 Feb 2026 09:00 UTC" in body["errors"]["given_at"][0]
     assert counts() == before
 
 
