@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import therapy
-from refills.api import RefillInputSerializer
+from refills.api import ClinicLocalDateTimeField, RefillInputSerializer, ScreeningBolusSerializer
 
 from .wording import field_label, serializer_message
 
@@ -254,3 +254,79 @@ def _flatten(messages, where: str = "") -> list[tuple[str, object]]:
     if isinstance(messages, list):
         return [pair for item in messages for pair in _flatten(item, where)]
     return [(where, messages)]
+
+
+# --- the forms of one service each: replace, explant, screening bolus ------------------------
+
+
+@dataclass
+class ServiceForm:
+    """A form whose fields are one service's arguments, validated by the API's serializer
+    for that service (so the page and the endpoint accept the same input): the values as
+    typed, to show them again, and the errors per field in the nurse's words."""
+
+    fields: list[str]
+    values: dict = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_post(cls, fields: list[str], post) -> ServiceForm:
+        return cls(fields, {name: post.get(name, "").strip() for name in fields})
+
+    def add_error(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, []).append(message)
+
+    @property
+    def error_items(self) -> list[tuple[str, str, str]]:
+        """(field, label, message) in the order of the form, the first problem first."""
+        order = {name: i for i, name in enumerate(["general", "role", *self.fields])}
+        names = sorted(self.errors, key=lambda name: order.get(name, len(order)))
+        return [
+            (name, "" if name in ("general", "role") else field_label(name), message)
+            for name in names
+            for message in self.errors[name]
+        ]
+
+    def validated(self, serializer_class, *, optional=(), context=None) -> dict | None:
+        """The service's arguments, or None with the serializer's errors put on the form.
+        An ``optional`` field left empty is not sent (the serializer's default applies)."""
+        payload = {k: v for k, v in self.values.items() if not (k in optional and v == "")}
+        serializer = serializer_class(data=payload, context=context or {})
+        if serializer.is_valid():
+            return dict(serializer.validated_data)
+        for name, messages in serializer.errors.items():
+            for where, detail in _flatten(messages):
+                message = serializer_message(name, detail)
+                self.add_error(
+                    name if name in self.fields else "general",
+                    f"{field_label(where)}: {message}" if where else message,
+                )
+        return None
+
+
+REPLACE_FIELDS = [
+    "explanted_on",
+    "model",
+    "serial_number",
+    "catheter_model",
+    "catheter_length_cm",
+    "low_reservoir_alarm_ml",
+    "reason",
+]
+EXPLANT_FIELDS = ["explanted_on", "reason", "override_reason"]
+BOLUS_FIELDS = [
+    "dose_mcg",
+    "given_at",
+    "observed_by",
+    "responded",
+    "effect_duration_hours",
+    "adverse_reactions",
+]
+
+
+class ScreeningBolusInput(ScreeningBolusSerializer):
+    """The API's screening bolus, with the time as the form gives it: the clinic's local
+    time (``datetime-local``), read in the clinic's zone with REFILL-2's daylight-saving
+    check, as the refill form's time is."""
+
+    given_at = ClinicLocalDateTimeField()

@@ -30,11 +30,19 @@ from cards import selectors as card_selectors
 from cards import services as card_services
 from cards.models import CardFormat
 from cards.render import CardRenderError
-from patients.models import Clinic, Pump, Role
-from patients.permissions import CLINICAL_WRITERS, PATIENT_WRITERS, PRESCRIBERS, clinics_of, role_at
-from pumpcare import clock
-from refills import scheduling, selectors, services, worklist
-from refills.models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
+from patients.models import CatheterModel, Clinic, Patient, Pump, PumpModel, PumpStatus, Role
+from patients.permissions import (
+    CLINICAL_WRITERS,
+    PATIENT_WRITERS,
+    PRESCRIBERS,
+    PUMP_WRITERS,
+    clinics_of,
+    role_at,
+)
+from pumpcare import clinical, clock
+from refills import replacement, scheduling, screening, selectors, services, worklist
+from refills.api import PumpExplantInputSerializer, PumpReplaceInputSerializer
+from refills.models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus, PumpExplant
 
 from . import forms, wording
 from .charts import reservoir_chart
@@ -330,6 +338,11 @@ def pump_page(request, pump_id):
             "can_refill": role_at(request.user, clinic) in CLINICAL_WRITERS,
             "can_book": role_at(request.user, clinic) in PATIENT_WRITERS,
             "appointment_kinds": AppointmentKind.choices,
+            # the end of the pump's therapy (TITRATE-2, IMPLANT-1): who may do which
+            "can_replace": pump.status == PumpStatus.ACTIVE and role_at(request.user, clinic) in PUMP_WRITERS,
+            "can_explant": pump.status == PumpStatus.ACTIVE and role_at(request.user, clinic) in PRESCRIBERS,
+            "explant": PumpExplant.objects.filter(pump=pump).select_related("replaced_by").first(),
+            "replaces": PumpExplant.objects.filter(replaced_by=pump).select_related("pump").first(),
         },
     )
 
@@ -353,9 +366,35 @@ def _refill_context(request, pump, form, *, preview=None, refusal=None, extra_ro
         else ["500", "1000", "2000"],
         "is_prescriber": role in PRESCRIBERS,
         "can_refill": role in CLINICAL_WRITERS,
-        "override_needed": bool(
-            refusal and refusal["code"] in ("titration_limit_exceeded", "discontinuation_requires_override")
-        ),
+        "override_needed": bool(refusal and refusal["code"] in OVERRIDE_CODES),
+        "override_codes": OVERRIDE_CODES,
+        "start_of_therapy": _start_of_therapy(pump),
+    }
+
+
+# The refusals a prescriber may override with a written reason (TITRATE-1, TITRATE-2, START-2).
+OVERRIDE_CODES = (
+    "titration_limit_exceeded",
+    "discontinuation_requires_override",
+    "above_starting_dose",
+    "screening_not_positive",
+)
+
+
+def _start_of_therapy(pump) -> dict | None:
+    """START-2 on the refill form: when this fill starts the patient's therapy (no dose of
+    theirs recorded on any pump), the screening trial's outcome it is checked against, in
+    words (None when the patient's therapy has already started)."""
+    patient = pump.patient
+    if selectors.patient_dose_history(patient):
+        return None
+    state, refusal = _screening_read(patient, patient.clinic)
+    outcome = state.outcome
+    return {
+        "outcome": outcome,
+        "words": wording.screening_outcome(outcome) if outcome else "",
+        "refusal": refusal,
+        "patient": patient,
     }
 
 
@@ -400,6 +439,8 @@ def refill_form(request, pump_id):
         change, refusal = _run(request, pump, form, services.refill_record)
         if change is not None:
             messages.success(request, _saved_message(change))
+            for warning in change.warnings:  # START-2, DOSE-4, IMPLANT-1: saved, but said
+                messages.warning(request, wording.humane(warning["message"], clinic.tz))
             return redirect(reverse("web:pump", args=[pump.pk]) + "#appointments")
         return _page(
             request,
@@ -715,3 +756,221 @@ def alert_ack(request, alert_id):
     else:
         messages.success(request, f"Alert acknowledged: {alert.get_kind_display()}.")
     return redirect(_back(request, default))
+
+
+# --- the end of a pump's therapy: replacement, explant (TITRATE-2, IMPLANT-1) -------------
+
+
+def _status_of(form) -> int:
+    """403 when the service refused the user's role, 400 for any other refusal, else 200."""
+    if "role" in form.errors:
+        return 403
+    return 400 if form.errors else 200
+
+
+def _not_active(request, pump):
+    """A pump already replaced or explanted has no therapy to end: back to its page."""
+    messages.error(
+        request,
+        f"Pump #{pump.serial_number} is no longer active: it was {pump.get_status_display().lower()}"
+        + (f" on {pump.explanted_on:%a %d %b %Y}." if pump.explanted_on else "."),
+    )
+    return redirect("web:pump", pump.pk)
+
+
+def _today(clinic):
+    return clock.now().astimezone(clinic.tz).date()
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def pump_replace(request, pump_id):
+    """Replace a pump (explant and implant the same day): the therapy continues on the new
+    pump, whose first fill is checked against the patient's doses (TITRATE-1, IMPLANT-1)."""
+    pump = _pump_or_404(request, pump_id)
+    clinic = pump.patient.clinic
+    if pump.status != PumpStatus.ACTIVE:
+        return _not_active(request, pump)
+    if request.method == "GET":
+        form = forms.ServiceForm(
+            forms.REPLACE_FIELDS,
+            {
+                "explanted_on": _today(clinic).isoformat(),
+                "model": "",
+                "serial_number": "",
+                "catheter_model": pump.catheter_model.code,
+                "catheter_length_cm": forms._plain(pump.catheter_length_cm),
+                "low_reservoir_alarm_ml": "",
+                "reason": "",
+            },
+        )
+    else:
+        form = forms.ServiceForm.from_post(forms.REPLACE_FIELDS, request.POST)
+        data = form.validated(
+            PumpReplaceInputSerializer, optional=("low_reservoir_alarm_ml",), context={"request": request}
+        )
+        if data is not None:
+            try:
+                new_pump = replacement.pump_replace(actor=request.user, old_pump=pump, **data)
+            except REFUSALS as error:
+                _refused(form.errors, error, ["role", *form.fields], clinic)
+            else:
+                messages.success(
+                    request,
+                    f"Pump #{pump.serial_number} explanted and pump #{new_pump.serial_number} implanted "
+                    f"on {new_pump.implanted_on:%a %d %b %Y}. The therapy continues: record the new "
+                    "pump's first fill (the implant fill). Its dose is checked against the patient's "
+                    "doses on the old pump, and its concentration against theirs.",
+                )
+                return redirect("web:pump", new_pump.pk)
+    return _page(
+        request,
+        "web/pump_replace.html",
+        clinic,
+        {
+            "pump": pump,
+            "patient": pump.patient,
+            "form": form,
+            "pump_models": PumpModel.objects.order_by("manufacturer", "name"),
+            "catheter_models": CatheterModel.objects.order_by("manufacturer", "name"),
+            "can_replace": role_at(request.user, clinic) in PUMP_WRITERS,
+        },
+        status=_status_of(form),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def pump_explant(request, pump_id):
+    """Explant a pump without a replacement: the therapy stops (TITRATE-2). The service
+    needs a prescriber and a written override reason, and raises the critical alert."""
+    pump = _pump_or_404(request, pump_id)
+    clinic = pump.patient.clinic
+    if pump.status != PumpStatus.ACTIVE:
+        return _not_active(request, pump)
+    if request.method == "GET":
+        form = forms.ServiceForm(
+            forms.EXPLANT_FIELDS,
+            {"explanted_on": _today(clinic).isoformat(), "reason": "", "override_reason": ""},
+        )
+    else:
+        form = forms.ServiceForm.from_post(forms.EXPLANT_FIELDS, request.POST)
+        data = form.validated(PumpExplantInputSerializer, context={"request": request})
+        if data is not None:
+            try:
+                record = replacement.pump_explant(actor=request.user, pump=pump, **data)
+            except REFUSALS as error:
+                _refused(form.errors, error, ["role", *form.fields], clinic)
+            else:
+                alert = (
+                    Alert.objects.filter(pump=pump, kind=AlertKind.DISCONTINUATION)
+                    .order_by("-raised_at", "-pk")
+                    .first()
+                )
+                messages.success(
+                    request,
+                    f"Explant of pump #{pump.serial_number} on {record.explanted_on:%a %d %b %Y} recorded.",
+                )
+                if alert is not None:
+                    messages.error(request, f"Critical alert: {alert.message}")
+                return redirect(reverse("web:pump", args=[pump.pk]) + "#alerts")
+    is_prescriber = role_at(request.user, clinic) in PRESCRIBERS
+    return _page(
+        request,
+        "web/pump_explant.html",
+        clinic,
+        {
+            "pump": pump,
+            "patient": pump.patient,
+            "form": form,
+            "is_prescriber": is_prescriber,
+            "withdrawal_signs": therapy.titration.WITHDRAWAL_SIGNS,
+        },
+        status=_status_of(form) if form.errors or is_prescriber else 403,
+    )
+
+
+# --- the screening trial (SCREEN-1, START-1) -----------------------------------------------
+
+
+def _screening_steps() -> list[str]:
+    """The configured screening doses (START-1), as the form offers them."""
+    return [wording.mcg(step) for step in clinical.screening_steps()]
+
+
+def _screening_read(patient, clinic) -> tuple[object, dict | None]:
+    """The patient's trial, or its refusal (steps or prolonged-effect hours not configured)."""
+    try:
+        return screening.screening_trial_read(patient), None
+    except REFUSALS as error:
+        return screening.ScreeningTrialState(selectors.screening_boluses(patient), None), _refusal(
+            error, clinic
+        )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def screening_page(request, patient_id):
+    """A patient's screening trial: the boluses given, START-1's outcome in words and the
+    form that records the next bolus (SCREEN-1)."""
+    patient = get_object_or_404(
+        Patient.objects.filter(clinic__in=clinics_of(request.user)).select_related("clinic"), pk=patient_id
+    )
+    clinic = patient.clinic
+    state, refusal = _screening_read(patient, clinic)
+    outcome = state.outcome
+    steps = _screening_steps()
+    next_dose = (
+        wording.mcg(outcome.next_dose_mcg) if outcome and outcome.next_dose_mcg else (steps[:1] or [""])[0]
+    )
+    form = forms.ServiceForm(
+        forms.BOLUS_FIELDS,
+        {
+            "dose_mcg": next_dose,
+            "given_at": clock.now().astimezone(clinic.tz).strftime("%Y-%m-%dT%H:%M"),
+            "observed_by": "",
+            "responded": "",
+            "effect_duration_hours": "",
+            "adverse_reactions": "",
+        },
+    )
+    if request.method == "POST":
+        form = forms.ServiceForm.from_post(forms.BOLUS_FIELDS, request.POST)
+        data = form.validated(
+            forms.ScreeningBolusInput,
+            optional=("effect_duration_hours",),
+            context={"request": request, "clinic_tz": clinic.tz},
+        )
+        if data is not None:
+            try:
+                state = screening.screening_bolus_record(actor=request.user, patient=patient, **data)
+            except REFUSALS as error:
+                _refused(form.errors, error, ["role", *form.fields], clinic)
+            else:
+                given = data["given_at"].astimezone(clinic.tz)
+                messages.success(
+                    request,
+                    f"Screening bolus of {wording.mcg(data['dose_mcg'])} mcg given "
+                    f"{given:%a %d %b %Y %H:%M %Z} recorded. "
+                    + (f"{wording.screening_outcome(state.outcome)}." if state.outcome else ""),
+                )
+                return redirect("web:screening", patient.pk)
+    pumps = list(patient.pumps.order_by("-implanted_on", "-pk"))
+    return _page(
+        request,
+        "web/screening.html",
+        clinic,
+        {
+            "patient": patient,
+            "pump": next((p for p in pumps if p.status == PumpStatus.ACTIVE), pumps[0] if pumps else None),
+            "boluses": state.boluses,
+            "outcome": outcome,
+            "outcome_words": wording.screening_outcome(outcome) if outcome else "",
+            "refusal": refusal,
+            "steps": steps,
+            "form": form,
+            "ended": bool(outcome and outcome.status != "next_step"),
+            "can_record": role_at(request.user, clinic) in CLINICAL_WRITERS,
+        },
+        status=_status_of(form),
+    )

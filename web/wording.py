@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 import therapy
 
@@ -52,6 +53,19 @@ LABELS = {
     "nurse": "Nurse",
     "status": "Status",
     "surgery_on": "Surgery day",
+    # replacing or explanting a pump (TITRATE-2, IMPLANT-1)
+    "explanted_on": "Date of the surgery",
+    "model": "New pump model",
+    "catheter_model": "Catheter model",
+    "catheter_length_cm": "Catheter length",
+    "low_reservoir_alarm_ml": "Low-reservoir alarm volume",
+    "eri_on": "ERI date",
+    # a screening bolus (SCREEN-1)
+    "given_at": "Time the bolus was given",
+    "observed_by": "Observed by",
+    "responded": "Response",
+    "effect_duration_hours": "Duration of the effect",
+    "adverse_reactions": "Adverse reactions",
     # what an emergency card must show (CARD-1)
     "patient_name": "Patient name",
     "birth_date": "Date of birth",
@@ -94,6 +108,9 @@ BY_CODE = {
 BY_FIELD_INVALID = {
     "performed_at": "must be a date and a time",
     "effective_at": "must be a date and a time",
+    "given_at": "must be a date and a time",
+    "explanted_on": "must be a date: pick one in the calendar",
+    "responded": "choose yes or no",
 }
 NUMBER = "must be a number, like 20 or 19.5"
 
@@ -141,7 +158,7 @@ def serializer_message(field: str, detail) -> str:
     if code == "invalid":
         if field in BY_FIELD_INVALID:
             return BY_FIELD_INVALID[field]
-        if field.endswith(("_ml", "_mcg", "_mcg_per_ml", "_per_day", "_minutes")):
+        if field.endswith(("_ml", "_mcg", "_mcg_per_ml", "_per_day", "_minutes", "_cm", "_hours")):
             return NUMBER
     if code in BY_CODE and code not in ("invalid",):
         return BY_CODE[code]
@@ -164,3 +181,23 @@ def _date(text: str) -> str:
     except ValueError:
         return text
     return f"{day:%a} {day.day} {day:%b %Y}"
+
+
+def mcg(value) -> str:
+    """An exact dose as the page shows it: 150, 7.5 (to 0.1 mcg, trailing zeros dropped)."""
+    exact = Decimal(value.numerator) / Decimal(value.denominator) if hasattr(value, "numerator") else value
+    text = f"{Decimal(exact).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP):f}"
+    return text.rstrip("0").rstrip(".")
+
+
+def screening_outcome(outcome) -> str:
+    """START-1's outcome (``therapy.ScreeningOutcome``) in a sentence: "Positive at 75 mcg:
+    start at 150 mcg/day", "No response yet: next step 75 mcg", "Not a candidate"."""
+    if outcome.status == "respond":
+        return (
+            f"Positive at {mcg(outcome.effective_dose_mcg)} mcg: "
+            f"start at {mcg(outcome.starting_daily_dose_mcg)} mcg/day"
+        )
+    if outcome.status == "next_step":
+        return f"No response yet: next step {mcg(outcome.next_dose_mcg)} mcg"
+    return "Not a candidate for intrathecal baclofen"

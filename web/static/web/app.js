@@ -50,8 +50,8 @@
         var refusal = preview.querySelector("[data-code]");
         var box = document.getElementById("override-box");
         if (box) {
-          var code = refusal ? refusal.getAttribute("data-code") : "";
-          box.classList.toggle("needed", code === "titration_limit_exceeded" || code === "discontinuation_requires_override");
+          // The server says which refusals a physician may override (data-override).
+          box.classList.toggle("needed", !!(refusal && refusal.hasAttribute("data-override")));
         }
       })
       .catch(function () { preview.removeAttribute("aria-busy"); });
