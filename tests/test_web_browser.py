@@ -258,7 +258,8 @@ def test_a_refill_time_that_happens_twice_is_answered_in_the_live_check(live_ser
 def test_every_page_a_nurse_uses_passes_an_axe_accessibility_audit(live_server, page, clinic_data):
     """axe-core (WCAG 2.0/2.1 A and AA rules and best practices) finds no violation on the
     login page, the worklist (filtered too), the pump page, the refill form with its
-    checks shown, the booking form and the alerts page."""
+    checks shown, the booking form, the alerts page, the replacement and explant forms and
+    the screening trial."""
     from axe_playwright_python.sync_playwright import Axe
 
     axe = Axe()
@@ -289,6 +290,121 @@ def test_every_page_a_nurse_uses_passes_an_axe_accessibility_audit(live_server, 
     audit("booking form")
     page.goto(live_server.url + "/clinics/HOME/alerts/")
     audit("alerts")
+    page.goto(f"{live_server.url}/pumps/{due.pk}/replace/")
+    page.get_by_role("button", name="Replace the pump").click()  # empty: every field refused
+    playwright_api.expect(page.locator("#model-error")).to_be_visible()
+    audit("replacement form with its errors")
+    page.goto(f"{live_server.url}/pumps/{due.pk}/explant/")
+    audit("explant page (a nurse's: physicians only)")
+    page.goto(f"{live_server.url}/patients/{due.patient_id}/screening/")
+    page.get_by_role("button", name="Record the bolus").click()  # empty: refused
+    audit("screening trial with its errors")
     # The audit is real: an image without a text alternative is reported.
     page.evaluate("document.querySelector('main, body').append(Object.assign(new Image(), {src: '/x.png'}))")
     assert axe.run(page).violations_count >= 1
+
+
+def _log_in(page, live_server, username, path):
+    page.goto(live_server.url + path)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"**{path}")
+
+
+@pytest.mark.rule("SCREEN-1", "START-1", "START-2")
+def test_a_nurse_records_a_screening_trial_and_the_first_fill_is_checked_against_it(
+    live_server, page, clinic_data
+):
+    """A new patient: no response at 50 mcg, a response at 75 mcg lasting 6 h, so START-1
+    gives 2 x 75 = 150 mcg/day; the first fill at 200 mcg/day is refused in the live check."""
+    from refills.models import Refill, ScreeningBolus
+    from tests.factories import PatientFactory, PumpFactory
+
+    expect = playwright_api.expect
+    new = PumpFactory(
+        patient=PatientFactory(
+            clinic=clinic_data["clinic"], given_name="Cleo", family_name="Ibarra", mrn="D-1004"
+        ),
+        implanted_on=date(2026, 11, 20),
+    )
+    _log_in(page, live_server, "nurse", f"/pumps/{new.pk}/")
+    page.get_by_role("link", name="Screening boluses and starting dose").click()
+    expect(page.get_by_test_id("outcome")).to_contain_text(
+        "No screening bolus recorded yet: the trial starts at 50 mcg"
+    )
+    shot(page, "11-screening-empty")
+    page.get_by_label("Given at").fill("2026-11-20T09:00")
+    page.get_by_label("Observed by").fill("Dr Vale")
+    page.get_by_label("No response").check()
+    page.get_by_role("button", name="Record the bolus").click()
+    expect(page.get_by_test_id("outcome")).to_contain_text("No response yet: next step 75 mcg")
+    expect(page.get_by_label("Dose (mcg, at 50 mcg/mL)")).to_have_value("75")
+    page.get_by_label("Given at").fill("2026-11-21T09:00")
+    page.get_by_label("Observed by").fill("Dr Vale")
+    page.get_by_label("Yes, a response").check()
+    page.get_by_label("Duration of the effect (hours)").fill("6")
+    page.get_by_role("button", name="Record the bolus").click()
+    expect(page.get_by_test_id("outcome")).to_contain_text("Positive at 75 mcg: start at 150 mcg/day")
+    expect(page.get_by_test_id("trial-ended")).to_be_visible()
+    assert ScreeningBolus.objects.filter(trial__patient=new.patient).count() == 2
+    shot(page, "12-screening-positive")
+
+    page.get_by_role("link", name="Back to the pump").click()
+    page.get_by_role("link", name="Record a refill").click()
+    expect(page.get_by_test_id("start-of-therapy")).to_contain_text(
+        "Positive at 75 mcg: start at 150 mcg/day"
+    )
+    page.get_by_label("Daily dose (mcg/day)", exact=True).fill("200")
+    page.get_by_label("Volume added (mL)").fill("20")
+    page.get_by_label("Concentration (mcg/mL)").fill("500")
+    refusal = page.get_by_test_id("refusal")
+    expect(refusal).to_contain_text("Above the starting dose from the screening trial")
+    expect(refusal).to_contain_text("150.0 mcg/day")
+    shot(page, "13-first-fill-above-starting-dose")
+    assert not Refill.objects.filter(pump=new).exists()
+
+
+@pytest.mark.rule("TITRATE-1", "TITRATE-2", "IMPLANT-1")
+def test_a_nurse_replaces_a_pump_and_a_physician_explants_another(live_server, page, clinic_data):
+    from alerts.models import Alert
+    from patients.models import Pump
+    from tests.factories import MembershipFactory
+
+    expect = playwright_api.expect
+    due, calm = clinic_data["due"], clinic_data["calm"]
+    _log_in(page, live_server, "nurse", f"/pumps/{due.pk}/")
+    expect(page.get_by_role("link", name="Explant without replacement")).to_have_count(0)
+    page.get_by_role("link", name="Replace pump").click()
+    expect(page.get_by_label("Catheter length (cm)")).to_have_value("60")
+    shot(page, "14-replace-form")
+    page.get_by_label("Model", exact=True).select_option("8637-40")
+    page.get_by_label("Serial number").fill("NEW-7")
+    page.get_by_label("Why is the pump replaced? (kept in the history)").fill("end of battery life")
+    page.get_by_label("Date of the surgery").fill("2026-11-27")  # tomorrow: refused
+    page.get_by_role("button", name="Replace the pump").click()
+    expect(page.locator("#explanted_on-error")).to_contain_text("in the future")
+    shot(page, "15-replace-refused")
+    page.get_by_label("Date of the surgery").fill("2026-11-26")
+    page.get_by_role("button", name="Replace the pump").click()
+    new = Pump.objects.get(serial_number="NEW-7")
+    page.wait_for_url(f"**/pumps/{new.pk}/")
+    expect(page.locator(".messages")).to_contain_text("The therapy continues")
+    expect(page.get_by_test_id("replaces")).to_contain_text(f"pump #{due.serial_number}")
+    shot(page, "16-replaced")
+
+    MembershipFactory(clinic=clinic_data["clinic"], role="physician", user__username="doctor")
+    page.context.clear_cookies()
+    _log_in(page, live_server, "doctor", f"/pumps/{calm.pk}/")
+    page.get_by_role("link", name="Explant without replacement").click()
+    expect(page.get_by_test_id("stops-therapy")).to_contain_text("1–3 days")
+    page.get_by_label("Why is the pump explanted?").fill("pocket infection")
+    page.get_by_role("button", name="Explant and stop the therapy").click()
+    expect(page.locator("#override_reason-error")).to_contain_text("written reason")
+    shot(page, "17-explant-refused")
+    page.get_by_label("Physician's override reason").fill("infected pocket; no new pump for now")
+    page.get_by_role("button", name="Explant and stop the therapy").click()
+    page.wait_for_url(f"**/pumps/{calm.pk}/#alerts")
+    expect(page.locator(".messages")).to_contain_text("Critical alert")
+    assert Alert.objects.get(pump=calm, kind="discontinuation").severity == "critical"
+    shot(page, "18-explanted")

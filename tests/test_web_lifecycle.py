@@ -115,6 +115,7 @@ def test_a_nurse_replaces_a_pump_and_the_new_pumps_first_fill_continues_the_hist
     assert f'href="/pumps/{at_300.pk}/"' in response.content.decode()  # "Replaces pump #…"
     old_page = c.get(f"/pumps/{at_300.pk}/").content.decode()
     assert f'href="/pumps/{new.pk}/"' in old_page and "Replace pump" not in old_page
+    assert "the therapy continues on pump #NEW-0001" in text(c.get(f"/pumps/{at_300.pk}/"))
 
     # The history is the patient's: the new pump's first fill on the surgery day is checked
     # against 300 mcg/day on the old pump: at most 300 x 1.3 = 390 mcg/day.
@@ -229,7 +230,11 @@ def test_a_physician_explants_with_a_written_reason_and_the_critical_alert_is_sh
     assert "infected pocket, no new pump for now" in said
     record = PumpExplant.objects.get(pump=at_300)
     assert (record.replaced_by, record.recorded_by) == (None, physician)
-    assert "Explant without replacement" not in done.content.decode()  # the pump is no longer active
+    page = done.content.decode()
+    assert "Explant without replacement" not in page and "Replace pump" not in page  # no longer active
+    # its last prescription is not in effect, and nothing more is booked for it
+    assert "Not in effect: the pump was explanted on Mon 1 Jun 2026; the therapy stopped." in said
+    assert "Book the next refill" not in page and 'data-testid="no-chart"' in page
 
 
 # --- the screening trial (SCREEN-1, START-1) ----------------------------------------------------
