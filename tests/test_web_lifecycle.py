@@ -235,6 +235,7 @@ def test_a_physician_explants_with_a_written_reason_and_the_critical_alert_is_sh
     # its last prescription is not in effect, and nothing more is booked for it
     assert "Not in effect: the pump was explanted on Mon 1 Jun 2026; the therapy stopped." in said
     assert "Book the next refill" not in page and 'data-testid="no-chart"' in page
+    assert "it has no emergency card" in said and "/api/" not in said and "Print wallet card" not in said
 
 
 # --- the screening trial (SCREEN-1, START-1) ----------------------------------------------------
