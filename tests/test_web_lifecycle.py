@@ -300,6 +300,24 @@ def test_the_time_of_a_bolus_is_the_clinics_local_time(nurse, patient, clinic):
     assert "Sun 1 Feb 2026 09:00 EST" in text(c.get(url))
 
 
+@pytest.mark.rule("SCREEN-1", "REFILL-2")
+def test_a_bolus_time_that_happens_twice_asks_which(nurse, patient, clinic):
+    """New York, Sun 1 Nov 2026: 1:30 AM happens at EDT (UTC−4, 05:30Z) and again at EST
+    (UTC−5, 06:30Z). The page asks which, as the refill form does; she picks EST."""
+    Clinic.objects.filter(pk=clinic.pk).update(timezone="America/New_York")
+    c = browser(nurse)
+    url = f"/patients/{patient.pk}/screening/"
+    before = counts()
+    asked = c.post(url, bolus_post(50, "2026-11-01T01:30", False))
+    assert asked.status_code == 400
+    page = asked.content.decode()
+    assert '<option value="-240">1:30 AM EDT (UTC−4)</option>' in page
+    assert '<option value="-300">1:30 AM EST (UTC−5)</option>' in page
+    assert counts() == before
+    assert c.post(url, bolus_post(50, "2026-11-01T01:30", False) | {"utc_offset": "-300"}).status_code == 302
+    assert ScreeningBolus.objects.get().given_at == datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
+
+
 @pytest.mark.rule("SCREEN-1")
 @pytest.mark.parametrize(
     "post, field, words",

@@ -200,18 +200,18 @@ def api_payload(form: RefillForm) -> dict:
     }
 
 
-def _typed_time(form: RefillForm) -> datetime | None:
+def _typed_time(text: str) -> datetime | None:
     try:
-        typed = datetime.fromisoformat(form.values["performed_at"])
+        typed = datetime.fromisoformat(text)
     except ValueError:
         return None
     return typed if typed.tzinfo is None else None
 
 
-def twice_offsets(form: RefillForm, tz) -> list[int]:
-    """REFILL-2: the UTC offsets (minutes) of the typed refill time when it happens twice in
+def twice_offsets(text: str, tz) -> list[int]:
+    """REFILL-2: the UTC offsets (minutes) of a typed local time when it happens twice in
     the clinic's zone, earlier instant first; empty when it happens once (or not at all)."""
-    typed = _typed_time(form)
+    typed = _typed_time(text)
     if typed is None:
         return []
     try:
@@ -222,16 +222,22 @@ def twice_offsets(form: RefillForm, tz) -> list[int]:
     return []
 
 
+def offset_choice(text: str, chosen: str, tz) -> tuple[int | None, list[tuple[str, str]]]:
+    """For a typed local time that happens twice: the UTC offset the person chose (None if
+    none of the two) and the two choices as (minutes, label); (None, []) otherwise."""
+    offsets = twice_offsets(text, tz)
+    if not offsets:
+        return None, []
+    offset = int(chosen) if chosen.lstrip("-").isdigit() and int(chosen) in offsets else None
+    typed = _typed_time(text)
+    return offset, [(str(minutes), therapy.clock.offset_label(typed, tz, minutes)) for minutes in offsets]
+
+
 def validated(form: RefillForm, tz, request) -> dict | None:
     """The service's arguments, or None with the serializer's errors put on the form."""
-    offsets = twice_offsets(form, tz)
-    chosen = form.values.get("utc_offset", "")
-    offset = int(chosen) if chosen.lstrip("-").isdigit() and int(chosen) in offsets else None
-    if offsets:
-        typed = _typed_time(form)
-        form.offset_choices = [
-            (str(minutes), therapy.clock.offset_label(typed, tz, minutes)) for minutes in offsets
-        ]
+    offset, form.offset_choices = offset_choice(
+        form.values["performed_at"], form.values.get("utc_offset", ""), tz
+    )
     context = {"request": request, "clinic_tz": tz, "utc_offset_minutes": offset}
     serializer = RefillInputSerializer(data=api_payload(form), context=context)
     if serializer.is_valid():
@@ -268,6 +274,9 @@ class ServiceForm:
     fields: list[str]
     values: dict = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
+    # REFILL-2: when a typed time happens twice (the clocks went back), its two UTC offsets
+    # as (minutes, label) to choose from; empty otherwise.
+    offset_choices: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
     def from_post(cls, fields: list[str], post) -> ServiceForm:

@@ -936,10 +936,14 @@ def screening_page(request, patient_id):
     )
     if request.method == "POST":
         form = forms.ServiceForm.from_post(forms.BOLUS_FIELDS, request.POST)
+        offset, form.offset_choices = forms.offset_choice(
+            form.values["given_at"], request.POST.get("utc_offset", ""), clinic.tz
+        )
+        form.values["utc_offset"] = str(offset) if offset is not None else ""
         data = form.validated(
             forms.ScreeningBolusInput,
             optional=("effect_duration_hours",),
-            context={"request": request, "clinic_tz": clinic.tz},
+            context={"request": request, "clinic_tz": clinic.tz, "utc_offset_minutes": offset},
         )
         if data is not None:
             try:
