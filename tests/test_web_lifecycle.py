@@ -143,12 +143,15 @@ def test_a_nurse_replaces_a_pump_and_the_new_pumps_first_fill_continues_the_hist
         ({"reason": ""}, "reason", "is required"),
         ({"catheter_length_cm": "fifty"}, "catheter_length_cm", "must be a number"),
         ({"model": ""}, "model", "is required"),
+        # the model's full_clean: a second 8637-20 pump with the old pump's serial number
+        ({"model": "8637-20", "serial_number": "<old>"}, "serial_number", "already exists"),
     ],
 )
 def test_a_refused_replacement_says_why_under_its_field_and_writes_nothing(
     nurse, at_300, overrides, field, words
 ):
     before = counts()
+    overrides = {k: at_300.serial_number if v == "<old>" else v for k, v in overrides.items()}
     response = browser(nurse).post(f"/pumps/{at_300.pk}/replace/", replace_post(**overrides))
     assert response.status_code == 400
     page = response.content.decode()

@@ -110,7 +110,9 @@ def _refusal(error, clinic: Clinic | None = None) -> dict:
     elif isinstance(error, PermissionDenied):
         refusal = {"field": "role", "message": str(error.detail), "code": "role_required"}
     elif isinstance(error, ValidationError):
-        refusal = {"field": "", "message": "; ".join(error.messages), "code": "invalid"}
+        # a model's full_clean names its field: the first one is the refusal's field
+        field = next(iter(error.message_dict), "") if hasattr(error, "error_dict") else ""
+        refusal = {"field": field, "message": "; ".join(error.messages), "code": "invalid"}
     else:
         raise error
     refusal["label"] = wording.field_label(refusal["field"])
