@@ -775,7 +775,7 @@ def _not_active(request, pump):
     messages.error(
         request,
         f"Pump #{pump.serial_number} is no longer active: it was {pump.get_status_display().lower()}"
-        + (f" on {pump.explanted_on:%a %d %b %Y}." if pump.explanted_on else "."),
+        + (f" on {therapy.day_text(pump.explanted_on)}." if pump.explanted_on else "."),
     )
     return redirect("web:pump", pump.pk)
 
@@ -820,7 +820,7 @@ def pump_replace(request, pump_id):
                 messages.success(
                     request,
                     f"Pump #{pump.serial_number} explanted and pump #{new_pump.serial_number} implanted "
-                    f"on {new_pump.implanted_on:%a %d %b %Y}. The therapy continues: record the new "
+                    f"on {therapy.day_text(new_pump.implanted_on)}. The therapy continues: record the new "
                     "pump's first fill (the implant fill). Its dose is checked against the patient's "
                     "doses on the old pump, and its concentration against theirs.",
                 )
@@ -871,7 +871,7 @@ def pump_explant(request, pump_id):
                 )
                 messages.success(
                     request,
-                    f"Explant of pump #{pump.serial_number} on {record.explanted_on:%a %d %b %Y} recorded.",
+                    f"Explant of pump #{pump.serial_number} on {therapy.day_text(record.explanted_on)} recorded.",
                 )
                 if alert is not None:
                     messages.error(request, f"Critical alert: {alert.message}")
@@ -953,11 +953,10 @@ def screening_page(request, patient_id):
             except REFUSALS as error:
                 _refused(form.errors, error, ["role", *form.fields], clinic)
             else:
-                given = data["given_at"].astimezone(clinic.tz)
                 messages.success(
                     request,
                     f"Screening bolus of {wording.mcg(data['dose_mcg'])} mcg given "
-                    f"{given:%a %d %b %Y %H:%M %Z} recorded. "
+                    f"{therapy.units.instant_text(data['given_at'], clinic.tz)} recorded. "
                     + (f"{wording.screening_outcome(state.outcome)}." if state.outcome else ""),
                 )
                 return redirect("web:screening", patient.pk)
