@@ -294,11 +294,14 @@ def test_every_page_a_nurse_uses_passes_an_axe_accessibility_audit(live_server, 
     page.get_by_role("button", name="Replace the pump").click()  # empty: every field refused
     playwright_api.expect(page.locator("#model-error")).to_be_visible()
     audit("replacement form with its errors")
+    shot(page, "19-replace-errors")
     page.goto(f"{live_server.url}/pumps/{due.pk}/explant/")
     audit("explant page (a nurse's: physicians only)")
+    shot(page, "20-explant-nurse")
     page.goto(f"{live_server.url}/patients/{due.patient_id}/screening/")
     page.get_by_role("button", name="Record the bolus").click()  # empty: refused
     audit("screening trial with its errors")
+    shot(page, "21-screening-errors")
     # The audit is real: an image without a text alternative is reported.
     page.evaluate("document.querySelector('main, body').append(Object.assign(new Image(), {src: '/x.png'}))")
     assert axe.run(page).violations_count >= 1

@@ -352,7 +352,7 @@ def pump_page(request, pump_id):
 # --- refill form -----------------------------------------------------------------------
 
 
-def _refill_context(request, pump, form, *, preview=None, refusal=None, extra_rows=0):
+def _refill_context(request, pump, form, *, preview=None, refusal=None, extra_rows=0, page=True):
     clinic = pump.patient.clinic
     role = role_at(request.user, clinic)
     return {
@@ -370,7 +370,7 @@ def _refill_context(request, pump, form, *, preview=None, refusal=None, extra_ro
         "can_refill": role in CLINICAL_WRITERS,
         "override_needed": bool(refusal and refusal["code"] in OVERRIDE_CODES),
         "override_codes": OVERRIDE_CODES,
-        "start_of_therapy": _start_of_therapy(pump),
+        "start_of_therapy": _start_of_therapy(pump) if page else None,  # not in the live check's panel
     }
 
 
@@ -467,7 +467,7 @@ def refill_preview(request, pump_id):
     pump = _pump_or_404(request, pump_id)
     form = forms.form_from_post(request.POST)
     change, refusal = _run(request, pump, form, services.refill_preview)
-    context = _refill_context(request, pump, form, preview=change, refusal=refusal)
+    context = _refill_context(request, pump, form, preview=change, refusal=refusal, page=False)
     context["clinic"] = pump.patient.clinic
     context["live"] = True
     return render(request, "web/_refill_preview.html", context)
