@@ -222,8 +222,8 @@ def _missing(pump: Pump, data: dict, prescription) -> dict[str, str]:
         missing["low_reservoir_alarm_on"] = (
             "no low-reservoir alarm date yet: the pump was never filled (record the first fill)"
             if prescription is None
-            else "no low-reservoir alarm date: the projection has none (see GET /api/v1/pumps/"
-            f"{pump.pk}/projection/ warnings)"
+            else "no low-reservoir alarm date: the projection has none (its warnings on the pump page "
+            "say why)"
         )
     if data["refill_by"] is None:
         missing["refill_by"] = (

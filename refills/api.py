@@ -500,7 +500,7 @@ class ScreeningBolusSerializer(serializers.Serializer):
     dose_mcg = serializers.DecimalField(
         max_digits=6, decimal_places=1, help_text="a screening step: 50, 75 or 100"
     )
-    given_at = serializers.DateTimeField()
+    given_at = ClinicLocalDateTimeField(help_text=LOCAL_TIME_HELP)
     observed_by = serializers.CharField(max_length=200)
     responded = serializers.BooleanField()
     effect_duration_hours = serializers.DecimalField(
@@ -549,16 +549,17 @@ class PatientScreeningTrialView(GenericAPIView):
     @extend_schema(request=ScreeningBolusSerializer, responses={201: ScreeningTrialSummarySerializer})
     def post(self, request, patient_id):
         patient = self.get_patient()
-        data = _validated(ScreeningBolusSerializer, request)
+        data = _validated(ScreeningBolusSerializer, request, clinic=patient.clinic)
         state = screening.screening_bolus_record(actor=request.user, patient=patient, **data)
         return Response(self._body(patient, state), status=status.HTTP_201_CREATED)
 
 
-def _validated(serializer_class, request, pump: Pump | None = None) -> dict:
-    """The input, validated; a local time without offset is read in the pump's clinic's zone."""
+def _validated(serializer_class, request, pump: Pump | None = None, clinic=None) -> dict:
+    """The input, validated; a local time without offset is read in the zone of the pump's
+    (or the given) clinic."""
     context = {"request": request}
-    if pump is not None:
-        context["clinic_tz"] = pump.patient.clinic.tz
+    if pump is not None or clinic is not None:
+        context["clinic_tz"] = (clinic or pump.patient.clinic).tz
     serializer = serializer_class(data=request.data, context=context)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)

@@ -139,7 +139,7 @@ def _check_explant_day(pump: Pump, explanted_on: date) -> datetime | None:
     if explanted_on < pump.implanted_on:
         raise therapy.CalculationError(
             "explanted_on",
-            f"The explant date is before the pump was implanted ({pump.implanted_on:%a %d %b %Y}).",
+            f"The explant date is before the pump was implanted ({therapy.day_text(pump.implanted_on)}).",
         )
     events = [
         pump.refills.order_by("-performed_at").values_list("performed_at", flat=True).first(),
@@ -151,7 +151,7 @@ def _check_explant_day(pump: Pump, explanted_on: date) -> datetime | None:
         raise therapy.CalculationError(
             "explanted_on",
             "The explant date is before the pump's last recorded refill or prescription "
-            f"({last_event.astimezone(clinic.tz):%a %d %b %Y %H:%M %Z}).",
+            f"({therapy.instant_text(last_event, clinic.tz)}).",
         )
     return last_event
 

@@ -332,7 +332,7 @@ def test_an_explant_date_before_the_last_fill_is_refused(at_300, physician):
         explant(client_for(physician), at_300, explanted_on="2026-02-01", override_reason="infection"),
         "explanted_on",
     )
-    assert "Sun 01 Mar 2026 10:00 UTC" in body["errors"]["explanted_on"][0]
+    assert "Sun 1 Mar 2026 10:00 UTC" in body["errors"]["explanted_on"][0]
     assert counts() == before
 
 

@@ -230,3 +230,21 @@ def test_the_refill_preview_shows_the_starting_dose_refusal(api, positive_at_75,
         format="json",
     )
     assert_refused(response, "prescription", "above_starting_dose")
+
+
+@pytest.mark.rule("SCREEN-1", "REFILL-2")
+def test_a_bolus_time_without_offset_is_the_clinics_local_time(api, patient):
+    # A New York clinic: 09:00 typed on 2 Feb 2026 is 09:00 EST = 14:00Z (it was read as UTC);
+    # 1:30 on Sun 1 Nov 2026 happens twice (EDT and EST) and is refused naming both.
+    from datetime import UTC, datetime
+
+    clinic = patient.clinic
+    clinic.timezone = "America/New_York"
+    clinic.save()
+    before = counts()
+    body = assert_refused(bolus(api, patient, 50, "2026-11-01T01:30:00", False), "given_at")
+    assert "EDT" in body["errors"]["given_at"][0] and "EST" in body["errors"]["given_at"][0]
+    assert counts() == before
+    response = bolus(api, patient, 50, "2026-02-02T09:00:00", False)
+    assert response.status_code == 201, response.json()
+    assert ScreeningBolus.objects.get().given_at == datetime(2026, 2, 2, 14, 0, tzinfo=UTC)
