@@ -56,6 +56,12 @@ def patient_last_fill(patient: Patient, *, before: datetime) -> Refill | None:
     )
 
 
+def replaced_pump(pump: Pump) -> Pump | None:
+    """The pump this one replaced (IMPLANT-1: its therapy continues here), if any."""
+    explant = PumpExplant.objects.filter(replaced_by=pump).select_related("pump").first()
+    return explant.pump if explant else None
+
+
 def screening_boluses(patient: Patient) -> list[ScreeningBolus]:
     return list(ScreeningBolus.objects.filter(trial__patient=patient).order_by("given_at", "pk"))
 

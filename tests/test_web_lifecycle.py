@@ -133,6 +133,28 @@ def test_a_nurse_replaces_a_pump_and_the_new_pumps_first_fill_continues_the_hist
     assert new.prescriptions.get().daily_dose_mcg == Decimal("390.0")
 
 
+@pytest.mark.rule("IMPLANT-1")
+def test_the_replacement_pumps_refill_form_continues_the_patients_concentration_and_dose(nurse, at_300):
+    # The old pump: 500 mcg/mL, 300 mcg/day. The new pump's first fill form starts from them
+    # (the nurse changes what changes); its volume added is the new reservoir's to choose.
+    c = browser(nurse)
+    c.post(f"/pumps/{at_300.pk}/replace/", replace_post())
+    new = Pump.objects.get(serial_number="NEW-0001")
+    page = c.get(f"/pumps/{new.pk}/refill/").content.decode()
+    assert re.search(r'name="concentration_mcg_per_ml"[^>]*value="500"', page)
+    assert re.search(r'name="daily_dose_mcg"[^>]*value="300', page)
+    assert re.search(r'name="volume_withdrawn_ml"[^>]*value="0"', page)
+    # a measurement left empty is missing, not "must be a number"
+    before = counts()
+    refused = c.post(
+        f"/pumps/{new.pk}/refill/",
+        first_fill_post("2026-06-01T15:00", 300) | {"concentration_mcg_per_ml": ""},
+    )
+    assert refused.status_code == 400
+    assert "Concentration : is required" in text(refused)
+    assert counts() == before
+
+
 @pytest.mark.rule("TITRATE-2")
 @pytest.mark.parametrize(
     "overrides, field, words",

@@ -114,9 +114,10 @@ def form_from_post(post) -> RefillForm:
     return form
 
 
-def form_initial(*, performed_at: datetime, last_refill, current) -> RefillForm:
+def form_initial(*, performed_at: datetime, last_refill, current, carried_from=None) -> RefillForm:
     """A new refill prefilled from the pump's record: the same concentration, volume added
-    and prescription as now (the nurse changes what changes)."""
+    and prescription as now (the nurse changes what changes). A replacement pump's first
+    fill takes the concentration of the replaced pump's last fill (``carried_from``)."""
     form = RefillForm(values={name: "" for name in SCALARS})
     form.values["performed_at"] = performed_at.strftime("%Y-%m-%dT%H:%M")
     if last_refill is not None:
@@ -124,6 +125,8 @@ def form_initial(*, performed_at: datetime, last_refill, current) -> RefillForm:
         form.values["concentration_mcg_per_ml"] = _plain(last_refill.concentration_mcg_per_ml)
     else:
         form.values["volume_withdrawn_ml"] = "0"
+        if carried_from is not None:
+            form.values["concentration_mcg_per_ml"] = _plain(carried_from.concentration_mcg_per_ml)
     if current is not None:
         schedule = current.schedule
         form.mode = schedule.get("mode", "simple_continuous")
@@ -186,7 +189,7 @@ def api_payload(form: RefillForm) -> dict:
     typed, the clinic's local time (``datetime-local``) without an offset: the serializer
     reads it in the clinic's zone with REFILL-2's daylight-saving check, as for the API."""
     v = form.values
-    return {
+    payload = {
         "performed_at": v["performed_at"],
         "volume_withdrawn_ml": v["volume_withdrawn_ml"],
         "volume_added_ml": v["volume_added_ml"],
@@ -198,6 +201,11 @@ def api_payload(form: RefillForm) -> dict:
         "reason": v["reason"],
         "override_reason": v["override_reason"],
     }
+    # A measurement left empty is missing ("is required"), not a malformed number.
+    for name in ("performed_at", "volume_withdrawn_ml", "volume_added_ml", "concentration_mcg_per_ml"):
+        if payload[name] == "":
+            del payload[name]
+    return payload
 
 
 def _typed_time(text: str) -> datetime | None:

@@ -424,11 +424,18 @@ def refill_form(request, pump_id):
     pump = _pump_or_404(request, pump_id)
     clinic = pump.patient.clinic
     if request.method == "GET":
+        last = selectors.last_refill(pump)
         current = pump.prescriptions.order_by("-effective_at").first()
+        carried = None
+        if last is None and (replaced := selectors.replaced_pump(pump)) is not None:
+            # IMPLANT-1: a replacement continues the patient's concentration and prescription
+            carried = selectors.last_refill(replaced)
+            current = replaced.prescriptions.order_by("-effective_at").first()
         form = forms.form_initial(
             performed_at=clock.now().astimezone(clinic.tz),
-            last_refill=selectors.last_refill(pump),
+            last_refill=last,
             current=current,
+            carried_from=carried,
         )
         return _page(request, "web/refill_form.html", clinic, _refill_context(request, pump, form))
     form = forms.form_from_post(request.POST)
