@@ -117,8 +117,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
     DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    # WAL lets the web process, the worker and beat share the embedded database.
-    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}
+    # The embedded database is shared by every request thread, the worker and beat. WAL lets
+    # readers run beside the one writer. A transaction that reads and then writes must take
+    # the write lock when it begins (IMMEDIATE): a deferred one that upgrades to writing
+    # while another writes fails at once with "database is locked", whatever the timeout.
+    # The busy timeout (seconds) is how long a writer waits for the one before it.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
