@@ -411,3 +411,50 @@ def test_a_nurse_replaces_a_pump_and_a_physician_explants_another(live_server, p
     expect(page.locator(".messages")).to_contain_text("Critical alert")
     assert Alert.objects.get(pump=calm, kind="discontinuation").severity == "critical"
     shot(page, "18-explanted")
+
+
+def test_a_failed_live_check_says_so_in_words_and_never_shows_the_servers_page(
+    live_server, page, clinic_data
+):
+    """Issue 12: the live check pasted the server's 500 page ("database is locked") into the
+    form. Whatever goes wrong — a server error, an overloaded server, no answer, another page
+    (a proxy's, the login page after the session ended) — the panel says in words that the
+    numbers could not be checked, and the next good answer replaces it."""
+    expect = playwright_api.expect
+    due = clinic_data["due"]
+    page.goto(live_server.url + f"/pumps/{due.pk}/refill/")
+    page.get_by_label("Username").fill("nurse")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"**/pumps/{due.pk}/refill/")
+    server_page = (
+        "<html><body><h1>Server Error (500)</h1><pre>OperationalError: database is locked</pre></body></html>"
+    )
+    answers = [
+        ("500", lambda route: route.fulfill(status=500, content_type="text/html", body=server_page)),
+        (
+            "503",
+            lambda route: route.fulfill(status=503, content_type="text/plain", body="Service Unavailable"),
+        ),
+        ("no-answer", lambda route: route.abort("connectionreset")),
+        (
+            "other-page",
+            lambda route: route.fulfill(status=200, content_type="text/html", body="<h1>Log in</h1>"),
+        ),
+    ]
+    for volume, (name, answer) in enumerate(answers, start=10):
+        page.route("**/refill/preview/", answer)
+        page.get_by_label("Volume added (mL)").fill(str(volume))
+        failed = page.get_by_test_id("live-check-failed")
+        expect(failed).to_contain_text("The numbers could not be checked just now")
+        expect(failed).to_contain_text("What you typed is kept")
+        panel = page.locator("#preview")
+        for leaked in ("Server Error", "database is locked", "Service Unavailable", "Log in"):
+            expect(panel).not_to_contain_text(leaked)
+        expect(page.get_by_label("Volume added (mL)")).to_have_value(str(volume))
+        shot(page, f"11-live-check-failed-{name}")
+        page.unroute("**/refill/preview/")
+    # The server answers again: its panel replaces the message.
+    page.get_by_label("Volume added (mL)").fill("20")
+    expect(page.get_by_test_id("live-check-failed")).to_have_count(0)
+    expect(page.locator("#preview")).not_to_be_empty()

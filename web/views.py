@@ -477,7 +477,10 @@ def refill_preview(request, pump_id):
     context = _refill_context(request, pump, form, preview=change, refusal=refusal, page=False)
     context["clinic"] = pump.patient.clinic
     context["live"] = True
-    return render(request, "web/_refill_preview.html", context)
+    response = render(request, "web/_refill_preview.html", context)
+    # The script shows only an answer that says it is this panel (never an error page).
+    response["X-Live-Check"] = "refill-preview"
+    return response
 
 
 def _saved_message(change) -> str:

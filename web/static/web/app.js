@@ -30,6 +30,26 @@
   // every change (debounced). Every number comes from the server; nothing is computed here.
   var timer = null;
   var sequence = 0;
+  // Any answer but the live check's panel (a server error, a proxy's page, the login page,
+  // no answer at all) leaves the panel with words a nurse can act on, never that page.
+  function failed() {
+    var box = document.createElement("div");
+    box.className = "refusal";
+    box.setAttribute("role", "alert");
+    box.setAttribute("data-testid", "live-check-failed");
+    var title = document.createElement("h3");
+    title.textContent = "The numbers could not be checked just now";
+    var text = document.createElement("p");
+    text.textContent =
+      "What you typed is kept. Press \u201cCheck the numbers\u201d to try again; " +
+      "saving checks everything again before anything is recorded.";
+    box.appendChild(title);
+    box.appendChild(text);
+    preview.replaceChildren(box);
+    preview.removeAttribute("aria-busy");
+    var overrideBox = document.getElementById("override-box");
+    if (overrideBox) overrideBox.classList.remove("needed");
+  }
   function check() {
     var mine = ++sequence;
     preview.setAttribute("aria-busy", "true");
@@ -39,7 +59,12 @@
       credentials: "same-origin",
       headers: { "X-Requested-With": "fetch" },
     })
-      .then(function (response) { return response.text(); })
+      .then(function (response) {
+        // The panel comes with 200 (or 400 for a refusal) and says it is the panel.
+        var panel = response.headers.get("X-Live-Check") === "refill-preview";
+        if (!panel || !(response.ok || response.status === 400)) throw new Error("no live check");
+        return response.text();
+      })
       .then(function (html) {
         if (mine !== sequence) return; // a later check is on its way
         preview.innerHTML = html;
@@ -54,7 +79,9 @@
           box.classList.toggle("needed", !!(refusal && refusal.hasAttribute("data-override")));
         }
       })
-      .catch(function () { preview.removeAttribute("aria-busy"); });
+      .catch(function () {
+        if (mine === sequence) failed();
+      });
   }
   function soon() {
     clearTimeout(timer);
