@@ -14,7 +14,7 @@ from refills import selectors as therapy_selectors
 
 from . import services
 from .models import Caregiver, CatheterModel, Clinic, Drug, Patient, Pump, PumpModel
-from .permissions import clinics_of
+from .permissions import IsClinicStaffOrCatalogEditor, clinics_of
 
 # PositiveSmallIntegerField's range on PostgreSQL, stated so the schema does not depend on
 # the database the schema happens to be generated with.
@@ -384,8 +384,12 @@ class DrugSerializer(serializers.ModelSerializer):
 class CatalogViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet
 ):
-    """Catalog entries by code. Any staff member reads; changing needs the admin role and
-    is audited (history: who, when, why, old value)."""
+    """Catalog entries by code. Any staff member reads; changing is the platform role's
+    (a clinic admin only fills in an empty value no other clinic's pump reads:
+    ``permissions.require_catalog_editor``) and is audited (history: who, when, why, old
+    value)."""
+
+    permission_classes = [IsClinicStaffOrCatalogEditor]
 
     lookup_field = "code"
     lookup_value_regex = "[^/]+"

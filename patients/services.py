@@ -30,7 +30,8 @@ from .models import (
 from .permissions import (
     PATIENT_WRITERS,
     PUMP_WRITERS,
-    require_admin_anywhere,
+    admin_clinics,
+    require_catalog_editor,
     require_role,
 )
 
@@ -230,9 +231,15 @@ def _check_pump(pump: Pump) -> None:
 
 @transaction.atomic
 def catalog_update(*, actor, entry: PumpModel | CatheterModel | Drug, changes: dict, reason: str):
-    """Change a catalog value (admin role). The history keeps who, when, why and the old
-    value; the projections of the pumps it affects are recomputed in the same transaction."""
-    require_admin_anywhere(actor, "Changing the device catalog")
+    """Change a catalog value (the platform role; a clinic admin only fills in an empty
+    value no other clinic's pump reads: ``require_catalog_editor``). The history keeps who,
+    when, why and the old value; the projections of the pumps it affects are recomputed in
+    the same transaction. ``actor`` None is the operator running a management command
+    (``loaddemo``), who has the installation in hand anyway."""
+    if actor is not None:
+        require_catalog_editor(
+            actor, entry, changes, used_elsewhere=_used_outside(entry, admin_clinics(actor))
+        )
     if not entry.history.exists():
         # Catalog rows shipped by the data migration have no history yet: record the value
         # as shipped, so the history keeps the old value of the first change.
@@ -248,6 +255,17 @@ def catalog_update(*, actor, entry: PumpModel | CatheterModel | Drug, changes: d
 
         _refresh_projections(Pump.objects.filter(pk__in=Refill.objects.filter(drug=entry).values("pump_id")))
     return entry
+
+
+def _used_outside(entry: PumpModel | CatheterModel | Drug, clinics) -> bool:
+    """Whether a pump outside ``clinics`` (implanted or explanted) uses the catalog entry."""
+    if isinstance(entry, PumpModel):
+        pumps = Pump.objects.filter(model=entry)
+    elif isinstance(entry, CatheterModel):
+        pumps = Pump.objects.filter(catheter_model=entry)
+    else:
+        return True  # every clinic's fills read the drug catalog
+    return pumps.exclude(patient__clinic__in=clinics).exists()
 
 
 def _refresh_projections(pumps, *, include_explanted: bool = False) -> None:

@@ -64,6 +64,24 @@ def admin_user(clinic):
 
 
 @pytest.fixture
+def platform_admin(db):
+    """The platform role: changes the shared catalogs (Django's change permission on each
+    catalog model), is a member of no clinic."""
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="platform")
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="patients",
+            codename__in=["change_pumpmodel", "change_cathetermodel", "change_drug"],
+        )
+    )
+    return user
+
+
+@pytest.fixture
 def outsider(other_clinic):
     return _member(other_clinic, "nurse", "outsider")
 

@@ -182,8 +182,8 @@ def test_refill_by_is_a_local_date_of_the_clinic(api, pump, clinic):
 
 
 @pytest.mark.rule("LRA-3")
-def test_a_model_without_tolerance_gets_worst_case_equal_to_nominal_with_a_warning(api, pump, admin_user):
-    response = client_for(admin_user).patch(
+def test_a_model_without_tolerance_gets_worst_case_equal_to_nominal_with_a_warning(api, pump, platform_admin):
+    response = client_for(platform_admin).patch(
         "/api/v1/catalog/pump-models/8637-20/",
         {"accuracy_tolerance_pct": None, "reason": "under review"},
         format="json",

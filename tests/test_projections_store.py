@@ -89,11 +89,11 @@ def test_a_clinic_change_updates_the_refill_by_dates(api, pump, admin_user, clin
 
 
 @pytest.mark.rule("LRA-3")
-def test_a_catalog_change_updates_every_pump_of_the_model(api, pump, admin_user, patient):
+def test_a_catalog_change_updates_every_pump_of_the_model(api, pump, platform_admin, patient):
     other = PumpFactory(patient=patient, implanted_on=date(2026, 1, 2))
     fill(api, pump)
     fill(api, other)
-    response = client_for(admin_user).patch(
+    response = client_for(platform_admin).patch(
         "/api/v1/catalog/pump-models/8637-20/", {"accuracy_tolerance_pct": "20"}, format="json"
     )
     assert response.status_code == 200, response.json()
@@ -104,7 +104,7 @@ def test_a_catalog_change_updates_every_pump_of_the_model(api, pump, admin_user,
 
 @pytest.mark.rule("LRA-4")
 def test_a_catalog_or_clinic_edit_recomputes_only_the_projections_it_changes(
-    api, pump, admin_user, monkeypatch
+    api, pump, admin_user, platform_admin, monkeypatch
 ):
     from tests.conftest import NOW
 
@@ -112,16 +112,16 @@ def test_a_catalog_or_clinic_edit_recomputes_only_the_projections_it_changes(
     computed_at = stored(pump).computed_at
     later = NOW + timedelta(hours=1)
     monkeypatch.setattr("pumpcare.clock.now", lambda: later)
-    admin = client_for(admin_user)
+    admin, platform = client_for(admin_user), client_for(platform_admin)
     # Edits no projection reads: nothing is recomputed, no pump row is locked.
-    response = admin.patch("/api/v1/catalog/drugs/baclofen/", {"source": "the 2027 label"}, format="json")
+    response = platform.patch("/api/v1/catalog/drugs/baclofen/", {"source": "the 2027 label"}, format="json")
     assert response.status_code == 200, response.json()
     response = admin.patch("/api/v1/clinics/HOME/", {"phone": "+1 555 0100"}, format="json")
     assert response.status_code == 200, response.json()
     assert stored(pump).computed_at == computed_at
     # An edit projections read (LRA-4): fill day 2026-03-01 + 14 days comes before the
     # alarm's 2026-03-25, in the same transaction as the change.
-    response = admin.patch("/api/v1/catalog/drugs/baclofen/", {"max_reservoir_days": 14}, format="json")
+    response = platform.patch("/api/v1/catalog/drugs/baclofen/", {"max_reservoir_days": 14}, format="json")
     assert response.status_code == 200, response.json()
     projection = stored(pump)
     assert projection.computed_at == later

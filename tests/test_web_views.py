@@ -699,7 +699,7 @@ def demo(db, monkeypatch):
     from django.core.management import call_command
 
     monkeypatch.undo()
-    call_command("loaddemo", stdout=__import__("io").StringIO())
+    call_command("loaddemo", "--allow-production", stdout=__import__("io").StringIO())
     from patients.models import Clinic
 
     return Clinic.objects.get(code="DEMO")

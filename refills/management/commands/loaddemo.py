@@ -4,12 +4,21 @@ projections, histories and checks are the real ones. Each past record is entered
 its own time (``pumpcare.clock.replaying``): the alerts the services raise then are those
 of the pump as it was, so loading leaves no alert raised and resolved a moment later for
 a state no pump was ever in (a "past empty" for the gap between two fills). Safe to run
-twice."""
+twice.
+
+Its logins have a password published in the README, so they are ordinary staff of the
+demo clinic, never superusers nor Django admin staff (a superuser is an operator of the
+whole installation): the demo ``admin`` is the DEMO clinic's admin and nothing more. The
+command refuses to run with DEBUG off (an installation in production) unless told
+``--allow-production``. The catalog values it fills in are written by the operator who
+runs it (no user), and only where the catalog leaves them empty."""
 
 from datetime import date, timedelta
 
-from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import models, transaction
 from django.utils import timezone
 
 from cards.services import card_settings_update
@@ -31,6 +40,7 @@ from therapy.units import VOLUME_ML, rounded
 
 DEMO_CODE = "DEMO"
 DEMO_PASSWORD = "demo-pass-2026"
+DEMO_LOGINS = ("nurse", "physician", "staff", "admin")  # each with the role of its name
 DEMO_ONLY = "demo only — verify against labeling"
 # PUMP-3: values not confirmed from labeling, for the demo clinic only (the shipped catalog
 # leaves them empty). Pathway volume (min, max) in mL per pump model; catheter mL per cm.
@@ -134,10 +144,24 @@ PATIENTS = [
 class Command(BaseCommand):
     help = "Load the demo clinic DEMO (staff logins nurse/physician/staff/admin, password demo-pass-2026)."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--allow-production",
+            action="store_true",
+            help="load the demo even with DEBUG off (its logins' password is public)",
+        )
+
     @transaction.atomic
     def handle(self, *args, **options):
+        if not settings.DEBUG and not options["allow_production"]:
+            raise CommandError(
+                "Refusing to load the demo clinic: DEBUG is off, so this looks like an installation "
+                f"in use, and the demo logins' password ({DEMO_PASSWORD}) is published in the README. "
+                "Run it with DEBUG=1 on a development copy, or add --allow-production if you mean it."
+            )
         if Clinic.objects.filter(code=DEMO_CODE).exists():
             self.stdout.write("The demo clinic DEMO is already loaded.")
+            self._no_superusers()
             return
         clinic = clinic_create(
             code=DEMO_CODE,
@@ -152,11 +176,9 @@ class Command(BaseCommand):
         clinic.staff_email = "nurses@demo-clinic.example"
         save_audited(clinic, actor=None, reason="demo clinic contact settings")
         users = {}
-        for role in ("nurse", "physician", "staff", "admin"):
+        for role in DEMO_LOGINS:
             users[role], _ = staff_create(username=role, clinic=clinic, role=role, password=DEMO_PASSWORD)
-        admin = users["admin"]
-        admin.is_staff = admin.is_superuser = True
-        admin.save()
+        admin = users["admin"]  # the DEMO clinic's admin role only (see the docstring)
         # CARD-1: a card prints the patient's physician, else the clinic's default one.
         card_settings_update(
             actor=admin,
@@ -170,8 +192,10 @@ class Command(BaseCommand):
         # example, and values for the SynchroMed II pathway and the Medtronic catheters.
         for code, low, high in DEMO_PATHWAY_ML:
             model = PumpModel.objects.get(code=code)
+            if model.pathway_volume_min_ml is not None or model.pathway_volume_max_ml is not None:
+                continue  # a value a platform admin configured is not the demo's to replace
             catalog_update(
-                actor=admin,
+                actor=None,
                 entry=model,
                 changes={
                     "pathway_volume_min_ml": low,
@@ -183,10 +207,10 @@ class Command(BaseCommand):
         for code, per_cm in DEMO_CATHETER_ML_PER_CM:
             catheter = CatheterModel.objects.get(code=code)
             if catheter.volume_ml_per_cm is not None:
-                continue  # a value an admin configured is not the demo's to replace
+                continue  # a value a platform admin configured is not the demo's to replace
             kept = [line for line in catheter.source.splitlines() if not line.startswith("volume_ml_per_cm:")]
             catalog_update(
-                actor=admin,
+                actor=None,
                 entry=catheter,
                 changes={
                     "volume_ml_per_cm": per_cm,
@@ -267,3 +291,16 @@ class Command(BaseCommand):
             f"Loaded the demo clinic DEMO: {len(PATIENTS)} patients; logins nurse, physician, staff, admin "
             f"(password {DEMO_PASSWORD})."
         )
+
+    def _no_superusers(self) -> None:
+        """A demo loaded by an earlier version made its ``admin`` a superuser: undo that."""
+        for user in (
+            get_user_model()
+            .objects.filter(memberships__clinic__code=DEMO_CODE, username__in=DEMO_LOGINS)
+            .filter(models.Q(is_superuser=True) | models.Q(is_staff=True))
+        ):
+            user.is_superuser = user.is_staff = False
+            user.save()
+            self.stdout.write(
+                f"The demo login {user.username} is no longer a superuser nor Django admin staff."
+            )
