@@ -4,7 +4,8 @@ writes check the user's role at the object's clinic.
 
 Clinic data is reached only through a membership: a Django superuser (or ``is_staff``)
 is an operator of the installation, not a member of every clinic, and sees through the
-API and the web pages only the clinics where it holds a membership.
+API and the web pages only the clinics where it holds a membership (there it acts as an
+admin; in the Django admin, which Django's model permissions guard, everywhere).
 
 The device and drug catalogs are shared by every clinic, so changing them is the platform
 role's: a user holding Django's change permission on the catalog model
@@ -58,6 +59,11 @@ def clinics_of(user):
 
 
 def role_at(user, clinic: Clinic) -> str | None:
+    """The role ``user`` acts with at ``clinic``. A superuser acts as an admin: the Django
+    admin's actions (resending an email) call the services as the operator. Which clinics'
+    data it reaches through the API and the web pages is ``clinics_of``'s answer."""
+    if user.is_superuser:
+        return Role.ADMIN
     membership = StaffMembership.objects.filter(user=user, clinic=clinic).only("role").first()
     return membership.role if membership else None
 
