@@ -17,6 +17,7 @@ from .models import (
     PumpModel,
     StaffMembership,
 )
+from .services import catalog_update
 
 
 class ClosureInline(admin.TabularInline):
@@ -84,8 +85,22 @@ class PumpAdmin(SimpleHistoryAdmin):
         return False
 
 
+class CatalogAdmin(SimpleHistoryAdmin):
+    """The shared catalogs: Django's model permissions make them the platform role's
+    (``patients.permissions``). A change goes through ``catalog_update``, like the API's: it
+    is audited with its reason and recomputes, in the same transaction, the projections of
+    every clinic's pumps it moves."""
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        entry = type(obj).objects.get(pk=obj.pk)
+        catalog_update(actor=request.user, entry=entry, changes=changes, reason="changed in the Django admin")
+
+
 @admin.register(PumpModel)
-class PumpModelAdmin(SimpleHistoryAdmin):
+class PumpModelAdmin(CatalogAdmin):
     list_display = [
         "code",
         "manufacturer",
@@ -101,13 +116,13 @@ class PumpModelAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(CatheterModel)
-class CatheterModelAdmin(SimpleHistoryAdmin):
+class CatheterModelAdmin(CatalogAdmin):
     list_display = ["code", "manufacturer", "name", "volume_ml_per_cm"]
     readonly_fields = ["code"]
 
 
 @admin.register(Drug)
-class DrugAdmin(SimpleHistoryAdmin):
+class DrugAdmin(CatalogAdmin):
     list_display = ["code", "name", "starting_concentration_mcg_per_ml", "max_reservoir_days"]
     readonly_fields = ["code"]
 

@@ -287,3 +287,54 @@ def test_the_django_admin_changes_the_catalog_only_with_the_platform_permission(
     platform_admin.user_permissions.add(Permission.objects.get(codename="view_pumpmodel"))
     client.force_login(platform_admin)
     assert client.get(url).status_code == 200
+
+
+@pytest.mark.rule("LRA-3")
+def test_a_django_admin_change_is_audited_and_moves_the_dates_at_once(
+    frozen_now, client, platform_admin, api, pump
+):
+    from datetime import UTC, datetime
+
+    from django.contrib.auth.models import Permission
+
+    from refills.models import PumpProjection
+    from tests.test_projections_store import fill
+
+    fill(api, pump)
+    # 8637-20, 14.5 %: worst case 18 / (0.5 x 1.145) = 31.441 days after 2026-03-01T10:00Z
+    assert (
+        PumpProjection.objects.get(pump=pump).low_reservoir_alarm_at_worst_case.date()
+        == datetime(2026, 4, 1).date()
+    )
+    platform_admin.is_staff = True
+    platform_admin.save()
+    platform_admin.user_permissions.add(Permission.objects.get(codename="view_pumpmodel"))
+    client.force_login(platform_admin)
+    model = PumpModel.objects.get(code="8637-20")
+    form = {
+        name: "" if getattr(model, name) is None else str(getattr(model, name))
+        for name in [
+            "manufacturer",
+            "name",
+            "reservoir_ml",
+            "low_reservoir_alarm_ml",
+            "accuracy_tolerance_pct",
+            "pathway_volume_min_ml",
+            "pathway_volume_max_ml",
+            "service_life_months",
+            "discrepancy_threshold_ml",
+            "source",
+        ]
+    }
+    form["accuracy_tolerance_pct"] = "20"
+    response = client.post(f"/admin/patients/pumpmodel/{model.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    # 20 %: 18 / (0.5 x 1.2) = 30 days after 2026-03-01T10:00Z, recomputed with the change.
+    projection = PumpProjection.objects.get(pump=pump)
+    assert projection.low_reservoir_alarm_at_worst_case == datetime(2026, 3, 31, 10, tzinfo=UTC)
+    latest = PumpModel.objects.get(code="8637-20").history.latest()
+    assert (latest.history_user, latest.history_change_reason) == (
+        platform_admin,
+        "changed in the Django admin",
+    )
+    assert latest.accuracy_tolerance_pct == Decimal("20")
