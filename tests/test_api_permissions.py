@@ -250,3 +250,11 @@ def test_a_revoked_token_or_a_lost_membership_counts_on_the_next_request(nurse, 
     assert client.get(url).status_code == 403
     nurse.auth_token.delete()
     assert client.get(url).status_code == 401
+
+
+def test_a_superuser_without_a_membership_sees_no_clinic_in_the_web_pages(client, pump):
+    root = UserFactory(username="root", is_superuser=True, is_staff=True)
+    client.force_login(root)
+    assert client.get("/clinics/HOME/worklist/").status_code in (403, 404)
+    assert client.get(f"/pumps/{pump.pk}/").status_code == 404
+    assert client.get(f"/pumps/{pump.pk}/refill/").status_code == 404
