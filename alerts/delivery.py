@@ -255,6 +255,8 @@ def _obsolete(row: Notification, now: datetime) -> str:
             return f"the appointment is {appointment.get_status_display().lower()}"
         if row.event_on and appointment.day != row.event_on:
             return f"the appointment moved to {appointment.day.isoformat()}"
+        if row.event_slot and row.event_slot != outbox.event_slot(appointment):
+            return f"the appointment moved to {outbox.event_slot(appointment)}"
         local_now = now.astimezone(row.clinic.tz)
         if appointment.day < local_now.date() or (
             appointment.day == local_now.date() and appointment.time and appointment.time <= local_now.time()

@@ -83,6 +83,20 @@ def test_a_moved_appointment_voids_the_link_and_the_confirmation(client, api, ap
     assert appointment.confirmed_at is None
 
 
+@pytest.mark.rule("ALERT-2")
+def test_a_new_time_the_same_day_voids_the_link_and_the_confirmation(client, api, appointment):
+    url = path_of(confirmation_url(appointment, "patient:1"))
+    client.post(url)
+    response = api.post(f"/api/v1/appointments/{appointment.pk}/book/", {"time": "14:00"}, format="json")
+    assert response.status_code == 200, response.json()
+    appointment.refresh_from_db()
+    assert (appointment.day, appointment.time.isoformat()) == (date(2026, 12, 14), "14:00:00")
+    # The patient confirmed 10:30, not 14:00: the worklist must not show them as coming.
+    assert (appointment.confirmed_at, appointment.confirmed_by) == (None, "")
+    refused = client.post(url)
+    assert refused.status_code == 410 and "changed or cancelled" in refused.content.decode()
+
+
 def test_a_tampered_link_is_refused(client, appointment):
     url = path_of(confirmation_url(appointment, "patient:1"))
     assert client.get(url[:-3] + "xx/").status_code == 410

@@ -145,7 +145,7 @@ def test_moving_an_appointment_cancels_its_reminders_and_plans_new_ones(api, pum
     assert response.status_code == 200, response.json()
     old = Notification.objects.filter(subject=f"appointment:{appointment.pk}", event_on=date(2026, 12, 14))
     assert {(n.status, n.status_reason) for n in old} == {
-        ("cancelled", "the appointment moved to 2026-12-11")
+        ("cancelled", "the appointment moved to 2026-12-11 10:30")
     }
     assert rows(appointment, "pending") == [
         ("patient", at((11, 27))),
@@ -160,6 +160,65 @@ def test_moving_an_appointment_cancels_its_reminders_and_plans_new_ones(api, pum
         ("patient", at((12, 13))),
     ]
     assert Notification.objects.filter(subject=f"appointment:{appointment.pk}").count() == 6
+
+
+@pytest.mark.rule("ALERT-2")
+def test_a_new_time_the_same_day_tells_whoever_was_reminded_of_the_old_one(
+    api, pump, caregivers, monkeypatch, django_capture_on_commit_callbacks
+):
+    appointment = book(api, pump)  # Monday 14 December, 10:30
+    clock_at(monkeypatch, at((12, 13), 9))
+    deliver(django_capture_on_commit_callbacks)  # the 1-day reminders: Ada and Grace read 10:30
+    assert {("10:30" in m.body, m.to[0]) for m in mail.outbox} == {
+        (True, "ada@example.org"),
+        (True, "grace@example.org"),
+    }
+    mail.outbox.clear()
+    clock_at(monkeypatch, at((12, 13), 15))
+    response = api.post(f"/api/v1/appointments/{appointment.pk}/book/", {"time": "14:00"}, format="json")
+    assert response.status_code == 200, response.json()
+    # No configured day before is left (14, 7 and 1 days before have passed): without a new
+    # message the only one they hold says 10:30. Each is told again, at once.
+    outcomes = deliver(django_capture_on_commit_callbacks)
+    assert [o.status for o in outcomes] == ["sent", "sent"]
+    assert sorted(m.to[0] for m in mail.outbox) == ["ada@example.org", "grace@example.org"]
+    for message in mail.outbox:
+        assert "14:00" in message.body and "10:30" not in message.body
+        assert "Monday 14 December 2026" in message.body
+    assert deliver(django_capture_on_commit_callbacks) == []  # told once
+    outbox.reminders_plan_all()  # the periodic pass finds the rows it made: nothing new
+    assert deliver(django_capture_on_commit_callbacks) == []
+
+
+@pytest.mark.rule("ALERT-2")
+def test_a_new_time_the_same_day_moves_the_pending_reminders(api, pump):
+    appointment = book(api, pump)
+    response = api.post(f"/api/v1/appointments/{appointment.pk}/book/", {"time": "14:00"}, format="json")
+    assert response.status_code == 200, response.json()
+    old = Notification.objects.filter(subject=f"appointment:{appointment.pk}", event_slot="2026-12-14 10:30")
+    assert {(n.status, n.status_reason) for n in old} == {
+        ("cancelled", "the appointment moved to 2026-12-14 14:00")
+    }
+    new = Notification.objects.filter(subject=f"appointment:{appointment.pk}", event_slot="2026-12-14 14:00")
+    # Same days (14, 7 and 1 before the same Monday): the same due times, new rows.
+    assert sorted((n.status, n.due_at) for n in new) == [
+        ("pending", at((11, 30))),
+        ("pending", at((12, 7))),
+        ("pending", at((12, 13))),
+    ]
+
+
+@pytest.mark.rule("ALERT-2")
+def test_a_reminder_is_not_sent_for_a_time_changed_behind_the_planners_back(
+    api, pump, monkeypatch, django_capture_on_commit_callbacks
+):
+    appointment = book(api, pump)
+    Appointment.objects.filter(pk=appointment.pk).update(time="14:00")  # not through a service
+    clock_at(monkeypatch, at((11, 30), 9))
+    outcomes = deliver(django_capture_on_commit_callbacks)
+    assert [(o.status, o.detail) for o in outcomes] == [
+        ("cancelled", "the appointment moved to 2026-12-14 14:00")
+    ]
 
 
 @pytest.mark.rule("ALERT-2")
