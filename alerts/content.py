@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from .identity import instance_id
 from .models import Notification, NotificationKind, RecipientRole
 
 PEOPLE = (RecipientRole.PATIENT, RecipientRole.CAREGIVER)
@@ -29,10 +30,11 @@ def template_of(row: Notification) -> str:
 
 
 def message_id(row: Notification) -> str:
-    """Stable per row (and per resend): a receiving system can recognise a redelivery."""
+    """Stable per row (and per resend): a receiving system can recognise a redelivery. It
+    names this installation too: another one's row of the same number is another message."""
     domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(" >") or "pumpcare.local"
     suffix = f".r{int(row.resent_at.timestamp())}" if row.resent_at else ""
-    return f"<pumpcare.notification.{row.pk}{suffix}@{domain}>"
+    return f"<pumpcare.notification.{row.pk}{suffix}.{instance_id()}@{domain}>"
 
 
 def build(row: Notification, *, to: str, name: str, context: dict) -> EmailMultiAlternatives:

@@ -189,3 +189,13 @@ class Notification(models.Model):
         return (
             f"{self.get_kind_display()} to {self.recipient} due {self.due_at:%Y-%m-%d %H:%M}Z ({self.status})"
         )
+
+
+class Installation(models.Model):
+    """One row: this installation's identifier, generated once (``alerts.identity``)."""
+
+    instance_id = models.CharField(max_length=63, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.instance_id

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 
+from alerts.identity import instance_id
 from patients.permissions import PATIENT_WRITERS, require_role
 from patients.services import save_audited
 from pumpcare import clock
@@ -52,6 +53,7 @@ def render_feed(feed: CalendarFeed) -> str:
     clinic = feed.clinic
     stamp = f"{clock.now().astimezone(UTC):%Y%m%dT%H%M%SZ}"
     minutes = settings.PUMPCARE_CALENDAR["appointment_minutes"]
+    instance = instance_id()  # another installation's appointment 7 is another event
     name = f"pumpcare {clinic.name}" + (f" — {feed.nurse.get_username()}" if feed.nurse_id else "")
     lines = [
         "BEGIN:VCALENDAR",
@@ -63,7 +65,7 @@ def render_feed(feed: CalendarFeed) -> str:
     ]
     for appointment in feed_appointments(feed):
         pump, patient = appointment.pump, appointment.pump.patient
-        lines += ["BEGIN:VEVENT", f"UID:appointment-{appointment.pk}@pumpcare", f"DTSTAMP:{stamp}"]
+        lines += ["BEGIN:VEVENT", f"UID:appointment-{appointment.pk}.{instance}@pumpcare", f"DTSTAMP:{stamp}"]
         if appointment.time is None:
             lines.append(f"DTSTART;VALUE=DATE:{appointment.day:%Y%m%d}")
         else:

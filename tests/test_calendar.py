@@ -4,6 +4,7 @@ from datetime import date, time
 
 import pytest
 
+from alerts.identity import instance_id
 from patients.models import Clinic
 from refills.models import Appointment
 from tests.conftest import client_for
@@ -79,7 +80,7 @@ def test_a_nurse_feed_shows_only_that_nurse(api, booked, nurse):
     clinic, timed, _ = booked
     feed = feed_url(api, clinic, nurse=nurse.username)
     lines = unfold(client_for(None).get(feed["url"].replace("http://testserver", "")).content.decode())
-    assert properties(lines, "UID") == [f"UID:appointment-{timed.pk}@pumpcare"]
+    assert properties(lines, "UID") == [f"UID:appointment-{timed.pk}.{instance_id()}@pumpcare"]
 
 
 def test_a_revoked_feed_is_gone(api, booked):

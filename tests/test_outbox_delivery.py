@@ -13,6 +13,7 @@ from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
 
 from alerts import delivery
+from alerts.identity import instance_id
 from alerts.models import Alert, Notification
 from tests.conftest import NOW, client_for
 from tests.factories import PatientFactory, PumpFactory
@@ -76,7 +77,7 @@ def test_a_due_row_is_sent_once_even_when_its_task_runs_twice(row, django_captur
     assert len(mail.outbox) == 1
     row.refresh_from_db()
     assert (row.status, row.attempts, row.sent_at, row.claim) == ("sent", 1, NOW, "")
-    assert row.message_id == f"<pumpcare.notification.{row.pk}@localhost>"
+    assert row.message_id == f"<pumpcare.notification.{row.pk}.{instance_id()}@localhost>"
     assert mail.outbox[0].extra_headers["Message-ID"] == row.message_id
 
 
@@ -177,7 +178,10 @@ def test_staff_resend_a_failed_row(row, flaky, nurse, django_capture_on_commit_c
     assert_refused(api.post(f"/api/v1/notifications/{row.pk}/resend/"), "status", code="not_finished")
     assert [o.status for o in deliver(django_capture_on_commit_callbacks)] == ["sent"]
     row.refresh_from_db()
-    assert row.message_id == f"<pumpcare.notification.{row.pk}.r{int(NOW.timestamp())}@localhost>"
+    assert (
+        row.message_id
+        == f"<pumpcare.notification.{row.pk}.r{int(NOW.timestamp())}.{instance_id()}@localhost>"
+    )
 
 
 def test_the_outbox_lists_and_filters(row, nurse):
