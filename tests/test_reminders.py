@@ -7,7 +7,9 @@ before, at 09:00 local time. A first fill on 2026-11-20 (20 mL, 250 mcg/day) has
 refill-by date on Monday 2026-12-14.
 """
 
+import itertools
 from datetime import UTC, date, datetime
+from email.header import decode_header, make_header
 
 import pytest
 from django.core import mail
@@ -302,6 +304,59 @@ def test_a_reminder_is_sent_once_when_due_with_the_least_health_information(
     sent = Notification.objects.filter(status="sent")
     assert sent.count() == 2
     assert all(n.sent_at and n.message_id and n.attempts == 1 for n in sent)
+
+
+def raw_subject(message) -> tuple[list[str], str]:
+    """The Subject header as it goes on the wire (its folded lines), and decoded."""
+    raw = message.message().as_bytes()
+    head = raw.split(b"\n\n", 1)[0].decode("ascii").split("\n")  # headers are 7-bit: encoded words
+    start = next(i for i, line in enumerate(head) if line.startswith("Subject:"))
+    lines = [head[start]] + list(itertools.takewhile(lambda line: line[:1] in (" ", "\t"), head[start + 1 :]))
+    decoded = str(make_header(decode_header(" ".join(line.strip() for line in lines)[len("Subject:") :])))
+    return lines, decoded
+
+
+@pytest.mark.rule("ALERT-2")
+def test_a_non_ascii_subject_starts_on_the_header_line(
+    api, pump, home, monkeypatch, django_capture_on_commit_callbacks
+):
+    home.name = "Clinique Sainte-Thérèse\x07 & Saint-Éloi"  # typed with a stray control character
+    home.save()
+    book(api, pump)
+    clock_at(monkeypatch, at((11, 30), 9))
+    deliver(django_capture_on_commit_callbacks)
+    lines, decoded = raw_subject(mail.outbox[0])
+    # Django folded the encoded subject before its first word: "Subject: " alone on a line.
+    assert lines[0].startswith("Subject: =?utf-8?"), lines
+    assert all(len(line) <= 78 for line in lines)
+    assert (
+        decoded
+        == "Reminder: your appointment at Clinique Sainte-Thérèse & Saint-Éloi on Monday 14 December 2026"
+    )
+
+
+@pytest.mark.rule("ALERT-2")
+def test_a_caregiver_is_told_of_the_appointment_of_the_person_they_care_for(
+    api, pump, caregivers, monkeypatch, django_capture_on_commit_callbacks
+):
+    book(api, pump)
+    clock_at(monkeypatch, at((11, 30), 9))
+    deliver(django_capture_on_commit_callbacks)
+    message = next(m for m in mail.outbox if m.to == ["grace@example.org"])
+    assert message.subject == "Reminder: Ada's appointment at Home Clinic on Monday 14 December 2026"
+    html = message.alternatives[0][0]
+    for text in (message.body, html):
+        assert "your appointment" not in text and "you will come" not in text and "If you cannot" not in text
+        assert "the appointment of Ada Byron, whom you help care for" in text
+        assert "Confirm that Ada Byron will come" in text
+        # ALERT-2: the date, the time, the clinic and its phone; no drug, diagnosis or device.
+        for fact in ("Monday 14 December 2026", "10:30", "Home Clinic", "+1 555 0123"):
+            assert fact in text
+        for word in ("baclofen", "spastic", "intrathecal", "pump", "mcg", "refill"):
+            assert word not in text.lower(), word
+    patient_message = next(m for m in mail.outbox if m.to == ["ada@example.org"])
+    assert patient_message.subject == "Reminder: your appointment at Home Clinic on Monday 14 December 2026"
+    assert "Confirm that you will come" in patient_message.body
 
 
 @pytest.mark.rule("ALERT-2")
