@@ -8,7 +8,7 @@
 | DATABASE_URL | ``sqlite:///var/db.sqlite3`` (embedded); ``postgres://…`` in production |
 | DATABASE_PREPARED_STATEMENTS | on (PostgreSQL); ``0`` behind a transaction-mode PgBouncer |
 | CELERY_RESULT_BACKEND | none (the benchmarks set one) |
-| EMAIL_TIMEOUT, PUMPCARE_BASE_URL, PUMPCARE_REMINDER_LOCAL_TIME, PUMPCARE_ESCALATE_*, PUMPCARE_SEND_* | the outbox (README: Configuration) |
+| EMAIL_TIMEOUT, PUMPCARE_BASE_URL, PUMPCARE_REMINDER_LOCAL_TIME, PUMPCARE_ESCALATE_*, PUMPCARE_SEND_*, PUMPCARE_INSTANCE_ID | the outbox (README: Configuration) |
 | CELERY_BROKER_URL or REDIS_URL | kombu's filesystem transport under ``var/broker`` |
 | CACHE_URL | a cache in each process; ``redis://…`` shares one between the web workers |
 | EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_USE_SSL, DEFAULT_FROM_EMAIL | Django's names; console backend when DEBUG is on, SMTP otherwise |
