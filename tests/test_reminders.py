@@ -7,6 +7,7 @@ before, at 09:00 local time. A first fill on 2026-11-20 (20 mL, 250 mcg/day) has
 refill-by date on Monday 2026-12-14.
 """
 
+import importlib
 import itertools
 from datetime import UTC, date, datetime
 from email.header import decode_header, make_header
@@ -190,6 +191,32 @@ def test_a_new_time_the_same_day_tells_whoever_was_reminded_of_the_old_one(
     assert deliver(django_capture_on_commit_callbacks) == []  # told once
     outbox.reminders_plan_all()  # the periodic pass finds the rows it made: nothing new
     assert deliver(django_capture_on_commit_callbacks) == []
+
+
+@pytest.mark.rule("ALERT-2")
+def test_reminders_sent_before_rows_named_their_slot_are_not_sent_again(
+    api, pump, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Migration alerts 0009 names the slot of the rows planned before it: a reminder sent
+    then must not read as one for another slot, or everyone reminded would be told again."""
+    from django.apps import apps
+
+    migration = importlib.import_module("alerts.migrations.0009_notification_names_the_appointment_slot")
+    appointment = book(api, pump)
+    clock_at(monkeypatch, at((11, 30), 9))
+    deliver(django_capture_on_commit_callbacks)
+    subject = f"appointment:{appointment.pk}"
+    Notification.objects.filter(subject=subject).update(event_slot="")  # as the rows were
+    Notification.objects.filter(subject=subject, due_at=at((12, 13))).update(event_on=date(2026, 12, 10))
+    migration.name_the_slots(apps, None)
+    assert sorted(Notification.objects.filter(subject=subject).values_list("event_slot", flat=True)) == [
+        "2026-12-10",  # planned for a day the appointment has left: the day alone
+        "2026-12-14 10:30",
+        "2026-12-14 10:30",
+    ]
+    outbox.reminders_plan_all()
+    assert deliver(django_capture_on_commit_callbacks) == []
+    assert len(mail.outbox) == 1
 
 
 @pytest.mark.rule("ALERT-2")
