@@ -101,6 +101,7 @@ def _page(request, status: int, **context):
 @require_http_methods(["GET", "POST"])
 def confirm_view(request, token: str):
     try:
+        _, recipient = appointment_of(token)
         if request.method == "POST":
             appointment, confirmed = attendance_confirm(token=token), True
         else:
@@ -108,7 +109,10 @@ def confirm_view(request, token: str):
             confirmed = appointment.confirmed_at is not None
     except LinkRefused as refused:
         return _page(request, 410, error=refused.message, appointment=refused.appointment)
-    return _page(request, 200, appointment=appointment, confirmed=confirmed)
+    # ALERT-2: a caregiver confirms for the person they care for, named, not "your appointment"
+    patient = appointment.pump.patient
+    cared_for = f"{patient.given_name} {patient.family_name}" if recipient.startswith("caregiver:") else ""
+    return _page(request, 200, appointment=appointment, confirmed=confirmed, cared_for=cared_for)
 
 
 urlpatterns = [path("confirm/<str:token>/", confirm_view, name="confirm-attendance")]

@@ -9,6 +9,7 @@ import pytest
 from django.core import mail
 
 from alerts.confirm import confirmation_url
+from patients.models import Caregiver
 from refills.models import Appointment
 from tests.factories import PatientFactory, PumpFactory
 from tests.helpers import clock_at, deliver, fill
@@ -95,6 +96,25 @@ def test_a_new_time_the_same_day_voids_the_link_and_the_confirmation(client, api
     assert (appointment.confirmed_at, appointment.confirmed_by) == (None, "")
     refused = client.post(url)
     assert refused.status_code == 410 and "changed or cancelled" in refused.content.decode()
+
+
+@pytest.mark.rule("ALERT-2")
+def test_a_caregivers_link_confirms_for_the_person_they_care_for(client, appointment):
+    caregiver = Caregiver.objects.create(
+        patient=appointment.pump.patient,
+        name="Grace Hopper",
+        email="grace@example.org",
+        communication_consent=True,
+    )
+    url = path_of(confirmation_url(appointment, f"caregiver:{caregiver.pk}"))
+    name = f"{appointment.pump.patient.given_name} {appointment.pump.patient.family_name}"
+    page = client.get(url).content.decode()
+    assert f"Confirm the appointment of {name}" in page and f"{name} will come" in page
+    assert "your appointment" not in page.lower() and "I will come" not in page
+    done = client.post(url).content.decode()
+    assert f"The attendance of {name} is confirmed." in done and "Your attendance" not in done
+    appointment.refresh_from_db()
+    assert appointment.confirmed_by == f"caregiver:{caregiver.pk}"
 
 
 def test_a_tampered_link_is_refused(client, appointment):
