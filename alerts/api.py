@@ -48,8 +48,21 @@ class AlertSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class TextField(serializers.CharField):
+    """Text only: DRF's CharField would keep ``{"note": 42}`` as "42", and a number where
+    words are expected is a client's mistake to report, not a note."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class AcknowledgeSerializer(serializers.Serializer):
-    note = serializers.CharField(help_text="what was done, or who is handling it (kept in the history)")
+    note = TextField(
+        max_length=services.NOTE_MAX_CHARS,
+        help_text="what was done, or who is handling it (kept in the history)",
+    )
 
 
 class AlertViewSet(viewsets.ReadOnlyModelViewSet):

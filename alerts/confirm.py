@@ -1,6 +1,7 @@
 """The "confirm attendance" link of a reminder (ALERT-2): a signed token naming the
-appointment, the day it was booked for and the recipient. It expires at the end of that
-day, and stops working when the appointment is moved or cancelled. Opening the link shows
+appointment, the day and time it was booked for and the recipient. It expires at the end of
+that day, and stops working when the appointment is moved (to another day or time) or
+cancelled. Opening the link shows
 the appointment and a button; only the button (a POST) confirms, so a mail scanner that
 follows links confirms nothing. The confirmation shows on the worklist."""
 
@@ -25,7 +26,14 @@ MAX_AGE = timedelta(days=400)
 
 
 def confirmation_token(appointment, recipient: str) -> str:
-    return signing.dumps({"a": appointment.pk, "d": appointment.day.isoformat(), "r": recipient}, salt=SALT)
+    return signing.dumps(
+        {"a": appointment.pk, "d": appointment.day.isoformat(), "t": _time(appointment), "r": recipient},
+        salt=SALT,
+    )
+
+
+def _time(appointment) -> str:
+    return appointment.time.strftime("%H:%M") if appointment.time else ""
 
 
 def confirmation_url(appointment, recipient: str) -> str:
@@ -52,7 +60,12 @@ def appointment_of(token: str):
     if appointment is None:
         raise LinkRefused("This appointment no longer exists.")
     clinic = appointment.pump.patient.clinic
-    if appointment.status != "booked" or appointment.day.isoformat() != data["d"]:
+    # a link issued before tokens carried the time ("t") is checked against the day alone
+    if (
+        appointment.status != "booked"
+        or appointment.day.isoformat() != data["d"]
+        or data.get("t", _time(appointment)) != _time(appointment)
+    ):
         raise LinkRefused("This appointment has been changed or cancelled.", appointment)
     if date.fromisoformat(data["d"]) < clock.now().astimezone(clinic.tz).date():
         raise LinkRefused("This link has expired: the appointment day has passed.", appointment)
@@ -88,6 +101,7 @@ def _page(request, status: int, **context):
 @require_http_methods(["GET", "POST"])
 def confirm_view(request, token: str):
     try:
+        _, recipient = appointment_of(token)
         if request.method == "POST":
             appointment, confirmed = attendance_confirm(token=token), True
         else:
@@ -95,7 +109,10 @@ def confirm_view(request, token: str):
             confirmed = appointment.confirmed_at is not None
     except LinkRefused as refused:
         return _page(request, 410, error=refused.message, appointment=refused.appointment)
-    return _page(request, 200, appointment=appointment, confirmed=confirmed)
+    # ALERT-2: a caregiver confirms for the person they care for, named, not "your appointment"
+    patient = appointment.pump.patient
+    cared_for = f"{patient.given_name} {patient.family_name}" if recipient.startswith("caregiver:") else ""
+    return _page(request, 200, appointment=appointment, confirmed=confirmed, cared_for=cared_for)
 
 
 urlpatterns = [path("confirm/<str:token>/", confirm_view, name="confirm-attendance")]

@@ -9,10 +9,15 @@ device. Staff messages identify the patient by MRN and name for the clinic's own
 
 from __future__ import annotations
 
+from email.header import Header
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from pumpcare.text import one_line
+
+from .identity import instance_id
 from .models import Notification, NotificationKind, RecipientRole
 
 PEOPLE = (RecipientRole.PATIENT, RecipientRole.CAREGIVER)
@@ -29,10 +34,26 @@ def template_of(row: Notification) -> str:
 
 
 def message_id(row: Notification) -> str:
-    """Stable per row (and per resend): a receiving system can recognise a redelivery."""
+    """Stable per row (and per resend): a receiving system can recognise a redelivery. It
+    names this installation too: another one's row of the same number is another message."""
     domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(" >") or "pumpcare.local"
     suffix = f".r{int(row.resent_at.timestamp())}" if row.resent_at else ""
-    return f"<pumpcare.notification.{row.pk}{suffix}@{domain}>"
+    return f"<pumpcare.notification.{row.pk}{suffix}.{instance_id()}@{domain}>"
+
+
+class OutboxMessage(EmailMultiAlternatives):
+    """Django 5.2 encodes a non-ASCII subject (a clinic named Sainte-Thérèse, the staff
+    subjects' "—") as encoded words folded for a line of its own, without counting the
+    "Subject: " before it; Python's compat32 generator then finds the first word too long
+    for the header's first line and folds before it, so the header starts with an empty
+    line, which some mail clients show as an empty subject. The subject is encoded again
+    knowing the header's name (email.header.Header's ``header_name``), in place."""
+
+    def message(self):
+        msg = super().message()
+        charset = "us-ascii" if self.subject.isascii() else "utf-8"
+        msg.replace_header("Subject", Header(self.subject, charset, header_name="Subject"))
+        return msg
 
 
 def build(row: Notification, *, to: str, name: str, context: dict) -> EmailMultiAlternatives:
@@ -45,10 +66,11 @@ def build(row: Notification, *, to: str, name: str, context: dict) -> EmailMulti
         **context,
     }
     template = template_of(row)
-    subject = " ".join(render_to_string(f"alerts/email/{template}.subject.txt", context).split())
+    # one line: a name or clinic typed with a line break must not split the header
+    subject = one_line(render_to_string(f"alerts/email/{template}.subject.txt", context))
     text = render_to_string(f"alerts/email/{template}.txt", context)
     html = render_to_string(f"alerts/email/{template}.html", context)
-    message = EmailMultiAlternatives(
+    message = OutboxMessage(
         subject=subject,
         body=text,
         to=[to],

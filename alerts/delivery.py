@@ -13,11 +13,14 @@
    attempt (or a permanent refusal: an SMTP 5xx) the row is failed and staff are alerted.
 4. ``stuck_sweep`` re-queues rows left "sending" by a worker that died.
 
-Duplicates a crash can cause: a worker killed after the SMTP server accepted a message and
-before the row was marked sent leaves it "sending"; the sweeper re-queues it and it is
-sent again. At most one message per worker process in flight at the instant of the crash
-can be duplicated (each carries the same Message-ID, so mail systems can tell). Every
-other row is sent exactly once: a row never started is re-queued without having been sent.
+Duplicates a failure can cause: the SMTP server has accepted a message and the row is not
+marked sent. Recording the outcome is retried while the database is unreachable for up to
+``record_budget_seconds()`` (half the sweeper's limit: 300 s by default), so a database
+away for less than that duplicates nothing. A worker killed in that window, or a database
+away for longer, leaves the row "sending"; the sweeper re-queues it and it is sent again:
+at most one message per worker process in flight at that instant (each carries the same
+Message-ID, so mail systems can tell). Every other row is sent exactly once: a row never
+started is re-queued without having been sent.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import formats
 
@@ -137,7 +140,7 @@ def notification_send(pk: int, claim: str) -> Outcome:
         _transmit(message)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
         return _failed_attempt(row, claim, exc, now)
-    _finish(
+    _record_sent(
         row,
         claim,
         status=S.SENT,
@@ -147,6 +150,35 @@ def notification_send(pk: int, claim: str) -> Outcome:
         last_error="",
     )
     return Outcome("sent")
+
+
+def record_budget_seconds() -> float:
+    """How long a sent message's outcome is retried against an unreachable database: half
+    the sweeper's limit, so the sweeper never re-queues a row whose worker is still trying."""
+    return _conf("stuck_after_seconds") / 2
+
+
+def _record_sent(row: Notification, claim: str, **fields) -> bool:
+    """Mark the row sent. The mail server has accepted the message: if the database is
+    unreachable now (a failover, a restart, a network cut), giving up would leave the row
+    "sending" and the sweeper would send the message again. So the write is retried, on a new
+    connection, with a backoff of 0.5, 1, 2, … seconds (at most 30 between tries) for up to
+    ``record_budget_seconds()`` (300 s with the default 600 s sweeper limit); only a database
+    away longer than that, or a worker killed in that window, still duplicates the message."""
+    delay, waited, budget = 0.5, 0.0, record_budget_seconds()
+    while True:
+        try:
+            return _finish(row, claim, **fields)
+        except (OperationalError, InterfaceError) as exc:
+            if waited + delay > budget:
+                log.error("notification %s was sent but could not be marked sent: %s", row.pk, exc)
+                raise
+            log.warning("notification %s sent; recording it failed (%s), again in %ss", row.pk, exc, delay)
+            if not connection.in_atomic_block:
+                connection.close_if_unusable_or_obsolete()  # the next query opens a new one
+            time.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 30.0)
 
 
 # Each worker process keeps its connection to the mail server between sends (connecting,
@@ -255,6 +287,8 @@ def _obsolete(row: Notification, now: datetime) -> str:
             return f"the appointment is {appointment.get_status_display().lower()}"
         if row.event_on and appointment.day != row.event_on:
             return f"the appointment moved to {appointment.day.isoformat()}"
+        if row.event_slot and row.event_slot != outbox.event_slot(appointment):
+            return f"the appointment moved to {outbox.event_slot(appointment)}"
         local_now = now.astimezone(row.clinic.tz)
         if appointment.day < local_now.date() or (
             appointment.day == local_now.date() and appointment.time and appointment.time <= local_now.time()

@@ -7,7 +7,7 @@ escalated by email to the clinic's on-call address, again and again, until then 
 The outbox (``Notification``) holds one row per message to send: reminders to patients and
 caregivers (ALERT-2), staff notices and escalations. A row is written before anything is
 sent, so nothing is lost and a crashed send is visible; its unique key (recipient, subject,
-kind, due time) means planning it twice cannot send it twice.
+kind, due time, the appointment slot it names) means planning it twice cannot send it twice.
 """
 
 from __future__ import annotations
@@ -147,6 +147,12 @@ class Notification(models.Model):
     event_on = models.DateField(
         null=True, blank=True, help_text="the appointment day the reminder was planned for"
     )
+    event_slot = models.CharField(
+        max_length=20,
+        blank=True,
+        default="",
+        help_text="the appointment day and time the reminder names (2026-12-14 10:30); empty for alerts",
+    )
     status = models.CharField(
         max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
     )
@@ -169,7 +175,8 @@ class Notification(models.Model):
         ordering = ["due_at", "pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["recipient", "subject", "kind", "due_at"], name="one_notification_per_key"
+                fields=["recipient", "subject", "kind", "due_at", "event_slot"],
+                name="one_notification_per_key_and_slot",
             )
         ]
         indexes = [
@@ -182,3 +189,13 @@ class Notification(models.Model):
         return (
             f"{self.get_kind_display()} to {self.recipient} due {self.due_at:%Y-%m-%d %H:%M}Z ({self.status})"
         )
+
+
+class Installation(models.Model):
+    """One row: this installation's identifier, generated once (``alerts.identity``)."""
+
+    instance_id = models.CharField(max_length=63, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.instance_id

@@ -24,7 +24,7 @@ from pumpcare import clock
 
 from .models import Alert, AlertKind, Notification, NotificationKind, NotificationStatus, RecipientRole
 
-PENDING, CANCELLED = NotificationStatus.PENDING, NotificationStatus.CANCELLED
+PENDING, CANCELLED, SENT = NotificationStatus.PENDING, NotificationStatus.CANCELLED, NotificationStatus.SENT
 
 # Alert kind → the outbox kind that escalates it to the on-call address (ALERT-1).
 ESCALATED = {
@@ -164,31 +164,48 @@ class Planned:
     fields: dict
 
 
-def _reminders_wanted(appointment, clinic: Clinic, people: list[Recipient], today: date) -> list[Planned]:
+def event_slot(appointment) -> str:
+    """The day and time a reminder names ('2026-12-14 10:30', or the day alone): moving the
+    appointment to another day or to another time on the same day makes it another slot."""
+    return appointment.day.isoformat() + (f" {appointment.time:%H:%M}" if appointment.time else "")
+
+
+def _reminders_wanted(
+    appointment, clinic: Clinic, people: list[Recipient], today: date, existing: list[Notification]
+) -> list[Planned]:
     """ALERT-2: for a booked refill or replacement, one reminder per person and per
     configured day before it. Days already past when the appointment is booked are not
-    planned (a reminder for an appointment booked tomorrow is the 1-day one only)."""
+    planned (a reminder for an appointment booked tomorrow is the 1-day one only).
+
+    A person who was sent a reminder naming another day or time (the appointment moved
+    since) is told the new slot at once: one more reminder, due when their latest message
+    about the old slot was sent (a past, stable instant: planning again finds the row it
+    made), so the only message they hold never names a time that no longer stands."""
     if appointment.status != "booked" or appointment.kind not in REMINDER_KIND:
         return []
     at = reminder_time()
+    slot = event_slot(appointment)
+    fields = {
+        "appointment_id": appointment.pk,
+        "pump_id": appointment.pump_id,
+        "event_on": appointment.day,
+        "event_slot": slot,
+    }
+    kind = REMINDER_KIND[appointment.kind]
     wanted = []
     for days in clinic.reminder_days_before:
         due_on = appointment.day - timedelta(days=days)
         if due_on < today:
             continue
         for person in people:
-            wanted.append(
-                Planned(
-                    person,
-                    REMINDER_KIND[appointment.kind],
-                    local_instant(clinic, due_on, at),
-                    {
-                        "appointment_id": appointment.pk,
-                        "pump_id": appointment.pump_id,
-                        "event_on": appointment.day,
-                    },
-                )
-            )
+            wanted.append(Planned(person, kind, local_instant(clinic, due_on, at), fields))
+    told_before: dict[str, datetime] = {}
+    for row in existing:
+        if row.status == SENT and row.event_slot != slot and row.sent_at:
+            told_before[row.recipient] = max(row.sent_at, told_before.get(row.recipient, row.sent_at))
+    for person in people:
+        if person.key in told_before:
+            wanted.append(Planned(person, kind, told_before[person.key], fields))
     return wanted
 
 
@@ -199,11 +216,11 @@ def _apply(subject: str, clinic: Clinic, wanted: list[Planned], existing: list[N
 
     New rows are inserted together with ``ON CONFLICT DO NOTHING`` on the unique key: when
     another planner made the same row first, its row stands."""
-    by_key = {(n.recipient, n.kind, n.due_at): n for n in existing}
+    by_key = {(n.recipient, n.kind, n.due_at, n.event_slot): n for n in existing}
     wanted_keys = set()
     new = []
     for plan in wanted:
-        key = (plan.recipient.key, plan.kind, plan.due_at)
+        key = (plan.recipient.key, plan.kind, plan.due_at, plan.fields.get("event_slot", ""))
         if key in wanted_keys:
             continue
         wanted_keys.add(key)
@@ -242,7 +259,9 @@ def _apply(subject: str, clinic: Clinic, wanted: list[Planned], existing: list[N
     if new:
         Notification.objects.bulk_create(new, ignore_conflicts=True)
     stale = [
-        n.pk for n in existing if n.status == PENDING and (n.recipient, n.kind, n.due_at) not in wanted_keys
+        n.pk
+        for n in existing
+        if n.status == PENDING and (n.recipient, n.kind, n.due_at, n.event_slot) not in wanted_keys
     ]
     if stale:
         Notification.objects.filter(pk__in=stale, status=PENDING).update(
@@ -271,9 +290,9 @@ def appointment_reminders_plan(appointment) -> None:
 
 def _plan_reminders(appointment, clinic, people, existing) -> None:
     today = clock.now().astimezone(clinic.tz).date()
-    wanted = _reminders_wanted(appointment, clinic, people, today)
+    wanted = _reminders_wanted(appointment, clinic, people, today, existing)
     if appointment.status == "booked":
-        why = f"the appointment moved to {appointment.day.isoformat()}"
+        why = f"the appointment moved to {event_slot(appointment)}"
     else:
         why = f"the appointment is {appointment.get_status_display().lower()}"
     _apply(f"appointment:{appointment.pk}", clinic, wanted, existing, why)

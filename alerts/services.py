@@ -44,6 +44,11 @@ def alert_resolve(*, alert: Alert, why: str) -> Alert:
     return alert
 
 
+# What an acknowledgement note holds (what was done, who is handling it) fits in a paragraph;
+# the note is repeated in the audit record and shown on every page that lists the alert.
+NOTE_MAX_CHARS = 2000
+
+
 @transaction.atomic
 def alert_acknowledge(*, actor, alert: Alert, note: str) -> Alert:
     """A staff member takes the alert in hand: who, when and why are audited; its
@@ -56,6 +61,12 @@ def alert_acknowledge(*, actor, alert: Alert, note: str) -> Alert:
     require_role(actor, alert.clinic, PATIENT_WRITERS, "Acknowledging an alert")
     if not (note or "").strip():
         raise CalculationError("note", "is required: say what was done or who is handling it")
+    if len(note.strip()) > NOTE_MAX_CHARS:
+        raise CalculationError(
+            "note",
+            f"is too long: at most {NOTE_MAX_CHARS} characters (this one has {len(note.strip())})",
+            code="max_length",
+        )
     if alert.acknowledged_at is not None:
         raise CalculationError(
             "alert",

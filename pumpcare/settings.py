@@ -8,7 +8,7 @@
 | DATABASE_URL | ``sqlite:///var/db.sqlite3`` (embedded); ``postgres://…`` in production |
 | DATABASE_PREPARED_STATEMENTS | on (PostgreSQL); ``0`` behind a transaction-mode PgBouncer |
 | CELERY_RESULT_BACKEND | none (the benchmarks set one) |
-| EMAIL_TIMEOUT, PUMPCARE_BASE_URL, PUMPCARE_REMINDER_LOCAL_TIME, PUMPCARE_ESCALATE_*, PUMPCARE_SEND_* | the outbox (README: Configuration) |
+| EMAIL_TIMEOUT, PUMPCARE_BASE_URL, PUMPCARE_REMINDER_LOCAL_TIME, PUMPCARE_ESCALATE_*, PUMPCARE_SEND_*, PUMPCARE_INSTANCE_ID | the outbox (README: Configuration) |
 | CELERY_BROKER_URL or REDIS_URL | kombu's filesystem transport under ``var/broker`` |
 | CACHE_URL | a cache in each process; ``redis://…`` shares one between the web workers |
 | EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_USE_SSL, DEFAULT_FROM_EMAIL | Django's names; console backend when DEBUG is on, SMTP otherwise |
@@ -16,6 +16,7 @@
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -245,6 +246,17 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "pumpcare <noreply@loc
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
 
 # --- Notification outbox (reminders, staff notices, escalations) -----------------------
+# This installation's identifier in Message-IDs and iCalendar UIDs, so that two installations
+# never send two different messages (or events) under one identifier. Empty: one generated
+# when it is first needed and kept in the database (alerts.Installation), so it survives
+# restarts and moves with the data. Set it when two installations share a copy of one
+# database (a staging copy of production): letters, digits, '-' and '.' only.
+PUMPCARE_INSTANCE_ID = os.environ.get("PUMPCARE_INSTANCE_ID", "").strip()
+if PUMPCARE_INSTANCE_ID and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]{0,62}", PUMPCARE_INSTANCE_ID):
+    raise ImproperlyConfigured(
+        "PUMPCARE_INSTANCE_ID may hold letters, digits, '-' and '.' only (at most 63), "
+        f"starting with a letter or digit (got {PUMPCARE_INSTANCE_ID!r})"
+    )
 # Links in emails (confirm attendance) point here.
 PUMPCARE_BASE_URL = os.environ.get("PUMPCARE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 PUMPCARE_NOTIFICATIONS = {

@@ -12,9 +12,11 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 
+from alerts.identity import instance_id
 from patients.permissions import PATIENT_WRITERS, require_role
 from patients.services import save_audited
 from pumpcare import clock
+from pumpcare.text import one_line
 
 from .models import Appointment, AppointmentStatus, CalendarFeed
 
@@ -22,7 +24,16 @@ PRODID = "-//pumpcare//appointments//EN"
 
 
 def _escape(text: str) -> str:
+    """RFC 5545 3.3.11 TEXT: backslash, semicolon and comma escaped, a line break written as
+    ``\\n``. Stored text goes through ``one_line`` first (``_text``): only the breaks this
+    module puts between lines of a description reach here."""
     return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+
+
+def _text(value) -> str:
+    """Stored text (a name, an MRN, a serial number) as one line: a carriage return typed
+    into a patient's name would otherwise end the line and break the whole feed."""
+    return one_line(str(value))
 
 
 def _fold(line: str) -> str:
@@ -52,7 +63,10 @@ def render_feed(feed: CalendarFeed) -> str:
     clinic = feed.clinic
     stamp = f"{clock.now().astimezone(UTC):%Y%m%dT%H%M%SZ}"
     minutes = settings.PUMPCARE_CALENDAR["appointment_minutes"]
-    name = f"pumpcare {clinic.name}" + (f" — {feed.nurse.get_username()}" if feed.nurse_id else "")
+    instance = instance_id()  # another installation's appointment 7 is another event
+    name = f"pumpcare {_text(clinic.name)}" + (
+        f" — {_text(feed.nurse.get_username())}" if feed.nurse_id else ""
+    )
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
@@ -63,7 +77,7 @@ def render_feed(feed: CalendarFeed) -> str:
     ]
     for appointment in feed_appointments(feed):
         pump, patient = appointment.pump, appointment.pump.patient
-        lines += ["BEGIN:VEVENT", f"UID:appointment-{appointment.pk}@pumpcare", f"DTSTAMP:{stamp}"]
+        lines += ["BEGIN:VEVENT", f"UID:appointment-{appointment.pk}.{instance}@pumpcare", f"DTSTAMP:{stamp}"]
         if appointment.time is None:
             lines.append(f"DTSTART;VALUE=DATE:{appointment.day:%Y%m%d}")
         else:
@@ -74,15 +88,16 @@ def render_feed(feed: CalendarFeed) -> str:
                 f"DTEND:{start + timedelta(minutes=minutes):%Y%m%dT%H%M%SZ}",
             ]
         summary = (
-            f"{appointment.get_kind_display()}: {patient.family_name}, {patient.given_name} ({patient.mrn})"
+            f"{appointment.get_kind_display()}: {_text(patient.family_name)}, {_text(patient.given_name)}"
+            f" ({_text(patient.mrn)})"
         )
-        description = f"Pump {pump.model.code} #{pump.serial_number}" + (
-            f"\nNurse: {appointment.nurse.get_username()}" if appointment.nurse_id else ""
+        description = f"Pump {_text(pump.model.code)} #{_text(pump.serial_number)}" + (
+            f"\nNurse: {_text(appointment.nurse.get_username())}" if appointment.nurse_id else ""
         )
         lines += [
             f"SUMMARY:{_escape(summary)}",
             f"DESCRIPTION:{_escape(description)}",
-            f"LOCATION:{_escape(clinic.name)}",
+            f"LOCATION:{_escape(_text(clinic.name))}",
             "STATUS:CONFIRMED",
             "END:VEVENT",
         ]

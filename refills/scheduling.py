@@ -605,17 +605,19 @@ def appointment_book(
         raise therapy.CalculationError(
             "status", f"a {appointment.status} appointment cannot be booked", code="not_open"
         )
-    moved = day is not None and day != appointment.day
+    moved = (day is not None and day != appointment.day) or (at is not None and at != appointment.time)
     appointment.day = day or appointment.day
     warnings = _check_day(appointment.pump, appointment.kind, appointment.day)
     appointment.time = at if at is not None else appointment.time
     appointment.nurse = nurse if nurse is not None else appointment.nurse
     reason = "moved" if moved and appointment.status == AppointmentStatus.BOOKED else "booked"
-    if moved:  # a confirmation was for the old day
+    if moved:  # a confirmation was for the old day or time
         appointment.confirmed_at, appointment.confirmed_by = None, ""
     appointment.status = AppointmentStatus.BOOKED
     save_audited(appointment, actor=actor, reason=reason)
-    appointment_reminders_plan(appointment)  # moved: the old reminders are cancelled, new ones due
+    # moved (another day, or another time that day): the old slot's pending reminders are
+    # cancelled, the new slot's planned, and whoever was already told the old one is told again
+    appointment_reminders_plan(appointment)
     return appointment, warnings
 
 

@@ -1,9 +1,11 @@
 """The iCalendar feed of booked appointments (issue 3, item 6; RFC 5545)."""
 
+import re
 from datetime import date, time
 
 import pytest
 
+from alerts.identity import instance_id
 from patients.models import Clinic
 from refills.models import Appointment
 from tests.conftest import client_for
@@ -79,7 +81,7 @@ def test_a_nurse_feed_shows_only_that_nurse(api, booked, nurse):
     clinic, timed, _ = booked
     feed = feed_url(api, clinic, nurse=nurse.username)
     lines = unfold(client_for(None).get(feed["url"].replace("http://testserver", "")).content.decode())
-    assert properties(lines, "UID") == [f"UID:appointment-{timed.pk}@pumpcare"]
+    assert properties(lines, "UID") == [f"UID:appointment-{timed.pk}.{instance_id()}@pumpcare"]
 
 
 def test_a_revoked_feed_is_gone(api, booked):
@@ -111,3 +113,80 @@ def test_long_lines_are_folded_at_75_octets_without_splitting_characters():
     assert all(len(p.encode()) <= 75 for p in parts)
     assert all(p.startswith(" ") for p in parts[1:])
     assert folded.replace("\r\n ", "") == line
+
+
+# --- a strict reader: what a strict calendar client does with the feed ------------------
+
+CONTENT_LINE = re.compile(
+    # RFC 5545 3.1: name *(";" param) ":" value; param values quoted or plain; no control
+    # character anywhere but HTAB (a bare CR, LF, NUL or VT makes the line invalid)
+    r"^(?P<name>[A-Za-z0-9-]+)"
+    r'(?P<params>(?:;[A-Za-z0-9-]+=(?:"[^"\x00-\x08\x0a-\x1f\x7f]*"|[^";:,\x00-\x08\x0a-\x1f\x7f]*)'
+    r'(?:,(?:"[^"\x00-\x08\x0a-\x1f\x7f]*"|[^";:,\x00-\x08\x0a-\x1f\x7f]*))*)*)'
+    r":(?P<value>[^\x00-\x08\x0a-\x1f\x7f]*)$"
+)
+
+
+def strict_parse(body: bytes) -> list[dict]:
+    """The events of an RFC 5545 stream, refusing what a strict parser refuses: a line not
+    ended by CRLF, a line longer than 75 octets, a control character, a malformed content
+    line, a component not closed. Returns each VEVENT's properties, TEXT values unescaped."""
+    assert body.endswith(b"\r\n"), "the stream ends with CRLF"
+    physical = body[:-2].split(b"\r\n")
+    for raw in physical:
+        assert b"\r" not in raw and b"\n" not in raw, f"a bare CR or LF in {raw!r}"
+        assert len(raw) <= 75, f"a line longer than 75 octets: {raw!r}"
+    lines: list[str] = []
+    for raw in physical:
+        text = raw.decode("utf-8")  # strict: invalid UTF-8 raises
+        if text[:1] in (" ", "\t"):
+            assert lines, "a continuation line first"
+            lines[-1] += text[1:]
+        else:
+            lines.append(text)
+    stack, events = [], []
+    for line in lines:
+        match = CONTENT_LINE.match(line)
+        assert match, f"not a content line: {line!r}"
+        name, value = match["name"].upper(), match["value"]
+        if name == "BEGIN":
+            stack.append(value)
+            if value == "VEVENT":
+                events.append({})
+        elif name == "END":
+            assert stack and stack.pop() == value, f"END:{value} closes nothing"
+        elif stack and stack[-1] == "VEVENT":
+            events[-1][name] = re.sub(r"\\([\\;,nN])", lambda m: "\n" if m[1] in "nN" else m[1], value)
+            assert not re.search(r"(?<!\\)[;,]", value.replace("\\\\", "")) or name not in TEXT, line
+    assert stack == [], f"components left open: {stack}"
+    return events
+
+
+TEXT = {"SUMMARY", "DESCRIPTION", "LOCATION"}
+
+
+@pytest.mark.parametrize(
+    "given, family, mrn",
+    [
+        ("Zoë\rAnn", "Okafor\r\nLindqvist", "NY-7"),
+        ("Zoë\u2028Ann", "Okafor\x0bLindqvist", "NY-\x1b7"),
+        ("Zoë\nAnn", "Okafor\x85Lindqvist", "NY-\t7"),
+    ],
+    ids=["carriage-returns", "line-separator-and-vertical-tab", "newline-nel-and-tab"],
+)
+def test_a_line_break_typed_into_a_name_does_not_break_the_feed(api, booked, given, family, mrn):
+    clinic, timed, all_day = booked
+    patient = timed.pump.patient
+    patient.given_name, patient.family_name, patient.mrn = given, family, mrn
+    patient.save()
+    clinic.name = "Neuro,\rEast; Side"
+    clinic.save()
+    feed = feed_url(api, clinic)
+    body = client_for(None).get(feed["url"].replace("http://testserver", "")).content
+    events = strict_parse(body)
+    assert len(events) == 2
+    timed_event = next(e for e in events if e["DTSTART"] == "20261214T143000Z")
+    # Each break or control character is one space: the name reads as the clinic typed it.
+    expected_mrn = "NY-7" if mrn == "NY-7" else "NY- 7"
+    assert timed_event["SUMMARY"] == f"Refill: Okafor Lindqvist, Zoë Ann ({expected_mrn})"
+    assert timed_event["LOCATION"] == "Neuro, East; Side"

@@ -9,6 +9,7 @@ import pytest
 from django.core import mail
 
 from alerts.confirm import confirmation_url
+from patients.models import Caregiver
 from refills.models import Appointment
 from tests.factories import PatientFactory, PumpFactory
 from tests.helpers import clock_at, deliver, fill
@@ -81,6 +82,39 @@ def test_a_moved_appointment_voids_the_link_and_the_confirmation(client, api, ap
     assert "+1 555 0100" in refused.content.decode()  # whom to call instead
     appointment.refresh_from_db()
     assert appointment.confirmed_at is None
+
+
+@pytest.mark.rule("ALERT-2")
+def test_a_new_time_the_same_day_voids_the_link_and_the_confirmation(client, api, appointment):
+    url = path_of(confirmation_url(appointment, "patient:1"))
+    client.post(url)
+    response = api.post(f"/api/v1/appointments/{appointment.pk}/book/", {"time": "14:00"}, format="json")
+    assert response.status_code == 200, response.json()
+    appointment.refresh_from_db()
+    assert (appointment.day, appointment.time.isoformat()) == (date(2026, 12, 14), "14:00:00")
+    # The patient confirmed 10:30, not 14:00: the worklist must not show them as coming.
+    assert (appointment.confirmed_at, appointment.confirmed_by) == (None, "")
+    refused = client.post(url)
+    assert refused.status_code == 410 and "changed or cancelled" in refused.content.decode()
+
+
+@pytest.mark.rule("ALERT-2")
+def test_a_caregivers_link_confirms_for_the_person_they_care_for(client, appointment):
+    caregiver = Caregiver.objects.create(
+        patient=appointment.pump.patient,
+        name="Grace Hopper",
+        email="grace@example.org",
+        communication_consent=True,
+    )
+    url = path_of(confirmation_url(appointment, f"caregiver:{caregiver.pk}"))
+    name = f"{appointment.pump.patient.given_name} {appointment.pump.patient.family_name}"
+    page = client.get(url).content.decode()
+    assert f"Confirm the appointment of {name}" in page and f"{name} will come" in page
+    assert "your appointment" not in page.lower() and "I will come" not in page
+    done = client.post(url).content.decode()
+    assert f"The attendance of {name} is confirmed." in done and "Your attendance" not in done
+    appointment.refresh_from_db()
+    assert appointment.confirmed_by == f"caregiver:{caregiver.pk}"
 
 
 def test_a_tampered_link_is_refused(client, appointment):

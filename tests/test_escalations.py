@@ -164,6 +164,31 @@ def test_acknowledging_stops_the_escalation_and_is_audited(home, api, nurse, mon
     assert api.get("/api/v1/alerts/?open=1&kind=past_empty").json()["count"] == 0
 
 
+@pytest.mark.rule("ALERT-1")
+@pytest.mark.parametrize(
+    "note, message",
+    [
+        (42, "Not a valid string."),
+        (["called"], "Not a valid string."),
+        ({"text": "called"}, "Not a valid string."),
+        ("x" * 300_000, "Ensure this field has no more than 2000 characters."),
+    ],
+    ids=["number", "list", "object", "300-kB"],
+)
+def test_an_acknowledgement_note_is_words_of_a_bounded_length(home, api, note, message):
+    alert = alert_of(pump_filled(home, api, PAST_EMPTY), "past_empty")
+    body = assert_refused(
+        api.post(f"/api/v1/alerts/{alert.pk}/acknowledge/", {"note": note}, format="json"), "note"
+    )
+    assert body["errors"]["note"] == [message]
+    alert.refresh_from_db()
+    assert (alert.acknowledged_at, alert.acknowledgement_note) == (None, "")
+    assert alert.history.count() == 1  # raised; nothing written by the refusal
+    # 2000 characters is a note (the longest one).
+    done = api.post(f"/api/v1/alerts/{alert.pk}/acknowledge/", {"note": "y" * 2000}, format="json")
+    assert done.status_code == 200 and len(done.json()["acknowledgement_note"]) == 2000
+
+
 def test_another_clinic_cannot_acknowledge(home, api, outsider):
     alert = alert_of(pump_filled(home, api, PAST_EMPTY), "past_empty")
     response = client_for(outsider).post(

@@ -11,8 +11,10 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
+from django.db import OperationalError
 
 from alerts import delivery
+from alerts.identity import instance_id
 from alerts.models import Alert, Notification
 from tests.conftest import NOW, client_for
 from tests.factories import PatientFactory, PumpFactory
@@ -76,7 +78,7 @@ def test_a_due_row_is_sent_once_even_when_its_task_runs_twice(row, django_captur
     assert len(mail.outbox) == 1
     row.refresh_from_db()
     assert (row.status, row.attempts, row.sent_at, row.claim) == ("sent", 1, NOW, "")
-    assert row.message_id == f"<pumpcare.notification.{row.pk}@localhost>"
+    assert row.message_id == f"<pumpcare.notification.{row.pk}.{instance_id()}@localhost>"
     assert mail.outbox[0].extra_headers["Message-ID"] == row.message_id
 
 
@@ -177,7 +179,10 @@ def test_staff_resend_a_failed_row(row, flaky, nurse, django_capture_on_commit_c
     assert_refused(api.post(f"/api/v1/notifications/{row.pk}/resend/"), "status", code="not_finished")
     assert [o.status for o in deliver(django_capture_on_commit_callbacks)] == ["sent"]
     row.refresh_from_db()
-    assert row.message_id == f"<pumpcare.notification.{row.pk}.r{int(NOW.timestamp())}@localhost>"
+    assert (
+        row.message_id
+        == f"<pumpcare.notification.{row.pk}.r{int(NOW.timestamp())}.{instance_id()}@localhost>"
+    )
 
 
 def test_the_outbox_lists_and_filters(row, nurse):
@@ -241,3 +246,51 @@ def test_a_worker_reuses_its_smtp_connection_and_reconnects_when_the_server_drop
         assert delivery._MAIL["connection"] is not kept
         assert len(sink.recorder.accepted) == 2 and sink.recorder.duplicates() == 0
     delivery._mail_close()
+
+
+def database_away(monkeypatch, failures: int) -> list[float]:
+    """The database is unreachable for the first ``failures`` writes of a send's outcome (as
+    psycopg reports a server gone mid-connection); returns the worker's waits."""
+    real, calls, waits = delivery._finish, [], []
+
+    def finish(row, claim, **fields):
+        calls.append(fields.get("status"))
+        if len(calls) <= failures:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(row, claim, **fields)
+
+    monkeypatch.setattr(delivery, "_finish", finish)
+    monkeypatch.setattr(delivery.time, "sleep", waits.append)
+    return waits
+
+
+@pytest.mark.rule("ALERT-1")
+def test_a_database_away_after_the_mail_server_accepted_sends_nothing_twice(
+    row, monkeypatch, django_capture_on_commit_callbacks
+):
+    # The tester's case: PostgreSQL unreachable for 41 s just after the SMTP server accepted.
+    # Tries at 0, 0.5, 1.5, 3.5, 7.5, 15.5 and 31.5 s fail (0.5 + 1 + 2 + 4 + 8 + 16 = 31.5);
+    # the one after a 30 s wait, at 61.5 s, finds the database back.
+    waits = database_away(monkeypatch, failures=7)
+    assert [o.status for o in deliver(django_capture_on_commit_callbacks)] == ["sent"]
+    assert waits == [0.5, 1, 2, 4, 8, 16, 30]
+    row.refresh_from_db()
+    assert (row.status, row.claim, row.sent_at) == ("sent", "", NOW)
+    # The sweeper, ten minutes on, finds nothing "sending" to send again.
+    assert delivery.stuck_sweep(now=NOW + timedelta(seconds=601)) == 0
+    assert deliver(django_capture_on_commit_callbacks, now=NOW + timedelta(hours=1)) == []
+    assert len(mail.outbox) == 1
+
+
+def test_the_outcome_is_retried_for_half_the_sweepers_limit_and_no_longer(
+    row, monkeypatch, django_capture_on_commit_callbacks, settings
+):
+    waits = database_away(monkeypatch, failures=100)
+    with pytest.raises(OperationalError):
+        deliver(django_capture_on_commit_callbacks)
+    # 0.5 + 1 + … + 16 = 31.5, then 30 s steps: 31.5 + 8 × 30 = 271.5; one more would pass 300.
+    assert waits == [0.5, 1, 2, 4, 8, 16] + [30.0] * 8
+    assert sum(waits) <= settings.PUMPCARE_NOTIFICATIONS["stuck_after_seconds"] / 2 == 300
+    assert len(mail.outbox) == 1
+    row.refresh_from_db()
+    assert row.status == "sending"  # the bound that remains: the sweeper sends it again

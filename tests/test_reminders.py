@@ -7,7 +7,10 @@ before, at 09:00 local time. A first fill on 2026-11-20 (20 mL, 250 mcg/day) has
 refill-by date on Monday 2026-12-14.
 """
 
+import importlib
+import itertools
 from datetime import UTC, date, datetime
+from email.header import decode_header, make_header
 
 import pytest
 from django.core import mail
@@ -145,7 +148,7 @@ def test_moving_an_appointment_cancels_its_reminders_and_plans_new_ones(api, pum
     assert response.status_code == 200, response.json()
     old = Notification.objects.filter(subject=f"appointment:{appointment.pk}", event_on=date(2026, 12, 14))
     assert {(n.status, n.status_reason) for n in old} == {
-        ("cancelled", "the appointment moved to 2026-12-11")
+        ("cancelled", "the appointment moved to 2026-12-11 10:30")
     }
     assert rows(appointment, "pending") == [
         ("patient", at((11, 27))),
@@ -160,6 +163,91 @@ def test_moving_an_appointment_cancels_its_reminders_and_plans_new_ones(api, pum
         ("patient", at((12, 13))),
     ]
     assert Notification.objects.filter(subject=f"appointment:{appointment.pk}").count() == 6
+
+
+@pytest.mark.rule("ALERT-2")
+def test_a_new_time_the_same_day_tells_whoever_was_reminded_of_the_old_one(
+    api, pump, caregivers, monkeypatch, django_capture_on_commit_callbacks
+):
+    appointment = book(api, pump)  # Monday 14 December, 10:30
+    clock_at(monkeypatch, at((12, 13), 9))
+    deliver(django_capture_on_commit_callbacks)  # the 1-day reminders: Ada and Grace read 10:30
+    assert {("10:30" in m.body, m.to[0]) for m in mail.outbox} == {
+        (True, "ada@example.org"),
+        (True, "grace@example.org"),
+    }
+    mail.outbox.clear()
+    clock_at(monkeypatch, at((12, 13), 15))
+    response = api.post(f"/api/v1/appointments/{appointment.pk}/book/", {"time": "14:00"}, format="json")
+    assert response.status_code == 200, response.json()
+    # No configured day before is left (14, 7 and 1 days before have passed): without a new
+    # message the only one they hold says 10:30. Each is told again, at once.
+    outcomes = deliver(django_capture_on_commit_callbacks)
+    assert [o.status for o in outcomes] == ["sent", "sent"]
+    assert sorted(m.to[0] for m in mail.outbox) == ["ada@example.org", "grace@example.org"]
+    for message in mail.outbox:
+        assert "14:00" in message.body and "10:30" not in message.body
+        assert "Monday 14 December 2026" in message.body
+    assert deliver(django_capture_on_commit_callbacks) == []  # told once
+    outbox.reminders_plan_all()  # the periodic pass finds the rows it made: nothing new
+    assert deliver(django_capture_on_commit_callbacks) == []
+
+
+@pytest.mark.rule("ALERT-2")
+def test_reminders_sent_before_rows_named_their_slot_are_not_sent_again(
+    api, pump, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Migration alerts 0009 names the slot of the rows planned before it: a reminder sent
+    then must not read as one for another slot, or everyone reminded would be told again."""
+    from django.apps import apps
+
+    migration = importlib.import_module("alerts.migrations.0009_notification_names_the_appointment_slot")
+    appointment = book(api, pump)
+    clock_at(monkeypatch, at((11, 30), 9))
+    deliver(django_capture_on_commit_callbacks)
+    subject = f"appointment:{appointment.pk}"
+    Notification.objects.filter(subject=subject).update(event_slot="")  # as the rows were
+    Notification.objects.filter(subject=subject, due_at=at((12, 13))).update(event_on=date(2026, 12, 10))
+    migration.name_the_slots(apps, None)
+    assert sorted(Notification.objects.filter(subject=subject).values_list("event_slot", flat=True)) == [
+        "2026-12-10",  # planned for a day the appointment has left: the day alone
+        "2026-12-14 10:30",
+        "2026-12-14 10:30",
+    ]
+    outbox.reminders_plan_all()
+    assert deliver(django_capture_on_commit_callbacks) == []
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.rule("ALERT-2")
+def test_a_new_time_the_same_day_moves_the_pending_reminders(api, pump):
+    appointment = book(api, pump)
+    response = api.post(f"/api/v1/appointments/{appointment.pk}/book/", {"time": "14:00"}, format="json")
+    assert response.status_code == 200, response.json()
+    old = Notification.objects.filter(subject=f"appointment:{appointment.pk}", event_slot="2026-12-14 10:30")
+    assert {(n.status, n.status_reason) for n in old} == {
+        ("cancelled", "the appointment moved to 2026-12-14 14:00")
+    }
+    new = Notification.objects.filter(subject=f"appointment:{appointment.pk}", event_slot="2026-12-14 14:00")
+    # Same days (14, 7 and 1 before the same Monday): the same due times, new rows.
+    assert sorted((n.status, n.due_at) for n in new) == [
+        ("pending", at((11, 30))),
+        ("pending", at((12, 7))),
+        ("pending", at((12, 13))),
+    ]
+
+
+@pytest.mark.rule("ALERT-2")
+def test_a_reminder_is_not_sent_for_a_time_changed_behind_the_planners_back(
+    api, pump, monkeypatch, django_capture_on_commit_callbacks
+):
+    appointment = book(api, pump)
+    Appointment.objects.filter(pk=appointment.pk).update(time="14:00")  # not through a service
+    clock_at(monkeypatch, at((11, 30), 9))
+    outcomes = deliver(django_capture_on_commit_callbacks)
+    assert [(o.status, o.detail) for o in outcomes] == [
+        ("cancelled", "the appointment moved to 2026-12-14 14:00")
+    ]
 
 
 @pytest.mark.rule("ALERT-2")
@@ -243,6 +331,59 @@ def test_a_reminder_is_sent_once_when_due_with_the_least_health_information(
     sent = Notification.objects.filter(status="sent")
     assert sent.count() == 2
     assert all(n.sent_at and n.message_id and n.attempts == 1 for n in sent)
+
+
+def raw_subject(message) -> tuple[list[str], str]:
+    """The Subject header as it goes on the wire (its folded lines), and decoded."""
+    raw = message.message().as_bytes()
+    head = raw.split(b"\n\n", 1)[0].decode("ascii").split("\n")  # headers are 7-bit: encoded words
+    start = next(i for i, line in enumerate(head) if line.startswith("Subject:"))
+    lines = [head[start]] + list(itertools.takewhile(lambda line: line[:1] in (" ", "\t"), head[start + 1 :]))
+    decoded = str(make_header(decode_header(" ".join(line.strip() for line in lines)[len("Subject:") :])))
+    return lines, decoded
+
+
+@pytest.mark.rule("ALERT-2")
+def test_a_non_ascii_subject_starts_on_the_header_line(
+    api, pump, home, monkeypatch, django_capture_on_commit_callbacks
+):
+    home.name = "Clinique Sainte-Thérèse\x07 & Saint-Éloi"  # typed with a stray control character
+    home.save()
+    book(api, pump)
+    clock_at(monkeypatch, at((11, 30), 9))
+    deliver(django_capture_on_commit_callbacks)
+    lines, decoded = raw_subject(mail.outbox[0])
+    # Django folded the encoded subject before its first word: "Subject: " alone on a line.
+    assert lines[0].startswith("Subject: =?utf-8?"), lines
+    assert all(len(line) <= 78 for line in lines)
+    assert (
+        decoded
+        == "Reminder: your appointment at Clinique Sainte-Thérèse & Saint-Éloi on Monday 14 December 2026"
+    )
+
+
+@pytest.mark.rule("ALERT-2")
+def test_a_caregiver_is_told_of_the_appointment_of_the_person_they_care_for(
+    api, pump, caregivers, monkeypatch, django_capture_on_commit_callbacks
+):
+    book(api, pump)
+    clock_at(monkeypatch, at((11, 30), 9))
+    deliver(django_capture_on_commit_callbacks)
+    message = next(m for m in mail.outbox if m.to == ["grace@example.org"])
+    assert message.subject == "Reminder: Ada's appointment at Home Clinic on Monday 14 December 2026"
+    html = message.alternatives[0][0]
+    for text in (message.body, html):
+        assert "your appointment" not in text and "you will come" not in text and "If you cannot" not in text
+        assert "the appointment of Ada Byron, whom you help care for" in text
+        assert "Confirm that Ada Byron will come" in text
+        # ALERT-2: the date, the time, the clinic and its phone; no drug, diagnosis or device.
+        for fact in ("Monday 14 December 2026", "10:30", "Home Clinic", "+1 555 0123"):
+            assert fact in text
+        for word in ("baclofen", "spastic", "intrathecal", "pump", "mcg", "refill"):
+            assert word not in text.lower(), word
+    patient_message = next(m for m in mail.outbox if m.to == ["ada@example.org"])
+    assert patient_message.subject == "Reminder: your appointment at Home Clinic on Monday 14 December 2026"
+    assert "Confirm that you will come" in patient_message.body
 
 
 @pytest.mark.rule("ALERT-2")

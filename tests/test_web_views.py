@@ -346,6 +346,38 @@ def test_print_stale_cards_with_nothing_stale_says_so_in_words(api, nurse, clini
     assert "No stale card can be printed now: 1 card lacks data the card must show." in page
 
 
+@pytest.mark.rule("ALERT-1")
+@pytest.mark.parametrize("page", ["pump", "alerts"])
+def test_a_refused_acknowledgement_says_so_under_the_note_field(nurse, clinic, filled, page):
+    alert = alert_raise(
+        clinic=clinic,
+        pump=filled,
+        kind=AlertKind.NO_REFILL_SLOT,
+        severity=Severity.WARNING,
+        message="no slot",
+    )
+    c = browser(nurse)
+    url = f"/pumps/{filled.pk}/" if page == "pump" else "/clinics/HOME/alerts/"
+    for note, words in [
+        (" ", "The note is required: say what was done or who is handling it."),
+        ("x" * 2001, "The note is too long: at most 2000 characters (this one has 2001)."),
+    ]:
+        refused = c.post(f"/alerts/{alert.pk}/acknowledge/", {"note": note, "next": url}, follow=True)
+        html = refused.content.decode()
+        assert refused.redirect_chain[-1][0] == url
+        # Next to the field it belongs to, in the nurse's words; the page's list says what failed.
+        assert (
+            f'aria-describedby="note-{alert.pk}-error">\n<span class="field-error" id="note-{alert.pk}-error"'
+            f' role="alert">{words}</span>'
+        ) in html
+        assert f"The alert was not acknowledged: {words[0].lower()}{words[1:]}" in html
+        assert html.count(words) == 1
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is None and alert.history.count() == 1
+    # The next page shows no stale error.
+    assert "field-error" not in c.get(url).content.decode()
+
+
 def test_acknowledge_from_the_pump_page_is_audited(nurse, clinic, filled):
     alert = alert_raise(
         clinic=clinic,

@@ -764,7 +764,15 @@ def alert_ack(request, alert_id):
     try:
         alert_acknowledge(actor=request.user, alert=alert, note=request.POST.get("note", ""))
     except REFUSALS as error:
-        messages.error(request, f"The alert was not acknowledged: {_refusal(error, alert.clinic)['message']}")
+        refusal = _refusal(error, alert.clinic)
+        if refusal["field"] == "note":  # said under the note field too (web/_alert.html)
+            words = f"the {refusal['label'].lower()} {refusal['message']}"
+            messages.error(
+                request, words[0].upper() + words[1:] + ".", extra_tags=wording.ack_note_tag(alert.pk)
+            )
+            messages.error(request, f"The alert was not acknowledged: {words}.")
+        else:
+            messages.error(request, f"The alert was not acknowledged: {refusal['message']}")
     else:
         messages.success(request, f"Alert acknowledged: {alert.get_kind_display()}.")
     return redirect(_back(request, default))

@@ -45,6 +45,7 @@ LABELS = {
     "lockout_minutes": "lockout (minutes)",
     "lot_number": "Lot number",
     "notes": "Notes",
+    "note": "Note",
     "reason": "Reason",
     "override_reason": "Physician's override reason",
     "utc_offset": "UTC offset",
@@ -201,3 +202,9 @@ def screening_outcome(outcome) -> str:
     if outcome.status == "next_step":
         return f"No response yet: next step {mcg(outcome.next_dose_mcg)} mcg"
     return "Not a candidate for intrathecal baclofen"
+
+
+def ack_note_tag(alert_id: int) -> str:
+    """The tag of a refused acknowledgement's message shown under that alert's note field
+    (the page's message list leaves such field errors to their field)."""
+    return f"field-error alert-{alert_id}-note"

@@ -12,3 +12,10 @@ register = template.Library()
 @register.filter
 def humane(message) -> str:
     return wording.humane(str(message or ""), timezone.get_current_timezone())
+
+
+@register.filter
+def ack_note_refusal(messages, alert_id) -> str:
+    """Why the acknowledgement of alert ``alert_id`` was refused, for under its note field."""
+    tag = wording.ack_note_tag(alert_id)
+    return next((str(m) for m in messages or () if m.extra_tags == tag), "")
