@@ -13,10 +13,15 @@
 | CACHE_URL | a cache in each process; ``redis://…`` shares one between the web workers |
 | EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_USE_SSL, DEFAULT_FROM_EMAIL | Django's names; console backend when DEBUG is on, SMTP otherwise |
 | TIME_ZONE | UTC (storage is always UTC; each clinic has its own zone) |
+| LOGIN_FAILURE_LIMIT, LOGIN_COOLOFF_MINUTES | 10 wrong passwords from one address for one username lock that login for 15 minutes |
+| API_FAILED_TOKEN_RATE | ``20/min``: failed API token attempts per address before 429 |
+| TRUSTED_PROXIES | 0; the number of reverse proxies in front (docker-compose: 1, caddy). Only then are ``X-Forwarded-For`` and ``X-Forwarded-Proto`` believed |
+| SESSION_COOKIE_SECURE, CSRF_COOKIE_SECURE, SECURE_SSL_REDIRECT, SECURE_HSTS_SECONDS, SECURE_HSTS_INCLUDE_SUBDOMAINS, SECURE_HSTS_PRELOAD | on, on, on, one year, on, off when DEBUG is off |
 """
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -62,6 +67,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "axes",
+    "csp",
     "django_celery_beat",
     "simple_history",
     "patients",
@@ -74,6 +82,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise: static files keep their caching; everything rendered is no-store.
+    "pumpcare.security.NoStoreMiddleware",
+    "pumpcare.security.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -81,7 +92,60 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- Locked doors (README: Security) ----------------------------------------------------
+# Login lockout (django-axes) for every login that goes through Django's authenticate():
+# the web app, the browsable API and the admin. A username is locked from one address
+# after LOGIN_FAILURE_LIMIT wrong passwords, for LOGIN_COOLOFF_MINUTES (each further
+# attempt during the lockout starts the cool-off again). Counting per username *and*
+# address keeps a clinic behind one NAT address from being locked out by one mistyping
+# colleague, and keeps a stranger from locking a nurse out from elsewhere. Attempts are
+# stored in the database (admin: Axes), where an administrator can unlock early.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_COOLOFF_MINUTES must be positive")
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "pumpcare.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "pumpcare.security.lockout_response"
+# The number of reverse proxies in front of gunicorn (docker-compose.yml: caddy). Only
+# behind one are X-Forwarded-For (the client's address: lockout, throttling) and
+# X-Forwarded-Proto (https) believed; a client talking to gunicorn directly could forge them.
+TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+if TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Failed API token attempts per client address (DRF's rate format, e.g. 20/min).
+API_FAILED_TOKEN_RATE = os.environ.get("API_FAILED_TOKEN_RATE", "20/min")
+if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", API_FAILED_TOKEN_RATE):
+    raise ImproperlyConfigured(
+        f"API_FAILED_TOKEN_RATE must look like 20/min (a count per s, min, hour or day), got {API_FAILED_TOKEN_RATE!r}"
+    )
+# Content-Security-Policy (django-csp): scripts and styles only from our own static files,
+# no plugins, no framing, forms post only here. pumpcare.security relaxes inline *styles*
+# (never scripts) on the admin, the browsable API and the API docs, whose templates we do
+# not own.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 
 ROOT_URLCONF = "pumpcare.urls"
 WSGI_APPLICATION = "pumpcare.wsgi.application"
@@ -162,6 +226,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "pumpcare.api.exception_handler",
+    # Failed token attempts only (patients.authentication): no throttle on valid requests.
+    "DEFAULT_THROTTLE_RATES": {"failed_token": API_FAILED_TOKEN_RATE},
+    # Which X-Forwarded-For entry is the client (pumpcare.security.client_ip).
+    "NUM_PROXIES": TRUSTED_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "pumpcare API",
@@ -173,6 +241,10 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc from our own static files (drf-spectacular-sidecar), not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "PumpStatusEnum": "patients.models.PumpStatus",
@@ -281,9 +353,17 @@ PUMPCARE_NOTIFICATIONS = {
 }
 
 if not DEBUG:
+    # Production speaks HTTPS only (the proxy in docker-compose.yml terminates it):
+    # cookies only over HTTPS, http redirected, and browsers told to remember (HSTS).
+    # Preload is the domain owner's decision (hstspreload.org), so it is off by default.
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # Change reasons (override reasons among them) can be long: keep them whole.
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
@@ -291,10 +371,32 @@ SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Logged URLs name no patient and carry no link secret (pumpcare.logs): the
+    # development server's access log and Django's "Not Found: <path>" warnings.
+    # gunicorn's access log gets the same filter in pumpcare.gunicorn_conf.
+    "filters": {"redact_search_terms": {"()": "pumpcare.logs.RedactSearchTerms"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact_search_terms"],
+        },
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # WeasyPrint and fontTools narrate every PDF step at INFO.
-    "loggers": {name: {"level": "WARNING"} for name in ("weasyprint", "fontTools")},
+    "loggers": {
+        # WeasyPrint and fontTools narrate every PDF step at INFO.
+        **{name: {"level": "WARNING"} for name in ("weasyprint", "fontTools")},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        "django.request": {"filters": ["redact_search_terms"]},
+    },
 }
 
 # --- Clinical defaults -----------------------------------------------------------------
