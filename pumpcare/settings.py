@@ -384,17 +384,18 @@ LOGGING = {
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler"},
-        "django.server": {
-            "class": "logging.StreamHandler",
-            "formatter": "django.server",
-            "filters": ["redact_search_terms"],
-        },
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         # WeasyPrint and fontTools narrate every PDF step at INFO.
         **{name: {"level": "WARNING"} for name in ("weasyprint", "fontTools")},
-        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        "django.server": {
+            "handlers": ["django.server"],
+            "filters": ["redact_search_terms"],
+            "level": "INFO",
+            "propagate": False,
+        },
         "django.request": {"filters": ["redact_search_terms"]},
     },
 }

@@ -918,5 +918,5 @@ def calendar_feed(request, token: str):
     )
     response = HttpResponse(calendar.render_feed(feed), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="pumpcare.ics"'
-    response["Cache-Control"] = "private, max-age=300"
+    # Cache-Control: no-store, as every rendered response (pumpcare.security.NoStoreMiddleware).
     return response

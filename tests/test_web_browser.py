@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import threading
 from datetime import UTC, date, datetime
@@ -109,8 +110,18 @@ def page(live_server):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         tab = browser.new_page(viewport={"width": 1366, "height": 900})
         tab.set_default_timeout(15_000)
+        # Issue 12: the Content-Security-Policy blocks nothing the pages need. Chromium
+        # reports each violation on the console ("Refused to ... Content Security Policy").
+        violations = []
+        tab.on(
+            "console",
+            lambda message: (
+                violations.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
         yield tab
         browser.close()
+        assert violations == [], "the Content-Security-Policy blocked part of a page"
         # The test body's ORM calls ran beside Playwright's event loop, in a context of their
         # own, with a database connection of their own: close it, or it outlives the test
         # database.
@@ -458,3 +469,27 @@ def test_a_failed_live_check_says_so_in_words_and_never_shows_the_servers_page(
     page.get_by_label("Volume added (mL)").fill("20")
     expect(page.get_by_test_id("live-check-failed")).to_have_count(0)
     expect(page.locator("#preview")).not_to_be_empty()
+
+
+def test_the_api_docs_work_offline_from_our_own_static_files(live_server, page):
+    """Issue 12: Swagger UI and ReDoc come from the project's static files
+    (drf-spectacular-sidecar), under the Content-Security-Policy, and nothing is fetched
+    from another host."""
+    from urllib.parse import urlsplit
+
+    own = urlsplit(live_server.url).netloc
+    elsewhere = []
+    page.on(
+        "request",
+        lambda request: (
+            elsewhere.append(request.url) if urlsplit(request.url).netloc not in (own, "") else None
+        ),
+    )
+    page.goto(live_server.url + "/api/docs/")
+    playwright_api.expect(page.get_by_role("heading", name=re.compile("pumpcare API"))).to_be_visible()
+    playwright_api.expect(page.get_by_text("/api/v1/clinics/", exact=True).first).to_be_visible()
+    shot(page, "30-api-docs-swagger")
+    page.goto(live_server.url + "/api/redoc/")
+    playwright_api.expect(page.get_by_role("heading", name=re.compile("pumpcare API"))).to_be_visible()
+    shot(page, "31-api-docs-redoc")
+    assert [url for url in elsewhere if not url.startswith("data:")] == []
