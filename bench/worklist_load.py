@@ -258,7 +258,10 @@ def main() -> None:
         f"one request in-process (no HTTP), median: from the cache {cached_ms:.2f} ms, "
         f"rendered (cache cleared) {rendered_ms:.1f} ms"
     )
-    env = dict(os.environ, DEBUG="0", ALLOWED_HOSTS="127.0.0.1", DATABASE_CONN_MAX_AGE="600")
+    # Plain http on the loopback: production's redirect to https is off here (no proxy).
+    env = dict(
+        os.environ, DEBUG="0", ALLOWED_HOSTS="127.0.0.1", DATABASE_CONN_MAX_AGE="600", SECURE_SSL_REDIRECT="0"
+    )
     server = subprocess.Popen(
         [
             sys.executable,
