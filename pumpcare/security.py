@@ -44,8 +44,9 @@ def lockout_response(request, original_response=None, credentials=None):
     minutes = lockout_minutes()
     message = (
         f"Too many wrong passwords: signing in from this computer is locked for {minutes} "
-        f"minute{'s' if minutes != 1 else ''}. Wait, then try again with the right password, "
-        "or ask your clinic's administrator to unlock the account."
+        f"minute{'s' if minutes != 1 else ''}, and each try before then starts the wait again. "
+        "Wait, then try again with the right password, or ask your clinic's administrator to "
+        "unlock the account."
     )
     wants_json = request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
     if wants_json or request.headers.get("X-Requested-With") == "XMLHttpRequest":
@@ -104,10 +105,19 @@ def count_failed_token(request) -> None:
 
 # Pages from kept libraries whose templates carry inline style attributes and <style>
 # blocks (Django's admin change list, DRF's browsable API and its login page, ReDoc's
-# styled-components): they may use inline *styles*, never inline scripts. The nurses'
-# web app and the patients' confirmation page keep the strict policy.
+# styled-components): they may use inline *styles*, never inline scripts — with one
+# exception named by its hash: the browsable API's "Log out" link, whose onclick is
+# DRF's ``document.getElementById("logoutForm").submit()`` (rest_framework's
+# optional_logout tag); 'unsafe-hashes' lets that one handler, and no other, run.
+# ReDoc renders in a web worker started from a blob: URL. The nurses' web app and the
+# patients' confirmation page keep the strict policy.
 THIRD_PARTY_PAGE_PREFIXES = ("/admin/", "/api/", "/api-auth/")
-THIRD_PARTY_PAGE_UPDATE = {"style-src": ["'unsafe-inline'"], "worker-src": ["blob:"]}
+DRF_LOGOUT_ONCLICK_HASH = "'sha256-tHTC1YgZ5UbAs8E2Ib4NjuSS8R05d1nfPHtbmXq05WA='"
+THIRD_PARTY_PAGE_UPDATE = {
+    "style-src": ["'unsafe-inline'"],
+    "script-src": ["'unsafe-hashes'", DRF_LOGOUT_ONCLICK_HASH],
+    "worker-src": ["blob:"],
+}
 
 
 class ContentSecurityPolicyMiddleware(CSPMiddleware):

@@ -99,8 +99,7 @@ def test_a_forged_forwarded_for_does_not_escape_the_lockout_without_a_trusted_pr
 
 def test_the_lockout_ends_after_the_cool_off(staff_user, monkeypatch, settings):
     # The cool-off is 15 minutes (LOGIN_COOLOFF_MINUTES); each attempt during the lockout
-    # starts it again. The last attempt is at t0: at t0 + 14 min it is still locked, at
-    # t0 + 16 min the right password logs in.
+    # starts it again. The 30 wrong passwords are at t0: at t0 + 14 min it is still locked.
     assert settings.AXES_COOLOFF_TIME == timedelta(minutes=15)
     client = Client()
     t0 = timezone.now()
@@ -109,8 +108,12 @@ def test_the_lockout_ends_after_the_cool_off(staff_user, monkeypatch, settings):
         _login(client, "/login/", f"guess-{n}")
     monkeypatch.setattr("axes.handlers.proxy.now", lambda: t0 + timedelta(minutes=14))
     assert _login(client, "/login/", PASSWORD).status_code == 429
-    # That refused attempt at t0 + 14 min started the cool-off again.
-    monkeypatch.setattr("axes.handlers.proxy.now", lambda: t0 + timedelta(minutes=14 + 16))
+    # That refused attempt at t0 + 14 min started the cool-off again: at t0 + 28 min
+    # (14 min later) it is still locked, and that try starts it again too.
+    monkeypatch.setattr("axes.handlers.proxy.now", lambda: t0 + timedelta(minutes=28))
+    assert _login(client, "/login/", PASSWORD).status_code == 429
+    # 16 minutes after the last try, the right password logs in.
+    monkeypatch.setattr("axes.handlers.proxy.now", lambda: t0 + timedelta(minutes=28 + 16))
     response = _login(client, "/login/", PASSWORD)
     assert response.status_code == 302
     assert client.session[SESSION_KEY] == str(staff_user.pk)
@@ -126,7 +129,7 @@ def test_a_shorter_cool_off_from_the_settings_is_used(staff_user, monkeypatch, s
         _login(client, "/login/", f"guess-{n}")
     response = _login(client, "/login/", PASSWORD)
     assert response.status_code == 429
-    assert "locked for 1 minute." in response.content.decode()
+    assert "locked for 1 minute," in response.content.decode()
     monkeypatch.setattr("axes.handlers.proxy.now", lambda: t0 + timedelta(seconds=61))
     assert _login(client, "/login/", PASSWORD).status_code == 302
 

@@ -17,6 +17,7 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.test import Client
 
+from pumpcare.security import DRF_LOGOUT_ONCLICK_HASH
 from refills.calendar import feed_create
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,8 +80,23 @@ def test_third_party_pages_may_use_inline_styles_but_never_inline_scripts(url):
     response = Client().get(url)
     assert response.status_code == 200
     policy = _csp(response)
-    assert policy["script-src"] == ["'self'"]
+    # Scripts: our own files, and by its hash the one inline handler DRF's browsable API
+    # has (its "Log out" link); never 'unsafe-inline'.
+    assert policy["script-src"] == ["'self'", "'unsafe-hashes'", DRF_LOGOUT_ONCLICK_HASH]
     assert "'unsafe-inline'" in policy["style-src"]
+
+
+def test_the_one_inline_script_allowed_is_drf_s_logout_link(nurse):
+    import base64
+    import hashlib
+
+    client = Client()
+    client.force_login(nurse)
+    html = client.get("/api/v1/clinics/", HTTP_ACCEPT="text/html").content.decode()
+    handlers = re.findall(r"""\son[a-z]+=(?:'([^']*)'|"([^"]*)")""", html)
+    assert [a or b for a, b in handlers] == ['document.getElementById("logoutForm").submit()']
+    digest = base64.b64encode(hashlib.sha256(b'document.getElementById("logoutForm").submit()').digest())
+    assert DRF_LOGOUT_ONCLICK_HASH == f"'sha256-{digest.decode()}'"
 
 
 def _inline_code(text: str) -> list[str]:
@@ -92,7 +108,7 @@ def _inline_code(text: str) -> list[str]:
             found.append(tag)
     found += re.findall(r"<style\b", text)
     found += re.findall(r"\sstyle=\"", text)
-    found += re.findall(r"\son[a-z]+=\"", text)
+    found += re.findall(r"\son[a-z]+=[\"']", text)
     return found
 
 

@@ -493,3 +493,36 @@ def test_the_api_docs_work_offline_from_our_own_static_files(live_server, page):
     playwright_api.expect(page.get_by_role("heading", name=re.compile("pumpcare API"))).to_be_visible()
     shot(page, "31-api-docs-redoc")
     assert [url for url in elsewhere if not url.startswith("data:")] == []
+
+
+def test_the_admin_and_the_browsable_api_work_under_the_content_security_policy(
+    live_server, page, clinic_data
+):
+    """Their templates come from Django and DRF: inline styles are allowed there, inline
+    scripts are not, and none of their pages needs one (the page fixture fails on any CSP
+    report in the console)."""
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_superuser("root", password=PASSWORD)
+    page.goto(live_server.url + "/admin/")
+    page.get_by_label("Username").fill("root")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    playwright_api.expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+    page.goto(live_server.url + "/admin/patients/patient/")
+    playwright_api.expect(page.get_by_role("link", name="D-1001")).to_be_visible()
+    page.get_by_role("link", name="D-1001").click()
+    playwright_api.expect(page.get_by_role("button", name="Save", exact=True)).to_be_visible()
+    shot(page, "32-admin-under-csp")
+    page.context.clear_cookies()  # log out (Django's logout is a POST)
+    page.goto(live_server.url + "/api-auth/login/?next=/api/v1/")
+    page.get_by_label("Username").fill("nurse")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(live_server.url + "/api/v1/clinics/")
+    playwright_api.expect(page.get_by_text("Home Clinic").first).to_be_visible()
+    shot(page, "33-browsable-api-under-csp")
+    # DRF's "Log out" link is the one inline handler the policy allows (by its hash).
+    page.locator("a.dropdown-toggle", has_text="nurse").click()
+    page.get_by_role("link", name="Log out").click()
+    playwright_api.expect(page.get_by_role("link", name="Log in")).to_be_visible()
