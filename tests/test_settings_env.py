@@ -95,3 +95,39 @@ def test_a_malformed_debug_value_is_refused(tmp_path):
     result = settings_with(tmp_path, DEBUG="maybe")
     assert result.returncode != 0
     assert "DEBUG must be" in result.stderr
+
+
+LOCKS = (
+    "import json, pumpcare.settings as s; print(json.dumps([s.AXES_FAILURE_LIMIT, "
+    "s.AXES_COOLOFF_TIME.total_seconds(), s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']['failed_token'], "
+    "s.TRUSTED_PROXIES]))"
+)
+
+
+def locks_with(tmp_path, **env):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("LOGIN", "API_", "TRUSTED", "SECRET"))}
+    clean.update(DEBUG="1", PUMPCARE_VAR_DIR=str(tmp_path), **env)
+    return subprocess.run([sys.executable, "-c", LOCKS], cwd=ROOT, env=clean, capture_output=True, text=True)
+
+
+def test_the_locks_come_from_the_environment_with_sane_defaults(tmp_path):
+    import json
+
+    assert json.loads(locks_with(tmp_path).stdout) == [10, 900.0, "20/min", 0]
+    result = locks_with(
+        tmp_path, LOGIN_FAILURE_LIMIT="5", LOGIN_COOLOFF_MINUTES="30", API_FAILED_TOKEN_RATE="100/hour"
+    )
+    assert json.loads(result.stdout) == [5, 1800.0, "100/hour", 0]
+
+
+def test_a_malformed_lock_setting_is_refused_with_its_name(tmp_path):
+    for name, value in (
+        ("LOGIN_FAILURE_LIMIT", "ten"),
+        ("LOGIN_FAILURE_LIMIT", "0"),
+        ("LOGIN_COOLOFF_MINUTES", "-5"),
+        ("TRUSTED_PROXIES", "yes"),
+        ("API_FAILED_TOKEN_RATE", "20 per minute"),
+    ):
+        result = locks_with(tmp_path, **{name: value})
+        assert result.returncode != 0, name
+        assert f"{name} must" in result.stderr, result.stderr
