@@ -153,6 +153,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "pumpcare.api.exception_handler",
+    # DRF's parsers plus a nesting limit and the text policy on every string (issue 12).
+    "DEFAULT_PARSER_CLASSES": [
+        "pumpcare.parsers.JSONParser",
+        "pumpcare.parsers.FormParser",
+        "pumpcare.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "pumpcare API",
