@@ -534,3 +534,21 @@ def test_no_route_answers_hostile_input_with_a_server_error(world, who):
         for method in METHODS:
             hostile_requests(world[who], world["ids"], route, method, failures)
     assert failures == [], failures
+
+
+# --- the web app's codes and filters ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/clinics/switch/?clinic=%00", 404),
+        ("/clinics/HOME/worklist/?nurse=%00", 200),
+    ],
+)
+def test_a_nul_byte_in_the_web_apps_codes_and_filters(nurse, clinic, path, status):
+    from django.test import Client
+
+    browser = Client(raise_request_exception=False)
+    browser.force_login(nurse)
+    assert browser.get(path).status_code == status
