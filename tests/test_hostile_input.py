@@ -552,3 +552,49 @@ def test_a_nul_byte_in_the_web_apps_codes_and_filters(nurse, clinic, path, statu
     browser = Client(raise_request_exception=False)
     browser.force_login(nurse)
     assert browser.get(path).status_code == status
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        ({"day": "2026-02-30"}, "day"),  # well formed, impossible: parse_date raised ValueError
+        ({"day": "2026-12-01", "time": "25:99"}, "time"),
+        ({"day": "2026-12-01", "nurse": "\x00"}, "nurse"),
+        ({"day": "9999-12-31"}, "day"),  # was booked
+        ({"day": "2026-12-01", "notes": "\x00"}, "notes"),  # reached PostgreSQL
+    ],
+    ids=["30 Feb", "25:99", "NUL nurse", "year 9999", "NUL notes"],
+)
+def test_the_web_booking_form_refuses_what_it_cannot_book(nurse, pump, form, field):
+    from django.test import Client
+
+    browser = Client(raise_request_exception=False)
+    browser.force_login(nurse)
+    before = rows()
+    response = browser.post(f"/pumps/{pump.pk}/appointments/new/", form)
+    assert response.status_code == 400
+    assert field in response.context["errors"], response.context["errors"]
+    assert rows() == before
+
+
+def test_every_audited_write_refuses_a_nul_or_an_override_whichever_way_it_came(nurse, clinic):
+    from django.core.exceptions import ValidationError
+
+    from patients.services import save_audited
+
+    patient = Patient(
+        clinic=clinic,
+        mrn="MRN-1",
+        given_name="Ana",
+        family_name="Ruiz\u202e",
+        birth_date=date(1980, 5, 17),
+        spasticity_origin="spinal",
+    )
+    with pytest.raises(ValidationError) as refusal:
+        save_audited(patient, actor=nurse, reason="created")
+    assert "family_name" in refusal.value.message_dict
+    patient.family_name = "Ruiz"
+    with pytest.raises(ValidationError) as refusal:
+        save_audited(patient, actor=nurse, reason="created\x00")
+    assert "reason" in refusal.value.message_dict
+    assert not Patient.objects.exists()

@@ -538,17 +538,32 @@ def _suggested_day(pump: Pump):
 def _appointment_fields(request, clinic, errors):
     """Day, time and nurse from the form; errors named by field."""
     post = request.POST
-    day = parse_date(post.get("day", "") or "") if post.get("day") else None
-    if post.get("day") and day is None:
-        errors["day"] = ["is not a date: pick one in the calendar"]
+    day = None
+    if post.get("day"):
+        try:  # a well-formed but impossible date (30 Feb) is a ValueError, not None
+            day = parse_date(post["day"])
+        except ValueError:
+            day = None
+        if day is None:
+            errors["day"] = ["is not a date: pick one in the calendar"]
+        else:
+            try:
+                therapy.units.check_year(day, "day")
+            except therapy.CalculationError as error:
+                errors["day"] = [error.message]
+                day = None
     at = None
     if post.get("time"):
-        at = parse_time(post["time"])
+        try:
+            at = parse_time(post["time"])
+        except ValueError:  # 25:99
+            at = None
         if at is None:
             errors["time"] = ["is not a time of day: pick one, or leave it empty"]
     nurse = None
     if post.get("nurse"):
-        nurse = _nurses(clinic).filter(username=post["nurse"]).first()
+        if text_problem(post["nurse"], one_line=True) is None:
+            nurse = _nurses(clinic).filter(username=post["nurse"]).first()
         if nurse is None:
             errors["nurse"] = ["is not a nurse of this clinic"]
     return day, at, nurse
