@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from patients.permissions import clinics_of
+from pumpcare.inputs import Query
 
 from . import delivery, services
 from .models import Alert, Notification, NotificationKind, NotificationStatus
@@ -76,14 +77,14 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
         queryset = Alert.objects.filter(clinic__in=clinics_of(self.request.user)).select_related(
             "clinic", "raised_by", "acknowledged_by", "pump__projection", "pump__patient__clinic"
         )
-        params = self.request.query_params
-        if params.get("clinic"):
-            queryset = queryset.filter(clinic__code=params["clinic"])
-        if params.get("pump"):
-            queryset = queryset.filter(pump_id=params["pump"])
-        if params.get("kind"):
-            queryset = queryset.filter(kind=params["kind"])
-        if params.get("open") in ("1", "true"):
+        query = Query(self.request.query_params)
+        if (clinic := query.code("clinic")) is not None:
+            queryset = queryset.filter(clinic__code=clinic)
+        if (pump := query.integer("pump")) is not None:
+            queryset = queryset.filter(pump_id=pump)
+        if (kind := query.text("kind")) is not None:
+            queryset = queryset.filter(kind=kind)
+        if query.text("open") in ("1", "true"):
             queryset = queryset.filter(acknowledged_at__isnull=True, resolved_at__isnull=True)
         return queryset
 
@@ -141,18 +142,18 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
         queryset = Notification.objects.filter(clinic__in=clinics_of(self.request.user)).select_related(
             "clinic", "resent_by"
         )
-        params = self.request.query_params
+        query = Query(self.request.query_params)
         filters = {
-            "clinic": "clinic__code",
-            "status": "status",
-            "kind": "kind",
-            "pump": "pump_id",
-            "appointment": "appointment_id",
-            "alert": "alert_id",
+            "clinic": ("clinic__code", query.code),
+            "status": ("status", query.text),
+            "kind": ("kind", query.text),
+            "pump": ("pump_id", query.integer),
+            "appointment": ("appointment_id", query.integer),
+            "alert": ("alert_id", query.integer),
         }
-        for param, lookup in filters.items():
-            if params.get(param):
-                queryset = queryset.filter(**{lookup: params[param]})
+        for param, (lookup, read) in filters.items():
+            if (value := read(param)) is not None:
+                queryset = queryset.filter(**{lookup: value})
         return queryset.order_by("-due_at", "-pk")
 
     @extend_schema(

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from patients.api import CodeField
 from patients.models import Clinic, Drug, Patient, Pump, PumpModel
 from patients.permissions import clinics_of
+from pumpcare.inputs import ModelSerializer, Query
 
 from . import responses, selectors, services
 from .models import CardFormat, CardSettings, CardText, IssuedCard, PatientPhysician
@@ -113,7 +114,7 @@ class ClinicEmergencyCardsPdfView(CardView):
         return response
 
 
-class IssuedCardSerializer(serializers.ModelSerializer):
+class IssuedCardSerializer(ModelSerializer):
     issued_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
@@ -160,7 +161,7 @@ class PumpEmergencyCardView(CardView):
 # --- what cards say ---------------------------------------------------------------------
 
 
-class CardSettingsSerializer(serializers.ModelSerializer):
+class CardSettingsSerializer(ModelSerializer):
     clinic = serializers.SlugRelatedField(slug_field="code", read_only=True)
     reason = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=2000)
 
@@ -190,7 +191,7 @@ class ClinicCardSettingsView(CardView):
         return Response(CardSettingsSerializer(updated).data)
 
 
-class PatientPhysicianSerializer(serializers.ModelSerializer):
+class PatientPhysicianSerializer(ModelSerializer):
     reason = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=2000)
 
     class Meta:
@@ -202,6 +203,11 @@ class PatientCardPhysicianView(CardView):
     """The physician printed on the patient's cards (else the clinic's default physician)."""
 
     serializer_class = PatientPhysicianSerializer
+    # get_object (used by OPTIONS to describe PUT): the patient's physician, by patient id.
+    lookup_field = lookup_url_kwarg = "patient_id"
+
+    def get_queryset(self):
+        return PatientPhysician.objects.filter(patient__clinic__in=clinics_of(self.request.user))
 
     def get_patient(self) -> Patient:
         patients = Patient.objects.filter(clinic__in=clinics_of(self.request.user)).select_related("clinic")
@@ -226,7 +232,7 @@ class PatientCardPhysicianView(CardView):
         return Response(PatientPhysicianSerializer(physician).data)
 
 
-class CardTextSerializer(serializers.ModelSerializer):
+class CardTextSerializer(ModelSerializer):
     clinic = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     pump_model = serializers.SlugRelatedField(slug_field="code", read_only=True)
     drug = serializers.SlugRelatedField(slug_field="code", read_only=True)
@@ -285,7 +291,7 @@ class CardTextViewSet(
         from django.db.models import Q
 
         clinics = clinics_of(self.request.user)
-        code = self.request.query_params.get("clinic")
+        code = Query(self.request.query_params).code("clinic")
         if code and self.action == "list":
             clinic = get_object_or_404(clinics, code=code)
             return selectors.card_texts(clinic)

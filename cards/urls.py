@@ -16,12 +16,14 @@ urlpatterns = [
     ),
     path("pumps/<int:pump_id>/emergency-card/", api.PumpEmergencyCardView.as_view(), name="emergency-card"),
     path(
-        "clinics/<str:code>/emergency-cards.pdf",
+        "clinics/<code:code>/emergency-cards.pdf",
         api.ClinicEmergencyCardsPdfView.as_view(),
         name="clinic-emergency-cards-pdf",
     ),
     path(
-        "clinics/<str:code>/card-settings/", api.ClinicCardSettingsView.as_view(), name="clinic-card-settings"
+        "clinics/<code:code>/card-settings/",
+        api.ClinicCardSettingsView.as_view(),
+        name="clinic-card-settings",
     ),
     path(
         "patients/<int:patient_id>/card-physician/",

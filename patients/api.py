@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.response import Response
 
+from pumpcare.inputs import CODE_REGEX, CODE_REGEX_NO_DOT, ModelSerializer, Query, text_problem
 from refills import selectors as therapy_selectors
 
 from . import services
@@ -34,6 +35,8 @@ class CodeField(serializers.SlugRelatedField):
 
     def to_internal_value(self, data):
         queryset = self.get_queryset()
+        if isinstance(data, str) and (problem := text_problem(data, one_line=True)):
+            raise serializers.ValidationError(problem, code="invalid")
         try:
             return queryset.get(code=str(data))
         except (queryset.model.DoesNotExist, TypeError, ValueError):
@@ -59,7 +62,7 @@ class ScopedPatientField(serializers.PrimaryKeyRelatedField):
 # --- clinics ---------------------------------------------------------------------------
 
 
-class ClinicSerializer(serializers.ModelSerializer):
+class ClinicSerializer(ModelSerializer):
     closures = serializers.SerializerMethodField()
     reason = REASON
 
@@ -96,6 +99,7 @@ class ClinicViewSet(
     serializer_class = ClinicSerializer
     queryset = Clinic.objects.none()  # for the schema; get_queryset scopes
     lookup_field = "code"
+    lookup_value_regex = CODE_REGEX_NO_DOT
     http_method_names = ["get", "patch", "head", "options"]
 
     def get_queryset(self):
@@ -112,7 +116,7 @@ class ClinicViewSet(
 # --- patients and caregivers -----------------------------------------------------------
 
 
-class CaregiverSerializer(serializers.ModelSerializer):
+class CaregiverSerializer(ModelSerializer):
     patient = ScopedPatientField()
     reason = REASON
 
@@ -121,7 +125,7 @@ class CaregiverSerializer(serializers.ModelSerializer):
         fields = ["id", "patient", "name", "relation", "email", "phone", "communication_consent", "reason"]
 
 
-class PatientSerializer(serializers.ModelSerializer):
+class PatientSerializer(ModelSerializer):
     clinic = ScopedClinicField()
     caregivers = serializers.SerializerMethodField()
     pumps = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
@@ -165,11 +169,11 @@ class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
             .select_related("clinic")
             .prefetch_related("caregivers", "pumps")
         )
-        params = self.request.query_params
-        if params.get("clinic"):
-            queryset = queryset.filter(clinic__code=params["clinic"])
-        if params.get("mrn"):
-            queryset = queryset.filter(mrn=params["mrn"])
+        query = Query(self.request.query_params)
+        if (clinic := query.code("clinic")) is not None:
+            queryset = queryset.filter(clinic__code=clinic)
+        if (mrn := query.text("mrn")) is not None:
+            queryset = queryset.filter(mrn=mrn)
         return queryset
 
     def perform_create(self, serializer):
@@ -216,7 +220,7 @@ class CaregiverViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewset
 # --- pumps -----------------------------------------------------------------------------
 
 
-class PumpSerializer(serializers.ModelSerializer):
+class PumpSerializer(ModelSerializer):
     patient = ScopedPatientField()
     model = CodeField(queryset=PumpModel.objects.all())
     catheter_model = CodeField(queryset=CatheterModel.objects.all())
@@ -264,7 +268,7 @@ class PumpSerializer(serializers.ModelSerializer):
         return self._plan_for[1]
 
 
-class PumpUpdateSerializer(serializers.ModelSerializer):
+class PumpUpdateSerializer(ModelSerializer):
     reason = REASON
 
     class Meta:
@@ -303,13 +307,13 @@ class PumpViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
         queryset = Pump.objects.filter(patient__clinic__in=clinics_of(self.request.user)).select_related(
             "model", "catheter_model", "patient__clinic"
         )
-        params = self.request.query_params
-        if params.get("clinic"):
-            queryset = queryset.filter(patient__clinic__code=params["clinic"])
-        if params.get("status"):
-            queryset = queryset.filter(status=params["status"])
-        if params.get("patient"):
-            queryset = queryset.filter(patient_id=params["patient"])
+        query = Query(self.request.query_params)
+        if (clinic := query.code("clinic")) is not None:
+            queryset = queryset.filter(patient__clinic__code=clinic)
+        if (status := query.text("status")) is not None:
+            queryset = queryset.filter(status=status)
+        if (patient := query.integer("patient")) is not None:
+            queryset = queryset.filter(patient_id=patient)
         return queryset
 
     def perform_create(self, serializer):
@@ -331,7 +335,7 @@ class PumpViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
 # --- catalogs --------------------------------------------------------------------------
 
 
-class PumpModelSerializer(serializers.ModelSerializer):
+class PumpModelSerializer(ModelSerializer):
     reason = REASON
 
     class Meta:
@@ -354,7 +358,7 @@ class PumpModelSerializer(serializers.ModelSerializer):
         extra_kwargs = {"service_life_months": SMALL}
 
 
-class CatheterModelSerializer(serializers.ModelSerializer):
+class CatheterModelSerializer(ModelSerializer):
     reason = REASON
 
     class Meta:
@@ -363,7 +367,7 @@ class CatheterModelSerializer(serializers.ModelSerializer):
         read_only_fields = ["code", "manufacturer", "name"]
 
 
-class DrugSerializer(serializers.ModelSerializer):
+class DrugSerializer(ModelSerializer):
     reason = REASON
 
     class Meta:
@@ -392,7 +396,7 @@ class CatalogViewSet(
     permission_classes = [IsClinicStaffOrCatalogEditor]
 
     lookup_field = "code"
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = CODE_REGEX
     http_method_names = ["get", "patch", "head", "options"]
     pagination_class = None
 

@@ -11,10 +11,11 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from rest_framework.authtoken.models import Token
 
 from pumpcare import clock
+from pumpcare.inputs import text_problem
 
 from .models import (
     Caregiver,
@@ -37,11 +38,29 @@ from .permissions import (
 
 
 def save_audited(obj, *, actor, reason: str) -> None:
-    """Validate and save ``obj``, its history row carrying ``actor`` and ``reason``."""
+    """Validate and save ``obj``, its history row carrying ``actor`` and ``reason``.
+
+    Text follows ``pumpcare.inputs.text_problem`` whichever way it came (API, web form,
+    admin): no NUL (PostgreSQL cannot store it: a 500), control character or bidirectional
+    override is written."""
     obj.full_clean()
+    _check_text(obj, reason)
     obj._history_user = actor
     obj._change_reason = reason
     obj.save()
+
+
+def _check_text(obj, reason: str) -> None:
+    errors = {}
+    for field in obj._meta.concrete_fields:
+        value = getattr(obj, field.attname)
+        if isinstance(field, models.CharField | models.TextField) and isinstance(value, str):
+            if problem := text_problem(value):
+                errors[field.name] = [problem]
+    if isinstance(reason, str) and (problem := text_problem(reason)):
+        errors["reason"] = [problem]
+    if errors:
+        raise ValidationError(errors)
 
 
 def apply_changes(obj, changes: dict, *, actor, reason: str) -> None:

@@ -1,6 +1,7 @@
 """API-wide pieces: one error shape for every refusal.
 
 Every 4xx body is ``{"code": ..., "detail": <sentence>, "errors": {<field>: [<messages>]}}``
+(a refused input also names its first ``field``)
 plus, for clinical refusals, the numbers behind them (for example the titration limit).
 """
 
@@ -15,6 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from therapy import CalculationError
+
+from .parsers import BodyRefused
 
 
 def exception_handler(exc, context):
@@ -31,7 +34,18 @@ def exception_handler(exc, context):
         return None
     if isinstance(exc, exceptions.ValidationError):
         errors = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
-        response.data = {"code": "invalid", "detail": _first(errors), "errors": errors}
+        response.data = {"code": "invalid", "field": _first_field(errors), "detail": _first(errors)}
+        response.data["errors"] = errors
+    elif isinstance(exc, BodyRefused):  # a body string or nesting the parsers refuse
+        field = next(iter(exc.errors))
+        response.data = {"code": "invalid", "field": field, "detail": str(exc.detail), "errors": exc.errors}
+    elif isinstance(exc, exceptions.ParseError):  # a body that is not JSON (or form data)
+        response.data = {
+            "code": "parse_error",
+            "field": "non_field_errors",
+            "detail": str(exc.detail),
+            "errors": {"non_field_errors": [str(exc.detail)]},
+        }
     elif isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         response.data = {
@@ -41,6 +55,13 @@ def exception_handler(exc, context):
     elif isinstance(exc, Http404):
         response.data = {"code": "not_found", "detail": "Not found."}
     return response
+
+
+def _first_field(errors) -> str:
+    """The field the first message is about: ``prescription`` for ``prescription.mode``."""
+    if isinstance(errors, dict) and errors:
+        return str(next(iter(errors)))
+    return "non_field_errors"
 
 
 def _first(errors, path="") -> str:

@@ -236,6 +236,12 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"failed_token": API_FAILED_TOKEN_RATE},
     # Which X-Forwarded-For entry is the client (pumpcare.security.client_ip).
     "NUM_PROXIES": TRUSTED_PROXIES,
+    # DRF's parsers plus a nesting limit and the text policy on every string (issue 12).
+    "DEFAULT_PARSER_CLASSES": [
+        "pumpcare.parsers.JSONParser",
+        "pumpcare.parsers.FormParser",
+        "pumpcare.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "pumpcare API",

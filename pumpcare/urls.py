@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
@@ -13,6 +13,7 @@ from patients.api import (
     PumpModelViewSet,
     PumpViewSet,
 )
+from pumpcare.inputs import CodeConverter, TokenConverter
 from refills.api import (
     AppointmentViewSet,
     CalendarFeedViewSet,
@@ -28,6 +29,10 @@ from refills.api import (
     WorklistView,
     calendar_feed,
 )
+
+# Codes and tokens in paths: a control character or bidirectional override names nothing (404).
+register_converter(CodeConverter, "code")
+register_converter(TokenConverter, "token")
 
 router = DefaultRouter()
 router.register("clinics", ClinicViewSet, basename="clinic")
@@ -70,7 +75,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("api-auth/", include("rest_framework.urls")),
-    path("calendar/<str:token>.ics", calendar_feed, name="calendar-feed"),
+    path("calendar/<token:token>.ics", calendar_feed, name="calendar-feed"),
     path("", include("alerts.confirm")),
     # The nurses' web app; its front page is the worklist of the user's clinic.
     path("", include("web.urls")),

@@ -5,7 +5,6 @@ the end of a pump's therapy (replacement, explant), the patient's screening tria
 from __future__ import annotations
 
 import json
-from datetime import date
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -28,6 +27,7 @@ from patients.api import CodeField, PumpSerializer
 from patients.models import CatheterModel, Drug, Patient, Pump, PumpModel
 from patients.permissions import clinics_of
 from pumpcare import clinical, clock
+from pumpcare.inputs import DateField, DateTimeField, ModelSerializer, Query
 
 from . import calendar, replacement, scheduling, screening, selectors, services, worklist
 from .data_version import with_data_version
@@ -116,7 +116,7 @@ class BridgeBolusSerializer(serializers.Serializer):
     delivered_dose_mcg = serializers.DecimalField(max_digits=10, decimal_places=1)
 
 
-class PrescriptionSerializer(serializers.ModelSerializer):
+class PrescriptionSerializer(ModelSerializer):
     prescription = PrescriptionField(source="schedule")
     drug = serializers.SlugRelatedField(slug_field="code", read_only=True)
     prescriber = serializers.SlugRelatedField(slug_field="username", read_only=True)
@@ -143,7 +143,7 @@ class PrescriptionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RefillSerializer(serializers.ModelSerializer):
+class RefillSerializer(ModelSerializer):
     performed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     drug = serializers.SlugRelatedField(slug_field="code", read_only=True)
     bridge_bolus = BridgeBolusSerializer(allow_null=True, read_only=True)
@@ -217,7 +217,7 @@ class HistoryEntrySerializer(serializers.Serializer):
 VOLUME = {"max_digits": 9, "decimal_places": 2}
 
 
-class ClinicLocalDateTimeField(serializers.DateTimeField):
+class ClinicLocalDateTimeField(DateTimeField):
     """An instant. One given without a UTC offset is the pump's clinic's local time, as a
     person types it, and REFILL-2 applies (``therapy.local_instant``): a time skipped by a
     daylight-saving change is refused, and one that happens twice is refused naming both
@@ -363,6 +363,10 @@ class PumpProjectionView(PumpScopedView):
 class PumpHistoryView(PumpScopedView):
     """Every change to the pump, its prescriptions and refills: what, who, when, why."""
 
+    # JSON only: the entries merge three histories, so there is no queryset for the
+    # browsable API's page (it answered Accept: text/html with a 500).
+    renderer_classes = [JSONRenderer]
+
     @extend_schema(responses=HistoryEntrySerializer(many=True))
     def get(self, request, pump_id):
         page = self.paginate_queryset(selectors.pump_history(self.get_pump()))
@@ -391,6 +395,8 @@ class StartingDoseSerializer(serializers.Serializer):
 class StartingDoseView(GenericAPIView):
     """START-1: the screening outcome and the starting daily dose. Computes; writes nothing."""
 
+    serializer_class = StartingDoseInputSerializer  # OPTIONS describes the input
+
     @extend_schema(request=StartingDoseInputSerializer, responses=StartingDoseSerializer)
     def post(self, request):
         data = _validated(StartingDoseInputSerializer, request)
@@ -418,7 +424,7 @@ def _outcome_data(outcome: therapy.ScreeningOutcome) -> dict:
 
 
 class PumpReplaceInputSerializer(serializers.Serializer):
-    explanted_on = serializers.DateField(
+    explanted_on = DateField(
         help_text="the clinic's local date of the surgery: the old pump is explanted and the new one implanted"
     )
     reason = serializers.CharField(
@@ -431,11 +437,11 @@ class PumpReplaceInputSerializer(serializers.Serializer):
     low_reservoir_alarm_ml = serializers.DecimalField(
         max_digits=5, decimal_places=2, required=False, help_text="default: the model's"
     )
-    eri_on = serializers.DateField(required=False, allow_null=True)
+    eri_on = DateField(required=False, allow_null=True)
 
 
 class PumpExplantInputSerializer(serializers.Serializer):
-    explanted_on = serializers.DateField(help_text="the clinic's local date of the explant")
+    explanted_on = DateField(help_text="the clinic's local date of the explant")
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
     override_reason = serializers.CharField(
         allow_blank=True,
@@ -444,7 +450,7 @@ class PumpExplantInputSerializer(serializers.Serializer):
     )
 
 
-class PumpExplantSerializer(serializers.ModelSerializer):
+class PumpExplantSerializer(ModelSerializer):
     recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
@@ -588,7 +594,7 @@ class NurseField(serializers.SlugRelatedField):
         return get_user_model().objects.filter(memberships__clinic__in=clinics_of(request.user)).distinct()
 
 
-class AppointmentSerializer(serializers.ModelSerializer):
+class AppointmentSerializer(ModelSerializer):
     nurse = serializers.SlugRelatedField(slug_field="username", read_only=True)
     clinic = serializers.CharField(source="pump.patient.clinic.code", read_only=True)
     patient = serializers.IntegerField(source="pump.patient_id", read_only=True)
@@ -640,14 +646,14 @@ class ScopedPumpField(serializers.PrimaryKeyRelatedField):
 class AppointmentCreateSerializer(serializers.Serializer):
     pump = ScopedPumpField()
     kind = serializers.ChoiceField(AppointmentKind.choices)
-    day = serializers.DateField(help_text="the clinic's local date")
+    day = DateField(help_text="the clinic's local date")
     time = serializers.TimeField(required=False, allow_null=True, help_text="the clinic's local time")
     nurse = NurseField(required=False, allow_null=True)
     notes = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class AppointmentBookSerializer(serializers.Serializer):
-    day = serializers.DateField(required=False, help_text="move to this day")
+    day = DateField(required=False, help_text="move to this day")
     time = serializers.TimeField(required=False, allow_null=True)
     nurse = NurseField(required=False, allow_null=True)
 
@@ -681,19 +687,19 @@ class AppointmentViewSet(viewsets.ReadOnlyModelViewSet):
         queryset = Appointment.objects.filter(
             pump__patient__clinic__in=clinics_of(self.request.user)
         ).select_related("nurse", "pump__patient__clinic", "pump__projection")
-        params = self.request.query_params
+        query = Query(self.request.query_params)
         filters = {
-            "clinic": "pump__patient__clinic__code",
-            "pump": "pump_id",
-            "kind": "kind",
-            "status": "status",
-            "nurse": "nurse__username",
-            "from": "day__gte",
-            "to": "day__lte",
+            "clinic": ("pump__patient__clinic__code", query.code),
+            "pump": ("pump_id", query.integer),
+            "kind": ("kind", query.text),
+            "status": ("status", query.text),
+            "nurse": ("nurse__username", query.code),
+            "from": ("day__gte", query.day),
+            "to": ("day__lte", query.day),
         }
-        for param, lookup in filters.items():
-            if params.get(param):
-                queryset = queryset.filter(**{lookup: params[param]})
+        for param, (lookup, read) in filters.items():
+            if (value := read(param)) is not None:
+                queryset = queryset.filter(**{lookup: value})
         return queryset
 
     def _respond(self, appointment, warnings=(), status_code=status.HTTP_200_OK):
@@ -811,6 +817,10 @@ class WorklistView(GenericAPIView):
 
     serializer_class = WorklistItemSerializer
 
+    def get_queryset(self):
+        """The pumps a worklist ranks (the browsable API's page asks for it)."""
+        return Pump.objects.filter(patient__clinic__in=clinics_of(self.request.user))
+
     @extend_schema(
         parameters=[
             OpenApiParameter("clinic", str),
@@ -820,29 +830,23 @@ class WorklistView(GenericAPIView):
         ]
     )
     def get(self, request):
-        params = request.query_params
+        query = Query(request.query_params)
         # The columns the cached path needs; a page rendered on a miss reads the rest.
         clinics = with_data_version(clinics_of(request.user)).only("pk", "code", "timezone")
-        if params.get("clinic"):
-            clinic = get_object_or_404(clinics, code=params["clinic"])
+        if (code := query.code("clinic")) is not None:
+            clinic = get_object_or_404(clinics, code=code)
         elif len(mine := list(clinics[:2])) == 1:
             clinic = mine[0]
         else:
             raise serializers.ValidationError({"clinic": ["is required: you work at several clinics"]})
-        until = None
-        if params.get("until"):
-            try:
-                until = date.fromisoformat(params["until"])
-            except ValueError:
-                raise serializers.ValidationError({"until": ["must be a date YYYY-MM-DD"]}) from None
-        status_filter = params.get("status")
-        if status_filter not in (None, "", "proposed", "booked", "none"):
-            raise serializers.ValidationError({"status": ["must be proposed, booked or none"]})
+        until = query.day("until")
+        status_filter = query.choice("status", ["proposed", "booked", "none"])
+        nurse = query.code("nurse")
         now = clock.now()
 
         def render():
             queryset = worklist.worklist(
-                clinic, now=now, until=until, nurse=params.get("nurse"), appointment_status=status_filter
+                clinic, now=now, until=until, nurse=nurse, appointment_status=status_filter
             )
             page = worklist.ranked_pumps(self.paginate_queryset(worklist.ranked(queryset)))
             rows = worklist.worklist_rows(page, clinic, now=now)
@@ -858,7 +862,7 @@ class WorklistView(GenericAPIView):
 # --- calendar feeds --------------------------------------------------------------------
 
 
-class CalendarFeedSerializer(serializers.ModelSerializer):
+class CalendarFeedSerializer(ModelSerializer):
     clinic = serializers.SlugRelatedField(slug_field="code", read_only=True)
     nurse = serializers.SlugRelatedField(slug_field="username", read_only=True)
     url = serializers.SerializerMethodField()
@@ -889,8 +893,11 @@ class CalendarFeedViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = CalendarFeed.objects.none()  # for the schema; get_queryset scopes
 
     def get_queryset(self):
-        return CalendarFeed.objects.filter(clinic__in=clinics_of(self.request.user)).select_related(
-            "clinic", "nurse"
+        # Ordered, so pages are stable (an unordered page warned, a 500 under warnings-as-errors).
+        return (
+            CalendarFeed.objects.filter(clinic__in=clinics_of(self.request.user))
+            .select_related("clinic", "nurse")
+            .order_by("-created_at", "-pk")
         )
 
     @extend_schema(request=CalendarFeedCreateSerializer, responses={201: CalendarFeedSerializer})

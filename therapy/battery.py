@@ -40,14 +40,23 @@ def replacement_plan(
                 "date from a device interrogation, or an admin sets the model's service life",
                 code="eri_unknown",
             )
-        eri_on = add_months(implanted_on, service_life_months)
-    return ReplacementPlan(
-        eri_on=eri_on,
-        eri_estimated=estimated,
-        eos_on=eri_on + timedelta(days=eos_after_eri_days),
-        planning_opens_on=add_months(eri_on, -planning_opens_months_before_eri),
-        book_by=eri_on - timedelta(days=book_by_days_before_eri),
-    )
+    try:
+        if estimated:
+            eri_on = add_months(implanted_on, service_life_months)
+        return ReplacementPlan(
+            eri_on=eri_on,
+            eri_estimated=estimated,
+            eos_on=eri_on + timedelta(days=eos_after_eri_days),
+            planning_opens_on=add_months(eri_on, -planning_opens_months_before_eri),
+            book_by=eri_on - timedelta(days=book_by_days_before_eri),
+        )
+    except (OverflowError, ValueError):  # a date past year 9999 (or before year 1)
+        raise CalculationError(
+            "pump.eri_on",
+            "is too far from today for the calendar to plan the replacement: correct the ERI date "
+            "or the pump model's service life",
+            code="eri_out_of_range",
+        ) from None
 
 
 def check_replacement_date(surgery_on: date, plan: ReplacementPlan) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from .errors import CalculationError
+from .units import check_year
 
 MINUS = "\u2212"  # the typographic minus sign, as clocks and timetables print it
 
@@ -37,6 +38,8 @@ def local_instant(
     """
     if naive.tzinfo is not None:
         raise ValueError("local_instant reads a naive local date-time")
+    # Year 1 in a zone east of UTC is before the first instant datetime can hold.
+    check_year(naive, field)
     candidates: list[datetime] = []
     for fold in (0, 1):
         aware = naive.replace(tzinfo=tz, fold=fold)

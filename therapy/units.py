@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from fractions import Fraction
 
 from .errors import CalculationError
@@ -31,6 +31,14 @@ HOURS = Decimal("0.01")
 RATE_ML_PER_DAY = Decimal("0.001")
 LATEST_SECONDS = 253_402_214_400  # 9999-12-31T00:00:00Z
 
+# Technical bounds on what a number or a date from outside may be (not clinical limits:
+# DOMAIN.md gives none of these). They keep exact arithmetic small and every date the
+# calculations derive (ERI + months, alarm dates) inside what the calendar can hold.
+MAX_INTEGER_DIGITS = 12
+MAX_FRACTION_DIGITS = 7
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2200
+
 
 def exact(value, field: str, *, allow_none: bool = False) -> Fraction | None:
     """A number from JSON, a form or the database as an exact rational (``Q``).
@@ -49,18 +57,61 @@ def exact(value, field: str, *, allow_none: bool = False) -> Fraction | None:
     try:
         d = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise CalculationError(field, f"must be a number (got {value!r})") from None
+        raise CalculationError(field, f"must be a number (got {_shown(value)})") from None
     if not d.is_finite():
-        raise CalculationError(field, f"must be a finite number (got {value!r})")
+        raise CalculationError(field, f"must be a finite number (got {_shown(value)})")
+    _check_digits(d, field, value)
     return Q(d)
+
+
+def _check_digits(d: Decimal, field: str, value) -> None:
+    """At most ``MAX_INTEGER_DIGITS`` before the decimal point and ``MAX_FRACTION_DIGITS``
+    after it: 1e30 or a 5,000-digit number is no dose anyone meant."""
+    if d == 0:
+        return
+    _, digits, exponent = d.as_tuple()
+    significant = len(digits)
+    while significant > 1 and digits[significant - 1] == 0 and exponent < 0:  # 2.50 is 2.5
+        significant -= 1
+        exponent += 1
+    integer_digits = max(significant + exponent, 0)
+    fraction_digits = max(-exponent, 0)
+    if integer_digits > MAX_INTEGER_DIGITS or fraction_digits > MAX_FRACTION_DIGITS:
+        raise CalculationError(
+            field,
+            f"must be a number with at most {MAX_INTEGER_DIGITS} digits before the decimal point "
+            f"and {MAX_FRACTION_DIGITS} after it (got {_shown(value)})",
+        )
+
+
+def _shown(value) -> str:
+    """A value as echoed in a message, cut short: a refusal does not repeat 5,000 digits."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}…({len(text)} characters)"
+
+
+def check_year(day: date, field: str) -> None:
+    """Refuse a date (or instant) outside ``EARLIEST_YEAR``..``LATEST_YEAR``: a technical
+    bound, so that year 1 or 9999 cannot overflow the date arithmetic of the projection."""
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        raise CalculationError(
+            field,
+            f"must be a date in the years {EARLIEST_YEAR} to {LATEST_YEAR} (got the year {day.year})",
+            code="date_out_of_range",
+        )
 
 
 def rounded(value: Fraction | None, quantum: Decimal) -> Decimal | None:
     """Round half up to ``quantum`` (for example ``VOLUME_ML``); None stays None."""
     if value is None:
         return None
-    d = Decimal(int(value.numerator)) / Decimal(int(value.denominator))
-    return d.quantize(quantum, rounding=ROUND_HALF_UP)
+    numerator, denominator = int(value.numerator), int(value.denominator)
+    # Enough precision for every digit before the point and the quantum's after it: the
+    # default context (28 digits) raises InvalidOperation on a larger number.
+    with localcontext() as context:
+        context.prec = max(28, len(str(abs(numerator) // denominator)) - quantum.as_tuple().exponent + 2)
+        d = Decimal(numerator) / Decimal(denominator)
+        return d.quantize(quantum, rounding=ROUND_HALF_UP)
 
 
 def epoch_seconds(at: datetime) -> Fraction:

@@ -40,6 +40,7 @@ from patients.permissions import (
     role_at,
 )
 from pumpcare import clinical, clock
+from pumpcare.inputs import text_problem
 from refills import replacement, scheduling, screening, selectors, services, worklist
 from refills.api import PumpExplantInputSerializer, PumpReplaceInputSerializer
 from refills.models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus, PumpExplant
@@ -152,7 +153,10 @@ def home(request):
 @login_required
 @require_GET
 def switch_clinic(request):
-    clinic = get_object_or_404(clinics_of(request.user), code=request.GET.get("clinic", ""))
+    code = request.GET.get("clinic", "")
+    if text_problem(code, one_line=True):  # a NUL cannot be looked up: no such clinic
+        raise Http404("not one of your clinics")
+    clinic = get_object_or_404(clinics_of(request.user), code=code)
     return redirect("web:worklist", code=clinic.code)
 
 
@@ -199,7 +203,14 @@ def worklist_page(request, code):
     status = params.get("status") or None
     if status not in (None, "proposed", "booked", "none"):
         status = None
-    pumps = worklist.worklist(clinic, now=now, nurse=params.get("nurse") or None, appointment_status=status)
+    nurse = params.get("nurse") or None
+    # A NUL cannot be looked up (PostgreSQL): nobody has such a username, so nothing is listed.
+    unknown_nurse = bool(nurse) and text_problem(nurse, one_line=True) is not None
+    pumps = worklist.worklist(
+        clinic, now=now, nurse=None if unknown_nurse else nurse, appointment_status=status
+    )
+    if unknown_nurse:
+        pumps = pumps.none()
     strip = _strip(clinic, worklist.worklist(clinic, now=now), now)
     stale_ids = card_selectors.stale_card_pump_ids(clinic)
     strip["stale_cards"] = len(stale_ids)
@@ -530,17 +541,32 @@ def _suggested_day(pump: Pump):
 def _appointment_fields(request, clinic, errors):
     """Day, time and nurse from the form; errors named by field."""
     post = request.POST
-    day = parse_date(post.get("day", "") or "") if post.get("day") else None
-    if post.get("day") and day is None:
-        errors["day"] = ["is not a date: pick one in the calendar"]
+    day = None
+    if post.get("day"):
+        try:  # a well-formed but impossible date (30 Feb) is a ValueError, not None
+            day = parse_date(post["day"])
+        except ValueError:
+            day = None
+        if day is None:
+            errors["day"] = ["is not a date: pick one in the calendar"]
+        else:
+            try:
+                therapy.units.check_year(day, "day")
+            except therapy.CalculationError as error:
+                errors["day"] = [error.message]
+                day = None
     at = None
     if post.get("time"):
-        at = parse_time(post["time"])
+        try:
+            at = parse_time(post["time"])
+        except ValueError:  # 25:99
+            at = None
         if at is None:
             errors["time"] = ["is not a time of day: pick one, or leave it empty"]
     nurse = None
     if post.get("nurse"):
-        nurse = _nurses(clinic).filter(username=post["nurse"]).first()
+        if text_problem(post["nurse"], one_line=True) is None:
+            nurse = _nurses(clinic).filter(username=post["nurse"]).first()
         if nurse is None:
             errors["nurse"] = ["is not a nurse of this clinic"]
     return day, at, nurse
