@@ -9,6 +9,7 @@ import json
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.views.decorators.http import require_safe
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -918,8 +919,10 @@ class CalendarFeedViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(CalendarFeedSerializer(feed, context={"request": request}).data)
 
 
+@require_safe
 def calendar_feed(request, token: str):
-    """The feed itself: no login, the secret token is the key; a revoked one is gone."""
+    """The feed itself: no login, the secret token is the key; a revoked one is gone. A read:
+    GET and HEAD only (it answered any method with the feed)."""
     feed = get_object_or_404(
         CalendarFeed.objects.select_related("clinic", "nurse"), token=token, revoked_at__isnull=True
     )

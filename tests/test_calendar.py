@@ -190,3 +190,17 @@ def test_a_line_break_typed_into_a_name_does_not_break_the_feed(api, booked, giv
     expected_mrn = "NY-7" if mrn == "NY-7" else "NY- 7"
     assert timed_event["SUMMARY"] == f"Refill: Okafor Lindqvist, Zoë Ann ({expected_mrn})"
     assert timed_event["LOCATION"] == "Neuro, East; Side"
+
+
+def test_the_feed_answers_only_reads(api, booked):
+    """Issue 12 (the authorization matrix): the feed answered a POST, PUT, PATCH or DELETE
+    with the feed itself (200), as if it were a read. It is one: GET and HEAD only."""
+    clinic, *_ = booked
+    path = feed_url(api, clinic)["url"].replace("http://testserver", "")
+    anyone = client_for(None)
+    assert anyone.get(path).status_code == 200
+    assert anyone.head(path).status_code == 200
+    for method in ("post", "put", "patch", "delete"):
+        response = getattr(anyone, method)(path)
+        assert response.status_code == 405, (method, response.status_code)
+        assert b"BEGIN:VCALENDAR" not in response.content
