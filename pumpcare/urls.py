@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
+from django.views.decorators.http import require_http_methods
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
@@ -66,6 +68,22 @@ api_v1 = [
     path("", include(router.urls)),
 ]
 
+# The browsable API's login and logout (rest_framework.urls), the login answering only what a
+# login page means: Django's view also took a PUT as a login.
+api_auth = (
+    [
+        path(
+            "login/",
+            require_http_methods(["GET", "HEAD", "POST"])(
+                auth_views.LoginView.as_view(template_name="rest_framework/login.html")
+            ),
+            name="login",
+        ),
+        path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    ],
+    "rest_framework",
+)
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
@@ -74,7 +92,7 @@ urlpatterns = [
     # view serves Swagger UI's start-up script as a file, so no inline script is needed.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
-    path("api-auth/", include("rest_framework.urls")),
+    path("api-auth/", include(api_auth)),
     path("calendar/<token:token>.ics", calendar_feed, name="calendar-feed"),
     path("", include("alerts.confirm")),
     # The nurses' web app; its front page is the worklist of the user's clinic.

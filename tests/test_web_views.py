@@ -72,6 +72,27 @@ def test_login_opens_on_the_worklist_of_the_users_clinic(client, nurse):
     assert client.get("/").status_code == 302
 
 
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_the_front_page_answers_only_a_read(nurse, method):
+    """Issue 12 (the authorization matrix): ``/`` redirected any method to the worklist."""
+    response = getattr(browser(nurse), method)("/")
+    assert response.status_code == 405
+
+
+@pytest.mark.parametrize("path", ["/login/", "/api-auth/login/"])
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_the_login_pages_answer_only_get_and_post(client, nurse, path, method):
+    """Issue 12 (the authorization matrix): Django's login view takes a PUT as a POST (a
+    login), and for a logged-in user redirected every method. A login page shows the form
+    (GET) and logs in (POST)."""
+    for who in (client, browser(nurse)):
+        response = getattr(who, method)(
+            path, "username=nurse&password=Pass-word-123!", content_type="application/x-www-form-urlencoded"
+        )
+        assert response.status_code == 405, (path, method, response.status_code)
+    assert client.get(path).status_code == 200
+
+
 def test_a_wrong_password_is_refused_on_the_page(client, nurse):
     response = client.post("/login/", {"username": "nurse", "password": "nope"})
     assert response.status_code == 200 and b"didn't match" in response.content

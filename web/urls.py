@@ -1,5 +1,6 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
+from django.views.decorators.http import require_http_methods
 
 from . import views
 
@@ -7,9 +8,13 @@ app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # A login page shows the form and logs in: Django's view also took a PUT as a login and,
+    # for a logged-in user, redirected any method.
     path(
         "login/",
-        auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True),
+        require_http_methods(["GET", "HEAD", "POST"])(
+            auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True)
+        ),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -142,6 +142,7 @@ def _back(request, default: str) -> str:
 
 
 @login_required
+@require_GET
 def home(request):
     """The worklist of the user's first clinic (the one chosen last in this session)."""
     clinics = _my_clinics(request)
