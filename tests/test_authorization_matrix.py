@@ -17,8 +17,9 @@ in the URLs are HOME's. A cell fails when:
 - an actor outside the entry leaves a write behind (an INSERT, UPDATE or DELETE that was
   not rolled back inside the request), whatever the status;
 - an actor in the entry does not succeed (the table, or the world, is wrong);
-- a success of an actor from AWAY, anonymous or the platform role shows HOME's patient,
-  pump, caregiver or card text (a list scoped wrongly answers 200 too).
+- a success of an actor from AWAY, anonymous or the platform role shows HOME's words (its
+  name, patient, pump, caregiver, card text, alert, outbox, appointment or feed token): a
+  list scoped wrongly answers 200 too.
 
 The Django admin is checked separately: its pages are guarded by Django's own staff and
 model permissions, and no actor of the matrix is staff.
@@ -46,10 +47,13 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
 
 ANON = "anonymous"
 PLATFORM = "platform"
+# A Django superuser without a membership: an operator of the installation, no clinic's
+# member (patients.permissions.clinics_of); it holds every permission, the catalogs' too.
+OPERATOR = "operator"
 ROLES = ("nurse", "physician", "staff", "admin")
 HOME_ROLES = tuple(f"home_{role}" for role in ROLES)
 AWAY_ROLES = tuple(f"away_{role}" for role in ROLES)
-ACTORS = (ANON, *HOME_ROLES, *AWAY_ROLES, PLATFORM)
+ACTORS = (ANON, *HOME_ROLES, *AWAY_ROLES, PLATFORM, OPERATOR)
 METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE")
 
 EVERYONE = frozenset(ACTORS)
@@ -62,8 +66,8 @@ CLINICAL_WRITERS = frozenset({"home_nurse", "home_physician"})
 PUMP_WRITERS = frozenset({"home_nurse", "home_physician", "home_admin"})
 PRESCRIBERS = frozenset({"home_physician"})
 ADMINS = frozenset({"home_admin"})
-CATALOG_READERS = ANY_CLINIC_STAFF | {PLATFORM}
-CATALOG_EDITORS = frozenset({PLATFORM})  # the entries used by both clinics' pumps
+CATALOG_READERS = ANY_CLINIC_STAFF | {PLATFORM, OPERATOR}
+CATALOG_EDITORS = frozenset({PLATFORM, OPERATOR})  # the entries used by both clinics' pumps
 
 # --- what: (route name, method) -> who may succeed -----------------------------------------
 # A method a route has no entry for is nobody's. Every route needs at least one entry.
@@ -179,6 +183,18 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
 
 # Where a token in the URL, not a login, grants the read: the holder sees HOME's data.
 SECRET_LINKS = {"calendar-feed", "confirm-attendance"}
+
+# Writes that write nothing when they succeed (calculators, previews, logging in or out);
+# any other success of a POST, PATCH, PUT or DELETE must have written something.
+WRITES_NOTHING = {
+    ("starting-dose", "POST"),
+    ("pump-refill-preview", "POST"),
+    ("web:refill-preview", "POST"),
+    ("rest_framework:login", "POST"),
+    ("rest_framework:logout", "POST"),
+    ("web:login", "POST"),
+    ("web:logout", "POST"),
+}
 
 # --- the URLs: parameters of each route, from the world ---------------------------------------
 # By default a path parameter is named after what it names (``pump_id``: HOME's pump);
@@ -321,8 +337,32 @@ BODIES = {
     ("web:alert-ack", "POST"): lambda w: {"note": "handled by the matrix"},
 }
 
-# HOME's words that no one else may read (see ``_leaks``).
-SECRETS = ("Zyxhomefamily", "HOME-MRN-7731", "HOMESN-4411", "Qwhomecarer", "Homeclinic own MRI note")
+# Each clinic's words, in every kind of record a list shows; HOME's no one else may read
+# (``_leaks``; the calendar feed's token too).
+WORDS = {
+    "HOME": {
+        "clinic": "Zyxhome Clinic",
+        "family": "Zyxhomefamily",
+        "mrn": "HOME-MRN-7731",
+        "serial": "HOMESN-4411",
+        "carer": "Qwhomecarer",
+        "mri_note": "Homeclinic own MRI note",
+        "alert": "Homealert words",
+        "email": "homedesk@example.org",
+        "notes": "Homeappointment notes",
+    },
+    "AWAY": {
+        "clinic": "Away Clinic",
+        "family": "Awayfamily",
+        "mrn": "AWAY-1",
+        "serial": "AWAYSN-1",
+        "carer": "Awaycarer",
+        "mri_note": "Away note",
+        "alert": "Away alert",
+        "email": "awaydesk@example.org",
+        "notes": "",
+    },
+}
 
 # --- the routes ---------------------------------------------------------------------------
 
@@ -372,11 +412,11 @@ def url_of(route: Route, world) -> str:
 # --- the world ----------------------------------------------------------------------------
 
 
-def seed_clinic(code: str, secret: bool):
+def seed_clinic(code: str):
     """A clinic with its four roles, a patient with a caregiver and the physician printed on
     the card, a pump filled ten days ago, a booked refill today, an open alert, a failed
     notification, a calendar feed, a card text of its own, and a second patient without a
-    pump. ``secret``: HOME's words are the ones no other actor may read."""
+    pump; its records say the clinic's ``WORDS``."""
     from alerts.models import Alert, Notification
     from cards.models import CardSettings, CardText, PatientPhysician
     from patients.models import Caregiver, CatheterModel, Drug, PumpModel
@@ -384,22 +424,28 @@ def seed_clinic(code: str, secret: bool):
     from tests.factories import ClinicFactory, MembershipFactory, PatientFactory, PumpFactory
     from tests.helpers import fill
 
-    clinic = ClinicFactory(code=code, name=f"{code.title()} Clinic", timezone="UTC")
+    words = WORDS[code]
+    clinic = ClinicFactory(code=code, name=words["clinic"], timezone="UTC")
     users = {
         role: MembershipFactory(clinic=clinic, role=role, user__username=f"{code.lower()}_{role}").user
         for role in ROLES
     }
-    family, mrn, serial, carer, note = (
-        SECRETS if secret else ("Awayfamily", "AWAY-1", "AWAYSN-1", "Awaycarer", "x")
-    )
     patient = PatientFactory(
-        clinic=clinic, mrn=mrn, family_name=family, birth_date=date(1980, 5, 17), email="p@example.org"
+        clinic=clinic,
+        mrn=words["mrn"],
+        family_name=words["family"],
+        birth_date=date(1980, 5, 17),
+        email="p@example.org",
     )
     patient2 = PatientFactory(clinic=clinic, birth_date=date(1975, 1, 1))
-    pump = PumpFactory(patient=patient, serial_number=serial, implanted_on=date(2026, 1, 2))
+    pump = PumpFactory(patient=patient, serial_number=words["serial"], implanted_on=date(2026, 1, 2))
     fill(client_for(users["nurse"]), pump, "2026-11-16T12:00:00Z")
     caregiver = Caregiver.objects.create(
-        patient=patient, name=carer, relation="daughter", email="c@example.org", communication_consent=True
+        patient=patient,
+        name=words["carer"],
+        relation="daughter",
+        email="c@example.org",
+        communication_consent=True,
     )
     PatientPhysician.objects.create(patient=patient, name="Dr. Ana Rivera", phone="+1 555 0199")
     CardSettings.objects.create(clinic=clinic, default_physician="Dr. Ana Rivera")
@@ -408,7 +454,7 @@ def seed_clinic(code: str, secret: bool):
         pump_model=PumpModel.objects.get(code="8637-20"),
         drug=Drug.objects.get(code="baclofen"),
         withdrawal_warning="Do not stop abruptly.",
-        mri_note=note,
+        mri_note=words["mri_note"],
     )
     appointment = Appointment.objects.create(
         pump=pump,
@@ -417,13 +463,14 @@ def seed_clinic(code: str, secret: bool):
         day=date(2026, 11, 26),
         time=time(15, 0),
         nurse=users["nurse"],
+        notes=words["notes"],
     )
     alert = Alert.objects.create(
         clinic=clinic,
         pump=pump,
         kind=Alert._meta.get_field("kind").choices[0][0],
         severity="critical",
-        message="m",
+        message=words["alert"],
     )
     notification = Notification.objects.create(
         clinic=clinic,
@@ -433,7 +480,7 @@ def seed_clinic(code: str, secret: bool):
         subject=f"pump:{pump.pk}",
         pump=pump,
         due_at=NOW,
-        email="desk@example.org",
+        email=words["email"],
         status="failed",
     )
     feed = CalendarFeed.objects.create(clinic=clinic, created_by=users["admin"])
@@ -457,14 +504,18 @@ def seed_clinic(code: str, secret: bool):
 def world(platform_admin):
     from alerts.confirm import confirmation_token
 
-    home = seed_clinic("HOME", secret=True)
-    away = seed_clinic("AWAY", secret=False)
-    actors = {ANON: None, PLATFORM: platform_admin}
+    home = seed_clinic("HOME")
+    away = seed_clinic("AWAY")
+    from tests.factories import UserFactory
+
+    operator = UserFactory(username="operator", is_superuser=True, is_staff=True)
+    actors = {ANON: None, PLATFORM: platform_admin, OPERATOR: operator}
     actors.update({f"home_{role}": user for role, user in home.users.items()})
     actors.update({f"away_{role}": user for role, user in away.users.items()})
     home.actors = actors
     home.away = away
     home.confirm_token = confirmation_token(home.appointment, "patient")
+    home.secrets = (*WORDS["HOME"].values(), home.feed.token)
     return home
 
 
@@ -524,11 +575,11 @@ def succeeded(response) -> bool:
     return messages.SUCCESS in levels or not any(level >= messages.ERROR for level in levels)
 
 
-def _leaks(response) -> list[str]:
+def _leaks(response, world) -> list[str]:
     if response.get("Content-Type", "").startswith("application/pdf"):
         return []
     body = response.content.decode(errors="replace")
-    return [secret for secret in SECRETS if secret in body]
+    return [secret for secret in world.secrets if secret in body]
 
 
 def _clear_caches():
@@ -597,12 +648,14 @@ def test_the_authorization_matrix(world, capsys):
                 where = f"{method} {url} ({route.name}) as {actor}: {response.status_code}"
                 if actor in allowed and not ok:
                     problems.append(f"expected success failed: {where} {response.content[:300]!r}")
+                elif ok and method != "GET" and not written and (route.name, method) not in WRITES_NOTHING:
+                    problems.append(f"success that wrote nothing: {where}")
                 elif actor not in allowed and ok:
                     problems.append(f"UNEXPECTED SUCCESS: {where}")
                 if actor not in allowed and written:
                     problems.append(f"REFUSED BUT WROTE {sorted(written)}: {where}")
                 if ok and not actor.startswith("home_") and route.name not in SECRET_LINKS:
-                    if leaked := _leaks(response):
+                    if leaked := _leaks(response, world):
                         problems.append(f"LEAK of HOME's {leaked}: {where}")
     with capsys.disabled():
         print(
@@ -611,18 +664,40 @@ def test_the_authorization_matrix(world, capsys):
     assert not problems, f"{len(problems)} of {cells} cells wrong:\n" + "\n".join(problems)
 
 
-def test_the_django_admin_is_no_actors_of_the_matrix(world):
+def test_the_django_admin_is_the_operators_only(world):
     """The admin is Django's: staff status and model permissions. No clinic role and not
-    the platform role (not staff) reaches it; anonymous is asked to log in."""
+    the platform role (not staff) reaches it, anonymous is asked to log in; the operator
+    (a superuser) opens it."""
+    urls = ("/admin/", "/admin/patients/patient/", f"/admin/patients/patient/{world.patient.pk}/change/")
     for actor, user in world.actors.items():
         client = Client()
         if user is not None:
             client.force_login(user)
-        for url in (
-            "/admin/",
-            "/admin/patients/patient/",
-            f"/admin/patients/patient/{world.patient.pk}/change/",
-        ):
+        for url in urls:
             response = client.get(url)
+            if actor == OPERATOR:
+                assert response.status_code == 200, (actor, url, response.status_code)
+                continue
             assert response.status_code == 302, (actor, url, response.status_code)
-            assert urlparse(response["Location"]).path == reverse("admin:login"), (actor, url)
+            location = urlparse(response["Location"])
+            assert location.path == reverse("admin:login") and "next=" in location.query, (actor, url)
+
+
+def test_a_write_undone_by_a_rollback_is_not_counted(clinic):
+    """``Writes`` keeps what a request leaves behind: a refused service's ``atomic`` (or the
+    refill preview) writes and rolls back to its savepoint, which is no write."""
+    from patients.models import Clinic
+
+    writes = Writes()
+    with transaction.atomic(), connection.execute_wrapper(writes):
+        try:
+            with transaction.atomic():
+                Clinic.objects.filter(pk=clinic.pk).update(name="undone")
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        assert writes.tables == set()
+        with transaction.atomic():
+            Clinic.objects.filter(pk=clinic.pk).update(name="kept")
+        assert writes.tables == {"patients_clinic"}
+        transaction.set_rollback(True)
