@@ -37,7 +37,7 @@ import pytest
 from django.contrib import messages
 from django.db import connection, transaction
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import URLResolver, get_resolver, reverse
 
 from tests.conftest import NOW, client_for
 
@@ -370,32 +370,40 @@ WORDS = {
 @dataclass
 class Route:
     name: str
-    pattern: URLPattern
-    prefix: str
+    path: str
     kwargs: list[str] = field(default_factory=list)
 
 
-def routes() -> list[Route]:
-    """Every named route of the URL configuration but the Django admin's, once (a router's
-    ``.json`` suffix variant reaches the same view as its route)."""
-    found: dict[str, Route] = {}
+def url_patterns() -> list[Route]:
+    """Every URL pattern but the Django admin's (Django's staff and model permissions guard
+    it) and a router's ``.json`` suffix variants (the same view as their route); a pattern
+    without a name is listed with ``name`` empty."""
+    found: list[Route] = []
 
     def walk(patterns, namespace, prefix):
         for entry in patterns:
             if isinstance(entry, URLResolver):
                 space = ":".join(filter(None, [namespace, entry.namespace])) if entry.namespace else namespace
-                if space == "admin":
-                    continue
-                walk(entry.url_patterns, space, prefix + str(entry.pattern))
+                if space != "admin":
+                    walk(entry.url_patterns, space, prefix + str(entry.pattern))
                 continue
             kwargs = list(entry.pattern.regex.groupindex)
-            if "format" in kwargs or entry.name is None:
+            if "format" in kwargs:
                 continue
-            name = f"{namespace}:{entry.name}" if namespace else entry.name
-            found.setdefault(name, Route(name, entry, prefix, kwargs))
+            name = (f"{namespace}:{entry.name}" if namespace else entry.name) if entry.name else ""
+            found.append(Route(name, prefix + str(entry.pattern), kwargs))
 
     walk(get_resolver().url_patterns, "", "")
-    return list(found.values())
+    return found
+
+
+def routes() -> list[Route]:
+    """The routes the matrix covers: every named pattern, once."""
+    found: dict[str, Route] = {}
+    for route in url_patterns():
+        if route.name:
+            found.setdefault(route.name, route)
+    return sorted(found.values(), key=lambda route: route.name)
 
 
 def url_of(route: Route, world) -> str:
@@ -419,7 +427,7 @@ def seed_clinic(code: str):
     pump; its records say the clinic's ``WORDS``."""
     from alerts.models import Alert, Notification
     from cards.models import CardSettings, CardText, PatientPhysician
-    from patients.models import Caregiver, CatheterModel, Drug, PumpModel
+    from patients.models import Caregiver, Drug, PumpModel
     from refills.models import Appointment, CalendarFeed
     from tests.factories import ClinicFactory, MembershipFactory, PatientFactory, PumpFactory
     from tests.helpers import fill
@@ -484,7 +492,6 @@ def seed_clinic(code: str):
         status="failed",
     )
     feed = CalendarFeed.objects.create(clinic=clinic, created_by=users["admin"])
-    assert CatheterModel.objects.filter(code="8709SC").exists()
     return SimpleNamespace(
         clinic=clinic,
         users=users,
@@ -625,6 +632,14 @@ def run_cell(world, api_clients, route: Route, method: str, actor: str, url: str
 
 
 def test_every_route_is_in_the_matrix():
+    patterns = url_patterns()
+    unnamed = [route.path for route in patterns if not route.name]
+    assert not unnamed, f"name these routes, and add them to the matrix (EXPECTED): {unnamed}"
+    paths: dict[str, set[str]] = {}
+    for route in patterns:
+        paths.setdefault(route.name, set()).add(route.path)
+    shared = {name: sorted(p) for name, p in paths.items() if len(p) > 1}
+    assert not shared, f"one name per route, so the matrix reaches each of them: {shared}"
     names = {route.name for route in routes()}
     listed = {name for name, _ in EXPECTED}
     assert not names - listed, f"add these routes to the matrix (EXPECTED): {sorted(names - listed)}"
@@ -637,7 +652,7 @@ def test_the_authorization_matrix(world, capsys):
     api_clients = {actor: client_for(user) for actor, user in world.actors.items()}
     problems: list[str] = []
     cells = 0
-    for route in sorted(routes(), key=lambda r: r.name):
+    for route in routes():
         url = url_of(route, world)
         for method in METHODS:
             allowed = EXPECTED.get((route.name, method), NOBODY)
