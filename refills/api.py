@@ -74,7 +74,8 @@ class _PeriodicBolus(serializers.Serializer):
 @extend_schema_field(
     PolymorphicProxySerializer(
         component_name="PrescriptionSchedule",
-        serializers=[_SimpleContinuous, _Flex, _PeriodicBolus],
+        # The mapping names each mode (a list gave the discriminator a null key, issue 12).
+        serializers={"simple_continuous": _SimpleContinuous, "flex": _Flex, "periodic_bolus": _PeriodicBolus},
         resource_type_field_name="mode",
     )
 )
@@ -171,7 +172,7 @@ class RefillSerializer(ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(PrescriptionField())
+    @extend_schema_field(PrescriptionField(allow_null=True))
     def get_prescription(self, refill):
         row = getattr(refill, "prescription", None)
         return row.schedule if row else None
@@ -292,6 +293,7 @@ class PumpRefillsView(PumpScopedView):
             .order_by("-performed_at")
         )
 
+    @extend_schema(responses=RefillSerializer(many=True))
     def get(self, request, pump_id):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(RefillSerializer(page, many=True).data)
@@ -338,6 +340,7 @@ class PumpPrescriptionsView(PumpScopedView):
             .order_by("-effective_at")
         )
 
+    @extend_schema(responses=PrescriptionSerializer(many=True))
     def get(self, request, pump_id):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(PrescriptionSerializer(page, many=True).data)
@@ -827,7 +830,8 @@ class WorklistView(GenericAPIView):
             OpenApiParameter("until", OpenApiTypes.DATE),
             OpenApiParameter("nurse", str),
             OpenApiParameter("status", str, enum=["proposed", "booked", "none"]),
-        ]
+        ],
+        responses=WorklistItemSerializer(many=True),
     )
     def get(self, request):
         query = Query(request.query_params)
