@@ -12,6 +12,7 @@ Two pieces, each in one place rather than on every view:
 from __future__ import annotations
 
 from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from drf_spectacular import openapi
 
 ERROR_SCHEMA = {
@@ -57,22 +58,38 @@ SAFE_METHODS = {"get", "head", "options"}
 class AutoSchema(openapi.AutoSchema):
     def _get_serializer_field_meta(self, field, direction):
         meta = super()._get_serializer_field_meta(field, direction)
-        if direction == "response" and field.read_only and _over_nullable_column(field):
+        if direction == "response" and field.read_only and getattr(_column(field), "null", False):
             meta["nullable"] = True
         return meta
 
+    def _insert_field_validators(self, field, schema):
+        super()._insert_field_validators(field, schema)
+        # A shown email or URL that may be empty (a notification's email): "" is documented
+        # as drf-spectacular documents an input that may be blank (it was "not an email").
+        if (
+            field.read_only
+            and not getattr(field, "allow_blank", False)
+            and isinstance(column := _column(field), models.CharField | models.TextField)
+            and column.blank
+            and schema.get("format") in ("email", "uri")
+        ):
+            outer_keys = {"readOnly", "writeOnly", "nullable", "deprecated", "description", "title"}
+            inner = {key: schema.pop(key) for key in list(schema) if key not in outer_keys}
+            schema["oneOf"] = [inner, {"type": "string", "maxLength": 0}]
 
-def _over_nullable_column(field) -> bool:
-    """Whether a field shows a model column that may be NULL (a plain ``source``)."""
+
+def _column(field):
+    """The model column a serializer field shows (a plain ``source``), or None."""
     model = getattr(getattr(field.parent, "Meta", None), "model", None)
     source = getattr(field, "source_attrs", None) or [field.field_name]
     if model is None or len(source) != 1:
-        return False
+        return None
     try:
         column = model._meta.get_field(source[0])
     except FieldDoesNotExist:
-        return False
-    return bool(getattr(column, "null", False))
+        return None
+    # A reverse relation (a clinic's closures, a patient's pumps) is a list, never null.
+    return column if column.concrete else None
 
 
 def add_error_responses(result, generator, request, public):
