@@ -48,7 +48,7 @@ ERROR_RESPONSES = {
     "403": ("A role this needs is missing (role_required)", "all"),
     "404": ("Not found among the user's clinics", "all"),
     "409": ("Conflicts with the object's current state", "unsafe"),
-    "415": ("The body is not JSON, form data or multipart", "body"),
+    "415": ("The body is not JSON", "body"),
     "429": ("Too many failed attempts", "all"),
 }
 
@@ -94,7 +94,7 @@ def _column(field):
 
 def add_error_responses(result, generator, request, public):
     """Postprocessing hook: the shared Error component, and on every operation the error
-    statuses it may answer (documented statuses a view already gives are kept)."""
+    statuses it may answer (an error response a view documents itself is kept)."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     body = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path_item in result.get("paths", {}).values():
@@ -107,5 +107,8 @@ def add_error_responses(result, generator, request, public):
                     continue
                 if scope == "body" and "requestBody" not in operation:
                     continue
-                responses.setdefault(status, {"description": description, "content": body})
+                response = responses.setdefault(status, {"description": description})
+                # A view's own error response keeps its body; one that names none (a PDF
+                # endpoint's 404) gets the Error body the exception handler answers with.
+                response.setdefault("content", body)
     return result

@@ -258,6 +258,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The documented request body is JSON (README). Form data and multipart stay accepted for
+    # the browsable API's forms but are no part of the contract: three identical bodies made
+    # openapi-python-client generate code that does not import (issue 12).
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
     # Every operation documents its refusals with one Error body (pumpcare.schema, issue 12).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -12,8 +12,12 @@
 
 from __future__ import annotations
 
+import importlib
 import json
-from datetime import UTC, datetime
+import subprocess
+import sys
+import threading
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -183,3 +187,165 @@ def test_every_operation_answers_as_documented(case, seeded):
         headers={"Authorization": f"Token {seeded['token']}"},
         checks=CHECKS,
     )
+
+
+# --- a generated client ------------------------------------------------------------------
+
+CLIENT_CONFIG = """\
+# the PDFs as bytes (openapi-python-client knows no application/pdf); no formatter run
+content_type_overrides:
+  application/pdf: application/octet-stream
+post_hooks: []
+"""
+
+
+@pytest.fixture
+def generated_client(tmp_path):
+    """The package openapi-python-client generates from docs/openapi.yaml, imported."""
+    config = tmp_path / "client-config.yml"
+    config.write_text(CLIENT_CONFIG)
+    generator = Path(sys.executable).parent / "openapi-python-client"
+    result = subprocess.run(
+        [generator, "generate", "--path", OPENAPI_YAML, "--meta", "none", "--config", config]
+        + ["--output-path", tmp_path / "pumpcare_client"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    # A warning means part of the document could not be turned into a client.
+    assert "Warning" not in output and "WARNING" not in output, output
+    sys.path.insert(0, str(tmp_path))
+    try:
+        yield importlib.import_module("pumpcare_client")
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [name for name in sys.modules if name.split(".")[0] == "pumpcare_client"]:
+            del sys.modules[name]
+
+
+@pytest.fixture
+def own_live_server():
+    """A live server of this test's own, stopped before the test database goes (as in
+    tests/test_web_browser.py)."""
+    from pytest_django.live_server_helper import LiveServer
+
+    server = LiveServer("localhost")
+    yield server
+    server.stop()
+    for thread in threading.enumerate():
+        if "process_request_thread" in thread.name:
+            thread.join(timeout=10)
+
+
+def _v1(client_package, name):
+    return importlib.import_module(f"pumpcare_client.api.v1.{name}")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.rule("BRIDGE-1", "TITRATE-1")
+def test_a_generated_client_lists_records_books_and_reads_a_refusal(
+    generated_client, own_live_server, clinic, nurse, admin_user, patient, frozen_now
+):
+    from patients.models import CatheterModel, PumpModel
+    from tests.factories import PumpFactory
+
+    # The Prometra II pathway volume, entered by the clinic admin (as in test_api_refills).
+    response = client_for(admin_user).patch(
+        "/api/v1/catalog/pump-models/13827/",
+        {"pathway_volume_min_ml": "0.26", "pathway_volume_max_ml": "0.30", "reason": "from the IFU"},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    pump = PumpFactory(
+        patient=patient,
+        model=PumpModel.objects.get(code="13827"),
+        implanted_on=date(2026, 1, 2),
+        catheter_model=CatheterModel.objects.get(code="11823"),
+        catheter_length_cm=60,
+    )
+    models = importlib.import_module("pumpcare_client.models")
+    api = generated_client.AuthenticatedClient(
+        base_url=own_live_server.url, token=_token(nurse), prefix="Token", raise_on_unexpected_status=True
+    )
+    # Closed at the end: a kept-alive connection would hold a server thread (and its
+    # database session) past the test.
+    with api:
+        _scenario(generated_client, models, api, clinic, pump)
+
+
+def _scenario(generated_client, models, api, clinic, pump):
+    from refills.scheduling import refill_proposals_run
+
+    pumps = _v1(generated_client, "v1_pumps_list").sync(client=api)
+    assert isinstance(pumps, models.PaginatedPumpList)
+    assert [row.id for row in pumps.results] == [pump.pk]
+
+    def refill(at, withdrawn, concentration):
+        return _v1(generated_client, "v1_pumps_refills_create").sync(
+            client=api,
+            pump_id=pump.pk,
+            body=models.RefillInputRequest(
+                performed_at=at,
+                volume_withdrawn_ml=withdrawn,
+                volume_added_ml="20",
+                concentration_mcg_per_ml=concentration,
+                prescription=models.SimpleContinuousRequest(
+                    mode=models.SimpleContinuousModeEnum.SIMPLE_CONTINUOUS, daily_dose_mcg="300"
+                ),
+            ),
+        )
+
+    # First fill: 20 mL at 500 mcg/mL, 300 mcg/day = 0.6 mL/day.
+    first = refill(datetime(2026, 3, 1, 10, tzinfo=UTC), "0", "500")
+    assert isinstance(first, models.RefillCreated), first
+    # Ten days later: 20 - 10 x 0.6 = 14.0 mL left and withdrawn; now 1000 mcg/mL (BRIDGE-1):
+    # rising, so the minimum pathway volume V = 0.26 + 60 cm x 0.0026 mL/cm = 0.416 mL;
+    # T = 0.416 mL / 0.6 mL/day = 0.69333 days = 16.64 h; programmed 0.416 x 1000 = 416 mcg,
+    # delivered 0.416 x 500 = 208 mcg.
+    second = refill(datetime(2026, 3, 11, 10, tzinfo=UTC), "14.0", "1000")
+    assert isinstance(second, models.RefillCreated), second
+    assert second.expected_residual_ml == "14.00"
+    bridge = second.bridge_bolus
+    assert (bridge.path_volume_ml, bridge.duration_hours) == ("0.416", "16.64")
+    assert (bridge.programmed_dose_mcg, bridge.delivered_dose_mcg) == ("416.0", "208.0")
+    # (20 - 3 - 0.4784) mL / 0.345 mL/day after the bridge at the worst case: 2026-04-28
+    # 23:58:07Z (test_api_refills), refill-by 7 days before.
+    assert second.projection.low_reservoir_alarm_at_worst_case == datetime(2026, 4, 28, 23, 58, 7, tzinfo=UTC)
+    assert second.projection.refill_by == date(2026, 4, 21)
+    history = _v1(generated_client, "v1_pumps_refills_list").sync(client=api, pump_id=pump.pk)
+    assert [row.id for row in history.results] == [second.id, first.id]
+
+    # Today (2026-11-26) is long past refill-by: the daily job proposes the refill today.
+    refill_proposals_run(clinic)
+    appointments = _v1(generated_client, "v1_appointments_list").sync(client=api)
+    (proposal,) = [row for row in appointments.results if row.pump == pump.pk]
+    assert proposal.status == models.AppointmentStatusEnum.PROPOSED
+    booked = _v1(generated_client, "v1_appointments_book_create").sync(
+        client=api, id=proposal.id, body=models.AppointmentBookRequest(day=proposal.day)
+    )
+    assert isinstance(booked, models.AppointmentWithWarnings), booked
+    assert booked.status == models.AppointmentStatusEnum.BOOKED
+
+    # TITRATE-1: 300 mcg/day for the last 24 hours; 300 x 1.30 = 390 is the ceiling, 400 is
+    # refused, and the generated client reads the refusal as its Error model.
+    refused = _v1(generated_client, "v1_pumps_prescriptions_create").sync_detailed(
+        client=api,
+        pump_id=pump.pk,
+        body=models.PrescriptionInputRequest(
+            effective_at=datetime(2026, 3, 12, 10, tzinfo=UTC),
+            prescription=models.SimpleContinuousRequest(
+                mode=models.SimpleContinuousModeEnum.SIMPLE_CONTINUOUS, daily_dose_mcg="400"
+            ),
+            reason="more spasticity",
+        ),
+    )
+    assert refused.status_code == 400
+    error = refused.parsed
+    assert isinstance(error, models.Error)
+    assert (error.code, error.field) == ("titration_limit_exceeded", "prescription")
+    assert error.detail.startswith("prescription: ")
+    assert error["max_allowed_daily_dose_mcg"] == "390.0"
+    assert error["limit_pct"] == "30.0"
+    assert error.errors["prescription"] == [error.detail.removeprefix("prescription: ")]
