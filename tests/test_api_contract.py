@@ -64,7 +64,8 @@ def _document() -> dict:
     return json.loads(OpenApiJsonRenderer().render(raw, renderer_context={}))
 
 
-schema = schemathesis.openapi.from_dict(_document(), config=CONFIG)
+DOCUMENT = _document()
+schema = schemathesis.openapi.from_dict(json.loads(json.dumps(DOCUMENT)), config=CONFIG)
 
 
 def app(environ, start_response):
@@ -179,7 +180,16 @@ def _resolve(path: str, parameters: dict, seeded: dict) -> dict:
 
 @pytest.mark.django_db
 @schema.parametrize()
-@settings(deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    deadline=None,
+    # The seeded rows are set up once per operation, not per request (one database
+    # transaction per operation): the examples share them, as a client's requests would.
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
+)
 def test_every_operation_answers_as_documented(case, seeded):
     case.path_parameters = _resolve(case.path, case.path_parameters, seeded)
     case.call_and_validate(
@@ -187,6 +197,74 @@ def test_every_operation_answers_as_documented(case, seeded):
         headers={"Authorization": f"Token {seeded['token']}"},
         checks=CHECKS,
     )
+
+
+# --- what the document says, read directly ----------------------------------------------
+
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+
+def _operations():
+    for path, item in DOCUMENT["paths"].items():
+        for method, operation in item.items():
+            yield path, method, operation
+
+
+def test_every_operation_documents_its_refusals_with_the_error_body():
+    error = DOCUMENT["components"]["schemas"]["Error"]
+    # pumpcare.api.exception_handler: code and detail always; field and errors for a refused
+    # input; a clinical refusal adds its numbers as further keys.
+    assert set(error["properties"]) == {"code", "field", "detail", "errors"}
+    assert error["required"] == ["code", "detail"]
+    assert error["additionalProperties"] == {}
+    operations = list(_operations())
+    for path, method, operation in operations:
+        for status in ("400", "401", "403", "404", "429"):
+            body = operation["responses"][status]["content"]["application/json"]["schema"]
+            assert body == ERROR_REF or path.endswith(".pdf"), (method, path, status)
+        if method != "get":
+            assert "409" in operation["responses"], (method, path)
+
+
+def test_the_prescription_discriminator_maps_each_mode():
+    for name in ("PrescriptionSchedule", "PrescriptionScheduleRequest"):
+        mapping = DOCUMENT["components"]["schemas"][name]["discriminator"]["mapping"]
+        assert set(mapping) == {"simple_continuous", "flex", "periodic_bolus"}, name
+
+
+@pytest.mark.parametrize(
+    ("path", "page"),
+    [
+        ("/api/v1/pumps/{pump_id}/refills/", "PaginatedRefillList"),
+        ("/api/v1/pumps/{pump_id}/prescriptions/", "PaginatedPrescriptionList"),
+        ("/api/v1/worklist/", "PaginatedWorklistItemList"),
+    ],
+)
+def test_list_endpoints_are_documented_as_pages(path, page):
+    body = DOCUMENT["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": f"#/components/schemas/{page}"}
+    assert {"count", "next", "previous", "results"} <= set(
+        DOCUMENT["components"]["schemas"][page]["properties"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("component", "field"),
+    [
+        ("Alert", "raised_by"),
+        ("Alert", "acknowledged_by"),
+        ("Appointment", "nurse"),
+        ("Notification", "resent_by"),
+    ],
+)
+def test_fields_that_may_be_null_are_documented_nullable(component, field):
+    assert DOCUMENT["components"]["schemas"][component]["properties"][field]["nullable"] is True
+
+
+def test_the_token_scheme_is_documented():
+    token = DOCUMENT["components"]["securitySchemes"]["tokenAuth"]
+    assert (token["type"], token["in"], token["name"]) == ("apiKey", "header", "Authorization")
+    assert all({"tokenAuth": []} in operation["security"] for _, _, operation in _operations())
 
 
 # --- a generated client ------------------------------------------------------------------
