@@ -15,6 +15,7 @@ from drf_spectacular.utils import (
     PolymorphicProxySerializer,
     extend_schema,
     extend_schema_field,
+    extend_schema_view,
 )
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -35,6 +36,7 @@ from .models import (
     OPEN_STATUSES,
     Appointment,
     AppointmentKind,
+    AppointmentStatus,
     CalendarFeed,
     Prescription,
     PumpExplant,
@@ -677,6 +679,19 @@ class AppointmentWithWarningsSerializer(AppointmentSerializer):
         read_only_fields = fields
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("clinic", str),
+            OpenApiParameter("pump", OpenApiTypes.INT),
+            OpenApiParameter("kind", str, enum=AppointmentKind.values),
+            OpenApiParameter("status", str, enum=AppointmentStatus.values),
+            OpenApiParameter("nurse", str, description="username"),
+            OpenApiParameter("from", OpenApiTypes.DATE),
+            OpenApiParameter("to", OpenApiTypes.DATE),
+        ]
+    )
+)
 class AppointmentViewSet(viewsets.ReadOnlyModelViewSet):
     """Appointments of the user's clinics. Filters: ``clinic``, ``pump``, ``kind``,
     ``status``, ``nurse`` (username), ``from`` and ``to`` (days). POST books one directly;
