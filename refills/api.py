@@ -46,31 +46,51 @@ from .models import (
 # --- prescription shapes (for validation messages the core does the work) --------------
 
 
+def _prescription_number(**kwargs):
+    """A number in a prescription as the core takes it (``therapy.units``: at most 12 digits
+    before the decimal point and 7 after) and shows it back (rounded to 0.0001): documented
+    as 1 decimal place, a stored 250.1235 mcg/day did not match the document (issue 12)."""
+    return serializers.DecimalField(
+        max_digits=therapy.units.MAX_INTEGER_DIGITS + therapy.units.MAX_FRACTION_DIGITS,
+        decimal_places=therapy.units.MAX_FRACTION_DIGITS,
+        **kwargs,
+    )
+
+
+class _PatientActivatedBolus(serializers.Serializer):
+    dose_mcg = _prescription_number()
+    max_per_day = serializers.IntegerField(min_value=1, max_value=1440)
+    lockout_minutes = serializers.IntegerField(min_value=0, max_value=1440)
+
+
 class _SimpleContinuous(serializers.Serializer):
     mode = serializers.ChoiceField(["simple_continuous"])
-    daily_dose_mcg = serializers.DecimalField(max_digits=9, decimal_places=1)
+    daily_dose_mcg = _prescription_number()
+    patient_activated_bolus = _PatientActivatedBolus(required=False)
 
 
 class _FlexStep(serializers.Serializer):
     start = serializers.CharField(help_text="HH:MM on the pump clock; the first step starts at 00:00")
-    dose_mcg_per_hour = serializers.DecimalField(max_digits=9, decimal_places=3)
+    dose_mcg_per_hour = _prescription_number()
 
 
 class _Flex(serializers.Serializer):
     mode = serializers.ChoiceField(["flex"])
     steps = _FlexStep(many=True)
+    patient_activated_bolus = _PatientActivatedBolus(required=False)
 
 
 class _Bolus(serializers.Serializer):
     time = serializers.CharField(help_text="HH:MM on the pump clock")
-    dose_mcg = serializers.DecimalField(max_digits=9, decimal_places=1)
+    dose_mcg = _prescription_number()
     duration_minutes = serializers.IntegerField(min_value=1, max_value=1440)
 
 
 class _PeriodicBolus(serializers.Serializer):
     mode = serializers.ChoiceField(["periodic_bolus"])
-    basal_daily_dose_mcg = serializers.DecimalField(max_digits=9, decimal_places=1)
+    basal_daily_dose_mcg = _prescription_number()
     boluses = _Bolus(many=True)
+    patient_activated_bolus = _PatientActivatedBolus(required=False)
 
 
 @extend_schema_field(

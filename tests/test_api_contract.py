@@ -199,6 +199,36 @@ def test_every_operation_answers_as_documented(case, seeded):
     )
 
 
+@pytest.mark.django_db
+@pytest.mark.rule("DOSE-1")
+def test_a_prescription_as_precise_as_the_core_keeps_it_matches_the_document(nurse, pump, frozen_now):
+    from werkzeug.test import Client
+
+    body = {
+        "performed_at": "2026-03-01T10:00:00Z",
+        "volume_withdrawn_ml": "0",
+        "volume_added_ml": "20",
+        "concentration_mcg_per_ml": "500",
+        # 7 decimal places are accepted (therapy.units) and kept to 0.0001.
+        "prescription": {
+            "mode": "simple_continuous",
+            "daily_dose_mcg": "250.1234567",
+            "patient_activated_bolus": {"dose_mcg": "20.12345", "max_per_day": 4, "lockout_minutes": 60},
+        },
+    }
+    response = Client(app).post(
+        f"/api/v1/pumps/{pump.pk}/refills/", json=body, headers={"Authorization": f"Token {_token(nurse)}"}
+    )
+    assert response.status_code == 201, response.json
+    assert response.json["prescription"] == {
+        "mode": "simple_continuous",
+        "daily_dose_mcg": "250.1235",
+        "patient_activated_bolus": {"dose_mcg": "20.1235", "max_per_day": 4, "lockout_minutes": 60},
+    }
+    # Documented as 1 decimal place, "250.1235" did not match the document.
+    schema["/api/v1/pumps/{pump_id}/refills/"]["POST"].validate_response(response)
+
+
 # --- what the document says, read directly ----------------------------------------------
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
