@@ -130,6 +130,7 @@ def seeded(clinic, nurse, admin_user, patient, frozen_now):
         clinic=clinic, pump=pump, kind="discontinuation", severity="critical", message="seeded"
     )
     feed = api.post("/api/v1/calendar-feeds/", {"clinic": clinic.code}, format="json")
+    assert feed.status_code == 201, feed.json()
     text = CardText.objects.create(
         clinic=clinic,
         pump_model=PumpModel.objects.get(code="8637-20"),
@@ -139,16 +140,17 @@ def seeded(clinic, nurse, admin_user, patient, frozen_now):
     )
     appointment = Appointment.objects.filter(pump=pump).first()
     notification = Notification.objects.filter(clinic=clinic).first()
+    assert appointment is not None and notification is not None
     return {
         "clinics": clinic.code,
         "patients": patient.pk,
         "pumps": pump.pk,
         "caregivers": caregiver.json()["id"],
         "alerts": alert.pk,
-        "notifications": notification.pk if notification is not None else None,
-        "calendar-feeds": feed.json().get("id") if feed.status_code == 201 else None,
+        "notifications": notification.pk,
+        "calendar-feeds": feed.json()["id"],
         "card-texts": text.pk,
-        "appointments": appointment.pk if appointment is not None else None,
+        "appointments": appointment.pk,
         "catalog/pump-models": "8637-20",
         "catalog/catheter-models": CatheterModel.objects.get(code="8709SC").code,
         "catalog/drugs": "baclofen",
