@@ -85,7 +85,7 @@ def app(environ, start_response):
 
 
 @pytest.fixture
-def seeded(clinic, nurse, admin_user, patient, frozen_now):
+def seeded(clinic, nurse, patient, frozen_now):
     """What the paths name: the nurse's clinic, a patient with a caregiver, a filled pump
     with a proposed refill, an alert, a calendar feed and a card text."""
     from alerts import services as alert_services
