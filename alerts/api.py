@@ -6,7 +6,8 @@ again."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -15,7 +16,7 @@ from patients.permissions import clinics_of
 from pumpcare.inputs import Query
 
 from . import delivery, services
-from .models import Alert, Notification, NotificationKind, NotificationStatus
+from .models import Alert, AlertKind, Notification, NotificationKind, NotificationStatus
 
 
 class AlertSerializer(serializers.ModelSerializer):
@@ -66,6 +67,16 @@ class AcknowledgeSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("clinic", str),
+            OpenApiParameter("pump", OpenApiTypes.INT),
+            OpenApiParameter("kind", str, enum=AlertKind.values),
+            OpenApiParameter("open", OpenApiTypes.BOOL, description="neither acknowledged nor resolved"),
+        ]
+    )
+)
 class AlertViewSet(viewsets.ReadOnlyModelViewSet):
     """Filter with ``?clinic=CODE``, ``?pump=ID``, ``?kind=``, ``?open=1`` (neither
     acknowledged nor resolved)."""
@@ -161,6 +172,8 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
             OpenApiParameter("status", enum=NotificationStatus.values),
             OpenApiParameter("kind", enum=NotificationKind.values),
             OpenApiParameter("pump", int),
+            OpenApiParameter("appointment", int),
+            OpenApiParameter("alert", int),
             OpenApiParameter("clinic", str),
         ]
     )

@@ -6,7 +6,8 @@ another clinic's object answers 404.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.response import Response
 
@@ -14,7 +15,7 @@ from pumpcare.inputs import CODE_REGEX, CODE_REGEX_NO_DOT, ModelSerializer, Quer
 from refills import selectors as therapy_selectors
 
 from . import services
-from .models import Caregiver, CatheterModel, Clinic, Drug, Patient, Pump, PumpModel
+from .models import Caregiver, CatheterModel, Clinic, Drug, Patient, Pump, PumpModel, PumpStatus
 from .permissions import IsClinicStaffOrCatalogEditor, clinics_of
 
 # PositiveSmallIntegerField's range on PostgreSQL, stated so the schema does not depend on
@@ -156,6 +157,9 @@ class PatientSerializer(ModelSerializer):
         return CaregiverSerializer(patient.caregivers.all(), many=True, context=self.context).data
 
 
+@extend_schema_view(
+    list=extend_schema(parameters=[OpenApiParameter("clinic", str), OpenApiParameter("mrn", str)])
+)
 class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Patients of the user's clinics. Filter with ``?clinic=CODE`` or ``?mrn=``."""
 
@@ -291,6 +295,15 @@ class PumpUpdateSerializer(ModelSerializer):
         }
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("clinic", str),
+            OpenApiParameter("status", str, enum=PumpStatus.values),
+            OpenApiParameter("patient", OpenApiTypes.INT),
+        ]
+    )
+)
 class PumpViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Implanted pumps of the user's clinics. PATCH corrects the record or enters an
     interrogated ERI date; an explant is not an edit (TITRATE-2): it is recorded with

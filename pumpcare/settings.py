@@ -228,7 +228,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["patients.permissions.IsClinicStaff"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "pumpcare.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "pumpcare.api.exception_handler",
@@ -258,6 +258,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The documented request body is JSON (README). Form data and multipart stay accepted for
+    # the browsable API's forms but are no part of the contract: three identical bodies made
+    # openapi-python-client generate code that does not import (issue 12).
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    # Every operation documents its refusals with one Error body (pumpcare.schema, issue 12).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "pumpcare.schema.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "PumpStatusEnum": "patients.models.PumpStatus",
         "PrescriptionModeEnum": "refills.models.PrescriptionMode",

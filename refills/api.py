@@ -16,6 +16,7 @@ from drf_spectacular.utils import (
     PolymorphicProxySerializer,
     extend_schema,
     extend_schema_field,
+    extend_schema_view,
 )
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -36,6 +37,7 @@ from .models import (
     OPEN_STATUSES,
     Appointment,
     AppointmentKind,
+    AppointmentStatus,
     CalendarFeed,
     Prescription,
     PumpExplant,
@@ -45,37 +47,58 @@ from .models import (
 # --- prescription shapes (for validation messages the core does the work) --------------
 
 
+def _prescription_number(**kwargs):
+    """A number in a prescription as the core takes it (``therapy.units``: at most 12 digits
+    before the decimal point and 7 after) and shows it back (rounded to 0.0001): documented
+    as 1 decimal place, a stored 250.1235 mcg/day did not match the document (issue 12)."""
+    return serializers.DecimalField(
+        max_digits=therapy.units.MAX_INTEGER_DIGITS + therapy.units.MAX_FRACTION_DIGITS,
+        decimal_places=therapy.units.MAX_FRACTION_DIGITS,
+        **kwargs,
+    )
+
+
+class _PatientActivatedBolus(serializers.Serializer):
+    dose_mcg = _prescription_number()
+    max_per_day = serializers.IntegerField(min_value=1, max_value=1440)
+    lockout_minutes = serializers.IntegerField(min_value=0, max_value=1440)
+
+
 class _SimpleContinuous(serializers.Serializer):
     mode = serializers.ChoiceField(["simple_continuous"])
-    daily_dose_mcg = serializers.DecimalField(max_digits=9, decimal_places=1)
+    daily_dose_mcg = _prescription_number()
+    patient_activated_bolus = _PatientActivatedBolus(required=False)
 
 
 class _FlexStep(serializers.Serializer):
     start = serializers.CharField(help_text="HH:MM on the pump clock; the first step starts at 00:00")
-    dose_mcg_per_hour = serializers.DecimalField(max_digits=9, decimal_places=3)
+    dose_mcg_per_hour = _prescription_number()
 
 
 class _Flex(serializers.Serializer):
     mode = serializers.ChoiceField(["flex"])
     steps = _FlexStep(many=True)
+    patient_activated_bolus = _PatientActivatedBolus(required=False)
 
 
 class _Bolus(serializers.Serializer):
     time = serializers.CharField(help_text="HH:MM on the pump clock")
-    dose_mcg = serializers.DecimalField(max_digits=9, decimal_places=1)
+    dose_mcg = _prescription_number()
     duration_minutes = serializers.IntegerField(min_value=1, max_value=1440)
 
 
 class _PeriodicBolus(serializers.Serializer):
     mode = serializers.ChoiceField(["periodic_bolus"])
-    basal_daily_dose_mcg = serializers.DecimalField(max_digits=9, decimal_places=1)
+    basal_daily_dose_mcg = _prescription_number()
     boluses = _Bolus(many=True)
+    patient_activated_bolus = _PatientActivatedBolus(required=False)
 
 
 @extend_schema_field(
     PolymorphicProxySerializer(
         component_name="PrescriptionSchedule",
-        serializers=[_SimpleContinuous, _Flex, _PeriodicBolus],
+        # The mapping names each mode (a list gave the discriminator a null key, issue 12).
+        serializers={"simple_continuous": _SimpleContinuous, "flex": _Flex, "periodic_bolus": _PeriodicBolus},
         resource_type_field_name="mode",
     )
 )
@@ -172,7 +195,7 @@ class RefillSerializer(ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(PrescriptionField())
+    @extend_schema_field(PrescriptionField(allow_null=True))
     def get_prescription(self, refill):
         row = getattr(refill, "prescription", None)
         return row.schedule if row else None
@@ -293,6 +316,7 @@ class PumpRefillsView(PumpScopedView):
             .order_by("-performed_at")
         )
 
+    @extend_schema(responses=RefillSerializer(many=True))
     def get(self, request, pump_id):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(RefillSerializer(page, many=True).data)
@@ -339,6 +363,7 @@ class PumpPrescriptionsView(PumpScopedView):
             .order_by("-effective_at")
         )
 
+    @extend_schema(responses=PrescriptionSerializer(many=True))
     def get(self, request, pump_id):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(PrescriptionSerializer(page, many=True).data)
@@ -675,6 +700,19 @@ class AppointmentWithWarningsSerializer(AppointmentSerializer):
         read_only_fields = fields
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("clinic", str),
+            OpenApiParameter("pump", OpenApiTypes.INT),
+            OpenApiParameter("kind", str, enum=AppointmentKind.values),
+            OpenApiParameter("status", str, enum=AppointmentStatus.values),
+            OpenApiParameter("nurse", str, description="username"),
+            OpenApiParameter("from", OpenApiTypes.DATE),
+            OpenApiParameter("to", OpenApiTypes.DATE),
+        ]
+    )
+)
 class AppointmentViewSet(viewsets.ReadOnlyModelViewSet):
     """Appointments of the user's clinics. Filters: ``clinic``, ``pump``, ``kind``,
     ``status``, ``nurse`` (username), ``from`` and ``to`` (days). POST books one directly;
@@ -828,7 +866,8 @@ class WorklistView(GenericAPIView):
             OpenApiParameter("until", OpenApiTypes.DATE),
             OpenApiParameter("nurse", str),
             OpenApiParameter("status", str, enum=["proposed", "booked", "none"]),
-        ]
+        ],
+        responses=WorklistItemSerializer(many=True),
     )
     def get(self, request):
         query = Query(request.query_params)
