@@ -358,7 +358,11 @@ PUMPCARE_NOTIFICATIONS = {
     "max_attempts": int(os.environ.get("PUMPCARE_SEND_MAX_ATTEMPTS", "6")),
     "retry_base_seconds": float(os.environ.get("PUMPCARE_SEND_RETRY_BASE_SECONDS", "60")),
     "retry_max_seconds": float(os.environ.get("PUMPCARE_SEND_RETRY_MAX_SECONDS", "3600")),
-    # A row still "sending" this long after it was claimed is re-queued by the sweeper.
+    # The sweeper (run by the delivery tick every minute) re-queues a row still "sending"
+    # this long after it was claimed: if its send never started (the task was lost with the
+    # broker or a worker; nothing was sent), or if it started (its worker died mid-send; it
+    # may have been sent: alerts.delivery says the bound).
+    "unstarted_after_seconds": float(os.environ.get("PUMPCARE_SEND_UNSTARTED_AFTER_SECONDS", "60")),
     "stuck_after_seconds": float(os.environ.get("PUMPCARE_SEND_STUCK_AFTER_SECONDS", "600")),
     # Rows claimed per transaction by the delivery tick.
     "claim_batch_size": int(os.environ.get("PUMPCARE_SEND_CLAIM_BATCH", "500")),
