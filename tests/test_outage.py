@@ -56,7 +56,7 @@ def test_health_live_answers_without_the_database(client, database_away):
     assert response.status_code == 200 and response.json() == {"status": "alive"}
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_health_ready_says_ready_anonymously_and_nothing_else(client):
     response = client.get("/health/ready/")
     assert response.status_code == 200
@@ -64,7 +64,7 @@ def test_health_ready_says_ready_anonymously_and_nothing_else(client):
     assert "no-store" in response["Cache-Control"]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_health_ready_names_the_database_when_it_is_down(client, database_away):
     response = client.get("/health/ready/")
     assert response.status_code == 503
@@ -75,7 +75,7 @@ def test_health_ready_names_the_database_when_it_is_down(client, database_away):
     }
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_health_ready_names_the_broker_when_it_is_down(client, monkeypatch):
     monkeypatch.setattr("pumpcare.celery.app.conf.broker_url", f"redis://127.0.0.1:{closed_port()}/0")
     response = client.get("/health/ready/")
@@ -84,7 +84,7 @@ def test_health_ready_names_the_broker_when_it_is_down(client, monkeypatch):
     assert response.json()["detail"] == "broker not answering"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_api_answers_503_json_when_the_database_is_away(api, database_away):
     api.raise_request_exception = False
     response = api.get("/api/v1/patients/")
@@ -95,7 +95,7 @@ def test_the_api_answers_503_json_when_the_database_is_away(api, database_away):
     assert response["Retry-After"] == "60"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_nurses_page_is_a_short_human_page_when_the_database_is_away(nurse, database_away):
     client = Client(raise_request_exception=False)
     client.cookies["sessionid"] = "a-session-the-app-must-look-up"
@@ -107,7 +107,7 @@ def test_a_nurses_page_is_a_short_human_page_when_the_database_is_away(nurse, da
     assert "Server Error" not in text and "Traceback" not in text and len(text) < 600
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_patients_confirm_page_is_a_short_human_page_when_the_database_is_away(database_away):
     # A genuine link from a reminder (signed; checking the signature needs no database).
     token = confirmation_token(SimpleNamespace(pk=1, day=date(2026, 12, 10), time=None), "patient")
