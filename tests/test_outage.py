@@ -175,3 +175,48 @@ def test_an_outage_is_one_log_line_not_a_traceback_each_time(monkeypatch):
         assert len(lines) == 4 and "the database is unreachable" in lines[3]
     finally:
         logger.removeHandler(handler)
+
+
+def test_beat_with_its_database_away_waits_and_logs_one_line(tmp_path):
+    # Issue 12: beat died at start with an 80-line traceback (and again at each restart).
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.workers import ROOT
+
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_SETTINGS", "REDIS_URL"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="pumpcare.settings",
+        DEBUG="0",
+        SECRET_KEY="pumpcare-outage-" + "z" * 50,
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:{closed_port()}/pumpcare",
+        PUMPCARE_VAR_DIR=str(tmp_path),
+        CELERY_BROKER_URL="",
+    )
+    log_path = tmp_path / "beat.log"
+    beat = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "celery", "-A", "pumpcare", "beat", "--loglevel", "INFO"]
+        + ["--scheduler", "pumpcare.beat:DatabaseScheduler", "-s", str(tmp_path / "schedule")],
+        cwd=ROOT,
+        env=env,
+        stdout=log_path.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        time.sleep(12)  # three tries, 5 s apart
+        assert beat.poll() is None, log_path.read_text()[-3000:]  # still there, waiting
+        beat.send_signal(signal.SIGTERM)
+        beat.wait(20)
+    finally:
+        if beat.poll() is None:
+            os.killpg(beat.pid, signal.SIGKILL)
+    log = log_path.read_text()
+    assert "Traceback" not in log, log[-3000:]
+    assert log.count("the database is unreachable") == 1, log[-3000:]
+    assert "beat is waiting for the database" in log
