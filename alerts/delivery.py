@@ -11,7 +11,15 @@
    Django's email backend, and marks the row sent.
 3. A failure puts the row back to pending with an exponential backoff; after the last
    attempt (or a permanent refusal: an SMTP 5xx) the row is failed and staff are alerted.
-4. ``stuck_sweep`` re-queues rows left "sending" by a worker that died.
+4. ``stuck_sweep`` (run by every delivery tick) re-queues rows left "sending": a row whose
+   task never started (the broker lost it, or the worker died before taking it) once it has
+   been claimed for ``unstarted_after_seconds`` (60 s by default: such a row is picked up
+   again within two minutes, and no message was sent for it), and a row whose send started
+   and never finished once it has been claimed for ``stuck_after_seconds`` (600 s).
+
+A row is due when its time is at most ``DUE_TOLERANCE`` after the tick's clock: a retry
+is scheduled from the moment its task ran, a few milliseconds after the tick that claimed
+it, and must not miss the tick a minute later by those milliseconds.
 
 Duplicates a failure can cause: the SMTP server has accepted a message and the row is not
 marked sent. Recording the outcome is retried while the database is unreachable for up to
@@ -48,6 +56,12 @@ log = logging.getLogger(__name__)
 S = NotificationStatus
 
 
+# A retry scheduled 60 s after its task ran is due at the tick 60 s after the tick that
+# claimed it, though that tick's clock reads a few milliseconds (or, under load, a second)
+# earlier. Sending a message two seconds early harms no one; sending it a minute late does.
+DUE_TOLERANCE = timedelta(seconds=2)
+
+
 def _conf(name):
     return settings.PUMPCARE_NOTIFICATIONS[name]
 
@@ -65,11 +79,12 @@ def due_claim(*, now: datetime | None = None, limit: int | None = None, enqueue=
         def enqueue(pk, claim):
             send_notification.delay(pk, claim)
 
+    due = now + DUE_TOLERANCE
     with transaction.atomic():
         ids = list(
             Notification.objects.select_for_update(skip_locked=True)
-            .filter(status=S.PENDING, due_at__lte=now)
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .filter(status=S.PENDING, due_at__lte=due)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=due))
             .order_by("due_at", "pk")
             .values_list("pk", flat=True)[:limit]
         )
@@ -84,7 +99,9 @@ def due_claim(*, now: datetime | None = None, limit: int | None = None, enqueue=
 
 
 def due_claim_all(*, now: datetime | None = None, max_batches: int = 100, enqueue=None) -> int:
-    """The beat tick: claim batches until nothing due is left (or ``max_batches``)."""
+    """The beat tick: re-queue what a lost task left "sending", then claim batches until
+    nothing due is left (or ``max_batches``)."""
+    stuck_sweep(now=now)
     total = 0
     limit = _conf("claim_batch_size")
     for _ in range(max_batches):
@@ -96,15 +113,31 @@ def due_claim_all(*, now: datetime | None = None, max_batches: int = 100, enqueu
 
 
 def stuck_sweep(*, now: datetime | None = None) -> int:
-    """Re-queue rows a dead worker left "sending" (claimed longer ago than the stuck limit)."""
+    """Re-queue rows left "sending": never started and claimed longer ago than
+    ``unstarted_after_seconds`` (their task was lost: nothing was sent, and the lost task,
+    should it turn up, finds its claim void), or started and claimed longer ago than
+    ``stuck_after_seconds`` (the worker sending it died). Returns how many."""
     now = now or clock.now()
-    limit = now - timedelta(seconds=_conf("stuck_after_seconds"))
-    return Notification.objects.filter(status=S.SENDING, claimed_at__lt=limit).update(
+    unstarted = now - timedelta(seconds=_conf("unstarted_after_seconds"))
+    started = now - timedelta(seconds=_conf("stuck_after_seconds"))
+    lost = Notification.objects.filter(
+        status=S.SENDING, attempt_started_at__isnull=True, claimed_at__lt=unstarted
+    ).update(
+        status=S.PENDING,
+        claim="",
+        last_error="re-queued by the sweeper: its task never started (lost with the broker or a worker)",
+    )
+    died = Notification.objects.filter(status=S.SENDING, claimed_at__lt=started).update(
         status=S.PENDING,
         claim="",
         attempt_started_at=None,
         last_error="re-queued by the sweeper: the worker sending it stopped",
     )
+    if lost or died:
+        log.warning(
+            "the sweeper re-queued %s notification(s) whose task was lost, %s stuck sending", lost, died
+        )
+    return lost + died
 
 
 # --- sending ---------------------------------------------------------------------------

@@ -11,7 +11,8 @@ from . import delivery, outbox
 
 @shared_task(name="alerts.deliver_notifications")
 def deliver_notifications() -> int:
-    """Every minute: claim due rows and queue one send per row (on commit)."""
+    """Every minute: re-queue rows whose task was lost (the sweeper), claim due rows and
+    queue one send per row (on commit)."""
     return delivery.due_claim_all()
 
 
@@ -24,7 +25,8 @@ def send_notification(pk: int, claim: str) -> str:
 
 @shared_task(name="alerts.sweep_notifications")
 def sweep_notifications() -> int:
-    """Every 5 minutes: re-queue rows left "sending" by a worker that died."""
+    """Re-queue rows left "sending" (every delivery tick does this first; kept for a run by
+    hand: ``celery -A pumpcare call alerts.sweep_notifications``)."""
     return delivery.stuck_sweep()
 
 

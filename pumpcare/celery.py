@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_prerun
+from celery.signals import after_setup_logger, after_setup_task_logger, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pumpcare.settings")
 
@@ -19,3 +19,14 @@ def fresh_database_connections(**kwargs):
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def one_line_per_database_outage(logger, **kwargs):
+    """Celery replaces the root logger's handlers (settings.LOGGING's console among them):
+    the outage filter goes on its own, so a beat or a worker with its database away logs one
+    line per outage, not a traceback every tick (pumpcare.outage)."""
+    from pumpcare.outage import install_filter  # pumpcare.outage needs the settings loaded
+
+    install_filter(logger)

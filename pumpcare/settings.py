@@ -7,6 +7,7 @@
 | ALLOWED_HOSTS | comma-separated; ``localhost,127.0.0.1`` |
 | DATABASE_URL | ``sqlite:///var/db.sqlite3`` (embedded); ``postgres://…`` in production |
 | DATABASE_PREPARED_STATEMENTS | on (PostgreSQL); ``0`` behind a transaction-mode PgBouncer |
+| DATABASE_CONNECT_TIMEOUT | 5 seconds (PostgreSQL): how long a connection attempt waits for an unanswering host |
 | CELERY_RESULT_BACKEND | none (the benchmarks set one) |
 | EMAIL_TIMEOUT, PUMPCARE_BASE_URL, PUMPCARE_REMINDER_LOCAL_TIME, PUMPCARE_ESCALATE_*, PUMPCARE_SEND_*, PUMPCARE_INSTANCE_ID | the outbox (README: Configuration) |
 | CELERY_BROKER_URL or REDIS_URL | kombu's filesystem transport under ``var/broker`` |
@@ -100,6 +101,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # An unreachable database: 503 JSON for the API, a short page for people (pumpcare.outage).
+    "pumpcare.outage.DatabaseOutageMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -186,6 +189,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
     # DATABASE_PREPARED_STATEMENTS=0 behind a transaction-mode pooler (PgBouncer) that
     # does not support prepared statements.
     DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database host that does not answer (a network cut, not a refusal) fails a page, a
+    # task or the readiness check within this many seconds, instead of the system's minutes.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_count(
+        "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # The embedded database is shared by every request thread, the worker and beat. WAL lets
@@ -318,7 +327,7 @@ CELERY_DB_REUSE_MAX = int(os.environ.get("CELERY_DB_REUSE_MAX", "500"))
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "pumpcare.beat:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
 # --- Email (Django's standard names) ---------------------------------------------------
@@ -367,7 +376,11 @@ PUMPCARE_NOTIFICATIONS = {
     "max_attempts": int(os.environ.get("PUMPCARE_SEND_MAX_ATTEMPTS", "6")),
     "retry_base_seconds": float(os.environ.get("PUMPCARE_SEND_RETRY_BASE_SECONDS", "60")),
     "retry_max_seconds": float(os.environ.get("PUMPCARE_SEND_RETRY_MAX_SECONDS", "3600")),
-    # A row still "sending" this long after it was claimed is re-queued by the sweeper.
+    # The sweeper (run by the delivery tick every minute) re-queues a row still "sending"
+    # this long after it was claimed: if its send never started (the task was lost with the
+    # broker or a worker; nothing was sent), or if it started (its worker died mid-send; it
+    # may have been sent: alerts.delivery says the bound).
+    "unstarted_after_seconds": float(os.environ.get("PUMPCARE_SEND_UNSTARTED_AFTER_SECONDS", "60")),
     "stuck_after_seconds": float(os.environ.get("PUMPCARE_SEND_STUCK_AFTER_SECONDS", "600")),
     # Rows claimed per transaction by the delivery tick.
     "claim_batch_size": int(os.environ.get("PUMPCARE_SEND_CLAIM_BATCH", "500")),
@@ -395,7 +408,11 @@ LOGGING = {
     # Logged URLs name no patient and carry no link secret (pumpcare.logs): the
     # development server's access log and Django's "Not Found: <path>" warnings.
     # gunicorn's access log gets the same filter in pumpcare.gunicorn_conf.
-    "filters": {"redact_search_terms": {"()": "pumpcare.logs.RedactSearchTerms"}},
+    # An unreachable database: one line per outage, not a traceback per request (pumpcare.outage).
+    "filters": {
+        "redact_search_terms": {"()": "pumpcare.logs.RedactSearchTerms"},
+        "database_outage": {"()": "pumpcare.outage.OutageLogFilter"},
+    },
     "formatters": {
         "django.server": {
             "()": "django.utils.log.ServerFormatter",
@@ -404,7 +421,7 @@ LOGGING = {
         }
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler"},
+        "console": {"class": "logging.StreamHandler", "filters": ["database_outage"]},
         "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},

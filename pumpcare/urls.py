@@ -15,6 +15,7 @@ from patients.api import (
     PumpModelViewSet,
     PumpViewSet,
 )
+from pumpcare import health
 from pumpcare.inputs import CodeConverter, TokenConverter
 from refills.api import (
     AppointmentViewSet,
@@ -84,7 +85,13 @@ api_auth = (
     "rest_framework",
 )
 
+# An unreachable database raised outside a view answers 503 too (pumpcare.outage).
+handler500 = "pumpcare.outage.server_error"
+
 urlpatterns = [
+    # For the orchestrator: anyone may ask, nothing but "up" or "down" is said (pumpcare.health).
+    path("health/live/", health.live, name="health-live"),
+    path("health/ready/", health.ready, name="health-ready"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -19,7 +19,7 @@ esac
 mkdir -p var
 trap 'kill $(jobs -p) 2>/dev/null || true' EXIT INT TERM
 celery -A pumpcare worker --loglevel=INFO --concurrency=2 >var/worker.log 2>&1 &
-celery -A pumpcare beat --loglevel=INFO --scheduler django_celery_beat.schedulers:DatabaseScheduler \
+celery -A pumpcare beat --loglevel=INFO --scheduler pumpcare.beat:DatabaseScheduler \
   --pidfile=var/beat.pid >var/beat.log 2>&1 &
 echo "Celery worker and beat are running (logs: var/worker.log, var/beat.log)."
 echo "pumpcare: $shown  (the worklist; log in as nurse / demo-pass-2026. API docs: /api/docs/, admin: /admin/)"

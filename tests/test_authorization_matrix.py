@@ -141,6 +141,9 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("card-text-detail", "PATCH"): ADMINS,
     ("card-text-detail", "DELETE"): ADMINS,
     # the API's documents and the browsable API's login: public pages
+    # the orchestrator's probes: anyone may ask, only "up" or "down" is said (pumpcare.health)
+    ("health-live", "GET"): EVERYONE,
+    ("health-ready", "GET"): EVERYONE,
     ("schema", "GET"): EVERYONE,
     ("api-docs", "GET"): EVERYONE,
     ("api-redoc", "GET"): EVERYONE,

@@ -30,7 +30,8 @@ def test_compose_has_every_production_service():
 def test_exactly_one_beat():
     beat = COMPOSE["services"]["beat"]
     assert beat["deploy"]["replicas"] == 1
-    assert "DatabaseScheduler" in beat["command"]
+    # django-celery-beat's scheduler, waiting for its database at start (pumpcare.beat).
+    assert "--scheduler pumpcare.beat:DatabaseScheduler" in beat["command"]
 
 
 def _commands(service: str) -> list[list[str]]:
@@ -142,6 +143,13 @@ def test_the_app_trusts_forwarded_headers_only_behind_the_proxy_and_is_https_onl
     assert _default(environment["PUMPCARE_BASE_URL"]).startswith("https://")
     # The health check talks to gunicorn directly, as the proxy would (https).
     assert "X-Forwarded-Proto" in " ".join(COMPOSE["services"]["web"]["healthcheck"]["test"])
+
+
+def test_the_web_health_check_asks_readiness_database_and_broker_included():
+    # Issue 12: /api/schema/ answered 200 with the database down; /health/ready/ answers 503.
+    check = " ".join(COMPOSE["services"]["web"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:8000/health/ready/" in check and "/api/schema/" not in check
+    assert "timeout=" in check  # a hung answer fails the check rather than hanging it
 
 
 def _production(tmp_path, *argv, **env):

@@ -106,7 +106,7 @@ def test_a_failure_is_retried_with_exponential_backoff_then_failed_and_staff_ale
         assert (row.status, row.attempts) == ("pending", attempt)
         assert row.next_attempt_at == now + timedelta(seconds=wait)
         assert "451" in row.last_error
-        clock_at(monkeypatch, now + timedelta(seconds=wait - 1))
+        clock_at(monkeypatch, now + timedelta(seconds=wait - 3))  # more than DUE_TOLERANCE (2 s) early
         assert deliver(django_capture_on_commit_callbacks) == []  # not yet
         now += timedelta(seconds=wait)
     clock_at(monkeypatch, now)
@@ -139,7 +139,8 @@ def test_a_permanent_refusal_fails_at_once(row, flaky, django_capture_on_commit_
 
 
 def test_the_sweeper_requeues_a_row_whose_worker_died(row, monkeypatch, django_capture_on_commit_callbacks):
-    queued = claimed(django_capture_on_commit_callbacks)  # the worker dies before (or while) sending
+    queued = claimed(django_capture_on_commit_callbacks)
+    Notification.objects.filter(pk=row.pk).update(attempt_started_at=NOW)  # the worker dies while sending
     assert delivery.stuck_sweep(now=NOW + timedelta(minutes=9)) == 0  # not stuck yet (10 min)
     assert delivery.stuck_sweep(now=NOW + timedelta(minutes=11)) == 1
     row.refresh_from_db()
@@ -147,6 +148,51 @@ def test_the_sweeper_requeues_a_row_whose_worker_died(row, monkeypatch, django_c
     assert delivery.notification_send(row.pk, queued[row.pk]).status == "skipped"  # the old task is void
     assert [o.status for o in deliver(django_capture_on_commit_callbacks)] == ["sent"]
     assert len(mail.outbox) == 1
+
+
+def test_a_row_whose_task_was_lost_is_sent_by_the_tick_two_minutes_later(
+    row, monkeypatch, django_capture_on_commit_callbacks
+):
+    # Issue 12: the broker lost the task (a Redis restart): the row, claimed at NOW and never
+    # started, waited for a 5-minute sweep job with a 10-minute limit (10-15 minutes). Now
+    # the delivery tick sweeps first, with a 60 s limit for a row whose send never started.
+    lost = claimed(django_capture_on_commit_callbacks)[row.pk]
+    clock_at(monkeypatch, NOW + timedelta(seconds=60))  # claimed 60 s ago: not yet past the limit
+    assert deliver(django_capture_on_commit_callbacks) == []
+    clock_at(monkeypatch, NOW + timedelta(seconds=120))  # the tick after: 120 s > 60 s
+    assert [o.status for o in deliver(django_capture_on_commit_callbacks)] == ["sent"]
+    assert delivery.notification_send(row.pk, lost).status == "skipped"  # the lost task turns up: void
+    assert len(mail.outbox) == 1
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == ("sent", 1)
+
+
+def test_the_lost_task_limit_is_configurable(row, settings, django_capture_on_commit_callbacks):
+    settings.PUMPCARE_NOTIFICATIONS = {**settings.PUMPCARE_NOTIFICATIONS, "unstarted_after_seconds": 300}
+    claimed(django_capture_on_commit_callbacks)
+    assert delivery.stuck_sweep(now=NOW + timedelta(seconds=299)) == 0
+    assert delivery.stuck_sweep(now=NOW + timedelta(seconds=301)) == 1
+
+
+def test_a_retry_lands_on_the_tick_it_was_scheduled_for(
+    row, flaky, monkeypatch, django_capture_on_commit_callbacks
+):
+    # Issue 12: the tick claims at NOW, the send task runs 7 ms later and fails: its retry is
+    # due at NOW + 7 ms + 60 s. The next tick's clock reads NOW + 60 s, 7 ms earlier; the
+    # retry used to wait for the tick after (a minute more, every attempt).
+    clock_at(monkeypatch, NOW)
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery.due_claim_all(
+            enqueue=lambda pk, claim: (
+                clock_at(monkeypatch, NOW + timedelta(milliseconds=7)),
+                delivery.notification_send(pk, claim),
+            )
+        )
+    row.refresh_from_db()
+    assert row.next_attempt_at == NOW + timedelta(seconds=60, milliseconds=7)
+    flaky.error = None
+    clock_at(monkeypatch, NOW + timedelta(seconds=60))
+    assert [o.status for o in deliver(django_capture_on_commit_callbacks)] == ["sent"]
 
 
 def test_a_late_outcome_of_a_swept_row_does_not_overwrite_the_new_claim(

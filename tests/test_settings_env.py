@@ -74,12 +74,17 @@ def test_services_come_from_the_environment(tmp_path):
     assert values["broker"] == "redis://cache:6379/1"
     assert values["hosts"] == ["pumps.example.org", "api.example.org"]
     assert (values["email_host"], values["email_port"]) == ("smtp.example.org", 587)
-    # PostgreSQL prepares repeated statements (server-side binding), unless turned off.
-    assert values["options"] == {"server_side_binding": True, "prepare_threshold": 5}
+    # PostgreSQL prepares repeated statements (server-side binding), unless turned off; a
+    # host that does not answer fails a connection within 5 s (issue 12).
+    assert values["options"] == {"server_side_binding": True, "prepare_threshold": 5, "connect_timeout": 5}
     result = settings_with(
-        tmp_path, DEBUG="1", DATABASE_URL="postgres://u:p@db:5432/p", DATABASE_PREPARED_STATEMENTS="0"
+        tmp_path,
+        DEBUG="1",
+        DATABASE_URL="postgres://u:p@db:5432/p",
+        DATABASE_PREPARED_STATEMENTS="0",
+        DATABASE_CONNECT_TIMEOUT="2",
     )
-    assert json.loads(result.stdout)["options"] == {}
+    assert json.loads(result.stdout)["options"] == {"connect_timeout": 2}
 
 
 def test_celery_broker_url_wins_over_redis_url(tmp_path):
