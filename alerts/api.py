@@ -162,9 +162,7 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
             "appointment": ("appointment_id", query.integer),
             "alert": ("alert_id", query.integer),
         }
-        for param, (lookup, read) in filters.items():
-            if (value := read(param)) is not None:
-                queryset = queryset.filter(**{lookup: value})
+        queryset = query.filtered(queryset, filters)
         return queryset.order_by("-due_at", "-pk")
 
     @extend_schema(

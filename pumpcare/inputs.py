@@ -57,6 +57,14 @@ class Query:
     def __init__(self, params):
         self.params = params
 
+    def filtered(self, queryset, filters: dict):
+        """``queryset`` filtered by each parameter given: ``filters`` maps a parameter to
+        (lookup, reader), the reader being one of this class's methods."""
+        for param, (lookup, read) in filters.items():
+            if (value := read(param)) is not None:
+                queryset = queryset.filter(**{lookup: value})
+        return queryset
+
     def text(self, name: str) -> str | None:
         value = self.params.get(name)
         if not value:

@@ -736,9 +736,7 @@ class AppointmentViewSet(viewsets.ReadOnlyModelViewSet):
             "from": ("day__gte", query.day),
             "to": ("day__lte", query.day),
         }
-        for param, (lookup, read) in filters.items():
-            if (value := read(param)) is not None:
-                queryset = queryset.filter(**{lookup: value})
+        queryset = query.filtered(queryset, filters)
         return queryset
 
     def _respond(self, appointment, warnings=(), status_code=status.HTTP_200_OK):
