@@ -132,6 +132,19 @@ def _refused(errors: dict[str, list[str]], error, fields, clinic: Clinic | None 
     )
 
 
+def _submit(form, clinic: Clinic, serializer_class, service, *, optional=(), context=None, **arguments):
+    """A service form's input validated by the API's serializer, then the service called with
+    it: ``(result, data)``, or None with the refusal filed under its field on the form."""
+    data = form.validated(serializer_class, optional=optional, context=context)
+    if data is None:
+        return None
+    try:
+        return service(**arguments, **data), data
+    except REFUSALS as error:
+        _refused(form.errors, error, ["role", *form.fields], clinic)
+        return None
+
+
 def _back(request, default: str) -> str:
     """Where to return after a form: ``next`` when it is one of our paths."""
     target = request.POST.get("next") or request.GET.get("next") or ""
@@ -853,23 +866,26 @@ def pump_replace(request, pump_id):
         )
     else:
         form = forms.ServiceForm.from_post(forms.REPLACE_FIELDS, request.POST)
-        data = form.validated(
-            PumpReplaceInputSerializer, optional=("low_reservoir_alarm_ml",), context={"request": request}
+        done = _submit(
+            form,
+            clinic,
+            PumpReplaceInputSerializer,
+            replacement.pump_replace,
+            optional=("low_reservoir_alarm_ml",),
+            context={"request": request},
+            actor=request.user,
+            old_pump=pump,
         )
-        if data is not None:
-            try:
-                new_pump = replacement.pump_replace(actor=request.user, old_pump=pump, **data)
-            except REFUSALS as error:
-                _refused(form.errors, error, ["role", *form.fields], clinic)
-            else:
-                messages.success(
-                    request,
-                    f"Pump #{pump.serial_number} explanted and pump #{new_pump.serial_number} implanted "
-                    f"on {therapy.day_text(new_pump.implanted_on)}. The therapy continues: record the new "
-                    "pump's first fill (the implant fill). Its dose is checked against the patient's "
-                    "doses on the old pump, and its concentration against theirs.",
-                )
-                return redirect("web:pump", new_pump.pk)
+        if done is not None:
+            new_pump, _ = done
+            messages.success(
+                request,
+                f"Pump #{pump.serial_number} explanted and pump #{new_pump.serial_number} implanted "
+                f"on {therapy.day_text(new_pump.implanted_on)}. The therapy continues: record the new "
+                "pump's first fill (the implant fill). Its dose is checked against the patient's "
+                "doses on the old pump, and its concentration against theirs.",
+            )
+            return redirect("web:pump", new_pump.pk)
     return _page(
         request,
         "web/pump_replace.html",
@@ -902,25 +918,29 @@ def pump_explant(request, pump_id):
         )
     else:
         form = forms.ServiceForm.from_post(forms.EXPLANT_FIELDS, request.POST)
-        data = form.validated(PumpExplantInputSerializer, context={"request": request})
-        if data is not None:
-            try:
-                record = replacement.pump_explant(actor=request.user, pump=pump, **data)
-            except REFUSALS as error:
-                _refused(form.errors, error, ["role", *form.fields], clinic)
-            else:
-                alert = (
-                    Alert.objects.filter(pump=pump, kind=AlertKind.DISCONTINUATION)
-                    .order_by("-raised_at", "-pk")
-                    .first()
-                )
-                messages.success(
-                    request,
-                    f"Explant of pump #{pump.serial_number} on {therapy.day_text(record.explanted_on)} recorded.",
-                )
-                if alert is not None:
-                    messages.error(request, f"Critical alert: {alert.message}")
-                return redirect(reverse("web:pump", args=[pump.pk]) + "#alerts")
+        done = _submit(
+            form,
+            clinic,
+            PumpExplantInputSerializer,
+            replacement.pump_explant,
+            context={"request": request},
+            actor=request.user,
+            pump=pump,
+        )
+        if done is not None:
+            record, _ = done
+            alert = (
+                Alert.objects.filter(pump=pump, kind=AlertKind.DISCONTINUATION)
+                .order_by("-raised_at", "-pk")
+                .first()
+            )
+            messages.success(
+                request,
+                f"Explant of pump #{pump.serial_number} on {therapy.day_text(record.explanted_on)} recorded.",
+            )
+            if alert is not None:
+                messages.error(request, f"Critical alert: {alert.text}")
+            return redirect(reverse("web:pump", args=[pump.pk]) + "#alerts")
     is_prescriber = role_at(request.user, clinic) in PRESCRIBERS
     return _page(
         request,
@@ -987,24 +1007,25 @@ def screening_page(request, patient_id):
             form.values["given_at"], request.POST.get("utc_offset", ""), clinic.tz
         )
         form.values["utc_offset"] = str(offset) if offset is not None else ""
-        data = form.validated(
+        done = _submit(
+            form,
+            clinic,
             forms.ScreeningBolusInput,
+            screening.screening_bolus_record,
             optional=("effect_duration_hours",),
             context={"request": request, "clinic_tz": clinic.tz, "utc_offset_minutes": offset},
+            actor=request.user,
+            patient=patient,
         )
-        if data is not None:
-            try:
-                state = screening.screening_bolus_record(actor=request.user, patient=patient, **data)
-            except REFUSALS as error:
-                _refused(form.errors, error, ["role", *form.fields], clinic)
-            else:
-                messages.success(
-                    request,
-                    f"Screening bolus of {wording.mcg(data['dose_mcg'])} mcg given "
-                    f"{therapy.units.instant_text(data['given_at'], clinic.tz)} recorded. "
-                    + (f"{wording.screening_outcome(state.outcome)}." if state.outcome else ""),
-                )
-                return redirect("web:screening", patient.pk)
+        if done is not None:
+            state, data = done
+            messages.success(
+                request,
+                f"Screening bolus of {wording.mcg(data['dose_mcg'])} mcg given "
+                f"{therapy.units.instant_text(data['given_at'], clinic.tz)} recorded. "
+                + (f"{wording.screening_outcome(state.outcome)}." if state.outcome else ""),
+            )
+            return redirect("web:screening", patient.pk)
     pumps = list(patient.pumps.order_by("-implanted_on", "-pk"))
     return _page(
         request,
