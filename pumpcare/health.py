@@ -34,7 +34,10 @@ def database_ok() -> bool:
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
         log.warning("readiness: the database did not answer: %s", exc)
         if not connection.in_atomic_block:
-            connection.close_if_unusable_or_obsolete()
+            try:  # checking a broken connection may reach the database too, and fail
+                connection.close_if_unusable_or_obsolete()
+            except Exception:  # noqa: BLE001, S110 - the next request opens a new one
+                pass
         return False
 
 

@@ -35,11 +35,13 @@ def database_away(monkeypatch):
         monkeypatch.setitem(connection.settings_dict, "HOST", "127.0.0.1")
         monkeypatch.setitem(connection.settings_dict, "PORT", str(closed_port()))
     else:
-
+        # SQLite: the test database lives in memory and its connection is never closed, so
+        # refuse using it as well as opening a new one.
         def refused(*args, **kwargs):
-            raise connection.Database.OperationalError("connection refused")
+            raise OperationalError("connection refused")
 
         monkeypatch.setattr(connection, "get_new_connection", refused)
+        monkeypatch.setattr(connection, "ensure_connection", refused)
     yield
     connection.close()
 
