@@ -7,7 +7,7 @@ again."""
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -113,6 +113,7 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
 class NotificationSerializer(serializers.ModelSerializer):
     clinic = serializers.SlugRelatedField(slug_field="code", read_only=True)
     resent_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    appointment = serializers.SerializerMethodField()
 
     class Meta:
         model = Notification
@@ -141,6 +142,20 @@ class NotificationSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field({"type": "integer", "readOnly": True, "nullable": True})
+    def get_appointment(self, row) -> int | None:
+        """The appointment a reminder is about (its subject ``appointment:<id>``)."""
+        return appointment_of(row.subject)
+
+
+def _subject(kind: str, ident: int | None) -> str | None:
+    return None if ident is None else f"{kind}:{ident}"
+
+
+def appointment_of(subject: str) -> int | None:
+    kind, _, ident = subject.partition(":")
+    return int(ident) if kind == "appointment" and ident.isdigit() else None
+
 
 class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
     """The outbox of the user's clinics, by due time. Filters: ``clinic``, ``status``,
@@ -159,7 +174,7 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
             "status": ("status", query.text),
             "kind": ("kind", query.text),
             "pump": ("pump_id", query.integer),
-            "appointment": ("appointment_id", query.integer),
+            "appointment": ("subject", lambda name: _subject("appointment", query.integer(name))),
             "alert": ("alert_id", query.integer),
         }
         queryset = query.filtered(queryset, filters)

@@ -1,5 +1,5 @@
 """What an outbox row says (ALERT-2): rendered from templates when it is sent, from the
-current state of the clinic and the appointment, so a time or phone changed after planning
+current state of the clinic and of what the message is about, so a time or phone changed after planning
 is what the recipient reads.
 
 Messages to patients and caregivers carry the least health information that serves: the
@@ -19,18 +19,20 @@ from pumpcare.text import one_line
 
 from .identity import instance_id
 from .models import Notification, NotificationKind, RecipientRole
+from .planners import planner_of
 
 PEOPLE = (RecipientRole.PATIENT, RecipientRole.CAREGIVER)
 
 
 def template_of(row: Notification) -> str:
-    if row.kind == NotificationKind.CARD_STALE:
-        return "cards_stale"
-    if row.recipient_role in PEOPLE:
-        if row.kind == NotificationKind.PAST_EMPTY:
-            return "urgent_call"
-        return "appointment_reminder"
-    return "staff_alert"
+    """The templates of a row, without the suffix: those of the app that planned it, else
+    the outbox's own for an alert (an urgent call to the patient, a staff alert)."""
+    planner = planner_of(row.subject)
+    if planner is not None:
+        return planner.template
+    if row.recipient_role in PEOPLE and row.kind == NotificationKind.PAST_EMPTY:
+        return "alerts/email/urgent_call"
+    return "alerts/email/staff_alert"
 
 
 def message_id(row: Notification) -> str:
@@ -67,9 +69,9 @@ def build(row: Notification, *, to: str, name: str, context: dict) -> EmailMulti
     }
     template = template_of(row)
     # one line: a name or clinic typed with a line break must not split the header
-    subject = one_line(render_to_string(f"alerts/email/{template}.subject.txt", context))
-    text = render_to_string(f"alerts/email/{template}.txt", context)
-    html = render_to_string(f"alerts/email/{template}.html", context)
+    subject = one_line(render_to_string(f"{template}.subject.txt", context))
+    text = render_to_string(f"{template}.txt", context)
+    html = render_to_string(f"{template}.html", context)
     message = OutboxMessage(
         subject=subject,
         body=text,

@@ -46,11 +46,14 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import formats
 
-from patients.models import Pump
+from patients.permissions import PATIENT_WRITERS, require_role
 from pumpcare import clock
+from therapy import CalculationError
 
 from . import content, outbox
 from .models import AlertKind, Notification, NotificationStatus, RecipientRole, Severity
+from .planners import planner_of
+from .services import alert_raise
 
 log = logging.getLogger(__name__)
 S = NotificationStatus
@@ -69,16 +72,11 @@ def _conf(name):
 # --- claiming --------------------------------------------------------------------------
 
 
-def due_claim(*, now: datetime | None = None, limit: int | None = None, enqueue=None) -> int:
-    """Claim one batch of due rows and queue their sends on commit; returns how many."""
+def due_claim(*, enqueue, now: datetime | None = None, limit: int | None = None) -> int:
+    """Claim one batch of due rows and queue their sends on commit (``enqueue(pk, claim)``:
+    the delivery task queues the send task); returns how many."""
     now = now or clock.now()
     limit = limit or _conf("claim_batch_size")
-    if enqueue is None:
-        from .tasks import send_notification
-
-        def enqueue(pk, claim):
-            send_notification.delay(pk, claim)
-
     due = now + DUE_TOLERANCE
     with transaction.atomic():
         ids = list(
@@ -98,7 +96,7 @@ def due_claim(*, now: datetime | None = None, limit: int | None = None, enqueue=
     return len(ids)
 
 
-def due_claim_all(*, now: datetime | None = None, max_batches: int = 100, enqueue=None) -> int:
+def due_claim_all(*, enqueue, now: datetime | None = None, max_batches: int = 100) -> int:
     """The beat tick: re-queue what a lost task left "sending", then claim batches until
     nothing due is left (or ``max_batches``)."""
     stuck_sweep(now=now)
@@ -157,9 +155,7 @@ def notification_send(pk: int, claim: str) -> Outcome:
     ).update(attempt_started_at=now, attempts=F("attempts") + 1)
     if not started:
         return Outcome("skipped", "not claimed by this task, or already started")
-    row = Notification.objects.select_related(
-        "clinic", "appointment__pump__patient", "alert", "pump__patient"
-    ).get(pk=pk)
+    row = Notification.objects.select_related("clinic", "alert", "pump__patient").get(pk=pk)
     obsolete = _obsolete(row, now)
     if obsolete:
         _finish(row, claim, status=S.CANCELLED, status_reason=obsolete)
@@ -294,8 +290,6 @@ def _failed_attempt(row: Notification, claim: str, exc: Exception, now: datetime
 
 
 def _delivery_failed_alert(row: Notification, why: str, error: str) -> None:
-    from .services import alert_raise
-
     alert_raise(
         clinic=row.clinic,
         pump=row.pump,
@@ -313,22 +307,11 @@ def _delivery_failed_alert(row: Notification, why: str, error: str) -> None:
 
 
 def _obsolete(row: Notification, now: datetime) -> str:
-    """Why the row must not be sent any more (fire on state, not on the plan), or ''."""
-    if row.appointment_id:
-        appointment = row.appointment
-        if appointment.status != "booked":
-            return f"the appointment is {appointment.get_status_display().lower()}"
-        if row.event_on and appointment.day != row.event_on:
-            return f"the appointment moved to {appointment.day.isoformat()}"
-        if row.event_slot and row.event_slot != outbox.event_slot(appointment):
-            return f"the appointment moved to {outbox.event_slot(appointment)}"
-        local_now = now.astimezone(row.clinic.tz)
-        if appointment.day < local_now.date() or (
-            appointment.day == local_now.date() and appointment.time and appointment.time <= local_now.time()
-        ):
-            return "too late: the appointment has begun"
-    if row.kind == "card_stale" and not _stale_card_pump_ids(row.clinic):
-        return "no emergency card is stale any more"
+    """Why the row must not be sent any more (fire on state, not on the plan), or ''. A
+    message an app planned (a reminder, a notice) is checked by that app."""
+    planner = planner_of(row.subject)
+    if planner is not None and (why := planner.obsolete(row, now)):
+        return why
     if row.alert_id:
         alert = row.alert
         if alert.acknowledged_at:
@@ -346,37 +329,17 @@ def _address(row: Notification) -> tuple[str, str, str]:
     return recipient.email, recipient.name, ""
 
 
-def _stale_card_pump_ids(clinic) -> list[int]:
-    from cards.selectors import stale_card_pump_ids  # cards depends on refills, which depends on alerts
-
-    return stale_card_pump_ids(clinic)
-
-
 def _context(row: Notification, now: datetime) -> dict:
     clinic = row.clinic
     context: dict = {"emergency_phone": clinic.emergency_phone}
-    pump = row.pump or (row.appointment.pump if row.appointment_id else None)
-    if pump is not None:
-        patient = pump.patient
-        context.update(pump=pump, patient=patient, patient_name=f"{patient.given_name} {patient.family_name}")
-    if row.appointment_id:
-        appointment = row.appointment
-        context["when_date"] = formats.date_format(appointment.day, "l j F Y")
-        context["when_time"] = appointment.time.strftime("%H:%M") if appointment.time else ""
-        from .confirm import confirmation_url
-
-        context["confirm_url"] = confirmation_url(appointment, row.recipient)
-    if row.kind == "card_stale":
-        stale = _stale_card_pump_ids(clinic)  # cached per data version: the check above read it
+    if row.pump is not None:
+        patient = row.pump.patient
         context.update(
-            stale=list(
-                Pump.objects.filter(pk__in=stale)
-                .select_related("patient", "model")
-                .order_by("patient__family_name", "patient__given_name", "pk")[:25]
-            ),
-            stale_count=len(stale),
-            batch_url=f"{settings.PUMPCARE_BASE_URL}/api/v1/clinics/{clinic.code}/emergency-cards.pdf?stale=1",
+            pump=row.pump, patient=patient, patient_name=f"{patient.given_name} {patient.family_name}"
         )
+    planner = planner_of(row.subject)
+    if planner is not None:
+        context.update(planner.context(row, now))
     if row.alert_id:
         alert = row.alert
         every = outbox.escalation_every_hours(alert)
@@ -397,9 +360,6 @@ def _context(row: Notification, now: datetime) -> dict:
 @transaction.atomic
 def notification_resend(*, actor, notification: Notification) -> Notification:
     """Send a failed, cancelled or sent row again (now, with a new Message-ID)."""
-    from patients.permissions import PATIENT_WRITERS, require_role
-    from therapy import CalculationError
-
     row = Notification.objects.select_for_update().get(pk=notification.pk)
     require_role(actor, row.clinic, PATIENT_WRITERS, "Resending a notification")
     if row.status in (S.PENDING, S.SENDING):

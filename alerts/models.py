@@ -120,7 +120,9 @@ class RecipientRole(models.TextChoices):
 class Notification(models.Model):
     """One message of the outbox. ``recipient`` and ``subject`` are stable keys
     (``patient:12``, ``caregiver:3``, ``on_call:HOME``; ``appointment:40``, ``alert:7``,
-    ``pump:5``) so that planning the same message twice finds the row it made.
+    ``pump:5``) so that planning the same message twice finds the row it made. The app that
+    planned a row names what it is about in its subject (``appointment:40``: the reminder of
+    appointment 40) and answers for it when it is sent (``alerts.planners``).
 
     Delivery claims a due row (pending → sending, with a fresh ``claim``), a task sends it
     once (``attempt_started_at`` is set by a conditional update before the SMTP
@@ -137,9 +139,6 @@ class Notification(models.Model):
     email = models.EmailField(blank=True, help_text="the address when planned (re-read when sent)")
     pump = models.ForeignKey(
         Pump, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
-    )
-    appointment = models.ForeignKey(
-        "refills.Appointment", on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
     )
     alert = models.ForeignKey(
         Alert, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"

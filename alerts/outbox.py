@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import islice
 
 from django.conf import settings
 from django.db import transaction
@@ -42,10 +41,6 @@ NOTICE = {
     AlertKind.DISCONTINUATION: NotificationKind.DISCONTINUATION,
     AlertKind.OVER_CAPACITY: NotificationKind.OVER_CAPACITY,
     AlertKind.APPOINTMENT_DAY_CLOSED: NotificationKind.APPOINTMENT_DAY_CLOSED,
-}
-REMINDER_KIND = {
-    "refill": NotificationKind.REFILL_REMINDER,
-    "replacement": NotificationKind.REPLACEMENT_REMINDER,
 }
 
 
@@ -164,52 +159,9 @@ class Planned:
     fields: dict
 
 
-def event_slot(appointment) -> str:
-    """The day and time a reminder names ('2026-12-14 10:30', or the day alone): moving the
-    appointment to another day or to another time on the same day makes it another slot."""
-    return appointment.day.isoformat() + (f" {appointment.time:%H:%M}" if appointment.time else "")
-
-
-def _reminders_wanted(
-    appointment, clinic: Clinic, people: list[Recipient], today: date, existing: list[Notification]
-) -> list[Planned]:
-    """ALERT-2: for a booked refill or replacement, one reminder per person and per
-    configured day before it. Days already past when the appointment is booked are not
-    planned (a reminder for an appointment booked tomorrow is the 1-day one only).
-
-    A person who was sent a reminder naming another day or time (the appointment moved
-    since) is told the new slot at once: one more reminder, due when their latest message
-    about the old slot was sent (a past, stable instant: planning again finds the row it
-    made), so the only message they hold never names a time that no longer stands."""
-    if appointment.status != "booked" or appointment.kind not in REMINDER_KIND:
-        return []
-    at = reminder_time()
-    slot = event_slot(appointment)
-    fields = {
-        "appointment_id": appointment.pk,
-        "pump_id": appointment.pump_id,
-        "event_on": appointment.day,
-        "event_slot": slot,
-    }
-    kind = REMINDER_KIND[appointment.kind]
-    wanted = []
-    for days in clinic.reminder_days_before:
-        due_on = appointment.day - timedelta(days=days)
-        if due_on < today:
-            continue
-        for person in people:
-            wanted.append(Planned(person, kind, local_instant(clinic, due_on, at), fields))
-    told_before: dict[str, datetime] = {}
-    for row in existing:
-        if row.status == SENT and row.event_slot != slot and row.sent_at:
-            told_before[row.recipient] = max(row.sent_at, told_before.get(row.recipient, row.sent_at))
-    for person in people:
-        if person.key in told_before:
-            wanted.append(Planned(person, kind, told_before[person.key], fields))
-    return wanted
-
-
-def _apply(subject: str, clinic: Clinic, wanted: list[Planned], existing: list[Notification], why_gone: str):
+def rows_plan(
+    subject: str, clinic: Clinic, wanted: list[Planned], existing: list[Notification], why_gone: str
+):
     """Make the rows of ``subject`` match the plan: create what is missing, revive what was
     cancelled and is wanted again, cancel what is pending and no longer wanted (or whose
     person can no longer be reminded). Sent, sending and failed rows are history: untouched.
@@ -269,71 +221,6 @@ def _apply(subject: str, clinic: Clinic, wanted: list[Planned], existing: list[N
         )
 
 
-# --- reminders -------------------------------------------------------------------------
-
-
-def appointment_reminders_plan(appointment) -> None:
-    """Plan (or cancel, or move) the reminders of one appointment, in the caller's
-    transaction: booking plans them, moving cancels the old and plans the new, cancelling,
-    completing or a no-show cancels the pending ones."""
-    pump = appointment.pump
-    patient = pump.patient
-    clinic = patient.clinic
-    people = people_of(patient, list(patient.caregivers.all()))
-    _plan_reminders(
-        appointment,
-        clinic,
-        people,
-        list(Notification.objects.filter(subject=f"appointment:{appointment.pk}")),
-    )
-
-
-def _plan_reminders(appointment, clinic, people, existing) -> None:
-    today = clock.now().astimezone(clinic.tz).date()
-    wanted = _reminders_wanted(appointment, clinic, people, today, existing)
-    if appointment.status == "booked":
-        why = f"the appointment moved to {event_slot(appointment)}"
-    else:
-        why = f"the appointment is {appointment.get_status_display().lower()}"
-    _apply(f"appointment:{appointment.pk}", clinic, wanted, existing, why)
-
-
-def reminders_plan_all(batch_size: int = 500) -> int:
-    """The periodic pass over every booked future appointment: catches what changed beside
-    the appointment services (a consent given or withdrawn, a new caregiver, a new
-    address). A constant number of queries per batch; returns the appointments planned."""
-    from refills.models import Appointment  # refills depends on alerts, not the reverse
-
-    count = 0
-    for clinic in Clinic.objects.all():
-        today = clock.now().astimezone(clinic.tz).date()
-        ids = iter(
-            Appointment.objects.filter(
-                pump__patient__clinic=clinic, status="booked", kind__in=list(REMINDER_KIND), day__gte=today
-            )
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        while batch := list(islice(ids, batch_size)):
-            with transaction.atomic():
-                appointments = list(Appointment.objects.filter(pk__in=batch).select_related("pump__patient"))
-                patients = [a.pump.patient_id for a in appointments]
-                caregivers: dict[int, list] = {}
-                for caregiver in Caregiver.objects.filter(patient_id__in=patients).order_by("pk"):
-                    caregivers.setdefault(caregiver.patient_id, []).append(caregiver)
-                existing: dict[str, list] = {}
-                for row in Notification.objects.filter(subject__in=[f"appointment:{pk}" for pk in batch]):
-                    existing.setdefault(row.subject, []).append(row)
-                for appointment in appointments:
-                    patient = appointment.pump.patient
-                    people = people_of(patient, caregivers.get(patient.pk, []))
-                    _plan_reminders(
-                        appointment, clinic, people, existing.get(f"appointment:{appointment.pk}", [])
-                    )
-                    count += 1
-    return count
-
-
 # --- escalations (ALERT-1) -------------------------------------------------------------
 
 
@@ -367,7 +254,7 @@ def alert_notifications_plan(alert: Alert, now: datetime) -> None:
     elif alert.kind in NOTICE:
         wanted.append(Planned(staff_recipient(clinic), NOTICE[alert.kind], alert.raised_at, fields))
     # An earlier repeat still pending (mail was down) is superseded by the current one.
-    _apply(subject, clinic, wanted, existing, "superseded by a later repeat")
+    rows_plan(subject, clinic, wanted, existing, "superseded by a later repeat")
 
 
 def alert_notifications_cancel(alert: Alert, why: str) -> int:
@@ -391,36 +278,3 @@ def escalations_plan_all(now: datetime | None = None) -> int:
             alert_notifications_plan(alert, now)
         count += 1
     return count
-
-
-# --- stale emergency cards (REFILL-4) --------------------------------------------------
-
-
-def card_stale_notices_plan(now: datetime | None = None) -> int:
-    """Once a day per clinic, at the reminder time, a notice to the staff address when
-    emergency cards are stale (REFILL-4): how many, and the link that prints them all in
-    one batch. One row per clinic and day; the stale cards are counted again when it is
-    sent. Returns the notices planned."""
-    from cards.selectors import stale_card_pump_ids  # cards depends on refills, which depends on alerts
-
-    now = now or clock.now()
-    planned = 0
-    for clinic in Clinic.objects.all():
-        local = now.astimezone(clinic.tz)
-        due = local_instant(clinic, local.date(), reminder_time())
-        if due > now:
-            continue
-        subject = f"cards:{clinic.code}"
-        existing = list(Notification.objects.filter(subject=subject, due_at=due))
-        if existing or not stale_card_pump_ids(clinic):
-            continue
-        with transaction.atomic():
-            _apply(
-                subject,
-                clinic,
-                [Planned(staff_recipient(clinic), NotificationKind.CARD_STALE, due, {})],
-                existing,
-                "superseded",
-            )
-        planned += 1
-    return planned

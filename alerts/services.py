@@ -8,8 +8,10 @@ from patients.models import Clinic, Pump
 from patients.permissions import PATIENT_WRITERS, require_role
 from patients.services import save_audited
 from pumpcare import clock
+from therapy import CalculationError
 
 from .models import Alert
+from .outbox import ESCALATED, NOTICE, alert_notifications_cancel, alert_notifications_plan
 
 
 @transaction.atomic
@@ -18,24 +20,14 @@ def alert_raise(
 ) -> Alert:
     alert = Alert(clinic=clinic, pump=pump, kind=kind, severity=severity, message=message, raised_by=actor)
     save_audited(alert, actor=actor, reason=f"alert raised: {kind}")
-    if kind in _notifying():
-        from .outbox import alert_notifications_plan
-
+    if kind in ESCALATED or kind in NOTICE:
         alert_notifications_plan(alert, clock.now())
     return alert
-
-
-def _notifying():
-    from .outbox import ESCALATED, NOTICE
-
-    return {*ESCALATED, *NOTICE}
 
 
 @transaction.atomic
 def alert_resolve(*, alert: Alert, why: str) -> Alert:
     """The state that raised the alert has ended (a refill, a booking): it stops escalating."""
-    from .outbox import alert_notifications_cancel
-
     alert = Alert.objects.select_for_update().get(pk=alert.pk)
     if alert.resolved_at is None:
         alert.resolved_at = clock.now()
@@ -53,10 +45,6 @@ NOTE_MAX_CHARS = 2000
 def alert_acknowledge(*, actor, alert: Alert, note: str) -> Alert:
     """A staff member takes the alert in hand: who, when and why are audited; its
     escalation stops (pending repeats are cancelled)."""
-    from therapy import CalculationError
-
-    from .outbox import alert_notifications_cancel
-
     alert = Alert.objects.select_for_update().select_related("clinic").get(pk=alert.pk)
     require_role(actor, alert.clinic, PATIENT_WRITERS, "Acknowledging an alert")
     if not (note or "").strip():

@@ -6,14 +6,14 @@ visibility timeout is delivered twice; a row in the database is not)."""
 
 from celery import shared_task
 
-from . import delivery, outbox
+from . import delivery, outbox, planners
 
 
 @shared_task(name="alerts.deliver_notifications")
 def deliver_notifications() -> int:
     """Every minute: re-queue rows whose task was lost (the sweeper), claim due rows and
     queue one send per row (on commit)."""
-    return delivery.due_claim_all()
+    return delivery.due_claim_all(enqueue=_send)
 
 
 # acks_late: a send whose worker dies is redelivered; the claim makes a second run a no-op
@@ -32,15 +32,17 @@ def sweep_notifications() -> int:
 
 @shared_task(name="alerts.plan_notifications")
 def plan_notifications() -> dict:
-    """Every 5 minutes: raise and resolve the pump-state alerts (past empty, past alarm,
-    refill due and not booked), then plan reminders, escalations and the daily notice of
-    stale emergency cards."""
-    from refills.scheduling import state_alerts_run_all  # refills depends on alerts
+    """Every 5 minutes: the state passes the apps registered (the pump-state alerts: past
+    empty, past alarm, refill due and not booked), then the messages of every open alert,
+    then the message passes (appointment reminders, the daily notice of stale cards)."""
+    counts: dict = {}
+    for run in planners.passes(planners.STATE):
+        counts.update(run())
+    counts["alerts_planned"] = outbox.escalations_plan_all()
+    for run in planners.passes(planners.MESSAGES):
+        counts.update(run())
+    return counts
 
-    states = state_alerts_run_all()
-    return {
-        **states.as_dict(),
-        "appointments_planned": outbox.reminders_plan_all(),
-        "alerts_planned": outbox.escalations_plan_all(),
-        "card_notices_planned": outbox.card_stale_notices_plan(),
-    }
+
+def _send(pk: int, claim: str) -> None:
+    send_notification.delay(pk, claim)

@@ -34,7 +34,7 @@ def seed(reminders: int) -> int:
     from django.utils import timezone
 
     from patients.models import Caregiver, CatheterModel, Clinic, Patient, Pump, PumpModel
-    from refills.models import Appointment
+    from scheduling.models import Appointment
 
     clinic = Clinic.objects.create(
         code="BENCH",
@@ -110,17 +110,17 @@ def main() -> None:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from alerts import outbox
     from alerts.models import Notification
     from alerts.tasks import deliver_notifications
     from pumpcare.celery import app
+    from scheduling.reminders import reminders_plan_all
     from tests.smtp_sink import SmtpSink
     from tests.workers import Worker, wait_ready, worker_env
 
     call_command("migrate", verbosity=0)
     appointments = seed(args.reminders)
     started = time.perf_counter()
-    outbox.reminders_plan_all()
+    reminders_plan_all()
     planned = Notification.objects.filter(status="pending").count()
     plan_s = time.perf_counter() - started
     Notification.objects.update(due_at=timezone.now() - timedelta(minutes=1))

@@ -72,7 +72,7 @@ def prepare(args) -> str:
     from patients.models import Clinic, StaffMembership
     from patients.services import staff_create
     from refills.projections import projections_refresh_all
-    from refills.scheduling import refill_proposals_run
+    from scheduling.proposals import refill_proposals_run
 
     call_command("migrate", verbosity=0)
     seed(args.pumps * args.clinics, zones=["America/New_York"] * args.clinics)
@@ -117,7 +117,7 @@ def in_process(token: str, path: str) -> tuple[float, float]:
 def writer(token: str, seconds: float, per_minute: float, elsewhere: bool, out) -> None:
     """A nurse booking refill proposals, ``per_minute`` a minute, through the API: at the
     clinic the clients read (B0), or (``elsewhere``) at the other clinics."""
-    from refills.models import Appointment, AppointmentStatus
+    from scheduling.models import Appointment, AppointmentStatus
 
     proposals = Appointment.objects.filter(status=AppointmentStatus.PROPOSED)
     if elsewhere:

@@ -22,6 +22,8 @@ from django.db.models import OuterRef, Q, Subquery
 import therapy
 from patients.models import Clinic, Pump, PumpStatus
 from pumpcare import clock
+from pumpcare.caching import cached
+from pumpcare.data_version import with_data_version
 from refills.models import Prescription, PrescriptionMode
 
 from .models import CardFormat, CardSettings, CardText, IssuedCard, PatientPhysician
@@ -281,12 +283,9 @@ def stale_cards(clinic: Clinic) -> list[CardRead]:
 
 def stale_card_pump_ids(clinic: Clinic) -> list[int]:
     """The ids of ``stale_cards(clinic)``, cached per data version: the worklist's data
-    version (``refills.data_version``) changes with every write through the
+    version (``pumpcare.data_version``) changes with every write through the
     services to what a card shows or to the issued cards, so a worklist page costs one
     query for the count instead of reading every card of the clinic."""
-    from pumpcare.caching import cached
-    from refills.data_version import with_data_version
-
     version = (
         with_data_version(Clinic.objects.filter(pk=clinic.pk)).values_list("data_version", flat=True).get()
     )

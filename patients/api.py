@@ -12,9 +12,8 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.response import Response
 
 from pumpcare.inputs import CODE_REGEX, CODE_REGEX_NO_DOT, ModelSerializer, Query, text_problem
-from refills import selectors as therapy_selectors
 
-from . import services
+from . import selectors, services
 from .models import Caregiver, CatheterModel, Clinic, Drug, Patient, Pump, PumpModel, PumpStatus
 from .permissions import IsClinicStaffOrCatalogEditor, clinics_of
 
@@ -268,7 +267,7 @@ class PumpSerializer(ModelSerializer):
 
     def _plan(self, pump):
         if getattr(self, "_plan_for", (None,))[0] is not pump:
-            self._plan_for = (pump, therapy_selectors.replacement(pump)[0])
+            self._plan_for = (pump, selectors.replacement(pump)[0])
         return self._plan_for[1]
 
 

@@ -35,6 +35,7 @@ from .permissions import (
     require_catalog_editor,
     require_role,
 )
+from .signals import projection_inputs_changed
 
 
 def save_audited(obj, *, actor, reason: str) -> None:
@@ -270,9 +271,7 @@ def catalog_update(*, actor, entry: PumpModel | CatheterModel | Drug, changes: d
         _refresh_projections(Pump.objects.filter(model=entry))
     elif isinstance(entry, Drug):
         # A projection reads the drug of the pump's last fill: pumps never filled with it keep theirs.
-        from refills.models import Refill
-
-        _refresh_projections(Pump.objects.filter(pk__in=Refill.objects.filter(drug=entry).values("pump_id")))
+        projection_inputs_changed.send(sender=Drug, drug=entry)
     return entry
 
 
@@ -288,14 +287,9 @@ def _used_outside(entry: PumpModel | CatheterModel | Drug, clinics) -> bool:
 
 
 def _refresh_projections(pumps, *, include_explanted: bool = False) -> None:
-    """Recompute, in the caller's transaction, the stored projections of ``pumps`` whose
-    inputs changed. The fingerprint of a projection covers every input, catalog values and
-    clinic settings included (``refills.projections.fingerprints``), so an edit no projection
-    reads (a clinic's phone, a drug's source) recomputes nothing and costs one query per
-    batch of pumps, and a catalog change locks only the pumps it changes."""
-    from refills.projections import projections_refresh, projections_refresh_all
-
-    if include_explanted:
-        projections_refresh(pumps.values_list("pk", flat=True))
-    else:
-        projections_refresh_all(pumps)
+    """Have the stored projections of ``pumps`` whose inputs changed recomputed in the
+    caller's transaction (by the therapy record, subscribed to ``projection_inputs_changed``).
+    The fingerprint of a projection covers every input, catalog values and clinic settings
+    included, so an edit no projection reads (a clinic's phone, a drug's source) recomputes
+    nothing, and a catalog change locks only the pumps it changes."""
+    projection_inputs_changed.send(sender=Pump, pumps=pumps, include_explanted=include_explanted)

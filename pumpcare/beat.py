@@ -1,4 +1,4 @@
-"""django-celery-beat's database scheduler, waiting for its database at start (issue 12).
+"""django-celery-beat's database scheduler, waiting for its database at start.
 
 The stock scheduler reads the schedule when beat starts: with the database away, beat died
 with a traceback (and, restarted by the orchestrator, died again with another). This one

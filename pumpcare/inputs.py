@@ -1,4 +1,4 @@
-"""What the API accepts from outside, one place per kind of defence (issue 12).
+"""What the API accepts from outside, one place per kind of defence.
 
 - Text: ``text_problem`` refuses NUL and other control characters (PostgreSQL cannot store
   NUL; the others break headers, files and screens) and the bidirectional overrides and
@@ -174,3 +174,14 @@ class ModelSerializer(serializers.ModelSerializer):
         models.DateField: DateField,
         models.DateTimeField: DateTimeField,
     }
+
+
+def validated(serializer_class, request, pump=None, clinic=None) -> dict:
+    """The input of a request, validated; a local time without offset is read in the zone of
+    the pump's (or the given) clinic."""
+    context = {"request": request}
+    if pump is not None or clinic is not None:
+        context["clinic_tz"] = (clinic or pump.patient.clinic).tz
+    serializer = serializer_class(data=request.data, context=context)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

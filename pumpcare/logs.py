@@ -1,4 +1,4 @@
-"""Access logs without patient data or secrets (issue 12).
+"""Access logs without patient data or secrets.
 
 A logged URL is kept for weeks and read by people who may not see the patients: the web
 worklist's search (``?q=Moreno``), the API's ``?mrn=`` filter, the calendar feed's secret

@@ -1,4 +1,4 @@
-"""The app while its database is away (issue 12): a short answer, not a bare 500, and one
+"""The app while its database is away: a short answer, not a bare 500, and one
 log line per outage, not a traceback per request or beat tick.
 
 - ``database_unavailable(exc)``: is this error "the database cannot be reached" (connection

@@ -1,5 +1,5 @@
 """Request body parsers (REST_FRAMEWORK's DEFAULT_PARSER_CLASSES): DRF's, plus two checks
-on every body before any view sees it (issue 12):
+on every body before any view sees it:
 
 - nesting: JSON nested deeper than ``MAX_DEPTH`` is refused (1,000 levels exhausted
   Python's recursion limit: a 500);

@@ -1,4 +1,4 @@
-"""The OpenAPI document is the contract (issue 12): what it says is what the API answers.
+"""The OpenAPI document is the contract: what it says is what the API answers.
 
 Two pieces, each in one place rather than on every view:
 

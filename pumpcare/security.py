@@ -1,4 +1,4 @@
-"""The locked doors (issue 12): who is asking, login lockout answers, token throttling,
+"""The locked doors: who is asking, login lockout answers, token throttling,
 the Content-Security-Policy's exceptions and ``Cache-Control: no-store``.
 
 The protocols themselves come from kept libraries (django-axes counts failed logins,

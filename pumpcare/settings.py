@@ -81,10 +81,13 @@ INSTALLED_APPS = [
     "csp",
     "django_celery_beat",
     "simple_history",
+    # From the app that knows least to the one that knows most (docs/architecture.md).
+    "pumpcare",
     "patients",
-    "refills",
     "alerts",
+    "refills",
     "cards",
+    "scheduling",
     "web",
 ]
 
@@ -245,7 +248,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"failed_token": API_FAILED_TOKEN_RATE},
     # Which X-Forwarded-For entry is the client (pumpcare.security.client_ip).
     "NUM_PROXIES": TRUSTED_PROXIES,
-    # DRF's parsers plus a nesting limit and the text policy on every string (issue 12).
+    # DRF's parsers plus a nesting limit and the text policy on every string.
     "DEFAULT_PARSER_CLASSES": [
         "pumpcare.parsers.JSONParser",
         "pumpcare.parsers.FormParser",
@@ -269,9 +272,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # The documented request body is JSON (README). Form data and multipart stay accepted for
     # the browsable API's forms but are no part of the contract: three identical bodies made
-    # openapi-python-client generate code that does not import (issue 12).
+    # openapi-python-client generate code that does not import.
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
-    # Every operation documents its refusals with one Error body (pumpcare.schema, issue 12).
+    # Every operation documents its refusals with one Error body (pumpcare.schema).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pumpcare.schema.add_error_responses",
@@ -281,14 +284,14 @@ SPECTACULAR_SETTINGS = {
         "PrescriptionModeEnum": "refills.models.PrescriptionMode",
         "SeverityEnum": "alerts.models.Severity",
         "RoleEnum": "patients.models.Role",
-        "AppointmentKindEnum": "refills.models.AppointmentKind",
-        "AppointmentStatusEnum": "refills.models.AppointmentStatus",
+        "AppointmentKindEnum": "scheduling.models.AppointmentKind",
+        "AppointmentStatusEnum": "scheduling.models.AppointmentStatus",
         "AlertKindEnum": "alerts.models.AlertKind",
     },
 }
 
 # --- Cache -----------------------------------------------------------------------------
-# Worklist pages and stale-card counts are cached per data version (refills.worklist). By
+# Worklist pages and stale-card counts are cached per data version (scheduling.worklist). By
 # default each process has its own cache; CACHE_URL (redis://host:6379/1) gives the web
 # workers one cache, so a page one worker rendered serves all of them. A cache that fails
 # does not take a page down: it is rendered.

@@ -18,8 +18,6 @@ from patients.api import (
 from pumpcare import health
 from pumpcare.inputs import CodeConverter, TokenConverter
 from refills.api import (
-    AppointmentViewSet,
-    CalendarFeedViewSet,
     PatientScreeningTrialView,
     PumpExplantView,
     PumpHistoryView,
@@ -29,9 +27,8 @@ from refills.api import (
     PumpRefillsView,
     PumpReplaceView,
     StartingDoseView,
-    WorklistView,
-    calendar_feed,
 )
+from scheduling.api import AppointmentViewSet, CalendarFeedViewSet, WorklistView, calendar_feed
 
 # Codes and tokens in paths: a control character or bidirectional override names nothing (404).
 register_converter(CodeConverter, "code")
@@ -101,7 +98,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("api-auth/", include(api_auth)),
     path("calendar/<token:token>.ics", calendar_feed, name="calendar-feed"),
-    path("", include("alerts.confirm")),
+    path("", include("scheduling.confirm")),
     # The nurses' web app; its front page is the worklist of the user's clinic.
     path("", include("web.urls")),
 ]

@@ -21,10 +21,10 @@ from django.db import connection, transaction
 import therapy
 from patients.models import Pump, PumpStatus
 from pumpcare import clinical, clock
+from pumpcare.data_version import data_changed
 
 from . import selectors
-from .data_version import data_changed
-from .models import PumpProjection
+from .models import PumpProjection, Refill
 
 log = logging.getLogger(__name__)
 
@@ -271,3 +271,15 @@ def projections_refresh_all(queryset=None, *, force: bool = False) -> RefreshRes
                 active_pump_ids(queryset).filter(pk__range=(first, last)), force=force
             )
     return total
+
+
+def inputs_changed(sender, *, pumps=None, drug=None, include_explanted: bool = False, **kwargs) -> None:
+    """``patients.signals.projection_inputs_changed``: recompute, in the writer's
+    transaction, the projections of the pumps whose inputs changed (those of ``pumps``, or
+    the pumps last filled with ``drug``)."""
+    if drug is not None:
+        pumps = Pump.objects.filter(pk__in=Refill.objects.filter(drug=drug).values("pump_id"))
+    if include_explanted:
+        projections_refresh(pumps.values_list("pk", flat=True))
+    else:
+        projections_refresh_all(pumps)

@@ -18,17 +18,16 @@ from django.db import transaction
 
 import therapy
 from alerts.models import AlertKind, Severity
-from alerts.outbox import appointment_reminders_plan
 from alerts.services import alert_raise
 from patients.models import CatheterModel, Pump, PumpModel, PumpStatus
 from patients.permissions import PRESCRIBERS, PUMP_WRITERS, require_role
 from patients.services import pump_create, save_audited
 from pumpcare import clock
 
-from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus, PumpExplant
+from .models import PumpExplant
 from .projections import projections_refresh
-from .scheduling import state_alerts_run
 from .services import lock_active_pump
+from .signals import pump_projection_changed, pump_retired
 
 
 @transaction.atomic
@@ -77,7 +76,7 @@ def pump_explant(*, actor, pump: Pump, explanted_on: date, reason: str, override
         ),
         actor=actor,
     )
-    state_alerts_run(clinic, pump_ids=[pump.pk])
+    pump_projection_changed.send(sender=PumpExplant, pump=pump)
     return record
 
 
@@ -122,7 +121,7 @@ def pump_replace(
         pump=old_pump, explanted_on=explanted_on, replaced_by=new_pump, reason=reason, recorded_by=actor
     )
     save_audited(record, actor=actor, reason=f"replaced by {new_pump}: {reason}")
-    state_alerts_run(old_pump.clinic, pump_ids=[old_pump.pk])
+    pump_projection_changed.send(sender=PumpExplant, pump=old_pump)
     return new_pump
 
 
@@ -161,24 +160,5 @@ def _mark_explanted(actor, pump: Pump, explanted_on: date, why: str, *, replaced
     pump.explanted_on = explanted_on
     save_audited(pump, actor=actor, reason=why)
     projections_refresh([pump.pk])
-    _close_appointments(actor, pump, replaced=replaced)
-
-
-def _close_appointments(actor, pump: Pump, *, replaced: bool) -> None:
-    """The explanted pump's open appointments end with it, and their reminders with them: a
-    replacement surgery booked for it is completed by the replacement; every other one (a
-    refill, a titration visit, or a surgery that will not happen) is cancelled. The new
-    pump gets its own once it is filled."""
-    for appointment in Appointment.objects.select_for_update().filter(pump=pump, status__in=OPEN_STATUSES):
-        if (
-            replaced
-            and appointment.kind == AppointmentKind.REPLACEMENT
-            and (appointment.status == AppointmentStatus.BOOKED)
-        ):
-            appointment.status = AppointmentStatus.COMPLETED
-            save_audited(appointment, actor=actor, reason="completed by the pump replacement")
-        else:
-            appointment.status = AppointmentStatus.CANCELLED
-            why = "the pump was replaced" if replaced else "the pump was explanted without a replacement"
-            save_audited(appointment, actor=actor, reason=f"cancelled: {why}")
-        appointment_reminders_plan(appointment)
+    # its open appointments end with it (scheduling), and their reminders with them
+    pump_retired.send(sender=PumpExplant, pump=pump, actor=actor, replaced=replaced)

@@ -12,6 +12,7 @@ from django.db.models import OuterRef, Subquery
 
 import therapy
 from patients.models import Patient, Pump, PumpStatus, fraction
+from patients.selectors import replacement
 from pumpcare import clinical, clock
 
 from .models import Prescription, PumpExplant, Refill, ScreeningBolus
@@ -146,26 +147,6 @@ def reservoir_from(record: TherapyRecord) -> therapy.Reservoir | None:
 
 def reservoir_state(pump: Pump) -> therapy.Reservoir | None:
     return reservoir_from(therapy_records([pump.pk])[pump.pk])
-
-
-def replacement_plan(pump: Pump) -> therapy.ReplacementPlan:
-    """ERI-1 / ERI-2 for the pump; refuses (``eri_unknown``) when neither an interrogated ERI
-    date nor the model's service life is known."""
-    return therapy.replacement_plan(
-        implanted_on=pump.implanted_on,
-        eri_on=pump.eri_on,
-        service_life_months=pump.model.service_life_months,
-        **clinical.replacement_parameters(),
-    )
-
-
-def replacement(pump: Pump) -> tuple[therapy.ReplacementPlan | None, list[therapy.Notice]]:
-    """ERI-1 / ERI-2 for the pump, or a notice saying what is missing."""
-    try:
-        plan = replacement_plan(pump)
-    except therapy.CalculationError as error:
-        return None, [therapy.Notice(error.code, error.message)]
-    return plan, []
 
 
 def pump_projection(pump: Pump, *, as_of: datetime | None = None) -> dict:

@@ -24,7 +24,7 @@ from pumpcare import clinical, clock
 from . import selectors
 from .models import Prescription, PumpExplant, Refill
 from .projections import projections_refresh
-from .scheduling import appointments_after_refill, state_alerts_run
+from .signals import pump_projection_changed, refill_recorded
 
 
 @dataclass
@@ -146,9 +146,10 @@ def refill_record(
         refill=refill,
         verdict=verdict,
     )
-    appointments_after_refill(actor=actor, refill=refill)
     projections_refresh([pump.pk], force=True)
-    state_alerts_run(pump.patient.clinic, pump_ids=[pump.pk])  # the refill ends past-alarm escalations
+    # the refill completes the booked appointment and ends past-alarm escalations
+    refill_recorded.send(sender=Refill, refill=refill, actor=actor)
+    pump_projection_changed.send(sender=Refill, pump=pump)
     return TherapyChange(refill, row, selectors.pump_projection(pump), warnings)
 
 
@@ -220,7 +221,7 @@ def prescription_create(
         verdict=verdict,
     )
     projections_refresh([pump.pk], force=True)
-    state_alerts_run(pump.patient.clinic, pump_ids=[pump.pk])  # a new alarm date may end or start one
+    pump_projection_changed.send(sender=Prescription, pump=pump)  # a new alarm date may end or start an alert
     return TherapyChange(None, row, selectors.pump_projection(pump), warnings)
 
 

@@ -7,7 +7,9 @@ run twice and with ``acks_late``.
 
 from celery import group, shared_task
 
-from . import data_version, projections, scheduling
+from pumpcare import data_version
+
+from . import projections
 
 
 @shared_task(name="refills.refresh_projections")
@@ -24,15 +26,3 @@ def refresh_projections(force: bool = False) -> int:
 @shared_task(name="refills.refresh_projection_batch", acks_late=True)
 def refresh_projection_batch(first_id: int, last_id: int, force: bool = False) -> dict:
     return projections.projections_refresh_range(first_id, last_id, force=force).as_dict()
-
-
-@shared_task(name="refills.propose_refills")
-def propose_refills() -> dict:
-    """Daily, after the projections: refill proposals for every clinic (LRA-5)."""
-    return scheduling.refill_proposals_run_all().as_dict()
-
-
-@shared_task(name="refills.plan_replacements")
-def plan_replacements() -> dict:
-    """Daily: replacement planning tasks and their escalation (ERI-2)."""
-    return scheduling.replacement_planning_run_all().as_dict()

@@ -87,7 +87,7 @@ RULES = [
         "LRA-5",
         "Appointment on a working day on or before refill-by; overdue on the earliest working day",
         SAULINO,
-        "`therapy.battery.refill_day`, `check_refill_day`; `refills.scheduling.refill_proposals_run`",
+        "`therapy.battery.refill_day`, `check_refill_day`; `scheduling.proposals.refill_proposals_run`",
     ),
     (
         "REFILL-1",
@@ -112,7 +112,7 @@ RULES = [
         "Card and reminders are stale after a refill or prescription change",
         SAULINO,
         "cards: `cards.selectors.cards_read` (stale = digest of `card_data` ≠ last wallet card's), "
-        "`stale_cards`; worklist `card_stale` flag; reminders: `alerts.outbox.appointment_reminders_plan` "
+        "`stale_cards`; worklist `card_stale` flag; reminders: `scheduling.reminders.appointment_reminders_plan` "
         "(a refill completes the appointment and cancels its reminders)",
     ),
     (
@@ -233,15 +233,15 @@ RULES = [
         "ALERT-1",
         "Urgency order of alerts (overdue its own); current dates when shown or sent; escalation until acknowledged",
         SAULINO,
-        "`refills.worklist.URGENCY`; `alerts.messages` (texts from the current projection); `refills.scheduling.state_alerts_run`; "
+        "`scheduling.worklist.URGENCY`; `alerts.messages` (texts from the current projection); `scheduling.state_alerts.state_alerts_run`; "
         "`alerts.outbox.alert_notifications_plan`, `escalation_due_at`; `alerts.services.alert_acknowledge`",
     ),
     (
         "ALERT-2",
         "Reminders to consenting recipients with the least health information",
         "privacy by design",
-        "`alerts.outbox` (`people_of`, `appointment_reminders_plan`); templates `alerts/templates/alerts/email/`; "
-        "`alerts.delivery`",
+        "`alerts.outbox.people_of`; `scheduling.reminders.appointment_reminders_plan`; templates "
+        "`scheduling/templates/scheduling/email/`, `alerts/templates/alerts/email/`; `alerts.delivery`",
     ),
     (
         "CARD-1",

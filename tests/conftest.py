@@ -143,7 +143,7 @@ def _empty_cache():
         from django.core.cache import cache
 
         from pumpcare import caching
-        from refills import worklist
+        from scheduling import worklist
 
         cache.clear()
         caching.local_clear()

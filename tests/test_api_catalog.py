@@ -1,5 +1,5 @@
 """/api/v1/catalog/pump-models/ and /catalog/catheter-models/: shared by every clinic, read
-by any staff member, changed by the platform role (issue 12: one clinic's admin moved
+by any staff member, changed by the platform role (one clinic's admin once moved
 another clinic's dates), every change audited (PUMP-1..3). A clinic admin only fills in a
 value the shipped catalog leaves empty, for a model no other clinic's pump uses."""
 

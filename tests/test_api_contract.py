@@ -1,4 +1,4 @@
-"""The OpenAPI document is the contract (issue 12): a tool that trusts it gets what it says.
+"""The OpenAPI document is the contract: a tool that trusts it gets what it says.
 
 - schemathesis sends every operation a bounded number of requests built from the document
   (fixed seed), as a clinic nurse whose clinic, patient and pump the paths name, over HTTP
@@ -93,8 +93,8 @@ def seeded(clinic, nurse, patient, frozen_now):
     from alerts.models import Notification
     from cards.models import CardText
     from patients.models import CatheterModel, Drug, PumpModel
-    from refills.models import Appointment
-    from refills.scheduling import refill_proposals_run
+    from scheduling.models import Appointment
+    from scheduling.proposals import refill_proposals_run
     from tests.factories import PumpFactory
     from tests.helpers import simple
 
@@ -387,7 +387,7 @@ def test_a_generated_client_lists_records_books_and_reads_a_refusal(
 
 
 def _scenario(generated_client, models, api, clinic, pump):
-    from refills.scheduling import refill_proposals_run
+    from scheduling.proposals import refill_proposals_run
 
     pumps = _v1(generated_client, "v1_pumps_list").sync(client=api)
     assert isinstance(pumps, models.PaginatedPumpList)

@@ -113,7 +113,7 @@ def test_a_user_without_a_clinic_gets_403_everywhere(pump):
 
 
 def test_a_superuser_sees_only_the_clinics_where_it_is_a_member(pump, other_clinic):
-    """Issue 12: a superuser (the demo admin was one) read and edited every clinic. Being an
+    """A superuser (the demo admin was one) read and edited every clinic. Being an
     operator of the installation is no membership: no clinic, no clinic data; a membership
     at another clinic gives that clinic's data only, with the role it holds there."""
     from tests.factories import MembershipFactory

@@ -1,4 +1,4 @@
-"""The authorization matrix (issue 12, item 3): every route of the URL configuration ×
+"""The authorization matrix: every route of the URL configuration ×
 GET, POST, PATCH, PUT, DELETE × every kind of user — anonymous, each role of the clinic
 that owns the objects (HOME), each role of another clinic (AWAY), and the platform role
 that edits the shared catalogs — against one table of who may succeed (``EXPECTED``).
@@ -431,7 +431,7 @@ def seed_clinic(code: str):
     from alerts.models import Alert, Notification
     from cards.models import CardSettings, CardText, PatientPhysician
     from patients.models import Caregiver, Drug, PumpModel
-    from refills.models import Appointment, CalendarFeed
+    from scheduling.models import Appointment, CalendarFeed
     from tests.factories import ClinicFactory, MembershipFactory, PatientFactory, PumpFactory
     from tests.helpers import fill
 
@@ -512,7 +512,7 @@ def seed_clinic(code: str):
 
 @pytest.fixture
 def world(platform_admin):
-    from alerts.confirm import confirmation_token
+    from scheduling.confirm import confirmation_token
 
     home = seed_clinic("HOME")
     away = seed_clinic("AWAY")
@@ -596,7 +596,7 @@ def _clear_caches():
     from django.core.cache import cache
 
     from pumpcare import caching
-    from refills import worklist
+    from scheduling import worklist
 
     cache.clear()
     caching.local_clear()

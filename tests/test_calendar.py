@@ -1,4 +1,4 @@
-"""The iCalendar feed of booked appointments (issue 3, item 6; RFC 5545)."""
+"""The iCalendar feed of booked appointments (RFC 5545)."""
 
 import re
 from datetime import date, time
@@ -7,7 +7,7 @@ import pytest
 
 from alerts.identity import instance_id
 from patients.models import Clinic
-from refills.models import Appointment
+from scheduling.models import Appointment
 from tests.conftest import client_for
 from tests.factories import PatientFactory, PumpFactory
 
@@ -105,7 +105,7 @@ def test_feeds_are_scoped_to_the_users_clinics(api, booked, outsider):
 
 
 def test_long_lines_are_folded_at_75_octets_without_splitting_characters():
-    from refills.calendar import _fold
+    from scheduling.calendar import _fold
 
     line = "SUMMARY:" + "é" * 100  # 8 + 200 octets
     folded = _fold(line)
@@ -193,7 +193,7 @@ def test_a_line_break_typed_into_a_name_does_not_break_the_feed(api, booked, giv
 
 
 def test_the_feed_answers_only_reads(api, booked):
-    """Issue 12 (the authorization matrix): the feed answered a POST, PUT, PATCH or DELETE
+    """The feed answered a POST, PUT, PATCH or DELETE
     with the feed itself (200), as if it were a read. It is one: GET and HEAD only."""
     clinic, *_ = booked
     path = feed_url(api, clinic)["url"].replace("http://testserver", "")

@@ -1,4 +1,4 @@
-"""Emergency cards (issue 5; CARD-1, REFILL-4). "Now" is 2026-11-26T12:00Z.
+"""Emergency cards (CARD-1, REFILL-4). "Now" is 2026-11-26T12:00Z.
 
 The card pump is a SynchroMed II 20 mL implanted 2026-01-02 and first filled on
 2026-11-05T10:00Z with 20 mL at 500 mcg/mL, 250 mcg/day: 0.5 mL/day nominal, worst case

@@ -1,4 +1,4 @@
-"""The "confirm attendance" link of a reminder (issue 4, item 3): signed, expiring, void
+"""The "confirm attendance" link of a reminder: signed, expiring, void
 once the appointment moves; opening it confirms nothing, the button does; the worklist
 shows the confirmation."""
 
@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime
 import pytest
 from django.core import mail
 
-from alerts.confirm import confirmation_url
 from patients.models import Caregiver
-from refills.models import Appointment
+from scheduling.confirm import confirmation_url
+from scheduling.models import Appointment
 from tests.factories import PatientFactory, PumpFactory
 from tests.helpers import clock_at, deliver, fill
 

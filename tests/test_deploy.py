@@ -98,7 +98,7 @@ def test_dockerfile_runs_gunicorn_on_the_wsgi_app_and_installs_pinned_requiremen
             assert "==" in line, f"requirements.txt: {line} is not pinned"
 
 
-# --- issue 12: the only door is the HTTPS proxy ------------------------------------------
+# --- the only door is the HTTPS proxy -----------------------------------------------------
 
 
 def _default(value: str) -> str:
@@ -146,7 +146,7 @@ def test_the_app_trusts_forwarded_headers_only_behind_the_proxy_and_is_https_onl
 
 
 def test_the_web_health_check_asks_readiness_database_and_broker_included():
-    # Issue 12: /api/schema/ answered 200 with the database down; /health/ready/ answers 503.
+    # /api/schema/ answered 200 with the database down; /health/ready/ answers 503.
     check = " ".join(COMPOSE["services"]["web"]["healthcheck"]["test"])
     assert "http://127.0.0.1:8000/health/ready/" in check and "/api/schema/" not in check
     assert "timeout=" in check  # a hung answer fails the check rather than hanging it

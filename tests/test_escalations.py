@@ -1,4 +1,4 @@
-"""Escalations (issue 4; ALERT-1): a pump past its projected empty time, past its alarm
+"""Escalations (ALERT-1): a pump past its projected empty time, past its alarm
 time, or due without a booked refill has an alert raised on persisted state; overdue and
 critical alerts are emailed to the clinic's on-call address again and again — critical
 every 4 hours, overdue daily — until a staff member acknowledges them.
@@ -16,7 +16,8 @@ from django.core import mail
 
 from alerts import outbox
 from alerts.models import Alert, Notification
-from refills.scheduling import state_alerts_run_all
+from cards import notices
+from scheduling.state_alerts import state_alerts_run_all
 from tests.conftest import NOW, client_for
 from tests.factories import PatientFactory, PumpFactory
 from tests.helpers import assert_refused, clock_at, deliver, fill
@@ -280,7 +281,7 @@ def test_the_periodic_jobs_are_in_the_beat_schedule_and_run(home, api):
     from alerts import tasks
 
     schedule = {t.task: t.interval.every for t in PeriodicTask.objects.filter(task__startswith="alerts.")}
-    # The sweeper runs with every delivery tick (issue 12): no beat entry of its own.
+    # The sweeper runs with every delivery tick: no beat entry of its own.
     assert schedule == {"alerts.deliver_notifications": 1, "alerts.plan_notifications": 5}
     pump = pump_filled(home, api, PAST_ALARM)
     Alert.objects.all().delete()
@@ -299,8 +300,8 @@ def test_stale_emergency_cards_are_a_daily_staff_notice(
     home.staff_email = "desk@home.example"
     home.save()
     pump = pump_filled(home, api, DUE_UNBOOKED)  # a first fill: its card was never printed
-    assert outbox.card_stale_notices_plan() == 1  # due at 09:00 today (now is 12:00)
-    assert outbox.card_stale_notices_plan() == 0  # one a day
+    assert notices.card_stale_notices_plan() == 1  # due at 09:00 today (now is 12:00)
+    assert notices.card_stale_notices_plan() == 0  # one a day
     notice = Notification.objects.get(kind="card_stale")
     assert (notice.recipient, notice.email, notice.due_at) == (
         "staff:HOME",
@@ -317,7 +318,7 @@ def test_stale_emergency_cards_are_a_daily_staff_notice(
     # The next day, after the card was printed: nothing stale, no notice.
     assert api.get(f"/api/v1/pumps/{pump.pk}/emergency-card.pdf").status_code == 200
     clock_at(monkeypatch, NOW + timedelta(days=1))
-    assert outbox.card_stale_notices_plan() == 0
+    assert notices.card_stale_notices_plan() == 0
 
 
 @pytest.mark.rule("REFILL-4")
@@ -326,7 +327,7 @@ def test_a_card_notice_is_not_sent_once_the_cards_are_printed(home, api, django_
 
     CardSettings.objects.create(clinic=home, default_physician="Dr. Ana Rivera")
     pump = pump_filled(home, api, DUE_UNBOOKED)
-    outbox.card_stale_notices_plan()
+    notices.card_stale_notices_plan()
     assert api.get(f"/api/v1/pumps/{pump.pk}/emergency-card.pdf").status_code == 200
     outcomes = [o for o in deliver(django_capture_on_commit_callbacks) if o.detail.startswith("no emergency")]
     assert [(o.status, o.detail) for o in outcomes] == [("cancelled", "no emergency card is stale any more")]

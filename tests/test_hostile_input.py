@@ -1,4 +1,4 @@
-"""Issue 12: no input gives a 5xx.
+"""No input gives a 5xx.
 
 An outside tester found eight causes of a 500 (gunicorn, DEBUG off, PostgreSQL): a
 non-integer filter, OPTIONS on two views, a NUL byte in a code, token or body string, JSON
@@ -31,7 +31,8 @@ from rest_framework.test import APIClient
 import therapy
 from alerts.models import Alert, Notification
 from patients.models import Caregiver, Patient, Pump
-from refills.models import Appointment, CalendarFeed, Prescription, Refill
+from refills.models import Prescription, Refill
+from scheduling.models import Appointment, CalendarFeed
 from tests.helpers import fill, simple
 
 pytestmark = pytest.mark.usefixtures("frozen_now")

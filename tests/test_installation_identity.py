@@ -1,4 +1,4 @@
-"""Message-IDs and iCalendar UIDs name the installation (issue 12, item 7): a second
+"""Message-IDs and iCalendar UIDs name the installation: a second
 installation sent a different message under the same Message-ID, and its calendar events
 shared UIDs with the first's. The identifier is generated once per database (it survives
 restarts), or set with PUMPCARE_INSTANCE_ID."""
@@ -14,8 +14,8 @@ from django.core import mail
 
 from alerts import identity
 from alerts.models import Installation, Notification
-from refills.calendar import render_feed
-from refills.models import Appointment, CalendarFeed
+from scheduling.calendar import render_feed
+from scheduling.models import Appointment, CalendarFeed
 from tests.conftest import NOW
 from tests.factories import PatientFactory, PumpFactory
 from tests.helpers import deliver

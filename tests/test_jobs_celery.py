@@ -11,6 +11,7 @@ from celery.contrib.testing.worker import start_worker
 from pumpcare.celery import app
 from refills import tasks
 from refills.models import PumpProjection
+from scheduling import tasks as scheduling_tasks
 from tests.factories import PatientFactory, PumpFactory
 
 
@@ -38,8 +39,8 @@ def test_nightly_projection_job_runs_on_a_real_worker(needs_redis, clinic, monke
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_scheduling_job_runs_on_a_real_worker(needs_redis, clinic, nurse, frozen_now):
-    from refills.models import Appointment
     from refills.projections import projections_refresh
+    from scheduling.models import Appointment
     from tests.conftest import client_for
 
     api = client_for(nurse)
@@ -61,6 +62,6 @@ def test_scheduling_job_runs_on_a_real_worker(needs_redis, clinic, nurse, frozen
         assert response.status_code == 201, response.json()
     projections_refresh([p.pk for p in pumps])
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=20):
-        tasks.propose_refills.delay()
+        scheduling_tasks.propose_refills.delay()
         assert wait_for(lambda: Appointment.objects.filter(status="proposed").count() == len(pumps))
     assert set(Appointment.objects.values_list("day", flat=True)) == {date(2026, 12, 14)}

@@ -1,4 +1,4 @@
-"""``loaddemo`` on a shared installation (issue 12): its logins' password is public, so none
+"""``loaddemo`` on a shared installation: its logins' password is public, so none
 of them is a superuser or Django admin staff — the demo ``admin`` is the DEMO clinic's admin
 and reads and changes nothing of another clinic — and with DEBUG off it refuses to run
 unless told ``--allow-production``."""

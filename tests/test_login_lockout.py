@@ -1,4 +1,4 @@
-"""Issue 12, item 4: brute force is stopped at every door. 30 wrong passwords at the web
+"""Brute force is stopped at every door. 30 wrong passwords at the web
 login, the browsable API's login and the admin lock that login (django-axes): the right
 password is then refused too, with a short page in words (429), until the cool-off has
 passed. Wrong API tokens are answered 429 after the bound (DRF's throttle, per client

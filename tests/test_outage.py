@@ -1,4 +1,4 @@
-"""The app with its database away (issue 12): the API answers 503 JSON, pages a short human
+"""The app with its database away: the API answers 503 JSON, pages a short human
 page (the nurses' pages and the patient's confirm page), the readiness endpoint says what is
 down, and the logs carry one line per outage, not a traceback per request or tick.
 
@@ -17,8 +17,8 @@ import pytest
 from django.db import OperationalError, connection
 from django.test import Client
 
-from alerts.confirm import confirmation_token
 from pumpcare import outage
+from scheduling.confirm import confirmation_token
 
 
 def closed_port() -> int:
@@ -180,7 +180,7 @@ def test_an_outage_is_one_log_line_not_a_traceback_each_time(monkeypatch):
 
 
 def test_beat_with_its_database_away_waits_and_logs_one_line(tmp_path):
-    # Issue 12: beat died at start with an 80-line traceback (and again at each restart).
+    # Beat died at start with an 80-line traceback (and again at each restart).
     import os
     import signal
     import subprocess

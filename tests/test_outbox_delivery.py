@@ -1,4 +1,4 @@
-"""Delivering the outbox (issue 4, item 2): a due row is claimed, sent once by its task,
+"""Delivering the outbox: a due row is claimed, sent once by its task,
 retried with exponential backoff when the mail server fails, failed (and staff alerted)
 after the last attempt, re-queued by the sweeper when its worker died, and resent on
 request. These run the tasks in this process; tests/test_outbox_reliability.py runs them
@@ -153,7 +153,7 @@ def test_the_sweeper_requeues_a_row_whose_worker_died(row, monkeypatch, django_c
 def test_a_row_whose_task_was_lost_is_sent_by_the_tick_two_minutes_later(
     row, monkeypatch, django_capture_on_commit_callbacks
 ):
-    # Issue 12: the broker lost the task (a Redis restart): the row, claimed at NOW and never
+    # The broker lost the task (a Redis restart): the row, claimed at NOW and never
     # started, waited for a 5-minute sweep job with a 10-minute limit (10-15 minutes). Now
     # the delivery tick sweeps first, with a 60 s limit for a row whose send never started.
     lost = claimed(django_capture_on_commit_callbacks)[row.pk]
@@ -177,7 +177,7 @@ def test_the_lost_task_limit_is_configurable(row, settings, django_capture_on_co
 def test_a_retry_lands_on_the_tick_it_was_scheduled_for(
     row, flaky, monkeypatch, django_capture_on_commit_callbacks
 ):
-    # Issue 12: the tick claims at NOW, the send task runs 7 ms later and fails: its retry is
+    # The tick claims at NOW, the send task runs 7 ms later and fails: its retry is
     # due at NOW + 7 ms + 60 s. The next tick's clock reads NOW + 60 s, 7 ms earlier; the
     # retry used to wait for the tick after (a minute more, every attempt).
     clock_at(monkeypatch, NOW)

@@ -1,4 +1,4 @@
-"""The outbox under real conditions (issue 4, "Reliability"): real Celery worker processes
+"""The outbox under real conditions: real Celery worker processes
 on Redis, PostgreSQL, and a real SMTP server on loopback (aiosmtpd). Every message is
 counted by its Message-ID at the server.
 
@@ -28,12 +28,13 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from alerts import delivery, outbox
+from alerts import delivery
 from alerts.models import Notification
 from alerts.tasks import deliver_notifications
 from patients.models import Caregiver, Patient, Pump
 from pumpcare.celery import app
-from refills.models import Appointment
+from scheduling import reminders
+from scheduling.models import Appointment
 from tests.factories import PatientFactory, PumpFactory
 from tests.smtp_sink import SmtpSink
 from tests.workers import Worker, wait_ready, worker_env
@@ -77,7 +78,7 @@ def due_reminders(clinic, appointments: int, people_per_patient: int) -> int:
         )
         pump = PumpFactory(patient=patient, implanted_on=date(2026, 1, 2))
         Appointment.objects.create(pump=pump, kind="refill", status="booked", day=day)
-    outbox.reminders_plan_all()
+    reminders.reminders_plan_all()
     Notification.objects.update(due_at=timezone.now() - timedelta(minutes=1))
     total = Notification.objects.filter(status="pending").count()
     assert total == appointments * people_per_patient
@@ -196,7 +197,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_once_the_sweeper_has_run(servic
 
 
 def test_a_database_outage_during_delivery_loses_nothing_and_sends_nothing_twice(services, clinic, workers):
-    # Issue 12. Mid-batch, PostgreSQL refuses new connections and cuts the worker's (as a
+    # Mid-batch, PostgreSQL refuses new connections and cuts the worker's (as a
     # restart or a failover does) for 4 seconds. Sends in flight keep retrying their record
     # (for half the sweeper's limit: 15 s here), tasks that failed before sending are
     # re-queued by the sweeper (5 s for one never started, 30 s for one started), and the
@@ -250,7 +251,7 @@ def test_a_database_outage_during_delivery_loses_nothing_and_sends_nothing_twice
 
 
 def test_a_moved_appointment_sends_only_its_new_reminders(services, clinic, workers, nurse):
-    from refills.scheduling import appointment_book
+    from scheduling.appointments import appointment_book
 
     clinic.reminder_days_before = [7, 1]
     clinic.save()
@@ -261,7 +262,7 @@ def test_a_moved_appointment_sends_only_its_new_reminders(services, clinic, work
     while first_day.isoweekday() > 5:
         first_day += timedelta(days=1)
     appointment = Appointment.objects.create(pump=pump, kind="replacement", status="booked", day=first_day)
-    outbox.appointment_reminders_plan(appointment)
+    reminders.appointment_reminders_plan(appointment)
     old = list(Notification.objects.filter(status="pending"))
     assert len(old) == 2
     new_day = first_day + timedelta(days=7)

@@ -1,4 +1,4 @@
-"""Issue 11, "Safety at the edges": an overdue refill is always proposed and bookable (LRA-5),
+"""An overdue refill is always proposed and bookable (LRA-5),
 overdue is its own urgency worded as such (ALERT-1), and an alert shows the pump's current
 dates (ALERT-1).
 
@@ -28,9 +28,11 @@ from alerts.models import Alert, AlertKind, Notification
 from cards.models import CardSettings
 from cards.selectors import card_data, digest
 from patients.models import ClinicClosure, PumpModel
-from refills.models import Appointment, PumpProjection
+from refills.models import PumpProjection
 from refills.projections import projections_refresh_all
-from refills.scheduling import refill_proposals_run, state_alerts_run
+from scheduling.models import Appointment
+from scheduling.proposals import refill_proposals_run
+from scheduling.state_alerts import state_alerts_run
 from tests.factories import PatientFactory, PumpFactory
 from tests.helpers import clock_at, deliver, fill
 

@@ -1,4 +1,4 @@
-"""Stored projections (issue 3, part 1): kept current in the same transaction as every change
+"""Stored projections: kept current in the same transaction as every change
 of their inputs, and by the nightly job, which recomputes only what changed."""
 
 import threading

@@ -340,7 +340,7 @@ def test_an_explant_date_before_the_last_fill_is_refused(at_300, physician):
 
 
 def _appointments(pump):
-    from refills.models import Appointment
+    from scheduling.models import Appointment
 
     refill_visit = Appointment.objects.create(
         pump=pump, kind="refill", status="booked", day=date(2026, 12, 1)

@@ -1,4 +1,4 @@
-"""The refill preview (issue 6, item 4): the real write path run and rolled back, so the
+"""The refill preview: the real write path run and rolled back, so the
 refill form shows the expected residual, the discrepancy, the bridge bolus and the new
 projection before saving — and nothing is written. Also served by the API as
 POST /api/v1/pumps/{id}/refills/preview/, with the same input and refusals as a refill."""
@@ -13,8 +13,9 @@ from rest_framework.exceptions import PermissionDenied
 
 import therapy
 from alerts.models import Notification
-from refills.models import Appointment, PumpProjection
+from refills.models import PumpProjection
 from refills.services import refill_preview
+from scheduling.models import Appointment
 from tests.conftest import client_for
 from tests.helpers import assert_refused, simple, therapy_rows
 from tests.test_api_refills import filled, prometra_pump

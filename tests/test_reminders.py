@@ -1,4 +1,4 @@
-"""Reminders to patients and caregivers (issue 4; ALERT-2, REFILL-4): planned when a refill
+"""Reminders to patients and caregivers (ALERT-2, REFILL-4): planned when a refill
 is booked, moved when it moves, cancelled when it is cancelled or done, sent once, and
 saying no more than the date, the time, the place and the clinic's phone.
 
@@ -15,10 +15,10 @@ from email.header import decode_header, make_header
 import pytest
 from django.core import mail
 
-from alerts import outbox
 from alerts.models import Notification
 from patients.models import Caregiver
-from refills.models import Appointment
+from scheduling import reminders
+from scheduling.models import Appointment
 from tests.conftest import client_for
 from tests.factories import PatientFactory, PumpFactory
 from tests.helpers import clock_at, deliver, fill
@@ -189,32 +189,46 @@ def test_a_new_time_the_same_day_tells_whoever_was_reminded_of_the_old_one(
         assert "14:00" in message.body and "10:30" not in message.body
         assert "Monday 14 December 2026" in message.body
     assert deliver(django_capture_on_commit_callbacks) == []  # told once
-    outbox.reminders_plan_all()  # the periodic pass finds the rows it made: nothing new
+    reminders.reminders_plan_all()  # the periodic pass finds the rows it made: nothing new
     assert deliver(django_capture_on_commit_callbacks) == []
 
 
 @pytest.mark.rule("ALERT-2")
+@pytest.mark.django_db(transaction=True)
 def test_reminders_sent_before_rows_named_their_slot_are_not_sent_again(
     api, pump, monkeypatch, django_capture_on_commit_callbacks
 ):
     """Migration alerts 0009 names the slot of the rows planned before it: a reminder sent
-    then must not read as one for another slot, or everyone reminded would be told again."""
-    from django.apps import apps
+    then must not read as one for another slot, or everyone reminded would be told again.
+    Its data step reads the outbox's key to the appointment, which a later migration removed:
+    it runs here on the database migrated back to where it ran, with the models of then."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
 
     migration = importlib.import_module("alerts.migrations.0009_notification_names_the_appointment_slot")
     appointment = book(api, pump)
     clock_at(monkeypatch, at((11, 30), 9))
     deliver(django_capture_on_commit_callbacks)
     subject = f"appointment:{appointment.pk}"
-    Notification.objects.filter(subject=subject).update(event_slot="")  # as the rows were
-    Notification.objects.filter(subject=subject, due_at=at((12, 13))).update(event_on=date(2026, 12, 10))
-    migration.name_the_slots(apps, None)
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    then = ("alerts", "0011_sweep_with_every_delivery_tick")
+    try:
+        executor.migrate([then])
+        old = executor.loader.project_state(then).apps
+        rows = old.get_model("alerts", "Notification").objects.filter(subject=subject)
+        rows.update(event_slot="")  # as the rows were
+        rows.filter(due_at=at((12, 13))).update(event_on=date(2026, 12, 10))
+        migration.name_the_slots(old, None)
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(latest)
     assert sorted(Notification.objects.filter(subject=subject).values_list("event_slot", flat=True)) == [
         "2026-12-10",  # planned for a day the appointment has left: the day alone
         "2026-12-14 10:30",
         "2026-12-14 10:30",
     ]
-    outbox.reminders_plan_all()
+    reminders.reminders_plan_all()
     assert deliver(django_capture_on_commit_callbacks) == []
     assert len(mail.outbox) == 1
 
@@ -281,8 +295,8 @@ def test_a_refill_completes_the_appointment_and_its_remaining_reminders_are_canc
 def test_planning_twice_makes_no_second_row(api, pump, caregivers):
     appointment = book(api, pump)
     before = Notification.objects.count()
-    outbox.appointment_reminders_plan(appointment)
-    assert outbox.reminders_plan_all() == 1
+    reminders.appointment_reminders_plan(appointment)
+    assert reminders.reminders_plan_all() == 1
     assert Notification.objects.count() == before
 
 
@@ -294,7 +308,7 @@ def test_the_periodic_pass_follows_a_consent_given_or_withdrawn(api, pump, careg
     alan.save()
     grace.communication_consent = False
     grace.save()
-    outbox.reminders_plan_all()
+    reminders.reminders_plan_all()
     assert {n.status for n in Notification.objects.filter(recipient=f"caregiver:{alan.pk}")} == {"pending"}
     assert {n.status_reason for n in Notification.objects.filter(recipient=f"caregiver:{grace.pk}")} == {
         "skipped: no consent to reminders"

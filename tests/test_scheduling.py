@@ -1,4 +1,4 @@
-"""Refill proposals (LRA-5) and what nurses do with appointments (issue 3, items 2-3).
+"""Refill proposals (LRA-5) and what nurses do with appointments.
 
 "Now" is Thursday 2026-11-26 12:00Z; the clinic works Monday to Friday, in UTC.
 A first fill of 20 mL at 500 mcg/mL, 250 mcg/day (0.5 mL/day) has its worst-case alarm
@@ -16,8 +16,9 @@ from django.db import IntegrityError, connection, connections, transaction
 
 from alerts.models import Alert
 from patients.models import ClinicClosure, PumpModel
-from refills.models import Appointment, PumpProjection
-from refills.scheduling import refill_proposals_run
+from refills.models import PumpProjection
+from scheduling.models import Appointment
+from scheduling.proposals import refill_proposals_run
 from tests.conftest import client_for
 from tests.factories import PatientFactory, PumpFactory
 from tests.helpers import assert_refused, simple
@@ -354,7 +355,7 @@ def implanted(clinic, on):
 
 @pytest.mark.rule("ERI-1", "ERI-2")
 def test_replacement_planning_opens_then_escalates(clinic, api):
-    from refills.scheduling import replacement_planning_run
+    from scheduling.replacements import replacement_planning_run
 
     # ERI = implant + 60 months (estimated); planning opens ERI - 6 months; book-by = ERI - 90 days.
     # 2021-12-26 -> ERI 2026-12-26, opened 2026-06-26, book-by 2026-09-27: passed -> escalated

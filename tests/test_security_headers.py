@@ -1,4 +1,4 @@
-"""Issue 12, item 6: what the browser and the logs are told. Every rendered response is
+"""What the browser and the logs are told. Every rendered response is
 ``Cache-Control: no-store`` (static files keep their caching); a Content-Security-Policy
 allows scripts and styles only from our own static files (inline styles, never scripts,
 on the third-party pages: admin, browsable API, API docs); the API docs load Swagger UI
@@ -18,7 +18,7 @@ from django.contrib.staticfiles import finders
 from django.test import Client
 
 from pumpcare.security import DRF_LOGOUT_ONCLICK_HASH
-from refills.calendar import feed_create
+from scheduling.calendar import feed_create
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -37,10 +37,12 @@ from hypothesis.stateful import (
 
 from patients.models import Pump, PumpModel, PumpStatus
 from pumpcare import caching
-from refills import worklist
-from refills.models import OPEN_STATUSES, Appointment, AppointmentKind, PumpProjection
+from refills.models import PumpProjection
 from refills.projections import projections_refresh_all
-from refills.scheduling import refill_proposals_run_all, state_alerts_run_all
+from scheduling import worklist
+from scheduling.models import OPEN_STATUSES, Appointment, AppointmentKind
+from scheduling.proposals import refill_proposals_run_all
+from scheduling.state_alerts import state_alerts_run_all
 from tests.conftest import client_for
 from tests.factories import ClinicFactory, MembershipFactory, PatientFactory, PumpFactory
 

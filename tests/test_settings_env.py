@@ -75,7 +75,7 @@ def test_services_come_from_the_environment(tmp_path):
     assert values["hosts"] == ["pumps.example.org", "api.example.org"]
     assert (values["email_host"], values["email_port"]) == ("smtp.example.org", 587)
     # PostgreSQL prepares repeated statements (server-side binding), unless turned off; a
-    # host that does not answer fails a connection within 5 s (issue 12).
+    # host that does not answer fails a connection within 5 s.
     assert values["options"] == {"server_side_binding": True, "prepare_threshold": 5, "connect_timeout": 5}
     result = settings_with(
         tmp_path,

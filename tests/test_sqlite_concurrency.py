@@ -1,5 +1,5 @@
 """The embedded default (SQLite in a file) holds under several users at once: concurrent
-writers wait for each other instead of failing with "database is locked" (issue 12).
+writers wait for each other instead of failing with "database is locked".
 
 pytest-django's SQLite test database lives in memory and is shared by one connection, so
 this runs the real settings in a fresh interpreter against a real database file: it

@@ -1,4 +1,4 @@
-"""The nurses' web app in a real browser (issue 6): Playwright drives Debian's headless
+"""The nurses' web app in a real browser: Playwright drives Debian's headless
 Chromium against a live server. A nurse logs in, finds a due patient on the worklist,
 records a refill with a concentration change — seeing the expected residual, the new
 alarm and refill-by dates and the bridge bolus (all four numbers) before saving — books
@@ -110,7 +110,7 @@ def page(live_server):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         tab = browser.new_page(viewport={"width": 1366, "height": 900})
         tab.set_default_timeout(15_000)
-        # Issue 12: the Content-Security-Policy blocks nothing the pages need. Chromium
+        # The Content-Security-Policy blocks nothing the pages need. Chromium
         # reports each violation on the console ("Refused to ... Content Security Policy").
         violations = []
         tab.on(
@@ -137,7 +137,8 @@ def test_a_nurse_refills_with_a_concentration_change_books_and_prints_the_card(
 ):
     from pypdf import PdfReader
 
-    from refills.models import Appointment, Refill
+    from refills.models import Refill
+    from scheduling.models import Appointment
 
     expect = playwright_api.expect
     due = clinic_data["due"]
@@ -427,7 +428,7 @@ def test_a_nurse_replaces_a_pump_and_a_physician_explants_another(live_server, p
 def test_a_failed_live_check_says_so_in_words_and_never_shows_the_servers_page(
     live_server, page, clinic_data
 ):
-    """Issue 12: the live check pasted the server's 500 page ("database is locked") into the
+    """The live check pasted the server's 500 page ("database is locked") into the
     form. Whatever goes wrong — a server error, an overloaded server, no answer, another page
     (a proxy's, the login page after the session ended) — the panel says in words that the
     numbers could not be checked, and the next good answer replaces it."""
@@ -472,7 +473,7 @@ def test_a_failed_live_check_says_so_in_words_and_never_shows_the_servers_page(
 
 
 def test_the_api_docs_work_offline_from_our_own_static_files(live_server, page):
-    """Issue 12: Swagger UI and ReDoc come from the project's static files
+    """Swagger UI and ReDoc come from the project's static files
     (drf-spectacular-sidecar), under the Content-Security-Policy, and nothing is fetched
     from another host."""
     from urllib.parse import urlsplit

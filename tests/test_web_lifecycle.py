@@ -1,4 +1,4 @@
-"""The web app's pages for the edges of a patient's therapy (issue 11): replacing a pump
+"""The web app's pages for the edges of a patient's therapy: replacing a pump
 (the therapy continues on the new pump), explanting one without a replacement (the therapy
 stops: physicians only, with a written reason, a critical alert), the screening trial
 (SCREEN-1, START-1) and the first fill of the therapy checked against it (START-2).

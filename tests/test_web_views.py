@@ -1,4 +1,4 @@
-"""The nurses' web app (issue 6) through Django's test client: login and scoping (another
+"""The nurses' web app through Django's test client: login and scoping (another
 clinic's pump or clinic answers 404), the worklist page (strip, search, filters, bounded
 queries), the refill form (the API's validation, the live check that writes nothing, the
 titration refusal and who may override it), appointments, alert acknowledgement, cards."""
@@ -15,7 +15,8 @@ from django.test import Client
 from alerts.models import Alert, AlertKind, Severity
 from alerts.services import alert_raise
 from cards.models import CardSettings, IssuedCard
-from refills.models import Appointment, AppointmentStatus, Prescription, Refill
+from refills.models import Prescription, Refill
+from scheduling.models import Appointment, AppointmentStatus
 from tests.factories import MembershipFactory, PatientFactory, PumpFactory
 from tests.helpers import fill
 from tests.helpers import therapy_rows as counts
@@ -74,7 +75,7 @@ def test_login_opens_on_the_worklist_of_the_users_clinic(client, nurse):
 
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
 def test_the_front_page_answers_only_a_read(nurse, method):
-    """Issue 12 (the authorization matrix): ``/`` redirected any method to the worklist."""
+    """``/`` redirected any method to the worklist."""
     response = getattr(browser(nurse), method)("/")
     assert response.status_code == 405
 
@@ -82,7 +83,7 @@ def test_the_front_page_answers_only_a_read(nurse, method):
 @pytest.mark.parametrize("path", ["/login/", "/api-auth/login/"])
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
 def test_the_login_pages_answer_only_get_and_post(client, nurse, path, method):
-    """Issue 12 (the authorization matrix): Django's login view takes a PUT as a POST (a
+    """Django's login view takes a PUT as a POST (a
     login), and for a logged-in user redirected every method. A login page shows the form
     (GET) and logs in (POST)."""
     for who in (client, browser(nurse)):

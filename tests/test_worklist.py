@@ -1,4 +1,4 @@
-"""The nurses' worklist (issue 3, item 5; ALERT-1). "Now" is Thursday 2026-11-26 12:00Z.
+"""The nurses' worklist (ALERT-1). "Now" is Thursday 2026-11-26 12:00Z.
 
 A first fill of 20 mL at 500 mcg/mL and 250 mcg/day drains 0.5 mL/day; its worst-case alarm
 is 31.441 days (31 d 10 h 35 min) after the fill, its worst-case empty time
@@ -12,8 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from patients.models import Caregiver
-from refills.models import Appointment
-from refills.scheduling import refill_proposals_run
+from scheduling.models import Appointment
+from scheduling.proposals import refill_proposals_run
 from tests.conftest import client_for
 from tests.factories import PatientFactory, PumpFactory
 from tests.helpers import simple
@@ -210,7 +210,7 @@ def test_the_clinic_is_needed_only_for_users_of_several_clinics(clinic, api, nur
 
 def version(clinic) -> str:
     from patients.models import Clinic
-    from refills.data_version import with_data_version
+    from pumpcare.data_version import with_data_version
 
     return with_data_version(Clinic.objects.filter(pk=clinic.pk)).values_list("data_version", flat=True).get()
 
@@ -257,7 +257,7 @@ def test_a_write_committed_after_a_later_one_still_shows(clinic, nurse, frozen_n
 
     from django.db import connections, transaction
 
-    from refills.scheduling import appointment_book
+    from scheduling.appointments import appointment_book
 
     if connection.vendor != "postgresql":
         pytest.skip("concurrent transactions need PostgreSQL (DATABASE_URL); SQLite serialises every writer")
@@ -297,8 +297,8 @@ def test_a_write_committed_after_a_later_one_still_shows(clinic, nurse, frozen_n
 def test_a_transaction_counts_once_per_clinic_and_a_rollback_not_at_all(clinic, other_clinic):
     from django.db import transaction
 
-    from refills.data_version import data_changes_prune
-    from refills.models import DataChange, DataVersion
+    from pumpcare.data_version import data_changes_prune
+    from pumpcare.models import DataChange, DataVersion
 
     def counts() -> dict:
         changes = DataChange.objects.filter(clinic__isnull=False).values_list("clinic__code", flat=True)

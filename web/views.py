@@ -41,9 +41,11 @@ from patients.permissions import (
 )
 from pumpcare import clinical, clock
 from pumpcare.inputs import text_problem
-from refills import replacement, scheduling, screening, selectors, services, worklist
+from refills import replacement, screening, selectors, services
 from refills.api import PumpExplantInputSerializer, PumpReplaceInputSerializer
-from refills.models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus, PumpExplant
+from refills.models import PumpExplant
+from scheduling import appointments, proposals, worklist
+from scheduling.models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
 
 from . import forms, wording
 from .charts import reservoir_chart
@@ -544,7 +546,7 @@ def _suggested_day(pump: Pump):
     try:
         return therapy.refill_day(
             projection.refill_by,
-            today=scheduling.local_today(clinic),
+            today=proposals.local_today(clinic),
             working_weekdays=set(clinic.working_days),
             closures=set(clinic.closures.values_list("date", flat=True)),
         )
@@ -606,7 +608,7 @@ def appointment_new(request, pump_id):
             errors["day"] = ["is required"]
         if not errors:
             try:
-                appointment, warnings = scheduling.appointment_create(
+                appointment, warnings = appointments.appointment_create(
                     actor=request.user,
                     pump=pump,
                     kind=kind,
@@ -683,7 +685,7 @@ def appointment_book(request, appointment_id):
         if not errors:
             try:
                 was = appointment.status
-                appointment, warnings = scheduling.appointment_book(
+                appointment, warnings = appointments.appointment_book(
                     actor=request.user, appointment=appointment, day=day, at=at, nurse=nurse
                 )
             except REFUSALS as error:
@@ -709,7 +711,7 @@ def appointment_cancel(request, appointment_id):
     if request.method == "POST":
         reason = request.POST.get("reason", "")
         try:
-            scheduling.appointment_cancel(actor=request.user, appointment=appointment, reason=reason)
+            appointments.appointment_cancel(actor=request.user, appointment=appointment, reason=reason)
         except REFUSALS as error:
             _refused(errors, error, ("reason",), pump.patient.clinic)
         else:

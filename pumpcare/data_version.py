@@ -38,7 +38,7 @@ EVERY_CLINIC = None  # the scope of a change no single clinic owns
 _NEWEST = "(SELECT CAST(MAX({column}) AS TEXT) FROM {table} x WHERE x.clinic_id {where})"
 VERSION_SQL = " || ':' || ".join(
     "COALESCE(" + _NEWEST.format(column=column, table=table, where=where) + ", '0')"
-    for table, column in (("refills_datachange", "id"), ("refills_dataversion", "commits"))
+    for table, column in ((DataChange._meta.db_table, "id"), (DataVersion._meta.db_table, "commits"))
     for where in ("= patients_clinic.id", "IS NULL")
 )
 

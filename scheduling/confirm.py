@@ -20,6 +20,8 @@ from django.views.decorators.http import require_http_methods
 from patients.services import save_audited
 from pumpcare import clock
 
+from .models import Appointment
+
 SALT = "pumpcare.confirm-attendance"
 # The signature itself expires too (the longest reminder lead time is 365 days).
 MAX_AGE = timedelta(days=400)
@@ -48,8 +50,6 @@ class LinkRefused(Exception):
 
 def appointment_of(token: str):
     """The booked appointment a valid token confirms, or LinkRefused with what is wrong."""
-    from refills.models import Appointment
-
     try:
         data = signing.loads(token, salt=SALT, max_age=MAX_AGE)
     except signing.SignatureExpired:
@@ -76,8 +76,6 @@ def appointment_of(token: str):
 def attendance_confirm(*, token: str):
     """Record the confirmation on the appointment (audited; the actor is the recipient)."""
     appointment, recipient = appointment_of(token)
-    from refills.models import Appointment
-
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if appointment.confirmed_at is None:
         appointment.confirmed_at = clock.now()
@@ -95,7 +93,7 @@ def _page(request, status: int, **context):
             when_date=formats.date_format(appointment.day, "l j F Y"),
             when_time=appointment.time.strftime("%H:%M") if appointment.time else "",
         )
-    return render(request, "alerts/confirm.html", context, status=status)
+    return render(request, "scheduling/confirm.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])

@@ -1,4 +1,4 @@
-"""The nurses' worklist (issue 3, item 5; ALERT-1): every active pump of a clinic that is
+"""The nurses' worklist (ALERT-1): every active pump of a clinic that is
 due, ordered by urgency and then by refill-by date.
 
 The order and the filters are computed by the database from the stored projections and
@@ -21,8 +21,8 @@ from cards.selectors import stale_pump_ids
 from patients.models import Caregiver, Clinic, Pump, PumpStatus
 from pumpcare import clinical
 from pumpcare.caching import cached
+from refills import selectors
 
-from . import selectors
 from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
 
 # ALERT-1, highest first. The ranks are the worklist's order; the codes are the API's.
@@ -251,7 +251,7 @@ def _reservoirs(pumps: list[Pump]) -> dict[int, tuple]:
 def cached_page(clinic: Clinic, query: str, now: datetime, render) -> bytes:
     """The page as JSON bytes from the cache, or ``render()`` stored there for two minutes
     (rendered once however many workers ask for it at the same moment). ``clinic`` comes
-    from ``refills.data_version.with_data_version``: a page is cached per clinic, query,
+    from ``pumpcare.data_version.with_data_version``: a page is cached per clinic, query,
     data version and minute, so a write shows at once and what moves with the clock
     (volume now, urgency) is at most a minute old."""
     digest = hashlib.md5((query + clinic.data_version).encode(), usedforsecurity=False).hexdigest()

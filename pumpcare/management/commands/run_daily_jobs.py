@@ -4,9 +4,12 @@ runs through Celery)."""
 from django.core.management.base import BaseCommand
 
 from alerts import outbox
-from refills.data_version import data_changes_prune
+from pumpcare.data_version import data_changes_prune
 from refills.projections import projections_refresh_all
-from refills.scheduling import refill_proposals_run_all, replacement_planning_run_all, state_alerts_run_all
+from scheduling import reminders
+from scheduling.proposals import refill_proposals_run_all
+from scheduling.replacements import replacement_planning_run_all
+from scheduling.state_alerts import state_alerts_run_all
 
 
 class Command(BaseCommand):
@@ -39,6 +42,6 @@ class Command(BaseCommand):
         states = state_alerts_run_all()
         self.stdout.write(f"alerts: {states.raised} raised, {states.resolved} resolved")
         self.stdout.write(
-            f"notifications: reminders planned for {outbox.reminders_plan_all()} booked appointments, "
+            f"notifications: reminders planned for {reminders.reminders_plan_all()} booked appointments, "
             f"{outbox.escalations_plan_all()} open alerts escalated"
         )

@@ -1,0 +1,27 @@
+"""The outbox names what a message is about in its subject (``appointment:40``) and asks the
+app that planned it (``alerts.planners``): the foreign key to the appointment goes. No
+information is lost: every reminder's subject holds its appointment's id, and going back
+fills the key from it again."""
+
+from django.db import migrations
+
+
+def fill_from_subject(apps, schema_editor):
+    Notification = apps.get_model("alerts", "Notification")
+    for row in Notification.objects.filter(subject__startswith="appointment:").only("pk", "subject"):
+        ident = row.subject.partition(":")[2]
+        if ident.isdigit():
+            Notification.objects.filter(pk=row.pk).update(appointment_id=int(ident))
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("alerts", "0011_sweep_with_every_delivery_tick"),
+        ("refills", "0011_pump_explant_screening_trial"),
+    ]
+
+    operations = [
+        # Going back: the key is added again (the reverse of RemoveField), then filled.
+        migrations.RunPython(migrations.RunPython.noop, fill_from_subject),
+        migrations.RemoveField(model_name="notification", name="appointment"),
+    ]

@@ -1,0 +1,18 @@
+"""What the therapy record tells the apps that know more (scheduling), in the writer's
+transaction.
+
+The therapy record does not know appointments or the alerts planned from them; the
+scheduling app does, and subscribes when it is ready. Receivers run synchronously inside
+the writing transaction (``Signal.send``, not ``send_robust``): what they write commits or
+rolls back with the refill, and a receiver that fails fails the write.
+"""
+
+from django.dispatch import Signal
+
+# A refill was recorded and its pump's projection refreshed: ``refill``, ``actor``.
+refill_recorded = Signal()
+# A pump left service, explanted or replaced (``replaced``): ``pump``, ``actor``.
+pump_retired = Signal()
+# A pump's stored projection changed through a service (a refill, a prescription, an
+# explant): ``pump``. Its state alerts are raised or resolved at once.
+pump_projection_changed = Signal()

@@ -1,0 +1,185 @@
+"""Pump-state alerts (ALERT-1) raised and resolved on persisted state: past empty, past
+alarm, refill overdue, refill due and not booked; and the words of these and of the
+replacement alerts, read from the pump's current projection whenever shown or sent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import models, transaction
+
+import therapy
+from alerts import messages
+from alerts.models import Alert, AlertKind, Severity
+from alerts.services import alert_raise, alert_resolve
+from patients.models import Clinic, Pump
+from pumpcare import clinical, clock
+from refills.models import PumpProjection
+from refills.projections import Counts
+
+from .models import Appointment, AppointmentKind, AppointmentStatus
+from .replacements import replacement_alert_words
+from .worklist import worklist
+
+
+@dataclass
+class StateAlertsResult(Counts):
+    raised: int = 0
+    resolved: int = 0
+
+
+def state_alerts_run(clinic: Clinic, *, pump_ids: list[int] | None = None) -> StateAlertsResult:
+    """ALERT-1 on persisted state: each active pump past its projected empty time (worst
+    case), past its alarm time, overdue (refill-by passed without a refill, booked or not),
+    or due within the alert window with no refill booked has one alert of that kind, raised
+    once and kept until the state ends (a refill, a booking) — acknowledging stops its
+    emails, not the alert's record. What an alert says is worded from the pump's current
+    dates whenever it is shown or sent (``alert_text``). ``pump_ids`` limits the pass to
+    those pumps (a refill resolves its pump's alerts in its own transaction)."""
+    result = StateAlertsResult()
+    now = clock.now()
+    today = now.astimezone(clinic.tz).date()
+    due_soon = today + timedelta(days=clinical.alert_due_within_days())
+    pumps = worklist(clinic, now=now)
+    if pump_ids is not None:
+        pumps = pumps.filter(pk__in=pump_ids)
+    alarm_ahead = models.Q(projection__low_reservoir_alarm_at_worst_case__gt=now) | models.Q(
+        projection__low_reservoir_alarm_at_worst_case__isnull=True
+    )
+    states: dict[int, tuple[str, Pump]] = {}
+    for pump in pumps.filter(projection__empty_at_worst_case__lte=now):
+        states[pump.pk] = (AlertKind.PAST_EMPTY, pump)
+    for pump in pumps.filter(
+        projection__low_reservoir_alarm_at_worst_case__lte=now, projection__empty_at_worst_case__gt=now
+    ):
+        states[pump.pk] = (AlertKind.PAST_ALARM, pump)
+    for pump in pumps.filter(alarm_ahead, projection__refill_by__lt=today):
+        states[pump.pk] = (AlertKind.REFILL_OVERDUE, pump)
+    for pump in pumps.filter(
+        alarm_ahead,
+        projection__refill_by__gte=today,
+        projection__refill_by__lte=due_soon,
+        refill_booked=False,
+    ):
+        states[pump.pk] = (AlertKind.REFILL_UNBOOKED, pump)
+    open_alerts = Alert.objects.filter(
+        clinic=clinic, kind__in=list(STATE_ALERTS), resolved_at__isnull=True
+    ).select_for_update()
+    if pump_ids is not None:
+        open_alerts = open_alerts.filter(pump_id__in=pump_ids)
+    with transaction.atomic():
+        have = set()
+        for alert in open_alerts:
+            if states.get(alert.pump_id, (None,))[0] == alert.kind:
+                have.add(alert.pump_id)
+            else:
+                alert_resolve(alert=alert, why="the pump is no longer in that state")
+                result.resolved += 1
+        for pump_id, (kind, pump) in states.items():
+            if pump_id in have:
+                continue
+            message = state_alert_text(kind, pump, clinic, now) or ""
+            alert_raise(clinic=clinic, pump=pump, kind=kind, severity=STATE_ALERTS[kind], message=message)
+            result.raised += 1
+    return result
+
+
+# --- what an alert says (ALERT-1: the pump's current dates, when shown or sent) ------------
+
+STATE_ALERTS = {
+    AlertKind.PAST_EMPTY: Severity.CRITICAL,
+    AlertKind.PAST_ALARM: Severity.WARNING,
+    AlertKind.REFILL_OVERDUE: Severity.WARNING,
+    AlertKind.REFILL_UNBOOKED: Severity.WARNING,
+}
+
+
+def _local(instant, clinic: Clinic) -> str:
+    """An instant as the clinic's staff read it: ``Wed 25 Nov 2026 14:35 CET``."""
+    return therapy.units.instant_text(instant, clinic.tz)
+
+
+def _refill_by_words(projection: PumpProjection, clinic: Clinic) -> str:
+    if projection.refill_by_reason == "drug_stability":
+        return "the drug's maximum time in the reservoir"
+    alarm = projection.low_reservoir_alarm_at_worst_case
+    if alarm is None:
+        return "the worst-case alarm date less the safety margin"
+    alarm_on = alarm.astimezone(clinic.tz).date()
+    return f"worst-case alarm {therapy.day_text(alarm_on)} less {clinic.safety_margin_days} days"
+
+
+def _booked_words(pump: Pump) -> str:
+    booked = (
+        Appointment.objects.filter(pump=pump, kind=AppointmentKind.REFILL, status=AppointmentStatus.BOOKED)
+        .order_by("day")
+        .first()
+    )
+    if booked is None:
+        return "No refill is booked: book it on the earliest working day."
+    return f"A refill is booked on {therapy.day_text(booked.day)}."
+
+
+def state_alert_text(kind: str, pump: Pump, clinic: Clinic, now) -> str | None:
+    """ALERT-1: the words of a pump's state alert from its stored projection as it is now
+    (None when the pump has no projection to word it from)."""
+    projection = getattr(pump, "projection", None)  # loaded with the pump where shown in lists
+    if projection is None:
+        return None
+    who = f"Pump {pump} ({pump.patient})"
+    if kind == AlertKind.PAST_EMPTY and projection.empty_at_worst_case:
+        return (
+            f"{who} is past its projected empty time (worst case, "
+            f"{_local(projection.empty_at_worst_case, clinic)}) without a refill: withdrawal risk, "
+            "reach the patient now."
+        )
+    if kind == AlertKind.PAST_ALARM and projection.low_reservoir_alarm_at_worst_case:
+        empty = projection.empty_at_worst_case
+        return (
+            f"{who} is past its low-reservoir alarm time (worst case, "
+            f"{_local(projection.low_reservoir_alarm_at_worst_case, clinic)}) without a refill"
+            + (f"; projected empty (worst case) {_local(empty, clinic)}." if empty else ".")
+        )
+    if projection.refill_by is None:
+        return None
+    today = now.astimezone(clinic.tz).date()
+    if kind == AlertKind.REFILL_OVERDUE:
+        days = therapy.refill_overdue_days(projection.refill_by, today)
+        if days is None:
+            return None  # no longer overdue: the record of what was raised is shown
+        return (
+            f"{who}: the refill is overdue by {days} day{'s' if days != 1 else ''}. The refill-by date "
+            f"was {therapy.day_text(projection.refill_by)} ({_refill_by_words(projection, clinic)}). "
+            + _booked_words(pump)
+        )
+    if kind == AlertKind.REFILL_UNBOOKED:
+        return (
+            f"{who} must be refilled by {therapy.day_text(projection.refill_by)} "
+            f"({_refill_by_words(projection, clinic)}) and no refill is booked."
+        )
+    return None
+
+
+def _alert_text(alert: Alert) -> str | None:
+    pump = alert.pump
+    return state_alert_text(alert.kind, pump, pump.patient.clinic, clock.now())
+
+
+def register_alert_texts() -> None:
+    """Word the state and replacement alerts from the pump's current projection wherever
+    they are shown or sent (``alerts.messages``; called when the app is ready)."""
+    for kind in STATE_ALERTS:
+        messages.register(kind, _alert_text)
+    for kind in (AlertKind.REPLACEMENT_PLANNING, AlertKind.REPLACEMENT_OVERDUE):
+        messages.register(kind, replacement_alert_words)
+
+
+def state_alerts_run_all() -> StateAlertsResult:
+    return sum((state_alerts_run(clinic) for clinic in Clinic.objects.all()), StateAlertsResult())
+
+
+def on_pump_projection_changed(sender, *, pump, **kwargs) -> None:
+    """A refill, prescription or explant changed the pump's projection: its state alerts are
+    raised or resolved in the same transaction (a refill ends its past-alarm escalations)."""
+    state_alerts_run(pump.patient.clinic, pump_ids=[pump.pk])
