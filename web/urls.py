@@ -2,12 +2,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.decorators.http import require_http_methods
 
-from . import views
+from .views import alerts, appointments, cards, home, lifecycle, pump, refill, screening, worklist
 
 app_name = "web"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", home.home, name="home"),
     # A login page shows the form and logs in: Django's view also took a PUT as a login and,
     # for a logged-in user, redirected any method.
     path(
@@ -18,19 +18,23 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("clinics/switch/", views.switch_clinic, name="switch-clinic"),
-    path("clinics/<code:code>/worklist/", views.worklist_page, name="worklist"),
-    path("clinics/<code:code>/alerts/", views.clinic_alerts, name="alerts"),
-    path("pumps/<int:pump_id>/", views.pump_page, name="pump"),
-    path("clinics/<code:code>/stale-cards.pdf", views.stale_cards, name="stale-cards"),
-    path("pumps/<int:pump_id>/card.pdf", views.pump_card, name="pump-card"),
-    path("pumps/<int:pump_id>/refill/", views.refill_form, name="refill"),
-    path("pumps/<int:pump_id>/refill/preview/", views.refill_preview, name="refill-preview"),
-    path("pumps/<int:pump_id>/replace/", views.pump_replace, name="pump-replace"),
-    path("pumps/<int:pump_id>/explant/", views.pump_explant, name="pump-explant"),
-    path("patients/<int:patient_id>/screening/", views.screening_page, name="screening"),
-    path("pumps/<int:pump_id>/appointments/new/", views.appointment_new, name="appointment-new"),
-    path("appointments/<int:appointment_id>/book/", views.appointment_book, name="appointment-book"),
-    path("appointments/<int:appointment_id>/cancel/", views.appointment_cancel, name="appointment-cancel"),
-    path("alerts/<int:alert_id>/acknowledge/", views.alert_ack, name="alert-ack"),
+    path("clinics/switch/", home.switch_clinic, name="switch-clinic"),
+    path("clinics/<code:code>/worklist/", worklist.worklist_page, name="worklist"),
+    path("clinics/<code:code>/alerts/", worklist.clinic_alerts, name="alerts"),
+    path("pumps/<int:pump_id>/", pump.pump_page, name="pump"),
+    path("clinics/<code:code>/stale-cards.pdf", cards.stale_cards, name="stale-cards"),
+    path("pumps/<int:pump_id>/card.pdf", cards.pump_card, name="pump-card"),
+    path("pumps/<int:pump_id>/refill/", refill.refill_form, name="refill"),
+    path("pumps/<int:pump_id>/refill/preview/", refill.refill_preview, name="refill-preview"),
+    path("pumps/<int:pump_id>/replace/", lifecycle.pump_replace, name="pump-replace"),
+    path("pumps/<int:pump_id>/explant/", lifecycle.pump_explant, name="pump-explant"),
+    path("patients/<int:patient_id>/screening/", screening.screening_page, name="screening"),
+    path("pumps/<int:pump_id>/appointments/new/", appointments.appointment_new, name="appointment-new"),
+    path("appointments/<int:appointment_id>/book/", appointments.appointment_book, name="appointment-book"),
+    path(
+        "appointments/<int:appointment_id>/cancel/",
+        appointments.appointment_cancel,
+        name="appointment-cancel",
+    ),
+    path("alerts/<int:alert_id>/acknowledge/", alerts.alert_ack, name="alert-ack"),
 ]
