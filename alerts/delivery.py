@@ -6,8 +6,9 @@
    overlap lock disjoint rows; a row is never queued by a transaction that rolled back.
 2. ``notification_send`` (the task) starts an attempt with a conditional update — only the
    holder of the current claim, only once — so a task delivered twice sends once. It
-   re-reads the state (is the appointment still booked on that day? the alert still
-   open? the person still consenting?) and cancels what is no longer true, sends through
+   re-reads the state (is the alert still open? the person still consenting? and, asked of
+   the app that planned it, is the message still due: the appointment still booked at that
+   time?) and cancels what is no longer true, sends through
    Django's email backend, and marks the row sent.
 3. A failure puts the row back to pending with an exponential backoff; after the last
    attempt (or a permanent refusal: an SMTP 5xx) the row is failed and staff are alerted.

@@ -50,7 +50,9 @@ def _latest():
     return MigrationExecutor(connection).loader.graph.leaf_nodes()
 
 
-@pytest.mark.django_db(transaction=True)
+# Migrations need real transactions; serialized_rollback as every transactional test here, so
+# the test after it finds the content types and catalogs the database was created with.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_move_loses_no_row_forward_and_backward(monkeypatch):
     call_command("loaddemo", "--allow-production", verbosity=0)
     member = MembershipFactory(role="nurse")

@@ -194,7 +194,7 @@ def test_a_new_time_the_same_day_tells_whoever_was_reminded_of_the_old_one(
 
 
 @pytest.mark.rule("ALERT-2")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_reminders_sent_before_rows_named_their_slot_are_not_sent_again(
     api, pump, monkeypatch, django_capture_on_commit_callbacks
 ):

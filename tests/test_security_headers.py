@@ -117,7 +117,7 @@ def test_our_templates_have_no_inline_scripts_or_styles():
     emails and the PDFs' templates are not web pages: no CSP applies to them.)"""
     templates = [
         *sorted((ROOT / "web" / "templates").rglob("*.html")),
-        ROOT / "alerts" / "templates" / "alerts" / "confirm.html",
+        ROOT / "scheduling" / "templates" / "scheduling" / "confirm.html",
         *sorted((ROOT / "templates").rglob("*.html")),
     ]
     assert len(templates) > 10
