@@ -246,6 +246,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1")
+    # The bench speaks plain http on loopback, in this process as through the server: the
+    # production default (redirect to https) would answer every request with a redirect.
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
     if args.cache_url:
         os.environ["CACHE_URL"] = args.cache_url
         import redis
