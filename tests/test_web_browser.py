@@ -491,7 +491,11 @@ def test_the_api_docs_work_offline_from_our_own_static_files(live_server, page):
     playwright_api.expect(page.get_by_text("/api/v1/clinics/", exact=True).first).to_be_visible()
     shot(page, "30-api-docs-swagger")
     page.goto(live_server.url + "/api/redoc/")
-    playwright_api.expect(page.get_by_role("heading", name=re.compile("pumpcare API"))).to_be_visible()
+    # ReDoc lays out the whole 5,000-line document before it shows a heading: seconds on a
+    # loaded 2-core CI machine, more than the 5 s default.
+    playwright_api.expect(page.get_by_role("heading", name=re.compile("pumpcare API"))).to_be_visible(
+        timeout=30_000
+    )
     shot(page, "31-api-docs-redoc")
     assert [url for url in elsewhere if not url.startswith("data:")] == []
 
