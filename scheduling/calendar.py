@@ -91,7 +91,7 @@ def _wording(appointment: Appointment, detail: str) -> tuple[str, str]:
     return summary, "\n".join(line for line in lines if line)
 
 
-def render_feed(feed: CalendarFeed) -> bytes:
+def render_feed(feed: CalendarFeed) -> str:
     clinic = feed.clinic
     stamp = clock.now().astimezone(UTC).replace(microsecond=0)
     minutes = settings.PUMPCARE_CALENDAR["appointment_minutes"]
@@ -124,7 +124,7 @@ def render_feed(feed: CalendarFeed) -> bytes:
         event.add("url", pump_url(appointment.pump))
         event.add("status", "CONFIRMED")
         calendar.add_component(event)
-    return calendar.to_ical()
+    return calendar.to_ical().decode()
 
 
 def _require_detail_role(actor, clinic, detail: str, action: str) -> None:
