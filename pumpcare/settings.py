@@ -286,6 +286,7 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "patients.models.Role",
         "AppointmentKindEnum": "scheduling.models.AppointmentKind",
         "AppointmentStatusEnum": "scheduling.models.AppointmentStatus",
+        "FeedDetailEnum": "scheduling.models.FeedDetail",
         "AlertKindEnum": "alerts.models.AlertKind",
     },
 }

@@ -30,7 +30,7 @@ from pumpcare.inputs import DateField, ModelSerializer, Query, validated
 from refills.serializers import NoticeSerializer
 
 from . import appointments, calendar, worklist
-from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus, CalendarFeed
+from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus, CalendarFeed, FeedDetail
 
 # --- appointments ----------------------------------------------------------------------
 
@@ -338,7 +338,7 @@ class CalendarFeedSerializer(ModelSerializer):
 
     class Meta:
         model = CalendarFeed
-        fields = ["id", "clinic", "nurse", "url", "created_at", "revoked_at"]
+        fields = ["id", "clinic", "nurse", "detail", "url", "created_at", "revoked_at"]
         read_only_fields = fields
 
     @extend_schema_field(serializers.URLField())
@@ -348,15 +348,31 @@ class CalendarFeedSerializer(ModelSerializer):
         return request.build_absolute_uri(path) if request else path
 
 
+def detail_field(**kwargs):
+    return serializers.ChoiceField(
+        FeedDetail.choices,
+        error_messages={"invalid_choice": "must be minimal or full"},
+        help_text="what each event says: minimal (kind, time, patient's initials, a link to the pump "
+        "page) or full (name, MRN, pump model and serial; a clinic admin's choice)",
+        **kwargs,
+    )
+
+
 class CalendarFeedCreateSerializer(serializers.Serializer):
     clinic = serializers.CharField(help_text="clinic code")
     nurse = NurseField(required=False, allow_null=True, help_text="only this nurse's appointments")
+    detail = detail_field(required=False, default=FeedDetail.MINIMAL)
+
+
+class CalendarFeedUpdateSerializer(serializers.Serializer):
+    detail = detail_field()
 
 
 class CalendarFeedViewSet(viewsets.ReadOnlyModelViewSet):
     """Secret iCalendar URLs of booked appointments, per clinic or per nurse, for Outlook and
     Google Calendar to subscribe to. Anyone with the URL reads the feed: revoke a URL that
-    leaked, and create a new one."""
+    leaked, and create a new one. A feed is minimal unless a clinic admin chose the full format
+    (README: Calendar feeds)."""
 
     serializer_class = CalendarFeedSerializer
     queryset = CalendarFeed.objects.none()  # for the schema; get_queryset scopes
@@ -375,10 +391,19 @@ class CalendarFeedViewSet(viewsets.ReadOnlyModelViewSet):
         clinic = clinics_of(request.user).filter(code=data["clinic"]).first()
         if clinic is None:
             raise serializers.ValidationError({"clinic": [f"no clinic {data['clinic']!r} among yours"]})
-        feed = calendar.feed_create(actor=request.user, clinic=clinic, nurse=data.get("nurse"))
+        feed = calendar.feed_create(
+            actor=request.user, clinic=clinic, nurse=data.get("nurse"), detail=data["detail"]
+        )
         return Response(
             CalendarFeedSerializer(feed, context={"request": request}).data, status=status.HTTP_201_CREATED
         )
+
+    @extend_schema(request=CalendarFeedUpdateSerializer, responses=CalendarFeedSerializer)
+    def partial_update(self, request, pk=None):
+        feed = self.get_object()
+        data = validated(CalendarFeedUpdateSerializer, request)
+        feed = calendar.feed_set_detail(actor=request.user, feed=feed, detail=data["detail"])
+        return Response(CalendarFeedSerializer(feed, context={"request": request}).data)
 
     @extend_schema(request=None, responses=CalendarFeedSerializer)
     @action(detail=True, methods=["post"])

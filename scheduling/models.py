@@ -76,6 +76,13 @@ class Appointment(models.Model):
         return f"{self.get_kind_display()} of {self.pump} on {self.day} ({self.status})"
 
 
+class FeedDetail(models.TextChoices):
+    """How much of each appointment a calendar feed publishes (README: Calendar feeds)."""
+
+    MINIMAL = "minimal", "Minimal: kind, time, patient's initials and a link to the pump page"
+    FULL = "full", "Full: patient's name and MRN, pump model and serial number"
+
+
 def new_feed_token() -> str:
     return secrets.token_urlsafe(32)
 
@@ -96,6 +103,7 @@ class CalendarFeed(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    detail = models.CharField(max_length=8, choices=FeedDetail.choices, default=FeedDetail.MINIMAL)
     history = HistoricalRecords()
 
     def __str__(self):

@@ -127,6 +127,7 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("calendar-feed-admin-list", "GET"): ANY_CLINIC_STAFF,
     ("calendar-feed-admin-list", "POST"): HOME,
     ("calendar-feed-admin-detail", "GET"): HOME,
+    ("calendar-feed-admin-detail", "PATCH"): ADMINS,  # to the full format; minimal: HOME
     ("calendar-feed-admin-revoke", "POST"): HOME,
     ("emergency-card-pdf", "GET"): HOME,  # printing records the card: any staff role
     ("emergency-card", "GET"): HOME,
@@ -314,6 +315,7 @@ BODIES = {
     ("appointment-list", "POST"): lambda w: {"pump": w.pump.pk, "kind": "titration", "day": "2026-12-03"},
     ("appointment-cancel", "POST"): lambda w: {"reason": "the patient asked"},
     ("calendar-feed-admin-list", "POST"): lambda w: {"clinic": "HOME"},
+    ("calendar-feed-admin-detail", "PATCH"): lambda w: {"detail": "full"},
     ("clinic-card-settings", "PATCH"): lambda w: {"default_physician": "Dr. New", "reason": "x"},
     ("patient-card-physician", "PUT"): lambda w: {"name": "Dr. Kim Lee", "phone": "+1 555 0199"},
     ("card-text-list", "POST"): lambda w: {

@@ -1,13 +1,16 @@
 """The iCalendar feed of booked appointments (RFC 5545)."""
 
 import re
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 
+import icalendar
 import pytest
+import vobject
+from django.conf import settings
 
 from alerts.identity import instance_id
 from patients.models import Clinic
-from scheduling.models import Appointment
+from scheduling.models import Appointment, CalendarFeed
 from tests.conftest import client_for
 from tests.factories import PatientFactory, PumpFactory
 
@@ -48,11 +51,26 @@ def booked(nurse, physician):
     return clinic, timed, all_day
 
 
-def feed_url(client, clinic, nurse=None):
-    body = {"clinic": clinic.code} | ({"nurse": nurse} if nurse else {})
+def feed_url(client, clinic, nurse=None, detail=None):
+    body = (
+        {"clinic": clinic.code} | ({"nurse": nurse} if nurse else {}) | ({"detail": detail} if detail else {})
+    )
     response = client.post("/api/v1/calendar-feeds/", body, format="json")
     assert response.status_code == 201, response.json()
     return response.json()
+
+
+def fetch(feed) -> bytes:
+    response = client_for(None).get(feed["url"].replace("http://testserver", ""))
+    assert response.status_code == 200
+    return response.content
+
+
+@pytest.fixture
+def clinic_admin(booked, admin_user):
+    clinic, *_ = booked
+    clinic.memberships.create(user=admin_user, role="admin")
+    return client_for(admin_user)
 
 
 def test_a_clinic_feed_lists_booked_appointments_in_utc(api, booked):
@@ -73,8 +91,17 @@ def test_a_clinic_feed_lists_booked_appointments_in_utc(api, booked):
     assert "DTSTART;VALUE=DATE:20261215" in lines
     # text values are escaped (RFC 5545 3.3.11) and long lines folded at 75 octets
     assert "LOCATION:Neuro\\, East\\; Side" in lines
-    assert "SUMMARY:Refill: Okafor-Lindqvist\\, Zoë (NY-7)" in lines
+    assert "X-WR-CALNAME:pumpcare Neuro\\, East\\; Side" in lines
     assert all(len(raw.encode()) <= 75 for raw in response.content.decode().split("\r\n"))
+    # the default format: kind, time, initials and the pump page; no name, MRN or serial
+    assert feed["detail"] == "minimal"
+    assert "SUMMARY:Refill: Z.O." in lines and "SUMMARY:Replacement surgery: L.O." in lines
+    pump_page = f"{settings.PUMPCARE_BASE_URL}/pumps/{timed.pump.pk}/"
+    assert f"URL:{pump_page}" in lines
+    assert f"DESCRIPTION:Nurse: nurse\\nPump page (sign in to pumpcare): {pump_page}" in lines
+    body = response.content.decode()
+    for secret in ("Okafor", "Lindqvist", "Zoë", "NY-7", "Other", timed.pump.serial_number, "8637"):
+        assert secret not in body, secret
 
 
 def test_a_nurse_feed_shows_only_that_nurse(api, booked, nurse):
@@ -104,15 +131,173 @@ def test_feeds_are_scoped_to_the_users_clinics(api, booked, outsider):
     assert other.post("/api/v1/calendar-feeds/", {"clinic": clinic.code}, format="json").status_code == 400
 
 
-def test_long_lines_are_folded_at_75_octets_without_splitting_characters():
-    from scheduling.calendar import _fold
+def test_long_lines_are_folded_at_75_octets_without_splitting_characters(booked, clinic_admin):
+    clinic, timed, _ = booked
+    patient = timed.pump.patient
+    patient.family_name = "é" * 100  # 200 octets in one SUMMARY
+    patient.save()
+    body = fetch(feed_url(clinic_admin, clinic, detail="full"))
+    physical = body.split(b"\r\n")
+    assert all(len(raw) <= 75 for raw in physical)
+    for raw in physical:
+        raw.decode()  # strict: a character split across two lines raises
+    summaries = [str(e["SUMMARY"]) for e in icalendar.Calendar.from_ical(body).walk("VEVENT")]
+    assert f"Refill: {'é' * 100}, Zoë (NY-7)" in summaries
 
-    line = "SUMMARY:" + "é" * 100  # 8 + 200 octets
-    folded = _fold(line)
-    parts = folded.split("\r\n")
-    assert all(len(p.encode()) <= 75 for p in parts)
-    assert all(p.startswith(" ") for p in parts[1:])
-    assert folded.replace("\r\n ", "") == line
+
+def test_the_full_format_names_the_patient_and_the_pump(booked, clinic_admin):
+    clinic, timed, _ = booked
+    feed = feed_url(clinic_admin, clinic, detail="full")
+    assert feed["detail"] == "full"
+    lines = unfold(fetch(feed).decode())
+    serial = timed.pump.serial_number
+    pump_page = f"{settings.PUMPCARE_BASE_URL}/pumps/{timed.pump.pk}/"
+    assert "SUMMARY:Refill: Okafor-Lindqvist\\, Zoë (NY-7)" in lines
+    assert (
+        f"DESCRIPTION:Pump 8637-20 #{serial}\\nNurse: nurse\\nPump page (sign in to pumpcare): {pump_page}"
+        in lines
+    )
+
+
+def test_only_a_clinic_admin_chooses_the_full_format(api, booked, clinic_admin, admin_user):
+    clinic, *_ = booked
+    response = api.post("/api/v1/calendar-feeds/", {"clinic": clinic.code, "detail": "full"}, format="json")
+    assert response.status_code == 403, response.json()
+    assert "admin" in response.json()["detail"]
+    feed = feed_url(api, clinic)
+    path = f"/api/v1/calendar-feeds/{feed['id']}/"
+    response = api.patch(path, {"detail": "full"}, format="json")
+    assert response.status_code == 403
+    assert CalendarFeed.objects.get(pk=feed["id"]).detail == "minimal"
+
+    # The admin turns it full: same URL, the feed now names the patient; the history says who.
+    response = clinic_admin.patch(path, {"detail": "full"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["detail"] == "full" and response.json()["url"] == feed["url"]
+    assert b"Okafor-Lindqvist" in fetch(feed)
+    latest = CalendarFeed.history.filter(id=feed["id"]).latest("history_id")
+    assert (latest.detail, latest.history_user, latest.history_change_reason) == (
+        "full",
+        admin_user,
+        "calendar feed detail minimal → full",
+    )
+
+    # Anyone who may create a feed may make it minimal again.
+    assert api.patch(path, {"detail": "minimal"}, format="json").json()["detail"] == "minimal"
+    assert b"Okafor" not in fetch(feed)
+    reasons = [
+        h.history_change_reason for h in CalendarFeed.history.filter(id=feed["id"]).order_by("history_id")
+    ]
+    assert reasons == [
+        "calendar feed created (minimal)",
+        "calendar feed detail minimal → full",
+        "calendar feed detail full → minimal",
+    ]
+
+
+def test_a_bad_detail_is_refused_and_writes_nothing(api, booked, clinic_admin):
+    clinic, *_ = booked
+    response = api.post("/api/v1/calendar-feeds/", {"clinic": clinic.code, "detail": "names"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"detail": ["must be minimal or full"]}
+    assert not CalendarFeed.objects.exists()
+    feed = feed_url(api, clinic)
+    path = f"/api/v1/calendar-feeds/{feed['id']}/"
+    for body in ({"detail": "FULL"}, {}, {"detail": None}):
+        response = clinic_admin.patch(path, body, format="json")
+        assert response.status_code == 400, (body, response.json())
+        assert response.json()["field"] == "detail"
+    # a revoked feed stays gone: changing it is refused, not silently kept
+    api.post(f"{path}revoke/")
+    response = clinic_admin.patch(path, {"detail": "full"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"detail": ["this feed was revoked: create a new one"]}
+    assert CalendarFeed.objects.get(pk=feed["id"]).detail == "minimal"
+    assert CalendarFeed.history.filter(id=feed["id"]).count() == 2  # created, revoked
+
+
+def test_a_feed_made_before_the_formats_keeps_its_url_and_turns_minimal(booked, nurse):
+    """A URL a calendar subscribed to before detail levels existed still answers, now with
+    the minimal text (the migration's default)."""
+    clinic, timed, _ = booked
+    feed = CalendarFeed.objects.create(clinic=clinic, created_by=nurse)
+    response = client_for(None).get(f"/calendar/{feed.token}.ics")
+    assert response.status_code == 200
+    lines = unfold(response.content.decode())
+    assert "SUMMARY:Refill: Z.O." in lines and b"NY-7" not in response.content
+
+
+def test_uids_are_stable_across_fetches_and_moves(api, booked):
+    clinic, timed, _ = booked
+    feed = feed_url(api, clinic)
+    before = {str(e["UID"]) for e in icalendar.Calendar.from_ical(fetch(feed)).walk("VEVENT")}
+    timed.day, timed.time = date(2026, 12, 16), time(11, 0)
+    timed.save()
+    events = {str(e["UID"]): e for e in icalendar.Calendar.from_ical(fetch(feed)).walk("VEVENT")}
+    assert set(events) == before
+    uid = f"appointment-{timed.pk}.{instance_id()}@pumpcare"
+    # 11:00 in New York (EST, UTC-5) is 16:00Z
+    assert events[uid].decoded("DTSTART") == datetime(2026, 12, 16, 16, 0, tzinfo=UTC)
+
+
+# --- two independent parsers: icalendar and vobject -------------------------------------
+
+RLM, ALM = "\u200f", "\u061c"  # right-to-left mark, Arabic letter mark: kept (not overrides)
+
+
+@pytest.mark.parametrize(
+    "given, family, mrn, initials, full_summary",
+    [
+        ("Zoë\rAnn", "Okafor\r\nLindqvist", "NY\r7", "Z.O.", "Refill: Okafor Lindqvist, Zoë Ann (NY 7)"),
+        ("Zoë\nAnn", "O'Brien, Jr.; MD", "NY,7;a", "Z.O.", "Refill: O'Brien, Jr.; MD, Zoë Ann (NY,7;a)"),
+        ("🙂 Zoë", "Okafor 🩺💉", "NY-7", "Z.O.", "Refill: Okafor 🩺💉, 🙂 Zoë (NY-7)"),
+        (
+            f"{RLM}زينب",
+            f"{ALM}العلي{RLM}",
+            "NY-7",
+            "ز.ا.",
+            f"Refill: {ALM}العلي{RLM}, {RLM}زينب (NY-7)",
+        ),
+    ],
+    ids=["carriage-return-and-newline", "commas-and-semicolons", "emoji", "right-to-left-marks"],
+)
+def test_two_parsers_read_the_feed_and_the_default_names_no_one(
+    api, booked, clinic_admin, given, family, mrn, initials, full_summary
+):
+    clinic, timed, all_day = booked
+    patient = timed.pump.patient
+    patient.given_name, patient.family_name, patient.mrn = given, family, mrn
+    patient.save()  # directly: the API refuses some of these
+    serial = timed.pump.serial_number
+    timed_uid = f"appointment-{timed.pk}.{instance_id()}@pumpcare"
+    for client, detail, summary in ((api, None, f"Refill: {initials}"), (clinic_admin, "full", full_summary)):
+        body = fetch(feed_url(client, clinic, detail=detail))
+        by_icalendar = {str(e["UID"]): e for e in icalendar.Calendar.from_ical(body).walk("VEVENT")}
+        by_vobject = {e.uid.value: e for e in vobject.readOne(body.decode("utf-8")).vevent_list}
+        assert (
+            set(by_icalendar)
+            == set(by_vobject)
+            == {
+                timed_uid,
+                f"appointment-{all_day.pk}.{instance_id()}@pumpcare",
+            }
+        )
+        assert str(by_icalendar[timed_uid]["SUMMARY"]) == by_vobject[timed_uid].summary.value == summary
+        assert str(by_icalendar[timed_uid]["LOCATION"]) == by_vobject[timed_uid].location.value
+        assert by_vobject[timed_uid].location.value == "Neuro, East; Side"
+        assert by_vobject[timed_uid].dtstart.value == datetime(2026, 12, 14, 14, 30, tzinfo=UTC)
+        assert by_vobject[timed_uid].url.value == f"{settings.PUMPCARE_BASE_URL}/pumps/{timed.pump.pk}/"
+        if detail is None:
+            parsed = [
+                str(value)
+                for event in by_icalendar.values()
+                for value in (event["SUMMARY"], event["DESCRIPTION"], event["LOCATION"], event["URL"])
+            ]
+            text = body.decode() + "\n".join(parsed)
+            words = [w.strip(RLM + ALM) for w in re.split(r"[\s,;]+", f"{given} {family}")]
+            words = [w for w in words if len(w) > 1]
+            for secret in [*words, mrn, serial, "Other"]:
+                assert secret not in text, secret
 
 
 # --- a strict reader: what a strict calendar client does with the feed ------------------
@@ -174,22 +359,26 @@ TEXT = {"SUMMARY", "DESCRIPTION", "LOCATION"}
     ],
     ids=["carriage-returns", "line-separator-and-vertical-tab", "newline-nel-and-tab"],
 )
-def test_a_line_break_typed_into_a_name_does_not_break_the_feed(api, booked, given, family, mrn):
+def test_a_line_break_typed_into_a_name_does_not_break_the_feed(
+    api, booked, clinic_admin, given, family, mrn
+):
     clinic, timed, all_day = booked
     patient = timed.pump.patient
     patient.given_name, patient.family_name, patient.mrn = given, family, mrn
     patient.save()
     clinic.name = "Neuro,\rEast; Side"
     clinic.save()
-    feed = feed_url(api, clinic)
-    body = client_for(None).get(feed["url"].replace("http://testserver", "")).content
-    events = strict_parse(body)
-    assert len(events) == 2
-    timed_event = next(e for e in events if e["DTSTART"] == "20261214T143000Z")
     # Each break or control character is one space: the name reads as the clinic typed it.
     expected_mrn = "NY-7" if mrn == "NY-7" else "NY- 7"
-    assert timed_event["SUMMARY"] == f"Refill: Okafor Lindqvist, Zoë Ann ({expected_mrn})"
-    assert timed_event["LOCATION"] == "Neuro, East; Side"
+    for client, detail, summary in (
+        (api, None, "Refill: Z.O."),
+        (clinic_admin, "full", f"Refill: Okafor Lindqvist, Zoë Ann ({expected_mrn})"),
+    ):
+        events = strict_parse(fetch(feed_url(client, clinic, detail=detail)))
+        assert len(events) == 2
+        timed_event = next(e for e in events if e["DTSTART"] == "20261214T143000Z")
+        assert timed_event["SUMMARY"] == summary
+        assert timed_event["LOCATION"] == "Neuro, East; Side"
 
 
 def test_the_feed_answers_only_reads(api, booked):
