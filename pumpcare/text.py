@@ -17,9 +17,18 @@ import unicodedata
 # the Unicode line and paragraph separators. Format characters (Cf: the zero-width joiner
 # some scripts' names need) are kept.
 BREAKING = {"Cc", "Cs", "Zl", "Zp"}
+# The bidirectional embeddings, overrides and isolates are format characters too, but they
+# reorder the text after them up to the end of the line: in a calendar event or a subject,
+# a name holding one would make what follows it read backwards. (The left-to-right and
+# right-to-left marks, which only nudge the text around them, are kept.)
+BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
 
 
 def one_line(text: str) -> str:
-    """``text`` on one line: each character that breaks a line or controls a terminal becomes
-    a space, runs of white space become one space, and the ends are trimmed."""
-    return " ".join("".join(" " if unicodedata.category(ch) in BREAKING else ch for ch in str(text)).split())
+    """``text`` on one line: each character that breaks a line, controls a terminal or
+    reorders the rest of the line becomes a space, runs of white space become one space, and the ends are trimmed."""
+    return " ".join(
+        "".join(
+            " " if unicodedata.category(ch) in BREAKING or ch in BIDI_CONTROLS else ch for ch in str(text)
+        ).split()
+    )
