@@ -6,7 +6,7 @@ A simulated day, in the clinic's local time:
 
 - 01:00 the nightly jobs: ``projections_refresh_all``, ``refill_proposals_run_all``,
   ``replacement_planning_run_all``;
-- 01:30, 09:00, 13:00, 17:00, 21:00 the planning job (``alerts.tasks.plan_notifications``:
+- 01:30, 09:00 (the reminders' local time) and 19:00 the planning job (``alerts.tasks.plan_notifications``:
   the state passes, the escalations of open alerts, the reminder pass) and the delivery
   tick (``alerts.delivery.due_claim_all`` + ``notification_send``, in-process);
 - 08:00 the nurses' desk: announced closures, cancellations the patients phoned in,
@@ -60,7 +60,7 @@ from scheduling.replacements import replacement_planning_run_all
 from . import world as w
 
 NIGHTLY = time(1, 0)
-PLANNING = (time(1, 30), time(9, 0), time(13, 0), time(17, 0), time(21, 0))
+PLANNING = (time(1, 30), time(9, 0), time(19, 0))
 DESK = time(8, 0)
 NO_SHOW_DESK = time(18, 0)
 EVENING = time(23, 0)
@@ -280,12 +280,10 @@ class Simulation:
             self._planning(day, PLANNING[1])
             if working:
                 self._visits(day)
-            for at in PLANNING[2:4]:
-                self._planning(day, at)
             if working:
                 with clock.replaying(local(self.tz, day, NO_SHOW_DESK)):
                     self._record_no_shows(day)
-            self._planning(day, PLANNING[4])
+            self._planning(day, PLANNING[2])
             self._evening(day)
             mail.outbox = []
         end = local(self.tz, self.o.start + timedelta(days=self.o.days), time(0, 0))

@@ -19,7 +19,7 @@ Distributions (each drawn in a fixed order, pump by pump):
 - measurement noise of the residual: uniform ± ``MEASURE_NOISE_ML``;
 - first fill: a full reservoir, at a uniform instant between the start and
   ``0.8 × (worst-case days to refill-by)`` before it (pumps start spread over their cycle,
-  as in a clinic that has been running), implanted 0–5 years before that;
+  as in a clinic that has been running), implanted 0–3 years before that (no ERI falls inside a year: replacements are part 2);
 - patient: 15 % have no email consent; 30 % have a caregiver with consent; birth years
   1940–2008; origin spinal 60 %, cerebral 40 %;
 - behaviour per booked appointment (drawn when it is booked, see ``run``): cancel
@@ -146,7 +146,7 @@ def build(*, pumps: int, seed: int, capacity: float, rng: random.Random) -> Worl
             concentration=concentration,
             flow_error=flow_error,
             first_fill_days_ago=0.0,
-            implanted_days_before_fill=rng.randint(0, 5 * 365),
+            implanted_days_before_fill=rng.randint(0, 3 * 365),
             birth=date(rng.randint(1940, 2008), rng.randint(1, 12), rng.randint(1, 28)),
             origin="spinal" if rng.random() < 0.6 else "cerebral",
             consent=rng.random() >= NO_CONSENT_RATE,
