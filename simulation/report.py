@@ -50,6 +50,11 @@ def text(results: Results) -> str:
             else ""
         ),
     ]
+    if f["shortfall_alerts"]:
+        lines.append(
+            "      by lead: "
+            + ", ".join(f"{n} {label}" for label, n in f["shortfall_alerts_by_lead"].items())
+        )
     if f["pumps_that_would_have_been_missed"]:
         lines.append(
             f"  pumps missed had nobody acted on the shortfall: {len(f['pumps_that_would_have_been_missed'])} "

@@ -564,6 +564,11 @@ class Simulation:
             "shortfall_alerts": len(leads),
             "shortfall_lead_days_min": min(leads) if leads else None,
             "shortfall_lead_days_median": sorted(leads)[len(leads) // 2] if leads else None,
+            "shortfall_alerts_by_lead": {
+                "overdue (refill-by today or passed)": sum(1 for lead in leads if lead <= 0),
+                "1-6 days before refill-by": sum(1 for lead in leads if 0 < lead < 7),
+                "7+ days before refill-by": sum(1 for lead in leads if lead >= 7),
+            },
             "pumps_that_would_have_been_missed": shortfall,
             "reminders_sent": sum(per_patient.values()),
             "reminders_per_patient_max": max(per_patient.values()) if per_patient else 0,

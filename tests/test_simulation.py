@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 RUNS = {
     "main": ["--pumps", "50", "--days", "90", "--seed", "1"],
-    "again_a": ["--pumps", "15", "--days", "30", "--seed", "7"],
-    "again_b": ["--pumps", "15", "--days", "30", "--seed", "7"],
-    "short": ["--pumps", "50", "--days", "60", "--seed", "1", "--capacity", "0.8"],
+    "again_a": ["--pumps", "10", "--days", "20", "--seed", "7"],
+    "again_b": ["--pumps", "10", "--days", "20", "--seed", "7"],
+    "short": ["--pumps", "40", "--days", "45", "--seed", "1", "--capacity", "0.8"],
 }
 
 
