@@ -62,6 +62,9 @@ def text(results: Results) -> str:
             f"{' …' if len(f['pumps_that_would_have_been_missed']) > 30 else ''})"
         )
     lines += [
+        f"  bookings moved off a day the clinic closed {f['bookings_moved_off_closed_days']}; "
+        f"emergency refills answering an escalation {f['emergency_refills_on_escalation']}"
+        + (f" ({', '.join(f['emergency_refill_pumps'][:10])})" if f["emergency_refill_pumps"] else ""),
         f"  reminders sent to patients   {f['reminders_sent']} (per patient: mean {f['reminders_per_patient_mean']}, "
         f"max {f['reminders_per_patient_max']})",
         f"  wall time                    {p.get('wall_seconds')} s ({p.get('setup_seconds')} s setup, "

@@ -9,8 +9,12 @@ A simulated day, in the clinic's local time:
 - 01:30, 09:00 (the reminders' local time) and 19:00 the planning job (``alerts.tasks.plan_notifications``:
   the state passes, the escalations of open alerts, the reminder pass) and the delivery
   tick (``alerts.delivery.due_claim_all`` + ``notification_send``, in-process);
-- 08:00 the nurses' desk: announced closures, cancellations the patients phoned in,
-  moves, booking the proposals whose (seeded) delay has passed;
+- 08:00 the nurses' desk: announced closures, bookings on a day the clinic has closed
+  since (the product alerted them: the nurse moves them), cancellations the patients
+  phoned in, moves, booking the proposals whose (seeded) delay has passed;
+- 11:00, every day, open or closed: the on-call nurse answers the product's escalations
+  (an open past-alarm or past-empty alert, ALERT-1) with an emergency refill, counted
+  apart in the report;
 - 10:00–16:00 the patients who come: the nurse measures the residual and records the
   refill (``refills.services.refill_record``);
 - 18:00 the nurse records some of the day's no-shows (the nightly job records the rest);
@@ -39,7 +43,7 @@ from django.test.utils import override_settings
 from alerts import delivery
 from alerts.models import Alert, AlertKind, Notification, NotificationKind, NotificationStatus
 from alerts.tasks import plan_notifications
-from patients.models import CatheterModel, Clinic, ClinicClosure, PumpModel
+from patients.models import CatheterModel, Clinic, ClinicClosure, Pump, PumpModel
 from patients.services import (
     caregiver_create,
     clinic_create,
@@ -104,6 +108,8 @@ class Results:
     working_days: list[date] = field(default_factory=list)
     shortfall_lead_days: list[tuple[str, int, int]] = field(default_factory=list)  # kind, pump, days
     refill_failures: list[str] = field(default_factory=list)
+    moved_off_closed_days: int = 0
+    emergency_refills: list[tuple[int, str]] = field(default_factory=list)  # pump index, local date
     figures: dict = field(default_factory=dict)
     weekly: dict = field(default_factory=dict)
     performance: dict = field(default_factory=dict)
@@ -278,6 +284,7 @@ class Simulation:
                 with clock.replaying(local(self.tz, day, DESK)):
                     self._desk(day)
             self._planning(day, PLANNING[1])
+            self._on_call(day)
             if working:
                 self._visits(day)
             if working:
@@ -330,11 +337,15 @@ class Simulation:
         minutes = 9 * 60 + (n * 15) % (8 * 60)
         return time(minutes // 60, minutes % 60)
 
-    def _free_day(self, first: date, last: date, avoid: date | None = None) -> date | None:
-        """The latest working day in [first, last] with a free slot (a nurse's choice)."""
+    def _free_day(
+        self, first: date, last: date, avoid: date | None = None, slots: int | None = None
+    ) -> date | None:
+        """The latest working day in [first, last] with a free slot (a nurse's choice: she
+        counts the bookings, not the job's proposals)."""
+        slots = slots or self.world.slots_per_day
         day = last
         while day >= first:
-            if self._working(day) and day != avoid and self._booked_on(day) < self.world.slots_per_day:
+            if self._working(day) and day != avoid and self._booked_on(day) < slots:
                 return day
             day -= timedelta(days=1)
         return None
@@ -343,14 +354,33 @@ class Simulation:
         return self.nurses[appointment.pump_id % NURSES]
 
     def _desk(self, day: date) -> None:
-        """08:00: cancellations phoned in, moves, then booking proposals."""
+        """08:00: bookings on a day the clinic closed since (the product's alert), cancellations
+        phoned in, moves, then booking proposals."""
         for appointment in Appointment.objects.filter(
             pump__patient__clinic=self.clinic, kind="refill", status=AppointmentStatus.BOOKED
         ).order_by("pk"):
             plan = self.plans.get(appointment.pk)
             if plan is None:
                 continue
-            if plan.outcome == "cancel" and plan.act_on is not None and plan.act_on <= day:
+            if appointment.day >= day and not self._working(appointment.day):
+                # APPOINTMENT_DAY_CLOSED: the nurse moves it (latest free working day before
+                # refill-by, else the earliest working day) and tells the patient
+                refill_by = PumpProjection.objects.get(pump_id=appointment.pump_id).refill_by
+                new = (self._free_day(day, refill_by) if refill_by and refill_by >= day else None) or (
+                    self._working_days_after(day, 0 if self._working(day) else 1)
+                )
+                self.visits[appointment.day] = [
+                    v for v in self.visits[appointment.day] if v[0] != appointment.pk
+                ]
+                appointment_book(
+                    actor=self._nurse(appointment), appointment=appointment, day=new, at=self._time_for(new)
+                )
+                plan.changed_on = day
+                if plan.outcome == "late" and plan.act_on is not None:
+                    plan.act_on = plan.act_on + (new - appointment.day)
+                self._schedule_visit(appointment.pk, appointment.pump_id, new, plan)
+                self.results.moved_off_closed_days += 1
+            elif plan.outcome == "cancel" and plan.act_on is not None and plan.act_on <= day:
                 appointment_cancel(
                     actor=self._nurse(appointment), appointment=appointment, reason="the patient cannot come"
                 )
@@ -385,10 +415,19 @@ class Simulation:
         target = proposal.day if proposal.day >= day else day
         if not self._working(target):
             target = self._working_days_after(day, 0 if self._working(day) else 1)
-        if self._booked_on(target) >= self.world.slots_per_day:
-            refill_by = PumpProjection.objects.get(pump_id=proposal.pump_id).refill_by
-            other = self._free_day(day, refill_by, avoid=target) if refill_by and refill_by >= day else None
-            target = other or target  # none free: the clinic fits the refill in anyway
+        refill_by = PumpProjection.objects.get(pump_id=proposal.pump_id).refill_by
+        over = Alert.objects.filter(
+            pump_id=proposal.pump_id, kind=AlertKind.OVER_CAPACITY, resolved_at__isnull=True
+        ).exists()
+        if (over or self._booked_on(target) >= self.world.slots_per_day) and refill_by and refill_by >= day:
+            # a full day (or the product's over-capacity proposal, on the earliest working
+            # day): the latest free working day before refill-by; none free: the clinic
+            # adds a slot on the latest working day before refill-by (acting on the alert)
+            target = (
+                self._free_day(day, refill_by, avoid=target if not over else None)
+                or self._free_day(day, refill_by, slots=10**6)
+                or target
+            )
         appointment, _ = appointment_book(
             actor=self._nurse(proposal), appointment=proposal, day=target, at=self._time_for(target)
         )
@@ -436,6 +475,27 @@ class Simulation:
             at = local(self.tz, day, time(10, 0)) + timedelta(minutes=(n * 6) % 360)
             self._refill(sim, at, appointment)
             self.visited[appointment.pk] = day
+
+    def _on_call(self, day: date) -> None:
+        """11:00, every day: the on-call nurse answers the escalations the product sends
+        (ALERT-1: past the worst-case alarm or the projected empty time) and refills the
+        pump that day, open or closed, unless it is booked for today."""
+        for pump_id in (
+            Alert.objects.filter(
+                clinic=self.clinic,
+                kind__in=[AlertKind.PAST_ALARM, AlertKind.PAST_EMPTY],
+                resolved_at__isnull=True,
+            )
+            .order_by("pump_id")
+            .values_list("pump_id", flat=True)
+            .distinct()
+        ):
+            if Appointment.objects.filter(pump_id=pump_id, status=AppointmentStatus.BOOKED, day=day).exists():
+                continue
+            sim = self.by_pk[pump_id]
+            pump_appointment = Appointment(pump=sim_pump(pump_id))
+            self._refill(sim, local(self.tz, day, time(11, 0)), pump_appointment)
+            self.results.emergency_refills.append((sim.index, day.isoformat()))
 
     def _refill(self, sim: w.SimPump, at: datetime, appointment) -> None:
         """The nurse withdraws and measures the residual (true + noise) and fills the reservoir."""
@@ -588,6 +648,9 @@ class Simulation:
                 )
             ),
             "refill_failures": r.refill_failures,
+            "bookings_moved_off_closed_days": r.moved_off_closed_days,
+            "emergency_refills_on_escalation": len(r.emergency_refills),
+            "emergency_refill_pumps": [f"{index} on {day}" for index, day in r.emergency_refills],
         }
         r.weekly = self._weekly()
 
@@ -681,6 +744,10 @@ class Simulation:
             week["alerts"] = dict(sorted(week["alerts"].items()))
             out.append(week)
         return {"weeks": out}
+
+
+def sim_pump(pk: int) -> Pump:
+    return Pump.objects.get(pk=pk)
 
 
 def w_tz():
