@@ -13,8 +13,8 @@ A simulated day, in the clinic's local time:
   since (the product alerted them: the nurse moves them), cancellations the patients
   phoned in, moves, booking the proposals whose (seeded) delay has passed;
 - 11:00, every day, open or closed: the on-call nurse answers the product's escalations
-  (an open past-alarm or past-empty alert, ALERT-1) with an emergency refill, counted
-  apart in the report;
+  (an open refill-overdue, past-alarm or past-empty alert, ALERT-1) with an emergency
+  refill when the worst-case alarm pumpcare shows is under 48 h away; counted apart;
 - 10:00–16:00 the patients who come: the nurse measures the residual and records the
   refill (``refills.services.refill_record``);
 - 18:00 the nurse records some of the day's no-shows (the nightly job records the rest);
@@ -69,6 +69,7 @@ DESK = time(8, 0)
 NO_SHOW_DESK = time(18, 0)
 EVENING = time(23, 0)
 NURSES = 3
+ON_CALL_HOURS = 48  # an overdue pump whose worst-case alarm is this close: emergency refill
 NURSE_RECORDS_NO_SHOW = 0.5  # the rest are recorded by the nightly job (LRA-5)
 
 
@@ -109,6 +110,7 @@ class Results:
     shortfall_lead_days: list[tuple[str, int, int]] = field(default_factory=list)  # kind, pump, days
     refill_failures: list[str] = field(default_factory=list)
     moved_off_closed_days: int = 0
+    reminders_checked: int = 0  # reminders the truth says were due (attended bookings)
     emergency_refills: list[tuple[int, str]] = field(default_factory=list)  # pump index, local date
     figures: dict = field(default_factory=dict)
     weekly: dict = field(default_factory=dict)
@@ -468,28 +470,40 @@ class Simulation:
         for n, (appointment_pk, pump_pk) in enumerate(visits):
             appointment = Appointment.objects.get(pk=appointment_pk)
             sim = self.by_pk[pump_pk]
-            if appointment.status == AppointmentStatus.CANCELLED or appointment.pk in self.visited:
+            # booked, or (a late patient) marked no-show since; completed by another refill
+            # (an emergency refill, a late patient of an earlier booking) or cancelled: not coming
+            if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.NO_SHOW):
                 continue
-            if sim.filled_at.astimezone(self.tz).date() >= appointment.day:
-                continue  # refilled since (a late patient already seen)
+            if appointment.pk in self.visited:
+                continue
+            plan = self.plans.get(appointment.pk)
+            booked_on = plan.changed_on if plan and plan.changed_on else appointment.day
+            if sim.filled_at.astimezone(self.tz).date() >= booked_on:
+                continue  # refilled since it was booked
             at = local(self.tz, day, time(10, 0)) + timedelta(minutes=(n * 6) % 360)
             self._refill(sim, at, appointment)
             self.visited[appointment.pk] = day
 
     def _on_call(self, day: date) -> None:
         """11:00, every day: the on-call nurse answers the escalations the product sends
-        (ALERT-1: past the worst-case alarm or the projected empty time) and refills the
-        pump that day, open or closed, unless it is booked for today."""
+        (ALERT-1: refill overdue, past the worst-case alarm, past the projected empty time)
+        and refills the pump that day, open or closed, when the pump's worst-case alarm
+        (as pumpcare shows it) is less than ``ON_CALL_HOURS`` away and it is not booked for
+        today."""
+        now = local(self.tz, day, time(11, 0))
         for pump_id in (
             Alert.objects.filter(
                 clinic=self.clinic,
-                kind__in=[AlertKind.PAST_ALARM, AlertKind.PAST_EMPTY],
+                kind__in=[AlertKind.REFILL_OVERDUE, AlertKind.PAST_ALARM, AlertKind.PAST_EMPTY],
                 resolved_at__isnull=True,
             )
             .order_by("pump_id")
             .values_list("pump_id", flat=True)
             .distinct()
         ):
+            alarm = PumpProjection.objects.get(pump_id=pump_id).low_reservoir_alarm_at_worst_case
+            if alarm is None or alarm > now + timedelta(hours=ON_CALL_HOURS):
+                continue
             if Appointment.objects.filter(pump_id=pump_id, status=AppointmentStatus.BOOKED, day=day).exists():
                 continue
             sim = self.by_pk[pump_id]
@@ -636,6 +650,7 @@ class Simulation:
             "duplicate_reminders": len(duplicates),
             "duplicate_reminder_keys": duplicates[:20],
             "lost_reminders": len(lost),
+            "reminders_checked_against_the_truth": r.reminders_checked,
             "lost_reminder_keys": lost[:20],
             "notifications_by_kind": dict(sorted(Counter(kind for _, kind, *_ in sent).items())),
             "emails_not_sent_by_status": dict(
@@ -706,6 +721,7 @@ class Simulation:
                 if plan is None or plan.changed_on is None or due_on < plan.changed_on:
                     continue
                 for person in people:
+                    self.results.reminders_checked += 1
                     if (person, due_on) not in rows:
                         lost.append(
                             f"appointment {appointment.pk} {person} {n} days before {slot}: never sent"

@@ -61,6 +61,7 @@ def test_a_seeded_clinic_misses_no_refill_and_no_reminder(runs):
     assert figures["pumps_empty"] == 0, output
     assert figures["duplicate_reminders"] == 0, output
     assert figures["lost_reminders"] == 0, output
+    assert figures["reminders_checked_against_the_truth"] > 50, output
     assert figures["reminders_sent"] > 0, output
     assert figures["margin_days_min"] > 0, output
 
