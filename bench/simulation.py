@@ -12,8 +12,14 @@ migrations) is a fixed ~9 s; of the day loop, the planning job (``plan_notificat
 state alerts, escalations, the reminder pass, each run over every pump or booked
 appointment) takes about half, ``refill_record`` about a third (projection, REFILL-1 and
 DRIFT-1 checks, signals to scheduling that raise/resolve state alerts, history rows),
-and the nightly refresh and proposals the rest. The cost per day grows with the number
-of pumps (every pass reads each pump), so the whole run grows as pumps × days.
+and the nightly refresh and proposals the rest. The first day (``--profile-day``, 100
+pumps: 4.1 s) is different: every pump is proposed at once, and each proposal's
+``save_audited`` runs ``full_clean``, whose constraint validation queries the database
+(about 17 ms a proposal), plus the nurses' first bookings. The cost per day grows with the
+number of pumps (every pass reads each pump), so the whole run grows as pumps × days.
+
+Measured (SQLite in memory, 2 cores shared with another simulation): 200 pumps × 365 days
+in 740 s, peak RSS 115 MB, 1390 refills; extrapolated to 2000 × 365: about 2 h.
 """
 
 from __future__ import annotations
