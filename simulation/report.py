@@ -40,6 +40,8 @@ def text(results: Results) -> str:
     ]
     for reason, n in f["past_refill_by_reasons"].items():
         lines.append(f"      {n:>5} pump-days: {reason}")
+    for row in f["past_refill_by_unbooked_pumps"][:10]:
+        lines.append(f"      {row}")
     lines += [
         f"  margin days (refill → true alarm) min {f['margin_days_min']}, median {f['margin_days_median']}",
         f"  alerts by kind               {f['alerts_by_kind'] or 'none'}",

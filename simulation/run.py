@@ -632,6 +632,10 @@ class Simulation:
             "pumps_past_refill_by_unbooked": len(r.unbooked),
             "pump_days_past_refill_by_unbooked": sum(len(v) for v in r.unbooked.values()),
             "past_refill_by_reasons": dict(sorted(reasons.items())),
+            "past_refill_by_unbooked_pumps": [
+                f"pump {index}: {rows[0][0]}..{rows[-1][0]} ({len(rows)} days): {rows[-1][1]}"
+                for index, rows in sorted(r.unbooked.items())
+            ],
             "margin_days_min": round(min(r.margins), 2) if r.margins else None,
             "margin_days_median": round(sorted(r.margins)[len(r.margins) // 2], 2) if r.margins else None,
             "alerts_by_kind": dict(sorted(alerts.items())),
