@@ -1,0 +1,774 @@
+"""The day loop: the simulated clinic acts through pumpcare's services and the periodic
+jobs run as the beat schedule runs them, each at its own instant of a travelling clock
+(``pumpcare.clock.replaying``).
+
+A simulated day, in the clinic's local time:
+
+- 01:00 the nightly jobs: ``projections_refresh_all``, ``refill_proposals_run_all``,
+  ``replacement_planning_run_all``;
+- 01:30, 09:00 (the reminders' local time) and 19:00 the planning job (``alerts.tasks.plan_notifications``:
+  the state passes, the escalations of open alerts, the reminder pass) and the delivery
+  tick (``alerts.delivery.due_claim_all`` + ``notification_send``, in-process);
+- 08:00 the nurses' desk: announced closures, bookings on a day the clinic has closed
+  since (the product alerted them: the nurse moves them), cancellations the patients
+  phoned in, moves, booking the proposals whose (seeded) delay has passed;
+- 11:00, every day, open or closed: the on-call nurse answers the product's escalations
+  (an open refill-overdue, past-alarm or past-empty alert, ALERT-1) with an emergency
+  refill when the worst-case alarm pumpcare shows is under 48 h away; counted apart;
+- 10:00–16:00 the patients who come: the nurse measures the residual and records the
+  refill (``refills.services.refill_record``);
+- 18:00 the nurse records some of the day's no-shows (the nightly job records the rest);
+- 23:00 the simulator reads who is past refill-by without a booking (and why).
+
+The simulator alone knows each pump's true flow; pumpcare sees only the residuals the
+nurse measures. Everything is ordered by primary key or by the seeded draw, so the same
+seed gives the same figures.
+"""
+
+from __future__ import annotations
+
+import random
+import time as wallclock
+from collections import Counter, defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core import mail
+from django.db import connection
+from django.test.utils import override_settings
+
+from alerts import delivery
+from alerts.models import Alert, AlertKind, Notification, NotificationKind, NotificationStatus
+from alerts.tasks import plan_notifications
+from patients.models import CatheterModel, Clinic, ClinicClosure, Pump, PumpModel
+from patients.services import (
+    caregiver_create,
+    clinic_create,
+    patient_create,
+    pump_create,
+    save_audited,
+    staff_create,
+)
+from pumpcare import clock
+from refills.models import PumpProjection
+from refills.projections import projections_refresh_all
+from refills.services import refill_record
+from scheduling.appointments import appointment_book, appointment_cancel, appointment_no_show
+from scheduling.models import Appointment, AppointmentStatus
+from scheduling.proposals import refill_proposals_run_all
+from scheduling.replacements import replacement_planning_run_all
+
+from . import world as w
+
+NIGHTLY = time(1, 0)
+PLANNING = (time(1, 30), time(9, 0), time(19, 0))
+DESK = time(8, 0)
+NO_SHOW_DESK = time(18, 0)
+EVENING = time(23, 0)
+NURSES = 3
+ON_CALL_HOURS = 48  # an overdue pump whose worst-case alarm is this close: emergency refill
+NURSE_RECORDS_NO_SHOW = 0.5  # the rest are recorded by the nightly job (LRA-5)
+
+
+@dataclass
+class Options:
+    pumps: int = 2000
+    days: int = 365
+    seed: int = 1
+    capacity: float = 1.0
+    no_show: float = 0.03
+    holidays: bool = False
+    start: date = date(2026, 3, 2)  # a Monday; the DST change of 29 March falls inside
+
+
+@dataclass
+class Plan:
+    """What the patient of one booked appointment will do (drawn when it is booked)."""
+
+    outcome: str  # come, late, cancel, no_show
+    act_on: date | None = None  # cancel: the day the patient phones; late: the day they come
+    move_on: date | None = None
+    changed_on: date | None = None  # the last day the booking was made or moved
+
+
+@dataclass
+class Results:
+    """What happened; ``figures`` is deterministic, ``performance`` is not."""
+
+    options: Options
+    slots_per_day: int
+    demand_per_working_day: float
+    margins: list[float] = field(default_factory=list)
+    past_alarm: dict = field(default_factory=dict)  # pump index -> first instant
+    empty: dict = field(default_factory=dict)
+    unbooked: dict = field(default_factory=dict)  # pump index -> [(date, reason)]
+    refills_per_day: Counter = field(default_factory=Counter)
+    working_days: list[date] = field(default_factory=list)
+    shortfall_lead_days: list[tuple[str, int, int]] = field(default_factory=list)  # kind, pump, days
+    refill_failures: list[str] = field(default_factory=list)
+    moved_off_closed_days: int = 0
+    reminders_checked: int = 0  # reminders the truth says were due (attended bookings)
+    emergency_refills: list[tuple[int, str]] = field(default_factory=list)  # pump index, local date
+    figures: dict = field(default_factory=dict)
+    weekly: dict = field(default_factory=dict)
+    performance: dict = field(default_factory=dict)
+
+
+def local(clinic_tz, day: date, at: time) -> datetime:
+    return datetime.combine(day, at, tzinfo=clinic_tz).astimezone(UTC)
+
+
+@contextmanager
+def fresh_database():
+    """A new, empty, migrated database through Django's test machinery (SQLite: in memory;
+    PostgreSQL: ``test_<name>``), destroyed at the end; the configured one is never touched."""
+    old_name = settings.DATABASES["default"]["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    try:
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+            yield
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+def simulate(options: Options) -> Results:
+    """Build the world and play it, in a fresh database."""
+    with fresh_database():
+        return Simulation(options).run()
+
+
+class Simulation:
+    def __init__(self, options: Options):
+        self.o = options
+        self.rng = random.Random(options.seed)
+        self.world = w.build(pumps=options.pumps, seed=options.seed, capacity=options.capacity, rng=self.rng)
+        self.results = Results(
+            options=options,
+            slots_per_day=self.world.slots_per_day,
+            demand_per_working_day=self.world.demand_per_working_day,
+        )
+        self.plans: dict[int, Plan] = {}  # appointment pk -> plan
+        self.proposal_seen: dict[int, date] = {}  # proposal pk -> day the nurse may book it
+        self.by_pk: dict[int, w.SimPump] = {}
+        self.visits: dict[date, list[tuple[int, int]]] = defaultdict(list)  # day -> (appointment pk, pump pk)
+        self.visited: dict[int, date] = {}  # appointment pk -> day its refill was recorded
+        self.closures: set[date] = set()
+        self.shortfall_seen = 0
+
+    # --- setup -----------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        start = self.o.start
+        before = local(w_tz(), start - timedelta(days=800 * 3), time(8, 0))
+        with clock.replaying(before):
+            self.clinic = clinic_create(
+                code="SIM",
+                name="Simulated clinic",
+                timezone_name=w.TIMEZONE,
+                emergency_phone="+33 1 00 00 00 00",
+            )
+            self.clinic.refill_slots_per_day = self.world.slots_per_day
+            self.clinic.on_call_email = "oncall@sim.example"
+            self.clinic.staff_email = "nurses@sim.example"
+            self.clinic.phone = "+33 1 00 00 00 01"
+            save_audited(self.clinic, actor=None, reason="simulation: clinic settings")
+            self.nurses = [
+                staff_create(username=f"nurse{i}", clinic=self.clinic, role="nurse")[0] for i in range(NURSES)
+            ]
+            end = start + timedelta(days=self.o.days + 30)
+            for day, why in w.public_holidays(start, end):
+                self._close(day, why)
+        self.tz = self.clinic.tz
+        models = {m.code: m for m in PumpModel.objects.order_by("pk")}
+        for code, reservoir, alarm, tolerance, _ in w.MODELS:
+            m = models[code]
+            assert (
+                float(m.reservoir_ml),
+                float(m.low_reservoir_alarm_ml),
+                float(m.accuracy_tolerance_pct),
+            ) == (
+                reservoir,
+                alarm,
+                tolerance,
+            ), f"the catalog's {code} differs from the simulation's copy"
+        catheters = {c.code: c for c in CatheterModel.objects.order_by("pk")}
+        for sim in self.world.pumps:
+            fill_at = local(self.tz, start, time(8, 0)) - timedelta(days=sim.first_fill_days_ago)
+            fill_at = fill_at.replace(microsecond=0)
+            implanted = fill_at.astimezone(self.tz).date() - timedelta(days=sim.implanted_days_before_fill)
+            nurse = self.nurses[sim.index % NURSES]
+            with clock.replaying(local(self.tz, implanted, time(7, 0))):
+                patient = patient_create(
+                    actor=nurse,
+                    clinic=self.clinic,
+                    mrn=f"SIM-{sim.index:05d}",
+                    given_name=f"Patient{sim.index}",
+                    family_name="Simulated",
+                    birth_date=sim.birth,
+                    spasticity_origin=sim.origin,
+                    email=f"patient{sim.index}@sim.example",
+                    communication_consent=sim.consent,
+                )
+                if sim.caregiver:
+                    caregiver_create(
+                        actor=nurse,
+                        patient=patient,
+                        name=f"Carer {sim.index}",
+                        relation="spouse",
+                        email=f"carer{sim.index}@sim.example",
+                        communication_consent=True,
+                    )
+                pump = pump_create(
+                    actor=nurse,
+                    patient=patient,
+                    model=models[sim.model],
+                    serial_number=f"SIM{sim.index:06d}",
+                    implanted_on=implanted,
+                    catheter_model=catheters[sim.catheter],
+                    catheter_length_cm=Decimal(sim.catheter_cm),
+                )
+            # the implant fill (IMPLANT-1) only for a pump implanted that day; else the last
+            # refill before the start, entered as the pump's first fill in this database
+            with clock.replaying(fill_at):
+                refill_record(
+                    actor=nurse,
+                    pump=pump,
+                    performed_at=fill_at,
+                    volume_withdrawn_ml=Decimal(0),
+                    volume_added_ml=Decimal(str(sim.reservoir_ml)),
+                    concentration_mcg_per_ml=Decimal(sim.concentration),
+                    prescription={"mode": "simple_continuous", "daily_dose_mcg": str(sim.dose_mcg)},
+                    reason="simulation: fill before the start",
+                )
+            sim.pump_pk = pump.pk
+            sim.filled_at = fill_at
+            sim.volume_after_fill = sim.reservoir_ml
+            self.by_pk[pump.pk] = sim
+
+    def _close(self, day: date, why: str) -> None:
+        if day in self.closures:
+            return
+        save_audited(
+            ClinicClosure(clinic=self.clinic, date=day, reason=why), actor=None, reason=f"closure: {why}"
+        )
+        self.closures.add(day)
+
+    # --- the loop --------------------------------------------------------------------------
+
+    def run(self) -> Results:
+        started = wallclock.perf_counter()
+        self.setup()
+        setup_seconds = wallclock.perf_counter() - started
+        holiday_announce, holiday_start = None, None
+        if self.o.holidays:
+            holiday_announce = self.o.start + timedelta(days=max(7, self.o.days // 4))
+            holiday_start = holiday_announce + timedelta(days=42 - holiday_announce.weekday())
+        for n in range(self.o.days):
+            day = self.o.start + timedelta(days=n)
+            self.today = day
+            working = day.isoweekday() in self.clinic.working_days and day not in self.closures
+            if working:
+                self.results.working_days.append(day)
+            with clock.replaying(local(self.tz, day, NIGHTLY)):
+                projections_refresh_all()
+                refill_proposals_run_all()
+                replacement_planning_run_all()
+            self._shortfall_alerts(day)
+            self._planning(day, PLANNING[0])
+            if day == holiday_announce:
+                with clock.replaying(local(self.tz, day, DESK)):
+                    for k in range(14):
+                        self._close(holiday_start + timedelta(days=k), "two-week closure (--holidays)")
+            if working:
+                with clock.replaying(local(self.tz, day, DESK)):
+                    self._desk(day)
+            self._planning(day, PLANNING[1])
+            self._on_call(day)
+            if working:
+                self._visits(day)
+            if working:
+                with clock.replaying(local(self.tz, day, NO_SHOW_DESK)):
+                    self._record_no_shows(day)
+            self._planning(day, PLANNING[2])
+            self._evening(day)
+            mail.outbox = []
+        end = local(self.tz, self.o.start + timedelta(days=self.o.days), time(0, 0))
+        for sim in self.world.pumps:  # still unrefilled at the end
+            if sim.true_alarm_at() < end:
+                self.results.past_alarm.setdefault(sim.index, sim.true_alarm_at())
+            if sim.true_empty_at() < end:
+                self.results.empty.setdefault(sim.index, sim.true_empty_at())
+        self._count(end)
+        total = wallclock.perf_counter() - started
+        self.results.performance = {
+            "wall_seconds": round(total, 1),
+            "setup_seconds": round(setup_seconds, 1),
+            "seconds_per_day": round((total - setup_seconds) / max(1, self.o.days), 3),
+            "database": connection.vendor,
+        }
+        return self.results
+
+    def _planning(self, day: date, at: time) -> None:
+        with clock.replaying(local(self.tz, day, at)):
+            plan_notifications()
+            sends = []
+            delivery.due_claim_all(enqueue=lambda pk, claim: sends.append((pk, claim)))
+            for pk, claim in sends:
+                delivery.notification_send(pk, claim)
+
+    def _working(self, day: date) -> bool:
+        return day.isoweekday() in self.clinic.working_days and day not in self.closures
+
+    def _working_days_after(self, day: date, count: int) -> date:
+        while count > 0:
+            day += timedelta(days=1)
+            if self._working(day):
+                count -= 1
+        return day
+
+    def _booked_on(self, day: date) -> int:
+        return Appointment.objects.filter(
+            pump__patient__clinic=self.clinic, kind="refill", status=AppointmentStatus.BOOKED, day=day
+        ).count()
+
+    def _time_for(self, day: date) -> time:
+        n = self._booked_on(day)
+        minutes = 9 * 60 + (n * 15) % (8 * 60)
+        return time(minutes // 60, minutes % 60)
+
+    def _free_day(
+        self, first: date, last: date, avoid: date | None = None, slots: int | None = None
+    ) -> date | None:
+        """The latest working day in [first, last] with a free slot (a nurse's choice: she
+        counts the bookings, not the job's proposals)."""
+        slots = slots or self.world.slots_per_day
+        day = last
+        while day >= first:
+            if self._working(day) and day != avoid and self._booked_on(day) < slots:
+                return day
+            day -= timedelta(days=1)
+        return None
+
+    def _nurse(self, appointment) -> object:
+        return self.nurses[appointment.pump_id % NURSES]
+
+    def _desk(self, day: date) -> None:
+        """08:00: bookings on a day the clinic closed since (the product's alert), cancellations
+        phoned in, moves, then booking proposals."""
+        for appointment in Appointment.objects.filter(
+            pump__patient__clinic=self.clinic, kind="refill", status=AppointmentStatus.BOOKED
+        ).order_by("pk"):
+            plan = self.plans.get(appointment.pk)
+            if plan is None:
+                continue
+            if appointment.day >= day and not self._working(appointment.day):
+                # APPOINTMENT_DAY_CLOSED: the nurse moves it (latest free working day before
+                # refill-by, else the earliest working day) and tells the patient
+                refill_by = PumpProjection.objects.get(pump_id=appointment.pump_id).refill_by
+                new = (self._free_day(day, refill_by) if refill_by and refill_by >= day else None) or (
+                    self._working_days_after(day, 0 if self._working(day) else 1)
+                )
+                self.visits[appointment.day] = [
+                    v for v in self.visits[appointment.day] if v[0] != appointment.pk
+                ]
+                appointment_book(
+                    actor=self._nurse(appointment), appointment=appointment, day=new, at=self._time_for(new)
+                )
+                plan.changed_on = day
+                if plan.outcome == "late" and plan.act_on is not None:
+                    plan.act_on = plan.act_on + (new - appointment.day)
+                self._schedule_visit(appointment.pk, appointment.pump_id, new, plan)
+                self.results.moved_off_closed_days += 1
+            elif plan.outcome == "cancel" and plan.act_on is not None and plan.act_on <= day:
+                appointment_cancel(
+                    actor=self._nurse(appointment), appointment=appointment, reason="the patient cannot come"
+                )
+                plan.act_on = None
+            elif plan.move_on is not None and plan.move_on <= day and appointment.day > day:
+                refill_by = PumpProjection.objects.get(pump_id=appointment.pump_id).refill_by
+                last = max(refill_by, day + timedelta(days=1)) if refill_by else appointment.day
+                new = self._free_day(day + timedelta(days=1), last, avoid=appointment.day)
+                plan.move_on = None
+                if new is not None:
+                    self.visits[appointment.day] = [
+                        v for v in self.visits[appointment.day] if v[0] != appointment.pk
+                    ]
+                    appointment_book(
+                        actor=self._nurse(appointment),
+                        appointment=appointment,
+                        day=new,
+                        at=self._time_for(new),
+                    )
+                    plan.changed_on = day
+                    self._schedule_visit(appointment.pk, appointment.pump_id, new, plan)
+        for proposal in Appointment.objects.filter(
+            pump__patient__clinic=self.clinic, kind="refill", status=AppointmentStatus.PROPOSED
+        ).order_by("pk"):
+            if proposal.pk not in self.proposal_seen:
+                self.proposal_seen[proposal.pk] = self._working_days_after(day, self.rng.randint(0, 3))
+            if self.proposal_seen[proposal.pk] > day and proposal.day > day:
+                continue
+            self._book(proposal, day)
+
+    def _book(self, proposal, day: date) -> None:
+        target = proposal.day if proposal.day >= day else day
+        if not self._working(target):
+            target = self._working_days_after(day, 0 if self._working(day) else 1)
+        refill_by = PumpProjection.objects.get(pump_id=proposal.pump_id).refill_by
+        over = Alert.objects.filter(
+            pump_id=proposal.pump_id, kind=AlertKind.OVER_CAPACITY, resolved_at__isnull=True
+        ).exists()
+        if (over or self._booked_on(target) >= self.world.slots_per_day) and refill_by and refill_by >= day:
+            # a full day (or the product's over-capacity proposal, on the earliest working
+            # day): the latest free working day before refill-by; none free: the clinic
+            # adds a slot on the latest working day before refill-by (acting on the alert)
+            target = (
+                self._free_day(day, refill_by, avoid=target if not over else None)
+                or self._free_day(day, refill_by, slots=10**6)
+                or target
+            )
+        appointment, _ = appointment_book(
+            actor=self._nurse(proposal), appointment=proposal, day=target, at=self._time_for(target)
+        )
+        r = self.rng.random()
+        plan = Plan(outcome="come", changed_on=day)
+        if r < w.CANCEL_RATE:
+            plan.outcome = "cancel"
+            plan.act_on = max(day, target - timedelta(days=self.rng.randint(1, 7)))
+        elif r < w.CANCEL_RATE + self.o.no_show:
+            plan.outcome = "no_show"
+        elif r < w.CANCEL_RATE + self.o.no_show + w.LATE_RATE:
+            later = [target + timedelta(days=k) for k in range(1, 7 - target.weekday())]
+            later = [d for d in later if d.isocalendar()[1] == target.isocalendar()[1] and self._working(d)]
+            if later:
+                plan.outcome = "late"
+                plan.act_on = later[self.rng.randrange(len(later))]
+        if (
+            plan.outcome in ("come", "late")
+            and self.rng.random() < w.MOVE_RATE
+            and target > day + timedelta(days=2)
+        ):
+            plan.move_on = day + timedelta(days=self.rng.randint(1, (target - day).days - 1))
+        self.plans[appointment.pk] = plan
+        self._schedule_visit(appointment.pk, appointment.pump_id, target, plan)
+
+    def _schedule_visit(self, appointment_pk: int, pump_pk: int, day: date, plan: Plan) -> None:
+        if plan.outcome == "come":
+            self.visits[day].append((appointment_pk, pump_pk))
+        elif plan.outcome == "late" and plan.act_on is not None:
+            shift = plan.act_on - (plan.changed_on or day)
+            come = plan.act_on if plan.act_on > day else day + max(timedelta(days=1), shift)
+            while not self._working(come):
+                come += timedelta(days=1)
+            self.visits[come].append((appointment_pk, pump_pk))
+
+    def _visits(self, day: date) -> None:
+        visits = self.visits.pop(day, [])
+        for n, (appointment_pk, pump_pk) in enumerate(visits):
+            appointment = Appointment.objects.get(pk=appointment_pk)
+            sim = self.by_pk[pump_pk]
+            # booked, or (a late patient) marked no-show since; completed by another refill
+            # (an emergency refill, a late patient of an earlier booking) or cancelled: not coming
+            if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.NO_SHOW):
+                continue
+            if appointment.pk in self.visited:
+                continue
+            plan = self.plans.get(appointment.pk)
+            booked_on = plan.changed_on if plan and plan.changed_on else appointment.day
+            if sim.filled_at.astimezone(self.tz).date() >= booked_on:
+                continue  # refilled since it was booked
+            at = local(self.tz, day, time(10, 0)) + timedelta(minutes=(n * 6) % 360)
+            self._refill(sim, at, appointment)
+            self.visited[appointment.pk] = day
+
+    def _on_call(self, day: date) -> None:
+        """11:00, every day: the on-call nurse answers the escalations the product sends
+        (ALERT-1: refill overdue, past the worst-case alarm, past the projected empty time)
+        and refills the pump that day, open or closed, when the pump's worst-case alarm
+        (as pumpcare shows it) is less than ``ON_CALL_HOURS`` away and it is not booked for
+        today."""
+        now = local(self.tz, day, time(11, 0))
+        for pump_id in (
+            Alert.objects.filter(
+                clinic=self.clinic,
+                kind__in=[AlertKind.REFILL_OVERDUE, AlertKind.PAST_ALARM, AlertKind.PAST_EMPTY],
+                resolved_at__isnull=True,
+            )
+            .order_by("pump_id")
+            .values_list("pump_id", flat=True)
+            .distinct()
+        ):
+            alarm = PumpProjection.objects.get(pump_id=pump_id).low_reservoir_alarm_at_worst_case
+            if alarm is None or alarm > now + timedelta(hours=ON_CALL_HOURS):
+                continue
+            if Appointment.objects.filter(pump_id=pump_id, status=AppointmentStatus.BOOKED, day=day).exists():
+                continue
+            sim = self.by_pk[pump_id]
+            pump_appointment = Appointment(pump=sim_pump(pump_id))
+            self._refill(sim, local(self.tz, day, time(11, 0)), pump_appointment)
+            self.results.emergency_refills.append((sim.index, day.isoformat()))
+
+    def _refill(self, sim: w.SimPump, at: datetime, appointment) -> None:
+        """The nurse withdraws and measures the residual (true + noise) and fills the reservoir."""
+        true_residual = sim.true_volume(at)
+        measured = true_residual + self.rng.uniform(-w.MEASURE_NOISE_ML, w.MEASURE_NOISE_ML)
+        measured = min(max(0.0, measured), sim.reservoir_ml)
+        alarm_at, empty_at = sim.true_alarm_at(), sim.true_empty_at()
+        self.results.margins.append((alarm_at - at).total_seconds() / 86400)
+        if at >= alarm_at:
+            self.results.past_alarm.setdefault(sim.index, alarm_at)
+        if at >= empty_at:
+            self.results.empty.setdefault(sim.index, empty_at)
+        with clock.replaying(at):
+            refill_record(
+                actor=self._nurse(appointment),
+                pump=appointment.pump,
+                performed_at=at,
+                volume_withdrawn_ml=Decimal(str(round(measured, 2))),
+                volume_added_ml=Decimal(str(sim.reservoir_ml)),
+                concentration_mcg_per_ml=Decimal(sim.concentration),
+                prescription={"mode": "simple_continuous", "daily_dose_mcg": str(sim.dose_mcg)},
+                lot_number=f"LOT-{at:%y%m%d}",
+                reason="simulation: refill",
+            )
+        sim.filled_at, sim.volume_after_fill = at, sim.reservoir_ml
+        self.results.refills_per_day[at.astimezone(self.tz).date()] += 1
+
+    def _record_no_shows(self, day: date) -> None:
+        for appointment in Appointment.objects.filter(
+            pump__patient__clinic=self.clinic, kind="refill", status=AppointmentStatus.BOOKED, day=day
+        ).order_by("pk"):
+            plan = self.plans.get(appointment.pk)
+            if plan and plan.outcome in ("no_show", "late") and self.rng.random() < NURSE_RECORDS_NO_SHOW:
+                appointment_no_show(
+                    actor=self._nurse(appointment), appointment=appointment, notes="did not come"
+                )
+
+    def _shortfall_alerts(self, day: date) -> None:
+        """How many days before its refill-by each capacity-shortfall alert came."""
+        for alert in Alert.objects.filter(
+            pk__gt=self.shortfall_seen, kind__in=[AlertKind.OVER_CAPACITY, AlertKind.NO_REFILL_SLOT]
+        ).order_by("pk"):
+            refill_by = PumpProjection.objects.get(pump_id=alert.pump_id).refill_by
+            raised = alert.raised_at.astimezone(self.tz).date()
+            lead = (refill_by - raised).days if refill_by else 0
+            self.results.shortfall_lead_days.append((alert.kind, self.by_pk[alert.pump_id].index, lead))
+            self.shortfall_seen = alert.pk
+
+    def _evening(self, day: date) -> None:
+        """23:00: every pump past its refill-by date without a booked refill, and why."""
+        booked = set(
+            Appointment.objects.filter(
+                pump__patient__clinic=self.clinic, kind="refill", status=AppointmentStatus.BOOKED
+            ).values_list("pump_id", flat=True)
+        )
+        for pump_id in (
+            PumpProjection.objects.filter(refill_by__lt=day)
+            .order_by("pump_id")
+            .values_list("pump_id", flat=True)
+        ):
+            if pump_id in booked:
+                continue
+            last = Appointment.objects.filter(pump_id=pump_id, kind="refill").order_by("-pk").first()
+            if last is None:
+                reason = "no appointment"
+            elif last.status == AppointmentStatus.PROPOSED:
+                earlier = (
+                    Appointment.objects.filter(pump_id=pump_id, kind="refill", pk__lt=last.pk)
+                    .order_by("-pk")
+                    .values_list("status", flat=True)
+                    .first()
+                )
+                reason = (
+                    f"proposed, not booked yet (after a {earlier})"
+                    if earlier in ("no_show", "cancelled")
+                    else "proposed, not booked yet"
+                )
+            else:
+                reason = f"last appointment {last.status}"
+            self.results.unbooked.setdefault(self.by_pk[pump_id].index, []).append((day, reason))
+
+    # --- counting ----------------------------------------------------------------------------
+
+    def _count(self, end: datetime) -> None:
+        r = self.results
+        alerts = Counter(Alert.objects.order_by("pk").values_list("kind", flat=True))
+        sent = list(
+            Notification.objects.filter(status=NotificationStatus.SENT)
+            .order_by("pk")
+            .values_list("recipient", "kind", "event_slot", "due_at", "subject")
+        )
+        keys = Counter(
+            (recipient, kind, slot, due.astimezone(self.tz).date())
+            for recipient, kind, slot, due, _ in sent
+            if kind in (NotificationKind.REFILL_REMINDER, NotificationKind.REPLACEMENT_REMINDER)
+        )
+        duplicates = sorted(f"{k[0]} {k[1]} {k[2]} due {k[3]}" for k, n in keys.items() if n > 1)
+        per_patient = Counter(
+            recipient
+            for recipient, kind, *_ in sent
+            if kind == NotificationKind.REFILL_REMINDER and recipient.startswith("patient:")
+        )
+        lost = self._lost(end)
+        # the pumps that would have been missed had nobody acted: those proposed on a full day
+        shortfall = sorted({pump for kind, pump, _ in r.shortfall_lead_days})
+        leads = [lead for _, _, lead in r.shortfall_lead_days]
+        reasons = Counter(reason for rows in r.unbooked.values() for _, reason in rows)
+        r.figures = {
+            "pumps": self.o.pumps,
+            "days": self.o.days,
+            "seed": self.o.seed,
+            "capacity": self.o.capacity,
+            "no_show": self.o.no_show,
+            "holidays": self.o.holidays,
+            "slots_per_day": r.slots_per_day,
+            "expected_refills_per_working_day": round(r.demand_per_working_day, 2),
+            "refills": len(r.margins),
+            "pumps_past_alarm": len(r.past_alarm),
+            "pumps_empty": len(r.empty),
+            "pumps_past_refill_by_unbooked": len(r.unbooked),
+            "pump_days_past_refill_by_unbooked": sum(len(v) for v in r.unbooked.values()),
+            "past_refill_by_reasons": dict(sorted(reasons.items())),
+            "past_refill_by_unbooked_pumps": [
+                f"pump {index}: {rows[0][0]}..{rows[-1][0]} ({len(rows)} days): {rows[-1][1]}"
+                for index, rows in sorted(r.unbooked.items())
+            ],
+            "margin_days_min": round(min(r.margins), 2) if r.margins else None,
+            "margin_days_median": round(sorted(r.margins)[len(r.margins) // 2], 2) if r.margins else None,
+            "alerts_by_kind": dict(sorted(alerts.items())),
+            "shortfall_alerts": len(leads),
+            "shortfall_lead_days_min": min(leads) if leads else None,
+            "shortfall_lead_days_median": sorted(leads)[len(leads) // 2] if leads else None,
+            "shortfall_alerts_by_lead": {
+                "overdue (refill-by today or passed)": sum(1 for lead in leads if lead <= 0),
+                "1-6 days before refill-by": sum(1 for lead in leads if 0 < lead < 7),
+                "7+ days before refill-by": sum(1 for lead in leads if lead >= 7),
+            },
+            "pumps_that_would_have_been_missed": shortfall,
+            "reminders_sent": sum(per_patient.values()),
+            "reminders_per_patient_max": max(per_patient.values()) if per_patient else 0,
+            "reminders_per_patient_mean": round(sum(per_patient.values()) / max(1, len(per_patient)), 2),
+            "duplicate_reminders": len(duplicates),
+            "duplicate_reminder_keys": duplicates[:20],
+            "lost_reminders": len(lost),
+            "reminders_checked_against_the_truth": r.reminders_checked,
+            "lost_reminder_keys": lost[:20],
+            "notifications_by_kind": dict(sorted(Counter(kind for _, kind, *_ in sent).items())),
+            "emails_not_sent_by_status": dict(
+                sorted(
+                    Counter(
+                        Notification.objects.filter(due_at__lte=end)
+                        .exclude(status__in=[NotificationStatus.SENT, NotificationStatus.CANCELLED])
+                        .values_list("status", flat=True)
+                    ).items()
+                )
+            ),
+            "refill_failures": r.refill_failures,
+            "bookings_moved_off_closed_days": r.moved_off_closed_days,
+            "emergency_refills_on_escalation": len(r.emergency_refills),
+            "emergency_refill_pumps": [f"{index} on {day}" for index, day in r.emergency_refills],
+        }
+        r.weekly = self._weekly()
+
+    def _lost(self, end: datetime) -> list[str]:
+        """A reminder due and never sent, nor cancelled with a reason: (1) rows of the outbox
+        due before the end and still pending/sending/failed, or cancelled without a reason;
+        (2) from the truth: every refill appointment the patient came to on its day, for each
+        consenting person and each reminder day on or after its last booking or move, must
+        have a sent reminder naming its slot, due that day."""
+        lost = [
+            f"row {pk} {recipient} {kind} due {due:%Y-%m-%d %H:%M}Z {status} {why}"
+            for pk, recipient, kind, due, status, why in Notification.objects.filter(
+                kind__in=[NotificationKind.REFILL_REMINDER, NotificationKind.REPLACEMENT_REMINDER],
+                due_at__lte=end,
+            )
+            .filter(status__in=["pending", "sending", "failed"])
+            .order_by("pk")
+            .values_list("pk", "recipient", "kind", "due_at", "status", "status_reason")
+        ]
+        lost += [
+            f"row {pk} {recipient} cancelled without a reason"
+            for pk, recipient in Notification.objects.filter(status="cancelled", status_reason="")
+            .order_by("pk")
+            .values_list("pk", "recipient")
+        ]
+        days_before = list(self.clinic.reminder_days_before)
+        for appointment in (
+            Appointment.objects.filter(pk__in=list(self.visited), status=AppointmentStatus.COMPLETED)
+            .select_related("pump__patient")
+            .order_by("pk")
+        ):
+            if self.visited[appointment.pk] != appointment.day:
+                continue
+            plan = self.plans.get(appointment.pk)
+            sim = self.by_pk[appointment.pump_id]
+            people = []
+            if sim.consent:
+                people.append(f"patient:{appointment.pump.patient_id}")
+            if sim.caregiver:
+                people += [
+                    f"caregiver:{c}"
+                    for c in appointment.pump.patient.caregivers.order_by("pk").values_list("pk", flat=True)
+                ]
+            slot = appointment.day.isoformat() + (f" {appointment.time:%H:%M}" if appointment.time else "")
+            rows = {
+                (recipient, due.astimezone(self.tz).date())
+                for recipient, due in Notification.objects.filter(
+                    subject=f"appointment:{appointment.pk}", status=NotificationStatus.SENT, event_slot=slot
+                ).values_list("recipient", "due_at")
+            }
+            for n in days_before:
+                due_on = appointment.day - timedelta(days=n)
+                if plan is None or plan.changed_on is None or due_on < plan.changed_on:
+                    continue
+                for person in people:
+                    self.results.reminders_checked += 1
+                    if (person, due_on) not in rows:
+                        lost.append(
+                            f"appointment {appointment.pk} {person} {n} days before {slot}: never sent"
+                        )
+        return lost
+
+    def _weekly(self) -> dict:
+        """Per ISO week from the start: refills, slot utilisation, alerts raised."""
+        weeks: dict[int, dict] = {}
+        for n in range(self.o.days):
+            day = self.o.start + timedelta(days=n)
+            weeks.setdefault(
+                n // 7,
+                {
+                    "week": n // 7 + 1,
+                    "monday": (self.o.start + timedelta(days=7 * (n // 7))).isoformat(),
+                    "refills": 0,
+                    "slots": 0,
+                    "alerts": Counter(),
+                },
+            )
+        for day in self.results.working_days:
+            weeks[(day - self.o.start).days // 7]["slots"] += self.world.slots_per_day
+        for day, count in self.results.refills_per_day.items():
+            index = (day - self.o.start).days // 7
+            if index in weeks:
+                weeks[index]["refills"] += count
+        for kind, raised in Alert.objects.order_by("pk").values_list("kind", "raised_at"):
+            index = (raised.astimezone(self.tz).date() - self.o.start).days // 7
+            if index in weeks:
+                weeks[index]["alerts"][kind] += 1
+        out = []
+        for index in sorted(weeks):
+            week = weeks[index]
+            week["utilisation"] = round(week["refills"] / week["slots"], 3) if week["slots"] else None
+            week["alerts"] = dict(sorted(week["alerts"].items()))
+            out.append(week)
+        return {"weeks": out}
+
+
+def sim_pump(pk: int) -> Pump:
+    return Pump.objects.get(pk=pk)
+
+
+def w_tz():
+    return Clinic(timezone=w.TIMEZONE).tz

@@ -1,0 +1,87 @@
+"""The clinic simulation (issue 14): a seeded clinic played day by day on the real services
+and jobs misses no refill, sends no reminder twice and loses none; the same seed gives the
+same figures; the report is a page with charts; a clinic short of slots is told early.
+
+Each run is ``manage.py simulate_clinic`` in a subprocess on the in-memory SQLite database
+the command creates (Django's test database machinery): the runs start together, so the
+module takes about as long as its longest run, and no run touches the test database."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+RUNS = {
+    "main": ["--pumps", "50", "--days", "90", "--seed", "1"],
+    "again_a": ["--pumps", "10", "--days", "20", "--seed", "7"],
+    "again_b": ["--pumps", "10", "--days", "20", "--seed", "7"],
+    "short": ["--pumps", "40", "--days", "45", "--seed", "1", "--capacity", "0.8"],
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "pumpcare.test_settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('unused')}/never-opened.sqlite3",
+    }
+    started = {}
+    for name, args in RUNS.items():
+        report = tmp_path_factory.mktemp(name)
+        started[name] = (
+            report,
+            subprocess.Popen(
+                [sys.executable, "manage.py", "simulate_clinic", *args, "--report", str(report)],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            ),
+        )
+    done = {}
+    for name, (report, process) in started.items():
+        output, _ = process.communicate(timeout=600)
+        assert process.returncode == 0, output
+        done[name] = (report, output, json.loads((report / "summary.json").read_text()))
+    return done
+
+
+def test_a_seeded_clinic_misses_no_refill_and_no_reminder(runs):
+    _, output, summary = runs["main"]
+    figures = summary["figures"]
+    assert figures["refills"] > 50, output
+    assert figures["pumps_past_alarm"] == 0, output
+    assert figures["pumps_empty"] == 0, output
+    assert figures["duplicate_reminders"] == 0, output
+    assert figures["lost_reminders"] == 0, output
+    assert figures["reminders_checked_against_the_truth"] > 50, output
+    assert figures["reminders_sent"] > 0, output
+    assert figures["margin_days_min"] > 0, output
+
+
+def test_the_same_seed_gives_the_same_figures(runs):
+    assert runs["again_a"][2]["figures"] == runs["again_b"][2]["figures"]
+    assert runs["again_a"][2]["weekly"] == runs["again_b"][2]["weekly"]
+
+
+def test_the_report_is_a_page_with_inline_charts(runs):
+    report, output, _ = runs["main"]
+    page = (report / "index.html").read_text()
+    assert page.count("<svg") == 3
+    assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+    assert "pumps that ran empty" in output
+
+
+def test_a_clinic_short_of_slots_is_told_early(runs):
+    _, output, summary = runs["short"]
+    figures = summary["figures"]
+    assert figures["alerts_by_kind"].get("over_capacity", 0) > 0, output
+    assert figures["pumps_that_would_have_been_missed"], output
+    assert figures["pumps_past_alarm"] == 0 and figures["pumps_empty"] == 0, output
