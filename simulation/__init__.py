@@ -1,4 +1,4 @@
-"""A day-by-day simulation of a clinic using pumpcare (issue 14): the real services and the
+"""A day-by-day simulation of a clinic using pumpcare: the real services and the
 real periodic jobs on a travelling clock, against a fresh database, measured against the
 truth that only the simulator knows (each pump's true flow and reservoir).
 

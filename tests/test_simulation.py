@@ -1,4 +1,4 @@
-"""The clinic simulation (issue 14): a seeded clinic played day by day on the real services
+"""The clinic simulation: a seeded clinic played day by day on the real services
 and jobs misses no refill, sends no reminder twice and loses none; the same seed gives the
 same figures; the report is a page with charts; a clinic short of slots is told early.
 
