@@ -92,7 +92,10 @@ class ClosureSerializer(ModelSerializer):
 
 class ClosureCreateSerializer(serializers.Serializer):
     date = DateField(help_text="The day the clinic is closed (today or later)")
-    reason = serializers.CharField(max_length=200, help_text="Why the clinic is closed (nurses read it)")
+    # blank is left to the service, which says what is missing in words
+    reason = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, help_text="Why the clinic is closed (required)"
+    )
 
 
 class ClinicSerializer(ModelSerializer):

@@ -58,9 +58,7 @@ def taken(clinic, *days):
 
 
 @pytest.mark.rule("LRA-5")
-def test_a_no_show_on_the_refill_by_day_is_proposed_again_and_bookable_the_next_day(
-    clinic, api, monkeypatch
-):
+def test_a_no_show_on_the_refill_by_day_is_proposed_again_and_bookable_the_next_day(clinic, api, monkeypatch):
     pump = new_pump(clinic, api)
     assert PumpProjection.objects.get(pump=pump).refill_by == REFILL_BY
     clock_at(monkeypatch, at(REFILL_BY))
