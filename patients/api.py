@@ -151,7 +151,7 @@ class ClinicViewSet(
 
     @extend_schema(methods=["GET"], request=None, responses=ClosureSerializer(many=True))
     @extend_schema(methods=["POST"], request=ClosureCreateSerializer, responses={201: ClosureSerializer})
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def closures(self, request, code=None):
         """The clinic's closures from today on (GET); the clinic's admin closes a day (POST):
         LRA-5 re-plans the proposals on it and alerts its bookings before the answer."""
@@ -162,7 +162,7 @@ class ClinicViewSet(
             return Response(ClosureSerializer(closures, many=True).data)
         data = validated(ClosureCreateSerializer, request)
         closure = services.closure_add(
-            actor=request.user, clinic=clinic, day=data["date"], reason=data["reason"]
+            actor=request.user, clinic=clinic, day=data["date"], reason=data.get("reason", "")
         )
         return Response(ClosureSerializer(closure).data, status=status.HTTP_201_CREATED)
 
@@ -174,9 +174,7 @@ class ClinicViewSet(
             OpenApiParameter("reason", str, description="Why the day is open again (kept in the history)"),
         ],
     )
-    @action(
-        detail=True, methods=["delete"], url_path=r"closures/(?P<day>\d{4}-\d{2}-\d{2})", url_name="closure"
-    )
+    @action(detail=True, methods=["delete"], url_path=r"closures/(?P<day>[^/]+)", url_name="closure")
     def closure(self, request, code=None, day=None):
         """The clinic's admin reopens a closed day (a day in the past stays as history)."""
         clinic = self.get_object()
@@ -185,7 +183,7 @@ class ClinicViewSet(
         except ValueError:  # 2027-02-30
             parsed = None
         if parsed is None:
-            raise NotFound(f"{day} is not a date", code="not_found")
+            raise NotFound("the day in the address is not a date (YYYY-MM-DD)", code="not_found")
         reason = Query(request.query_params).text("reason") or ""
         services.closure_remove(actor=request.user, clinic=clinic, day=parsed, reason=reason)
         return Response(status=status.HTTP_204_NO_CONTENT)

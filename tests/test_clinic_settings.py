@@ -107,6 +107,7 @@ def test_a_closure_in_the_past_a_duplicate_or_without_a_reason_is_refused_and_wr
         ({"date": "2026-11-25", "reason": "late"}, "date", "25 Nov 2026 is in the past"),
         ({"date": "2026-12-24", "reason": "again"}, "date", "already closed on 24 Dec 2026 (holiday)"),
         ({"date": "2026-12-28", "reason": "  "}, "reason", "required"),
+        ({"date": "2026-12-28"}, "reason", "required"),
         ({"date": "2026-02-30", "reason": "x"}, "date", "Date has wrong format"),
     ]
     for body, field, words in cases:

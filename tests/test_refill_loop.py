@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 
 import therapy
 from alerts.models import Alert, AlertKind
@@ -138,7 +139,7 @@ def test_a_full_window_proposes_the_latest_earlier_free_working_day(clinic, api)
 
 @pytest.mark.rule("LRA-5")
 def test_a_closure_added_after_booking_alerts_at_once_and_its_bookings_can_be_moved_or_lapse(
-    clinic, api, admin_user, monkeypatch, django_capture_on_commit_callbacks
+    clinic, api, nurse, admin_user, monkeypatch, django_capture_on_commit_callbacks
 ):
     kept = new_pump(clinic, api, family_name="Kept")
     moved = new_pump(clinic, api, family_name="Moved")
@@ -160,6 +161,12 @@ def test_a_closure_added_after_booking_alerts_at_once_and_its_bookings_can_be_mo
     for pump in (kept, moved):
         alert = Alert.objects.get(pump=pump, kind=AlertKind.APPOINTMENT_DAY_CLOSED, resolved_at__isnull=True)
         assert "14 Dec 2026" in alert.text and "move it" in alert.text
+    # and the worklist says so on each row
+    rows = api.get("/api/v1/worklist/?clinic=HOME").json()["results"]
+    assert {row["pump"]["id"] for row in rows if row["flags"]["booked_on_closed_day"]} == {kept.pk, moved.pk}
+    page = Client()
+    page.force_login(nurse)
+    assert page.get("/clinics/HOME/worklist/").content.decode().count("clinic closed that day: move it") == 2
     # no working day is left before refill-by (10, 11 and 14 closed, 12-13 a weekend): overdue,
     # so moving to Tuesday 15 is not refused
     response = api.post(
