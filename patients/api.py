@@ -6,15 +6,37 @@ another clinic's object answers 404.
 
 from __future__ import annotations
 
+from django.utils.dateparse import parse_date
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from pumpcare.inputs import CODE_REGEX, CODE_REGEX_NO_DOT, ModelSerializer, Query, text_problem
+from pumpcare import clock
+from pumpcare.inputs import (
+    CODE_REGEX,
+    CODE_REGEX_NO_DOT,
+    DateField,
+    ModelSerializer,
+    Query,
+    text_problem,
+    validated,
+)
 
 from . import selectors, services
-from .models import Caregiver, CatheterModel, Clinic, Drug, Patient, Pump, PumpModel, PumpStatus
+from .models import (
+    Caregiver,
+    CatheterModel,
+    Clinic,
+    ClinicClosure,
+    Drug,
+    Patient,
+    Pump,
+    PumpModel,
+    PumpStatus,
+)
 from .permissions import IsClinicStaffOrCatalogEditor, clinics_of
 
 # PositiveSmallIntegerField's range on PostgreSQL, stated so the schema does not depend on
@@ -62,6 +84,20 @@ class ScopedPatientField(serializers.PrimaryKeyRelatedField):
 # --- clinics ---------------------------------------------------------------------------
 
 
+class ClosureSerializer(ModelSerializer):
+    class Meta:
+        model = ClinicClosure
+        fields = ["date", "reason"]
+
+
+class ClosureCreateSerializer(serializers.Serializer):
+    date = DateField(help_text="The day the clinic is closed (today or later)")
+    # blank is left to the service, which says what is missing in words
+    reason = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, help_text="Why the clinic is closed (required)"
+    )
+
+
 class ClinicSerializer(ModelSerializer):
     closures = serializers.SerializerMethodField()
     reason = REASON
@@ -75,6 +111,7 @@ class ClinicSerializer(ModelSerializer):
             "emergency_phone",
             "safety_margin_days",
             "working_days",
+            "refill_slots_per_day",
             "closures",
             "phone",
             "address",
@@ -84,7 +121,7 @@ class ClinicSerializer(ModelSerializer):
             "reason",
         ]
         read_only_fields = ["code"]
-        extra_kwargs = {"safety_margin_days": SMALL}
+        extra_kwargs = {"safety_margin_days": SMALL, "refill_slots_per_day": {**SMALL, "min_value": 1}}
 
     @extend_schema_field(serializers.ListField(child=serializers.DictField()))
     def get_closures(self, clinic):
@@ -100,7 +137,7 @@ class ClinicViewSet(
     queryset = Clinic.objects.none()  # for the schema; get_queryset scopes
     lookup_field = "code"
     lookup_value_regex = CODE_REGEX_NO_DOT
-    http_method_names = ["get", "patch", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
         return clinics_of(self.request.user).prefetch_related("closures")
@@ -111,6 +148,45 @@ class ClinicViewSet(
         serializer.instance = services.clinic_update(
             actor=self.request.user, clinic=serializer.instance, changes=changes, reason=reason
         )
+
+    @extend_schema(methods=["GET"], request=None, responses=ClosureSerializer(many=True))
+    @extend_schema(methods=["POST"], request=ClosureCreateSerializer, responses={201: ClosureSerializer})
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
+    def closures(self, request, code=None):
+        """The clinic's closures from today on (GET); the clinic's admin closes a day (POST):
+        LRA-5 re-plans the proposals on it and alerts its bookings before the answer."""
+        clinic = self.get_object()
+        if request.method == "GET":
+            today = clock.now().astimezone(clinic.tz).date()
+            closures = clinic.closures.filter(date__gte=today)
+            return Response(ClosureSerializer(closures, many=True).data)
+        data = validated(ClosureCreateSerializer, request)
+        closure = services.closure_add(
+            actor=request.user, clinic=clinic, day=data["date"], reason=data.get("reason", "")
+        )
+        return Response(ClosureSerializer(closure).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None,
+        responses={204: None},
+        parameters=[
+            OpenApiParameter("day", OpenApiTypes.DATE, OpenApiParameter.PATH),
+            OpenApiParameter("reason", str, description="Why the day is open again (kept in the history)"),
+        ],
+    )
+    @action(detail=True, methods=["delete"], url_path=r"closures/(?P<day>[^/]+)", url_name="closure")
+    def closure(self, request, code=None, day=None):
+        """The clinic's admin reopens a closed day (a day in the past stays as history)."""
+        clinic = self.get_object()
+        try:
+            parsed = parse_date(day)
+        except ValueError:  # 2027-02-30
+            parsed = None
+        if parsed is None:
+            raise NotFound("the day in the address is not a date (YYYY-MM-DD)", code="not_found")
+        reason = Query(request.query_params).text("reason") or ""
+        services.closure_remove(actor=request.user, clinic=clinic, day=parsed, reason=reason)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- patients and caregivers -----------------------------------------------------------

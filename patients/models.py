@@ -77,10 +77,6 @@ class Clinic(models.Model):
     safety_margin_days = models.PositiveSmallIntegerField(
         default=7, help_text="LRA-4: days between the worst-case alarm date and the refill-by date"
     )
-    scheduling_window_days = models.PositiveSmallIntegerField(
-        default=7,
-        help_text="LRA-5: a refill is proposed on the latest open working day this close to refill-by",
-    )
     refill_slots_per_day = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="refill appointments the clinic can take a day; empty: no limit"
     )

@@ -13,7 +13,9 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import NotFound
 
+import therapy
 from pumpcare import clock
 from pumpcare.inputs import text_problem
 
@@ -21,6 +23,7 @@ from .models import (
     Caregiver,
     CatheterModel,
     Clinic,
+    ClinicClosure,
     Drug,
     Patient,
     Pump,
@@ -29,6 +32,7 @@ from .models import (
     StaffMembership,
 )
 from .permissions import (
+    ADMINS,
     PATIENT_WRITERS,
     PUMP_WRITERS,
     admin_clinics,
@@ -86,6 +90,57 @@ def clinic_update(*, actor, clinic: Clinic, changes: dict, reason: str) -> Clini
     apply_changes(clinic, changes, actor=actor, reason=reason)
     _refresh_projections(Pump.objects.filter(patient__clinic=clinic))
     return clinic
+
+
+def _clinic_today(clinic: Clinic) -> date:
+    return clock.now().astimezone(clinic.tz).date()
+
+
+@transaction.atomic
+def closure_add(*, actor, clinic: Clinic, day: date, reason: str) -> ClinicClosure:
+    """The clinic's admin closes the clinic for a day (LRA-5: the proposals on it are made
+    again and its bookings alerted once this commits: ``scheduling.proposals``). A day in the
+    past or one already closed is refused; the reason is required (nurses read it)."""
+    require_role(actor, clinic, ADMINS, "Closing the clinic for a day")
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "is required: say why the clinic is closed that day"})
+    if day < _clinic_today(clinic):
+        raise ValidationError(
+            {"date": f"{therapy.day_text(day)} is in the past: a closure is for today or a later day"}
+        )
+    existing = ClinicClosure.objects.filter(clinic=clinic, date=day).first()
+    if existing is not None:
+        raise ValidationError(
+            {
+                "date": f"the clinic is already closed on {therapy.day_text(day)}"
+                + (f" ({existing.reason})" if existing.reason else "")
+                + ": remove that closure first to change its reason"
+            }
+        )
+    closure = ClinicClosure(clinic=clinic, date=day, reason=reason.strip())
+    save_audited(closure, actor=actor, reason=f"closure added: {closure.reason}")
+    return closure
+
+
+@transaction.atomic
+def closure_remove(*, actor, clinic: Clinic, day: date, reason: str = "") -> None:
+    """The clinic's admin reopens a closed day (LRA-5: proposals may fall on it again once
+    this commits). A closure that does not exist is a 404; one in the past is history and
+    stays."""
+    require_role(actor, clinic, ADMINS, "Reopening a closed day")
+    closure = ClinicClosure.objects.select_for_update().filter(clinic=clinic, date=day).first()
+    if closure is None:
+        raise NotFound(
+            f"the clinic {clinic.code} has no closure on {therapy.day_text(day)}", code="not_found"
+        )
+    if day < _clinic_today(clinic):
+        raise ValidationError(
+            {"date": f"{therapy.day_text(day)} is in the past: a past closure is kept as history"}
+        )
+    _check_text(closure, reason or "")
+    closure._history_user = actor
+    closure._change_reason = f"closure removed: {reason}" if reason else "closure removed"
+    closure.delete()
 
 
 @transaction.atomic

@@ -257,6 +257,9 @@ class WorklistFlagsSerializer(serializers.Serializer):
     daylight_saving_warning = serializers.BooleanField()
     tolerance_not_configured = serializers.BooleanField()
     card_stale = serializers.BooleanField(help_text="REFILL-4: the emergency card must be reissued")
+    booked_on_closed_day = serializers.BooleanField(
+        help_text="LRA-5: the refill is booked on a day the clinic no longer works: move it"
+    )
 
 
 class WorklistItemSerializer(serializers.Serializer):

@@ -162,6 +162,11 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
             pump_id__in=ids, kind=AppointmentKind.REFILL, status__in=OPEN_STATUSES
         ).select_related("nurse", "pump__patient__clinic", "pump__projection")
     }
+    # LRA-5: a booking on a day the clinic stopped working stays until a nurse moves it
+    weekdays = set(clinic.working_days)
+    closures = set(
+        clinic.closures.filter(date__gte=now.astimezone(clinic.tz).date()).values_list("date", flat=True)
+    )
     rows = []
     for pump in pumps:
         projection = getattr(pump, "projection", None)
@@ -209,6 +214,11 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
                     "daylight_saving_warning": bool(codes & DST_CODES),
                     "tolerance_not_configured": "tolerance_not_configured" in codes,
                     "card_stale": pump.pk in stale_cards,
+                    "booked_on_closed_day": bool(
+                        appointment
+                        and appointment.status == AppointmentStatus.BOOKED
+                        and (appointment.day.isoweekday() not in weekdays or appointment.day in closures)
+                    ),
                 },
                 "warnings": warnings,
             }

@@ -78,6 +78,9 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("clinic-list", "GET"): ANY_CLINIC_STAFF,
     ("clinic-detail", "GET"): HOME,
     ("clinic-detail", "PATCH"): ADMINS,
+    ("clinic-closures", "GET"): HOME,
+    ("clinic-closures", "POST"): ADMINS,
+    ("clinic-closure", "DELETE"): ADMINS,
     ("patient-list", "GET"): ANY_CLINIC_STAFF,
     ("patient-list", "POST"): HOME,
     ("patient-detail", "GET"): HOME,
@@ -183,6 +186,10 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("web:appointment-cancel", "GET"): HOME,
     ("web:appointment-cancel", "POST"): HOME,
     ("web:alert-ack", "POST"): HOME,
+    ("web:clinic-settings", "GET"): HOME,  # read by the staff, changed by the admin
+    ("web:clinic-settings", "POST"): ADMINS,
+    ("web:clinic-closure-add", "POST"): ADMINS,
+    ("web:clinic-closure-remove", "POST"): ADMINS,
 }
 
 # Where a token in the URL, not a login, grants the read: the holder sees HOME's data.
@@ -235,6 +242,8 @@ PARAMS = {
     "patient-screening-trial": lambda w: ({"patient_id": w.patient2.pk}, {}),
     "web:screening": lambda w: ({"patient_id": w.patient2.pk}, {}),
     "worklist": lambda w: ({}, {"clinic": "HOME"}),
+    "clinic-closure": lambda w: ({"code": "HOME", "day": "2026-12-24"}, {}),
+    "web:clinic-closure-remove": lambda w: ({"code": "HOME", "day": "2026-12-24"}, {}),
     "web:switch-clinic": lambda w: ({}, {"clinic": "HOME"}),
 }
 
@@ -272,6 +281,13 @@ CATALOG = {"source": "checked against labeling", "reason": "matrix"}
 
 BODIES = {
     ("clinic-detail", "PATCH"): lambda w: {"safety_margin_days": 10, "reason": "policy"},
+    ("clinic-closures", "POST"): lambda w: {"date": "2026-12-28", "reason": "training"},
+    ("web:clinic-settings", "POST"): lambda w: {
+        "refill_slots_per_day": "3",
+        "working_days": ["1", "2", "3", "4", "5"],
+        "reason": "more nurses",
+    },
+    ("web:clinic-closure-add", "POST"): lambda w: {"date": "2026-12-28", "reason": "training"},
     ("patient-list", "POST"): lambda w: {
         "clinic": "HOME",
         "mrn": "NEW-1",
@@ -428,11 +444,11 @@ def url_of(route: Route, world) -> str:
 def seed_clinic(code: str):
     """A clinic with its four roles, a patient with a caregiver and the physician printed on
     the card, a pump filled ten days ago, a booked refill today, an open alert, a failed
-    notification, a calendar feed, a card text of its own, and a second patient without a
-    pump; its records say the clinic's ``WORDS``."""
+    notification, a calendar feed, a card text of its own, a closure on 24 December, and a
+    second patient without a pump; its records say the clinic's ``WORDS``."""
     from alerts.models import Alert, Notification
     from cards.models import CardSettings, CardText, PatientPhysician
-    from patients.models import Caregiver, Drug, PumpModel
+    from patients.models import Caregiver, ClinicClosure, Drug, PumpModel
     from scheduling.models import Appointment, CalendarFeed
     from tests.factories import ClinicFactory, MembershipFactory, PatientFactory, PumpFactory
     from tests.helpers import fill
@@ -497,6 +513,7 @@ def seed_clinic(code: str):
         status="failed",
     )
     feed = CalendarFeed.objects.create(clinic=clinic, created_by=users["admin"])
+    ClinicClosure.objects.create(clinic=clinic, date=date(2026, 12, 24), reason="holiday")
     return SimpleNamespace(
         clinic=clinic,
         users=users,

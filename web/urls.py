@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.decorators.http import require_http_methods
 
-from .views import alerts, appointments, cards, home, lifecycle, pump, refill, screening, worklist
+from .views import alerts, appointments, cards, clinic, home, lifecycle, pump, refill, screening, worklist
 
 app_name = "web"
 
@@ -21,6 +21,11 @@ urlpatterns = [
     path("clinics/switch/", home.switch_clinic, name="switch-clinic"),
     path("clinics/<code:code>/worklist/", worklist.worklist_page, name="worklist"),
     path("clinics/<code:code>/alerts/", worklist.clinic_alerts, name="alerts"),
+    path("clinics/<code:code>/settings/", clinic.clinic_settings, name="clinic-settings"),
+    path("clinics/<code:code>/closures/", clinic.closure_add, name="clinic-closure-add"),
+    path(
+        "clinics/<code:code>/closures/<str:day>/remove/", clinic.closure_remove, name="clinic-closure-remove"
+    ),
     path("pumps/<int:pump_id>/", pump.pump_page, name="pump"),
     path("clinics/<code:code>/stale-cards.pdf", cards.stale_cards, name="stale-cards"),
     path("pumps/<int:pump_id>/card.pdf", cards.pump_card, name="pump-card"),
