@@ -25,7 +25,7 @@ from therapy import (
     time_at_volume,
     volume_at,
 )
-from therapy.projection import clock_warnings
+from therapy.projection import _minutes, clock_warnings, period_at
 
 NEW_YORK = ZoneInfo("America/New_York")
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")
@@ -612,3 +612,81 @@ def test_clock_warnings_directly():
     assert clock_warnings(flex, NEW_YORK, start, t("2026-10-31T12:00Z")) == []
     # a zone without daylight saving never warns
     assert clock_warnings(TherapyPeriod(start, flex.prescription, 0), UTC, start, end) == []
+
+
+# --- edges the mutation run found untested (docs/mutation.md) -------------------------------
+
+BERLIN = ZoneInfo("Europe/Berlin")
+CET = 3600  # Berlin's winter offset, +1 h
+
+
+@pytest.mark.rule("DOSE-3")
+def test_a_horizon_spanning_both_daylight_saving_changes_still_warns_of_the_first():
+    # Berlin 2026: CET -> CEST on Sunday 2026-03-29 (last Sunday of March), back to CET on
+    # 2026-10-25. From 1 Feb to 1 Dec the offset at both ends is +1 h, the pump's own: only a
+    # day-by-day walk sees the spring change in between.
+    flex = TherapyPeriod(t("2026-02-01T00:00Z"), parse_prescription(FLEX_10_20), CET)
+    notices = clock_warnings(flex, BERLIN, t("2026-02-01T00:00Z"), t("2026-12-01T00:00Z"))
+    assert [n.code for n in notices] == ["daylight_saving_change"]
+    assert "2026-03-29" in notices[0].message
+    assert "runs 1 hour off" in notices[0].message
+
+
+@pytest.mark.rule("DOSE-3")
+def test_a_horizon_spanning_both_changes_warns_through_project_too():
+    # 200 mL at 1000 mcg/mL, 0.4 mL/day (header): the alarm at 2 mL is 198 / 0.4 = 495 days
+    # away, so refill-by is the drug stability limit: 2026-02-01 + 300 days = 2026-11-28,
+    # and the horizon (end of 2026-11-29, Berlin) spans both 2026 changes.
+    res = reservoir("2026-02-01T00:00Z", "200", 1000, ("2026-02-01T00:00Z", FLEX_10_20, CET))
+    p = run(res, tz=BERLIN, max_days=300)
+    assert p.refill_by == date(2026, 11, 28)
+    assert codes(p) == ["daylight_saving_change"]
+    assert "2026-03-29" in p.warnings[0].message
+
+
+@pytest.mark.rule("LRA-1", "DOSE-3")
+def test_projecting_at_the_instant_a_prescription_starts_uses_the_new_one():
+    # 250 mcg/day at 500 mcg/mL = 0.5 mL/day from the fill; from 2026-03-02T00:00Z the flex
+    # schedule at 500 mcg/mL: (8 h x 10 + 16 h x 20) / 500 = 400 / 500 = 0.8 mL/day.
+    res = reservoir(
+        "2026-03-01T00:00Z",
+        "20",
+        500,
+        ("2026-03-01T00:00Z", SIMPLE_250, 0),
+        ("2026-03-02T00:00Z", FLEX_10_20, EST),
+    )
+    at = t("2026-03-02T00:00Z")
+    assert period_at(res, at).prescription == parse_prescription(FLEX_10_20)
+    p = run(res, as_of=at, tz=NEW_YORK)
+    assert p.daily_volume_ml == Decimal("0.8")
+    # one day at 0.5 mL/day gone: 20 - 0.5 = 19.5 mL
+    assert p.reservoir_volume_ml == Decimal("19.5")
+    # one second earlier the simple prescription is still in effect
+    assert run(res, as_of=at - timedelta(seconds=1)).daily_volume_ml == Decimal("0.5")
+
+
+@pytest.mark.rule("LRA-1")
+@pytest.mark.parametrize("concentration", [0, -500])
+def test_a_reservoir_without_a_positive_concentration_is_refused_clearly(concentration):
+    # 0 mcg/mL would divide the daily dose by zero: refused with the field named instead.
+    with pytest.raises(CalculationError) as err:
+        reservoir("2026-03-01T00:00Z", "20", concentration, ("2026-03-01T00:00Z", SIMPLE_250, 0))
+    assert err.value.field == "concentration_mcg_per_ml"
+    assert "greater than 0" in err.value.message
+
+
+@pytest.mark.rule("DOSE-3")
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (3600, "1 hour"),  # one daylight-saving change: singular
+        (-3600, "1 hour"),  # the direction does not matter
+        (7200, "2 hours"),  # 2 x 3600 s
+        (5400, "1 hour 30 minutes"),  # 3600 + 1800 s
+        (1800, "30 minutes"),  # Lord Howe Island: a half-hour change
+        (60, "1 minute"),  # singular minutes too
+        (3660, "1 hour 1 minute"),
+    ],
+)
+def test_the_clock_shift_is_worded_in_hours_and_minutes(seconds, text):
+    assert _minutes(seconds) == text

@@ -548,3 +548,16 @@ def test_property_a_dose_at_or_below_the_dose_in_effect_is_refused_only_when_it_
         assert verdict.code in (None, "titration_limit_exceeded")
         assert (verdict.code is None) == (new <= verdict.max_allowed_daily_dose_mcg)
         assert verdict.max_allowed_daily_dose_mcg <= in_effect * F(13, 10)
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_a_history_entry_at_the_new_doses_own_instant_is_not_the_dose_in_effect():
+    # The dose in effect is the last one *before* effective_at. A history row at exactly
+    # 2026-01-10T12:00Z (say the new prescription's own row, already written) says 200 mcg;
+    # counting it would make 150 "not an increase" over 200. The dose in effect is 100
+    # (since 2026-01-01), spinal adult: ceiling 100 x 1.30 = 130 < 150 -> refused.
+    history = [*STARTED, ("2026-01-10T12:00Z", 200)]
+    out = _check(150, "2026-01-10T12:00Z", history)
+    assert out.code == "titration_limit_exceeded"
+    assert out.lowest_daily_dose_mcg == 100
+    assert out.max_allowed_daily_dose_mcg == 130
