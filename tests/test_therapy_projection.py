@@ -690,3 +690,39 @@ def test_a_reservoir_without_a_positive_concentration_is_refused_clearly(concent
 )
 def test_the_clock_shift_is_worded_in_hours_and_minutes(seconds, text):
     assert _minutes(seconds) == text
+
+
+@pytest.mark.rule("DOSE-3")
+def test_a_daylight_saving_change_on_the_refill_by_day_itself_is_warned():
+    # Fill Fri 6 Feb 2026 17:00Z (12:00 EST), 200 mL at 0.4 mL/day: the alarm is 495 days away,
+    # so refill-by is the drug stability limit, 6 Feb + 30 days = Sun 8 Mar 2026: the very day
+    # New York's clocks go forward (07:00Z). The horizon runs to the end of that day.
+    res = reservoir("2026-02-06T17:00Z", "200", 1000, ("2026-02-06T17:00Z", FLEX_10_20, EST))
+    p = run(res, tz=NEW_YORK, max_days=30)
+    assert (p.refill_by, p.refill_by_reason) == (date(2026, 3, 8), "drug_stability")
+    assert codes(p) == ["daylight_saving_change"]
+    assert "2026-03-08" in p.warnings[0].message
+
+
+@pytest.mark.rule("LRA-1")
+def test_before_its_first_period_a_reservoir_reads_the_first_prescription():
+    # the fill (and a projection) may come before the first recorded prescription's start
+    res = reservoir(
+        "2026-03-01T00:00Z",
+        "20",
+        500,
+        ("2026-03-01T06:00Z", SIMPLE_250, 0),
+        ("2026-03-02T00:00Z", FLEX_10_20, 0),
+    )
+    assert period_at(res, t("2026-03-01T00:00Z")).starts_at == t("2026-03-01T06:00Z")
+
+
+@pytest.mark.rule("DOSE-3")
+def test_the_pump_clock_off_warning_in_full():
+    res = reservoir("2026-02-20T17:00Z", "20", 1000, ("2026-02-20T17:00Z", FLEX_10_20, EST))
+    p = run(res, as_of=t("2026-03-10T12:00Z"), tz=NEW_YORK)
+    assert p.warnings[0].message == (
+        "The pump's clock is 1 hour off the clinic's wall clock since a daylight-saving "
+        "change: flex steps and boluses run at the programmed pump-clock times, not the "
+        "wall-clock times, until the pump is reprogrammed."
+    )
