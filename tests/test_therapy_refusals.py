@@ -403,3 +403,194 @@ def test_an_echoed_value_is_cut_after_40_characters():
     assert _shown("x" * 38) == "'" + "x" * 38 + "'"  # 40 characters: shown whole
     assert _shown("x" * 39) == "'" + "x" * 19 + "…(41 characters)"
     assert _shown(12) == "12"
+
+
+# --- DOSE-1: a prescription's shape ---------------------------------------------------------
+
+STEP = {"start": "00:00", "dose_mcg_per_hour": "10"}
+BOLUS = {"time": "12:00", "dose_mcg": "50", "duration_minutes": 60}
+PAB = {"dose_mcg": "25", "max_per_day": 4, "lockout_minutes": 180}
+
+
+@pytest.mark.rule("DOSE-1")
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ("simple", "prescription", "must be an object with a 'mode'"),
+        (
+            {"mode": "fast"},
+            "prescription.mode",
+            "must be one of simple_continuous, flex, periodic_bolus (got 'fast')",
+        ),
+        (
+            {"mode": "simple_continuous", "daily_dose_mcg": "250", "steps": []},
+            "prescription.steps",
+            "is not part of a simple_continuous prescription (allowed: daily_dose_mcg, mode, "
+            "patient_activated_bolus)",
+        ),
+        (
+            {"mode": "simple_continuous", "daily_dose_mcg": "-1"},
+            "prescription.daily_dose_mcg",
+            "must be 0 or more mcg/day (got -1)",
+        ),
+        (
+            {"mode": "flex", "steps": []},
+            "prescription.steps",
+            "must be a non-empty list of {start: 'HH:MM', dose_mcg_per_hour}",
+        ),
+        (
+            {"mode": "flex", "steps": ["00:00"]},
+            "prescription.steps[0]",
+            "must be an object {start: 'HH:MM', dose_mcg_per_hour}",
+        ),
+        (
+            {"mode": "flex", "steps": [{**STEP, "rate": 1}]},
+            "prescription.steps[0].rate",
+            "is not part of this object (allowed: dose_mcg_per_hour, start)",
+        ),
+        (
+            {"mode": "flex", "steps": [{**STEP, "start": "00:01"}]},
+            "prescription.steps[0].start",
+            "the first flex step must start at 00:00 so the steps cover 24 hours",
+        ),
+        (
+            {"mode": "flex", "steps": [STEP, {**STEP, "start": "08:00"}, {**STEP, "start": "08:00"}]},
+            "prescription.steps[2].start",
+            "must be later than the previous step's start 08:00 (starts strictly increase; each step "
+            "runs until the next, the last until 24:00)",
+        ),
+        (
+            {"mode": "flex", "steps": [{**STEP, "start": "24:00"}]},
+            "prescription.steps[0].start",
+            "must be a time 'HH:MM' from 00:00 to 23:59 (got '24:00')",
+        ),
+        (
+            {"mode": "flex", "steps": [{**STEP, "dose_mcg_per_hour": "-0.5"}]},
+            "prescription.steps[0].dose_mcg_per_hour",
+            "must be 0 or more mcg/hour (got -0.5)",
+        ),
+        (
+            {"mode": "periodic_bolus", "basal_daily_dose_mcg": "100", "boluses": []},
+            "prescription.boluses",
+            "must be a non-empty list of {time: 'HH:MM', dose_mcg, duration_minutes}",
+        ),
+        (
+            {"mode": "periodic_bolus", "basal_daily_dose_mcg": "100", "boluses": [12]},
+            "prescription.boluses[0]",
+            "must be an object {time: 'HH:MM', dose_mcg, duration_minutes}",
+        ),
+        (
+            {
+                "mode": "periodic_bolus",
+                "basal_daily_dose_mcg": "100",
+                "boluses": [{**BOLUS, "dose_mcg": "0"}],
+            },
+            "prescription.boluses[0].dose_mcg",
+            "must be greater than 0 mcg (got 0)",
+        ),
+        (
+            {
+                "mode": "periodic_bolus",
+                "basal_daily_dose_mcg": "100",
+                "boluses": [{**BOLUS, "duration_minutes": 1441}],
+            },
+            "prescription.boluses[0].duration_minutes",
+            "must be a whole number from 1 to 1440 (got 1441)",
+        ),
+        (
+            {
+                "mode": "periodic_bolus",
+                "basal_daily_dose_mcg": "100",
+                "boluses": [{**BOLUS, "duration_minutes": 0}],
+            },
+            "prescription.boluses[0].duration_minutes",
+            "must be a whole number from 1 to 1440 (got 0)",
+        ),
+        (
+            {
+                "mode": "periodic_bolus",
+                "basal_daily_dose_mcg": "100",
+                "boluses": [{**BOLUS, "duration_minutes": "1.5"}],
+            },
+            "prescription.boluses[0].duration_minutes",
+            "must be a whole number from 1 to 1440 (got 1.5)",
+        ),
+        (
+            # 12:00 + 60 min = 13:00, but the second starts at 12:59
+            {
+                "mode": "periodic_bolus",
+                "basal_daily_dose_mcg": "100",
+                "boluses": [{**BOLUS, "time": "12:59"}, BOLUS],
+            },
+            "prescription.boluses",
+            "the bolus at 12:59 starts before the bolus at 12:00 has finished; boluses may not overlap",
+        ),
+        (
+            {"mode": "simple_continuous", "daily_dose_mcg": "250", "patient_activated_bolus": "25"},
+            "prescription.patient_activated_bolus",
+            "must be an object {dose_mcg, max_per_day, lockout_minutes}",
+        ),
+        (
+            # 9 x 161 = 1449 minutes > 1440
+            {
+                "mode": "simple_continuous",
+                "daily_dose_mcg": "250",
+                "patient_activated_bolus": {**PAB, "max_per_day": 9, "lockout_minutes": 161},
+            },
+            "prescription.patient_activated_bolus.max_per_day",
+            "9 boluses with a 161-minute lockout do not fit in 24 hours",
+        ),
+        (
+            {
+                "mode": "simple_continuous",
+                "daily_dose_mcg": "250",
+                "patient_activated_bolus": {**PAB, "lockout_minutes": -1},
+            },
+            "prescription.patient_activated_bolus.lockout_minutes",
+            "must be a whole number from 0 to 1440 (got -1)",
+        ),
+    ],
+)
+def test_prescription_refusals_in_full(data, field, message):
+    with pytest.raises(CalculationError) as err:
+        parse_prescription(data)
+    assert (err.value.field, err.value.message) == (field, message)
+
+
+@pytest.mark.rule("DOSE-1")
+def test_prescription_bounds_that_are_accepted():
+    # 8 x 180 = 1440 minutes: exactly 24 hours of lockouts fit; a lockout of 0 is allowed
+    pab = parse_prescription(
+        {
+            "mode": "simple_continuous",
+            "daily_dose_mcg": "0",
+            "patient_activated_bolus": {**PAB, "max_per_day": 8},
+        }
+    ).patient_activated
+    assert (pab.max_per_day, pab.lockout_minutes) == (8, 180)
+    one = {**PAB, "max_per_day": 1, "lockout_minutes": 0}
+    assert parse_prescription(
+        {"mode": "simple_continuous", "daily_dose_mcg": "0", "patient_activated_bolus": one}
+    )
+    # a bolus may start the minute the previous one ends: 12:00 + 60 min = 13:00
+    rx = parse_prescription(
+        {
+            "mode": "periodic_bolus",
+            "basal_daily_dose_mcg": "0",
+            "boluses": [BOLUS, {**BOLUS, "time": "13:00"}],
+        }
+    )
+    assert [b.time_minute for b in rx.boluses] == [720, 780]
+    # a 1-minute and a 1440-minute bolus
+    assert (
+        parse_prescription(
+            {
+                "mode": "periodic_bolus",
+                "basal_daily_dose_mcg": "0",
+                "boluses": [{**BOLUS, "duration_minutes": 1440}],
+            }
+        )
+        .boluses[0]
+        .duration_minutes
+        == 1440
+    )
