@@ -3,6 +3,8 @@
 pyproject.toml: the core's mutants against tests/test_therapy_*.py, without Django).
 
     scripts/mutation.py full                 every mutant; writes docs/mutation.md (make mutation)
+    scripts/mutation.py report               rewrites docs/mutation.md from mutants/ as it is, e.g.
+                                             after `mutmut run NAME...` re-checked survivors
     scripts/mutation.py sample [--size N] [--seed S]
                                              a seeded sample (CI, .ci/run); fails when a sampled
                                              mutant survives that is not a listed equivalent
@@ -83,8 +85,9 @@ def mutmut(*names: str, jobs: int) -> int:
         ).returncode
 
 
-def read_mutants() -> list[Mutant]:
-    """Every mutant mutmut generated, with its verdict and the lines it changes."""
+def read_mutants(*, diffs: bool = True) -> list[Mutant]:
+    """Every mutant mutmut generated, with its verdict; with ``diffs``, the lines it changes
+    for those a test did not notice (reading a diff parses the module, so only where needed)."""
     cwd = os.getcwd()
     os.chdir(ROOT)  # mutmut reads its configuration and mutants/ from the current directory
     try:
@@ -98,10 +101,15 @@ def read_mutants() -> list[Mutant]:
             data = SourceFileMutationData(path=path)
             data.load()
             for name, exit_code in data.exit_code_by_key.items():
-                diff = get_diff_for_mutant(name, path=path).splitlines()
-                removed = tuple(line[1:].strip() for line in diff if line[:1] == "-" and not line.startswith("---"))
-                added = tuple(line[1:].strip() for line in diff if line[:1] == "+" and not line.startswith("+++"))
-                found.append(Mutant(name, status_by_exit_code[exit_code], removed, added))
+                status = status_by_exit_code[exit_code]
+                removed = added = ()
+                if diffs and status not in NOTICED | {"not checked"}:
+                    diff = get_diff_for_mutant(name, path=path).splitlines()
+                    removed = tuple(
+                        line[1:].strip() for line in diff if line[:1] == "-" and line[:3] != "---"
+                    )
+                    added = tuple(line[1:].strip() for line in diff if line[:1] == "+" and line[:3] != "+++")
+                found.append(Mutant(name, status, removed, added))
         return found
     finally:
         os.chdir(cwd)
@@ -124,13 +132,23 @@ def full(jobs: int) -> int:
     return 0
 
 
+def report() -> int:
+    mutants = read_mutants()
+    if not mutants:
+        print("no mutants/ to report on: run scripts/mutation.py full")
+        return 1
+    write_report(mutants, load_equivalents(), None)
+    print(f"wrote {REPORT.relative_to(ROOT)}")
+    return 0
+
+
 def sample(size: int, seed: int, jobs: int) -> int:
     fresh()
     started = time.monotonic()
     # A filter that matches nothing: mutmut generates every mutant and measures which tests
     # reach which function, then stops; the names come from what it generated.
     mutmut("no-mutant-has-this-name", jobs=jobs)
-    names = sorted(m.name for m in read_mutants())
+    names = sorted(m.name for m in read_mutants(diffs=False))
     if not names:
         print("mutation sample: mutmut generated no mutants (see mutants/run.log)")
         return 1
@@ -161,11 +179,13 @@ def sample(size: int, seed: int, jobs: int) -> int:
     return 1 if survivors or unchecked else 0
 
 
-def write_report(mutants: list[Mutant], equivalents: dict, minutes: float) -> None:
-    noticed = [m for m in mutants if m.status in NOTICED]
-    equivalent = [m for m in mutants if m.status not in NOTICED and m.key in equivalents]
-    survivors = [m for m in mutants if m.status not in NOTICED and m.key not in equivalents]
-    real = len(mutants) - len(equivalent)
+def write_report(mutants: list[Mutant], equivalents: dict, minutes: float | None) -> None:
+    unchecked = [m for m in mutants if m.status == "not checked"]
+    checked = [m for m in mutants if m.status != "not checked"]
+    noticed = [m for m in checked if m.status in NOTICED]
+    equivalent = [m for m in checked if m.status not in NOTICED and m.key in equivalents]
+    survivors = [m for m in checked if m.status not in NOTICED and m.key not in equivalents]
+    real = len(checked) - len(equivalent)
     score = 100 * len(noticed) / real if real else 100.0
     lines = [
         "# Mutation testing of the calculation core",
@@ -173,7 +193,9 @@ def write_report(mutants: list[Mutant], equivalents: dict, minutes: float) -> No
         "Written by `make mutation` (scripts/mutation.py full): every mutmut mutant of `therapy/`,",
         "run against tests/test_therapy_*.py. Do not edit by hand; regenerate.",
         "",
-        f"- mutants: {len(mutants)} (run time {minutes:.0f} min on this machine)",
+        f"- mutants: {len(mutants)}"
+        + ("" if minutes is None else f" (run time {minutes:.0f} min on this machine)")
+        + (f", of which {len(unchecked)} not checked" if unchecked else ""),
         f"- killed (a test failed, or ran into the time limit): {len(noticed)}",
         f"- equivalent (listed in scripts/mutation-equivalents.txt): {len(equivalent)}",
         f"- surviving, not equivalent: {len(survivors)}",
@@ -185,7 +207,9 @@ def write_report(mutants: list[Mutant], equivalents: dict, minutes: float) -> No
         "equivalent with the reason.",
         "",
     ]
-    lines += [f"- `{m.name}`: `{' / '.join(m.removed)}` → `{' / '.join(m.added)}`" for m in survivors] or ["None."]
+    lines += [f"- `{m.name}`: `{' / '.join(m.removed)}` → `{' / '.join(m.added)}`" for m in survivors] or [
+        "None."
+    ]
     lines += ["", "## Equivalent mutants", ""]
     lines += [
         f"- `{m.name}`: `{' / '.join(m.removed)}` → `{' / '.join(m.added)}`: {equivalents[m.key]}"
@@ -196,17 +220,23 @@ def write_report(mutants: list[Mutant], equivalents: dict, minutes: float) -> No
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", choices=["full", "sample"])
+    parser.add_argument("mode", choices=["full", "report", "sample"])
     parser.add_argument("--size", type=int, default=200, help="sampled mutants (sample mode)")
     parser.add_argument("--seed", type=int, help="default: derived from the current commit")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
     if args.mode == "full":
         return full(args.jobs)
+    if args.mode == "report":
+        return report()
     seed = args.seed
     if seed is None:
-        head = subprocess.run(  # noqa: S603, S607 - fixed command
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"],  # noqa: S607 - git from PATH, as everywhere in CI
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
         ).stdout.strip()
         seed = int(head[:8], 16) if head else 20
     return sample(args.size, seed, args.jobs)
