@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,6 +117,13 @@ def read_mutants(*, diffs: bool = True) -> list[Mutant]:
 
 
 def fresh() -> None:
+    """Start from a fresh copy, with every tests/test_therapy_*.py module in the selection."""
+    with (ROOT / "pyproject.toml").open("rb") as config:
+        selected = set(tomllib.load(config)["tool"]["mutmut"]["pytest_add_cli_args_test_selection"])
+    missing = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("tests/test_therapy_*.py"))
+    missing = [p for p in missing if p not in selected]
+    if missing:
+        raise SystemExit(f"pyproject.toml [tool.mutmut] does not run {', '.join(missing)}: add it")
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
 
 
