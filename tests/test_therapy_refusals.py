@@ -10,6 +10,7 @@ worked out in the comments.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from fractions import Fraction as F
 from zoneinfo import ZoneInfo
 
@@ -32,7 +33,7 @@ from therapy import (
     screening_outcome,
 )
 from therapy.titration import ScreeningOutcome
-from therapy.units import _shown, check_year
+from therapy.units import _shown, add_months, check_year, exact, instant, representable, rounded
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SIMPLE = parse_prescription({"mode": "simple_continuous", "daily_dose_mcg": "250"})
@@ -594,3 +595,67 @@ def test_prescription_bounds_that_are_accepted():
         .duration_minutes
         == 1440
     )
+
+
+# --- numbers from outside: exact() and its technical bounds ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, "is required: a number"),
+        ("", "is required: a number"),
+        (True, "must be a number, not true/false"),
+        ("ten", "must be a number (got 'ten')"),
+        ("NaN", "must be a finite number (got 'NaN')"),
+        (float("inf"), "must be a finite number (got inf)"),
+        # 13 digits before the point, one more than the 12 allowed
+        (
+            "1234567890123",
+            "must be a number with at most 12 digits before the decimal point and 7 after it "
+            "(got '1234567890123')",
+        ),
+        # 8 digits after the point, one more than the 7 allowed
+        (
+            "0.12345678",
+            "must be a number with at most 12 digits before the decimal point and 7 after it (got '0.12345678')",
+        ),
+        (
+            "1e12",
+            "must be a number with at most 12 digits before the decimal point and 7 after it (got '1e12')",
+        ),
+    ],
+)
+def test_a_number_from_outside_is_refused_in_full(value, message):
+    assert refused(exact, value=value, field="dose") == ("dose", "invalid", message)
+
+
+def test_a_number_from_outside_at_its_bounds():
+    assert exact(None, "dose", allow_none=True) is None
+    assert exact("", "dose", allow_none=True) is None
+    assert exact("123456789012", "dose") == 123456789012  # 12 digits before the point
+    assert exact("0.1234567", "dose") == F(1234567, 10_000_000)  # 7 after it
+    assert exact("2.50000000", "dose") == F(5, 2)  # trailing zeros are no digits: 2.5
+    assert exact("100.0000000", "dose") == 100  # 1 x 10^2: 3 digits, none after the point
+    assert exact("1e11", "dose") == 10**11  # 12 digits
+    assert exact(" 7 ", "dose") == 7
+    assert exact(0.1, "dose") == F(1, 10)  # a float through its shortest repr
+    assert exact(F(1, 3), "dose") == F(1, 3)  # an exact rational stays exact
+    assert exact("0", "dose") == 0 and exact("0E-20", "dose") == 0  # zero is never too long
+
+
+def test_rounding_and_instants_at_the_edges():
+    assert rounded(F(1, 200), Decimal("0.01")) == Decimal("0.01")  # 0.005: half up
+    assert rounded(F(-1, 200), Decimal("0.01")) == Decimal("-0.01")  # half away from zero
+    assert rounded(None, Decimal("0.01")) is None
+    # 10^40 + 1/3 needs more than the default 28 digits of precision
+    assert rounded(F(10**40) + F(1, 3), Decimal("0.01")) == Decimal("1" + "0" * 40 + ".33")
+    assert instant(F(1, 2)) == datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)  # half a second rounds up
+    assert instant(F(49, 100)) == datetime(1970, 1, 1, tzinfo=UTC)
+    # 253 402 214 400 s is 9999-12-31T00:00Z: the first instant that is "never"
+    assert representable(F(253_402_214_399)) == 253_402_214_399
+    assert representable(F(253_402_214_400)) is None
+    assert representable(None) is None
+    assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert add_months(date(2026, 3, 15), -3) == date(2025, 12, 15)  # back over a year end
+    assert add_months(date(2026, 12, 31), 12) == date(2027, 12, 31)
