@@ -216,3 +216,15 @@ def test_an_offset_the_zone_never_has_at_that_time_is_shown_as_the_bare_offset()
     # 1:30 AM on 1 Nov 2026 in New York is at UTC−4 or UTC−5, never UTC+2: no abbreviation
     assert offset_label(datetime(2026, 11, 1, 1, 30), NEW_YORK, 120) == "1:30 AM (UTC+2)"
     assert offset_label(datetime(2026, 11, 1, 1, 30), NEW_YORK, -300) == "1:30 AM EST (UTC−5)"
+
+
+@pytest.mark.rule("REFILL-2")
+def test_an_offset_with_seconds_is_named_by_its_minutes_rounded_down():
+    # Monrovia kept UTC−0:44:30 until 1972: −2670 s = −44.5 min, rounded down to −45 as the
+    # whole minute at or before it (the offset an API client gives is whole minutes).
+    monrovia = ZoneInfo("Africa/Monrovia")
+    at = local_instant(datetime(1950, 6, 1, 12, 0), monrovia, -45)
+    assert at.astimezone(UTC) == datetime(1950, 6, 1, 12, 44, 30, tzinfo=UTC)
+    with pytest.raises(CalculationError) as refused:
+        local_instant(datetime(1950, 6, 1, 12, 0), monrovia, -44)
+    assert refused.value.details == {"offsets_minutes": [-45]}
