@@ -21,6 +21,7 @@ from therapy import (
     Reservoir,
     TherapyPeriod,
     bridge_bolus,
+    bridge_for_volume,
     check_concentration,
     check_event_time,
     check_first_fill_concentration,
@@ -218,6 +219,22 @@ def test_bridge_refusals_in_full():
         "pump.catheter_length_cm",
         "invalid",
         "is not recorded: a bridge bolus needs the implanted catheter length",
+    )
+
+
+@pytest.mark.rule("BRIDGE-1")
+def test_a_bridge_without_a_daily_dose_is_refused_in_full():
+    stopped = parse_prescription({"mode": "simple_continuous", "daily_dose_mcg": "0"})
+    assert refused(
+        bridge_for_volume,
+        path_volume_ml=F("0.3"),
+        old_concentration_mcg_per_ml=F(500),
+        new_concentration_mcg_per_ml=F(1000),
+        prescription=stopped,
+    ) == (
+        "prescription",
+        "invalid",
+        "a bridge bolus needs a daily dose greater than 0 to push the old drug out",
     )
 
 
