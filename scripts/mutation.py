@@ -80,6 +80,7 @@ def mutmut(*names: str, jobs: int) -> int:
         return subprocess.run(  # noqa: S603 - our own fixed command line
             [str(MUTMUT), "run", "--max-children", str(jobs), *names],
             cwd=ROOT,
+            env={**os.environ, "PUMPCARE_MUTATION_TESTING": "1"},  # derandomized hypothesis (conftest)
             stdout=out,
             stderr=subprocess.STDOUT,
             check=False,
