@@ -726,3 +726,67 @@ def test_the_pump_clock_off_warning_in_full():
         "change: flex steps and boluses run at the programmed pump-clock times, not the "
         "wall-clock times, until the pump is reprogrammed."
     )
+
+
+SYDNEY = ZoneInfo("Australia/Sydney")
+AEDT = 11 * 3600
+
+
+@pytest.mark.rule("DOSE-3")
+def test_a_change_the_night_after_refill_by_is_not_warned():
+    # New York's clocks go forward on Sun 8 Mar 2026; refill-by Sat 7 Mar (fill 5 Feb 17:00Z
+    # + 30 days of stability): the horizon ends at midnight into the 8th, before the change.
+    res = reservoir("2026-02-05T17:00Z", "200", 1000, ("2026-02-05T17:00Z", FLEX_10_20, EST))
+    p = run(res, tz=NEW_YORK, max_days=30)
+    assert p.refill_by == date(2026, 3, 7)
+    assert codes(p) == []
+
+
+@pytest.mark.rule("DOSE-3")
+def test_the_horizon_ends_at_midnight_in_the_clinic_zone_not_in_utc():
+    # Sydney leaves daylight saving on Sun 5 Apr 2026 at 03:00 AEDT = 4 Apr 16:00Z. Fill
+    # 5 Mar 02:00Z (13:00 AEDT) + 30 days: refill-by Sat 4 Apr, horizon midnight into the 5th
+    # in Sydney = 4 Apr 13:00Z, before the change: no warning. (Midnight UTC would be after it.)
+    res = reservoir("2026-03-05T02:00Z", "200", 1000, ("2026-03-05T02:00Z", FLEX_10_20, AEDT))
+    p = run(res, tz=SYDNEY, max_days=30)
+    assert p.refill_by == date(2026, 4, 4)
+    assert codes(p) == []
+
+
+@pytest.mark.rule("LRA-1")
+def test_a_reservoir_below_one_millilitre_reads_as_it_is_and_never_below_zero():
+    # 0.5 mL at 500 mcg/mL, 250 mcg/day = 0.5 mL/day: 0.5 mL at the fill, 0.25 after 12 h,
+    # empty after a day, and 0 (not negative) after two
+    res = reservoir("2026-03-01T00:00Z", "0.5", 500, ("2026-03-01T00:00Z", SIMPLE_250, 0))
+    at_fill = run(res, lra="0.1")
+    assert (at_fill.as_of, at_fill.reservoir_volume_ml) == (t("2026-03-01T00:00Z"), Decimal("0.50"))
+    assert run(res, as_of=t("2026-03-01T12:00Z"), lra="0.1").reservoir_volume_ml == Decimal("0.25")
+    assert run(res, as_of=t("2026-03-03T00:00Z"), lra="0.1").reservoir_volume_ml == Decimal("0.00")
+
+
+@pytest.mark.rule("LRA-4")
+def test_refill_by_configuration_refusals_in_full():
+    with pytest.raises(CalculationError) as err:
+        refill_by(
+            worst_case_alarm_at=None,
+            filled_at=t("2026-03-01T00:00Z"),
+            tz=UTC,
+            safety_margin_days=7,
+            max_reservoir_days=None,
+        )
+    assert (err.value.field, err.value.message) == (
+        "drug.max_reservoir_days",
+        "is not configured: set the drug's maximum time in the reservoir",
+    )
+    with pytest.raises(CalculationError) as err:
+        refill_by(
+            worst_case_alarm_at=None,
+            filled_at=t("2026-03-01T00:00Z"),
+            tz=UTC,
+            safety_margin_days=-1,
+            max_reservoir_days=180,
+        )
+    assert (err.value.field, err.value.message) == (
+        "clinic.safety_margin_days",
+        "must be configured as 0 or more days",
+    )
