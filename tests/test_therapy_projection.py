@@ -790,3 +790,18 @@ def test_refill_by_configuration_refusals_in_full():
         "clinic.safety_margin_days",
         "must be configured as 0 or more days",
     )
+
+
+@pytest.mark.rule("DOSE-3")
+def test_the_change_is_dated_in_the_clinic_zone_in_full():
+    # Sydney: 5 Apr 2026 03:00 AEDT -> 02:00 AEST, i.e. 4 Apr 16:00Z: the clinic's date is
+    # the 5th (the UTC date would be the 4th); the pump stays on AEDT, one hour off.
+    flex = TherapyPeriod(t("2026-03-20T00:00Z"), parse_prescription(FLEX_10_20), AEDT)
+    notices = clock_warnings(flex, SYDNEY, t("2026-03-20T00:00Z"), t("2026-04-20T00:00Z"))
+    assert [(n.code, n.message) for n in notices] == [
+        (
+            "daylight_saving_change",
+            "A daylight-saving change on 2026-04-05 falls before the next refill: from then the pump's "
+            "schedule runs 1 hour off the wall clock unless the pump is reprogrammed.",
+        )
+    ]
