@@ -672,3 +672,15 @@ def test_the_paediatric_limit_ends_on_the_18th_birthday():
         )
         == 15
     )
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_keeping_the_dose_in_effect_is_never_refused_even_after_an_overridden_increase():
+    # 100 since 1 Jan, raised to 200 (with an override) on 10 Jan 00:00Z. Keeping 200 on
+    # 10 Jan 12:00Z is no increase, although the lowest dose in the last 24 h is 100 and
+    # 100 x 1.30 = 130 < 200.
+    out = _check(200, "2026-01-10T12:00Z", [*STARTED, ("2026-01-10T00:00Z", 200)])
+    assert (out.code, out.message) == (None, "not an increase over the daily dose in effect")
+    # 130 after 100: within the limit, said so
+    ok = _check(130, "2026-01-10T12:00Z", STARTED)
+    assert (ok.code, ok.message) == (None, "within the titration limit")
