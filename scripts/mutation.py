@@ -141,12 +141,12 @@ def full(jobs: int) -> int:
     return 0
 
 
-def report() -> int:
+def report(note: str | None) -> int:
     mutants = read_mutants()
     if not mutants:
         print("no mutants/ to report on: run scripts/mutation.py full")
         return 1
-    write_report(mutants, load_equivalents(), None)
+    write_report(mutants, load_equivalents(), None, note)
     print(f"wrote {REPORT.relative_to(ROOT)}")
     return 0
 
@@ -188,7 +188,9 @@ def sample(size: int, seed: int, jobs: int) -> int:
     return 1 if survivors or unchecked else 0
 
 
-def write_report(mutants: list[Mutant], equivalents: dict, minutes: float | None) -> None:
+def write_report(
+    mutants: list[Mutant], equivalents: dict, minutes: float | None, note: str | None = None
+) -> None:
     unchecked = [m for m in mutants if m.status == "not checked"]
     checked = [m for m in mutants if m.status != "not checked"]
     noticed = [m for m in checked if m.status in NOTICED]
@@ -202,6 +204,7 @@ def write_report(mutants: list[Mutant], equivalents: dict, minutes: float | None
         "Written by `make mutation` (scripts/mutation.py full): every mutmut mutant of `therapy/`,",
         "run against tests/test_therapy_*.py. Do not edit by hand; regenerate.",
         "",
+        *([note, ""] if note else []),
         f"- mutants: {len(mutants)}"
         + ("" if minutes is None else f" (run time {minutes:.0f} min on this machine)")
         + (f", of which {len(unchecked)} not checked" if unchecked else ""),
@@ -233,11 +236,12 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=200, help="sampled mutants (sample mode)")
     parser.add_argument("--seed", type=int, help="default: derived from the current commit")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--note", help="a line on how this run was made (report mode)")
     args = parser.parse_args()
     if args.mode == "full":
         return full(args.jobs)
     if args.mode == "report":
-        return report()
+        return report(args.note)
     seed = args.seed
     if seed is None:
         head = subprocess.run(
