@@ -20,6 +20,7 @@ from therapy import (
     day_text,
     earliest_working_day,
     refill_day,
+    refill_overdue,
     refill_overdue_days,
     replacement_plan,
 )
@@ -441,4 +442,40 @@ def test_earliest_working_day_searches_366_days_then_refuses_in_full():
     # open the Monday on day 364 (1 Feb 2027): found, the search reaches it
     assert earliest_working_day(today, working_weekdays={1}, closures=closed - {date(2027, 2, 1)}) == date(
         2027, 2, 1
+    )
+
+
+@pytest.mark.rule("LRA-5")
+def test_a_refill_due_today_on_a_working_day_is_not_overdue():
+    # Thursday 26 Nov 2026 is a working day: refill-by today leaves today
+    assert not refill_overdue(
+        date(2026, 11, 26), today=date(2026, 11, 26), working_weekdays=WEEKDAYS, closures=set()
+    )
+    # Thursday 26 closed, Friday 27 open: the walk reaches Friday, the refill-by day
+    assert not refill_overdue(
+        date(2026, 11, 27), today=date(2026, 11, 26), working_weekdays=WEEKDAYS, closures={date(2026, 11, 26)}
+    )
+    # Friday 27 closed too: nothing is left
+    assert refill_overdue(
+        date(2026, 11, 27),
+        today=date(2026, 11, 26),
+        working_weekdays=WEEKDAYS,
+        closures={date(2026, 11, 26), date(2026, 11, 27)},
+    )
+
+
+@pytest.mark.rule("LRA-5")
+def test_a_booking_after_refill_by_is_refused_in_full():
+    assert _refused(
+        check_refill_day,
+        day=date(2026, 12, 15),
+        refill_by=date(2026, 12, 14),
+        today=date(2026, 11, 26),
+        working_weekdays=WEEKDAYS,
+        closures=set(),
+    ) == (
+        "day",
+        "after_refill_by",
+        "15 Dec 2026 is after the refill-by date 14 Dec 2026: book on or before it "
+        "(the last working day is 14 Dec 2026)",
     )
