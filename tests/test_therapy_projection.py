@@ -805,3 +805,12 @@ def test_the_change_is_dated_in_the_clinic_zone_in_full():
             "schedule runs 1 hour off the wall clock unless the pump is reprogrammed.",
         )
     ]
+
+
+@pytest.mark.rule("LRA-2")
+def test_a_reservoir_exactly_at_the_alarm_volume_alarms_at_the_fill_not_before():
+    # 2 mL at the fill (12:00Z, mid pump-day) and an alarm at 2 mL: the alarm is the fill
+    # instant itself, not the pump-clock midnight before it
+    res = reservoir("2026-03-01T12:00Z", "2", 500, ("2026-03-01T12:00Z", SIMPLE_250, 0))
+    p = run(res, lra="2")
+    assert p.low_reservoir_alarm_at == t("2026-03-01T12:00Z")

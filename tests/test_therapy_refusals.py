@@ -599,6 +599,15 @@ def test_prescription_bounds_that_are_accepted():
         }
     )
     assert [b.time_minute for b in rx.boluses] == [720, 780]
+    # a bolus ending exactly at midnight (23:00 + 60 min) does not wrap onto one at 00:00
+    rx = parse_prescription(
+        {
+            "mode": "periodic_bolus",
+            "basal_daily_dose_mcg": "0",
+            "boluses": [{**BOLUS, "time": "00:00", "duration_minutes": 30}, {**BOLUS, "time": "23:00"}],
+        }
+    )
+    assert [b.time_minute for b in rx.boluses] == [0, 1380]
     # a 1-minute and a 1440-minute bolus
     assert (
         parse_prescription(
@@ -669,6 +678,8 @@ def test_rounding_and_instants_at_the_edges():
     assert rounded(F(10**40) + F(1, 3), Decimal("0.01")) == Decimal("1" + "0" * 40 + ".33")
     assert instant(F(1, 2)) == datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)  # half a second rounds up
     assert instant(F(49, 100)) == datetime(1970, 1, 1, tzinfo=UTC)
+    # before 1970 too: -1.7 s rounds half up to -2 s, not toward 0
+    assert instant(F(-17, 10)) == datetime(1969, 12, 31, 23, 59, 58, tzinfo=UTC)
     # 253 402 214 400 s is 9999-12-31T00:00Z: the first instant that is "never"
     assert representable(F(253_402_214_399)) == 253_402_214_399
     assert representable(F(253_402_214_400)) is None
