@@ -809,8 +809,17 @@ def test_the_change_is_dated_in_the_clinic_zone_in_full():
 
 @pytest.mark.rule("LRA-2")
 def test_a_reservoir_exactly_at_the_alarm_volume_alarms_at_the_fill_not_before():
-    # 2 mL at the fill (12:00Z, mid pump-day) and an alarm at 2 mL: the alarm is the fill
-    # instant itself, not the pump-clock midnight before it
-    res = reservoir("2026-03-01T12:00Z", "2", 500, ("2026-03-01T12:00Z", SIMPLE_250, 0))
-    p = run(res, lra="2")
+    # 2 mL at the fill (12:00Z) and an alarm at 2 mL: the alarm is the fill instant itself.
+    # The pump delivers nothing from 08:00 to 16:00, so the volume drained since pump-clock
+    # midnight was already reached at 08:00: that instant, before the fill, is not the alarm.
+    paused = {
+        "mode": "flex",
+        "steps": [
+            {"start": "00:00", "dose_mcg_per_hour": "10"},
+            {"start": "08:00", "dose_mcg_per_hour": "0"},
+            {"start": "16:00", "dose_mcg_per_hour": "10"},
+        ],
+    }
+    res = reservoir("2026-03-01T12:00Z", "2", 500, ("2026-03-01T12:00Z", paused, 0))
+    p = run(res, lra="2", tolerance="0")
     assert p.low_reservoir_alarm_at == t("2026-03-01T12:00Z")
