@@ -25,7 +25,7 @@ from therapy import (
     time_at_volume,
     volume_at,
 )
-from therapy.projection import _minutes, clock_warnings, period_at
+from therapy.projection import BridgeDrain, _minutes, clock_warnings, period_at
 
 NEW_YORK = ZoneInfo("America/New_York")
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")
@@ -823,3 +823,16 @@ def test_a_reservoir_exactly_at_the_alarm_volume_alarms_at_the_fill_not_before()
     res = reservoir("2026-03-01T12:00Z", "2", 500, ("2026-03-01T12:00Z", paused, 0))
     p = run(res, lra="2", tolerance="0")
     assert p.low_reservoir_alarm_at == t("2026-03-01T12:00Z")
+
+
+@pytest.mark.rule("BRIDGE-1", "LRA-1")
+def test_a_bridge_of_no_duration_is_skipped_and_one_under_a_second_is_drained():
+    fill = t("2026-03-01T00:00Z")
+    day_later = t("2026-03-02T00:00Z")
+    # no bridge at all: 20 - 0.5 mL/day x 1 day = 19.5 mL
+    empty = reservoir(fill, "20", 500, (fill, SIMPLE_250, 0), bridge=BridgeDrain(F(0), F(0)))
+    assert volume_at(empty, day_later) == F("19.5")
+    # 1 mL pushed out in half a second, then the prescription for the 86 399.5 s left:
+    # 20 - 1 - 0.5 x 86399.5 / 86400 = 19 - 172799/345600 mL
+    quick = reservoir(fill, "20", 500, (fill, SIMPLE_250, 0), bridge=BridgeDrain(F(1), F(1, 2)))
+    assert volume_at(quick, day_later) == 19 - F(172799, 345600)

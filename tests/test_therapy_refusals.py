@@ -34,7 +34,16 @@ from therapy import (
     screening_outcome,
 )
 from therapy.titration import ScreeningOutcome
-from therapy.units import _shown, add_months, check_year, exact, instant, representable, rounded
+from therapy.units import (
+    _shown,
+    add_months,
+    check_year,
+    epoch_seconds,
+    exact,
+    instant,
+    representable,
+    rounded,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SIMPLE = parse_prescription({"mode": "simple_continuous", "daily_dose_mcg": "250"})
@@ -544,6 +553,25 @@ PAB = {"dose_mcg": "25", "max_per_day": 4, "lockout_minutes": 180}
             "the bolus at 12:59 starts before the bolus at 12:00 has finished; boluses may not overlap",
         ),
         (
+            # the same bolus twice
+            {"mode": "periodic_bolus", "basal_daily_dose_mcg": "100", "boluses": [BOLUS, BOLUS]},
+            "prescription.boluses",
+            "the bolus at 12:00 starts before the bolus at 12:00 has finished; boluses may not overlap",
+        ),
+        (
+            # 12:30-13:00 lies inside 12:00-14:00: named in the order they start
+            {
+                "mode": "periodic_bolus",
+                "basal_daily_dose_mcg": "100",
+                "boluses": [
+                    {**BOLUS, "duration_minutes": 120},
+                    {**BOLUS, "time": "12:30", "duration_minutes": 30},
+                ],
+            },
+            "prescription.boluses",
+            "the bolus at 12:30 starts before the bolus at 12:00 has finished; boluses may not overlap",
+        ),
+        (
             {"mode": "simple_continuous", "daily_dose_mcg": "250", "patient_activated_bolus": "25"},
             "prescription.patient_activated_bolus",
             "must be an object {dose_mcg, max_per_day, lockout_minutes}",
@@ -668,6 +696,11 @@ def test_a_number_from_outside_at_its_bounds():
     assert exact(0.1, "dose") == F(1, 10)  # a float through its shortest repr
     assert exact(F(1, 3), "dose") == F(1, 3)  # an exact rational stays exact
     assert exact("0", "dose") == 0 and exact("0E-20", "dose") == 0  # zero is never too long
+
+
+def test_the_core_refuses_a_naive_instant():
+    with pytest.raises(ValueError, match="^naive datetime: the core works with aware instants only$"):
+        epoch_seconds(datetime(2026, 3, 1, 12, 0))
 
 
 def test_rounding_and_instants_at_the_edges():
