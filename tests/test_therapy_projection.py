@@ -671,8 +671,25 @@ def test_a_reservoir_without_a_positive_concentration_is_refused_clearly(concent
     # 0 mcg/mL would divide the daily dose by zero: refused with the field named instead.
     with pytest.raises(CalculationError) as err:
         reservoir("2026-03-01T00:00Z", "20", concentration, ("2026-03-01T00:00Z", SIMPLE_250, 0))
-    assert err.value.field == "concentration_mcg_per_ml"
-    assert "greater than 0" in err.value.message
+    assert (err.value.field, err.value.message) == (
+        "concentration_mcg_per_ml",
+        "must be greater than 0 mcg/mL",
+    )
+
+
+@pytest.mark.rule("LRA-1")
+def test_a_reservoir_needs_a_prescription_and_takes_any_positive_concentration():
+    with pytest.raises(CalculationError) as err:
+        Reservoir(
+            filled_at=t("2026-03-01T00:00Z"), volume_ml=F(20), concentration_mcg_per_ml=F(500), periods=()
+        )
+    assert (err.value.field, err.value.message) == (
+        "prescription",
+        "a projection needs the prescription in effect",
+    )
+    # half a microgram per millilitre is a concentration: 250 mcg/day / 0.5 = 500 mL/day
+    res = reservoir("2026-03-01T00:00Z", "20", "0.5", ("2026-03-01T00:00Z", SIMPLE_250, 0))
+    assert run(res).daily_volume_ml == Decimal("500")
 
 
 @pytest.mark.rule("DOSE-3")
