@@ -3,7 +3,7 @@
 #               clinic, serve http://127.0.0.1:8000 with a Celery worker and beat alongside
 #   make test   the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
 # and, for the clinical core:
-#   make mutation   every mutant of therapy/ against its tests; writes docs/mutation.md (~40 min)
+#   make mutation   every mutant of therapy/ against its tests; writes docs/mutation.md (1-1.5 h)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv

@@ -233,7 +233,7 @@ def write_report(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("mode", choices=["full", "report", "sample"])
-    parser.add_argument("--size", type=int, default=200, help="sampled mutants (sample mode)")
+    parser.add_argument("--size", type=int, default=150, help="sampled mutants (sample mode)")
     parser.add_argument("--seed", type=int, help="default: derived from the current commit")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--note", help="a line on how this run was made (report mode)")
