@@ -553,8 +553,12 @@ PAB = {"dose_mcg": "25", "max_per_day": 4, "lockout_minutes": 180}
             "the bolus at 12:59 starts before the bolus at 12:00 has finished; boluses may not overlap",
         ),
         (
-            # the same bolus twice
-            {"mode": "periodic_bolus", "basal_daily_dose_mcg": "100", "boluses": [BOLUS, BOLUS]},
+            # two boluses at the same time for the same duration
+            {
+                "mode": "periodic_bolus",
+                "basal_daily_dose_mcg": "100",
+                "boluses": [BOLUS, {**BOLUS, "dose_mcg": "60"}],
+            },
             "prescription.boluses",
             "the bolus at 12:00 starts before the bolus at 12:00 has finished; boluses may not overlap",
         ),
@@ -690,6 +694,7 @@ def test_a_number_from_outside_at_its_bounds():
     assert exact("123456789012", "dose") == 123456789012  # 12 digits before the point
     assert exact("0.1234567", "dose") == F(1234567, 10_000_000)  # 7 after it
     assert exact("2.50000000", "dose") == F(5, 2)  # trailing zeros are no digits: 2.5
+    assert exact("0.00000010", "dose") == F(1, 10_000_000)  # 0.0000001: 7 digits after the point
     assert exact("100.0000000", "dose") == 100  # 1 x 10^2: 3 digits, none after the point
     assert exact("1e11", "dose") == 10**11  # 12 digits
     assert exact(" 7 ", "dose") == 7

@@ -582,6 +582,10 @@ WITHDRAWAL = (
             "A daily dose of 0.04 mcg is 0.0 mcg to the 0.1 mcg the pump record keeps: it stops the therapy.",
         ),
         (
+            "0.0000001",  # 10^-7, shown as typed (not as 1E-7)
+            "A daily dose of 0.0000001 mcg is 0.0 mcg to the 0.1 mcg the pump record keeps: it stops the therapy.",
+        ),
+        (
             "0.00000001",  # 10^-8: below the 10^-7 it is shown to
             "A daily dose of less than 0.0000001 mcg is 0.0 mcg to the 0.1 mcg the pump record keeps: "
             "it stops the therapy.",
