@@ -21,6 +21,7 @@ mutmut keeps its work in mutants/ (ignored by git); each run starts from a fresh
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import re
@@ -211,7 +212,8 @@ def write_report(
         f"- killed (a test failed, or ran into the time limit): {len(noticed)}",
         f"- equivalent (listed in scripts/mutation-equivalents.txt): {len(equivalent)}",
         f"- surviving, not equivalent: {len(survivors)}",
-        f"- **score: {score:.1f} % of the {real} non-equivalent mutants killed**",
+        f"- **score: {len(noticed)} of the {real} non-equivalent mutants checked killed, "
+        f"{math.floor(score * 100) / 100:.2f} %**",
         "",
         "## Survivors",
         "",
