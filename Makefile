@@ -2,12 +2,14 @@
 #   make run    virtualenv, install, migrate the embedded SQLite database, load the demo
 #               clinic, serve http://127.0.0.1:8000 with a Celery worker and beat alongside
 #   make test   the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
+# and, for the clinical core:
+#   make mutation   every mutant of therapy/ against its tests; writes docs/mutation.md (1-1.5 h)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test install system-packages lint format schema check-schema clean
+.PHONY: run test mutation install system-packages lint format schema check-schema clean
 
 $(BIN)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "pumpcare needs Python 3.11 (set PYTHON=/path/to/python3.11)")'
@@ -28,6 +30,11 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# Mutation testing of the calculation core (mutmut; scripts/mutation.py says how). CI runs a
+# seeded sample of it (scripts/mutation.py sample) after the tests.
+mutation: install
+	$(BIN)/python scripts/mutation.py full
 
 # Debian packages beyond Python (pdftoppm for the card tests, HarfBuzz subsetting, fonts,
 # Chromium for the browser tests);

@@ -6,6 +6,14 @@ import os
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import settings
+
+# Mutation testing (scripts/mutation.py) needs the same verdict for a mutant every run: the
+# property tests then draw the same examples, so a sampled mutant is killed in CI exactly
+# when it was killed in `make mutation`.
+settings.register_profile("mutation", derandomize=True)
+if os.environ.get("PUMPCARE_MUTATION_TESTING"):
+    settings.load_profile("mutation")
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

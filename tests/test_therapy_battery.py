@@ -18,7 +18,9 @@ from therapy import (
     check_refill_day,
     check_replacement_date,
     day_text,
+    earliest_working_day,
     refill_day,
+    refill_overdue,
     refill_overdue_days,
     replacement_plan,
 )
@@ -327,3 +329,153 @@ def test_any_refill_has_a_bookable_day_from_today(refill_by, today, weekdays, cl
     ]
     if free and refill_by >= today:
         assert got == RefillDay(max(free), overdue=False, over_capacity=False)
+
+
+# --- every refusal word for word, and the edges of the walks (docs/mutation.md) --------------
+
+
+def _refused(call, **kwargs):
+    with pytest.raises(CalculationError) as err:
+        call(**kwargs)
+    return err.value.field, err.value.code, err.value.message
+
+
+@pytest.mark.rule("ERI-1")
+def test_eri_refusals_in_full():
+    assert _refused(_plan, implanted_on=date(2021, 3, 15), service_life_months=None) == (
+        "pump.eri_on",
+        "eri_unknown",
+        "is not recorded and the pump model's service life is not configured: enter the ERI "
+        "date from a device interrogation, or an admin sets the model's service life",
+    )
+    # an ERI in year 9999 + 90 days of EOS is past the calendar's end
+    assert _refused(_plan, implanted_on=date(2021, 3, 15), eri_on=date(9999, 12, 1)) == (
+        "pump.eri_on",
+        "eri_out_of_range",
+        "is too far from today for the calendar to plan the replacement: correct the ERI date "
+        "or the pump model's service life",
+    )
+
+
+@pytest.mark.rule("ERI-2")
+def test_a_surgery_after_eos_is_refused_in_full():
+    plan = _plan(date(2021, 3, 15), eri_on=date(2026, 3, 15))  # EOS = 15 Mar + 90 d = 13 Jun 2026
+    assert _refused(check_replacement_date, surgery_on=date(2026, 6, 14), plan=plan) == (
+        "surgery_on",
+        "replacement_after_eos",
+        "2026-06-14 is after the pump's end of service 2026-06-13: the pump stops then; "
+        "book the replacement before it",
+    )
+    assert check_replacement_date(date(2026, 6, 13), plan) == "after_eri"  # EOS day itself
+    assert check_replacement_date(date(2026, 3, 15), plan) is None  # ERI day itself
+
+
+@pytest.mark.rule("LRA-5")
+def test_appointment_day_refusals_in_full():
+    none_configured = ("clinic.working_days", "invalid", "no working day is configured for the clinic")
+    assert _refused(appointment_day, refill_by=date(2026, 2, 8), working_weekdays=set(), closures=set()) == (
+        none_configured
+    )
+    assert _refused(earliest_working_day, today=date(2026, 2, 8), working_weekdays=set(), closures=set()) == (
+        none_configured
+    )
+    assert _refused(
+        refill_day, refill_by=date(2026, 2, 8), today=date(2026, 2, 1), working_weekdays=set(), closures=set()
+    ) == (none_configured)
+    # Saturday 7 .. Sunday 8 Feb 2026: no weekday in between
+    assert _refused(
+        appointment_day,
+        refill_by=date(2026, 2, 8),
+        working_weekdays=WEEKDAYS,
+        closures=set(),
+        earliest=date(2026, 2, 7),
+    ) == (
+        "refill_by",
+        "no_working_day",
+        "no clinic working day with a free slot from 7 Feb 2026 to 8 Feb 2026",
+    )
+    # earliest after refill-by: the refill-by date has passed
+    assert _refused(
+        appointment_day,
+        refill_by=date(2026, 2, 8),
+        working_weekdays=WEEKDAYS,
+        closures=set(),
+        earliest=date(2026, 2, 9),
+    ) == ("refill_by", "no_working_day", "the refill-by date 8 Feb 2026 has passed")
+    # earliest == refill-by on a Sunday: a range of one day, not "has passed"
+    assert (
+        _refused(
+            appointment_day,
+            refill_by=date(2026, 2, 8),
+            working_weekdays=WEEKDAYS,
+            closures=set(),
+            earliest=date(2026, 2, 8),
+        )[2]
+        == "no clinic working day with a free slot from 8 Feb 2026 to 8 Feb 2026"
+    )
+
+
+@pytest.mark.rule("LRA-5")
+def test_appointment_day_looks_back_366_days_and_no_further():
+    # only Mondays work and every Monday but one is closed: Monday 9 Feb 2026 is 366 days
+    # before Tuesday 10 Feb 2027 (2026 has 365 days: 9 Feb 2026 + 365 = 9 Feb 2027, + 1 = 10 Feb).
+    refill_by = date(2027, 2, 10)
+    mondays = {date(2026, 2, 9) + timedelta(weeks=w) for w in range(1, 53)}
+    assert appointment_day(refill_by, working_weekdays={1}, closures=mondays) == date(2026, 2, 9)
+    # close that one too: the window 10 Feb 2026 .. 10 Feb 2027 has no Monday left
+    with pytest.raises(CalculationError) as err:
+        appointment_day(refill_by, working_weekdays={1}, closures=mondays | {date(2026, 2, 9)})
+    assert err.value.message == "no clinic working day with a free slot from 9 Feb 2026 to 10 Feb 2027"
+
+
+@pytest.mark.rule("LRA-5")
+def test_earliest_working_day_searches_366_days_then_refuses_in_full():
+    # Mondays only; the search covers days 0..365 from Monday 2 Feb 2026, whose Mondays are
+    # days 0, 7, ..., 364 (364 = 52 weeks: Monday 1 Feb 2027). All closed: refused.
+    today = date(2026, 2, 2)
+    closed = {today + timedelta(weeks=w) for w in range(53)}  # days 0, 7, ..., 364
+    assert _refused(earliest_working_day, today=today, working_weekdays={1}, closures=closed) == (
+        "clinic.working_days",
+        "no_working_day",
+        "the clinic has no working day in the 366 days from 2 Feb 2026: check its working days and closures",
+    )
+    # open the Monday on day 364 (1 Feb 2027): found, the search reaches it
+    assert earliest_working_day(today, working_weekdays={1}, closures=closed - {date(2027, 2, 1)}) == date(
+        2027, 2, 1
+    )
+
+
+@pytest.mark.rule("LRA-5")
+def test_a_refill_due_today_on_a_working_day_is_not_overdue():
+    # Thursday 26 Nov 2026 is a working day: refill-by today leaves today
+    assert not refill_overdue(
+        date(2026, 11, 26), today=date(2026, 11, 26), working_weekdays=WEEKDAYS, closures=set()
+    )
+    # Thursday 26 closed, Friday 27 open: the walk reaches Friday, the refill-by day
+    assert not refill_overdue(
+        date(2026, 11, 27), today=date(2026, 11, 26), working_weekdays=WEEKDAYS, closures={date(2026, 11, 26)}
+    )
+    # Friday 27 closed too: nothing is left
+    assert refill_overdue(
+        date(2026, 11, 27),
+        today=date(2026, 11, 26),
+        working_weekdays=WEEKDAYS,
+        closures={date(2026, 11, 26), date(2026, 11, 27)},
+    )
+
+
+@pytest.mark.rule("LRA-5")
+def test_a_booking_after_refill_by_is_refused_in_full():
+    assert _refused(
+        check_refill_day,
+        day=date(2026, 12, 15),
+        refill_by=date(2026, 12, 14),
+        today=date(2026, 11, 26),
+        working_weekdays=WEEKDAYS,
+        closures=set(),
+    ) == (
+        "day",
+        "after_refill_by",
+        "15 Dec 2026 is after the refill-by date 14 Dec 2026: book on or before it "
+        "(the last working day is 14 Dec 2026)",
+    )

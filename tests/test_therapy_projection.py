@@ -25,7 +25,7 @@ from therapy import (
     time_at_volume,
     volume_at,
 )
-from therapy.projection import clock_warnings
+from therapy.projection import BridgeDrain, _minutes, clock_warnings, period_at
 
 NEW_YORK = ZoneInfo("America/New_York")
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")
@@ -612,3 +612,244 @@ def test_clock_warnings_directly():
     assert clock_warnings(flex, NEW_YORK, start, t("2026-10-31T12:00Z")) == []
     # a zone without daylight saving never warns
     assert clock_warnings(TherapyPeriod(start, flex.prescription, 0), UTC, start, end) == []
+
+
+# --- edges the mutation run found untested (docs/mutation.md) -------------------------------
+
+BERLIN = ZoneInfo("Europe/Berlin")
+CET = 3600  # Berlin's winter offset, +1 h
+
+
+@pytest.mark.rule("DOSE-3")
+def test_a_horizon_spanning_both_daylight_saving_changes_still_warns_of_the_first():
+    # Berlin 2026: CET -> CEST on Sunday 2026-03-29 (last Sunday of March), back to CET on
+    # 2026-10-25. From 1 Feb to 1 Dec the offset at both ends is +1 h, the pump's own: only a
+    # day-by-day walk sees the spring change in between.
+    flex = TherapyPeriod(t("2026-02-01T00:00Z"), parse_prescription(FLEX_10_20), CET)
+    notices = clock_warnings(flex, BERLIN, t("2026-02-01T00:00Z"), t("2026-12-01T00:00Z"))
+    assert [n.code for n in notices] == ["daylight_saving_change"]
+    assert "2026-03-29" in notices[0].message
+    assert "runs 1 hour off" in notices[0].message
+
+
+@pytest.mark.rule("DOSE-3")
+def test_a_horizon_spanning_both_changes_warns_through_project_too():
+    # 200 mL at 1000 mcg/mL, 0.4 mL/day (header): the alarm at 2 mL is 198 / 0.4 = 495 days
+    # away, so refill-by is the drug stability limit: 2026-02-01 + 300 days = 2026-11-28,
+    # and the horizon (end of 2026-11-29, Berlin) spans both 2026 changes.
+    res = reservoir("2026-02-01T00:00Z", "200", 1000, ("2026-02-01T00:00Z", FLEX_10_20, CET))
+    p = run(res, tz=BERLIN, max_days=300)
+    assert p.refill_by == date(2026, 11, 28)
+    assert codes(p) == ["daylight_saving_change"]
+    assert "2026-03-29" in p.warnings[0].message
+
+
+@pytest.mark.rule("LRA-1", "DOSE-3")
+def test_projecting_at_the_instant_a_prescription_starts_uses_the_new_one():
+    # 250 mcg/day at 500 mcg/mL = 0.5 mL/day from the fill; from 2026-03-02T00:00Z the flex
+    # schedule at 500 mcg/mL: (8 h x 10 + 16 h x 20) / 500 = 400 / 500 = 0.8 mL/day.
+    res = reservoir(
+        "2026-03-01T00:00Z",
+        "20",
+        500,
+        ("2026-03-01T00:00Z", SIMPLE_250, 0),
+        ("2026-03-02T00:00Z", FLEX_10_20, EST),
+    )
+    at = t("2026-03-02T00:00Z")
+    assert period_at(res, at).prescription == parse_prescription(FLEX_10_20)
+    p = run(res, as_of=at, tz=NEW_YORK)
+    assert p.daily_volume_ml == Decimal("0.8")
+    # one day at 0.5 mL/day gone: 20 - 0.5 = 19.5 mL
+    assert p.reservoir_volume_ml == Decimal("19.5")
+    # one second earlier the simple prescription is still in effect
+    assert run(res, as_of=at - timedelta(seconds=1)).daily_volume_ml == Decimal("0.5")
+
+
+@pytest.mark.rule("LRA-1")
+@pytest.mark.parametrize("concentration", [0, -500])
+def test_a_reservoir_without_a_positive_concentration_is_refused_clearly(concentration):
+    # 0 mcg/mL would divide the daily dose by zero: refused with the field named instead.
+    with pytest.raises(CalculationError) as err:
+        reservoir("2026-03-01T00:00Z", "20", concentration, ("2026-03-01T00:00Z", SIMPLE_250, 0))
+    assert (err.value.field, err.value.message) == (
+        "concentration_mcg_per_ml",
+        "must be greater than 0 mcg/mL",
+    )
+
+
+@pytest.mark.rule("LRA-1")
+def test_a_reservoir_needs_a_prescription_and_takes_any_positive_concentration():
+    with pytest.raises(CalculationError) as err:
+        Reservoir(
+            filled_at=t("2026-03-01T00:00Z"), volume_ml=F(20), concentration_mcg_per_ml=F(500), periods=()
+        )
+    assert (err.value.field, err.value.message) == (
+        "prescription",
+        "a projection needs the prescription in effect",
+    )
+    # half a microgram per millilitre is a concentration: 250 mcg/day / 0.5 = 500 mL/day
+    res = reservoir("2026-03-01T00:00Z", "20", "0.5", ("2026-03-01T00:00Z", SIMPLE_250, 0))
+    assert run(res).daily_volume_ml == Decimal("500")
+
+
+@pytest.mark.rule("DOSE-3")
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (3600, "1 hour"),  # one daylight-saving change: singular
+        (-3600, "1 hour"),  # the direction does not matter
+        (7200, "2 hours"),  # 2 x 3600 s
+        (5400, "1 hour 30 minutes"),  # 3600 + 1800 s
+        (1800, "30 minutes"),  # Lord Howe Island: a half-hour change
+        (60, "1 minute"),  # singular minutes too
+        (3660, "1 hour 1 minute"),
+    ],
+)
+def test_the_clock_shift_is_worded_in_hours_and_minutes(seconds, text):
+    assert _minutes(seconds) == text
+
+
+@pytest.mark.rule("DOSE-3")
+def test_a_daylight_saving_change_on_the_refill_by_day_itself_is_warned():
+    # Fill Fri 6 Feb 2026 17:00Z (12:00 EST), 200 mL at 0.4 mL/day: the alarm is 495 days away,
+    # so refill-by is the drug stability limit, 6 Feb + 30 days = Sun 8 Mar 2026: the very day
+    # New York's clocks go forward (07:00Z). The horizon runs to the end of that day.
+    res = reservoir("2026-02-06T17:00Z", "200", 1000, ("2026-02-06T17:00Z", FLEX_10_20, EST))
+    p = run(res, tz=NEW_YORK, max_days=30)
+    assert (p.refill_by, p.refill_by_reason) == (date(2026, 3, 8), "drug_stability")
+    assert codes(p) == ["daylight_saving_change"]
+    assert "2026-03-08" in p.warnings[0].message
+
+
+@pytest.mark.rule("LRA-1")
+def test_before_its_first_period_a_reservoir_reads_the_first_prescription():
+    # the fill (and a projection) may come before the first recorded prescription's start
+    res = reservoir(
+        "2026-03-01T00:00Z",
+        "20",
+        500,
+        ("2026-03-01T06:00Z", SIMPLE_250, 0),
+        ("2026-03-02T00:00Z", FLEX_10_20, 0),
+    )
+    assert period_at(res, t("2026-03-01T00:00Z")).starts_at == t("2026-03-01T06:00Z")
+
+
+@pytest.mark.rule("DOSE-3")
+def test_the_pump_clock_off_warning_in_full():
+    res = reservoir("2026-02-20T17:00Z", "20", 1000, ("2026-02-20T17:00Z", FLEX_10_20, EST))
+    p = run(res, as_of=t("2026-03-10T12:00Z"), tz=NEW_YORK)
+    assert p.warnings[0].message == (
+        "The pump's clock is 1 hour off the clinic's wall clock since a daylight-saving "
+        "change: flex steps and boluses run at the programmed pump-clock times, not the "
+        "wall-clock times, until the pump is reprogrammed."
+    )
+
+
+SYDNEY = ZoneInfo("Australia/Sydney")
+AEDT = 11 * 3600
+
+
+@pytest.mark.rule("DOSE-3")
+def test_a_change_the_night_after_refill_by_is_not_warned():
+    # New York's clocks go forward on Sun 8 Mar 2026; refill-by Sat 7 Mar (fill 5 Feb 17:00Z
+    # + 30 days of stability): the horizon ends at midnight into the 8th, before the change.
+    res = reservoir("2026-02-05T17:00Z", "200", 1000, ("2026-02-05T17:00Z", FLEX_10_20, EST))
+    p = run(res, tz=NEW_YORK, max_days=30)
+    assert p.refill_by == date(2026, 3, 7)
+    assert codes(p) == []
+
+
+@pytest.mark.rule("DOSE-3")
+def test_the_horizon_ends_at_midnight_in_the_clinic_zone_not_in_utc():
+    # Sydney leaves daylight saving on Sun 5 Apr 2026 at 03:00 AEDT = 4 Apr 16:00Z. Fill
+    # 5 Mar 02:00Z (13:00 AEDT) + 30 days: refill-by Sat 4 Apr, horizon midnight into the 5th
+    # in Sydney = 4 Apr 13:00Z, before the change: no warning. (Midnight UTC would be after it.)
+    res = reservoir("2026-03-05T02:00Z", "200", 1000, ("2026-03-05T02:00Z", FLEX_10_20, AEDT))
+    p = run(res, tz=SYDNEY, max_days=30)
+    assert p.refill_by == date(2026, 4, 4)
+    assert codes(p) == []
+
+
+@pytest.mark.rule("LRA-1")
+def test_a_reservoir_below_one_millilitre_reads_as_it_is_and_never_below_zero():
+    # 0.5 mL at 500 mcg/mL, 250 mcg/day = 0.5 mL/day: 0.5 mL at the fill, 0.25 after 12 h,
+    # empty after a day, and 0 (not negative) after two
+    res = reservoir("2026-03-01T00:00Z", "0.5", 500, ("2026-03-01T00:00Z", SIMPLE_250, 0))
+    at_fill = run(res, lra="0.1")
+    assert (at_fill.as_of, at_fill.reservoir_volume_ml) == (t("2026-03-01T00:00Z"), Decimal("0.50"))
+    assert run(res, as_of=t("2026-03-01T12:00Z"), lra="0.1").reservoir_volume_ml == Decimal("0.25")
+    assert run(res, as_of=t("2026-03-03T00:00Z"), lra="0.1").reservoir_volume_ml == Decimal("0.00")
+
+
+@pytest.mark.rule("LRA-4")
+def test_refill_by_configuration_refusals_in_full():
+    with pytest.raises(CalculationError) as err:
+        refill_by(
+            worst_case_alarm_at=None,
+            filled_at=t("2026-03-01T00:00Z"),
+            tz=UTC,
+            safety_margin_days=7,
+            max_reservoir_days=None,
+        )
+    assert (err.value.field, err.value.message) == (
+        "drug.max_reservoir_days",
+        "is not configured: set the drug's maximum time in the reservoir",
+    )
+    with pytest.raises(CalculationError) as err:
+        refill_by(
+            worst_case_alarm_at=None,
+            filled_at=t("2026-03-01T00:00Z"),
+            tz=UTC,
+            safety_margin_days=-1,
+            max_reservoir_days=180,
+        )
+    assert (err.value.field, err.value.message) == (
+        "clinic.safety_margin_days",
+        "must be configured as 0 or more days",
+    )
+
+
+@pytest.mark.rule("DOSE-3")
+def test_the_change_is_dated_in_the_clinic_zone_in_full():
+    # Sydney: 5 Apr 2026 03:00 AEDT -> 02:00 AEST, i.e. 4 Apr 16:00Z: the clinic's date is
+    # the 5th (the UTC date would be the 4th); the pump stays on AEDT, one hour off.
+    flex = TherapyPeriod(t("2026-03-20T00:00Z"), parse_prescription(FLEX_10_20), AEDT)
+    notices = clock_warnings(flex, SYDNEY, t("2026-03-20T00:00Z"), t("2026-04-20T00:00Z"))
+    assert [(n.code, n.message) for n in notices] == [
+        (
+            "daylight_saving_change",
+            "A daylight-saving change on 2026-04-05 falls before the next refill: from then the pump's "
+            "schedule runs 1 hour off the wall clock unless the pump is reprogrammed.",
+        )
+    ]
+
+
+@pytest.mark.rule("LRA-2")
+def test_a_reservoir_exactly_at_the_alarm_volume_alarms_at_the_fill_not_before():
+    # 2 mL at the fill (12:00Z) and an alarm at 2 mL: the alarm is the fill instant itself.
+    # The pump delivers nothing from 08:00 to 16:00, so the volume drained since pump-clock
+    # midnight was already reached at 08:00: that instant, before the fill, is not the alarm.
+    paused = {
+        "mode": "flex",
+        "steps": [
+            {"start": "00:00", "dose_mcg_per_hour": "10"},
+            {"start": "08:00", "dose_mcg_per_hour": "0"},
+            {"start": "16:00", "dose_mcg_per_hour": "10"},
+        ],
+    }
+    res = reservoir("2026-03-01T12:00Z", "2", 500, ("2026-03-01T12:00Z", paused, 0))
+    p = run(res, lra="2", tolerance="0")
+    assert p.low_reservoir_alarm_at == t("2026-03-01T12:00Z")
+
+
+@pytest.mark.rule("BRIDGE-1", "LRA-1")
+def test_a_bridge_of_no_duration_is_skipped_and_one_under_a_second_is_drained():
+    fill = t("2026-03-01T00:00Z")
+    day_later = t("2026-03-02T00:00Z")
+    # no bridge at all: 20 - 0.5 mL/day x 1 day = 19.5 mL
+    empty = reservoir(fill, "20", 500, (fill, SIMPLE_250, 0), bridge=BridgeDrain(F(0), F(0)))
+    assert volume_at(empty, day_later) == F("19.5")
+    # 1 mL pushed out in half a second, then the prescription for the 86 399.5 s left:
+    # 20 - 1 - 0.5 x 86399.5 / 86400 = 19 - 172799/345600 mL
+    quick = reservoir(fill, "20", 500, (fill, SIMPLE_250, 0), bridge=BridgeDrain(F(1), F(1, 2)))
+    assert volume_at(quick, day_later) == 19 - F(172799, 345600)

@@ -548,3 +548,143 @@ def test_property_a_dose_at_or_below_the_dose_in_effect_is_refused_only_when_it_
         assert verdict.code in (None, "titration_limit_exceeded")
         assert (verdict.code is None) == (new <= verdict.max_allowed_daily_dose_mcg)
         assert verdict.max_allowed_daily_dose_mcg <= in_effect * F(13, 10)
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_a_history_entry_at_the_new_doses_own_instant_is_not_the_dose_in_effect():
+    # The dose in effect is the last one *before* effective_at. A history row at exactly
+    # 2026-01-10T12:00Z (say the new prescription's own row, already written) says 200 mcg;
+    # counting it would make 150 "not an increase" over 200. The dose in effect is 100
+    # (since 2026-01-01), spinal adult: ceiling 100 x 1.30 = 130 < 150 -> refused.
+    history = [*STARTED, ("2026-01-10T12:00Z", 200)]
+    out = _check(150, "2026-01-10T12:00Z", history)
+    assert out.code == "titration_limit_exceeded"
+    assert out.lowest_daily_dose_mcg == 100
+    assert out.max_allowed_daily_dose_mcg == 130
+
+
+# --- every verdict word for word (docs/mutation.md) ------------------------------------------
+
+WITHDRAWAL = (
+    "Stopping the pump or reducing the dose to zero causes withdrawal (itching, hypotension, "
+    "paresthesia, high fever, altered mental status, rebound spasticity, rhabdomyolysis, death), "
+    "typically within 1–3 days. It needs a prescriber's override with a written reason."
+)
+
+
+@pytest.mark.rule("TITRATE-2")
+@pytest.mark.parametrize(
+    ("new", "what"),
+    [
+        ("0", "A daily dose of 0 mcg stops the therapy."),
+        (
+            "0.04",
+            "A daily dose of 0.04 mcg is 0.0 mcg to the 0.1 mcg the pump record keeps: it stops the therapy.",
+        ),
+        (
+            "0.0000001",  # 10^-7, shown as typed (not as 1E-7)
+            "A daily dose of 0.0000001 mcg is 0.0 mcg to the 0.1 mcg the pump record keeps: it stops the therapy.",
+        ),
+        (
+            "0.00000001",  # 10^-8: below the 10^-7 it is shown to
+            "A daily dose of less than 0.0000001 mcg is 0.0 mcg to the 0.1 mcg the pump record keeps: "
+            "it stops the therapy.",
+        ),
+    ],
+)
+def test_a_discontinuation_verdict_in_full(new, what):
+    out = _check(new, "2026-01-10T12:00Z", STARTED)
+    assert (out.code, out.message) == ("discontinuation_requires_override", f"{what} {WITHDRAWAL}")
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_the_titration_limit_verdict_in_full():
+    # spinal adult, 30 %: 100 x 1.3 = 130 allowed, 131 refused
+    out = _check(131, "2026-01-10T12:00Z", STARTED)
+    assert out.message == (
+        "A daily dose of 131.0 mcg exceeds the titration limit: at most +30 % per 24 hours for this "
+        "patient, from the lowest daily dose in effect during the last 24 hours (100.0 mcg), so at "
+        "most 130.0 mcg. A prescriber may override with a written reason."
+    )
+    assert out.details() == {
+        "limit_pct": Decimal("30.0"),
+        "lowest_daily_dose_mcg": Decimal("100.0"),
+        "max_allowed_daily_dose_mcg": Decimal("130.0"),
+    }
+    # the first 24 hours of therapy (started 2026-01-01T00:00Z): no increase at all
+    first = _check(101, "2026-01-01T12:00Z", STARTED)
+    assert first.message == (
+        "A daily dose of 101.0 mcg exceeds the titration limit: no increase in the first 24 hours "
+        "after the start of therapy, from the lowest daily dose in effect during the last 24 hours "
+        "(100.0 mcg), so at most 100.0 mcg. A prescriber may override with a written reason."
+    )
+
+
+@pytest.mark.rule("TITRATE-1", "TITRATE-2")
+def test_restarting_a_stopped_therapy_in_full():
+    # stopped (0) on 2026-01-09T12:00Z, a restart at 50 within 24 h: 0 x 1.3 = 0 < 50
+    out = _check(50, "2026-01-10T00:00Z", [*STARTED, ("2026-01-09T12:00Z", 0)])
+    assert (out.code, out.message) == (
+        "titration_limit_exceeded",
+        "The therapy was stopped within the last 24 hours or is still stopped: restarting it at "
+        "50.0 mcg a day needs a prescriber's override with a written reason.",
+    )
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_titration_configuration_refusals_in_full():
+    no_window = TitrationLimits(F(30), F(15), F(15), 18, None)
+    with pytest.raises(CalculationError) as err:
+        _check(120, "2026-01-10T12:00Z", STARTED, limits=no_window)
+    assert (err.value.field, err.value.message) == (
+        "titration.window_hours",
+        "the titration window is not configured",
+    )
+    no_pediatric = TitrationLimits(F(30), F(15), None, 18, 24)
+    with pytest.raises(CalculationError) as err:
+        _check(120, "2026-01-10T12:00Z", STARTED, limits=no_pediatric)
+    assert (err.value.field, err.value.message) == (
+        "titration.pediatric",
+        "the paediatric titration limit is not configured",
+    )
+    with pytest.raises(CalculationError) as err:
+        _check(120, "2026-01-10T12:00Z", STARTED, origin="unknown")
+    assert (err.value.field, err.value.message) == (
+        "patient.spasticity_origin",
+        "has no titration limit configured for 'unknown' (spinal, cerebral)",
+    )
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_the_paediatric_limit_ends_on_the_18th_birthday():
+    # born 2008-01-10: 17 on 2026-01-09, 18 on 2026-01-10 (ages counted in whole years)
+    assert (
+        titration_limit_pct(
+            spasticity_origin="spinal", birth_date=date(2008, 1, 10), on=date(2026, 1, 9), limits=LIMITS
+        )
+        == 15
+    )
+    assert (
+        titration_limit_pct(
+            spasticity_origin="spinal", birth_date=date(2008, 1, 10), on=date(2026, 1, 10), limits=LIMITS
+        )
+        == 30
+    )
+    assert (
+        titration_limit_pct(
+            spasticity_origin="cerebral", birth_date=date(2008, 1, 10), on=date(2026, 1, 10), limits=LIMITS
+        )
+        == 15
+    )
+
+
+@pytest.mark.rule("TITRATE-1")
+def test_keeping_the_dose_in_effect_is_never_refused_even_after_an_overridden_increase():
+    # 100 since 1 Jan, raised to 200 (with an override) on 10 Jan 00:00Z. Keeping 200 on
+    # 10 Jan 12:00Z is no increase, although the lowest dose in the last 24 h is 100 and
+    # 100 x 1.30 = 130 < 200.
+    out = _check(200, "2026-01-10T12:00Z", [*STARTED, ("2026-01-10T00:00Z", 200)])
+    assert (out.code, out.message) == (None, "not an increase over the daily dose in effect")
+    # 130 after 100: within the limit, said so
+    ok = _check(130, "2026-01-10T12:00Z", STARTED)
+    assert (ok.code, ok.message) == (None, "within the titration limit")

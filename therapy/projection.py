@@ -377,5 +377,5 @@ def _minutes(seconds: int) -> str:
     hours, rest = divmod(minutes, 60)
     text = f"{hours} hour" + ("s" if hours != 1 else "") if hours else ""
     if rest:
-        text = (text + " " if text else "") + f"{rest} minutes"
+        text = (text + " " if text else "") + f"{rest} minute" + ("s" if rest != 1 else "")
     return text
