@@ -563,6 +563,19 @@ def test_a_history_entry_at_the_new_doses_own_instant_is_not_the_dose_in_effect(
     assert out.max_allowed_daily_dose_mcg == 130
 
 
+@pytest.mark.rule("TITRATE-1")
+def test_a_dose_replaced_at_the_instant_the_window_opens_was_never_in_effect():
+    # Two history rows at exactly the window's start, 2026-01-09T12:00Z (24 h before the new
+    # dose): 50 mcg, replaced at the same instant by 200 mcg. The dose in effect when the
+    # window opened is 200 (the last row at that instant); 50 was never delivered. Lowest in
+    # the window: 200, ceiling 200 x 1.30 = 260 >= 250 -> allowed. Counting the replaced 50
+    # would give a ceiling of 65 and refuse it.
+    history = [*STARTED, ("2026-01-09T12:00Z", 50), ("2026-01-09T12:00Z", 200)]
+    out = _check(250, "2026-01-10T12:00Z", history)
+    assert out.code is None
+    assert out.lowest_daily_dose_mcg == 200
+
+
 # --- every verdict word for word (docs/mutation.md) ------------------------------------------
 
 WITHDRAWAL = (
