@@ -154,8 +154,12 @@ def reminders_plan_all(batch_size: int = 500) -> int:
 
 
 def _appointment(row) -> Appointment | None:
-    pk = row.subject.partition(":")[2]
-    return Appointment.objects.select_related("pump__patient").filter(pk=pk).first() if pk.isdigit() else None
+    """The appointment a reminder names, read once per send: delivery asks whether the row is
+    still due and then what it says, about the same row object."""
+    if not hasattr(row, "_appointment"):
+        pk = row.subject.partition(":")[2]
+        row._appointment = Appointment.objects.filter(pk=pk).first() if pk.isdigit() else None
+    return row._appointment
 
 
 def reminder_obsolete(row, now: datetime) -> str:
