@@ -48,15 +48,19 @@ def reservoir(priming: F, dose: int = 300) -> Reservoir:
 
 def test_implant_1_priming_volume_is_the_catheter_volume_pump_2():
     # Prometra's catheter, 0.0026 mL/cm, 60 cm implanted: 60 × 0.0026 = 0.156 mL.
-    assert priming_volume_ml(volume_ml_per_cm=F("0.0026"), length_cm=F(60), volume_added_ml=F(20)) == F("0.156")
+    assert priming_volume_ml(volume_ml_per_cm=F("0.0026"), length_cm=F(60), volume_added_ml=F(20)) == F(
+        "0.156"
+    )
 
 
 def test_implant_1_priming_volume_is_rounded_to_a_thousandth_of_a_ml():
     # 47 cm × 0.0026 = 0.1222 mL -> 0.122 mL; 48.5 cm × 0.0026 = 0.1261 mL -> 0.126 mL.
-    assert priming_volume_ml(volume_ml_per_cm=F("0.0026"), length_cm=F(47), volume_added_ml=F(20)) == F("0.122")
-    assert priming_volume_ml(
-        volume_ml_per_cm=F("0.0026"), length_cm=F("48.5"), volume_added_ml=F(20)
-    ) == F("0.126")
+    assert priming_volume_ml(volume_ml_per_cm=F("0.0026"), length_cm=F(47), volume_added_ml=F(20)) == F(
+        "0.122"
+    )
+    assert priming_volume_ml(volume_ml_per_cm=F("0.0026"), length_cm=F("48.5"), volume_added_ml=F(20)) == F(
+        "0.126"
+    )
 
 
 def test_implant_1_priming_refused_when_the_catheter_volume_is_not_configured():
@@ -77,13 +81,17 @@ def test_implant_1_priming_must_leave_drug_in_the_pump():
         priming_volume_ml(volume_ml_per_cm=F("0.0026"), length_cm=F(60), volume_added_ml=F("0.156"))
     assert refused.value.field == "volume_added_ml"
     assert "0.156 mL" in refused.value.message
-    assert priming_volume_ml(volume_ml_per_cm=F("0.0026"), length_cm=F(60), volume_added_ml=F("0.157")) == F("0.156")
+    assert priming_volume_ml(volume_ml_per_cm=F("0.0026"), length_cm=F(60), volume_added_ml=F("0.157")) == F(
+        "0.156"
+    )
 
 
 def test_pump_2_catheter_volume_is_exact_and_names_what_needs_it():
     assert catheter_volume_ml(volume_ml_per_cm=F("0.0026"), length_cm=F(47), use="x", code="c") == F("0.1222")
     with pytest.raises(CalculationError) as refused:
-        catheter_volume_ml(volume_ml_per_cm=None, length_cm=F(47), use="a bridge bolus", code="bridge_volume_not_configured")
+        catheter_volume_ml(
+            volume_ml_per_cm=None, length_cm=F(47), use="a bridge bolus", code="bridge_volume_not_configured"
+        )
     assert refused.value.code == "bridge_volume_not_configured"
     assert "a bridge bolus needs" in refused.value.message
 
@@ -160,7 +168,9 @@ def test_implant_1_reservoir_refuses_a_priming_outside_the_fill(priming):
 
 def test_implant_1_implant_fill_on_the_implant_day_in_the_clinic_zone():
     # 2026-03-28 23:30 UTC is 00:30 on 29 March in Paris (UTC+1 until 02:00 that night).
-    check_implant_fill(performed_at=datetime(2026, 3, 28, 23, 30, tzinfo=UTC), implanted_on=date(2026, 3, 29), tz=PARIS)
+    check_implant_fill(
+        performed_at=datetime(2026, 3, 28, 23, 30, tzinfo=UTC), implanted_on=date(2026, 3, 29), tz=PARIS
+    )
     with pytest.raises(CalculationError) as refused:
         # 22:30 UTC is 23:30 on the 28th in Paris: the day before the operation.
         check_implant_fill(
@@ -205,7 +215,9 @@ def test_implant_1_monitoring_under_way_is_not_complete():
 
 def test_implant_1_monitoring_cannot_start_before_delivery_or_end_before_it_starts():
     with pytest.raises(CalculationError) as refused:
-        monitoring(fill_at=FILL, started_at=FILL - timedelta(minutes=1), ended_at=None, min_hours=F(8), tz=PARIS)
+        monitoring(
+            fill_at=FILL, started_at=FILL - timedelta(minutes=1), ended_at=None, min_hours=F(8), tz=PARIS
+        )
     assert refused.value.field == "started_at"
     with pytest.raises(CalculationError) as refused:
         monitoring(fill_at=FILL, started_at=FILL, ended_at=FILL, min_hours=F(8), tz=PARIS)
@@ -214,5 +226,7 @@ def test_implant_1_monitoring_cannot_start_before_delivery_or_end_before_it_star
 
 def test_implant_1_minimum_monitoring_not_configured_refuses():
     with pytest.raises(CalculationError) as refused:
-        monitoring(fill_at=FILL, started_at=FILL, ended_at=FILL + timedelta(hours=9), min_hours=None, tz=PARIS)
+        monitoring(
+            fill_at=FILL, started_at=FILL, ended_at=FILL + timedelta(hours=9), min_hours=None, tz=PARIS
+        )
     assert refused.value.field == "settings.PUMPCARE_CLINICAL.implant_monitoring_min_hours"

@@ -25,7 +25,9 @@ def catheter_volume_ml(
             code=code,
         )
     if length_cm is None:
-        raise CalculationError("pump.catheter_length_cm", f"is not recorded: {use} needs the implanted catheter length")
+        raise CalculationError(
+            "pump.catheter_length_cm", f"is not recorded: {use} needs the implanted catheter length"
+        )
     return Q(length_cm) * Q(volume_ml_per_cm)
 
 
@@ -36,12 +38,15 @@ def priming_volume_ml(
     starts; the projection drains it from the reservoir first. Rounded to 0.001 mL like every
     pathway volume. Refused when it is not less than the volume put in the pump."""
     volume = Q(
-        rounded(catheter_volume_ml(
-            volume_ml_per_cm=volume_ml_per_cm,
-            length_cm=length_cm,
-            use="priming the catheter",
-            code="catheter_volume_not_configured",
-        ), PATH_VOLUME_ML)
+        rounded(
+            catheter_volume_ml(
+                volume_ml_per_cm=volume_ml_per_cm,
+                length_cm=length_cm,
+                use="priming the catheter",
+                code="catheter_volume_not_configured",
+            ),
+            PATH_VOLUME_ML,
+        )
     )
     if volume >= Q(volume_added_ml):
         raise CalculationError(

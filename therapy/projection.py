@@ -65,7 +65,9 @@ class Reservoir:
         if self.concentration_mcg_per_ml <= 0:
             raise CalculationError("concentration_mcg_per_ml", "must be greater than 0 mcg/mL")
         if not 0 <= self.priming_ml < self.volume_ml:
-            raise CalculationError("priming_volume_ml", "must be 0 mL or more and less than the volume filled")
+            raise CalculationError(
+                "priming_volume_ml", "must be 0 mL or more and less than the volume filled"
+            )
 
 
 @dataclass(frozen=True)
