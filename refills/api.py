@@ -370,7 +370,9 @@ class PumpImplantMonitoringView(PumpScopedView):
     lookup_url_kwarg = "pump_id"
 
     def get_queryset(self):
-        return ImplantMonitoring.objects.filter(refill__pump__patient__clinic__in=clinics_of(self.request.user))
+        return ImplantMonitoring.objects.filter(
+            refill__pump__patient__clinic__in=clinics_of(self.request.user)
+        )
 
     def _body(self, pump, state) -> dict:
         flags = selectors.implant_monitoring_flags([pump.pk])
