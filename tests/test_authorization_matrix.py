@@ -179,6 +179,8 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("web:pump-replace", "POST"): PUMP_WRITERS,
     ("web:pump-explant", "GET"): PRESCRIBERS,
     ("web:pump-explant", "POST"): PRESCRIBERS,
+    ("web:implant-monitoring", "GET"): HOME,
+    ("web:implant-monitoring", "POST"): CLINICAL_WRITERS,
     ("web:screening", "GET"): HOME,
     ("web:screening", "POST"): CLINICAL_WRITERS,
     ("web:appointment-new", "GET"): HOME,
@@ -243,6 +245,7 @@ PARAMS = {
     # the patient without a pump: a screening trial is before the therapy
     "patient-screening-trial": lambda w: ({"patient_id": w.patient2.pk}, {}),
     "pump-implant-monitoring": lambda w: ({"pump_id": w.implanted_pump.pk}, {}),
+    "web:implant-monitoring": lambda w: ({"pump_id": w.implanted_pump.pk}, {}),
     "web:screening": lambda w: ({"patient_id": w.patient2.pk}, {}),
     "worklist": lambda w: ({}, {"clinic": "HOME"}),
     "clinic-closure": lambda w: ({"code": "HOME", "day": "2026-12-24"}, {}),
@@ -355,6 +358,12 @@ BODIES = {
     ("web:pump-replace", "POST"): lambda w: REPLACE | {"low_reservoir_alarm_ml": ""},
     ("web:pump-explant", "POST"): lambda w: EXPLANT,
     ("web:screening", "POST"): lambda w: WEB_BOLUS,
+    ("web:implant-monitoring", "POST"): lambda w: {
+        "started_at": "2026-11-20T08:30",
+        "ended_at": "2026-11-20T17:00",
+        "observed_by": "Nurse Kim",
+        "findings": "",
+    },
     ("web:appointment-new", "POST"): lambda w: {
         "kind": "titration",
         "day": "2026-12-03",
