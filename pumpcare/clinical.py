@@ -40,6 +40,11 @@ def screening_prolonged_effect_hours() -> Fraction | None:
     return _fraction("screening_prolonged_effect_hours")
 
 
+def implant_monitoring_min_hours() -> Fraction | None:
+    """IMPLANT-1."""
+    return _fraction("implant_monitoring_min_hours")
+
+
 def replacement_parameters() -> dict:
     """ERI-1 / ERI-2, as keyword arguments of therapy.replacement_plan."""
     values = {

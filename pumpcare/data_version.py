@@ -145,6 +145,8 @@ def owners(instance, history_instance=None) -> set[int] | None:
         if pump is not None and Pump.patient.is_cached(pump):
             return {pump.patient.clinic_id}
         return set(Pump.objects.filter(pk=instance.pump_id).values_list("patient__clinic_id", flat=True))
+    if hasattr(instance, "refill_id"):  # what a refill carries (the monitoring after an implant)
+        return owners(instance.refill)
     if hasattr(instance, "patient_id"):  # caregivers, physicians
         return set(Patient.objects.filter(pk=instance.patient_id).values_list("clinic_id", flat=True))
     return EVERY_CLINIC  # the catalogs: shown by every clinic's pages

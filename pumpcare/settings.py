@@ -463,6 +463,8 @@ PUMPCARE_CLINICAL = {
     "screening_prolonged_effect_hours": "8",
     # ALERT-1: a refill-by date within this many days and no booked refill is urgent.
     "alert_due_within_days": 7,
+    # IMPLANT-1: hours of monitoring after the start of delivery at an implant, at least.
+    "implant_monitoring_min_hours": "8",
     # ERI-1 / ERI-2
     "eos_after_eri_days": 90,
     "replacement_planning_opens_months_before_eri": 6,

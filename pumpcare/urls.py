@@ -21,6 +21,7 @@ from refills.api import (
     PatientScreeningTrialView,
     PumpExplantView,
     PumpHistoryView,
+    PumpImplantMonitoringView,
     PumpPrescriptionsView,
     PumpProjectionView,
     PumpRefillPreviewView,
@@ -55,6 +56,11 @@ api_v1 = [
     path("pumps/<int:pump_id>/history/", PumpHistoryView.as_view(), name="pump-history"),
     path("pumps/<int:pump_id>/replace/", PumpReplaceView.as_view(), name="pump-replace"),
     path("pumps/<int:pump_id>/explant/", PumpExplantView.as_view(), name="pump-explant"),
+    path(
+        "pumps/<int:pump_id>/implant-monitoring/",
+        PumpImplantMonitoringView.as_view(),
+        name="pump-implant-monitoring",
+    ),
     path(
         "patients/<int:patient_id>/screening-trial/",
         PatientScreeningTrialView.as_view(),

@@ -20,8 +20,8 @@ from patients.permissions import clinics_of
 from pumpcare import clinical
 from pumpcare.inputs import DateField, ModelSerializer, validated
 
-from . import replacement, screening, selectors, services
-from .models import PumpExplant
+from . import implant, replacement, screening, selectors, services
+from .models import ImplantMonitoring, PumpExplant
 from .serializers import (
     LOCAL_TIME_HELP,
     ClinicLocalDateTimeField,
@@ -327,6 +327,82 @@ class PatientScreeningTrialView(GenericAPIView):
         data = validated(ScreeningBolusSerializer, request, clinic=patient.clinic)
         state = screening.screening_bolus_record(actor=request.user, patient=patient, **data)
         return Response(self._body(patient, state), status=status.HTTP_201_CREATED)
+
+
+# --- the monitoring after an implant (IMPLANT-1) -------------------------------------------
+
+
+class ImplantMonitoringInputSerializer(serializers.Serializer):
+    started_at = ClinicLocalDateTimeField(help_text=LOCAL_TIME_HELP)
+    ended_at = ClinicLocalDateTimeField(
+        required=False, allow_null=True, default=None, help_text="empty while the monitoring goes on"
+    )
+    observed_by = serializers.CharField(max_length=200)
+    findings = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ImplantMonitoringSerializer(serializers.Serializer):
+    implant_fill_at = serializers.DateTimeField(source="implant_fill.performed_at")
+    priming_volume_ml = serializers.DecimalField(
+        source="implant_fill.priming_volume_ml", max_digits=6, decimal_places=3, allow_null=True
+    )
+    started_at = serializers.DateTimeField(source="record.started_at", allow_null=True, default=None)
+    ended_at = serializers.DateTimeField(source="record.ended_at", allow_null=True, default=None)
+    observed_by = serializers.CharField(source="record.observed_by", allow_null=True, default=None)
+    findings = serializers.CharField(source="record.findings", allow_null=True, default=None)
+    hours = serializers.DecimalField(
+        max_digits=6, decimal_places=2, allow_null=True, help_text="how long the monitoring lasted"
+    )
+    complete = serializers.BooleanField(
+        help_text="IMPLANT-1: ended, and at least the minimum hours (8 by default); false: the pump is flagged"
+    )
+    message = serializers.CharField(help_text="what a nurse must know about the monitoring")
+
+
+class PumpImplantMonitoringView(PumpScopedView):
+    """The monitoring after the pump's implant fill (IMPLANT-1): at least 8 hours from the start
+    of delivery, with start, end, observer and findings. PUT records it, completes it (the end)
+    or corrects it. 404 when the pump has no recorded implant fill."""
+
+    serializer_class = ImplantMonitoringSerializer
+    # get_object (used by OPTIONS to describe PUT): the pump's monitoring record, by pump id.
+    lookup_field = "refill__pump_id"
+    lookup_url_kwarg = "pump_id"
+
+    def get_queryset(self):
+        return ImplantMonitoring.objects.filter(
+            refill__pump__patient__clinic__in=clinics_of(self.request.user)
+        )
+
+    def _body(self, pump, state) -> dict:
+        flags = selectors.implant_monitoring_flags([pump.pk])
+        verdict = state.verdict
+        return ImplantMonitoringSerializer(
+            {
+                "implant_fill": state.implant_fill,
+                "record": state.record,
+                "hours": therapy.units.rounded(verdict.hours, therapy.units.HOURS) if verdict else None,
+                "complete": bool(verdict and verdict.complete),
+                "message": verdict.message if verdict and verdict.complete else flags.get(pump.pk, ""),
+            }
+        ).data
+
+    @extend_schema(responses=ImplantMonitoringSerializer)
+    def get(self, request, pump_id):
+        pump = self.get_pump()
+        state = implant.implant_monitoring_read(pump)
+        if state is None:
+            return Response(
+                {"detail": "This pump has no recorded implant fill."}, status=status.HTTP_404_NOT_FOUND
+            )
+        return Response(self._body(pump, state))
+
+    @extend_schema(request=ImplantMonitoringInputSerializer, responses=ImplantMonitoringSerializer)
+    def put(self, request, pump_id):
+        pump = self.get_pump()
+        data = validated(ImplantMonitoringInputSerializer, request, pump)
+        state = implant.implant_monitoring_record(actor=request.user, pump=pump, **data)
+        return Response(self._body(pump, state))
 
 
 def _decimal(value):

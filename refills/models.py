@@ -83,6 +83,16 @@ class Refill(models.Model):
     bridge_delivered_dose_mcg = models.DecimalField(max_digits=9, decimal_places=1, null=True, blank=True)
     lot_number = models.CharField(max_length=64, blank=True)
     notes = models.TextField(blank=True)
+    implant_fill = models.BooleanField(
+        default=False, help_text="IMPLANT-1: the intraoperative fill at the pump's implant"
+    )
+    priming_volume_ml = models.DecimalField(
+        max_digits=6,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="IMPLANT-1: the new catheter's volume (PUMP-2), primed before the prescribed rate",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -193,3 +203,19 @@ class PumpProjection(models.Model):
 
     def __str__(self):
         return f"projection of {self.pump_id}: refill by {self.refill_by}"
+
+
+class ImplantMonitoring(models.Model):
+    """IMPLANT-1: the monitoring after the start of delivery at an implant (at least 8 hours
+    by default): when it started and ended, who observed, what was found."""
+
+    refill = models.OneToOneField(Refill, on_delete=models.PROTECT, related_name="implant_monitoring")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="empty while the monitoring goes on")
+    observed_by = models.CharField(max_length=200)
+    findings = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords()
+
+    def __str__(self):
+        return f"monitoring after the implant fill of {self.refill.pump}"

@@ -76,6 +76,7 @@ _REFILL_INPUTS = [
     "r.concentration_mcg_per_ml",
     "r.bridge_path_volume_ml",
     "r.bridge_from_concentration_mcg_per_ml",
+    "r.priming_volume_ml",
     "d.max_reservoir_days",
 ]
 _PRESCRIPTION_INPUTS = ["x.id", "x.effective_at", "x.clock_utc_offset_minutes", "x.schedule"]

@@ -15,7 +15,7 @@ from patients.models import Patient, Pump, PumpStatus, fraction
 from patients.selectors import replacement
 from pumpcare import clinical, clock
 
-from .models import Prescription, PumpExplant, Refill, ScreeningBolus
+from .models import ImplantMonitoring, Prescription, PumpExplant, Refill, ScreeningBolus
 
 
 def therapy_prescription(row: Prescription) -> therapy.Prescription:
@@ -142,6 +142,9 @@ def reservoir_from(record: TherapyRecord) -> therapy.Reservoir | None:
         concentration_mcg_per_ml=fraction(refill.concentration_mcg_per_ml),
         periods=periods,
         bridge=bridge,
+        priming_ml=fraction(refill.priming_volume_ml)
+        if refill.priming_volume_ml is not None
+        else Fraction(0),
     )
 
 
@@ -260,3 +263,52 @@ def _plain(value):
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
+
+
+# --- IMPLANT-1: the implant fill and the monitoring after it -----------------------------
+
+
+def implant_fill(pump: Pump) -> Refill | None:
+    return Refill.objects.filter(pump=pump, implant_fill=True).first()
+
+
+def monitoring_verdict(fill: Refill, record: ImplantMonitoring | None, clinic) -> therapy.Monitoring | None:
+    """IMPLANT-1's verdict on a recorded monitoring (None: nothing recorded)."""
+    if record is None:
+        return None
+    return therapy.monitoring(
+        fill_at=fill.performed_at,
+        started_at=record.started_at,
+        ended_at=record.ended_at,
+        min_hours=clinical.implant_monitoring_min_hours(),
+        tz=clinic.tz,
+    )
+
+
+def implant_monitoring_flags(pump_ids) -> dict[int, str]:
+    """IMPLANT-1: the active pumps among ``pump_ids`` whose implant fill has no completed
+    monitoring record of the minimum length, each with what a nurse must know (two queries)."""
+    fills = list(
+        Refill.objects.filter(pump_id__in=list(pump_ids), implant_fill=True, pump__status=PumpStatus.ACTIVE)
+        .select_related("pump__patient__clinic")
+        .order_by()
+    )
+    records = {m.refill_id: m for m in ImplantMonitoring.objects.filter(refill__in=fills)}
+    flags = {}
+    for fill in fills:
+        clinic = fill.pump.patient.clinic
+        record = records.get(fill.pk)
+        if record is None:
+            flags[fill.pump_id] = (
+                "No monitoring is recorded after the implant fill of "
+                f"{therapy.units.instant_text(fill.performed_at, clinic.tz)}."
+            )
+            continue
+        try:
+            verdict = monitoring_verdict(fill, record, clinic)
+        except therapy.CalculationError as refusal:
+            flags[fill.pump_id] = f"The monitoring after the implant cannot be checked: {refusal.message}."
+            continue
+        if not verdict.complete:
+            flags[fill.pump_id] = verdict.message
+    return flags

@@ -161,6 +161,8 @@ class RefillSerializer(ModelSerializer):
             "discrepancy_ml",
             "discrepancy",
             "bridge_bolus",
+            "implant_fill",
+            "priming_volume_ml",
             "lot_number",
             "notes",
             "prescription",
@@ -255,6 +257,15 @@ class RefillInputSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
     override_reason = serializers.CharField(
         required=False, allow_blank=True, default="", help_text="TITRATE-1/2: a physician's written reason"
+    )
+    implant_fill = serializers.BooleanField(
+        default=False,
+        help_text="IMPLANT-1: this first fill is the intraoperative fill at the implant (on the implant day)",
+    )
+    catheter_primed = serializers.BooleanField(
+        default=False,
+        help_text="IMPLANT-1: a new catheter was primed with its volume (PUMP-2) at the implant fill; "
+        "the projection drains that volume first",
     )
 
 

@@ -53,12 +53,16 @@ def refill_record(
     notes: str = "",
     reason: str = "",
     override_reason: str = "",
+    implant_fill: bool = False,
+    catheter_primed: bool = False,
 ) -> TherapyChange:
     """Record a refill and the prescription programmed with it.
 
     REFILL-2 volume and time checks; DOSE-4 concentration list; REFILL-1 expected residual
     and discrepancy (not at the first fill); BRIDGE-1/2 bridge bolus when the concentration
     changes; TITRATE-1/2 for the new prescription. A drug change at a refill is refused.
+    IMPLANT-1: a pump's first fill may be its intraoperative implant fill (on the implant
+    day), at which a new catheter primed with its volume (PUMP-2) drains the reservoir first.
     """
     pump = lock_active_pump(pump)
     require_role(actor, pump.clinic, CLINICAL_WRITERS, "Recording a refill")
@@ -76,6 +80,7 @@ def refill_record(
         reservoir_ml=fraction(pump.model.reservoir_ml),
         first_fill=first_fill,
     )
+    priming = _implant_fill(pump, first_fill, performed_at, volume_added_ml, implant_fill, catheter_primed)
     therapy.check_concentration(
         concentration_mcg_per_ml=new_concentration,
         supplied=drug.supplied,
@@ -92,6 +97,8 @@ def refill_record(
         compounded_confirmed=compounded_confirmed,
         lot_number=lot_number,
         notes=notes,
+        implant_fill=implant_fill,
+        priming_volume_ml=priming,
     )
     warnings = []
     if first_fill:
@@ -151,6 +158,39 @@ def refill_record(
     refill_recorded.send(sender=Refill, refill=refill, actor=actor)
     pump_projection_changed.send(sender=Refill, pump=pump)
     return TherapyChange(refill, row, selectors.pump_projection(pump), warnings)
+
+
+def _implant_fill(
+    pump: Pump,
+    first_fill: bool,
+    performed_at: datetime,
+    volume_added_ml,
+    implant_fill: bool,
+    catheter_primed: bool,
+) -> Decimal | None:
+    """IMPLANT-1: only a pump's first fill can be its implant fill, made on the implant day;
+    a catheter is primed only at the implant fill. Returns the priming volume, if any."""
+    if implant_fill and not first_fill:
+        raise therapy.CalculationError(
+            "implant_fill",
+            "only a pump's first fill can be its implant fill: this pump has been filled before",
+        )
+    if catheter_primed and not implant_fill:
+        raise therapy.CalculationError(
+            "catheter_primed",
+            "a new catheter is primed at the implant fill: mark this fill as the implant fill",
+        )
+    if not implant_fill:
+        return None
+    therapy.check_implant_fill(performed_at=performed_at, implanted_on=pump.implanted_on, tz=pump.clinic.tz)
+    if not catheter_primed:
+        return None
+    volume = therapy.priming_volume_ml(
+        volume_ml_per_cm=fraction(pump.catheter_model.volume_ml_per_cm),
+        length_cm=fraction(pump.catheter_length_cm),
+        volume_added_ml=fraction(volume_added_ml),
+    )
+    return therapy.units.rounded(volume, therapy.units.PATH_VOLUME_ML)
 
 
 class _PreviewRollback(Exception):

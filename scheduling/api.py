@@ -257,6 +257,9 @@ class WorklistFlagsSerializer(serializers.Serializer):
     daylight_saving_warning = serializers.BooleanField()
     tolerance_not_configured = serializers.BooleanField()
     card_stale = serializers.BooleanField(help_text="REFILL-4: the emergency card must be reissued")
+    implant_monitoring_incomplete = serializers.BooleanField(
+        help_text="IMPLANT-1: the implant fill has no completed monitoring record of at least 8 hours"
+    )
     booked_on_closed_day = serializers.BooleanField(
         help_text="LRA-5: the refill is booked on a day the clinic no longer works: move it"
     )

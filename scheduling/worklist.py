@@ -153,6 +153,7 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
     ids = [p.pk for p in pumps]
     states = _reservoirs(pumps)
     stale_cards = stale_pump_ids(pumps)  # REFILL-4
+    unmonitored = selectors.implant_monitoring_flags(ids)  # IMPLANT-1
     caregivers: dict[int, list[Caregiver]] = {}
     for caregiver in Caregiver.objects.filter(patient_id__in=[p.patient_id for p in pumps]):
         caregivers.setdefault(caregiver.patient_id, []).append(caregiver)
@@ -214,6 +215,7 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
                     "daylight_saving_warning": bool(codes & DST_CODES),
                     "tolerance_not_configured": "tolerance_not_configured" in codes,
                     "card_stale": pump.pk in stale_cards,
+                    "implant_monitoring_incomplete": pump.pk in unmonitored,
                     "booked_on_closed_day": bool(
                         appointment
                         and appointment.status == AppointmentStatus.BOOKED

@@ -35,8 +35,9 @@ def assert_refused(response, field, code=None) -> dict:
     return body
 
 
-def fill(api, pump, at, daily=250, volume_added_ml=20):
-    """Record a first fill (or refill) of ``volume_added_ml`` at 500 mcg/mL through the API."""
+def fill(api, pump, at, daily=250, volume_added_ml=20, **extra):
+    """Record a first fill (or refill) of ``volume_added_ml`` at 500 mcg/mL through the API;
+    ``extra`` adds fields (``implant_fill=True``)."""
     response = api.post(
         f"/api/v1/pumps/{pump.pk}/refills/",
         {
@@ -45,6 +46,7 @@ def fill(api, pump, at, daily=250, volume_added_ml=20):
             "volume_added_ml": volume_added_ml,
             "concentration_mcg_per_ml": 500,
             "prescription": simple(daily),
+            **extra,
         },
         format="json",
     )

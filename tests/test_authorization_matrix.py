@@ -102,6 +102,8 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("pump-history", "GET"): HOME,
     ("pump-replace", "POST"): PUMP_WRITERS,
     ("pump-explant", "POST"): PRESCRIBERS,
+    ("pump-implant-monitoring", "GET"): HOME,
+    ("pump-implant-monitoring", "PUT"): CLINICAL_WRITERS,
     ("patient-screening-trial", "GET"): HOME,
     ("patient-screening-trial", "POST"): CLINICAL_WRITERS,
     ("starting-dose", "POST"): ANY_CLINIC_STAFF,  # a calculator: reads and writes nothing
@@ -177,6 +179,8 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("web:pump-replace", "POST"): PUMP_WRITERS,
     ("web:pump-explant", "GET"): PRESCRIBERS,
     ("web:pump-explant", "POST"): PRESCRIBERS,
+    ("web:implant-monitoring", "GET"): HOME,
+    ("web:implant-monitoring", "POST"): CLINICAL_WRITERS,
     ("web:screening", "GET"): HOME,
     ("web:screening", "POST"): CLINICAL_WRITERS,
     ("web:appointment-new", "GET"): HOME,
@@ -240,6 +244,8 @@ PARAMS = {
     "confirm-attendance": lambda w: ({"token": w.confirm_token}, {}),
     # the patient without a pump: a screening trial is before the therapy
     "patient-screening-trial": lambda w: ({"patient_id": w.patient2.pk}, {}),
+    "pump-implant-monitoring": lambda w: ({"pump_id": w.implanted_pump.pk}, {}),
+    "web:implant-monitoring": lambda w: ({"pump_id": w.implanted_pump.pk}, {}),
     "web:screening": lambda w: ({"patient_id": w.patient2.pk}, {}),
     "worklist": lambda w: ({}, {"clinic": "HOME"}),
     "clinic-closure": lambda w: ({"code": "HOME", "day": "2026-12-24"}, {}),
@@ -323,6 +329,11 @@ BODIES = {
     ("pump-replace", "POST"): lambda w: REPLACE,
     ("pump-explant", "POST"): lambda w: EXPLANT,
     ("patient-screening-trial", "POST"): lambda w: BOLUS,
+    ("pump-implant-monitoring", "PUT"): lambda w: {
+        "started_at": "2026-11-20T08:30:00Z",
+        "ended_at": "2026-11-20T17:00:00Z",
+        "observed_by": "Nurse Kim",
+    },
     ("starting-dose", "POST"): lambda w: {"trials": [{"dose_mcg": "50", "responded": True}]},
     ("pump-model-detail", "PATCH"): lambda w: CATALOG,
     ("catheter-model-detail", "PATCH"): lambda w: CATALOG,
@@ -347,6 +358,12 @@ BODIES = {
     ("web:pump-replace", "POST"): lambda w: REPLACE | {"low_reservoir_alarm_ml": ""},
     ("web:pump-explant", "POST"): lambda w: EXPLANT,
     ("web:screening", "POST"): lambda w: WEB_BOLUS,
+    ("web:implant-monitoring", "POST"): lambda w: {
+        "started_at": "2026-11-20T08:30",
+        "ended_at": "2026-11-20T17:00",
+        "observed_by": "Nurse Kim",
+        "findings": "",
+    },
     ("web:appointment-new", "POST"): lambda w: {
         "kind": "titration",
         "day": "2026-12-03",
@@ -469,6 +486,9 @@ def seed_clinic(code: str):
     patient2 = PatientFactory(clinic=clinic, birth_date=date(1975, 1, 1))
     pump = PumpFactory(patient=patient, serial_number=words["serial"], implanted_on=date(2026, 1, 2))
     fill(client_for(users["nurse"]), pump, "2026-11-16T12:00:00Z")
+    # a third patient's pump implanted on 20 November, its implant fill in the operation
+    implanted_pump = PumpFactory(patient=PatientFactory(clinic=clinic), implanted_on=date(2026, 11, 20))
+    fill(client_for(users["nurse"]), implanted_pump, "2026-11-20T08:00:00Z", implant_fill=True)
     caregiver = Caregiver.objects.create(
         patient=patient,
         name=words["carer"],
@@ -520,6 +540,7 @@ def seed_clinic(code: str):
         patient=patient,
         patient2=patient2,
         pump=pump,
+        implanted_pump=implanted_pump,
         caregiver=caregiver,
         card_text=card_text,
         appointment=appointment,

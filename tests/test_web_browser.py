@@ -380,6 +380,66 @@ def test_a_nurse_records_a_screening_trial_and_the_first_fill_is_checked_against
     assert not Refill.objects.filter(pump=new).exists()
 
 
+@pytest.mark.rule("IMPLANT-1", "PUMP-2")
+def test_a_nurse_records_an_implant_fill_with_a_primed_catheter_and_its_monitoring(
+    live_server, page, clinic_data
+):
+    """A Prometra II implanted today with a new 60 cm catheter: the implant fill primes it
+    with 60 x 0.0026 = 0.156 mL, which the projection drains first; the pump is flagged until
+    the monitoring after the implant is recorded."""
+    from patients.models import CatheterModel, PumpModel
+    from refills.models import ImplantMonitoring, Refill
+    from tests.factories import PatientFactory, PumpFactory
+
+    expect = playwright_api.expect
+    new = PumpFactory(
+        patient=PatientFactory(
+            clinic=clinic_data["clinic"], given_name="Dora", family_name="Lind", mrn="D-1005"
+        ),
+        model=PumpModel.objects.get(code="13827"),
+        catheter_model=CatheterModel.objects.get(code="11823"),
+        catheter_length_cm=60,
+        implanted_on=date(2026, 11, 26),
+    )
+    _log_in(page, live_server, "nurse", f"/pumps/{new.pk}/refill/")
+    page.get_by_label("Volume added (mL)").fill("20")
+    page.get_by_label("Concentration (mcg/mL)").fill("500")
+    page.get_by_label("Daily dose (mcg/day)", exact=True).fill("300")
+    page.get_by_label("This is the implant fill").check()
+    page.get_by_label("A new catheter was primed").check()
+    # (20 - 0.156 - 3.0) / 0.6 = 28.0733 days after 12:00: Thu 24 Dec 2026 13:45 UTC
+    expect(page.get_by_test_id("priming")).to_contain_text("primed with 0.156 mL")
+    expect(page.get_by_test_id("alarm")).to_contain_text("Thu 24 Dec 2026 13:45")
+    shot(page, "15-implant-fill")
+    page.get_by_role("button", name="Save the refill").click()
+    page.wait_for_url(f"**/pumps/{new.pk}/**")
+    fill = Refill.objects.get(pump=new)
+    assert fill.implant_fill and fill.priming_volume_ml == Decimal("0.156")
+    flag = page.get_by_test_id("implant-flag")
+    expect(flag).to_contain_text(
+        "No monitoring is recorded after the implant fill of Thu 26 Nov 2026 12:00 UTC"
+    )
+    shot(page, "16-pump-after-implant")
+
+    page.get_by_role("link", name="Monitoring after the implant").click()
+    expect(page.get_by_label("Started")).to_have_value("2026-11-26T12:00")
+    page.get_by_label("Observed by").fill("Nurse Kim")
+    page.get_by_label("Findings").fill("alert, no hypotension")
+    page.get_by_role("button", name="Save the monitoring").click()
+    page.wait_for_url(f"**/pumps/{new.pk}/")
+    expect(page.get_by_test_id("implant-flag")).to_contain_text(
+        "Monitoring under way since Thu 26 Nov 2026 12:00 UTC"
+    )
+    assert ImplantMonitoring.objects.get(refill=fill).observed_by == "Nurse Kim"
+    shot(page, "17-monitoring-under-way")
+
+    page.get_by_role("link", name="Monitoring after the implant").click()
+    page.get_by_label("Ended").fill("2026-11-26T11:00")  # before the start: said in words
+    page.get_by_role("button", name="Save the monitoring").click()
+    expect(page.locator(".field-error").first).to_contain_text("must be after the start of the monitoring")
+    shot(page, "18-monitoring-refused")
+
+
 @pytest.mark.rule("TITRATE-1", "TITRATE-2", "IMPLANT-1")
 def test_a_nurse_replaces_a_pump_and_a_physician_explants_another(live_server, page, clinic_data):
     from alerts.models import Alert

@@ -21,6 +21,7 @@ from .battery import (
 from .clock import local_instant
 from .dosing import Prescription, daily_volume_ml, parse_prescription
 from .errors import CalculationError
+from .implant import Monitoring, catheter_volume_ml, check_implant_fill, monitoring, priming_volume_ml
 from .projection import (
     BridgeDrain,
     Notice,
@@ -68,6 +69,11 @@ __all__ = [
     "BridgeBolus",
     "BridgeDrain",
     "CalculationError",
+    "Monitoring",
+    "catheter_volume_ml",
+    "check_implant_fill",
+    "monitoring",
+    "priming_volume_ml",
     "Discrepancy",
     "DoseNotice",
     "Notice",

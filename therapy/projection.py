@@ -57,12 +57,17 @@ class Reservoir:
     concentration_mcg_per_ml: Fraction
     periods: tuple[TherapyPeriod, ...]
     bridge: BridgeDrain | None = None
+    priming_ml: Fraction = Fraction(0)  # IMPLANT-1: a new catheter primed at the implant fill
 
     def __post_init__(self):
         if not self.periods:
             raise CalculationError("prescription", "a projection needs the prescription in effect")
         if self.concentration_mcg_per_ml <= 0:
             raise CalculationError("concentration_mcg_per_ml", "must be greater than 0 mcg/mL")
+        if not 0 <= self.priming_ml < self.volume_ml:
+            raise CalculationError(
+                "priming_volume_ml", "must be 0 mL or more and less than the volume filled"
+            )
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,7 @@ class _Span:
 @dataclass(frozen=True)
 class _Timeline:
     start: Fraction
-    volume: Fraction
+    volume: Fraction  # after the priming, if any
     spans: tuple[_Span, ...]
 
 
@@ -171,7 +176,10 @@ def _timeline(res: Reservoir, factor: Fraction) -> _Timeline:
         origin = a - (a + period.clock_offset_seconds) % SECONDS_PER_DAY  # pump-clock midnight
         spans.append(_Span(a, ends, origin, pieces, True, daily))
         t = ends
-    return _Timeline(start, res.volume_ml, tuple(spans))
+    # IMPLANT-1: the priming of a new catheter leaves the reservoir first, before the bridge
+    # or the prescribed rate. It is pumped like any other volume, so in the worst case
+    # (LRA-3) the reservoir loses (1 + tolerance) × the priming volume.
+    return _Timeline(start, res.volume_ml - res.priming_ml * factor, tuple(spans))
 
 
 def _volume_at(tl: _Timeline, at: Fraction) -> Fraction:

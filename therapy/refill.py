@@ -10,6 +10,7 @@ from fractions import Fraction
 
 from .dosing import Prescription
 from .errors import CalculationError
+from .implant import catheter_volume_ml
 from .units import (
     DOSE_MCG,
     HOURS,
@@ -188,18 +189,12 @@ def bridge_bolus(
             "an admin must set it from the labeling",
             code="bridge_volume_not_configured",
         )
-    if catheter_volume_ml_per_cm is None:
-        raise CalculationError(
-            "catheter_model.volume_ml_per_cm",
-            "is not configured: a bridge bolus needs the catheter's volume per cm; an admin must "
-            "set it from the labeling",
-            code="bridge_volume_not_configured",
-        )
-    if catheter_length_cm is None:
-        raise CalculationError(
-            "pump.catheter_length_cm", "is not recorded: a bridge bolus needs the implanted catheter length"
-        )
-    exact_volume = Q(pathway) + Q(catheter_length_cm) * Q(catheter_volume_ml_per_cm)
+    exact_volume = Q(pathway) + catheter_volume_ml(
+        volume_ml_per_cm=catheter_volume_ml_per_cm,
+        length_cm=catheter_length_cm,
+        use="a bridge bolus",
+        code="bridge_volume_not_configured",
+    )
     return bridge_for_volume(
         path_volume_ml=Q(rounded(exact_volume, PATH_VOLUME_ML)),
         old_concentration_mcg_per_ml=old,

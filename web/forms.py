@@ -10,7 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import therapy
-from refills.api import ClinicLocalDateTimeField, RefillInputSerializer, ScreeningBolusSerializer
+from refills.api import (
+    ClinicLocalDateTimeField,
+    ImplantMonitoringInputSerializer,
+    RefillInputSerializer,
+    ScreeningBolusSerializer,
+)
 
 from .wording import field_label, serializer_message
 
@@ -46,6 +51,8 @@ FORM_ORDER = [
     "volume_added_ml",
     "concentration_mcg_per_ml",
     "compounded_confirmed",
+    "implant_fill",
+    "catheter_primed",
     "drug",
     "prescription",
     "lot_number",
@@ -62,6 +69,8 @@ class RefillForm:
     values: dict = field(default_factory=dict)
     mode: str = "simple_continuous"
     compounded_confirmed: bool = False
+    implant_fill: bool = False  # IMPLANT-1: a first fill only
+    catheter_primed: bool = False
     steps: list[dict] = field(default_factory=list)
     boluses: list[dict] = field(default_factory=list)
     errors: dict[str, list[str]] = field(default_factory=dict)
@@ -108,6 +117,8 @@ def form_from_post(post) -> RefillForm:
         values={name: post.get(name, "").strip() for name in SCALARS},
         mode=post.get("mode") or "simple_continuous",
         compounded_confirmed=post.get("compounded_confirmed") in ("on", "1", "true"),
+        implant_fill=post.get("implant_fill") in ("on", "1", "true"),
+        catheter_primed=post.get("catheter_primed") in ("on", "1", "true"),
         steps=_rows(post, "step", ["start", "dose"]),
         boluses=_rows(post, "bolus", ["time", "dose", "duration"]),
     )
@@ -195,6 +206,8 @@ def api_payload(form: RefillForm) -> dict:
         "volume_added_ml": v["volume_added_ml"],
         "concentration_mcg_per_ml": v["concentration_mcg_per_ml"],
         "compounded_confirmed": form.compounded_confirmed,
+        "implant_fill": form.implant_fill,
+        "catheter_primed": form.catheter_primed,
         "prescription": prescription_of(form),
         "lot_number": v["lot_number"],
         "notes": v["notes"],
@@ -339,6 +352,17 @@ BOLUS_FIELDS = [
     "effect_duration_hours",
     "adverse_reactions",
 ]
+
+
+MONITORING_FIELDS = ["started_at", "ended_at", "observed_by", "findings"]
+
+
+class ImplantMonitoringInput(ImplantMonitoringInputSerializer):
+    """The API's monitoring record after an implant (IMPLANT-1), its times as the form gives
+    them: the clinic's local time, read in the clinic's zone with REFILL-2's check."""
+
+    started_at = ClinicLocalDateTimeField()
+    ended_at = ClinicLocalDateTimeField(required=False, allow_null=True, default=None)
 
 
 class ScreeningBolusInput(ScreeningBolusSerializer):

@@ -61,6 +61,12 @@ LABELS = {
     "catheter_length_cm": "Catheter length",
     "low_reservoir_alarm_ml": "Low-reservoir alarm volume",
     "eri_on": "ERI date",
+    # the implant fill and the monitoring after it (IMPLANT-1)
+    "implant_fill": "Implant fill",
+    "catheter_primed": "Catheter priming",
+    "started_at": "Start of the monitoring",
+    "ended_at": "End of the monitoring",
+    "findings": "Findings",
     # a screening bolus (SCREEN-1)
     "given_at": "Time the bolus was given",
     "observed_by": "Observed by",

@@ -82,5 +82,8 @@ def pump_page(request, pump_id):
             "can_explant": pump.status == PumpStatus.ACTIVE and role_at(request.user, clinic) in PRESCRIBERS,
             "explant": PumpExplant.objects.filter(pump=pump).select_related("replaced_by").first(),
             "replaces": PumpExplant.objects.filter(replaced_by=pump).select_related("pump").first(),
+            # IMPLANT-1: the implant fill and whether its monitoring is complete
+            "implant_fill": selectors.implant_fill(pump),
+            "implant_flag": selectors.implant_monitoring_flags([pump.pk]).get(pump.pk),
         },
     )
