@@ -25,7 +25,7 @@ from pumpcare.inputs import (
     validated,
 )
 
-from . import selectors, services
+from . import selectors, services, timeline
 from .models import (
     Caregiver,
     CatheterModel,
@@ -232,6 +232,19 @@ class PatientSerializer(ModelSerializer):
         return CaregiverSerializer(patient.caregivers.all(), many=True, context=self.context).data
 
 
+class TimelineEventSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(
+        help_text="when; an all-day event at the start of its day in the clinic's zone"
+    )
+    all_day = serializers.BooleanField(help_text="known by its day only (an implant, a surgery)")
+    kind = serializers.CharField(help_text="implant, implant_fill, refill, prescription, screening_bolus, …")
+    title = serializers.CharField()
+    detail = serializers.CharField(allow_blank=True)
+    by = serializers.CharField(allow_blank=True, help_text="who did or observed it")
+    pump = serializers.IntegerField(source="pump.pk", allow_null=True, default=None)
+    pump_serial_number = serializers.CharField(source="pump.serial_number", allow_null=True, default=None)
+
+
 @extend_schema_view(
     list=extend_schema(parameters=[OpenApiParameter("clinic", str), OpenApiParameter("mrn", str)])
 )
@@ -269,6 +282,15 @@ class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
         serializer.instance = services.patient_update(
             actor=self.request.user, patient=serializer.instance, changes=changes, reason=reason
         )
+
+    @extend_schema(responses=TimelineEventSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def timeline(self, request, pk=None):
+        """The patient's course of therapy, oldest first: the screening trial, each implant and
+        the monitoring after it, refills, prescriptions, visits, device events, replacements
+        and the explant, each with who and when."""
+        patient = self.get_object()
+        return Response(TimelineEventSerializer(timeline.patient_timeline(patient), many=True).data)
 
 
 class CaregiverViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):

@@ -9,6 +9,10 @@ class RefillsConfig(AppConfig):
         from patients.signals import projection_inputs_changed
 
         from .projections import inputs_changed
+        from .timeline import register_timeline
 
         # A clinic, pump or catalog edit recomputes the projections it affects, in its transaction.
         projection_inputs_changed.connect(inputs_changed, dispatch_uid="projections-inputs")
+        # The screening trial, the implant, refills, prescriptions and the end of a pump's
+        # therapy on the patient's timeline.
+        register_timeline()

@@ -11,7 +11,7 @@ class SchedulingConfig(AppConfig):
         from patients.models import Clinic, ClinicClosure
         from refills import signals
 
-        from . import appointments, proposals, reminders, state_alerts
+        from . import appointments, proposals, reminders, state_alerts, timeline
 
         # LRA-5: a day that stops being a working day is re-planned at once.
         for model in (Clinic, ClinicClosure):
@@ -33,3 +33,5 @@ class SchedulingConfig(AppConfig):
         register_pass(STATE, "pump_states", lambda: state_alerts.state_alerts_run_all().as_dict())
         # ALERT-2: the outbox asks the reminders' planner whether a reminder is still due.
         reminders.register_planner()
+        # Titration visits, replacement surgeries and missed appointments on the timeline.
+        timeline.register_timeline()

@@ -102,6 +102,8 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("pump-history", "GET"): HOME,
     ("pump-replace", "POST"): PUMP_WRITERS,
     ("pump-explant", "POST"): PRESCRIBERS,
+    ("patient-timeline", "GET"): HOME,
+    ("web:timeline", "GET"): HOME,
     ("pump-implant-monitoring", "GET"): HOME,
     ("pump-implant-monitoring", "PUT"): CLINICAL_WRITERS,
     ("patient-screening-trial", "GET"): HOME,
@@ -224,6 +226,7 @@ BY_NAME = {
 }
 PARAMS = {
     "patient-detail": lambda w: ({"pk": w.patient.pk}, {}),
+    "patient-timeline": lambda w: ({"pk": w.patient.pk}, {}),
     "caregiver-detail": lambda w: ({"pk": w.caregiver.pk}, {}),
     "pump-detail": lambda w: ({"pk": w.pump.pk}, {}),
     "alert-detail": lambda w: ({"pk": w.alert.pk}, {}),

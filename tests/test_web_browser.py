@@ -381,7 +381,7 @@ def test_a_nurse_records_a_screening_trial_and_the_first_fill_is_checked_against
 
 
 @pytest.mark.rule("IMPLANT-1", "PUMP-2")
-def test_a_nurse_records_an_implant_fill_with_a_primed_catheter_and_its_monitoring(
+def test_a_nurse_records_an_implant_fill_with_a_primed_catheter_its_monitoring_and_sees_the_timeline(
     live_server, page, clinic_data
 ):
     """A Prometra II implanted today with a new 60 cm catheter: the implant fill primes it
@@ -438,6 +438,17 @@ def test_a_nurse_records_an_implant_fill_with_a_primed_catheter_and_its_monitori
     page.get_by_role("button", name="Save the monitoring").click()
     expect(page.locator(".field-error").first).to_contain_text("must be after the start of the monitoring")
     shot(page, "18-monitoring-refused")
+
+    # the course of therapy so far, newest first
+    page.goto(live_server.url + f"/pumps/{new.pk}/")
+    page.get_by_test_id("timeline-link").click()
+    rows = page.get_by_test_id("timeline").locator("tbody tr")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0)).to_contain_text("Monitoring after the implant (under way)")
+    expect(rows.nth(1)).to_contain_text("Implant fill: 20 mL at 500 mcg/mL, 300 mcg/day")
+    expect(rows.nth(1)).to_contain_text("new catheter primed with 0.156 mL")
+    expect(rows.nth(2)).to_contain_text("Pump implanted: Flowonix Prometra II 20 mL")
+    shot(page, "19-timeline")
 
 
 @pytest.mark.rule("TITRATE-1", "TITRATE-2", "IMPLANT-1")

@@ -13,6 +13,7 @@ from .views import (
     pump,
     refill,
     screening,
+    timeline,
     worklist,
 )
 
@@ -46,6 +47,7 @@ urlpatterns = [
     path("pumps/<int:pump_id>/replace/", lifecycle.pump_replace, name="pump-replace"),
     path("pumps/<int:pump_id>/explant/", lifecycle.pump_explant, name="pump-explant"),
     path("patients/<int:patient_id>/screening/", screening.screening_page, name="screening"),
+    path("patients/<int:patient_id>/timeline/", timeline.timeline_page, name="timeline"),
     path(
         "pumps/<int:pump_id>/implant-monitoring/", implant.implant_monitoring_page, name="implant-monitoring"
     ),
