@@ -19,6 +19,15 @@ from .battery import (
     replacement_plan,
 )
 from .clock import local_instant
+from .device import (
+    InterrogationFindings,
+    MriState,
+    alarm_class,
+    check_emptying_time,
+    interrogation_findings,
+    mri_follow_up,
+    mri_state,
+)
 from .dosing import Prescription, daily_volume_ml, parse_prescription
 from .errors import CalculationError
 from .projection import (
@@ -69,6 +78,13 @@ __all__ = [
     "BridgeDrain",
     "CalculationError",
     "Discrepancy",
+    "InterrogationFindings",
+    "MriState",
+    "alarm_class",
+    "check_emptying_time",
+    "interrogation_findings",
+    "mri_follow_up",
+    "mri_state",
     "DoseNotice",
     "Notice",
     "Prescription",
