@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "alerts",
     "refills",
     "cards",
+    "devices",
     "scheduling",
     "web",
 ]
