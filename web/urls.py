@@ -2,7 +2,19 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.decorators.http import require_http_methods
 
-from .views import alerts, appointments, cards, clinic, home, lifecycle, pump, refill, screening, worklist
+from .views import (
+    alerts,
+    appointments,
+    cards,
+    clinic,
+    device,
+    home,
+    lifecycle,
+    pump,
+    refill,
+    screening,
+    worklist,
+)
 
 app_name = "web"
 
@@ -31,6 +43,7 @@ urlpatterns = [
     path("pumps/<int:pump_id>/card.pdf", cards.pump_card, name="pump-card"),
     path("pumps/<int:pump_id>/refill/", refill.refill_form, name="refill"),
     path("pumps/<int:pump_id>/refill/preview/", refill.refill_preview, name="refill-preview"),
+    path("pumps/<int:pump_id>/device/", device.device_page, name="pump-device"),
     path("pumps/<int:pump_id>/replace/", lifecycle.pump_replace, name="pump-replace"),
     path("pumps/<int:pump_id>/explant/", lifecycle.pump_explant, name="pump-explant"),
     path("patients/<int:patient_id>/screening/", screening.screening_page, name="screening"),
