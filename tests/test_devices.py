@@ -41,6 +41,7 @@ def open_alerts(pump, kind):
 # --- DEVICE-1 --------------------------------------------------------------------------------
 
 
+@pytest.mark.rule("DEVICE-1")
 def test_device_1_a_motor_stall_raises_a_critical_alert_that_reaches_on_call(api, filled):
     response = interrogate(api, filled, alarms=["motor_stall", "low_reservoir"], notes="read in clinic")
     assert response.status_code == 201, response.content
@@ -59,11 +60,13 @@ def test_device_1_a_motor_stall_raises_a_critical_alert_that_reaches_on_call(api
     assert Interrogation.history.count() == 1  # audited
 
 
+@pytest.mark.rule("DEVICE-1")
 def test_device_1_logged_alarms_raise_nothing(api, filled):
     assert interrogate(api, filled, alarms=["low_reservoir", "other"]).status_code == 201
     assert not Alert.objects.filter(kind=AlertKind.DEVICE_ALARM).exists()
 
 
+@pytest.mark.rule("DEVICE-1", "ERI-1")
 def test_device_1_eri_alarm_sets_the_eri_date_no_longer_an_estimate(api, filled):
     before = api.get(f"/api/v1/pumps/{filled.pk}/projection/").json()
     assert before["eri_estimated"] is True
@@ -80,6 +83,7 @@ def test_device_1_eri_alarm_sets_the_eri_date_no_longer_an_estimate(api, filled)
     assert "ERI alarm read at the interrogation" in history.history_change_reason
 
 
+@pytest.mark.rule("DEVICE-1", "ERI-1", "ERI-2")
 def test_device_1_eri_picked_up_by_replacement_planning(api, filled):
     interrogate(api, filled, alarms=["eri"])
     # ERI 26 Nov 2026: planning opened 26 May, book-by 28 Aug has passed: the overdue alert
@@ -98,6 +102,7 @@ def test_device_1_eri_picked_up_by_replacement_planning(api, filled):
         ({"interrogated_at": "2025-01-01T10:00:00Z"}, "interrogated_at"),  # before the implant
     ],
 )
+@pytest.mark.rule("DEVICE-1")
 def test_device_1_refusals_name_the_field_and_write_nothing(api, filled, body, field):
     rows = therapy_rows()
     assert_refused(interrogate(api, filled, **body), field)
@@ -105,6 +110,7 @@ def test_device_1_refusals_name_the_field_and_write_nothing(api, filled, body, f
     assert not Interrogation.objects.exists()
 
 
+@pytest.mark.rule("DEVICE-1")
 def test_device_1_interrogations_are_listed_newest_first_and_scoped_to_the_clinic(api, filled, outsider):
     interrogate(api, filled, interrogated_at="2026-11-20T10:00:00Z")
     interrogate(api, filled, alarms=["other"])
@@ -114,6 +120,7 @@ def test_device_1_interrogations_are_listed_newest_first_and_scoped_to_the_clini
     assert interrogate(client_for(outsider), filled).status_code == 404
 
 
+@pytest.mark.rule("DEVICE-1")
 def test_device_1_staff_role_may_read_but_not_record(filled, staff):
     assert interrogate(client_for(staff), filled).status_code == 403
     assert client_for(staff).get(f"/api/v1/pumps/{filled.pk}/interrogations/").status_code == 200
@@ -126,6 +133,7 @@ def plan(api, pump, scan_at="2026-11-26T09:00:00Z"):
     return api.post(f"/api/v1/pumps/{pump.pk}/mris/", {"scan_at": scan_at}, format="json")
 
 
+@pytest.mark.rule("MRI-1")
 def test_mri_1_synchromed_interrogation_task_due_the_scan_day_then_escalated(api, filled, monkeypatch):
     response = plan(api, filled, scan_at="2026-11-26T15:00:00Z")  # after NOW (12:00)
     assert response.status_code == 201, response.content
@@ -160,6 +168,7 @@ def test_mri_1_synchromed_interrogation_task_due_the_scan_day_then_escalated(api
     assert api.get(f"/api/v1/mris/{mri.pk}/").json()["status"] == "done"
 
 
+@pytest.mark.rule("MRI-1")
 def test_mri_1_an_interrogation_before_the_scan_does_not_complete_it(api, filled):
     plan(api, filled, scan_at="2026-11-26T09:00:00Z")
     interrogate(api, filled, interrogated_at="2026-11-26T08:00:00Z")
@@ -167,6 +176,7 @@ def test_mri_1_an_interrogation_before_the_scan_does_not_complete_it(api, filled
     assert open_alerts(filled, AlertKind.MRI_INTERROGATION_DUE).exists()  # scan over, due today
 
 
+@pytest.mark.rule("MRI-1")
 def test_mri_1_a_cancelled_mri_resolves_its_task(api, filled):
     mri = plan(api, filled).json()
     assert open_alerts(filled, AlertKind.MRI_INTERROGATION_DUE).exists()
@@ -176,6 +186,7 @@ def test_mri_1_a_cancelled_mri_resolves_its_task(api, filled):
     assert not open_alerts(filled, AlertKind.MRI_INTERROGATION_DUE).exists()
 
 
+@pytest.mark.rule("MRI-1")
 def test_mri_1_a_model_without_guidance_is_refused(api, filled):
     PumpModel.objects.filter(pk=filled.model_id).update(mri_follow_up="")
     body = assert_refused(plan(api, filled), "pump", code="no_mri_guidance")
@@ -183,6 +194,7 @@ def test_mri_1_a_model_without_guidance_is_refused(api, filled):
     assert not Mri.objects.exists()
 
 
+@pytest.mark.rule("MRI-1")
 def test_mri_1_the_shipped_catalog_has_guidance_with_its_source():
     for code, follow_up in {"8637-20": "interrogate_after", "8637-40": "interrogate_after"}.items():
         model = PumpModel.objects.get(code=code)
@@ -192,6 +204,7 @@ def test_mri_1_the_shipped_catalog_has_guidance_with_its_source():
         assert model.mri_follow_up == "empty_before" and "mri_follow_up: Prometra II IFU" in model.source
 
 
+@pytest.mark.rule("MRI-1")
 def test_mri_1_mris_of_another_clinic_are_not_found(api, filled, outsider):
     mri = plan(api, filled).json()
     away = client_for(outsider)
@@ -219,6 +232,7 @@ def empty(client, mri_id, **body):
     return client.post(f"/api/v1/mris/{mri_id}/emptying/", body, format="json")
 
 
+@pytest.mark.rule("MRI-1", "TITRATE-2")
 def test_mri_1_prometra_emptying_follows_titrate_2(api, prometra, physician):
     mri = plan(api, prometra, scan_at="2026-11-26T15:00:00Z").json()
     assert (mri["follow_up"], mri["status"]) == ("empty_before", "emptying_due")
@@ -252,6 +266,7 @@ def test_mri_1_prometra_emptying_follows_titrate_2(api, prometra, physician):
     assert api.get(f"/api/v1/mris/{mri['id']}/").json()["status"] == "done"
 
 
+@pytest.mark.rule("MRI-1")
 def test_mri_1_prometra_is_emptied_before_the_scan_not_after(api, prometra, physician):
     mri = plan(api, prometra, scan_at="2026-11-26T09:00:00Z").json()
     body = assert_refused(
@@ -262,11 +277,13 @@ def test_mri_1_prometra_is_emptied_before_the_scan_not_after(api, prometra, phys
     assert not Prescription.objects.filter(daily_dose_mcg=0).exists()
 
 
+@pytest.mark.rule("MRI-1")
 def test_mri_1_a_synchromed_is_not_emptied(api, filled, physician):
     mri = plan(api, filled).json()
     assert_refused(empty(client_for(physician), mri["id"], override_reason="MRI"), "mri")
 
 
+@pytest.mark.rule("MRI-1")
 def test_mri_1_a_refill_booked_on_the_scan_day_before_the_emptying_completes_it(api, prometra, physician):
     mri = plan(api, prometra, scan_at="2026-11-26T15:00:00Z").json()
     Appointment.objects.create(pump=prometra, kind="refill", status="booked", day=date(2026, 11, 26))
@@ -275,6 +292,7 @@ def test_mri_1_a_refill_booked_on_the_scan_day_before_the_emptying_completes_it(
     assert not Alert.objects.filter(kind=AlertKind.MRI_REFILL_UNBOOKED).exists()
 
 
+@pytest.mark.rule("MRI-1")
 def test_mri_1_an_explanted_pump_has_no_follow_up(api, filled):
     plan(api, filled)
     Pump.objects.filter(pk=filled.pk).update(status="explanted")

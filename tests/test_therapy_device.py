@@ -17,17 +17,20 @@ PARIS = ZoneInfo("Europe/Paris")
 IMPLANTED = date(2022, 3, 1)
 
 
+@pytest.mark.rule("DEVICE-1")
 @pytest.mark.parametrize("code", ["motor_stall", "memory_error", "end_of_service"])
 def test_device_1_motor_stall_memory_error_and_end_of_service_are_critical(code):
     assert alarm_class(code) == "critical"
 
 
+@pytest.mark.rule("DEVICE-1", "ERI-1")
 def test_device_1_eri_is_its_own_class_and_the_others_are_logged():
     assert alarm_class("eri") == "eri"
     assert alarm_class("low_reservoir") == "logged"
     assert alarm_class("other") == "logged"
 
 
+@pytest.mark.rule("DEVICE-1")
 def test_device_1_an_unknown_alarm_is_refused_naming_the_known_ones():
     with pytest.raises(CalculationError) as refused:
         alarm_class("battery_fire", "alarms[2]")
@@ -36,12 +39,14 @@ def test_device_1_an_unknown_alarm_is_refused_naming_the_known_ones():
     assert "motor_stall" in refused.value.message and "eri" in refused.value.message
 
 
+@pytest.mark.rule("DEVICE-1")
 @given(st.sampled_from(sorted(ALARMS)))
 def test_device_1_every_known_alarm_has_exactly_one_class(code):
     assert alarm_class(code) in {"critical", "eri", "logged"}
     assert (alarm_class(code) == "critical") == (code in CRITICAL_ALARMS)
 
 
+@pytest.mark.rule("DEVICE-1", "ERI-1")
 def test_device_1_findings_split_critical_eri_and_logged():
     # 22:30 UTC on 2 Dec 2026 is 23:30 in Paris: still the 2nd there.
     found = interrogation_findings(
@@ -55,6 +60,7 @@ def test_device_1_findings_split_critical_eri_and_logged():
     assert found.eri_on == date(2026, 12, 2)  # ERI-1: the interrogation's local day
 
 
+@pytest.mark.rule("DEVICE-1", "ERI-1")
 def test_device_1_eri_date_is_the_local_day_of_the_interrogation():
     # 23:30 UTC on 2 Dec is 00:30 on 3 Dec in Paris: the clinic's day is the 3rd.
     found = interrogation_findings(
@@ -67,6 +73,7 @@ def test_device_1_eri_date_is_the_local_day_of_the_interrogation():
     assert found.critical == () and found.logged == ()
 
 
+@pytest.mark.rule("DEVICE-1", "ERI-1")
 def test_device_1_eri_since_a_day_the_pump_reports_sets_that_day():
     found = interrogation_findings(
         alarms=["eri"],
@@ -78,6 +85,7 @@ def test_device_1_eri_since_a_day_the_pump_reports_sets_that_day():
     assert found.eri_on == date(2026, 11, 20)
 
 
+@pytest.mark.rule("DEVICE-1")
 def test_device_1_no_alarm_is_nothing_to_do():
     found = interrogation_findings(
         alarms=[], interrogated_at=datetime(2026, 12, 2, 10, 0, tzinfo=UTC), tz=PARIS, implanted_on=IMPLANTED
@@ -94,6 +102,7 @@ def test_device_1_no_alarm_is_nothing_to_do():
         (["eri"], IMPLANTED, "eri_since"),  # not after the implant
     ],
 )
+@pytest.mark.rule("DEVICE-1", "ERI-1")
 def test_device_1_eri_refusals_name_the_field(alarms, eri_since, field):
     with pytest.raises(CalculationError) as refused:
         interrogation_findings(
@@ -111,6 +120,7 @@ def test_device_1_eri_refusals_name_the_field(alarms, eri_since, field):
 SCAN = datetime(2026, 12, 2, 13, 0, tzinfo=UTC)  # 14:00 in Paris on Wed 2 Dec
 
 
+@pytest.mark.rule("MRI-1")
 def test_mri_1_a_model_without_guidance_is_refused_never_guessed():
     assert mri_follow_up(INTERROGATE_AFTER, model="8637-20") == INTERROGATE_AFTER
     assert mri_follow_up(EMPTY_BEFORE, model="13827") == EMPTY_BEFORE
@@ -124,6 +134,7 @@ def synchromed(now, **kwargs):
     return mri_state(follow_up=INTERROGATE_AFTER, scan_at=SCAN, now=now, tz=PARIS, **kwargs)
 
 
+@pytest.mark.rule("MRI-1")
 def test_mri_1_synchromed_interrogation_is_due_the_scan_day_after_the_scan():
     assert synchromed(datetime(2026, 12, 2, 12, 59, tzinfo=UTC)).status == "planned"
     due = synchromed(datetime(2026, 12, 2, 13, 0, tzinfo=UTC))
@@ -132,6 +143,7 @@ def test_mri_1_synchromed_interrogation_is_due_the_scan_day_after_the_scan():
     assert synchromed(datetime(2026, 12, 2, 22, 59, tzinfo=UTC)).status == "interrogation_due"
 
 
+@pytest.mark.rule("MRI-1")
 def test_mri_1_synchromed_interrogation_is_overdue_once_the_scan_day_is_over():
     # 23:00 UTC on 2 Dec is midnight in Paris: the 3rd, the scan day is over
     late = synchromed(datetime(2026, 12, 2, 23, 0, tzinfo=UTC))
@@ -139,6 +151,7 @@ def test_mri_1_synchromed_interrogation_is_overdue_once_the_scan_day_is_over():
     assert "motor may have stalled" in late.words
 
 
+@pytest.mark.rule("MRI-1")
 def test_mri_1_synchromed_only_an_interrogation_after_the_scan_completes_it():
     now = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
     before = synchromed(now, interrogated_at=datetime(2026, 12, 2, 12, 0, tzinfo=UTC))
@@ -150,6 +163,7 @@ def prometra(now, **kwargs):
     return mri_state(follow_up=EMPTY_BEFORE, scan_at=SCAN, now=now, tz=PARIS, **kwargs)
 
 
+@pytest.mark.rule("MRI-1")
 def test_mri_1_prometra_must_be_emptied_then_its_refill_booked_the_scan_day():
     now = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
     assert prometra(now).status == "emptying_due"
@@ -161,10 +175,12 @@ def test_mri_1_prometra_must_be_emptied_then_its_refill_booked_the_scan_day():
     assert prometra(now, emptied_at=emptied, refilled_after_scan=True).status == "done"
 
 
+@pytest.mark.rule("MRI-1")
 def test_mri_1_a_cancelled_mri_needs_nothing():
     assert synchromed(datetime(2026, 12, 5, tzinfo=UTC), cancelled=True).status == "cancelled"
 
 
+@pytest.mark.rule("MRI-1")
 def test_mri_1_prometra_is_emptied_before_the_scan_not_after():
     check_emptying_time(emptied_at=SCAN, scan_at=SCAN, tz=PARIS)  # at the scan time: allowed
     with pytest.raises(CalculationError) as refused:
