@@ -36,9 +36,11 @@ KINDS = [kind for kind, _ in MRI_ALERTS.values()]
 
 @dataclass
 class MriResult(Counts):
-    raised: int = 0
-    resolved: int = 0
-    completed: int = 0
+    """Named apart from the pump-state pass's counts: the planning job merges them in one dict."""
+
+    mri_alerts_raised: int = 0
+    mri_alerts_resolved: int = 0
+    mris_completed: int = 0
 
 
 def refill_after_scan(mri: Mri) -> str:
@@ -72,7 +74,7 @@ def mri_follow_ups_run(clinic: Clinic, *, pump_ids: list[int] | None = None) -> 
             why = refill_after_scan(mri)
             if why:
                 mri_complete(mri=mri, why=why)
-                result.completed += 1
+                result.mris_completed += 1
                 continue
         state = device_selectors.mri_state(mri, now)
         if state.status not in MRI_ALERTS:
@@ -89,11 +91,11 @@ def mri_follow_ups_run(clinic: Clinic, *, pump_ids: list[int] | None = None) -> 
             have.add((alert.pump_id, alert.kind))
         else:
             alert_resolve(alert=alert, why="the MRI follow-up is done, cancelled or has moved on")
-            result.resolved += 1
+            result.mri_alerts_resolved += 1
     for (pump_id, kind), (severity, words, pump) in wanted.items():
         if (pump_id, kind) not in have:
             alert_raise(clinic=clinic, pump=pump, kind=kind, severity=severity, message=words)
-            result.raised += 1
+            result.mri_alerts_raised += 1
     return result
 
 
