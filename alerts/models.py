@@ -42,6 +42,16 @@ class AlertKind(models.TextChoices):
         "A booked appointment falls on a day the clinic is closed",
     )
     DELIVERY_FAILED = "delivery_failed", "A reminder or notice could not be delivered"
+    DEVICE_ALARM = "device_alarm", "Critical pump alarm read at an interrogation"
+    MRI_INTERROGATION_DUE = "mri_interrogation_due", "Interrogate the pump after its MRI (due today)"
+    MRI_INTERROGATION_OVERDUE = (
+        "mri_interrogation_overdue",
+        "Pump not interrogated after its MRI: the motor may have stalled",
+    )
+    MRI_REFILL_UNBOOKED = (
+        "mri_refill_unbooked",
+        "Pump emptied for an MRI and its refill after the scan not booked",
+    )
 
 
 class Severity(models.TextChoices):
@@ -100,6 +110,13 @@ class NotificationKind(models.TextChoices):
     DISCONTINUATION = "discontinuation", "Therapy stopped: watch for withdrawal (staff)"
     OVER_CAPACITY = "over_capacity", "Clinic over capacity (staff)"
     APPOINTMENT_DAY_CLOSED = "appointment_day_closed", "Booked appointment on a closed day (staff)"
+    DEVICE_ALARM = "device_alarm", "Critical pump alarm (critical escalation)"
+    MRI_INTERROGATION_DUE = "mri_interrogation_due", "Interrogate the pump after its MRI (staff)"
+    MRI_INTERROGATION_OVERDUE = (
+        "mri_interrogation_overdue",
+        "Pump not interrogated after its MRI (escalation)",
+    )
+    MRI_REFILL_UNBOOKED = "mri_refill_unbooked", "Refill after an MRI not booked (escalation)"
 
 
 class NotificationStatus(models.TextChoices):

@@ -31,6 +31,11 @@ ESCALATED = {
     AlertKind.PAST_ALARM: NotificationKind.PAST_ALARM,
     AlertKind.REFILL_OVERDUE: NotificationKind.REFILL_OVERDUE,
     AlertKind.REPLACEMENT_OVERDUE: NotificationKind.REPLACEMENT_OVERDUE,
+    # DEVICE-1: the pump has stopped or may stop delivering; MRI-1: a SynchroMed II not
+    # interrogated after its scan may have stalled, an emptied Prometra II has no refill booked.
+    AlertKind.DEVICE_ALARM: NotificationKind.DEVICE_ALARM,
+    AlertKind.MRI_INTERROGATION_OVERDUE: NotificationKind.MRI_INTERROGATION_OVERDUE,
+    AlertKind.MRI_REFILL_UNBOOKED: NotificationKind.MRI_REFILL_UNBOOKED,
 }
 # Alert kind → a notice sent once to the clinic's staff address.
 # A discontinuation (TITRATE-2) is a prescriber's decision: the team is told once, so that
@@ -41,6 +46,8 @@ NOTICE = {
     AlertKind.DISCONTINUATION: NotificationKind.DISCONTINUATION,
     AlertKind.OVER_CAPACITY: NotificationKind.OVER_CAPACITY,
     AlertKind.APPOINTMENT_DAY_CLOSED: NotificationKind.APPOINTMENT_DAY_CLOSED,
+    # MRI-1: the interrogation after a SynchroMed II's scan is a task for today.
+    AlertKind.MRI_INTERROGATION_DUE: NotificationKind.MRI_INTERROGATION_DUE,
 }
 
 

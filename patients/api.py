@@ -461,6 +461,7 @@ class PumpModelSerializer(ModelSerializer):
             "pathway_volume_max_ml",
             "service_life_months",
             "discrepancy_threshold_ml",
+            "mri_follow_up",
             "source",
             "reason",
         ]

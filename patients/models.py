@@ -233,6 +233,13 @@ class Drug(models.Model):
         return [Fraction(Decimal(str(c))) for c in self.supplied_concentrations_mcg_per_ml]
 
 
+class MriFollowUp(models.TextChoices):
+    """MRI-1: what the model needs around an MRI (labeling, with its source in ``source``)."""
+
+    INTERROGATE_AFTER = "interrogate_after", "Interrogate the pump after the scan (the motor stalls)"
+    EMPTY_BEFORE = "empty_before", "Empty the pump before the scan"
+
+
 class PumpModel(models.Model):
     code = models.CharField(max_length=20, unique=True)
     manufacturer = models.CharField(max_length=100)
@@ -259,6 +266,12 @@ class PumpModel(models.Model):
         null=True,
         blank=True,
         help_text="REFILL-1: residual discrepancy threshold",
+    )
+    mri_follow_up = models.CharField(
+        max_length=20,
+        choices=MriFollowUp.choices,
+        blank=True,
+        help_text="MRI-1: the follow-up an MRI needs; empty: no MRI guidance on file (an MRI is refused)",
     )
     source = models.TextField(blank=True, help_text="Where each value comes from")
     history = HistoricalRecords()

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "alerts",
     "refills",
     "cards",
+    "devices",
     "scheduling",
     "web",
 ]
@@ -288,6 +289,7 @@ SPECTACULAR_SETTINGS = {
         "AppointmentStatusEnum": "scheduling.models.AppointmentStatus",
         "FeedDetailEnum": "scheduling.models.FeedDetail",
         "AlertKindEnum": "alerts.models.AlertKind",
+        "MriFollowUpEnum": "patients.models.MriFollowUp",
     },
 }
 

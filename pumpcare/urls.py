@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from alerts.api import AlertViewSet, NotificationViewSet
+from devices.api import MriCancelView, MriDetailView, MriEmptyingView, PumpInterrogationsView, PumpMrisView
 from patients.api import (
     CaregiverViewSet,
     CatheterModelViewSet,
@@ -56,6 +57,11 @@ api_v1 = [
     path("pumps/<int:pump_id>/history/", PumpHistoryView.as_view(), name="pump-history"),
     path("pumps/<int:pump_id>/replace/", PumpReplaceView.as_view(), name="pump-replace"),
     path("pumps/<int:pump_id>/explant/", PumpExplantView.as_view(), name="pump-explant"),
+    path("pumps/<int:pump_id>/interrogations/", PumpInterrogationsView.as_view(), name="pump-interrogations"),
+    path("pumps/<int:pump_id>/mris/", PumpMrisView.as_view(), name="pump-mris"),
+    path("mris/<int:mri_id>/", MriDetailView.as_view(), name="mri-detail"),
+    path("mris/<int:mri_id>/emptying/", MriEmptyingView.as_view(), name="mri-emptying"),
+    path("mris/<int:mri_id>/cancel/", MriCancelView.as_view(), name="mri-cancel"),
     path(
         "pumps/<int:pump_id>/implant-monitoring/",
         PumpImplantMonitoringView.as_view(),

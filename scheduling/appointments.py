@@ -16,6 +16,7 @@ from patients.services import save_audited
 from refills.models import PumpProjection
 
 from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
+from .mri import mri_follow_ups_of_pump
 from .proposals import local_today, working_calendar
 from .reminders import appointment_reminders_plan
 
@@ -93,6 +94,8 @@ def appointment_create(
         )
     save_audited(appointment, actor=actor, reason="booked")
     appointment_reminders_plan(appointment)
+    if kind == AppointmentKind.REFILL:
+        mri_follow_ups_of_pump(pump)  # MRI-1: the refill after an emptied pump's scan
     return appointment, warnings
 
 
@@ -117,6 +120,8 @@ def appointment_book(
         appointment.confirmed_at, appointment.confirmed_by = None, ""
     appointment.status = AppointmentStatus.BOOKED
     save_audited(appointment, actor=actor, reason=reason)
+    if appointment.kind == AppointmentKind.REFILL:
+        mri_follow_ups_of_pump(appointment.pump)  # MRI-1: the refill after an emptied pump's scan
     # moved (another day, or another time that day): the old slot's pending reminders are
     # cancelled, the new slot's planned, and whoever was already told the old one is told again
     appointment_reminders_plan(appointment)

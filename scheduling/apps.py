@@ -8,10 +8,11 @@ class SchedulingConfig(AppConfig):
 
     def ready(self):
         from alerts.planners import STATE, register_pass
+        from devices.signals import mri_follow_up_changed
         from patients.models import Clinic, ClinicClosure
         from refills import signals
 
-        from . import appointments, proposals, reminders, state_alerts, timeline
+        from . import appointments, mri, proposals, reminders, state_alerts, timeline
 
         # LRA-5: a day that stops being a working day is re-planned at once.
         for model in (Clinic, ClinicClosure):
@@ -27,6 +28,10 @@ class SchedulingConfig(AppConfig):
         signals.pump_projection_changed.connect(
             state_alerts.on_pump_projection_changed, dispatch_uid="state-alerts-pump"
         )
+        # MRI-1: an MRI, an interrogation or a refill moves the pump's MRI follow-up on.
+        mri_follow_up_changed.connect(mri.on_mri_follow_up_changed, dispatch_uid="mri-follow-up")
+        signals.refill_recorded.connect(mri.on_refill_recorded, dispatch_uid="mri-refill")
+        register_pass(STATE, "mri_follow_ups", lambda: mri.mri_follow_ups_run_all().as_dict())
         # ALERT-1: state alerts are worded from the pump's current dates when shown or sent,
         # and raised or resolved by the periodic planning job before it plans messages.
         state_alerts.register_alert_texts()

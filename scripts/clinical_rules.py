@@ -203,7 +203,10 @@ RULES = [
         "MRI-1",
         "A planned MRI: interrogation after the scan (SynchroMed II), emptied pump (Prometra II)",
         "Medtronic SynchroMed II MRI material; Prometra II IFU",
-        "not implemented yet (issue 15, the whole course of therapy)",
+        "`therapy.device.mri_follow_up`, `mri_state`, `check_emptying_time`; catalog "
+        "`PumpModel.mri_follow_up` (data migration `patients/migrations/0008_mri_follow_up_catalog.py`); "
+        "`devices.services.mri_plan`, `mri_emptying_record` (TITRATE-2 through "
+        "`refills.services.prescription_create`); `scheduling.mri.mri_follow_ups_run`",
     ),
     (
         "DRIFT-1",
@@ -213,9 +216,10 @@ RULES = [
     ),
     (
         "DEVICE-1",
-        "Device alarms read at an interrogation are logged",
+        "Alarms read at an interrogation are logged; critical ones alert, ERI sets the ERI date",
         "Medtronic SynchroMed II material",
-        "not implemented yet (issue 15, the whole course of therapy)",
+        "`therapy.device.alarm_class`, `interrogation_findings`; `devices.services.interrogation_record` "
+        "(critical alert; ERI date through `patients.services.pump_update`)",
     ),
     (
         "ERI-1",

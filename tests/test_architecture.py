@@ -12,7 +12,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("therapy", "pumpcare", "patients", "alerts", "refills", "cards", "scheduling", "web", "simulation")
+APPS = (
+    "therapy",
+    "pumpcare",
+    "patients",
+    "alerts",
+    "refills",
+    "cards",
+    "devices",
+    "scheduling",
+    "web",
+    "simulation",
+)
 
 # From the layer that knows least to the one that knows most. A module may import modules of
 # its own app and of lower layers; two apps on one layer do not know each other.
@@ -22,7 +33,7 @@ LAYERS = (
     ("patients",),  # clinics, staff, patients, caregivers, pumps, catalogs
     ("alerts", "pumpcare.data_version"),  # both know clinics, patients and pumps, nothing above
     ("refills",),  # the therapy record
-    ("cards",),  # emergency cards
+    ("cards", "devices"),  # emergency cards; interrogations, device alarms and MRIs
     ("scheduling",),  # appointments, proposals, replacement planning, worklist, calendar
     ("web",),  # the nurses' pages
     # urls, project-wide commands, server hooks, the clinic simulation: they assemble the rest

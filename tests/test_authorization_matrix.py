@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, time, timedelta
 from types import SimpleNamespace
 from urllib.parse import urlencode, urlparse
 
@@ -106,6 +106,13 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("web:timeline", "GET"): HOME,
     ("pump-implant-monitoring", "GET"): HOME,
     ("pump-implant-monitoring", "PUT"): CLINICAL_WRITERS,
+    ("pump-interrogations", "GET"): HOME,
+    ("pump-interrogations", "POST"): CLINICAL_WRITERS,
+    ("pump-mris", "GET"): HOME,
+    ("pump-mris", "POST"): CLINICAL_WRITERS,
+    ("mri-detail", "GET"): HOME,
+    ("mri-cancel", "POST"): CLINICAL_WRITERS,
+    ("mri-emptying", "POST"): PRESCRIBERS,  # TITRATE-2: emptying the pump stops the therapy
     ("patient-screening-trial", "GET"): HOME,
     ("patient-screening-trial", "POST"): CLINICAL_WRITERS,
     ("starting-dose", "POST"): ANY_CLINIC_STAFF,  # a calculator: reads and writes nothing
@@ -183,6 +190,8 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("web:pump-explant", "POST"): PRESCRIBERS,
     ("web:implant-monitoring", "GET"): HOME,
     ("web:implant-monitoring", "POST"): CLINICAL_WRITERS,
+    ("web:pump-device", "GET"): HOME,
+    ("web:pump-device", "POST"): CLINICAL_WRITERS,
     ("web:screening", "GET"): HOME,
     ("web:screening", "POST"): CLINICAL_WRITERS,
     ("web:appointment-new", "GET"): HOME,
@@ -240,6 +249,10 @@ PARAMS = {
     "calendar-feed-admin-detail": lambda w: ({"pk": w.feed.pk}, {}),
     "calendar-feed-admin-revoke": lambda w: ({"pk": w.feed.pk}, {}),
     "card-text-detail": lambda w: ({"pk": w.card_text.pk}, {}),
+    "mri-detail": lambda w: ({"mri_id": w.mri.pk}, {}),
+    "mri-cancel": lambda w: ({"mri_id": w.mri.pk}, {}),
+    # a Prometra II is emptied for its MRI (a SynchroMed II is not)
+    "mri-emptying": lambda w: ({"mri_id": w.prometra_mri.pk}, {}),
     "pump-model-detail": lambda w: ({"code": "8637-20"}, {}),
     "catheter-model-detail": lambda w: ({"code": "8709SC"}, {}),
     "drug-detail": lambda w: ({"code": "baclofen"}, {}),
@@ -337,6 +350,13 @@ BODIES = {
         "ended_at": "2026-11-20T17:00:00Z",
         "observed_by": "Nurse Kim",
     },
+    ("pump-interrogations", "POST"): lambda w: {
+        "interrogated_at": "2026-11-26T11:00:00Z",
+        "alarms": ["low_reservoir"],
+    },
+    ("pump-mris", "POST"): lambda w: {"scan_at": "2026-11-30T10:00:00Z"},
+    ("mri-cancel", "POST"): lambda w: {"reason": "scan postponed"},
+    ("mri-emptying", "POST"): lambda w: {"emptied_at": "2026-11-26T11:00:00Z", "override_reason": "MRI"},
     ("starting-dose", "POST"): lambda w: {"trials": [{"dose_mcg": "50", "responded": True}]},
     ("pump-model-detail", "PATCH"): lambda w: CATALOG,
     ("catheter-model-detail", "PATCH"): lambda w: CATALOG,
@@ -366,6 +386,11 @@ BODIES = {
         "ended_at": "2026-11-20T17:00",
         "observed_by": "Nurse Kim",
         "findings": "",
+    },
+    ("web:pump-device", "POST"): lambda w: {
+        "action": "interrogation",
+        "interrogated_at": "2026-11-26T11:00",
+        "alarms": "low_reservoir",
     },
     ("web:appointment-new", "POST"): lambda w: {
         "kind": "titration",
@@ -468,6 +493,7 @@ def seed_clinic(code: str):
     second patient without a pump; its records say the clinic's ``WORDS``."""
     from alerts.models import Alert, Notification
     from cards.models import CardSettings, CardText, PatientPhysician
+    from devices.models import Mri
     from patients.models import Caregiver, ClinicClosure, Drug, PumpModel
     from scheduling.models import Appointment, CalendarFeed
     from tests.factories import ClinicFactory, MembershipFactory, PatientFactory, PumpFactory
@@ -536,6 +562,19 @@ def seed_clinic(code: str):
         status="failed",
     )
     feed = CalendarFeed.objects.create(clinic=clinic, created_by=users["admin"])
+    # MRIs (MRI-1) planned for after NOW: a SynchroMed II's, and a filled Prometra II's
+    mri = Mri.objects.create(
+        pump=pump, scan_at=NOW + timedelta(days=2), follow_up="interrogate_after", planned_by=users["nurse"]
+    )
+    prometra = PumpFactory(
+        patient=PatientFactory(clinic=clinic, birth_date=date(1970, 2, 2)),
+        model=PumpModel.objects.get(code="13827"),
+        implanted_on=date(2026, 1, 2),
+    )
+    fill(client_for(users["nurse"]), prometra, "2026-11-16T12:00:00Z")
+    prometra_mri = Mri.objects.create(
+        pump=prometra, scan_at=NOW + timedelta(days=1), follow_up="empty_before", planned_by=users["nurse"]
+    )
     ClinicClosure.objects.create(clinic=clinic, date=date(2026, 12, 24), reason="holiday")
     return SimpleNamespace(
         clinic=clinic,
@@ -550,6 +589,8 @@ def seed_clinic(code: str):
         alert=alert,
         notification=notification,
         feed=feed,
+        mri=mri,
+        prometra_mri=prometra_mri,
     )
 
 

@@ -396,6 +396,7 @@ SANE = [
     1,
     250,
     "simple_continuous",
+    "eri",
 ]
 DEEP = "\ue000DEEP\ue000"  # replaced by JSON nested 1,000 deep when the body is written
 
@@ -411,6 +412,7 @@ FIELD_NAMES = [
     "reminder_days_before", "withdrawal_warning", "mri_note", "source", "paper_size", "date_format",
     "default_physician", "reservoir_ml", "service_life_months", "max_reservoir_days",
     "supplied_concentrations_mcg_per_ml", "volume_ml_per_cm", "accuracy_tolerance_pct",
+    "interrogated_at", "alarms", "eri_since", "scan_at", "emptied_at", "mri_follow_up",
 ]  # fmt: skip
 QUERY_NAMES = [
     "clinic", "pump", "patient", "alert", "appointment", "status", "kind", "mrn", "nurse", "from",
@@ -470,7 +472,8 @@ def world(clinic, nurse, physician, pump, patient):
     api.post("/api/v1/appointments/", {"pump": pump.pk, "kind": "refill", "day": "2026-12-01"}, format="json")
     api.post("/api/v1/calendar-feeds/", {"clinic": "HOME"}, format="json")
     api.post("/api/v1/caregivers/", {"patient": patient.pk, "name": "Sam", "relation": "son"}, format="json")
-    ids = {"pump_id": pump.pk, "patient_id": patient.pk, "code": clinic.code}
+    mri = api.post(f"/api/v1/pumps/{pump.pk}/mris/", {"scan_at": "2026-12-01T10:00:00Z"}, format="json")
+    ids = {"pump_id": pump.pk, "patient_id": patient.pk, "code": clinic.code, "mri_id": mri.json()["id"]}
     return {"nurse": client(nurse), "anonymous": client(), "ids": ids}
 
 

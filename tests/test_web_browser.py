@@ -602,3 +602,41 @@ def test_the_admin_and_the_browsable_api_work_under_the_content_security_policy(
     page.locator("a.dropdown-toggle", has_text="nurse").click()
     page.get_by_role("link", name="Log out").click()
     playwright_api.expect(page.get_by_role("link", name="Log in")).to_be_visible()
+
+
+@pytest.mark.rule("DEVICE-1", "MRI-1")
+def test_a_nurse_plans_an_mri_then_records_the_interrogation_with_a_motor_stall(
+    live_server, page, clinic_data
+):
+    """A SynchroMed II scanned this morning: the interrogation is due today; the nurse
+    records it with a motor stall read, which completes the MRI's follow-up and raises a
+    critical alert on the pump page. The device page passes the accessibility audit."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    from alerts.models import Alert
+
+    expect = playwright_api.expect
+    calm = clinic_data["calm"]
+    _log_in(page, live_server, "nurse", f"/pumps/{calm.pk}/")
+    page.get_by_test_id("device-link").click()
+    page.wait_for_url(f"**/pumps/{calm.pk}/device/")
+    expect(page.get_by_test_id("mri-guidance")).to_contain_text("interrogate the pump after the scan")
+    page.get_by_label("Scan at").fill("2026-11-26T09:00")
+    page.get_by_role("button", name="Record the MRI").click()
+    expect(page.locator(".messages")).to_contain_text("Interrogate the pump today")
+    expect(page.get_by_test_id("mris")).to_contain_text("To do")
+    shot(page, "22-mri-interrogation-due")
+    result = Axe().run(page)
+    assert result.violations_count == 0, result.generate_report()
+    page.get_by_label("Interrogated at").fill("2026-11-26T11:30")
+    page.get_by_label("Motor stall").check()
+    page.get_by_role("button", name="Record the interrogation").click()
+    expect(page.locator(".messages")).to_contain_text("a critical alert went to the on-call address")
+    expect(page.get_by_test_id("mris")).to_contain_text("Done")
+    expect(page.get_by_test_id("interrogations")).to_contain_text("motor stall")
+    shot(page, "23-interrogation-motor-stall")
+    page.goto(f"{live_server.url}/pumps/{calm.pk}/")
+    expect(page.get_by_test_id("mri-follow-ups")).to_contain_text("No MRI follow-up open")
+    expect(page.locator("#alerts")).to_contain_text("motor stall")
+    shot(page, "24-pump-page-device-alarm")
+    assert Alert.objects.get(pump=calm, kind="device_alarm").severity == "critical"

@@ -19,6 +19,15 @@ from .battery import (
     replacement_plan,
 )
 from .clock import local_instant
+from .device import (
+    InterrogationFindings,
+    MriState,
+    alarm_class,
+    check_emptying_time,
+    interrogation_findings,
+    mri_follow_up,
+    mri_state,
+)
 from .dosing import Prescription, daily_volume_ml, parse_prescription
 from .errors import CalculationError
 from .implant import Monitoring, catheter_volume_ml, check_implant_fill, monitoring, priming_volume_ml
@@ -75,6 +84,13 @@ __all__ = [
     "monitoring",
     "priming_volume_ml",
     "Discrepancy",
+    "InterrogationFindings",
+    "MriState",
+    "alarm_class",
+    "check_emptying_time",
+    "interrogation_findings",
+    "mri_follow_up",
+    "mri_state",
     "DoseNotice",
     "Notice",
     "Prescription",

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import therapy
+from devices.api import InterrogationInputSerializer, MriInputSerializer
 from refills.api import (
     ClinicLocalDateTimeField,
     ImplantMonitoringInputSerializer,
@@ -371,3 +372,16 @@ class ScreeningBolusInput(ScreeningBolusSerializer):
     check, as the refill form's time is."""
 
     given_at = ClinicLocalDateTimeField()
+
+
+class InterrogationInput(InterrogationInputSerializer):
+    """The API's interrogation (DEVICE-1), with the time as the form gives it: the clinic's
+    local time, read in the clinic's zone with REFILL-2's daylight-saving check."""
+
+    interrogated_at = ClinicLocalDateTimeField()
+
+
+class MriInput(MriInputSerializer):
+    """The API's planned MRI (MRI-1), the scan's time as the form gives it."""
+
+    scan_at = ClinicLocalDateTimeField()

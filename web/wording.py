@@ -73,6 +73,13 @@ LABELS = {
     "responded": "Response",
     "effect_duration_hours": "Duration of the effect",
     "adverse_reactions": "Adverse reactions",
+    # an interrogation (DEVICE-1) and an MRI (MRI-1)
+    "interrogated_at": "Time of the interrogation",
+    "alarms": "Alarms read",
+    "eri_since": "ERI shown since",
+    "scan_at": "Time of the scan",
+    "emptied_at": "Time the pump was emptied",
+    "mri": "MRI",
     # what an emergency card must show (CARD-1)
     "patient_name": "Patient name",
     "birth_date": "Date of birth",

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 import therapy
 from alerts.models import Notification
 from cards import selectors as card_selectors
+from devices import selectors as device_selectors
 from patients.models import PumpStatus
 from patients.permissions import CLINICAL_WRITERS, PATIENT_WRITERS, PRESCRIBERS, PUMP_WRITERS, role_at
 from pumpcare import clock
@@ -80,6 +81,12 @@ def pump_page(request, pump_id):
             # the end of the pump's therapy (TITRATE-2, IMPLANT-1): who may do which
             "can_replace": pump.status == PumpStatus.ACTIVE and role_at(request.user, clinic) in PUMP_WRITERS,
             "can_explant": pump.status == PumpStatus.ACTIVE and role_at(request.user, clinic) in PRESCRIBERS,
+            # MRI-1 follow-ups still open, and the last interrogation (DEVICE-1)
+            "mri_follow_ups": [
+                (mri, device_selectors.mri_state(mri, now))
+                for mri in device_selectors.open_mris(pump_ids=[pump.pk])
+            ],
+            "last_interrogation": device_selectors.pump_interrogations(pump).first(),
             "explant": PumpExplant.objects.filter(pump=pump).select_related("replaced_by").first(),
             "replaces": PumpExplant.objects.filter(replaced_by=pump).select_related("pump").first(),
             # IMPLANT-1: the implant fill and whether its monitoring is complete

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class DevicesConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "devices"
+    verbose_name = "Pump interrogations and MRIs"

@@ -1,0 +1,118 @@
+"""MRI follow-ups (MRI-1) on persisted state: a SynchroMed II's interrogation after the
+scan (a task due the scan day, escalated to the on-call address once that day is over
+without it), and an emptied Prometra II's refill after the scan, which must be booked on
+the scan day (an alert, escalated, until it is). Raised and resolved by the periodic
+planning job and, in their transaction, by every write that changes them: an MRI planned,
+emptied or cancelled, an interrogation, a refill booked or recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+import therapy
+from alerts.models import Alert, AlertKind, Severity
+from alerts.services import alert_raise, alert_resolve
+from devices import selectors as device_selectors
+from devices.models import Mri
+from devices.services import mri_complete
+from patients.models import Clinic, PumpStatus
+from pumpcare import clock
+from refills.models import Refill
+from refills.projections import Counts
+from refills.services import local_time
+from therapy.device import EMPTY_BEFORE
+
+from .models import Appointment, AppointmentKind, AppointmentStatus
+
+MRI_ALERTS = {
+    "interrogation_due": (AlertKind.MRI_INTERROGATION_DUE, Severity.WARNING),
+    "interrogation_overdue": (AlertKind.MRI_INTERROGATION_OVERDUE, Severity.CRITICAL),
+    "refill_unbooked": (AlertKind.MRI_REFILL_UNBOOKED, Severity.WARNING),
+}
+KINDS = [kind for kind, _ in MRI_ALERTS.values()]
+
+
+@dataclass
+class MriResult(Counts):
+    """Named apart from the pump-state pass's counts: the planning job merges them in one dict."""
+
+    mri_alerts_raised: int = 0
+    mri_alerts_resolved: int = 0
+    mris_completed: int = 0
+
+
+def refill_after_scan(mri: Mri) -> str:
+    """MRI-1: why an emptied Prometra II's refill after the scan is taken care of (booked
+    on the scan day, or done after the scan), or ``""``."""
+    due_on = therapy.units.local_date(mri.scan_at, mri.pump.patient.clinic.tz)
+    if Refill.objects.filter(pump=mri.pump, performed_at__gte=mri.scan_at).exists():
+        return "the pump was refilled after the scan"
+    if Appointment.objects.filter(
+        pump=mri.pump,
+        kind=AppointmentKind.REFILL,
+        status__in=[AppointmentStatus.BOOKED, AppointmentStatus.COMPLETED],
+        day=due_on,
+    ).exists():
+        return f"the refill is booked on the scan day, {therapy.day_text(due_on)}"
+    return ""
+
+
+@transaction.atomic
+def mri_follow_ups_run(clinic: Clinic, *, pump_ids: list[int] | None = None) -> MriResult:
+    """MRI-1 for one clinic (or some of its pumps): one alert per pump and state, raised
+    once and resolved when the state ends."""
+    result = MriResult()
+    now = clock.now()
+    wanted: dict[tuple[int, str], tuple[str, str, object]] = {}
+    for mri in device_selectors.open_mris(clinic, pump_ids):
+        pump = mri.pump
+        if pump.status != PumpStatus.ACTIVE:
+            continue
+        if mri.follow_up == EMPTY_BEFORE and mri.emptied_at is not None:
+            why = refill_after_scan(mri)
+            if why:
+                mri_complete(mri=mri, why=why)
+                result.mris_completed += 1
+                continue
+        state = device_selectors.mri_state(mri, now)
+        if state.status not in MRI_ALERTS:
+            continue
+        kind, severity = MRI_ALERTS[state.status]
+        words = f"Pump {pump} ({pump.patient}), MRI of {local_time(mri.scan_at, clinic)}: {state.words}"
+        wanted[(pump.pk, kind)] = (severity, words, pump)
+    alerts = Alert.objects.select_for_update().filter(clinic=clinic, kind__in=KINDS, resolved_at__isnull=True)
+    if pump_ids is not None:
+        alerts = alerts.filter(pump_id__in=pump_ids)
+    have = set()
+    for alert in alerts:
+        if (alert.pump_id, alert.kind) in wanted:
+            have.add((alert.pump_id, alert.kind))
+        else:
+            alert_resolve(alert=alert, why="the MRI follow-up is done, cancelled or has moved on")
+            result.mri_alerts_resolved += 1
+    for (pump_id, kind), (severity, words, pump) in wanted.items():
+        if (pump_id, kind) not in have:
+            alert_raise(clinic=clinic, pump=pump, kind=kind, severity=severity, message=words)
+            result.mri_alerts_raised += 1
+    return result
+
+
+def mri_follow_ups_run_all() -> MriResult:
+    return sum((mri_follow_ups_run(clinic) for clinic in Clinic.objects.all()), MriResult())
+
+
+def mri_follow_ups_of_pump(pump) -> MriResult:
+    return mri_follow_ups_run(pump.patient.clinic, pump_ids=[pump.pk])
+
+
+# --- receivers (connected in ``apps``) ----------------------------------------------------
+
+
+def on_mri_follow_up_changed(sender, *, pump, **kwargs) -> None:
+    mri_follow_ups_of_pump(pump)
+
+
+def on_refill_recorded(sender, *, refill, **kwargs) -> None:
+    mri_follow_ups_of_pump(refill.pump)

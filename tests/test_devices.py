@@ -1,0 +1,302 @@
+"""The device record through the API: interrogations with their alarms (DEVICE-1, ERI-1)
+and MRIs with their follow-up (MRI-1), clinic-scoped, refusals that write nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from alerts import tasks
+from alerts.models import Alert, AlertKind, Notification
+from devices.models import Interrogation, Mri
+from patients.models import Pump, PumpModel
+from refills.models import Prescription
+from scheduling import mri as mri_follow_ups
+from scheduling.models import Appointment
+from scheduling.replacements import replacement_planning_run
+from tests.conftest import client_for
+from tests.factories import PumpFactory
+from tests.helpers import assert_refused, clock_at, fill, therapy_rows
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
+
+
+@pytest.fixture
+def filled(api, pump, clinic):
+    clinic.on_call_email = "oncall@example.org"
+    clinic.save()
+    fill(api, pump, "2026-11-16T12:00:00Z")
+    return pump
+
+
+def interrogate(api, pump, **body):
+    body.setdefault("interrogated_at", "2026-11-26T10:00:00Z")
+    return api.post(f"/api/v1/pumps/{pump.pk}/interrogations/", body, format="json")
+
+
+def open_alerts(pump, kind):
+    return Alert.objects.filter(pump=pump, kind=kind, resolved_at__isnull=True)
+
+
+# --- DEVICE-1 --------------------------------------------------------------------------------
+
+
+@pytest.mark.rule("DEVICE-1")
+def test_device_1_a_motor_stall_raises_a_critical_alert_that_reaches_on_call(api, filled):
+    response = interrogate(api, filled, alarms=["motor_stall", "low_reservoir"], notes="read in clinic")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["alarms_by_class"] == {"critical": ["motor_stall"], "eri": [], "logged": ["low_reservoir"]}
+    alert = open_alerts(filled, AlertKind.DEVICE_ALARM).get()
+    assert alert.severity == "critical"
+    assert "motor stall" in alert.message and "Withdrawal risk" in alert.message
+    # escalated like "past projected empty": the on-call address, repeated until acknowledged
+    row = Notification.objects.get(subject=f"alert:{alert.pk}")
+    assert (row.recipient, row.kind, row.status) == (
+        f"on_call:{filled.clinic.code}",
+        "device_alarm",
+        "pending",
+    )
+    assert Interrogation.history.count() == 1  # audited
+
+
+@pytest.mark.rule("DEVICE-1")
+def test_device_1_logged_alarms_raise_nothing(api, filled):
+    assert interrogate(api, filled, alarms=["low_reservoir", "other"]).status_code == 201
+    assert not Alert.objects.filter(kind=AlertKind.DEVICE_ALARM).exists()
+
+
+@pytest.mark.rule("DEVICE-1", "ERI-1")
+def test_device_1_eri_alarm_sets_the_eri_date_no_longer_an_estimate(api, filled):
+    before = api.get(f"/api/v1/pumps/{filled.pk}/projection/").json()
+    assert before["eri_estimated"] is True
+    response = interrogate(api, filled, alarms=["eri"], eri_since="2026-11-20")
+    assert response.status_code == 201, response.content
+    filled.refresh_from_db()
+    assert filled.eri_on == date(2026, 11, 20)
+    after = api.get(f"/api/v1/pumps/{filled.pk}/projection/").json()
+    # ERI-1: entered, not estimated; ERI-2: book-by = ERI - 90 days = 22 Aug 2026; EOS = ERI + 90 days
+    assert (after["eri_on"], after["eri_estimated"]) == ("2026-11-20", False)
+    assert after["replacement_book_by"] == "2026-08-22"
+    assert after["eos_on"] == "2027-02-18"
+    history = filled.history.order_by("-history_date").first()
+    assert "ERI alarm read at the interrogation" in history.history_change_reason
+
+
+@pytest.mark.rule("DEVICE-1", "ERI-1", "ERI-2")
+def test_device_1_eri_picked_up_by_replacement_planning(api, filled):
+    interrogate(api, filled, alarms=["eri"])
+    # ERI 26 Nov 2026: planning opened 26 May, book-by 28 Aug has passed: the overdue alert
+    replacement_planning_run(filled.clinic)
+    assert open_alerts(filled, AlertKind.REPLACEMENT_OVERDUE).exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"alarms": ["battery_fire"]}, "alarms"),
+        ({"alarms": ["eri", "eri"]}, "alarms"),
+        ({"alarms": ["eri"], "eri_since": "2026-11-27"}, "eri_since"),
+        ({"alarms": [], "eri_since": "2026-11-20"}, "eri_since"),
+        ({"interrogated_at": "2026-11-27T10:00:00Z"}, "interrogated_at"),  # the future
+        ({"interrogated_at": "2025-01-01T10:00:00Z"}, "interrogated_at"),  # before the implant
+    ],
+)
+@pytest.mark.rule("DEVICE-1")
+def test_device_1_refusals_name_the_field_and_write_nothing(api, filled, body, field):
+    rows = therapy_rows()
+    assert_refused(interrogate(api, filled, **body), field)
+    assert therapy_rows() == rows
+    assert not Interrogation.objects.exists()
+
+
+@pytest.mark.rule("DEVICE-1")
+def test_device_1_interrogations_are_listed_newest_first_and_scoped_to_the_clinic(api, filled, outsider):
+    interrogate(api, filled, interrogated_at="2026-11-20T10:00:00Z")
+    interrogate(api, filled, alarms=["other"])
+    listed = api.get(f"/api/v1/pumps/{filled.pk}/interrogations/").json()["results"]
+    assert [i["alarms"] for i in listed] == [["other"], []]
+    assert client_for(outsider).get(f"/api/v1/pumps/{filled.pk}/interrogations/").status_code == 404
+    assert interrogate(client_for(outsider), filled).status_code == 404
+
+
+@pytest.mark.rule("DEVICE-1")
+def test_device_1_staff_role_may_read_but_not_record(filled, staff):
+    assert interrogate(client_for(staff), filled).status_code == 403
+    assert client_for(staff).get(f"/api/v1/pumps/{filled.pk}/interrogations/").status_code == 200
+
+
+# --- MRI-1: SynchroMed II --------------------------------------------------------------------
+
+
+def plan(api, pump, scan_at="2026-11-26T09:00:00Z"):
+    return api.post(f"/api/v1/pumps/{pump.pk}/mris/", {"scan_at": scan_at}, format="json")
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_synchromed_interrogation_task_due_the_scan_day_then_escalated(api, filled, monkeypatch):
+    response = plan(api, filled, scan_at="2026-11-26T15:00:00Z")  # after NOW (12:00)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["follow_up"], body["status"], body["due_on"]) == (
+        "interrogate_after",
+        "planned",
+        "2026-11-26",
+    )
+    assert not Alert.objects.filter(kind__in=mri_follow_ups.KINDS).exists()
+    # 16:00: the scan is over, the interrogation is due today (a staff task)
+    # (the periodic planning job runs the pass: fire on persisted state)
+    clock_at(monkeypatch, datetime(2026, 11, 26, 16, 0, tzinfo=UTC))
+    assert tasks.plan_notifications()["mri_alerts_raised"] == 1
+    due = open_alerts(filled, AlertKind.MRI_INTERROGATION_DUE).get()
+    assert due.severity == "warning"
+    assert Notification.objects.filter(subject=f"alert:{due.pk}", recipient_role="staff").exists()
+    # the next day (clinic in UTC) it is overdue: critical, escalated to on-call
+    clock_at(monkeypatch, datetime(2026, 11, 27, 0, 0, tzinfo=UTC))
+    mri_follow_ups.mri_follow_ups_run_all()
+    due.refresh_from_db()
+    assert due.resolved_at is not None
+    overdue = open_alerts(filled, AlertKind.MRI_INTERROGATION_OVERDUE).get()
+    assert overdue.severity == "critical"
+    assert Notification.objects.get(subject=f"alert:{overdue.pk}").recipient_role == "on_call"
+    # the interrogation after the scan completes it and resolves the alert, in its transaction
+    response = interrogate(api, filled, interrogated_at="2026-11-26T23:30:00Z")
+    assert response.status_code == 201, response.content
+    overdue.refresh_from_db()
+    assert overdue.resolved_at is not None
+    mri = Mri.objects.get()
+    assert mri.interrogation_id == response.json()["id"] and mri.completed_at is not None
+    assert api.get(f"/api/v1/mris/{mri.pk}/").json()["status"] == "done"
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_an_interrogation_before_the_scan_does_not_complete_it(api, filled):
+    plan(api, filled, scan_at="2026-11-26T09:00:00Z")
+    interrogate(api, filled, interrogated_at="2026-11-26T08:00:00Z")
+    assert Mri.objects.get().completed_at is None
+    assert open_alerts(filled, AlertKind.MRI_INTERROGATION_DUE).exists()  # scan over, due today
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_a_cancelled_mri_resolves_its_task(api, filled):
+    mri = plan(api, filled).json()
+    assert open_alerts(filled, AlertKind.MRI_INTERROGATION_DUE).exists()
+    assert_refused(api.post(f"/api/v1/mris/{mri['id']}/cancel/", {"reason": " "}, format="json"), "reason")
+    response = api.post(f"/api/v1/mris/{mri['id']}/cancel/", {"reason": "scan postponed"}, format="json")
+    assert response.json()["status"] == "cancelled"
+    assert not open_alerts(filled, AlertKind.MRI_INTERROGATION_DUE).exists()
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_a_model_without_guidance_is_refused(api, filled):
+    PumpModel.objects.filter(pk=filled.model_id).update(mri_follow_up="")
+    body = assert_refused(plan(api, filled), "pump", code="no_mri_guidance")
+    assert "no MRI guidance is on file for pump model 8637-20" in body["detail"]
+    assert not Mri.objects.exists()
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_the_shipped_catalog_has_guidance_with_its_source():
+    for code, follow_up in {"8637-20": "interrogate_after", "8637-40": "interrogate_after"}.items():
+        model = PumpModel.objects.get(code=code)
+        assert model.mri_follow_up == follow_up and "mri_follow_up: Medtronic" in model.source
+    for code in ("13827", "16827"):
+        model = PumpModel.objects.get(code=code)
+        assert model.mri_follow_up == "empty_before" and "mri_follow_up: Prometra II IFU" in model.source
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_mris_of_another_clinic_are_not_found(api, filled, outsider):
+    mri = plan(api, filled).json()
+    away = client_for(outsider)
+    assert away.get(f"/api/v1/mris/{mri['id']}/").status_code == 404
+    assert away.get(f"/api/v1/pumps/{filled.pk}/mris/").status_code == 404
+    assert away.post(f"/api/v1/mris/{mri['id']}/cancel/", {"reason": "x"}, format="json").status_code == 404
+
+
+# --- MRI-1: Prometra II ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def prometra(api, patient, clinic):
+    clinic.on_call_email = "oncall@example.org"
+    clinic.save()
+    pump = PumpFactory(
+        patient=patient, model=PumpModel.objects.get(code="13827"), implanted_on=date(2026, 1, 2)
+    )
+    fill(api, pump, "2026-11-16T12:00:00Z")
+    return pump
+
+
+def empty(client, mri_id, **body):
+    body.setdefault("emptied_at", "2026-11-26T08:00:00Z")
+    return client.post(f"/api/v1/mris/{mri_id}/emptying/", body, format="json")
+
+
+@pytest.mark.rule("MRI-1", "TITRATE-2")
+def test_mri_1_prometra_emptying_follows_titrate_2(api, prometra, physician):
+    mri = plan(api, prometra, scan_at="2026-11-26T15:00:00Z").json()
+    assert (mri["follow_up"], mri["status"]) == ("empty_before", "emptying_due")
+    rows = therapy_rows()
+    # TITRATE-2: without a prescriber's override with a reason, emptying is refused
+    assert_refused(
+        empty(api, mri["id"], override_reason=""), "prescription", code="discontinuation_requires_override"
+    )
+    assert empty(api, mri["id"], override_reason="MRI").status_code == 403  # a nurse is no prescriber
+    assert therapy_rows() == rows
+    response = empty(client_for(physician), mri["id"], override_reason="MRI of the spine")
+    assert response.status_code == 201, response.content
+    assert response.json()["status"] == "refill_unbooked"
+    zero = Prescription.objects.get(pk=response.json()["emptying"])
+    assert zero.daily_dose_mcg == 0 and zero.override_reason == "MRI of the spine"
+    assert open_alerts(prometra, AlertKind.DISCONTINUATION).get().severity == "critical"
+    unbooked = open_alerts(prometra, AlertKind.MRI_REFILL_UNBOOKED).get()
+    assert Notification.objects.get(subject=f"alert:{unbooked.pk}").recipient_role == "on_call"
+    # a refill booked the next day is not the refill after the scan the same day
+    booked = api.post(
+        "/api/v1/appointments/", {"pump": prometra.pk, "kind": "refill", "day": "2026-11-27"}, format="json"
+    )
+    assert booked.status_code == 201, booked.content
+    assert open_alerts(prometra, AlertKind.MRI_REFILL_UNBOOKED).exists()
+    # moved to the scan day: done, the alert resolved in the booking's transaction
+    moved = api.post(
+        f"/api/v1/appointments/{booked.json()['id']}/book/", {"day": "2026-11-26"}, format="json"
+    )
+    assert moved.status_code == 200, moved.content
+    assert not open_alerts(prometra, AlertKind.MRI_REFILL_UNBOOKED).exists()
+    assert api.get(f"/api/v1/mris/{mri['id']}/").json()["status"] == "done"
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_prometra_is_emptied_before_the_scan_not_after(api, prometra, physician):
+    mri = plan(api, prometra, scan_at="2026-11-26T09:00:00Z").json()
+    body = assert_refused(
+        empty(client_for(physician), mri["id"], emptied_at="2026-11-26T10:00:00Z", override_reason="MRI"),
+        "emptied_at",
+    )
+    assert "before the MRI" in body["detail"]
+    assert not Prescription.objects.filter(daily_dose_mcg=0).exists()
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_a_synchromed_is_not_emptied(api, filled, physician):
+    mri = plan(api, filled).json()
+    assert_refused(empty(client_for(physician), mri["id"], override_reason="MRI"), "mri")
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_a_refill_booked_on_the_scan_day_before_the_emptying_completes_it(api, prometra, physician):
+    mri = plan(api, prometra, scan_at="2026-11-26T15:00:00Z").json()
+    Appointment.objects.create(pump=prometra, kind="refill", status="booked", day=date(2026, 11, 26))
+    empty(client_for(physician), mri["id"], override_reason="MRI of the spine")
+    assert Mri.objects.get().completed_at is not None
+    assert not Alert.objects.filter(kind=AlertKind.MRI_REFILL_UNBOOKED).exists()
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_an_explanted_pump_has_no_follow_up(api, filled):
+    plan(api, filled)
+    Pump.objects.filter(pk=filled.pk).update(status="explanted")
+    mri_follow_ups.mri_follow_ups_run(filled.clinic)
+    assert not open_alerts(filled, AlertKind.MRI_INTERROGATION_DUE).exists()
