@@ -151,3 +151,24 @@ def test_the_timeline_page_shows_the_course_newest_first(client, nurse, course):
     assert "Sat 21 Feb 2026 09:00 CET" in page
     assert "Implant fill: 20 mL at 500 mcg/mL, 150 mcg/day" in page
     assert "Missed: refill (no-show)" in page
+
+
+def test_interrogations_and_mris_join_the_timeline(api, pump):
+    # DEVICE-1 / MRI-1: an interrogation with a motor stall and an MRI planned after it.
+    from tests.helpers import fill
+
+    fill(api, pump, "2026-11-16T12:00:00Z")
+    body = {"interrogated_at": "2026-11-20T09:00:00Z", "alarms": ["motor_stall"], "notes": "rotor check"}
+    assert api.post(f"/api/v1/pumps/{pump.pk}/interrogations/", body, format="json").status_code == 201
+    assert (
+        api.post(
+            f"/api/v1/pumps/{pump.pk}/mris/", {"scan_at": "2026-11-30T10:00:00Z"}, format="json"
+        ).status_code
+        == 201
+    )
+    events = api.get(f"/api/v1/patients/{pump.patient.pk}/timeline/").json()
+    assert [e["kind"] for e in events][-2:] == ["interrogation", "mri"]
+    interrogation, mri = events[-2:]
+    assert interrogation["title"] == "Pump interrogated: motor stall"
+    assert interrogation["detail"] == "rotor check" and interrogation["by"] == "nurse"
+    assert mri["title"] == "MRI: interrogate the pump after the scan (the motor stalls) — follow-up open"
