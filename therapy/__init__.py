@@ -20,13 +20,16 @@ from .battery import (
 )
 from .clock import local_instant
 from .dosing import Prescription, daily_volume_ml, parse_prescription
+from .drift import DeliveryObservation, delivery_observation, drift_trend, tolerance_band
 from .errors import CalculationError
+from .monitoring import AssessmentFindings, classify_assessment
 from .projection import (
     BridgeDrain,
     Notice,
     Projection,
     Reservoir,
     TherapyPeriod,
+    programmed_volume_ml,
     project,
     refill_by,
     time_at_volume,
@@ -65,6 +68,13 @@ CALCULATION_VERSION = "2026-12-02 LRA-3 worst-case bridge"
 
 __all__ = [
     "CALCULATION_VERSION",
+    "AssessmentFindings",
+    "DeliveryObservation",
+    "classify_assessment",
+    "delivery_observation",
+    "drift_trend",
+    "programmed_volume_ml",
+    "tolerance_band",
     "BridgeBolus",
     "BridgeDrain",
     "CalculationError",
