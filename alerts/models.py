@@ -42,6 +42,9 @@ class AlertKind(models.TextChoices):
         "A booked appointment falls on a day the clinic is closed",
     )
     DELIVERY_FAILED = "delivery_failed", "A reminder or notice could not be delivered"
+    WITHDRAWAL_SIGNS = "withdrawal_signs", "Withdrawal signs at a visit: resume the infusion at once"
+    SIDE_EFFECTS = "side_effects", "Side effects at a visit: physician review"
+    DELIVERY_DRIFT = "delivery_drift", "Delivery drift over consecutive refills: physician review"
 
 
 class Severity(models.TextChoices):
@@ -100,6 +103,9 @@ class NotificationKind(models.TextChoices):
     DISCONTINUATION = "discontinuation", "Therapy stopped: watch for withdrawal (staff)"
     OVER_CAPACITY = "over_capacity", "Clinic over capacity (staff)"
     APPOINTMENT_DAY_CLOSED = "appointment_day_closed", "Booked appointment on a closed day (staff)"
+    WITHDRAWAL_SIGNS = "withdrawal_signs", "Withdrawal signs at a visit (critical escalation)"
+    SIDE_EFFECTS = "side_effects", "Side effects at a visit: physician review (staff)"
+    DELIVERY_DRIFT = "delivery_drift", "Delivery drift: physician review (staff)"
 
 
 class NotificationStatus(models.TextChoices):

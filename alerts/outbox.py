@@ -31,6 +31,8 @@ ESCALATED = {
     AlertKind.PAST_ALARM: NotificationKind.PAST_ALARM,
     AlertKind.REFILL_OVERDUE: NotificationKind.REFILL_OVERDUE,
     AlertKind.REPLACEMENT_OVERDUE: NotificationKind.REPLACEMENT_OVERDUE,
+    # MONITOR-1: withdrawal evolves over 1–3 days and needs the infusion resumed at once.
+    AlertKind.WITHDRAWAL_SIGNS: NotificationKind.WITHDRAWAL_SIGNS,
 }
 # Alert kind → a notice sent once to the clinic's staff address.
 # A discontinuation (TITRATE-2) is a prescriber's decision: the team is told once, so that
@@ -41,6 +43,9 @@ NOTICE = {
     AlertKind.DISCONTINUATION: NotificationKind.DISCONTINUATION,
     AlertKind.OVER_CAPACITY: NotificationKind.OVER_CAPACITY,
     AlertKind.APPOINTMENT_DAY_CLOSED: NotificationKind.APPOINTMENT_DAY_CLOSED,
+    # MONITOR-1 side effects and DRIFT-1's trend ask a physician to review: told once.
+    AlertKind.SIDE_EFFECTS: NotificationKind.SIDE_EFFECTS,
+    AlertKind.DELIVERY_DRIFT: NotificationKind.DELIVERY_DRIFT,
 }
 
 

@@ -18,7 +18,9 @@ from patients.api import (
 from pumpcare import health
 from pumpcare.inputs import CodeConverter, TokenConverter
 from refills.api import (
+    DeliveryDriftView,
     PatientScreeningTrialView,
+    PumpAssessmentsView,
     PumpExplantView,
     PumpHistoryView,
     PumpPrescriptionsView,
@@ -55,6 +57,8 @@ api_v1 = [
     path("pumps/<int:pump_id>/history/", PumpHistoryView.as_view(), name="pump-history"),
     path("pumps/<int:pump_id>/replace/", PumpReplaceView.as_view(), name="pump-replace"),
     path("pumps/<int:pump_id>/explant/", PumpExplantView.as_view(), name="pump-explant"),
+    path("pumps/<int:pump_id>/assessments/", PumpAssessmentsView.as_view(), name="pump-assessments"),
+    path("delivery-drift/", DeliveryDriftView.as_view(), name="delivery-drift"),
     path(
         "patients/<int:patient_id>/screening-trial/",
         PatientScreeningTrialView.as_view(),
