@@ -288,6 +288,7 @@ SPECTACULAR_SETTINGS = {
         "AppointmentStatusEnum": "scheduling.models.AppointmentStatus",
         "FeedDetailEnum": "scheduling.models.FeedDetail",
         "AlertKindEnum": "alerts.models.AlertKind",
+        "DeliveryDriftEnum": "refills.models.DeliveryDrift",
     },
 }
 

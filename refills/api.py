@@ -22,7 +22,7 @@ from pumpcare import clinical
 from pumpcare.inputs import DateField, ModelSerializer, Query, validated
 
 from . import assessments, drift, replacement, screening, selectors, services
-from .models import PumpExplant
+from .models import DeliveryDrift, PumpExplant
 from .serializers import (
     LOCAL_TIME_HELP,
     AssessmentSerializer,
@@ -180,7 +180,7 @@ class DriftRefillSerializer(serializers.Serializer):
     refill = serializers.IntegerField(source="pk")
     performed_at = serializers.DateTimeField()
     delivery_ratio = serializers.DecimalField(max_digits=7, decimal_places=3, allow_null=True)
-    delivery_drift = serializers.ChoiceField(["under_delivery", "over_delivery"], allow_null=True)
+    delivery_drift = serializers.ChoiceField(DeliveryDrift.choices, allow_null=True)
     discrepancy_ml = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
 
 
@@ -191,7 +191,7 @@ class PumpDriftSerializer(serializers.Serializer):
     mrn = serializers.CharField(source="pump.patient.mrn")
     model = serializers.CharField(source="pump.model.code")
     serial_number = serializers.CharField(source="pump.serial_number")
-    direction = serializers.ChoiceField(["under_delivery", "over_delivery"])
+    direction = serializers.ChoiceField(DeliveryDrift.choices)
     consecutive_refills = serializers.IntegerField(source="run")
     alert = serializers.BooleanField(
         help_text="the run reached the setting: a physician-review alert is open"

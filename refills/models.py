@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+import therapy
 from patients.models import Drug, Patient, Pump
 
 
@@ -268,3 +269,11 @@ class VisitAssessment(models.Model):
     @property
     def signs(self) -> list[str]:
         return [name for name in SIGN_FIELDS if getattr(self, name)]
+
+    @property
+    def observed(self) -> list[tuple[str, bool]]:
+        """The signs observed in plain words, each with whether it is a withdrawal sign."""
+        return [
+            (therapy.monitoring.SIGNS[name], name in therapy.monitoring.WITHDRAWAL_SIGNS)
+            for name in self.signs
+        ]

@@ -14,7 +14,7 @@ from patients.api import CodeField
 from patients.models import Drug
 from pumpcare.inputs import DateTimeField, ModelSerializer
 
-from .models import SIGN_FIELDS, Prescription, Refill, VisitAssessment, VisitKind
+from .models import SIGN_FIELDS, DeliveryDrift, Prescription, Refill, VisitAssessment, VisitKind
 
 # --- prescription shapes (for validation messages the core does the work) --------------
 
@@ -171,7 +171,7 @@ class RefillSerializer(ModelSerializer):
         "null at a first fill, when nothing was programmed, or when the programme emptied the reservoir",
     )
     delivery_drift = serializers.ChoiceField(
-        ["under_delivery", "over_delivery"],
+        DeliveryDrift.choices,
         allow_null=True,
         read_only=True,
         help_text="DRIFT-1: flagged by a ratio outside 1 ± the model's tolerance or by REFILL-1's discrepancy",

@@ -102,6 +102,9 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("pump-history", "GET"): HOME,
     ("pump-replace", "POST"): PUMP_WRITERS,
     ("pump-explant", "POST"): PRESCRIBERS,
+    ("pump-assessments", "GET"): HOME,
+    ("pump-assessments", "POST"): CLINICAL_WRITERS,
+    ("delivery-drift", "GET"): HOME,  # ?clinic=HOME
     ("patient-screening-trial", "GET"): HOME,
     ("patient-screening-trial", "POST"): CLINICAL_WRITERS,
     ("starting-dose", "POST"): ANY_CLINIC_STAFF,  # a calculator: reads and writes nothing
@@ -166,6 +169,7 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("web:switch-clinic", "GET"): HOME,  # ?clinic=HOME
     ("web:worklist", "GET"): HOME,
     ("web:alerts", "GET"): HOME,
+    ("web:drift", "GET"): HOME,
     ("web:pump", "GET"): HOME,
     ("web:stale-cards", "GET"): HOME,
     ("web:pump-card", "GET"): HOME,
@@ -242,6 +246,7 @@ PARAMS = {
     "patient-screening-trial": lambda w: ({"patient_id": w.patient2.pk}, {}),
     "web:screening": lambda w: ({"patient_id": w.patient2.pk}, {}),
     "worklist": lambda w: ({}, {"clinic": "HOME"}),
+    "delivery-drift": lambda w: ({}, {"clinic": "HOME"}),
     "clinic-closure": lambda w: ({"code": "HOME", "day": "2026-12-24"}, {}),
     "web:clinic-closure-remove": lambda w: ({"code": "HOME", "day": "2026-12-24"}, {}),
     "web:switch-clinic": lambda w: ({}, {"clinic": "HOME"}),
@@ -323,6 +328,11 @@ BODIES = {
     ("pump-replace", "POST"): lambda w: REPLACE,
     ("pump-explant", "POST"): lambda w: EXPLANT,
     ("patient-screening-trial", "POST"): lambda w: BOLUS,
+    ("pump-assessments", "POST"): lambda w: {
+        "visit_kind": "titration",
+        "assessed_at": "2026-11-26T09:00:00Z",
+        "sedation": True,
+    },
     ("starting-dose", "POST"): lambda w: {"trials": [{"dose_mcg": "50", "responded": True}]},
     ("pump-model-detail", "PATCH"): lambda w: CATALOG,
     ("catheter-model-detail", "PATCH"): lambda w: CATALOG,

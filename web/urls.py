@@ -2,7 +2,19 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.decorators.http import require_http_methods
 
-from .views import alerts, appointments, cards, clinic, home, lifecycle, pump, refill, screening, worklist
+from .views import (
+    alerts,
+    appointments,
+    cards,
+    clinic,
+    drift,
+    home,
+    lifecycle,
+    pump,
+    refill,
+    screening,
+    worklist,
+)
 
 app_name = "web"
 
@@ -21,6 +33,7 @@ urlpatterns = [
     path("clinics/switch/", home.switch_clinic, name="switch-clinic"),
     path("clinics/<code:code>/worklist/", worklist.worklist_page, name="worklist"),
     path("clinics/<code:code>/alerts/", worklist.clinic_alerts, name="alerts"),
+    path("clinics/<code:code>/drift/", drift.drift_page, name="drift"),
     path("clinics/<code:code>/settings/", clinic.clinic_settings, name="clinic-settings"),
     path("clinics/<code:code>/closures/", clinic.closure_add, name="clinic-closure-add"),
     path(
