@@ -101,7 +101,7 @@ def _alerts_update(row: VisitAssessment, findings: therapy.AssessmentFindings, a
             message=(
                 f"{who}: withdrawal signs at the {row.get_visit_kind_display().lower()} of {when} "
                 f"({findings.words('withdrawal')}). {therapy.monitoring.WITHDRAWAL_ADVICE} "
-                "Check the pump and catheter and reach the physician now."
+                "Reach the physician now."
             ),
             actor=actor,
         )
