@@ -100,6 +100,15 @@ def drift_alert_update(pump: Pump, *, actor=None) -> Alert | None:
     )
 
 
+def drift_alerts_resolve(pump: Pump, *, why: str) -> None:
+    """The pump left service: its delivery can no longer drift (the patient's new pump starts
+    its own record)."""
+    for alert in Alert.objects.select_for_update().filter(
+        pump=pump, kind=AlertKind.DELIVERY_DRIFT, resolved_at__isnull=True
+    ):
+        alert_resolve(alert=alert, why=why)
+
+
 def drift_alert_text(pump: Pump, direction: str, run: list[Refill]) -> str:
     tz = pump.clinic.tz
     seen = "; ".join(

@@ -168,3 +168,27 @@ def test_drift_1_without_the_setting_a_refill_is_refused_clearly(api, pump, sett
     response = refill(api, pump, SECOND, "12")
     assert_refused(response, "settings.PUMPCARE_CLINICAL.drift_consecutive_refills")
     assert therapy_rows() == before
+
+
+@pytest.mark.rule("DRIFT-1")
+def test_drift_1_a_replaced_pump_ends_its_drift_review_and_the_new_pump_starts_afresh(api, pump):
+    fill(api, pump, FIRST)
+    recorded(api, pump, SECOND, "12")
+    recorded(api, pump, THIRD, "12.5")
+    (alert,) = drift_alerts(pump)
+    response = api.post(
+        f"/api/v1/pumps/{pump.pk}/replace/",
+        {
+            "explanted_on": "2026-11-26",
+            "reason": "under-delivery confirmed: pump replaced",
+            "model": "8637-20",
+            "serial_number": "NEW-0001",
+            "catheter_model": "8709SC",
+            "catheter_length_cm": "50",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    alert.refresh_from_db()
+    assert alert.resolved_at is not None
+    assert api.get("/api/v1/delivery-drift/").json() == []
