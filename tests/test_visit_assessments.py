@@ -176,3 +176,40 @@ def test_monitor_1_assessments_are_scoped_to_the_clinic(api, pump, outsider, sta
     # the front-desk role reads but does not record clinical observations
     assert visit(client_for(staff), pump, itching=True).status_code == 403
     assert not VisitAssessment.objects.exists()
+
+
+@pytest.mark.rule("MONITOR-1")
+def test_monitor_1_the_refill_form_records_the_assessment_without_javascript(home, api, pump, nurse):
+    from django.test import Client
+
+    fill(api, pump, FILLED)
+    client = Client()
+    client.force_login(nurse)
+    form = {
+        "performed_at": "2026-11-25T10:00",
+        "volume_withdrawn_ml": "17.5",
+        "volume_added_ml": "20",
+        "concentration_mcg_per_ml": "500",
+        "mode": "simple_continuous",
+        "daily_dose_mcg": "250",
+        "sign_paresthesia": "on",
+        "assessment_notes": "tingling legs",
+    }
+    page = client.get(f"/pumps/{pump.pk}/refill/")
+    assert b"What you observed at this visit" in page.content and b"Rebound spasticity" in page.content
+    response = client.post(f"/pumps/{pump.pk}/refill/", {**form, "action": "save"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    row = VisitAssessment.objects.get(pump=pump)
+    assert row.signs == ["paresthesia"] and row.notes == "tingling legs" and row.visit_kind == "refill"
+    assert alerts(pump, "withdrawal_signs")[0].severity == "critical"
+    # the pump page lists it in words
+    assert "paresthesia" in client.get(f"/pumps/{pump.pk}/").content.decode()
+    # a note too long is refused under the assessment, and nothing is written
+    before = therapy_rows()
+    refused = client.post(
+        f"/pumps/{pump.pk}/refill/",
+        {**form, "performed_at": "2026-11-26T10:00", "assessment_notes": "x" * 4001, "action": "save"},
+    )
+    assert refused.status_code == 400
+    assert "What you observed" in refused.content.decode()
+    assert therapy_rows() == before
