@@ -52,6 +52,9 @@ class AlertKind(models.TextChoices):
         "mri_refill_unbooked",
         "Pump emptied for an MRI and its refill after the scan not booked",
     )
+    WITHDRAWAL_SIGNS = "withdrawal_signs", "Withdrawal signs at a visit: resume the infusion at once"
+    SIDE_EFFECTS = "side_effects", "Side effects at a visit: physician review"
+    DELIVERY_DRIFT = "delivery_drift", "Delivery drift over consecutive refills: physician review"
 
 
 class Severity(models.TextChoices):
@@ -117,6 +120,9 @@ class NotificationKind(models.TextChoices):
         "Pump not interrogated after its MRI (escalation)",
     )
     MRI_REFILL_UNBOOKED = "mri_refill_unbooked", "Refill after an MRI not booked (escalation)"
+    WITHDRAWAL_SIGNS = "withdrawal_signs", "Withdrawal signs at a visit (critical escalation)"
+    SIDE_EFFECTS = "side_effects", "Side effects at a visit: physician review (staff)"
+    DELIVERY_DRIFT = "delivery_drift", "Delivery drift: physician review (staff)"
 
 
 class NotificationStatus(models.TextChoices):

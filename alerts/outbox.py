@@ -36,6 +36,8 @@ ESCALATED = {
     AlertKind.DEVICE_ALARM: NotificationKind.DEVICE_ALARM,
     AlertKind.MRI_INTERROGATION_OVERDUE: NotificationKind.MRI_INTERROGATION_OVERDUE,
     AlertKind.MRI_REFILL_UNBOOKED: NotificationKind.MRI_REFILL_UNBOOKED,
+    # MONITOR-1: withdrawal evolves over 1–3 days and needs the infusion resumed at once.
+    AlertKind.WITHDRAWAL_SIGNS: NotificationKind.WITHDRAWAL_SIGNS,
 }
 # Alert kind → a notice sent once to the clinic's staff address.
 # A discontinuation (TITRATE-2) is a prescriber's decision: the team is told once, so that
@@ -48,6 +50,9 @@ NOTICE = {
     AlertKind.APPOINTMENT_DAY_CLOSED: NotificationKind.APPOINTMENT_DAY_CLOSED,
     # MRI-1: the interrogation after a SynchroMed II's scan is a task for today.
     AlertKind.MRI_INTERROGATION_DUE: NotificationKind.MRI_INTERROGATION_DUE,
+    # MONITOR-1 side effects and DRIFT-1's trend ask a physician to review: told once.
+    AlertKind.SIDE_EFFECTS: NotificationKind.SIDE_EFFECTS,
+    AlertKind.DELIVERY_DRIFT: NotificationKind.DELIVERY_DRIFT,
 }
 
 

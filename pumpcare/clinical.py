@@ -66,3 +66,8 @@ def alert_due_within_days() -> int:
             "settings.PUMPCARE_CLINICAL.alert_due_within_days", "is not configured"
         )
     return value
+
+
+def drift_consecutive_refills() -> int | None:
+    """DRIFT-1: how many consecutive refills in one direction raise the trend alert."""
+    return _value("drift_consecutive_refills")

@@ -290,6 +290,7 @@ SPECTACULAR_SETTINGS = {
         "FeedDetailEnum": "scheduling.models.FeedDetail",
         "AlertKindEnum": "alerts.models.AlertKind",
         "MriFollowUpEnum": "patients.models.MriFollowUp",
+        "DeliveryDriftEnum": "refills.models.DeliveryDrift",
     },
 }
 
@@ -471,4 +472,7 @@ PUMPCARE_CLINICAL = {
     "eos_after_eri_days": 90,
     "replacement_planning_opens_months_before_eri": 6,
     "replacement_book_by_days_before_eri": 90,
+    # DRIFT-1: this many consecutive refills flagged in one direction raise a physician-review
+    # alert (a pumpcare setting, not a clinical number).
+    "drift_consecutive_refills": 2,
 }

@@ -19,7 +19,9 @@ from patients.api import (
 from pumpcare import health
 from pumpcare.inputs import CodeConverter, TokenConverter
 from refills.api import (
+    DeliveryDriftView,
     PatientScreeningTrialView,
+    PumpAssessmentsView,
     PumpExplantView,
     PumpHistoryView,
     PumpImplantMonitoringView,
@@ -67,6 +69,8 @@ api_v1 = [
         PumpImplantMonitoringView.as_view(),
         name="pump-implant-monitoring",
     ),
+    path("pumps/<int:pump_id>/assessments/", PumpAssessmentsView.as_view(), name="pump-assessments"),
+    path("delivery-drift/", DeliveryDriftView.as_view(), name="delivery-drift"),
     path(
         "patients/<int:patient_id>/screening-trial/",
         PatientScreeningTrialView.as_view(),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
+    OpenApiParameter,
     extend_schema,
 )
 from rest_framework import serializers, status
@@ -18,12 +19,13 @@ from patients.api import CodeField, PumpSerializer
 from patients.models import CatheterModel, Patient, Pump, PumpModel
 from patients.permissions import clinics_of
 from pumpcare import clinical
-from pumpcare.inputs import DateField, ModelSerializer, validated
+from pumpcare.inputs import DateField, ModelSerializer, Query, validated
 
-from . import implant, replacement, screening, selectors, services
-from .models import ImplantMonitoring, PumpExplant
+from . import assessments, drift, implant, replacement, screening, selectors, services
+from .models import DeliveryDrift, ImplantMonitoring, PumpExplant
 from .serializers import (
     LOCAL_TIME_HELP,
+    AssessmentSerializer,
     ClinicLocalDateTimeField,
     HistoryEntrySerializer,
     PrescriptionCreatedSerializer,
@@ -34,6 +36,7 @@ from .serializers import (
     RefillInputSerializer,
     RefillPreviewSerializer,
     RefillSerializer,
+    VisitAssessmentInputSerializer,
 )
 
 # --- views -----------------------------------------------------------------------------
@@ -140,6 +143,92 @@ class PumpHistoryView(PumpScopedView):
     def get(self, request, pump_id):
         page = self.paginate_queryset(selectors.pump_history(self.get_pump()))
         return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)
+
+
+class PumpAssessmentsView(PumpScopedView):
+    """A pump's visit assessments (MONITOR-1), newest first. POST records the assessment of a
+    titration or other visit; a refill's assessment is recorded with the refill (its
+    ``assessment``). A withdrawal sign raises a critical alert sent to the on-call address at
+    once; a side-effect sign raises a physician-review alert."""
+
+    serializer_class = AssessmentSerializer
+
+    def get_queryset(self):
+        return self.get_pump().assessments.select_related("assessed_by").order_by("-assessed_at", "-pk")
+
+    @extend_schema(responses=AssessmentSerializer(many=True))
+    def get(self, request, pump_id):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(AssessmentSerializer(page, many=True).data)
+
+    @extend_schema(request=VisitAssessmentInputSerializer, responses={201: AssessmentSerializer})
+    def post(self, request, pump_id):
+        pump = self.get_pump()
+        data = validated(VisitAssessmentInputSerializer, request, pump)
+        row = assessments.assessment_record(
+            actor=request.user,
+            pump=pump,
+            visit_kind=data.pop("visit_kind"),
+            assessed_at=data.pop("assessed_at"),
+            notes=data.pop("notes"),
+            signs=data,
+        )
+        return Response(AssessmentSerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+class DriftRefillSerializer(serializers.Serializer):
+    refill = serializers.IntegerField(source="pk")
+    performed_at = serializers.DateTimeField()
+    delivery_ratio = serializers.DecimalField(max_digits=7, decimal_places=3, allow_null=True)
+    delivery_drift = serializers.ChoiceField(DeliveryDrift.choices, allow_null=True)
+    discrepancy_ml = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
+
+
+class PumpDriftSerializer(serializers.Serializer):
+    pump = serializers.IntegerField(source="pump.pk")
+    patient = serializers.IntegerField(source="pump.patient.pk")
+    patient_name = serializers.SerializerMethodField()
+    mrn = serializers.CharField(source="pump.patient.mrn")
+    model = serializers.CharField(source="pump.model.code")
+    serial_number = serializers.CharField(source="pump.serial_number")
+    direction = serializers.ChoiceField(DeliveryDrift.choices)
+    consecutive_refills = serializers.IntegerField(source="run")
+    alert = serializers.BooleanField(
+        help_text="the run reached the setting: a physician-review alert is open"
+    )
+    tolerance_band = serializers.ListField(
+        child=serializers.DecimalField(max_digits=5, decimal_places=3),
+        source="band",
+        allow_null=True,
+        help_text="the model's flow accuracy as ratios [1 − tolerance, 1 + tolerance]; null when not configured",
+    )
+    refills = DriftRefillSerializer(many=True, help_text="the run of flagged refills, oldest first")
+
+    def get_patient_name(self, row) -> str:
+        return f"{row.pump.patient.family_name}, {row.pump.patient.given_name}"
+
+
+class DeliveryDriftView(GenericAPIView):
+    """DRIFT-1: the clinic's active pumps whose latest refill flagged a delivery drift (an
+    observed ratio outside the model's flow accuracy, or a refill discrepancy over its
+    threshold), longest runs first. Query: ``clinic`` (code; optional for users of one clinic)."""
+
+    serializer_class = PumpDriftSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return Pump.objects.filter(patient__clinic__in=clinics_of(self.request.user))
+
+    @extend_schema(parameters=[OpenApiParameter("clinic", str)], responses=PumpDriftSerializer(many=True))
+    def get(self, request):
+        clinics = clinics_of(request.user)
+        if (code := Query(request.query_params).code("clinic")) is not None:
+            clinic = get_object_or_404(clinics, code=code)
+        elif len(mine := list(clinics[:2])) == 1:
+            clinic = mine[0]
+        else:
+            raise serializers.ValidationError({"clinic": ["is required: you work at several clinics"]})
+        return Response(PumpDriftSerializer(drift.clinic_drifts(clinic), many=True).data)
 
 
 class ScreeningTrialSerializer(serializers.Serializer):

@@ -72,7 +72,7 @@ def implant_monitoring_record(
                 f"{local_time(at, clinic)} is in the future: record what has happened.",
                 code="in_future",
             )
-    verdict = therapy.monitoring(
+    verdict = therapy.implant_monitoring(
         fill_at=fill.performed_at,
         started_at=started_at,
         ended_at=ended_at,

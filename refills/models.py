@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+import therapy
 from patients.models import Drug, Patient, Pump
 
 
@@ -59,6 +60,11 @@ class Discrepancy(models.TextChoices):
     MORE = "more_than_expected", "More than expected"
 
 
+class DeliveryDrift(models.TextChoices):
+    UNDER = "under_delivery", "Under-delivery"
+    OVER = "over_delivery", "Over-delivery"
+
+
 class Refill(models.Model):
     pump = models.ForeignKey(Pump, on_delete=models.PROTECT, related_name="refills")
     performed_at = models.DateTimeField()
@@ -81,6 +87,13 @@ class Refill(models.Model):
     bridge_duration_hours = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
     bridge_programmed_dose_mcg = models.DecimalField(max_digits=9, decimal_places=1, null=True, blank=True)
     bridge_delivered_dose_mcg = models.DecimalField(max_digits=9, decimal_places=1, null=True, blank=True)
+    # DRIFT-1: what this refill observed about the delivery since the previous one (null at
+    # a pump's first fill, and the ratio null when it cannot be observed).
+    programmed_volume_ml = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    delivery_ratio = models.DecimalField(max_digits=7, decimal_places=3, null=True, blank=True)
+    delivery_drift = models.CharField(  # noqa: DJ001 (null: nothing flagged, as the API says)
+        max_length=20, choices=DeliveryDrift.choices, null=True, blank=True
+    )
     lot_number = models.CharField(max_length=64, blank=True)
     notes = models.TextField(blank=True)
     implant_fill = models.BooleanField(
@@ -219,3 +232,74 @@ class ImplantMonitoring(models.Model):
 
     def __str__(self):
         return f"monitoring after the implant fill of {self.refill.pump}"
+
+
+class VisitKind(models.TextChoices):
+    REFILL = "refill", "Refill"
+    TITRATION = "titration", "Titration visit"
+    OTHER = "other", "Other visit"
+
+
+# MONITOR-1's signs, as the model's boolean fields (``therapy.monitoring.SIGNS``' codes).
+SIGN_FIELDS = (
+    "muscle_weakness",
+    "urinary_changes",
+    "cognitive_effects",
+    "sedation",
+    "itching",
+    "hypotension",
+    "paresthesia",
+    "fever",
+    "altered_mental_status",
+    "rebound_spasticity",
+    "seizures",
+)
+
+
+class VisitAssessment(models.Model):
+    """MONITOR-1: what a visit observed — signs of too much drug (weakness, urinary changes,
+    cognitive effects, sedation) and withdrawal signs — recorded with a refill or on its own
+    at a titration or other visit. A withdrawal sign raises a critical alert; a side-effect
+    sign asks for a physician's review."""
+
+    pump = models.ForeignKey(Pump, on_delete=models.PROTECT, related_name="assessments")
+    refill = models.OneToOneField(
+        Refill, on_delete=models.PROTECT, null=True, blank=True, related_name="assessment"
+    )
+    visit_kind = models.CharField(max_length=20, choices=VisitKind.choices)
+    assessed_at = models.DateTimeField()
+    assessed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    muscle_weakness = models.BooleanField(default=False)
+    urinary_changes = models.BooleanField(default=False)
+    cognitive_effects = models.BooleanField(default=False)
+    sedation = models.BooleanField(default=False)
+    itching = models.BooleanField(default=False)
+    hypotension = models.BooleanField(default=False)
+    paresthesia = models.BooleanField(default=False)
+    fever = models.BooleanField(default=False)
+    altered_mental_status = models.BooleanField(default=False)
+    rebound_spasticity = models.BooleanField(default=False)
+    seizures = models.BooleanField(default=False)
+    notes = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["pump", "assessed_at"]
+        indexes = [models.Index(fields=["pump", "assessed_at"])]
+
+    def __str__(self):
+        return (
+            f"{self.get_visit_kind_display()} assessment of {self.pump} at {self.assessed_at:%Y-%m-%d %H:%M}Z"
+        )
+
+    @property
+    def signs(self) -> list[str]:
+        return [name for name in SIGN_FIELDS if getattr(self, name)]
+
+    @property
+    def observed(self) -> list[tuple[str, bool]]:
+        """The signs observed in plain words, each with whether it is a withdrawal sign."""
+        return [
+            (therapy.monitoring.SIGNS[name], name in therapy.monitoring.WITHDRAWAL_SIGNS)
+            for name in self.signs
+        ]

@@ -24,6 +24,7 @@ from patients.permissions import PRESCRIBERS, PUMP_WRITERS, require_role
 from patients.services import pump_create, save_audited
 from pumpcare import clock
 
+from . import drift
 from .models import PumpExplant
 from .projections import projections_refresh
 from .services import lock_active_pump
@@ -160,5 +161,6 @@ def _mark_explanted(actor, pump: Pump, explanted_on: date, why: str, *, replaced
     pump.explanted_on = explanted_on
     save_audited(pump, actor=actor, reason=why)
     projections_refresh([pump.pk])
+    drift.drift_alerts_resolve(pump, why="the pump was explanted")  # DRIFT-1
     # its open appointments end with it (scheduling), and their reminders with them
     pump_retired.send(sender=PumpExplant, pump=pump, actor=actor, replaced=replaced)

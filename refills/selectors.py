@@ -276,7 +276,7 @@ def monitoring_verdict(fill: Refill, record: ImplantMonitoring | None, clinic) -
     """IMPLANT-1's verdict on a recorded monitoring (None: nothing recorded)."""
     if record is None:
         return None
-    return therapy.monitoring(
+    return therapy.implant_monitoring(
         fill_at=fill.performed_at,
         started_at=record.started_at,
         ended_at=record.ended_at,

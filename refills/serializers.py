@@ -14,7 +14,7 @@ from patients.api import CodeField
 from patients.models import Drug
 from pumpcare.inputs import DateTimeField, ModelSerializer
 
-from .models import Prescription, Refill
+from .models import SIGN_FIELDS, DeliveryDrift, Prescription, Refill, VisitAssessment, VisitKind
 
 # --- prescription shapes (for validation messages the core does the work) --------------
 
@@ -139,11 +139,44 @@ class PrescriptionSerializer(ModelSerializer):
         read_only_fields = fields
 
 
+class AssessmentSerializer(ModelSerializer):
+    """MONITOR-1: a visit's assessment."""
+
+    assessed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = VisitAssessment
+        fields = ["id", "pump", "refill", "visit_kind", "assessed_at", "assessed_by", *SIGN_FIELDS, "notes"]
+        read_only_fields = fields
+
+
 class RefillSerializer(ModelSerializer):
     performed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     drug = serializers.SlugRelatedField(slug_field="code", read_only=True)
     bridge_bolus = BridgeBolusSerializer(allow_null=True, read_only=True)
     prescription = serializers.SerializerMethodField()
+    programmed_volume_ml = serializers.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        allow_null=True,
+        read_only=True,
+        help_text="DRIFT-1: the volume the prescriptions programmed since the previous refill (null at a first fill)",
+    )
+    delivery_ratio = serializers.DecimalField(
+        max_digits=7,
+        decimal_places=3,
+        allow_null=True,
+        read_only=True,
+        help_text="DRIFT-1: (volume added at the previous refill − volume withdrawn) / programmed volume; "
+        "null at a first fill, when nothing was programmed, or when the programme emptied the reservoir",
+    )
+    delivery_drift = serializers.ChoiceField(
+        DeliveryDrift.choices,
+        allow_null=True,
+        read_only=True,
+        help_text="DRIFT-1: flagged by a ratio outside 1 ± the model's tolerance or by REFILL-1's discrepancy",
+    )
+    assessment = serializers.SerializerMethodField()
 
     class Meta:
         model = Refill
@@ -163,9 +196,13 @@ class RefillSerializer(ModelSerializer):
             "bridge_bolus",
             "implant_fill",
             "priming_volume_ml",
+            "programmed_volume_ml",
+            "delivery_ratio",
+            "delivery_drift",
             "lot_number",
             "notes",
             "prescription",
+            "assessment",
         ]
         read_only_fields = fields
 
@@ -173,6 +210,13 @@ class RefillSerializer(ModelSerializer):
     def get_prescription(self, refill):
         row = getattr(refill, "prescription", None)
         return row.schedule if row else None
+
+    @extend_schema_field(AssessmentSerializer(allow_null=True))
+    def get_assessment(self, refill):
+        if refill.pk is None:  # a preview: nothing was recorded
+            return None
+        row = VisitAssessment.objects.filter(refill=refill).select_related("assessed_by").first()
+        return AssessmentSerializer(row).data if row else None
 
 
 class RefillCreatedSerializer(RefillSerializer):
@@ -240,6 +284,42 @@ LOCAL_TIME_HELP = (
 )
 
 
+def _sign(name: str) -> serializers.BooleanField:
+    return serializers.BooleanField(
+        required=False, default=False, help_text=f"MONITOR-1: {name.replace('_', ' ')}"
+    )
+
+
+class AssessmentInputSerializer(serializers.Serializer):
+    """MONITOR-1: the signs a visit observed (each true or false, false when left out) and
+    notes. Side effects: muscle_weakness, urinary_changes, cognitive_effects, sedation;
+    withdrawal signs: itching, hypotension, paresthesia, fever, altered_mental_status,
+    rebound_spasticity, seizures (any of them raises a critical alert)."""
+
+    muscle_weakness = _sign("muscle_weakness")
+    urinary_changes = _sign("urinary_changes")
+    cognitive_effects = _sign("cognitive_effects")
+    sedation = _sign("sedation")
+    itching = _sign("itching")
+    hypotension = _sign("hypotension")
+    paresthesia = _sign("paresthesia")
+    fever = _sign("fever")
+    altered_mental_status = _sign("altered_mental_status")
+    rebound_spasticity = _sign("rebound_spasticity")
+    seizures = _sign("seizures")
+    notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
+
+
+class VisitAssessmentInputSerializer(AssessmentInputSerializer):
+    """MONITOR-1 at a visit without a refill."""
+
+    visit_kind = serializers.ChoiceField(
+        [(k, label) for k, label in VisitKind.choices if k != VisitKind.REFILL],
+        help_text="titration or other (a refill's assessment is recorded with the refill)",
+    )
+    assessed_at = ClinicLocalDateTimeField(help_text=LOCAL_TIME_HELP)
+
+
 class RefillInputSerializer(serializers.Serializer):
     performed_at = ClinicLocalDateTimeField(help_text=LOCAL_TIME_HELP)
     volume_withdrawn_ml = serializers.DecimalField(**VOLUME, help_text="0 at the first fill after implant")
@@ -266,6 +346,12 @@ class RefillInputSerializer(serializers.Serializer):
         default=False,
         help_text="IMPLANT-1: a new catheter was primed with its volume (PUMP-2) at the implant fill; "
         "the projection drains that volume first",
+    )
+    assessment = AssessmentInputSerializer(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="MONITOR-1: the visit's assessment, recorded with the refill in one transaction",
     )
 
 

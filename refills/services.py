@@ -21,8 +21,8 @@ from patients.permissions import CLINICAL_WRITERS, PRESCRIBERS, require_role
 from patients.services import save_audited
 from pumpcare import clinical, clock
 
-from . import selectors
-from .models import Prescription, PumpExplant, Refill
+from . import assessments, drift, selectors
+from .models import Prescription, PumpExplant, Refill, VisitKind
 from .projections import projections_refresh
 from .signals import pump_projection_changed, refill_recorded
 
@@ -55,12 +55,15 @@ def refill_record(
     override_reason: str = "",
     implant_fill: bool = False,
     catheter_primed: bool = False,
+    assessment: dict | None = None,
 ) -> TherapyChange:
     """Record a refill and the prescription programmed with it.
 
     REFILL-2 volume and time checks; DOSE-4 concentration list; REFILL-1 expected residual
-    and discrepancy (not at the first fill); BRIDGE-1/2 bridge bolus when the concentration
-    changes; TITRATE-1/2 for the new prescription. A drug change at a refill is refused.
+    and discrepancy (not at the first fill); DRIFT-1 observed delivery ratio and its trend
+    alert; BRIDGE-1/2 bridge bolus when the concentration changes; TITRATE-1/2 for the new
+    prescription; MONITOR-1 the visit's assessment when given (its signs and notes), in the
+    same transaction. A drug change at a refill is refused.
     IMPLANT-1: a pump's first fill may be its intraoperative implant fill (on the implant
     day), at which a new catheter primed with its volume (PUMP-2) drains the reservoir first.
     """
@@ -113,7 +116,8 @@ def refill_record(
         )
         warnings += [{"code": n.code, "message": n.message} for n in notices]
     else:
-        expected = therapy.volume_at(selectors.reservoir_state(pump), performed_at)
+        state = selectors.reservoir_state(pump)
+        expected = therapy.volume_at(state, performed_at)
         check = therapy.residual_discrepancy(
             expected_residual_ml=expected,
             volume_withdrawn_ml=fraction(volume_withdrawn_ml),
@@ -122,6 +126,7 @@ def refill_record(
         refill.expected_residual_ml = check.expected_residual_ml
         refill.discrepancy_ml = check.discrepancy_ml
         refill.discrepancy = check.direction
+        warnings += drift.observe(refill, reservoir=state, discrepancy=check.direction)
         bridge = therapy.bridge_bolus(
             old_concentration_mcg_per_ml=fraction(previous.concentration_mcg_per_ml),
             new_concentration_mcg_per_ml=new_concentration,
@@ -153,6 +158,18 @@ def refill_record(
         refill=refill,
         verdict=verdict,
     )
+    if not first_fill:
+        drift.drift_alert_update(pump, actor=actor)  # DRIFT-1: the trend, on the stored refills
+    if assessment is not None:
+        assessments.assessment_save(
+            actor=actor,
+            pump=pump,
+            visit_kind=VisitKind.REFILL,
+            assessed_at=performed_at,
+            signs=assessment,
+            notes=assessment.get("notes", ""),
+            refill=refill,
+        )
     projections_refresh([pump.pk], force=True)
     # the refill completes the booked appointment and ends past-alarm escalations
     refill_recorded.send(sender=Refill, refill=refill, actor=actor)

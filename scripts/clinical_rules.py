@@ -197,7 +197,8 @@ RULES = [
         "MONITOR-1",
         "Every visit records an assessment; withdrawal signs raise a critical alert",
         SAULINO,
-        "not implemented yet (issue 15, the whole course of therapy)",
+        "`therapy.monitoring.classify_assessment`; `refills.models.VisitAssessment`, "
+        "`refills.assessments` (critical alert escalated to on-call, physician-review alert)",
     ),
     (
         "MRI-1",
@@ -212,7 +213,8 @@ RULES = [
         "DRIFT-1",
         "Observed delivery ratio per refill, trended per pump",
         'ASRA 2017, "Accuracy in Intrathecal Drug Delivery"',
-        "not implemented yet (issue 15, the whole course of therapy)",
+        "`therapy.drift.delivery_observation`, `drift_trend`; `therapy.projection.programmed_volume_ml`; "
+        "`refills.drift` (stored per refill, trend alert, clinic list); `web.charts.drift_chart`",
     ),
     (
         "DEVICE-1",

@@ -113,6 +113,9 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("mri-detail", "GET"): HOME,
     ("mri-cancel", "POST"): CLINICAL_WRITERS,
     ("mri-emptying", "POST"): PRESCRIBERS,  # TITRATE-2: emptying the pump stops the therapy
+    ("pump-assessments", "GET"): HOME,
+    ("pump-assessments", "POST"): CLINICAL_WRITERS,
+    ("delivery-drift", "GET"): HOME,  # ?clinic=HOME
     ("patient-screening-trial", "GET"): HOME,
     ("patient-screening-trial", "POST"): CLINICAL_WRITERS,
     ("starting-dose", "POST"): ANY_CLINIC_STAFF,  # a calculator: reads and writes nothing
@@ -177,6 +180,7 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("web:switch-clinic", "GET"): HOME,  # ?clinic=HOME
     ("web:worklist", "GET"): HOME,
     ("web:alerts", "GET"): HOME,
+    ("web:drift", "GET"): HOME,
     ("web:pump", "GET"): HOME,
     ("web:stale-cards", "GET"): HOME,
     ("web:pump-card", "GET"): HOME,
@@ -264,6 +268,7 @@ PARAMS = {
     "web:implant-monitoring": lambda w: ({"pump_id": w.implanted_pump.pk}, {}),
     "web:screening": lambda w: ({"patient_id": w.patient2.pk}, {}),
     "worklist": lambda w: ({}, {"clinic": "HOME"}),
+    "delivery-drift": lambda w: ({}, {"clinic": "HOME"}),
     "clinic-closure": lambda w: ({"code": "HOME", "day": "2026-12-24"}, {}),
     "web:clinic-closure-remove": lambda w: ({"code": "HOME", "day": "2026-12-24"}, {}),
     "web:switch-clinic": lambda w: ({}, {"clinic": "HOME"}),
@@ -357,6 +362,11 @@ BODIES = {
     ("pump-mris", "POST"): lambda w: {"scan_at": "2026-11-30T10:00:00Z"},
     ("mri-cancel", "POST"): lambda w: {"reason": "scan postponed"},
     ("mri-emptying", "POST"): lambda w: {"emptied_at": "2026-11-26T11:00:00Z", "override_reason": "MRI"},
+    ("pump-assessments", "POST"): lambda w: {
+        "visit_kind": "titration",
+        "assessed_at": "2026-11-26T09:00:00Z",
+        "sedation": True,
+    },
     ("starting-dose", "POST"): lambda w: {"trials": [{"dose_mcg": "50", "responded": True}]},
     ("pump-model-detail", "PATCH"): lambda w: CATALOG,
     ("catheter-model-detail", "PATCH"): lambda w: CATALOG,

@@ -20,7 +20,7 @@ from therapy import (
     bridge_bolus,
     catheter_volume_ml,
     check_implant_fill,
-    monitoring,
+    implant_monitoring,
     parse_prescription,
     priming_volume_ml,
     project,
@@ -185,7 +185,7 @@ def test_implant_1_implant_fill_on_the_implant_day_in_the_clinic_zone():
 
 
 def test_implant_1_eight_hours_of_monitoring_complete_it():
-    result = monitoring(
+    result = implant_monitoring(
         fill_at=FILL, started_at=FILL, ended_at=FILL + timedelta(hours=8), min_hours=F(8), tz=PARIS
     )
     assert result.complete and result.hours == 8
@@ -193,7 +193,7 @@ def test_implant_1_eight_hours_of_monitoring_complete_it():
 
 
 def test_implant_1_a_minute_short_of_eight_hours_is_incomplete():
-    result = monitoring(
+    result = implant_monitoring(
         fill_at=FILL,
         started_at=FILL + timedelta(minutes=5),
         ended_at=FILL + timedelta(hours=8, minutes=4),
@@ -208,25 +208,25 @@ def test_implant_1_a_minute_short_of_eight_hours_is_incomplete():
 
 
 def test_implant_1_monitoring_under_way_is_not_complete():
-    result = monitoring(fill_at=FILL, started_at=FILL, ended_at=None, min_hours=F(8), tz=PARIS)
+    result = implant_monitoring(fill_at=FILL, started_at=FILL, ended_at=None, min_hours=F(8), tz=PARIS)
     assert not result.complete and result.hours is None
     assert result.message == "Monitoring under way since Mon 2 Mar 2026 11:00 CET."
 
 
 def test_implant_1_monitoring_cannot_start_before_delivery_or_end_before_it_starts():
     with pytest.raises(CalculationError) as refused:
-        monitoring(
+        implant_monitoring(
             fill_at=FILL, started_at=FILL - timedelta(minutes=1), ended_at=None, min_hours=F(8), tz=PARIS
         )
     assert refused.value.field == "started_at"
     with pytest.raises(CalculationError) as refused:
-        monitoring(fill_at=FILL, started_at=FILL, ended_at=FILL, min_hours=F(8), tz=PARIS)
+        implant_monitoring(fill_at=FILL, started_at=FILL, ended_at=FILL, min_hours=F(8), tz=PARIS)
     assert refused.value.field == "ended_at"
 
 
 def test_implant_1_minimum_monitoring_not_configured_refuses():
     with pytest.raises(CalculationError) as refused:
-        monitoring(
+        implant_monitoring(
             fill_at=FILL, started_at=FILL, ended_at=FILL + timedelta(hours=9), min_hours=None, tz=PARIS
         )
     assert refused.value.field == "settings.PUMPCARE_CLINICAL.implant_monitoring_min_hours"

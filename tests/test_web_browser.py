@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import threading
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -302,6 +302,8 @@ def test_every_page_a_nurse_uses_passes_an_axe_accessibility_audit(live_server, 
     audit("booking form")
     page.goto(live_server.url + "/clinics/HOME/alerts/")
     audit("alerts")
+    page.goto(live_server.url + "/clinics/HOME/drift/")
+    audit("delivery drift list")
     page.goto(f"{live_server.url}/pumps/{due.pk}/replace/")
     page.get_by_role("button", name="Replace the pump").click()  # empty: every field refused
     playwright_api.expect(page.locator("#model-error")).to_be_visible()
@@ -317,6 +319,95 @@ def test_every_page_a_nurse_uses_passes_an_axe_accessibility_audit(live_server, 
     # The audit is real: an image without a text alternative is reported.
     page.evaluate("document.querySelector('main, body').append(Object.assign(new Image(), {src: '/x.png'}))")
     assert axe.run(page).violations_count >= 1
+
+
+@pytest.mark.rule("MONITOR-1", "DRIFT-1")
+def test_a_nurse_records_an_assessment_with_a_refill_and_sees_the_delivery_drift(
+    live_server, page, clinic_data
+):
+    """A nurse refills Ada Moreno's pump and ticks itching and sedation: the refill is saved
+    with its assessment, a critical withdrawal alert and a physician-review alert are raised.
+    Then she opens Cy Duarte's pump, whose refills observed under-delivery twice in a row:
+    the chart of its ratios against the model's band, and the clinic's drift list."""
+    from alerts.models import Alert
+    from refills.models import VisitAssessment
+    from refills.services import refill_record
+    from tests.factories import PatientFactory, PumpFactory
+
+    expect = playwright_api.expect
+    due, nurse = clinic_data["due"], clinic_data["nurse"]
+    # 20 mL at 500 mcg/mL, 250 mcg/day = 0.5 mL/day: 20 days program 10 mL (expected 10 left).
+    # Withdrawn 12 → 8 / 10 = 0.800; 10 → 1.000; 12.5 → 0.750; 12 → 0.800 (SynchroMed II band
+    # 0.855–1.145): the last two in a row are under-delivery.
+    drifting = PumpFactory(
+        patient=PatientFactory(
+            clinic=clinic_data["clinic"], given_name="Cy", family_name="Duarte", mrn="D-1003"
+        ),
+        implanted_on=date(2026, 1, 2),
+    )
+    for days, withdrawn in ((0, 0), (20, 12), (40, 10), (60, "12.5"), (80, 12)):
+        refill_record(
+            actor=nurse,
+            pump=drifting,
+            performed_at=datetime(2026, 8, 1, 12, 0, tzinfo=UTC) + timedelta(days=days),
+            volume_withdrawn_ml=withdrawn,
+            volume_added_ml=20,
+            concentration_mcg_per_ml=500,
+            prescription={"mode": "simple_continuous", "daily_dose_mcg": 250},
+        )
+    assert Alert.objects.filter(pump=drifting, kind="delivery_drift", resolved_at__isnull=True).count() == 1
+
+    _log_in(page, live_server, "nurse", f"/pumps/{due.pk}/refill/")
+    # 16 days at 0.6 mL/day since the fill: 9.6 mL programmed, 10.40 mL expected; withdrawn
+    # 10.4: delivered 9.6, ratio 1.000.
+    page.get_by_label("Volume withdrawn (mL)").fill("10.4")
+    page.get_by_label("Daily dose (mcg/day)", exact=True).fill("300")
+    expect(page.get_by_test_id("delivery-ratio")).to_contain_text("Observed ratio 1.000")
+    page.get_by_label("Itching").check()
+    page.get_by_label("Sedation").check()
+    page.get_by_label("Notes on the assessment").fill("Itchy since Sunday, drowsy after lunch")
+    page.get_by_test_id("assessment").scroll_into_view_if_needed()
+    shot(page, "30-refill-assessment")
+    page.get_by_role("button", name="Save the refill").click()
+    page.wait_for_url(f"**/pumps/{due.pk}/#appointments")
+    expect(page.locator(".messages")).to_contain_text("Refill recorded.")
+    assessment = VisitAssessment.objects.get(pump=due)
+    assert (assessment.itching, assessment.sedation, assessment.fever) == (True, True, False)
+    assert assessment.refill.pump == due and assessment.visit_kind == "refill"
+    alert = Alert.objects.get(pump=due, kind="withdrawal_signs")
+    assert alert.severity == "critical" and "resumed at once" in alert.message
+    assert Alert.objects.filter(pump=due, kind="side_effects").exists()
+    expect(page.locator("#alerts-h + *, section[aria-labelledby=alerts-h]").first).to_contain_text(
+        "Withdrawal signs at a visit"
+    )
+    expect(page.locator("section[aria-labelledby=assess-h]")).to_contain_text("itching")
+    shot(page, "31-pump-after-assessment")
+
+    # The drifting pump: its ratios against the band, and what the page says of them.
+    page.goto(f"{live_server.url}/pumps/{drifting.pk}/#drift")
+    chart = page.get_by_test_id("drift-chart")
+    expect(chart.locator("circle.point")).to_have_count(4)
+    expect(chart.locator("circle.point.under_delivery")).to_have_count(3)
+    expect(page.get_by_test_id("drift-summary")).to_contain_text(
+        "Of 4 refills with an observed ratio, 1 was within the model's flow accuracy (0.855–1.145"
+    )
+    expect(page.get_by_test_id("drift-summary")).to_contain_text(
+        "The latest 2 refills in a row were flagged under-delivery"
+    )
+    expect(page.get_by_test_id("drift-summary")).to_contain_text("does not learn from these ratios")
+    page.locator("#drift").scroll_into_view_if_needed()
+    page.locator("#drift").screenshot(path=str(ARTIFACTS / "32-pump-drift-chart.png"))
+
+    # The clinic's list, from the navigation.
+    page.get_by_role("link", name="Delivery drift").click()
+    page.wait_for_url("**/clinics/HOME/drift/")
+    rows = page.get_by_test_id("drift-list").locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Duarte, Cy")
+    expect(rows.first).to_contain_text("Under-delivery")
+    expect(rows.first).to_contain_text("physician review")
+    expect(rows.first).to_contain_text("0.750")
+    shot(page, "33-drift-list")
 
 
 def _log_in(page, live_server, username, path):

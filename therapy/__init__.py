@@ -29,14 +29,17 @@ from .device import (
     mri_state,
 )
 from .dosing import Prescription, daily_volume_ml, parse_prescription
+from .drift import DeliveryObservation, delivery_observation, drift_trend, tolerance_band
 from .errors import CalculationError
-from .implant import Monitoring, catheter_volume_ml, check_implant_fill, monitoring, priming_volume_ml
+from .implant import Monitoring, catheter_volume_ml, check_implant_fill, implant_monitoring, priming_volume_ml
+from .monitoring import AssessmentFindings, classify_assessment
 from .projection import (
     BridgeDrain,
     Notice,
     Projection,
     Reservoir,
     TherapyPeriod,
+    programmed_volume_ml,
     project,
     refill_by,
     time_at_volume,
@@ -75,13 +78,20 @@ CALCULATION_VERSION = "2026-12-02 LRA-3 worst-case bridge"
 
 __all__ = [
     "CALCULATION_VERSION",
+    "AssessmentFindings",
+    "DeliveryObservation",
+    "classify_assessment",
+    "delivery_observation",
+    "drift_trend",
+    "programmed_volume_ml",
+    "tolerance_band",
     "BridgeBolus",
     "BridgeDrain",
     "CalculationError",
     "Monitoring",
     "catheter_volume_ml",
     "check_implant_fill",
-    "monitoring",
+    "implant_monitoring",
     "priming_volume_ml",
     "Discrepancy",
     "InterrogationFindings",

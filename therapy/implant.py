@@ -79,7 +79,7 @@ class Monitoring:
     message: str
 
 
-def monitoring(
+def implant_monitoring(
     *,
     fill_at: datetime,
     started_at: datetime,

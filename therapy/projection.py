@@ -228,6 +228,16 @@ def volume_at(res: Reservoir, at: datetime, *, tolerance_pct: Fraction | None = 
     return max(Q(0), _volume_at(tl, epoch_seconds(at)))
 
 
+def programmed_volume_ml(res: Reservoir, at: datetime) -> Fraction:
+    """DRIFT-1: the volume (mL) the prescriptions programmed from the fill to ``at``: the
+    nominal LRA-1 drain (the bridge of a concentration change included, every prescription
+    change followed step by step, and the priming of a new catheter at an implant fill,
+    IMPLANT-1), not clipped at an empty reservoir — what the pump was told to deliver,
+    whether or not the reservoir held it."""
+    tl = _timeline(res, Q(1))
+    return res.volume_ml - _volume_at(tl, epoch_seconds(at))
+
+
 def time_at_volume(
     res: Reservoir, level_ml: Fraction, *, tolerance_pct: Fraction | None = None
 ) -> datetime | None:

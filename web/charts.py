@@ -5,8 +5,10 @@ sampled here; the only arithmetic in this module turns mL and instants into SVG 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 
 import therapy
 from patients.models import Pump, fraction
@@ -157,3 +159,76 @@ def _overlap(a, b, gap: float = 8) -> bool:
     """Whether two label boxes come closer than ``gap`` px side by side (so two labels are
     never read as one)."""
     return a[0] < b[1] + gap and b[0] < a[1] + gap and a[2] < b[3] and b[2] < a[3]
+
+
+# --- DRIFT-1: observed delivery ratios per refill against the model's band ----------------
+
+DRIFT_WIDTH, DRIFT_HEIGHT = 720, 240
+DRIFT_LEFT, DRIFT_RIGHT, DRIFT_TOP, DRIFT_BOTTOM = 64, 24, 16, 40
+
+
+def drift_chart(refills: list, band: tuple[Decimal, Decimal] | None, tz) -> dict | None:
+    """Coordinates for ``web/_drift_chart.html``: each refill's observed delivery ratio
+    (DRIFT-1, stored with the refill), oldest first, one step apart, with the model's flow
+    accuracy band (1 ± tolerance, PUMP-1) and the line of 1. None when no refill has a ratio.
+    The ratios are the stored ones; this module only places them."""
+    points = [r for r in refills if r.delivery_ratio is not None]
+    if not points:
+        return None
+    ratios = [float(r.delivery_ratio) for r in points]
+    edges = [float(b) for b in band] if band else []
+    low = math.floor((min([*ratios, *edges, 1.0]) - 0.05) * 10) / 10
+    high = math.ceil((max([*ratios, *edges, 1.0]) + 0.05) * 10) / 10
+    plot_w = DRIFT_WIDTH - DRIFT_LEFT - DRIFT_RIGHT
+    plot_h = DRIFT_HEIGHT - DRIFT_TOP - DRIFT_BOTTOM
+    step = plot_w / max(1, len(points) - 1) if len(points) > 1 else 0
+
+    def x(i: int) -> float:
+        return round(DRIFT_LEFT + (i * step if len(points) > 1 else plot_w / 2), 1)
+
+    def y(ratio: float) -> float:
+        return round(DRIFT_TOP + (high - ratio) / (high - low) * plot_h, 1)
+
+    every = max(1, math.ceil(len(points) * 48 / plot_w))  # a date label needs about 48 px
+    placed = [
+        {
+            "x": x(i),
+            "y": y(ratio),
+            "label_y": round(y(ratio) - 10, 1),
+            "ratio": r.delivery_ratio,
+            "drift": r.delivery_drift or "",
+            "anchor": "start" if i == 0 else "end" if i == len(points) - 1 else "middle",
+            "when": r.performed_at,
+            "label": f"{r.performed_at.astimezone(tz):%b} {r.performed_at.astimezone(tz).day}"
+            if i % every == 0 or i == len(points) - 1
+            else "",
+        }
+        for i, (r, ratio) in enumerate(zip(points, ratios, strict=True))
+    ]
+    levels = [{"y": y(1.0), "label": "1.00", "kind": "unity"}]
+    band_box = None
+    if band:
+        band_box = {
+            "x": DRIFT_LEFT,
+            "y": y(edges[1]),
+            "width": plot_w,
+            "height": round(y(edges[0]) - y(edges[1]), 1),
+        }
+        levels += [
+            {"y": y(edges[0]), "label": f"{edges[0]:.3f}", "kind": "band-edge"},
+            {"y": y(edges[1]), "label": f"{edges[1]:.3f}", "kind": "band-edge"},
+        ]
+    return {
+        "width": DRIFT_WIDTH,
+        "height": DRIFT_HEIGHT,
+        "plot": {
+            "left": DRIFT_LEFT,
+            "right": DRIFT_WIDTH - DRIFT_RIGHT,
+            "top": DRIFT_TOP,
+            "bottom": DRIFT_HEIGHT - DRIFT_BOTTOM,
+        },
+        "band": band_box,
+        "levels": levels,
+        "points": placed,
+        "line": " ".join(f"{p['x']},{p['y']}" for p in placed),
+    }

@@ -17,6 +17,7 @@ from refills.api import (
     RefillInputSerializer,
     ScreeningBolusSerializer,
 )
+from refills.models import SIGN_FIELDS
 
 from .wording import field_label, serializer_message
 
@@ -39,6 +40,7 @@ SCALARS = [
     "notes",
     "reason",
     "override_reason",
+    "assessment_notes",  # MONITOR-1: the visit's notes
     "utc_offset",  # REFILL-2: minutes east of UTC, asked only when the typed time happens twice
 ]
 MIN_ROWS = 4  # empty rows offered for flex steps and boluses
@@ -60,6 +62,18 @@ FORM_ORDER = [
     "notes",
     "reason",
     "override_reason",
+    "assessment",
+]
+# MONITOR-1 on the refill form: the signs to tick, grouped as the nurse reads them.
+SIGN_GROUPS = [
+    (
+        "Signs of too much drug",
+        [(n, w.capitalize()) for n, w in therapy.monitoring.SIDE_EFFECT_SIGNS.items()],
+    ),
+    (
+        "Withdrawal signs (a critical alert to the on-call nurse at once)",
+        [(n, w.capitalize()) for n, w in therapy.monitoring.WITHDRAWAL_SIGNS.items()],
+    ),
 ]
 
 
@@ -78,6 +92,7 @@ class RefillForm:
     # REFILL-2: when the typed refill time happens twice (the clocks went back), the two
     # UTC offsets to choose from, as (minutes, label); empty otherwise.
     offset_choices: list[tuple[str, str]] = field(default_factory=list)
+    signs: set[str] = field(default_factory=set)  # MONITOR-1: the signs ticked
 
     def padded(self, extra_rows: int = 0) -> RefillForm:
         """At least MIN_ROWS rows (one more empty row than filled), plus ``extra_rows``."""
@@ -122,6 +137,7 @@ def form_from_post(post) -> RefillForm:
         catheter_primed=post.get("catheter_primed") in ("on", "1", "true"),
         steps=_rows(post, "step", ["start", "dose"]),
         boluses=_rows(post, "bolus", ["time", "dose", "duration"]),
+        signs={name for name in SIGN_FIELDS if post.get(f"sign_{name}") in ("on", "1", "true")},
     )
     return form
 
@@ -214,6 +230,8 @@ def api_payload(form: RefillForm) -> dict:
         "notes": v["notes"],
         "reason": v["reason"],
         "override_reason": v["override_reason"],
+        # MONITOR-1: every visit records an assessment; a sign not ticked was not observed.
+        "assessment": {**{name: name in form.signs for name in SIGN_FIELDS}, "notes": v["assessment_notes"]},
     }
     # A measurement left empty is missing ("is required"), not a malformed number.
     for name in ("performed_at", "volume_withdrawn_ml", "volume_added_ml", "concentration_mcg_per_ml"):

@@ -8,6 +8,7 @@ from .views import (
     cards,
     clinic,
     device,
+    drift,
     home,
     implant,
     lifecycle,
@@ -35,6 +36,7 @@ urlpatterns = [
     path("clinics/switch/", home.switch_clinic, name="switch-clinic"),
     path("clinics/<code:code>/worklist/", worklist.worklist_page, name="worklist"),
     path("clinics/<code:code>/alerts/", worklist.clinic_alerts, name="alerts"),
+    path("clinics/<code:code>/drift/", drift.drift_page, name="drift"),
     path("clinics/<code:code>/settings/", clinic.clinic_settings, name="clinic-settings"),
     path("clinics/<code:code>/closures/", clinic.closure_add, name="clinic-closure-add"),
     path(

@@ -19,6 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import therapy
 
 LABELS = {
+    "assessment": "What you observed",
     "performed_at": "Time of the refill",
     "effective_at": "Time the prescription takes effect",
     "volume_withdrawn_ml": "Volume withdrawn",

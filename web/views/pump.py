@@ -13,13 +13,13 @@ from devices import selectors as device_selectors
 from patients.models import PumpStatus
 from patients.permissions import CLINICAL_WRITERS, PATIENT_WRITERS, PRESCRIBERS, PUMP_WRITERS, role_at
 from pumpcare import clock
-from refills import selectors
+from refills import drift, selectors
 from refills.models import PumpExplant
 from scheduling import worklist
 from scheduling.models import OPEN_STATUSES, AppointmentKind
 
 from .. import wording
-from ..charts import reservoir_chart
+from ..charts import drift_chart, reservoir_chart
 from .common import pump_or_404, render_page
 
 
@@ -38,6 +38,7 @@ def pump_page(request, pump_id):
     appointments = list(pump.appointments.select_related("nurse").order_by("-day", "-pk"))
     card = card_selectors.card_read(pump)
     today = now.astimezone(clinic.tz).date()
+    drift_summary = drift.pump_drift(pump)  # DRIFT-1
     last = card_selectors.last_issued(pump)
     card_changed = card_selectors.changed_fields(last.data if last else None, card.data)
     return render_page(
@@ -50,6 +51,11 @@ def pump_page(request, pump_id):
             "caregivers": pump.patient.caregivers.all(),
             "projection": projection,
             "chart": reservoir_chart(pump, state, projection, now),
+            "drift": drift_summary,
+            "drift_chart": drift_chart(drift_summary.refills, drift_summary.band, clinic.tz),
+            "assessments": pump.assessments.select_related("assessed_by").order_by("-assessed_at", "-pk")[
+                :20
+            ],
             "current": prescriptions[0] if prescriptions else None,
             "prescriptions": prescriptions,
             "refills": pump.refills.select_related("performed_by", "drug").order_by("-performed_at"),

@@ -25,6 +25,7 @@ def _refill_context(request, pump, form, *, preview=None, refusal=None, extra_ro
         "patient": pump.patient,
         "form": form.padded(extra_rows),
         "modes": forms.MODES,
+        "sign_groups": forms.SIGN_GROUPS,
         "preview": preview,
         "refusal": refusal,
         "last_refill": selectors.last_refill(pump),
