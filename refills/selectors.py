@@ -287,12 +287,15 @@ def monitoring_verdict(fill: Refill, record: ImplantMonitoring | None, clinic) -
 
 def implant_monitoring_flags(pump_ids) -> dict[int, str]:
     """IMPLANT-1: the active pumps among ``pump_ids`` whose implant fill has no completed
-    monitoring record of the minimum length, each with what a nurse must know (two queries)."""
+    monitoring record of the minimum length, each with what a nurse must know (one query, two
+    when any of them has an implant fill)."""
     fills = list(
         Refill.objects.filter(pump_id__in=list(pump_ids), implant_fill=True, pump__status=PumpStatus.ACTIVE)
         .select_related("pump__patient__clinic")
         .order_by()
     )
+    if not fills:
+        return {}
     records = {m.refill_id: m for m in ImplantMonitoring.objects.filter(refill__in=fills)}
     flags = {}
     for fill in fills:

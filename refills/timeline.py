@@ -1,6 +1,7 @@
 """The therapy record's part of a patient's timeline: the screening trial (SCREEN-1), the
-implant fill and the monitoring after it (IMPLANT-1), refills, prescriptions between
-refills, and the end of a pump's therapy (replacement or explant)."""
+implant fill and the monitoring after it (IMPLANT-1), refills with their observed delivery
+(DRIFT-1), visit assessments (MONITOR-1), prescriptions between refills, and the end of a
+pump's therapy (replacement or explant)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import therapy
 from patients.models import Patient
 from patients.timeline import Event, on_day, register
 
-from .models import ImplantMonitoring, Prescription, PumpExplant, Refill, ScreeningBolus
+from .models import ImplantMonitoring, Prescription, PumpExplant, Refill, ScreeningBolus, VisitAssessment
 
 
 def _n(value: Decimal | None) -> str:
@@ -52,6 +53,11 @@ def therapy_events(patient: Patient) -> list[Event]:
             details.append(
                 f"residual {refill.get_discrepancy_display().lower()} ({_n(refill.discrepancy_ml)} mL)"
             )
+        if refill.delivery_ratio is not None:  # DRIFT-1
+            ratio = f"observed delivery ratio {_n(refill.delivery_ratio)}"
+            if refill.delivery_drift:
+                ratio += f" ({refill.get_delivery_drift_display().lower()})"
+            details.append(ratio)
         if refill.bridge_path_volume_ml is not None:
             details.append(
                 f"concentration changed from {_n(refill.bridge_from_concentration_mcg_per_ml)} mcg/mL: "
@@ -79,6 +85,26 @@ def therapy_events(patient: Patient) -> list[Event]:
                 detail=row.reason + (f"; override: {row.override_reason}" if row.override_reason else ""),
                 by=_user(row.prescriber) or _user(row.created_by),
                 pump=row.pump,
+            )
+        )
+    for visit in VisitAssessment.objects.filter(pump__patient=patient).select_related("pump", "assessed_by"):
+        withdrawal = [words for words, is_withdrawal in visit.observed if is_withdrawal]
+        side_effects = [words for words, is_withdrawal in visit.observed if not is_withdrawal]
+        found = []
+        if withdrawal:
+            found.append("withdrawal signs: " + ", ".join(withdrawal))
+        if side_effects:
+            found.append("signs of too much drug: " + ", ".join(side_effects))
+        events.append(
+            Event(
+                at=visit.assessed_at,
+                kind="assessment",
+                title=f"Assessment ({visit.get_visit_kind_display().lower()}): "
+                + ("; ".join(found) or "no sign observed"),
+                detail=visit.notes,
+                by=_user(visit.assessed_by),
+                pump=visit.pump,
+                rank=2,  # after the refill it was made at
             )
         )
     for record in ImplantMonitoring.objects.filter(refill__pump__patient=patient).select_related(

@@ -461,6 +461,20 @@ PAB = {"dose_mcg": "25", "max_per_day": 4, "lockout_minutes": 180}
             "must be 0 or more mcg/day (got -1)",
         ),
         (
+            {"mode": "periodic_bolus", "basal_daily_dose_mcg": "-5", "boluses": []},
+            "prescription.basal_daily_dose_mcg",
+            "must be 0 or more mcg/day (got -5)",
+        ),
+        (
+            {
+                "mode": "simple_continuous",
+                "daily_dose_mcg": "250",
+                "patient_activated_bolus": {"dose_mcg": "0", "max_per_day": 4, "lockout_minutes": 60},
+            },
+            "prescription.patient_activated_bolus.dose_mcg",
+            "must be greater than 0 mcg (got 0)",
+        ),
+        (
             {"mode": "flex", "steps": []},
             "prescription.steps",
             "must be a non-empty list of {start: 'HH:MM', dose_mcg_per_hour}",
@@ -681,6 +695,18 @@ def test_prescription_bounds_that_are_accepted():
         (
             "1e12",
             "must be a number with at most 12 digits before the decimal point and 7 after it (got '1e12')",
+        ),
+        # trailing zeros are trimmed one at a time: 13 digits before the point stay 13
+        (
+            "1234567890123.0",
+            "must be a number with at most 12 digits before the decimal point and 7 after it "
+            "(got '1234567890123.0')",
+        ),
+        # and 8 digits after the point stay 8 once the trailing zero is gone
+        (
+            "0.123456780",
+            "must be a number with at most 12 digits before the decimal point and 7 after it "
+            "(got '0.123456780')",
         ),
     ],
 )

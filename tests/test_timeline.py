@@ -72,10 +72,11 @@ def course(api, clinic, nurse):
     Appointment.objects.create(pump=pump, kind="refill", status="no_show", day=date(2026, 3, 20))
     refill = {
         "performed_at": "2026-03-25T10:00",
-        "volume_withdrawn_ml": "15.3",
+        "volume_withdrawn_ml": "11.74",
         "volume_added_ml": "20",
         "concentration_mcg_per_ml": "500",
         "prescription": simple(180),
+        "assessment": {"sedation": True, "notes": "drowsy after lunch"},
     }
     assert api.post(f"/api/v1/pumps/{pump.pk}/refills/", refill, format="json").status_code == 201
     replace = {
@@ -104,6 +105,7 @@ def test_the_timeline_lists_the_course_in_order_with_who_and_when(api, course):
         "titration",
         "no_show",
         "refill",
+        "assessment",  # at the refill, after it
         "replacement",  # 20 November, all day: the old pump's end and the new pump's implant
         "implant",
     ]
@@ -129,6 +131,12 @@ def test_the_timeline_lists_the_course_in_order_with_who_and_when(api, course):
     assert by_kind["no_show"][0]["title"] == "Missed: refill (no-show)"
     assert by_kind["no_show"][0]["all_day"] is True
     assert by_kind["refill"][0]["title"] == "Refill: 20 mL at 500 mcg/mL, 180 mcg/day"
+    # DRIFT-1: programmed 0.156 (priming) + 3 days × 0.3 + 20 days × 0.36 = 8.256 mL;
+    # delivered 20 − 11.74 = 8.26 mL; 8.26 / 8.256 = 1.0005 → 1.000
+    assert by_kind["refill"][0]["detail"] == "observed delivery ratio 1"
+    assessment = by_kind["assessment"][0]
+    assert assessment["title"] == "Assessment (refill): signs of too much drug: sedation"
+    assert assessment["detail"] == "drowsy after lunch" and assessment["by"] == "nurse"
     replacement = by_kind["replacement"][0]
     assert replacement["title"] == "Pump replaced by serial PROM-2: the therapy continues"
     assert replacement["detail"] == "end of battery life"
