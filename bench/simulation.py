@@ -55,11 +55,13 @@ def main() -> None:
     parser.add_argument("--pumps", type=int, default=200)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--profile-day", action="store_true")
+    parser.add_argument("--profile-day", action="store_true", help="profile the first simulated day")
+    parser.add_argument("--profile-days", type=int, metavar="N", help="profile the first N simulated days")
+    parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
-    if args.profile_day:
+    if args.profile_day or args.profile_days:
         with fresh_database():
-            sim = Simulation(Options(pumps=args.pumps, days=1, seed=args.seed))
+            sim = Simulation(Options(pumps=args.pumps, days=args.profile_days or 1, seed=args.seed))
             sim.setup()
             sim.setup = lambda: None  # already done: profile the day alone
             profiler = cProfile.Profile()
@@ -67,7 +69,7 @@ def main() -> None:
             sim.run()
             profiler.disable()
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
         print(out.getvalue())
         return
     started = time.perf_counter()
