@@ -5,21 +5,34 @@
 Runs the command in this process (on the in-memory SQLite database it creates, unless
 DATABASE_URL names PostgreSQL), prints the wall time and the peak RSS
 (``resource.getrusage``), and extrapolates linearly to 2000 pumps × 365 days. With
-``--profile-day`` it profiles one simulated day (cProfile, top 25 by cumulative time).
+``--profile-day`` it profiles one simulated day (cProfile, top 25 by cumulative time), with
+``--profile-days N`` the first N. With ``--warm W`` it plays W days unmeasured (the first
+booking wave) and then prints the CPU time per pump-day of the next ``--days``: the
+steady-state cost, robust to a machine shared with other work.
 
-Where the time goes (cProfile, 50 pumps, SQLite, 20 days): creating the database (all
-migrations) is a fixed ~9 s; of the day loop, the planning job (``plan_notifications``:
-state alerts, escalations, the reminder pass, each run over every pump or booked
-appointment) takes about half, ``refill_record`` about a third (projection, REFILL-1 and
-DRIFT-1 checks, signals to scheduling that raise/resolve state alerts, history rows),
-and the nightly refresh and proposals the rest. The first day (``--profile-day``, 100
-pumps: 4.1 s) is different: every pump is proposed at once, and each proposal's
-``save_audited`` runs ``full_clean``, whose constraint validation queries the database
-(about 17 ms a proposal), plus the nurses' first bookings. The cost per day grows with the
-number of pumps (every pass reads each pump), so the whole run grows as pumps × days.
+Where the time goes now (cProfile of simulated days 20–26 at 200 pumps, SQLite, after the
+first booking wave): ``refill_record`` about a third (about 0.3 s a refill: the projection,
+REFILL-1 and DRIFT-1 checks, history rows, and the signals that complete the appointment,
+re-plan its reminders and raise or resolve the pump's state alerts); the delivery tick
+(``notification_send``: the planner's checks, the template, the row updates) about 15 %;
+the reminder pass (every booked appointment and every row planned for it, three times a
+day) about 15 %; the state-alert pass about 10 %; the nurses' desk (the simulator's own
+reads and ``appointment_book``) about 10 %; the daily stale-card notice (it reads every
+card of the clinic once a day) about 8 %; the nightly refresh, proposals and replacement
+planning under 10 % together. Creating the database (all migrations) is a fixed ~9 s (more
+on a loaded machine), and setting up the pumps about 0.1–0.3 s a pump (each is created and
+filled through the services). Nearly every item grows with the number of pumps, so the run
+grows as pumps × days.
 
-Measured (SQLite in memory, 2 cores shared with another simulation): 200 pumps × 365 days
-in 740 s, peak RSS 115 MB, 1390 refills; extrapolated to 2000 × 365: about 2 h.
+Measured (``--warm 20 --days 10``: CPU seconds of the process over days 20–30, SQLite in memory,
+on a machine loaded 9–13 on 2 cores, so wall times were 4–6× the CPU time): before the
+set-based state pass, the leaner reminder pass and the skipped constraint queries,
+6.98 ms CPU per pump-day at 100 pumps; after, 5.42 ms at 100 pumps and 4.01 ms at 500
+pumps (peak RSS 120 MB). Extrapolated to 2000 × 365: 2000 × 365 × 4.0 ms ≈ 49 min of CPU
+for the day loop plus a few minutes of setup, i.e. about 50–55 min on an idle machine —
+not yet the 10 min target (≈ 0.8 ms per pump-day). Earlier figure (wall, before these
+changes, 2 cores shared with another run): 200 pumps × 365 days in 740 s, peak RSS 115 MB,
+1390 refills.
 """
 
 from __future__ import annotations
@@ -32,6 +45,7 @@ import pstats
 import resource
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,16 +64,24 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pumps", type=int, default=200)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--profile-day", action="store_true")
+    parser.add_argument("--profile-day", action="store_true", help="profile the first simulated day")
+    parser.add_argument("--profile-days", type=int, metavar="N", help="profile the first N simulated days")
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--warm", type=int, metavar="W", help="play W days, then time --days (CPU)")
     args = parser.parse_args()
-    if args.profile_day:
+    if args.profile_day or args.profile_days:
         with fresh_database():
-            sim = Simulation(Options(pumps=args.pumps, days=1, seed=args.seed))
+            sim = Simulation(Options(pumps=args.pumps, days=args.profile_days or 1, seed=args.seed))
             sim.setup()
             sim.setup = lambda: None  # already done: profile the day alone
             profiler = cProfile.Profile()
@@ -67,8 +89,23 @@ def main() -> None:
             sim.run()
             profiler.disable()
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
         print(out.getvalue())
+        return
+    if args.warm is not None:
+        with fresh_database():
+            sim = Simulation(Options(pumps=args.pumps, days=args.warm + args.days, seed=args.seed))
+            sim.setup()
+            for n in range(args.warm):
+                sim.play_day(sim.o.start + timedelta(days=n))
+            cpu, wall = cpu_seconds(), time.perf_counter()
+            for n in range(args.warm, args.warm + args.days):
+                sim.play_day(sim.o.start + timedelta(days=n))
+            cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
+        print(
+            f"{args.pumps} pumps, days {args.warm}..{args.warm + args.days}: CPU {cpu:.1f} s, wall {wall:.1f} s, "
+            f"{cpu / (args.pumps * args.days) * 1000:.2f} ms CPU per pump-day; peak RSS {peak_rss_mb():.0f} MB"
+        )
         return
     started = time.perf_counter()
     results = simulate(Options(pumps=args.pumps, days=args.days, seed=args.seed))
@@ -77,7 +114,10 @@ def main() -> None:
     perf = results.performance
     per_pump = perf["setup_seconds"] / args.pumps
     per_pump_day = (perf["wall_seconds"] - perf["setup_seconds"]) / (args.pumps * args.days)
-    print(f"wall {wall:.1f} s (database creation included), peak RSS {peak_rss_mb():.0f} MB")
+    print(
+        f"wall {wall:.1f} s (database creation included), CPU {cpu_seconds():.1f} s, "
+        f"peak RSS {peak_rss_mb():.0f} MB"
+    )
     estimate = per_pump * 2000 + per_pump_day * 2000 * 365
     print(
         f"extrapolated to 2000 pumps × 365 days: ~{estimate / 3600:.1f} h "

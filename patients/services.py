@@ -42,13 +42,15 @@ from .permissions import (
 from .signals import projection_inputs_changed
 
 
-def save_audited(obj, *, actor, reason: str) -> None:
+def save_audited(obj, *, actor, reason: str, validate_constraints: bool = True) -> None:
     """Validate and save ``obj``, its history row carrying ``actor`` and ``reason``.
 
     Text follows ``pumpcare.inputs.text_problem`` whichever way it came (API, web form,
     admin): no NUL (PostgreSQL cannot store it: a 500), control character or bidirectional
-    override is written."""
-    obj.full_clean()
+    override is written. ``validate_constraints=False`` skips the queries that check the
+    model's database constraints beforehand, for a write that cannot break one (an
+    appointment leaving the open statuses); the database still enforces them."""
+    obj.full_clean(validate_constraints=validate_constraints)
     _check_text(obj, reason)
     obj._history_user = actor
     obj._change_reason = reason

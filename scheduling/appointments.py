@@ -119,7 +119,9 @@ def appointment_book(
     if moved:  # a confirmation was for the old day or time
         appointment.confirmed_at, appointment.confirmed_by = None, ""
     appointment.status = AppointmentStatus.BOOKED
-    save_audited(appointment, actor=actor, reason=reason)
+    # the row held the pump's one open appointment of its kind before, under lock: no
+    # constraint can break
+    save_audited(appointment, actor=actor, reason=reason, validate_constraints=False)
     if appointment.kind == AppointmentKind.REFILL:
         mri_follow_ups_of_pump(appointment.pump)  # MRI-1: the refill after an emptied pump's scan
     # moved (another day, or another time that day): the old slot's pending reminders are
@@ -140,7 +142,7 @@ def appointment_cancel(*, actor, appointment: Appointment, reason: str) -> Appoi
     if not (reason or "").strip():
         raise therapy.CalculationError("reason", "is required: say why the appointment is cancelled")
     appointment.status = AppointmentStatus.CANCELLED
-    save_audited(appointment, actor=actor, reason=f"cancelled: {reason}")
+    save_audited(appointment, actor=actor, reason=f"cancelled: {reason}", validate_constraints=False)
     appointment_reminders_plan(appointment)
     return appointment
 
@@ -157,7 +159,9 @@ def appointment_no_show(*, actor, appointment: Appointment, notes: str = "") -> 
     if appointment.day > local_today(appointment.pump.patient.clinic):
         raise therapy.CalculationError("day", "the appointment has not happened yet", code="not_yet")
     appointment.status = AppointmentStatus.NO_SHOW
-    save_audited(appointment, actor=actor, reason=f"no-show{': ' + notes if notes else ''}")
+    save_audited(
+        appointment, actor=actor, reason=f"no-show{': ' + notes if notes else ''}", validate_constraints=False
+    )
     appointment_reminders_plan(appointment)
     return appointment
 
@@ -170,10 +174,17 @@ def appointments_after_refill(*, actor, refill) -> None:
     ):
         if appointment.status == AppointmentStatus.BOOKED:
             appointment.status, appointment.refill = AppointmentStatus.COMPLETED, refill
-            save_audited(appointment, actor=actor, reason="completed by the refill")
+            save_audited(
+                appointment, actor=actor, reason="completed by the refill", validate_constraints=False
+            )
         else:
             appointment.status = AppointmentStatus.CANCELLED
-            save_audited(appointment, actor=actor, reason="proposal withdrawn: the pump was refilled")
+            save_audited(
+                appointment,
+                actor=actor,
+                reason="proposal withdrawn: the pump was refilled",
+                validate_constraints=False,
+            )
         appointment_reminders_plan(appointment)
 
 

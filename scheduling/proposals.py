@@ -143,7 +143,12 @@ def _passed_bookings_no_show(clinic: Clinic, today: date) -> int:
         day__lt=today,
     ):
         appointment.status = AppointmentStatus.NO_SHOW
-        save_audited(appointment, actor=None, reason="no-show: the day passed without a refill")
+        save_audited(
+            appointment,
+            actor=None,
+            reason="no-show: the day passed without a refill",
+            validate_constraints=False,
+        )
         appointment_reminders_plan(appointment)
         count += 1
     return count
@@ -182,7 +187,9 @@ def _withdraw_stale_proposals(clinic: Clinic, today: date, weekdays: set[int], c
                     why = "the refill is overdue and an earlier working day is open"
         if why:
             appointment.status = AppointmentStatus.CANCELLED
-            save_audited(appointment, actor=None, reason=f"proposal withdrawn: {why}")
+            save_audited(
+                appointment, actor=None, reason=f"proposal withdrawn: {why}", validate_constraints=False
+            )
             count += 1
     return count
 

@@ -47,22 +47,27 @@ def state_alerts_run(clinic: Clinic, *, pump_ids: list[int] | None = None) -> St
     alarm_ahead = models.Q(projection__low_reservoir_alarm_at_worst_case__gt=now) | models.Q(
         projection__low_reservoir_alarm_at_worst_case__isnull=True
     )
+    conditions = [
+        models.Q(projection__empty_at_worst_case__lte=now),
+        models.Q(
+            projection__low_reservoir_alarm_at_worst_case__lte=now, projection__empty_at_worst_case__gt=now
+        ),
+        alarm_ahead & models.Q(projection__refill_by__lt=today),
+        alarm_ahead
+        & models.Q(
+            projection__refill_by__gte=today, projection__refill_by__lte=due_soon, refill_booked=False
+        ),
+    ]
+    # One query for the four states (the pumps in none are not read); a pump in several
+    # takes the last, listed where the first would list it.
+    found = []
+    for pump in pumps.filter(conditions[0] | conditions[1] | conditions[2] | conditions[3]):
+        matched = _states_of(pump, now, today, due_soon)
+        if matched:
+            found.append((matched[0], matched[-1], pump))
     states: dict[int, tuple[str, Pump]] = {}
-    for pump in pumps.filter(projection__empty_at_worst_case__lte=now):
-        states[pump.pk] = (AlertKind.PAST_EMPTY, pump)
-    for pump in pumps.filter(
-        projection__low_reservoir_alarm_at_worst_case__lte=now, projection__empty_at_worst_case__gt=now
-    ):
-        states[pump.pk] = (AlertKind.PAST_ALARM, pump)
-    for pump in pumps.filter(alarm_ahead, projection__refill_by__lt=today):
-        states[pump.pk] = (AlertKind.REFILL_OVERDUE, pump)
-    for pump in pumps.filter(
-        alarm_ahead,
-        projection__refill_by__gte=today,
-        projection__refill_by__lte=due_soon,
-        refill_booked=False,
-    ):
-        states[pump.pk] = (AlertKind.REFILL_UNBOOKED, pump)
+    for _, kind, pump in sorted(found, key=lambda row: row[0]):  # stable: the worklist's order
+        states[pump.pk] = (STATE_ORDER[kind], pump)
     open_alerts = Alert.objects.filter(
         clinic=clinic, kind__in=list(STATE_ALERTS), resolved_at__isnull=True
     ).select_for_update()
@@ -83,6 +88,33 @@ def state_alerts_run(clinic: Clinic, *, pump_ids: list[int] | None = None) -> St
             alert_raise(clinic=clinic, pump=pump, kind=kind, severity=STATE_ALERTS[kind], message=message)
             result.raised += 1
     return result
+
+
+STATE_ORDER = [
+    AlertKind.PAST_EMPTY,
+    AlertKind.PAST_ALARM,
+    AlertKind.REFILL_OVERDUE,
+    AlertKind.REFILL_UNBOOKED,
+]
+
+
+def _states_of(pump: Pump, now, today, due_soon) -> list[int]:
+    """The indexes in ``STATE_ORDER`` of the states the pump is in, by the conditions of
+    ``state_alerts_run``'s query read the way the database reads them (a missing date
+    matches no comparison)."""
+    projection = getattr(pump, "projection", None)
+    if projection is None:
+        return []
+    empty, alarm = projection.empty_at_worst_case, projection.low_reservoir_alarm_at_worst_case
+    refill_by = projection.refill_by
+    alarm_ahead = alarm is None or alarm > now
+    matched = [
+        empty is not None and empty <= now,
+        alarm is not None and alarm <= now and empty is not None and empty > now,
+        alarm_ahead and refill_by is not None and refill_by < today,
+        alarm_ahead and refill_by is not None and today <= refill_by <= due_soon and not pump.refill_booked,
+    ]
+    return [index for index, yes in enumerate(matched) if yes]
 
 
 # --- what an alert says (ALERT-1: the pump's current dates, when shown or sent) ------------

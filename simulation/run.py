@@ -38,6 +38,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core import mail
 from django.db import connection
+from django.db.models import Count
 from django.test.utils import override_settings
 
 from alerts import delivery
@@ -157,6 +158,10 @@ class Simulation:
         self.visited: dict[int, date] = {}  # appointment pk -> day its refill was recorded
         self.closures: set[date] = set()
         self.shortfall_seen = 0
+        self.holiday_announce, self.holiday_start = None, None
+        if options.holidays:
+            self.holiday_announce = options.start + timedelta(days=max(7, options.days // 4))
+            self.holiday_start = self.holiday_announce + timedelta(days=42 - self.holiday_announce.weekday())
 
     # --- setup -----------------------------------------------------------------------------
 
@@ -262,39 +267,8 @@ class Simulation:
         started = wallclock.perf_counter()
         self.setup()
         setup_seconds = wallclock.perf_counter() - started
-        holiday_announce, holiday_start = None, None
-        if self.o.holidays:
-            holiday_announce = self.o.start + timedelta(days=max(7, self.o.days // 4))
-            holiday_start = holiday_announce + timedelta(days=42 - holiday_announce.weekday())
         for n in range(self.o.days):
-            day = self.o.start + timedelta(days=n)
-            self.today = day
-            working = day.isoweekday() in self.clinic.working_days and day not in self.closures
-            if working:
-                self.results.working_days.append(day)
-            with clock.replaying(local(self.tz, day, NIGHTLY)):
-                projections_refresh_all()
-                refill_proposals_run_all()
-                replacement_planning_run_all()
-            self._shortfall_alerts(day)
-            self._planning(day, PLANNING[0])
-            if day == holiday_announce:
-                with clock.replaying(local(self.tz, day, DESK)):
-                    for k in range(14):
-                        self._close(holiday_start + timedelta(days=k), "two-week closure (--holidays)")
-            if working:
-                with clock.replaying(local(self.tz, day, DESK)):
-                    self._desk(day)
-            self._planning(day, PLANNING[1])
-            self._on_call(day)
-            if working:
-                self._visits(day)
-            if working:
-                with clock.replaying(local(self.tz, day, NO_SHOW_DESK)):
-                    self._record_no_shows(day)
-            self._planning(day, PLANNING[2])
-            self._evening(day)
-            mail.outbox = []
+            self.play_day(self.o.start + timedelta(days=n))
         end = local(self.tz, self.o.start + timedelta(days=self.o.days), time(0, 0))
         for sim in self.world.pumps:  # still unrefilled at the end
             if sim.true_alarm_at() < end:
@@ -310,6 +284,36 @@ class Simulation:
             "database": connection.vendor,
         }
         return self.results
+
+    def play_day(self, day: date) -> None:
+        """One simulated day, job by job and desk by desk (see the module docstring)."""
+        self.today = day
+        working = day.isoweekday() in self.clinic.working_days and day not in self.closures
+        if working:
+            self.results.working_days.append(day)
+        with clock.replaying(local(self.tz, day, NIGHTLY)):
+            projections_refresh_all()
+            refill_proposals_run_all()
+            replacement_planning_run_all()
+        self._shortfall_alerts(day)
+        self._planning(day, PLANNING[0])
+        if day == self.holiday_announce:
+            with clock.replaying(local(self.tz, day, DESK)):
+                for k in range(14):
+                    self._close(self.holiday_start + timedelta(days=k), "two-week closure (--holidays)")
+        if working:
+            with clock.replaying(local(self.tz, day, DESK)):
+                self._desk(day)
+        self._planning(day, PLANNING[1])
+        self._on_call(day)
+        if working:
+            self._visits(day)
+        if working:
+            with clock.replaying(local(self.tz, day, NO_SHOW_DESK)):
+                self._record_no_shows(day)
+        self._planning(day, PLANNING[2])
+        self._evening(day)
+        mail.outbox = []
 
     def _planning(self, day: date, at: time) -> None:
         with clock.replaying(local(self.tz, day, at)):
@@ -334,6 +338,21 @@ class Simulation:
             pump__patient__clinic=self.clinic, kind="refill", status=AppointmentStatus.BOOKED, day=day
         ).count()
 
+    def _booked_between(self, first: date, last: date) -> dict[date, int]:
+        """``_booked_on`` of every day in [first, last], in one query."""
+        return dict(
+            Appointment.objects.filter(
+                pump__patient__clinic=self.clinic,
+                kind="refill",
+                status=AppointmentStatus.BOOKED,
+                day__gte=first,
+                day__lte=last,
+            )
+            .values_list("day")
+            .annotate(n=Count("pk"))
+            .values_list("day", "n")
+        )
+
     def _time_for(self, day: date) -> time:
         n = self._booked_on(day)
         minutes = 9 * 60 + (n * 15) % (8 * 60)
@@ -345,9 +364,10 @@ class Simulation:
         """The latest working day in [first, last] with a free slot (a nurse's choice: she
         counts the bookings, not the job's proposals)."""
         slots = slots or self.world.slots_per_day
+        booked = self._booked_between(first, last)
         day = last
         while day >= first:
-            if self._working(day) and day != avoid and self._booked_on(day) < slots:
+            if self._working(day) and day != avoid and booked.get(day, 0) < slots:
                 return day
             day -= timedelta(days=1)
         return None

@@ -21,7 +21,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from pypdf import PdfReader
 
 from alerts.models import Alert, AlertKind, Notification
@@ -395,3 +397,23 @@ def test_a_change_of_working_days_moves_the_proposals_at_once(
         clinic.save()
     # Monday 14 is no longer worked: Sunday 13, Saturday 12 neither -> Friday 11
     assert proposals(pump) == [date(2026, 12, 11)]
+
+
+@pytest.mark.rule("ALERT-1")
+def test_the_state_pass_reads_the_pumps_in_any_state_in_one_query(clinic, api):
+    """The periodic pass (and a refill's own) finds the pumps in each state with one query,
+    however many pumps and states: overdue (refill-by 25 Nov passed), due within the window
+    and unbooked (29 Nov), not yet due (14 Dec)."""
+    overdue = new_pump(clinic, api, OVERDUE, "Moreno")
+    due = new_pump(clinic, api, DUE, "Whitfield")
+    later = new_pump(clinic, api, LATER, "Okafor")
+    Alert.objects.all().delete()  # the fills' own passes raised them: the periodic pass alone
+    with CaptureQueriesContext(connection) as queries:
+        result = state_alerts_run(clinic)
+    assert result.raised == 2
+    kinds = dict(Alert.objects.filter(resolved_at__isnull=True).values_list("pump_id", "kind"))
+    assert kinds == {overdue.pk: AlertKind.REFILL_OVERDUE, due.pk: AlertKind.REFILL_UNBOOKED}
+    assert later.pk not in kinds
+    pump_reads = [q for q in queries.captured_queries if q["sql"].startswith('SELECT "patients_pump"')]
+    assert len(pump_reads) == 1
+    assert state_alerts_run(clinic).raised == 0  # raised once, kept while the state lasts
