@@ -12,7 +12,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("therapy", "pumpcare", "patients", "alerts", "refills", "cards", "scheduling", "web", "simulation")
+APPS = (
+    "therapy",
+    "pumpcare",
+    "patients",
+    "alerts",
+    "medications",
+    "refills",
+    "cards",
+    "scheduling",
+    "web",
+    "simulation",
+)
 
 # From the layer that knows least to the one that knows most. A module may import modules of
 # its own app and of lower layers; two apps on one layer do not know each other.
@@ -21,6 +32,7 @@ LAYERS = (
     ("pumpcare.foundation",),  # settings, clock, inputs, text, cache, outage, …
     ("patients",),  # clinics, staff, patients, caregivers, pumps, catalogs
     ("alerts", "pumpcare.data_version"),  # both know clinics, patients and pumps, nothing above
+    ("medications",),  # oral medications beside the pump, their weaning, the risk flags' words
     ("refills",),  # the therapy record
     ("cards",),  # emergency cards
     ("scheduling",),  # appointments, proposals, replacement planning, worklist, calendar
