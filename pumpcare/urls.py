@@ -36,7 +36,13 @@ from refills.api import (
     PumpReplaceView,
     StartingDoseView,
 )
-from scheduling.api import AppointmentViewSet, CalendarFeedViewSet, WorklistView, calendar_feed
+from scheduling.api import (
+    AppointmentViewSet,
+    CalendarFeedViewSet,
+    TitrationWorklistView,
+    WorklistView,
+    calendar_feed,
+)
 
 # Codes and tokens in paths: a control character or bidirectional override names nothing (404).
 register_converter(CodeConverter, "code")
@@ -88,6 +94,7 @@ api_v1 = [
     path("weaning-steps/<int:step_id>/done/", WeaningStepDoneView.as_view(), name="weaning-step-done"),
     path("calculations/starting-dose/", StartingDoseView.as_view(), name="starting-dose"),
     path("worklist/", WorklistView.as_view(), name="worklist"),
+    path("worklist/titration/", TitrationWorklistView.as_view(), name="worklist-titration"),
     path("", include("cards.urls")),
     path("", include(router.urls)),
 ]
