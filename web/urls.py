@@ -2,7 +2,19 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.decorators.http import require_http_methods
 
-from .views import alerts, appointments, cards, clinic, home, lifecycle, pump, refill, screening, worklist
+from .views import (
+    alerts,
+    appointments,
+    cards,
+    clinic,
+    home,
+    lifecycle,
+    medications,
+    pump,
+    refill,
+    screening,
+    worklist,
+)
 
 app_name = "web"
 
@@ -34,6 +46,11 @@ urlpatterns = [
     path("pumps/<int:pump_id>/replace/", lifecycle.pump_replace, name="pump-replace"),
     path("pumps/<int:pump_id>/explant/", lifecycle.pump_explant, name="pump-explant"),
     path("patients/<int:patient_id>/screening/", screening.screening_page, name="screening"),
+    path("patients/<int:patient_id>/medications/", medications.medications_page, name="medications"),
+    path("patients/<int:patient_id>/risk-flags/", medications.risk_flags, name="risk-flags"),
+    path("oral-medications/<int:medication_id>/stop/", medications.medication_stop, name="medication-stop"),
+    path("oral-medications/<int:medication_id>/weaning-plan/", medications.weaning_plan, name="weaning-plan"),
+    path("weaning-steps/<int:step_id>/done/", medications.weaning_step_done, name="weaning-step-done"),
     path("pumps/<int:pump_id>/appointments/new/", appointments.appointment_new, name="appointment-new"),
     path("appointments/<int:appointment_id>/book/", appointments.appointment_book, name="appointment-book"),
     path(

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 import therapy
 from alerts.models import Notification
 from cards import selectors as card_selectors
+from medications import selectors as medication_selectors
 from patients.models import PumpStatus
 from patients.permissions import CLINICAL_WRITERS, PATIENT_WRITERS, PRESCRIBERS, PUMP_WRITERS, role_at
 from pumpcare import clock
@@ -47,6 +48,7 @@ def pump_page(request, pump_id):
             "pump": pump,
             "patient": pump.patient,
             "caregivers": pump.patient.caregivers.all(),
+            "risk_flags": medication_selectors.risk_flags(pump.patient),
             "projection": projection,
             "chart": reservoir_chart(pump, state, projection, now),
             "current": prescriptions[0] if prescriptions else None,

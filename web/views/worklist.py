@@ -142,6 +142,7 @@ def worklist_page(request, code):
             "rows": rows,
             "page": page,
             "strip": strip,
+            "agenda": worklist.titration_agenda(clinic, now.astimezone(clinic.tz).date()),
             "urgencies": [(code, URGENCY_STYLE[code][1]) for code, _ in worklist.URGENCY],
             "nurses": nurses,
             "f": {
