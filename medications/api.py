@@ -21,7 +21,7 @@ REASON = serializers.CharField(
 )
 
 
-class NoticeSerializer(serializers.Serializer):
+class DoseNoticeSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
 
@@ -98,20 +98,20 @@ class OralMedicationSerializer(serializers.Serializer):
 class MedicationRowSerializer(serializers.Serializer):
     medication = OralMedicationSerializer()
     active = serializers.BooleanField()
-    warnings = NoticeSerializer(many=True, help_text="ORAL-1's warnings on this course")
+    warnings = DoseNoticeSerializer(many=True, help_text="ORAL-1's warnings on this course")
     weaning_plan = WeaningPlanSerializer(allow_null=True)
 
 
 class PatientMedicationsSerializer(serializers.Serializer):
     patient = serializers.IntegerField()
-    risk_flags = NoticeSerializer(many=True, help_text="RISK-1: shown wherever a dose is decided")
+    risk_flags = DoseNoticeSerializer(many=True, help_text="RISK-1: shown wherever a dose is decided")
     medications = MedicationRowSerializer(many=True, help_text="newest course first")
 
 
 class MedicationCreatedSerializer(serializers.Serializer):
     medication = OralMedicationSerializer()
-    warnings = NoticeSerializer(many=True)
-    risk_flags = NoticeSerializer(many=True)
+    warnings = DoseNoticeSerializer(many=True)
+    risk_flags = DoseNoticeSerializer(many=True)
 
 
 class StopSerializer(serializers.Serializer):
@@ -132,7 +132,7 @@ class WeaningPlanInputSerializer(serializers.Serializer):
 
 class WeaningPlanCreatedSerializer(serializers.Serializer):
     weaning_plan = WeaningPlanSerializer()
-    notices = NoticeSerializer(many=True)
+    notices = DoseNoticeSerializer(many=True)
 
 
 def patients_of(user):
@@ -197,9 +197,13 @@ class PatientRiskFlagsView(GenericAPIView):
     """RISK-1: the patient's risk flags in words, as a dosing decision reads them (the
     flags themselves are the patient's fields)."""
 
-    serializer_class = NoticeSerializer
+    serializer_class = DoseNoticeSerializer
 
-    @extend_schema(responses=NoticeSerializer(many=True))
+    def get_queryset(self):
+        """The patients whose flags may be read (the browsable API's page asks for it)."""
+        return patients_of(self.request.user)
+
+    @extend_schema(responses=DoseNoticeSerializer(many=True))
     def get(self, request, patient_id):
         patient = get_object_or_404(patients_of(request.user), pk=patient_id)
         return Response(notices_data(selectors.risk_flags(patient)))

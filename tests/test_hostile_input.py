@@ -411,6 +411,8 @@ FIELD_NAMES = [
     "reminder_days_before", "withdrawal_warning", "mri_note", "source", "paper_size", "date_format",
     "default_physician", "reservoir_ml", "service_life_months", "max_reservoir_days",
     "supplied_concentrations_mcg_per_ml", "volume_ml_per_cm", "accuracy_tolerance_pct",
+    "dose_mg", "times_per_day", "started_on", "stopped_on", "prescriber", "steps",
+    "older_adult_from_age_years", "stroke_recovery",
 ]  # fmt: skip
 QUERY_NAMES = [
     "clinic", "pump", "patient", "alert", "appointment", "status", "kind", "mrn", "nurse", "from",
@@ -470,7 +472,29 @@ def world(clinic, nurse, physician, pump, patient):
     api.post("/api/v1/appointments/", {"pump": pump.pk, "kind": "refill", "day": "2026-12-01"}, format="json")
     api.post("/api/v1/calendar-feeds/", {"clinic": "HOME"}, format="json")
     api.post("/api/v1/caregivers/", {"patient": patient.pk, "name": "Sam", "relation": "son"}, format="json")
-    ids = {"pump_id": pump.pk, "patient_id": patient.pk, "code": clinic.code}
+    medication = api.post(
+        f"/api/v1/patients/{patient.pk}/oral-medications/",
+        {
+            "drug": "baclofen_oral",
+            "dose_mg": "10",
+            "times_per_day": 3,
+            "started_on": "2026-11-01",
+            "prescriber": "Dr O",
+        },
+        format="json",
+    ).json()["medication"]["id"]
+    plan = api.post(
+        f"/api/v1/oral-medications/{medication}/weaning-plan/",
+        {"steps": [{"day": "2026-11-20", "dose_mg": "5"}]},
+        format="json",
+    ).json()
+    ids = {
+        "pump_id": pump.pk,
+        "patient_id": patient.pk,
+        "code": clinic.code,
+        "medication_id": medication,
+        "step_id": plan["weaning_plan"]["steps"][0]["id"],
+    }
     return {"nurse": client(nurse), "anonymous": client(), "ids": ids}
 
 

@@ -73,6 +73,7 @@ def codes(items) -> list[str]:
     return [item["code"] for item in items]
 
 
+@pytest.mark.rule("ORAL-1")
 def test_oral_1_a_start_at_5_mg_three_times_a_day_is_recorded_without_warning(api, patient):
     response = add(api, patient)
     assert response.status_code == 201, response.content
@@ -87,6 +88,7 @@ def test_oral_1_a_start_at_5_mg_three_times_a_day_is_recorded_without_warning(ap
     assert listed["medications"][0]["active"] is True
 
 
+@pytest.mark.rule("ORAL-1")
 def test_oral_1_above_80_mg_and_older_adult_warnings(api, older):
     # 25 mg × 4 = 100 mg a day: a start above 5 mg × 3, above 80, and a 76-year-old above 30
     body = add(api, older, dose="25", times=4).json()
@@ -100,6 +102,7 @@ def test_oral_1_above_80_mg_and_older_adult_warnings(api, older):
     assert codes(body["risk_flags"]) == ["seizures_psychological"]
 
 
+@pytest.mark.rule("ORAL-1")
 def test_oral_1_dantrolene_carries_hepatotoxicity_and_tizanidine_its_start(api, patient):
     assert codes(add(api, patient, drug="dantrolene", dose="25", times=1).json()["warnings"]) == [
         "hepatotoxic"
@@ -108,6 +111,7 @@ def test_oral_1_dantrolene_carries_hepatotoxicity_and_tizanidine_its_start(api, 
     assert "Tizanidine usually starts at 2 mg up to 3 times a day" in warning["message"]
 
 
+@pytest.mark.rule("ORAL-1")
 def test_oral_1_a_change_of_dose_ends_the_course_and_follows_titrate_1(api, patient):
     first = add(api, patient, dose="10", started_on="2026-11-01").json()["medication"]
     # spinal adult: 30 mg a day × 1.3 = 39; 13 mg × 3 = 39 passes
@@ -121,6 +125,7 @@ def test_oral_1_a_change_of_dose_ends_the_course_and_follows_titrate_1(api, pati
     assert OralMedication.objects.filter(patient=patient, stopped_on__isnull=True).count() == 1
 
 
+@pytest.mark.rule("ORAL-1")
 def test_oral_1_refusals_name_the_field_and_write_nothing(api, patient):
     add(api, patient, started_on="2026-11-10")
     before = counts()
@@ -145,6 +150,7 @@ def test_stop_an_oral_medication(api, patient):
     assert OralMedication.history.filter(id=medication["id"]).first().history_change_reason == "drowsy"
 
 
+@pytest.mark.rule("WEAN-1")
 def test_wean_1_baclofen_first_then_the_next_drug_after_it_ends(api, doctor, patient):
     baclofen = add(api, patient, dose="10").json()["medication"]["id"]
     tizanidine = add(api, patient, drug="tizanidine", dose="4").json()["medication"]["id"]
@@ -159,6 +165,7 @@ def test_wean_1_baclofen_first_then_the_next_drug_after_it_ends(api, doctor, pat
     assert plan(doctor, tizanidine, [("2026-12-05", "2"), ("2026-12-12", "0")]).status_code == 201
 
 
+@pytest.mark.rule("WEAN-1")
 def test_wean_1_no_drug_before_oral_baclofen_without_a_prescribers_reason(api, doctor, patient):
     add(api, patient, dose="10")
     tizanidine = add(api, patient, drug="tizanidine", dose="4").json()["medication"]["id"]
@@ -175,6 +182,7 @@ def test_wean_1_no_drug_before_oral_baclofen_without_a_prescribers_reason(api, d
     assert plan_row.history.first().history_change_reason == "low blood pressure on it"
 
 
+@pytest.mark.rule("WEAN-1")
 def test_wean_1_plan_is_the_prescribers_and_steps_go_down(api, doctor, patient):
     baclofen = add(api, patient, dose="10").json()["medication"]["id"]
     # a nurse does not write the plan
@@ -187,6 +195,7 @@ def test_wean_1_plan_is_the_prescribers_and_steps_go_down(api, doctor, patient):
     assert counts()["plans"] == 0
 
 
+@pytest.mark.rule("WEAN-1")
 def test_wean_1_a_nurse_ticks_off_each_step_in_order_on_or_after_its_day(api, doctor, nurse, patient):
     baclofen = add(api, patient, dose="10").json()["medication"]["id"]
     steps = plan(doctor, baclofen, [("2026-11-20", "5"), ("2026-11-26", "0"), ("2026-12-01", "0")])
@@ -205,6 +214,7 @@ def test_wean_1_a_nurse_ticks_off_each_step_in_order_on_or_after_its_day(api, do
     assert OralMedication.objects.get(pk=baclofen).stopped_on == date(2026, 11, 26)
 
 
+@pytest.mark.rule("WEAN-1")
 def test_wean_1_a_step_is_not_ticked_off_before_its_day(api, doctor, patient):
     baclofen = add(api, patient, dose="10").json()["medication"]["id"]
     steps = plan(doctor, baclofen, [("2026-11-27", "5")]).json()["weaning_plan"]["steps"]
@@ -212,6 +222,7 @@ def test_wean_1_a_step_is_not_ticked_off_before_its_day(api, doctor, patient):
     assert "due on" in body["detail"]
 
 
+@pytest.mark.rule("RISK-1")
 def test_risk_1_stroke_recovery_with_a_benzodiazepine_is_flagged(api, patient):
     patch = api.patch(
         f"/api/v1/patients/{patient.pk}/",

@@ -62,6 +62,7 @@ def notices(drug=BACLOFEN, dose=F(5), times=3, starting=True, born=BORN_1990, ol
 # --- ORAL-1 -----------------------------------------------------------------------------------
 
 
+@pytest.mark.rule("ORAL-1")
 def test_oral_1_daily_dose_is_dose_times_frequency():
     # 7.5 mg × 4 = 30 mg a day, exactly
     assert oral_daily_dose_mg(F(15, 2), 4) == 30
@@ -72,6 +73,7 @@ def test_oral_1_daily_dose_is_dose_times_frequency():
         oral_daily_dose_mg(F(0), 3)
 
 
+@pytest.mark.rule("ORAL-1")
 def test_oral_1_baclofen_start_at_5_mg_three_times_a_day_has_no_warning():
     # 5 mg × 3 = 15 mg a day: the starting dose; a 36-year-old; not above 80
     assert notices() == ()
@@ -79,6 +81,7 @@ def test_oral_1_baclofen_start_at_5_mg_three_times_a_day_has_no_warning():
     assert notices(times=2) == ()
 
 
+@pytest.mark.rule("ORAL-1")
 def test_oral_1_baclofen_start_above_5_mg_or_more_than_three_times_warns():
     (warning,) = notices(dose=F(10))
     assert warning.code == "above_oral_starting_dose"
@@ -90,12 +93,14 @@ def test_oral_1_baclofen_start_above_5_mg_or_more_than_three_times_warns():
     assert notices(dose=F(10), starting=False) == ()
 
 
+@pytest.mark.rule("ORAL-1")
 def test_oral_1_tizanidine_starts_at_2_mg_three_times_a_day():
     assert notices(drug=TIZANIDINE, dose=F(2)) == ()
     (warning,) = notices(drug=TIZANIDINE, dose=F(4))
     assert "Tizanidine usually starts at 2 mg up to 3 times a day (6 mg a day)" in warning.message
 
 
+@pytest.mark.rule("ORAL-1")
 def test_oral_1_baclofen_above_80_mg_a_day_warns_at_80_does_not():
     # 20 mg × 4 = 80: the conventional maximum itself, no warning
     assert notices(dose=F(20), times=4, starting=False) == ()
@@ -105,6 +110,7 @@ def test_oral_1_baclofen_above_80_mg_a_day_warns_at_80_does_not():
     assert "84 mg a day of Oral baclofen is above the conventional maximum of 80 mg a day" in warning.message
 
 
+@pytest.mark.rule("ORAL-1")
 def test_oral_1_older_adult_warns_above_30_mg_a_day_naming_the_30_40_range():
     # 76 years old, clinic setting 65: 10 mg × 3 = 30, the low end, no warning
     assert notices(dose=F(10), born=BORN_1950, starting=False) == ()
@@ -117,6 +123,7 @@ def test_oral_1_older_adult_warns_above_30_mg_a_day_naming_the_30_40_range():
     assert notices(dose=F(21, 2), starting=False) == ()
 
 
+@pytest.mark.rule("ORAL-1")
 def test_oral_1_older_adult_threshold_is_the_clinics_setting_at_that_age_exactly():
     # born 1950-03-01: 76 on 2026-12-03; the setting 76 counts them, 77 does not
     assert codes(notices(dose=F(12), born=BORN_1950, starting=False, older_from=76)) == [
@@ -125,6 +132,7 @@ def test_oral_1_older_adult_threshold_is_the_clinics_setting_at_that_age_exactly
     assert notices(dose=F(12), born=BORN_1950, starting=False, older_from=77) == ()
 
 
+@pytest.mark.rule("ORAL-1")
 def test_oral_1_no_age_setting_means_no_age_warning_and_says_so():
     (notice,) = notices(dose=F(12), born=BORN_1950, starting=False, older_from=None)
     assert notice.code == "older_adult_age_not_set"
@@ -133,6 +141,7 @@ def test_oral_1_no_age_setting_means_no_age_warning_and_says_so():
     assert notices(drug=TIZANIDINE, dose=F(2), older_from=None) == ()
 
 
+@pytest.mark.rule("ORAL-1")
 def test_oral_1_dantrolene_always_carries_the_hepatotoxicity_warning():
     (warning,) = notices(drug=DANTROLENE, dose=F(25), times=1)
     assert warning.code == "hepatotoxic"
@@ -151,6 +160,7 @@ def titration(new, history, origin="spinal", born=BORN_1990, starts_on=date(2026
     )
 
 
+@pytest.mark.rule("ORAL-1")
 def test_oral_1_titration_follows_titrate_1_spinal_30_pct():
     history = [(date(2026, 12, 1), F(30))]
     # spinal adult: 30 × 1.30 = 39 mg a day allowed; 39 passes, 40 warns
@@ -161,6 +171,7 @@ def test_oral_1_titration_follows_titrate_1_spinal_30_pct():
     assert "30 mg, at most 39 mg a day" in warning.message
 
 
+@pytest.mark.rule("ORAL-1")
 def test_oral_1_titration_cerebral_15_pct_and_lower_is_never_warned():
     history = [(date(2026, 12, 1), F(40))]
     # cerebral: 40 × 1.15 = 46
@@ -169,6 +180,7 @@ def test_oral_1_titration_cerebral_15_pct_and_lower_is_never_warned():
     assert titration(F(10), history, origin="cerebral") is None
 
 
+@pytest.mark.rule("ORAL-1")
 def test_oral_1_titration_from_the_dose_in_effect_when_the_day_began():
     # 30 mg a day from the 1st, 39 from the 10th; asked on the 11th: the window (the 10th
     # 00:00 to the 11th 00:00) had 39 in effect throughout: 39 × 1.3 = 50.7
@@ -180,10 +192,12 @@ def test_oral_1_titration_from_the_dose_in_effect_when_the_day_began():
     assert "30 mg, at most 39 mg a day" in titration(F(40), history, starts_on=date(2026, 12, 10)).message
 
 
+@pytest.mark.rule("ORAL-1")
 def test_oral_1_titration_of_a_start_gives_no_titration_warning():
     assert titration(F(60), []) is None
 
 
+@pytest.mark.rule("ORAL-1")
 def test_oral_1_titration_in_the_first_day_of_a_drug_allows_no_increase():
     # started on the 9th at 15 mg, 20 mg asked on the 10th: the start is within 24 h → 0 %
     warning = titration(
@@ -227,10 +241,12 @@ def wean(drug=BACLOFEN, steps=None, others=(), takes_first=True, override="", cu
     )
 
 
+@pytest.mark.rule("WEAN-1")
 def test_wean_1_oral_baclofen_first_is_accepted():
     assert wean() == ()
 
 
+@pytest.mark.rule("WEAN-1")
 def test_wean_1_steps_must_go_down_and_follow_one_another():
     with pytest.raises(CalculationError) as refused:
         wean(steps=[])
@@ -248,6 +264,7 @@ def test_wean_1_steps_must_go_down_and_follow_one_another():
         wean(steps=[(d(5), F(-1))])
 
 
+@pytest.mark.rule("WEAN-1")
 def test_wean_1_one_drug_at_a_time_second_waits_for_the_first_to_end():
     baclofen = WeaningCourse("baclofen_oral", "Oral baclofen", d(1), d(12))
     # tizanidine starting on the 12th, the baclofen plan's last day: refused
@@ -263,6 +280,7 @@ def test_wean_1_one_drug_at_a_time_second_waits_for_the_first_to_end():
         wean(steps=[(d(14), F(5)), (d(21), F(0))], others=[later])
 
 
+@pytest.mark.rule("WEAN-1")
 def test_wean_1_no_drug_before_oral_baclofen_without_a_prescriber_override():
     with pytest.raises(CalculationError) as refused:
         wean(drug=TIZANIDINE, steps=[(d(5), F(2))], current=F(4))
@@ -277,6 +295,7 @@ def test_wean_1_no_drug_before_oral_baclofen_without_a_prescriber_override():
     assert wean(drug=TIZANIDINE, steps=[(d(5), F(2))], current=F(4), takes_first=False) == ()
 
 
+@pytest.mark.rule("WEAN-1")
 @given(st.lists(st.integers(min_value=1, max_value=28), min_size=1, max_size=6, unique=True))
 def test_wean_1_property_any_falling_dated_plan_of_baclofen_alone_is_accepted(days):
     # n steps on increasing days, doses n-1, n-2, …, 0 mg from a current n mg
@@ -303,10 +322,12 @@ def risks(flags=NO_FLAGS, benzos=(), born=BORN_1990, older_from=65, frankel=(F(1
     )
 
 
+@pytest.mark.rule("RISK-1")
 def test_risk_1_no_flag_no_notice():
     assert risks() == ()
 
 
+@pytest.mark.rule("RISK-1")
 def test_risk_1_each_flag_has_its_words():
     all_flags = RiskFlags(
         renal_impairment=True,
@@ -329,6 +350,7 @@ def test_risk_1_each_flag_has_its_words():
     assert found[2].message.startswith("Brain injury and older adult: risk of seizures")
 
 
+@pytest.mark.rule("RISK-1")
 def test_risk_1_stroke_recovery_with_a_benzodiazepine_on_the_oral_list_is_flagged():
     (notice,) = risks(RiskFlags(stroke_recovery=True), benzos=["Diazepam"])
     assert notice.code == "stroke_recovery_benzodiazepine"
@@ -337,6 +359,7 @@ def test_risk_1_stroke_recovery_with_a_benzodiazepine_on_the_oral_list_is_flagge
     assert risks(benzos=["Diazepam"]) == ()
 
 
+@pytest.mark.rule("RISK-1")
 def test_risk_1_old_age_derived_from_the_clinics_age_setting():
     # 76 on 2026-12-03, setting 65: flagged without the box ticked
     (notice,) = risks(born=BORN_1950)
@@ -345,6 +368,7 @@ def test_risk_1_old_age_derived_from_the_clinics_age_setting():
     assert risks(born=BORN_1950, older_from=None) == ()
 
 
+@pytest.mark.rule("RISK-1")
 def test_risk_1_frankel_a_notes_the_higher_starting_doses_156_against_44():
     (notice,) = risks(RiskFlags(complete_spinal_cord_lesion=True))
     assert "about 156 mcg against 44 mcg for incomplete lesions" in notice.message

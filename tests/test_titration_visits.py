@@ -93,6 +93,7 @@ def weaning_step(patient, user, day, number=1, done=False):
     )
 
 
+@pytest.mark.rule("WEAN-1")
 def test_wean_1_the_worklist_lists_titration_visits_and_weaning_steps_due(api, nurse, pump, outsider):
     visit = book_titration(api, pump, day="2026-12-01")
     patient = pump.patient
