@@ -23,7 +23,7 @@ def clinic_today(clinic: Clinic) -> date:
 def courses(patient: Patient) -> list[OralMedication]:
     return list(
         OralMedication.objects.filter(patient=patient)
-        .select_related("drug", "recorded_by", "weaning_plan")
+        .select_related("drug", "recorded_by", "weaning_plan", "patient__clinic")
         .order_by("started_on", "pk")
     )
 

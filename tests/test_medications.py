@@ -248,3 +248,32 @@ def test_another_clinic_sees_none_of_it(api, patient, outsider):
         == 404
     )
     assert away.get(f"/api/v1/patients/{patient.pk}/risk-flags/").status_code == 404
+
+
+@pytest.mark.rule("RISK-1")
+def test_risk_1_the_refill_check_and_a_new_prescription_carry_the_risk_flags(api, doctor, patient, pump):
+    patient.renal_impairment = True
+    patient.save()
+    first_fill = {
+        "performed_at": "2026-11-20T10:00:00Z",
+        "volume_withdrawn_ml": "0",
+        "volume_added_ml": "20",
+        "concentration_mcg_per_ml": "500",
+        "prescription": {"mode": "simple_continuous", "daily_dose_mcg": "100"},
+    }
+    preview = api.post(f"/api/v1/pumps/{pump.pk}/refills/preview/", first_fill, format="json")
+    assert preview.status_code == 200, preview.content
+    assert codes(preview.json()["risk_flags"]) == ["renal_impairment"]
+    assert api.post(f"/api/v1/pumps/{pump.pk}/refills/", first_fill, format="json").status_code == 201
+    # 100 → 110 mcg/day six days later: within +30 %
+    change = doctor.post(
+        f"/api/v1/pumps/{pump.pk}/prescriptions/",
+        {
+            "effective_at": "2026-11-26T11:00:00Z",
+            "prescription": {"mode": "simple_continuous", "daily_dose_mcg": "110"},
+            "reason": "more spasticity",
+        },
+        format="json",
+    )
+    assert change.status_code == 201, change.content
+    assert "Kidney impairment" in change.json()["risk_flags"][0]["message"]
