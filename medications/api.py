@@ -193,20 +193,21 @@ class PatientMedicationsView(GenericAPIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
+class PatientRiskFlagsSerializer(serializers.Serializer):
+    patient = serializers.IntegerField()
+    risk_flags = DoseNoticeSerializer(many=True, help_text="RISK-1: shown wherever a dose is decided")
+
+
 class PatientRiskFlagsView(GenericAPIView):
     """RISK-1: the patient's risk flags in words, as a dosing decision reads them (the
     flags themselves are the patient's fields)."""
 
-    serializer_class = DoseNoticeSerializer
+    serializer_class = PatientRiskFlagsSerializer
 
-    def get_queryset(self):
-        """The patients whose flags may be read (the browsable API's page asks for it)."""
-        return patients_of(self.request.user)
-
-    @extend_schema(responses=DoseNoticeSerializer(many=True))
+    @extend_schema(responses=PatientRiskFlagsSerializer)
     def get(self, request, patient_id):
         patient = get_object_or_404(patients_of(request.user), pk=patient_id)
-        return Response(notices_data(selectors.risk_flags(patient)))
+        return Response({"patient": patient.pk, "risk_flags": notices_data(selectors.risk_flags(patient))})
 
 
 class OralMedicationScoped(GenericAPIView):

@@ -230,11 +230,11 @@ def test_risk_1_stroke_recovery_with_a_benzodiazepine_is_flagged(api, patient):
         format="json",
     )
     assert patch.status_code == 200, patch.content
-    flags = api.get(f"/api/v1/patients/{patient.pk}/risk-flags/").json()
+    flags = api.get(f"/api/v1/patients/{patient.pk}/risk-flags/").json()["risk_flags"]
     assert codes(flags) == ["stroke_recovery", "frankel_a"]
     assert "about 156 mcg against 44 mcg" in flags[1]["message"]
     add(api, patient, drug="diazepam", dose="2", times=2)
-    flags = api.get(f"/api/v1/patients/{patient.pk}/risk-flags/").json()
+    flags = api.get(f"/api/v1/patients/{patient.pk}/risk-flags/").json()["risk_flags"]
     assert codes(flags) == ["stroke_recovery_benzodiazepine", "frankel_a"]
     assert "Diazepam" in flags[0]["message"]
 
