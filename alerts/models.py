@@ -104,6 +104,7 @@ class Alert(models.Model):
 class NotificationKind(models.TextChoices):
     REFILL_REMINDER = "refill_reminder", "Refill reminder"
     REPLACEMENT_REMINDER = "replacement_reminder", "Replacement surgery reminder"
+    TITRATION_REMINDER = "titration_reminder", "Titration visit reminder"
     REFILL_UNBOOKED = "refill_unbooked", "Refill due and no appointment (staff)"
     REFILL_OVERDUE = "refill_overdue", "Refill overdue (escalation)"
     PAST_ALARM = "past_alarm", "Past the alarm time (escalation)"

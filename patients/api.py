@@ -118,10 +118,15 @@ class ClinicSerializer(ModelSerializer):
             "on_call_email",
             "staff_email",
             "reminder_days_before",
+            "older_adult_from_age_years",
             "reason",
         ]
         read_only_fields = ["code"]
-        extra_kwargs = {"safety_margin_days": SMALL, "refill_slots_per_day": {**SMALL, "min_value": 1}}
+        extra_kwargs = {
+            "safety_margin_days": SMALL,
+            "refill_slots_per_day": {**SMALL, "min_value": 1},
+            "older_adult_from_age_years": {**SMALL, "min_value": 1},
+        }
 
     @extend_schema_field(serializers.ListField(child=serializers.DictField()))
     def get_closures(self, clinic):
@@ -220,6 +225,12 @@ class PatientSerializer(ModelSerializer):
             "email",
             "phone",
             "communication_consent",
+            "renal_impairment",
+            "obstructive_sleep_apnoea",
+            "brain_injury",
+            "old_age",
+            "stroke_recovery",
+            "complete_spinal_cord_lesion",
             "caregivers",
             "pumps",
             "reason",

@@ -106,6 +106,13 @@ class Clinic(models.Model):
         validators=[validate_reminder_days],
         help_text="ALERT-2: days before a booked refill or replacement that patients and caregivers are reminded",
     )
+    older_adult_from_age_years = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="ORAL-1, RISK-1: the age from which a patient counts as an older adult; "
+        "empty: no age check is made",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -178,6 +185,23 @@ class Patient(models.Model):
     communication_consent = models.BooleanField(
         default=False, help_text="The patient agreed to receive reminders by email"
     )
+    # RISK-1: shown wherever a dose is decided.
+    renal_impairment = models.BooleanField(default=False, help_text="RISK-1: drug accumulation")
+    obstructive_sleep_apnoea = models.BooleanField(default=False, help_text="RISK-1: airway collapse")
+    brain_injury = models.BooleanField(
+        default=False, help_text="RISK-1: seizures, psychological disturbances"
+    )
+    old_age = models.BooleanField(
+        default=False,
+        help_text="RISK-1: seizures, psychological disturbances (also derived from the clinic's "
+        "older-adult age)",
+    )
+    stroke_recovery = models.BooleanField(
+        default=False, help_text="RISK-1: a benzodiazepine on the oral list is flagged"
+    )
+    complete_spinal_cord_lesion = models.BooleanField(
+        default=False, help_text="RISK-1: Frankel A, higher starting doses"
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -186,6 +210,16 @@ class Patient(models.Model):
 
     def __str__(self):
         return f"{self.family_name}, {self.given_name} ({self.mrn})"
+
+
+RISK_FLAGS = (
+    "renal_impairment",
+    "obstructive_sleep_apnoea",
+    "brain_injury",
+    "old_age",
+    "stroke_recovery",
+    "complete_spinal_cord_lesion",
+)
 
 
 class Caregiver(models.Model):

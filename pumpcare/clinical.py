@@ -45,6 +45,11 @@ def implant_monitoring_min_hours() -> Fraction | None:
     return _fraction("implant_monitoring_min_hours")
 
 
+def frankel_a_starting_doses_mcg() -> tuple[Fraction | None, Fraction | None]:
+    """RISK-1: about these starting doses, complete (Frankel A) against incomplete lesions."""
+    return _fraction("frankel_a_starting_dose_mcg"), _fraction("incomplete_lesion_starting_dose_mcg")
+
+
 def replacement_parameters() -> dict:
     """ERI-1 / ERI-2, as keyword arguments of therapy.replacement_plan."""
     values = {

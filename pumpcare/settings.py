@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "pumpcare",
     "patients",
     "alerts",
+    "medications",
     "refills",
     "cards",
     "devices",
@@ -464,6 +465,10 @@ PUMPCARE_CLINICAL = {
     # screening dose itself is the starting daily dose.
     "screening_steps_mcg": ["50", "75", "100"],
     "screening_prolonged_effect_hours": "8",
+    # RISK-1: starting doses, complete (Frankel A) against incomplete spinal cord lesions,
+    # "about", shown as information.
+    "frankel_a_starting_dose_mcg": "156",
+    "incomplete_lesion_starting_dose_mcg": "44",
     # ALERT-1: a refill-by date within this many days and no booked refill is urgent.
     "alert_due_within_days": 7,
     # IMPLANT-1: hours of monitoring after the start of delivery at an implant, at least.

@@ -7,6 +7,14 @@ from rest_framework.routers import DefaultRouter
 
 from alerts.api import AlertViewSet, NotificationViewSet
 from devices.api import MriCancelView, MriDetailView, MriEmptyingView, PumpInterrogationsView, PumpMrisView
+from medications.api import (
+    OralDrugViewSet,
+    OralMedicationStopView,
+    PatientMedicationsView,
+    PatientRiskFlagsView,
+    WeaningPlanView,
+    WeaningStepDoneView,
+)
 from patients.api import (
     CaregiverViewSet,
     CatheterModelViewSet,
@@ -32,7 +40,13 @@ from refills.api import (
     PumpReplaceView,
     StartingDoseView,
 )
-from scheduling.api import AppointmentViewSet, CalendarFeedViewSet, WorklistView, calendar_feed
+from scheduling.api import (
+    AppointmentViewSet,
+    CalendarFeedViewSet,
+    TitrationWorklistView,
+    WorklistView,
+    calendar_feed,
+)
 
 # Codes and tokens in paths: a control character or bidirectional override names nothing (404).
 register_converter(CodeConverter, "code")
@@ -46,6 +60,7 @@ router.register("pumps", PumpViewSet, basename="pump")
 router.register("catalog/pump-models", PumpModelViewSet, basename="pump-model")
 router.register("catalog/catheter-models", CatheterModelViewSet, basename="catheter-model")
 router.register("catalog/drugs", DrugViewSet, basename="drug")
+router.register("catalog/oral-drugs", OralDrugViewSet, basename="oral-drug")
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("appointments", AppointmentViewSet, basename="appointment")
@@ -76,8 +91,26 @@ api_v1 = [
         PatientScreeningTrialView.as_view(),
         name="patient-screening-trial",
     ),
+    path(
+        "patients/<int:patient_id>/oral-medications/",
+        PatientMedicationsView.as_view(),
+        name="patient-oral-medications",
+    ),
+    path("patients/<int:patient_id>/risk-flags/", PatientRiskFlagsView.as_view(), name="patient-risk-flags"),
+    path(
+        "oral-medications/<int:medication_id>/stop/",
+        OralMedicationStopView.as_view(),
+        name="oral-medication-stop",
+    ),
+    path(
+        "oral-medications/<int:medication_id>/weaning-plan/",
+        WeaningPlanView.as_view(),
+        name="oral-medication-weaning-plan",
+    ),
+    path("weaning-steps/<int:step_id>/done/", WeaningStepDoneView.as_view(), name="weaning-step-done"),
     path("calculations/starting-dose/", StartingDoseView.as_view(), name="starting-dose"),
     path("worklist/", WorklistView.as_view(), name="worklist"),
+    path("worklist/titration/", TitrationWorklistView.as_view(), name="worklist-titration"),
     path("", include("cards.urls")),
     path("", include(router.urls)),
 ]

@@ -15,6 +15,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 import therapy
+from medications import selectors as medication_selectors
 from patients.api import CodeField, PumpSerializer
 from patients.models import CatheterModel, Patient, Pump, PumpModel
 from patients.permissions import clinics_of
@@ -94,6 +95,7 @@ class PumpRefillPreviewView(PumpScopedView):
         del body["id"]  # nothing was recorded
         body["projection"] = ProjectionSerializer(change.projection).data
         body["warnings"] = change.warnings
+        body["risk_flags"] = _risk_flags(pump)
         return Response(body)
 
 
@@ -121,7 +123,13 @@ class PumpPrescriptionsView(PumpScopedView):
         change = services.prescription_create(actor=request.user, pump=pump, **data)
         body = PrescriptionSerializer(change.prescription).data
         body["projection"] = ProjectionSerializer(change.projection).data
+        body["risk_flags"] = _risk_flags(pump)
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _risk_flags(pump: Pump) -> list[dict]:
+    """RISK-1 beside a dosing decision (the refill check, a new prescription)."""
+    return [{"code": n.code, "message": n.message} for n in medication_selectors.risk_flags(pump.patient)]
 
 
 class PumpProjectionView(PumpScopedView):

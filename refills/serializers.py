@@ -228,19 +228,25 @@ class RefillCreatedSerializer(RefillSerializer):
         read_only_fields = fields
 
 
+RISK_FLAGS_HELP = "RISK-1: the patient's risk flags in words, shown wherever a dose is decided"
+
+
 class RefillPreviewSerializer(RefillCreatedSerializer):
     """What a refill would record, computed by the real write path and rolled back."""
 
+    risk_flags = NoticeSerializer(many=True, read_only=True, help_text=RISK_FLAGS_HELP)
+
     class Meta(RefillCreatedSerializer.Meta):
-        fields = [f for f in RefillCreatedSerializer.Meta.fields if f != "id"]
+        fields = [f for f in RefillCreatedSerializer.Meta.fields if f != "id"] + ["risk_flags"]
         read_only_fields = fields
 
 
 class PrescriptionCreatedSerializer(PrescriptionSerializer):
     projection = ProjectionSerializer()
+    risk_flags = NoticeSerializer(many=True, read_only=True, help_text=RISK_FLAGS_HELP)
 
     class Meta(PrescriptionSerializer.Meta):
-        fields = PrescriptionSerializer.Meta.fields + ["projection"]
+        fields = PrescriptionSerializer.Meta.fields + ["projection", "risk_flags"]
         read_only_fields = fields
 
 

@@ -334,6 +334,63 @@ class WorklistView(GenericAPIView):
         return Response(json.loads(page))  # the browsable API
 
 
+class TitrationVisitSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    pump = serializers.IntegerField(source="pump_id")
+    patient = serializers.IntegerField(source="pump.patient_id")
+    patient_name = serializers.SerializerMethodField()
+    day = serializers.DateField()
+    time = serializers.TimeField(allow_null=True)
+    status = serializers.CharField()
+    nurse = serializers.CharField(source="nurse.username", allow_null=True, default=None)
+
+    def get_patient_name(self, appointment) -> str:
+        patient = appointment.pump.patient
+        return f"{patient.family_name}, {patient.given_name}"
+
+
+class WeaningStepDueSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    patient = serializers.IntegerField(source="plan.medication.patient_id")
+    patient_name = serializers.SerializerMethodField()
+    drug = serializers.CharField(source="plan.medication.drug.name")
+    number = serializers.IntegerField()
+    day = serializers.DateField()
+    dose_mg = serializers.DecimalField(max_digits=7, decimal_places=2)
+    times_per_day = serializers.IntegerField(source="plan.medication.times_per_day")
+
+    def get_patient_name(self, step) -> str:
+        patient = step.plan.medication.patient
+        return f"{patient.family_name}, {patient.given_name}"
+
+
+class TitrationAgendaSerializer(serializers.Serializer):
+    titration_visits = TitrationVisitSerializer(many=True, help_text="open titration visits, oldest first")
+    weaning_steps_due = WeaningStepDueSerializer(
+        many=True, help_text="WEAN-1: steps due today or earlier, not ticked off"
+    )
+
+
+class TitrationWorklistView(GenericAPIView):
+    """The worklist's titration part: open titration visits and the weaning steps due
+    (WEAN-1). Query: ``clinic`` (code; optional for users of one clinic)."""
+
+    serializer_class = TitrationAgendaSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("clinic", str)], responses=TitrationAgendaSerializer)
+    def get(self, request):
+        query = Query(request.query_params)
+        clinics = clinics_of(request.user)
+        if (code := query.code("clinic")) is not None:
+            clinic = get_object_or_404(clinics, code=code)
+        elif len(mine := list(clinics[:2])) == 1:
+            clinic = mine[0]
+        else:
+            raise serializers.ValidationError({"clinic": ["is required: you work at several clinics"]})
+        today = clock.now().astimezone(clinic.tz).date()
+        return Response(TitrationAgendaSerializer(worklist.titration_agenda(clinic, today)).data)
+
+
 # --- calendar feeds --------------------------------------------------------------------
 
 

@@ -42,6 +42,8 @@ def subject_of(appointment) -> str:
 REMINDER_KIND = {
     "refill": NotificationKind.REFILL_REMINDER,
     "replacement": NotificationKind.REPLACEMENT_REMINDER,
+    # a titration visit (oral or intrathecal dose changes, weaning) is booked like a refill
+    "titration": NotificationKind.TITRATION_REMINDER,
 }
 
 
@@ -54,7 +56,7 @@ def event_slot(appointment) -> str:
 def _reminders_wanted(
     appointment, clinic: Clinic, people: list[Recipient], today: date, existing: list[Notification]
 ) -> list[Planned]:
-    """ALERT-2: for a booked refill or replacement, one reminder per person and per
+    """ALERT-2: for a booked refill, replacement or titration visit, one reminder per person and per
     configured day before it. Days already past when the appointment is booked are not
     planned (a reminder for an appointment booked tomorrow is the 1-day one only).
 

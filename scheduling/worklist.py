@@ -18,6 +18,7 @@ from django.db.models.functions import TruncDate
 import therapy
 from alerts import outbox
 from cards.selectors import stale_pump_ids
+from medications import selectors as medication_selectors
 from patients.models import Caregiver, Clinic, Pump, PumpStatus
 from pumpcare import clinical
 from pumpcare.caching import cached
@@ -268,3 +269,20 @@ def cached_page(clinic: Clinic, query: str, now: datetime, render) -> bytes:
     (volume now, urgency) is at most a minute old."""
     digest = hashlib.md5((query + clinic.data_version).encode(), usedforsecurity=False).hexdigest()
     return cached(f"worklist:{clinic.pk}:{now:%Y%m%d%H%M}:{digest}", render, 120)
+
+
+def titration_agenda(clinic: Clinic, today: date) -> dict:
+    """The worklist's titration part: open titration visits (proposed or booked, oldest day
+    first, past ones included: a visit not done is still to do) and the weaning steps due
+    today or earlier that no nurse has ticked off (WEAN-1)."""
+    visits = list(
+        Appointment.objects.filter(
+            pump__patient__clinic=clinic, kind=AppointmentKind.TITRATION, status__in=OPEN_STATUSES
+        )
+        .select_related("pump__patient", "nurse")
+        .order_by("day", "time", "pk")
+    )
+    return {
+        "titration_visits": visits,
+        "weaning_steps_due": medication_selectors.weaning_steps_due(clinic, today),
+    }

@@ -144,8 +144,8 @@ RULES = [
         "TITRATE-1",
         "Increase limits per 24 h by origin and age, from the lowest dose in the window",
         SAULINO,
-        "`therapy.titration.check_new_daily_dose`; the patient's history: "
-        "`refills.selectors.patient_dose_history`",
+        "`therapy.titration.check_new_daily_dose`, `titration_ceiling` (shared with ORAL-1); the "
+        "patient's history: `refills.selectors.patient_dose_history`",
     ),
     (
         "TITRATE-2",
@@ -165,7 +165,9 @@ RULES = [
         "WEAN-1",
         "Oral antispasmodics weaned one at a time, oral baclofen first",
         SAULINO,
-        "not implemented yet (issue 15: no oral medication record)",
+        "`therapy.oral.check_weaning_plan`; `medications.services.weaning_plan_create`, "
+        "`weaning_step_done`; `POST /api/v1/oral-medications/{id}/weaning-plan/`, "
+        "`POST /api/v1/weaning-steps/{id}/done/`; steps due in `GET /api/v1/worklist/titration/`",
     ),
     (
         "SCREEN-1",
@@ -184,14 +186,19 @@ RULES = [
     (
         "ORAL-1",
         "Oral baclofen, tizanidine and dantrolene dosing and warnings",
-        "the seed guideline",
-        "not implemented yet (issue 15, the whole course of therapy)",
+        SAULINO,
+        "`therapy.oral.oral_dose_notices`, `oral_titration_notice`; the oral drug catalog "
+        "`medications/migrations/0002_oral_drug_catalog.py`; the older-adult age is the clinic's "
+        "`older_adult_from_age_years` (empty: no age check, said so); "
+        "`GET/POST /api/v1/patients/{id}/oral-medications/`",
     ),
     (
         "RISK-1",
         "Patient risk flags shown wherever dosing is decided",
-        "the seed guideline",
-        "not implemented yet (issue 15, the whole course of therapy)",
+        SAULINO,
+        "`therapy.oral.risk_notices`; flags on `patients.models.Patient`; "
+        "`medications.selectors.risk_flags`; `GET /api/v1/patients/{id}/risk-flags/`; the pump page, "
+        "the refill form and the oral medications page",
     ),
     (
         "MONITOR-1",

@@ -92,6 +92,7 @@ def seeded(clinic, nurse, patient, frozen_now):
     from alerts import services as alert_services
     from alerts.models import Notification
     from cards.models import CardText
+    from medications.models import WeaningPlan, WeaningStep
     from patients.models import CatheterModel, Drug, PumpModel
     from scheduling.models import Appointment
     from scheduling.proposals import refill_proposals_run
@@ -141,6 +142,20 @@ def seeded(clinic, nurse, patient, frozen_now):
     )
     appointment = Appointment.objects.filter(pump=pump).first()
     notification = Notification.objects.filter(clinic=clinic).first()
+    # an oral medication being weaned, its first step due today (WEAN-1)
+    medication = api.post(
+        f"/api/v1/patients/{patient.pk}/oral-medications/",
+        {
+            "drug": "baclofen_oral",
+            "dose_mg": "10",
+            "times_per_day": 3,
+            "started_on": "2026-11-01",
+            "prescriber": "Dr O",
+        },
+        format="json",
+    ).json()["medication"]["id"]
+    plan = WeaningPlan.objects.create(medication_id=medication, created_by=nurse, created_at=frozen_now)
+    step = WeaningStep.objects.create(plan=plan, number=1, day=datetime(2026, 11, 26).date(), dose_mg=5)
     assert appointment is not None and notification is not None
     return {
         "clinics": clinic.code,
@@ -155,6 +170,9 @@ def seeded(clinic, nurse, patient, frozen_now):
         "catalog/pump-models": "8637-20",
         "catalog/catheter-models": CatheterModel.objects.get(code="8709SC").code,
         "catalog/drugs": "baclofen",
+        "catalog/oral-drugs": "tizanidine",
+        "medication_id": medication,
+        "step_id": step.pk,
         "token": _token(nurse),
     }
 
@@ -174,6 +192,8 @@ def _resolve(path: str, parameters: dict, seeded: dict) -> dict:
             resolved[name] = seeded["pumps"]
         elif name == "patient_id":
             resolved[name] = seeded["patients"]
+        elif name in ("medication_id", "step_id"):
+            resolved[name] = seeded[name]
         elif name in ("id", "code"):
             resource = next((key for key in seeded if tail.startswith(key + "/")), None)
             if resource is not None and seeded[resource] is not None:

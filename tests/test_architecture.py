@@ -17,6 +17,7 @@ APPS = (
     "pumpcare",
     "patients",
     "alerts",
+    "medications",
     "refills",
     "cards",
     "devices",
@@ -32,6 +33,7 @@ LAYERS = (
     ("pumpcare.foundation",),  # settings, clock, inputs, text, cache, outage, …
     ("patients",),  # clinics, staff, patients, caregivers, pumps, catalogs
     ("alerts", "pumpcare.data_version"),  # both know clinics, patients and pumps, nothing above
+    ("medications",),  # oral medications beside the pump, their weaning, the risk flags' words
     ("refills",),  # the therapy record
     ("cards", "devices"),  # emergency cards; interrogations, device alarms and MRIs
     ("scheduling",),  # appointments, proposals, replacement planning, worklist, calendar

@@ -118,8 +118,17 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("delivery-drift", "GET"): HOME,  # ?clinic=HOME
     ("patient-screening-trial", "GET"): HOME,
     ("patient-screening-trial", "POST"): CLINICAL_WRITERS,
+    ("patient-oral-medications", "GET"): HOME,
+    ("patient-oral-medications", "POST"): CLINICAL_WRITERS,
+    ("patient-risk-flags", "GET"): HOME,
+    ("oral-medication-stop", "POST"): CLINICAL_WRITERS,
+    ("oral-medication-weaning-plan", "POST"): PRESCRIBERS,
+    ("weaning-step-done", "POST"): CLINICAL_WRITERS,
+    ("oral-drug-list", "GET"): CATALOG_READERS,
+    ("oral-drug-detail", "GET"): CATALOG_READERS,
     ("starting-dose", "POST"): ANY_CLINIC_STAFF,  # a calculator: reads and writes nothing
     ("worklist", "GET"): HOME,  # ?clinic=HOME
+    ("worklist-titration", "GET"): HOME,  # ?clinic=HOME
     ("pump-model-list", "GET"): CATALOG_READERS,
     ("pump-model-detail", "GET"): CATALOG_READERS,
     ("pump-model-detail", "PATCH"): CATALOG_EDITORS,
@@ -198,6 +207,12 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("web:pump-device", "POST"): CLINICAL_WRITERS,
     ("web:screening", "GET"): HOME,
     ("web:screening", "POST"): CLINICAL_WRITERS,
+    ("web:medications", "GET"): HOME,
+    ("web:medications", "POST"): CLINICAL_WRITERS,
+    ("web:risk-flags", "POST"): HOME,
+    ("web:medication-stop", "POST"): CLINICAL_WRITERS,
+    ("web:weaning-plan", "POST"): PRESCRIBERS,
+    ("web:weaning-step-done", "POST"): CLINICAL_WRITERS,
     ("web:appointment-new", "GET"): HOME,
     ("web:appointment-new", "POST"): HOME,
     ("web:appointment-book", "GET"): HOME,
@@ -236,6 +251,8 @@ BY_NAME = {
     "appointment_id": lambda w: w.appointment.pk,
     "alert_id": lambda w: w.alert.pk,
     "code": lambda w: "HOME",
+    "medication_id": lambda w: w.tizanidine.pk,
+    "step_id": lambda w: w.step.pk,
 }
 PARAMS = {
     "patient-detail": lambda w: ({"pk": w.patient.pk}, {}),
@@ -260,6 +277,7 @@ PARAMS = {
     "pump-model-detail": lambda w: ({"code": "8637-20"}, {}),
     "catheter-model-detail": lambda w: ({"code": "8709SC"}, {}),
     "drug-detail": lambda w: ({"code": "baclofen"}, {}),
+    "oral-drug-detail": lambda w: ({"code": "tizanidine"}, {}),
     "calendar-feed": lambda w: ({"token": w.feed.token}, {}),
     "confirm-attendance": lambda w: ({"token": w.confirm_token}, {}),
     # the patient without a pump: a screening trial is before the therapy
@@ -269,6 +287,7 @@ PARAMS = {
     "web:screening": lambda w: ({"patient_id": w.patient2.pk}, {}),
     "worklist": lambda w: ({}, {"clinic": "HOME"}),
     "delivery-drift": lambda w: ({}, {"clinic": "HOME"}),
+    "worklist-titration": lambda w: ({}, {"clinic": "HOME"}),
     "clinic-closure": lambda w: ({"code": "HOME", "day": "2026-12-24"}, {}),
     "web:clinic-closure-remove": lambda w: ({"code": "HOME", "day": "2026-12-24"}, {}),
     "web:switch-clinic": lambda w: ({}, {"clinic": "HOME"}),
@@ -304,6 +323,13 @@ REPLACE = {
 EXPLANT = {"explanted_on": "2026-11-26", "reason": "pocket infection", "override_reason": "infected pocket"}
 BOLUS = {"dose_mcg": "50", "given_at": "2026-11-26T09:00:00Z", "observed_by": "Dr Vale", "responded": False}
 WEB_BOLUS = BOLUS | {"given_at": "2026-11-26T09:00", "responded": "false"}
+ORAL = {
+    "drug": "dantrolene",
+    "dose_mg": "25",
+    "times_per_day": 1,
+    "started_on": "2026-11-20",
+    "prescriber": "Dr Osei",
+}
 CATALOG = {"source": "checked against labeling", "reason": "matrix"}
 
 BODIES = {
@@ -367,6 +393,9 @@ BODIES = {
         "assessed_at": "2026-11-26T09:00:00Z",
         "sedation": True,
     },
+    ("patient-oral-medications", "POST"): lambda w: ORAL,
+    ("oral-medication-stop", "POST"): lambda w: {"stopped_on": "2026-11-26"},
+    ("oral-medication-weaning-plan", "POST"): lambda w: {"steps": [{"day": "2026-12-01", "dose_mg": "1"}]},
     ("starting-dose", "POST"): lambda w: {"trials": [{"dose_mcg": "50", "responded": True}]},
     ("pump-model-detail", "PATCH"): lambda w: CATALOG,
     ("catheter-model-detail", "PATCH"): lambda w: CATALOG,
@@ -402,6 +431,10 @@ BODIES = {
         "interrogated_at": "2026-11-26T11:00",
         "alarms": "low_reservoir",
     },
+    ("web:medications", "POST"): lambda w: ORAL,
+    ("web:risk-flags", "POST"): lambda w: {"stroke_recovery": "on", "reason": "history taken"},
+    ("web:medication-stop", "POST"): lambda w: {"stopped_on": "2026-11-26"},
+    ("web:weaning-plan", "POST"): lambda w: {"day_1": "2026-12-01", "dose_1": "1"},
     ("web:appointment-new", "POST"): lambda w: {
         "kind": "titration",
         "day": "2026-12-03",
@@ -504,6 +537,7 @@ def seed_clinic(code: str):
     from alerts.models import Alert, Notification
     from cards.models import CardSettings, CardText, PatientPhysician
     from devices.models import Mri
+    from medications.models import OralDrug, OralMedication, WeaningPlan, WeaningStep
     from patients.models import Caregiver, ClinicClosure, Drug, PumpModel
     from scheduling.models import Appointment, CalendarFeed
     from tests.factories import ClinicFactory, MembershipFactory, PatientFactory, PumpFactory
@@ -585,6 +619,27 @@ def seed_clinic(code: str):
     prometra_mri = Mri.objects.create(
         pump=prometra, scan_at=NOW + timedelta(days=1), follow_up="empty_before", planned_by=users["nurse"]
     )
+    # oral baclofen being weaned (a step due today), tizanidine waiting for its turn
+    baclofen = OralMedication.objects.create(
+        patient=patient,
+        drug=OralDrug.objects.get(code="baclofen_oral"),
+        dose_mg=10,
+        times_per_day=3,
+        started_on=date(2026, 11, 1),
+        prescriber="Dr Osei",
+        recorded_by=users["nurse"],
+    )
+    tizanidine = OralMedication.objects.create(
+        patient=patient,
+        drug=OralDrug.objects.get(code="tizanidine"),
+        dose_mg=2,
+        times_per_day=3,
+        started_on=date(2026, 11, 1),
+        prescriber="Dr Osei",
+        recorded_by=users["nurse"],
+    )
+    weaning = WeaningPlan.objects.create(medication=baclofen, created_by=users["physician"], created_at=NOW)
+    step = WeaningStep.objects.create(plan=weaning, number=1, day=date(2026, 11, 26), dose_mg=5)
     ClinicClosure.objects.create(clinic=clinic, date=date(2026, 12, 24), reason="holiday")
     return SimpleNamespace(
         clinic=clinic,
@@ -601,6 +656,8 @@ def seed_clinic(code: str):
         feed=feed,
         mri=mri,
         prometra_mri=prometra_mri,
+        tizanidine=tizanidine,
+        step=step,
     )
 
 

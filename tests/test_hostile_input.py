@@ -413,6 +413,8 @@ FIELD_NAMES = [
     "default_physician", "reservoir_ml", "service_life_months", "max_reservoir_days",
     "supplied_concentrations_mcg_per_ml", "volume_ml_per_cm", "accuracy_tolerance_pct",
     "interrogated_at", "alarms", "eri_since", "scan_at", "emptied_at", "mri_follow_up",
+    "dose_mg", "times_per_day", "started_on", "stopped_on", "prescriber", "steps",
+    "older_adult_from_age_years", "stroke_recovery",
 ]  # fmt: skip
 QUERY_NAMES = [
     "clinic", "pump", "patient", "alert", "appointment", "status", "kind", "mrn", "nurse", "from",
@@ -473,7 +475,30 @@ def world(clinic, nurse, physician, pump, patient):
     api.post("/api/v1/calendar-feeds/", {"clinic": "HOME"}, format="json")
     api.post("/api/v1/caregivers/", {"patient": patient.pk, "name": "Sam", "relation": "son"}, format="json")
     mri = api.post(f"/api/v1/pumps/{pump.pk}/mris/", {"scan_at": "2026-12-01T10:00:00Z"}, format="json")
-    ids = {"pump_id": pump.pk, "patient_id": patient.pk, "code": clinic.code, "mri_id": mri.json()["id"]}
+    medication = api.post(
+        f"/api/v1/patients/{patient.pk}/oral-medications/",
+        {
+            "drug": "baclofen_oral",
+            "dose_mg": "10",
+            "times_per_day": 3,
+            "started_on": "2026-11-01",
+            "prescriber": "Dr O",
+        },
+        format="json",
+    ).json()["medication"]["id"]
+    plan = api.post(
+        f"/api/v1/oral-medications/{medication}/weaning-plan/",
+        {"steps": [{"day": "2026-11-20", "dose_mg": "5"}]},
+        format="json",
+    ).json()
+    ids = {
+        "pump_id": pump.pk,
+        "patient_id": patient.pk,
+        "code": clinic.code,
+        "mri_id": mri.json()["id"],
+        "medication_id": medication,
+        "step_id": plan["weaning_plan"]["steps"][0]["id"],
+    }
     return {"nurse": client(nurse), "anonymous": client(), "ids": ids}
 
 

@@ -134,6 +134,8 @@ def test_the_preview_endpoint_answers_like_a_refill_without_recording_it(api, pa
     assert everything() == before
     # Recording it gives the same answer.
     recorded = api.post(f"/api/v1/pumps/{pump.pk}/refills/", body, format="json").json()
+    # the preview also answers the patient's risk flags (RISK-1), read beside the decision
+    assert preview.pop("risk_flags") == []
     assert {k: v for k, v in recorded.items() if k != "id"} == preview
 
 

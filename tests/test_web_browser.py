@@ -731,3 +731,79 @@ def test_a_nurse_plans_an_mri_then_records_the_interrogation_with_a_motor_stall(
     expect(page.locator("#alerts")).to_contain_text("motor stall")
     shot(page, "24-pump-page-device-alarm")
     assert Alert.objects.get(pump=calm, kind="device_alarm").severity == "critical"
+
+
+@pytest.mark.rule("ORAL-1", "WEAN-1", "RISK-1")
+def test_oral_medications_weaning_and_risk_flags_in_the_browser(live_server, page, clinic_data):
+    """A physician records oral baclofen at 10 mg × 3 (ORAL-1: above the 5 mg start) and
+    diazepam for a patient recovering from a stroke (RISK-1 flags the benzodiazepine on the
+    pump page); a plan weaning diazepam before oral baclofen is refused without a reason
+    (WEAN-1); the baclofen plan is saved; its first step, due today, is on the worklist and a
+    nurse ticks it off."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    from medications.models import OralMedication, WeaningStep
+    from tests.factories import MembershipFactory
+
+    expect = playwright_api.expect
+    MembershipFactory(clinic=clinic_data["clinic"], role="physician", user__username="doc")
+    due = clinic_data["due"]
+    patient = due.patient
+    patient.stroke_recovery = True
+    patient.save()
+    path = f"/patients/{patient.pk}/medications/"
+    _log_in(page, live_server, "doc", path)
+
+    def record(drug, dose, times):
+        page.get_by_label("Drug", exact=True).select_option(label=drug)
+        page.get_by_label("Dose (mg per intake)").fill(dose)
+        page.get_by_label("Times a day").fill(times)
+        page.get_by_label("From", exact=True).fill("2026-11-01")
+        page.get_by_label("Prescribed by").fill("Dr Osei")
+        page.get_by_role("button", name="Record the medication").click()
+
+    record("Oral baclofen", "10", "3")
+    expect(page.locator(".messages")).to_contain_text(
+        "Oral baclofen usually starts at 5 mg up to 3 times a day"
+    )
+    record("Diazepam", "2", "2")
+    expect(page.get_by_test_id("risk-flags")).to_contain_text("taking a benzodiazepine (Diazepam)")
+    diazepam = OralMedication.objects.get(drug__code="diazepam")
+    baclofen = OralMedication.objects.get(drug__code="baclofen_oral")
+
+    page.get_by_test_id(f"plan-form-{diazepam.pk}").locator("summary").click()
+    form = page.get_by_test_id(f"plan-form-{diazepam.pk}")
+    form.get_by_label("Step 1 from").fill("2026-11-26")
+    form.get_by_label("Step 1 dose (mg)").fill("1")
+    form.get_by_role("button", name="Save the weaning plan").click()
+    expect(page.get_by_test_id("refusal")).to_contain_text("Oral baclofen is weaned first")
+    shot(page, "30-weaning-order-refused")
+
+    page.get_by_test_id(f"plan-form-{baclofen.pk}").locator("summary").click()
+    form = page.get_by_test_id(f"plan-form-{baclofen.pk}")
+    form.get_by_label("Step 1 from").fill("2026-11-26")
+    form.get_by_label("Step 1 dose (mg)").fill("5")
+    form.get_by_label("Step 2 from").fill("2026-12-03")
+    form.get_by_label("Step 2 dose (mg)").fill("0")
+    form.get_by_role("button", name="Save the weaning plan").click()
+    expect(page.locator(".messages")).to_contain_text("Weaning plan of Oral baclofen recorded: 2 steps")
+
+    page.goto(f"{live_server.url}/pumps/{due.pk}/")
+    expect(page.get_by_test_id("risk-flags")).to_contain_text(
+        "Recovering from a stroke and taking a benzodiazepine"
+    )
+    page.goto(f"{live_server.url}/pumps/{due.pk}/refill/")
+    expect(page.get_by_test_id("risk-flags")).to_contain_text("Diazepam")
+
+    page.context.clear_cookies()
+    _log_in(page, live_server, "nurse", "/clinics/HOME/worklist/")
+    step = WeaningStep.objects.get(number=1)
+    expect(page.get_by_test_id(f"weaning-due-{step.pk}")).to_contain_text("Oral baclofen step 1, 5 mg")
+    page.get_by_test_id(f"weaning-due-{step.pk}").get_by_role("link").click()
+    page.get_by_role("button", name="Tick off step 1").click()
+    expect(page.get_by_test_id(f"step-{step.pk}")).to_contain_text("done by nurse")
+    step.refresh_from_db()
+    assert step.done_by.username == "nurse"
+    result = Axe().run(page)
+    assert result.violations_count == 0, result.generate_report()
+    shot(page, "31-oral-medications")

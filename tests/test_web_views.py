@@ -220,7 +220,8 @@ def test_the_worklist_page_costs_the_same_queries_for_5_or_30_pumps(api, nurse, 
 
     five, thirty = queries_for(5), queries_for(30)
     assert five == thirty, (five, thirty)  # no query per row
-    assert thirty <= 25
+    # 25 before the titration part (open titration visits, weaning steps due): one query each
+    assert thirty <= 27
 
 
 # --- pump page ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ it implements. Inputs and outputs are dataclasses and exact rationals (``Fractio
 rounding happens once, at the edge (``therapy.units.rounded``).
 """
 
+from . import oral
 from .battery import (
     RefillDay,
     ReplacementPlan,
@@ -142,4 +143,5 @@ __all__ = [
     "time_at_volume",
     "titration_limit_pct",
     "volume_at",
+    "oral",
 ]

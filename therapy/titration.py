@@ -154,6 +154,44 @@ def titration_limit_pct(
     return Q(chosen)
 
 
+def titration_ceiling(
+    *,
+    effective_at: datetime,
+    earlier: list[tuple[datetime, Fraction]],
+    spasticity_origin: str,
+    birth_date: date,
+    tz,
+    limits: TitrationLimits,
+    start_words: str = "the start of therapy",
+) -> tuple[Fraction, Fraction, Fraction, str]:
+    """TITRATE-1's ceiling for a dose taking effect at ``effective_at`` after the sorted,
+    non-empty dose history ``earlier`` (all before it): (limit %, lowest daily dose in effect
+    during the window before it, the highest allowed dose, the limit in words). In the first
+    window after the start of therapy (the first entry) the limit is 0. Shared by the pump's
+    prescriptions and the oral titration (ORAL-1), whose units the caller names."""
+    if limits.window_hours is None:
+        raise CalculationError("titration.window_hours", "the titration window is not configured")
+    window_start = effective_at - timedelta(hours=limits.window_hours)
+    started_at = earlier[0][0]
+    in_window = [d for at, d in earlier if at > window_start]
+    before = [d for at, d in earlier if at <= window_start]
+    if before:
+        in_window.append(before[-1])  # the dose in effect when the window opened
+    lowest = min(in_window)
+    if started_at > window_start:
+        limit = Q(0)
+        why = f"no increase in the first {limits.window_hours} hours after {start_words}"
+    else:
+        limit = titration_limit_pct(
+            spasticity_origin=spasticity_origin,
+            birth_date=birth_date,
+            on=local_date(effective_at, tz),
+            limits=limits,
+        )
+        why = f"at most +{_pct(limit)} % per {limits.window_hours} hours for this patient"
+    return limit, lowest, lowest * (1 + limit / 100), why
+
+
 def check_new_daily_dose(
     *,
     new_daily_dose_mcg: Fraction,
@@ -205,27 +243,14 @@ def check_new_daily_dose(
     if new <= in_effect:
         # TITRATE-1 limits increases; keeping or lowering the dose in effect is always allowed.
         return TitrationCheck(None, "not an increase over the daily dose in effect")
-    if limits.window_hours is None:
-        raise CalculationError("titration.window_hours", "the titration window is not configured")
-    window_start = effective_at - timedelta(hours=limits.window_hours)
-    started_at = earlier[0][0]
-    in_window = [d for at, d in earlier if at > window_start]
-    before = [d for at, d in earlier if at <= window_start]
-    if before:
-        in_window.append(before[-1])  # the dose in effect when the window opened
-    lowest = min(in_window)
-    if started_at > window_start:
-        limit = Q(0)
-        why = f"no increase in the first {limits.window_hours} hours after the start of therapy"
-    else:
-        limit = titration_limit_pct(
-            spasticity_origin=spasticity_origin,
-            birth_date=birth_date,
-            on=local_date(effective_at, tz),
-            limits=limits,
-        )
-        why = f"at most +{_pct(limit)} % per {limits.window_hours} hours for this patient"
-    ceiling = lowest * (1 + limit / 100)
+    limit, lowest, ceiling, why = titration_ceiling(
+        effective_at=effective_at,
+        earlier=earlier,
+        spasticity_origin=spasticity_origin,
+        birth_date=birth_date,
+        tz=tz,
+        limits=limits,
+    )
     if new <= ceiling:
         return TitrationCheck(None, "within the titration limit", limit, lowest, ceiling)
     if is_zero_daily_dose(lowest):

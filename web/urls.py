@@ -12,6 +12,7 @@ from .views import (
     home,
     implant,
     lifecycle,
+    medications,
     pump,
     refill,
     screening,
@@ -55,6 +56,11 @@ urlpatterns = [
     path(
         "pumps/<int:pump_id>/implant-monitoring/", implant.implant_monitoring_page, name="implant-monitoring"
     ),
+    path("patients/<int:patient_id>/medications/", medications.medications_page, name="medications"),
+    path("patients/<int:patient_id>/risk-flags/", medications.risk_flags, name="risk-flags"),
+    path("oral-medications/<int:medication_id>/stop/", medications.medication_stop, name="medication-stop"),
+    path("oral-medications/<int:medication_id>/weaning-plan/", medications.weaning_plan, name="weaning-plan"),
+    path("weaning-steps/<int:step_id>/done/", medications.weaning_step_done, name="weaning-step-done"),
     path("pumps/<int:pump_id>/appointments/new/", appointments.appointment_new, name="appointment-new"),
     path("appointments/<int:appointment_id>/book/", appointments.appointment_book, name="appointment-book"),
     path(

@@ -198,6 +198,13 @@ def _date(text: str) -> str:
     return f"{day:%a} {day.day} {day:%b %Y}"
 
 
+def mg(value) -> str:
+    """An oral dose as the page shows it: 5, 7.5, 0.25 (to 0.01 mg, trailing zeros dropped)."""
+    exact = Decimal(value.numerator) / Decimal(value.denominator) if hasattr(value, "numerator") else value
+    text = f"{Decimal(exact).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def mcg(value) -> str:
     """An exact dose as the page shows it: 150, 7.5 (to 0.1 mcg, trailing zeros dropped)."""
     exact = Decimal(value.numerator) / Decimal(value.denominator) if hasattr(value, "numerator") else value

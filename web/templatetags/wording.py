@@ -19,3 +19,9 @@ def ack_note_refusal(messages, alert_id) -> str:
     """Why the acknowledgement of alert ``alert_id`` was refused, for under its note field."""
     tag = wording.ack_note_tag(alert_id)
     return next((str(m) for m in messages or () if m.extra_tags == tag), "")
+
+
+@register.filter
+def mg(value) -> str:
+    """An oral dose in mg: 5, 7.5 (``web.wording.mg``)."""
+    return wording.mg(value)

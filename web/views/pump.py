@@ -10,6 +10,7 @@ import therapy
 from alerts.models import Notification
 from cards import selectors as card_selectors
 from devices import selectors as device_selectors
+from medications import selectors as medication_selectors
 from patients.models import PumpStatus
 from patients.permissions import CLINICAL_WRITERS, PATIENT_WRITERS, PRESCRIBERS, PUMP_WRITERS, role_at
 from pumpcare import clock
@@ -49,6 +50,7 @@ def pump_page(request, pump_id):
             "pump": pump,
             "patient": pump.patient,
             "caregivers": pump.patient.caregivers.all(),
+            "risk_flags": medication_selectors.risk_flags(pump.patient),
             "projection": projection,
             "chart": reservoir_chart(pump, state, projection, now),
             "drift": drift_summary,

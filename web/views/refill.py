@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from medications import selectors as medication_selectors
 from patients.permissions import CLINICAL_WRITERS, PRESCRIBERS, role_at
 from pumpcare import clock
 from refills import selectors, services
@@ -23,6 +24,7 @@ def _refill_context(request, pump, form, *, preview=None, refusal=None, extra_ro
     return {
         "pump": pump,
         "patient": pump.patient,
+        "risk_flags": medication_selectors.risk_flags(pump.patient),
         "form": form.padded(extra_rows),
         "modes": forms.MODES,
         "sign_groups": forms.SIGN_GROUPS,

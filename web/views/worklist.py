@@ -150,6 +150,7 @@ def worklist_page(request, code):
                 .order_by("scan_at")
             ],
             "strip": strip,
+            "agenda": worklist.titration_agenda(clinic, now.astimezone(clinic.tz).date()),
             "urgencies": [(code, URGENCY_STYLE[code][1]) for code, _ in worklist.URGENCY],
             "nurses": nurses,
             "f": {

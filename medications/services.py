@@ -1,0 +1,193 @@
+"""Writes: oral medications (ORAL-1), weaning plans and their steps (WEAN-1). One transaction
+per request, every record audited; a refusal writes nothing."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+
+import therapy
+from patients.models import Patient, fraction
+from patients.permissions import CLINICAL_WRITERS, PRESCRIBERS, require_role
+from patients.services import save_audited
+from pumpcare import clock
+from therapy.oral import check_weaning_plan, oral_daily_dose_mg
+
+from . import selectors
+from .models import OralDrug, OralMedication, WeaningPlan, WeaningStep
+
+
+def _day_text(day: date) -> str:
+    return therapy.units.day_text(day)
+
+
+@transaction.atomic
+def oral_medication_add(
+    *,
+    actor,
+    patient: Patient,
+    drug: OralDrug,
+    dose_mg: Decimal,
+    times_per_day: int,
+    started_on: date,
+    prescriber: str,
+    reason: str = "",
+) -> tuple[OralMedication, tuple]:
+    """Record a course of an oral drug. A course of the same drug still running is a change
+    of dose: it ends the day this one starts. Returns the course and ORAL-1's warnings (a
+    warning never stops it: the list records what the patient takes)."""
+    patient = Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
+    require_role(actor, patient.clinic, CLINICAL_WRITERS, "Recording an oral medication")
+    therapy.units.check_year(started_on, "started_on")
+    if not (prescriber or "").strip():
+        raise therapy.CalculationError("prescriber", "Say who prescribed it (a name).")
+    oral_daily_dose_mg(fraction(dose_mg), times_per_day)  # refuses 0 mg or 0 times a day
+    running = list(
+        OralMedication.objects.select_for_update()
+        .filter(patient=patient, drug=drug, stopped_on__isnull=True)
+        .order_by("started_on")
+    )
+    for course in running:
+        if course.started_on >= started_on:
+            raise therapy.CalculationError(
+                "started_on",
+                f"{drug.name} is already recorded from {_day_text(course.started_on)}: a new dose "
+                "starts after that day (or stop that one first).",
+            )
+        if hasattr(course, "weaning_plan"):
+            raise therapy.CalculationError(
+                "drug",
+                f"{drug.name} is being weaned by a plan: its doses follow the plan's steps.",
+                code="weaning_in_progress",
+            )
+    for course in running:
+        course.stopped_on = started_on
+        save_audited(course, actor=actor, reason=reason or "dose changed")
+    medication = OralMedication(
+        patient=patient,
+        drug=drug,
+        dose_mg=dose_mg,
+        times_per_day=times_per_day,
+        started_on=started_on,
+        prescriber=prescriber.strip(),
+        recorded_by=actor,
+    )
+    save_audited(medication, actor=actor, reason=reason or "oral medication recorded")
+    return medication, selectors.medication_notices(medication, selectors.courses(patient))
+
+
+@transaction.atomic
+def oral_medication_stop(
+    *, actor, medication: OralMedication, stopped_on: date, reason: str = ""
+) -> OralMedication:
+    medication = (
+        OralMedication.objects.select_for_update()
+        .select_related("patient__clinic", "drug")
+        .get(pk=medication.pk)
+    )
+    require_role(actor, medication.patient.clinic, CLINICAL_WRITERS, "Stopping an oral medication")
+    therapy.units.check_year(stopped_on, "stopped_on")
+    if medication.stopped_on is not None:
+        raise therapy.CalculationError(
+            "stopped_on", f"{medication.drug.name} was already stopped on {_day_text(medication.stopped_on)}."
+        )
+    if stopped_on < medication.started_on:
+        raise therapy.CalculationError(
+            "stopped_on",
+            f"A medication stops on or after the day it started ({_day_text(medication.started_on)}).",
+        )
+    medication.stopped_on = stopped_on
+    save_audited(medication, actor=actor, reason=reason or "oral medication stopped")
+    return medication
+
+
+@transaction.atomic
+def weaning_plan_create(
+    *, actor, medication: OralMedication, steps: list[dict], override_reason: str = ""
+) -> tuple[WeaningPlan, tuple]:
+    """WEAN-1: a prescriber's plan to wean one oral medication, in dated steps (a dose per
+    intake from each day; 0 mg ends the drug). One drug at a time, oral baclofen first
+    unless the prescriber overrides with a reason (kept in the plan and its history)."""
+    medication = OralMedication.objects.select_related("patient__clinic", "drug").get(pk=medication.pk)
+    patient = Patient.objects.select_for_update().get(pk=medication.patient_id)
+    require_role(actor, patient.clinic, PRESCRIBERS, "A weaning plan")
+    if WeaningPlan.objects.filter(medication=medication).exists():
+        raise therapy.CalculationError(
+            "medication", f"{medication.drug.name} already has a weaning plan.", code="weaning_plan_exists"
+        )
+    if medication.stopped_on is not None:
+        raise therapy.CalculationError(
+            "medication",
+            f"{medication.drug.name} was stopped on {_day_text(medication.stopped_on)}: nothing to wean.",
+        )
+    ordered = [(s["day"], fraction(s["dose_mg"])) for s in steps]
+    for i, (day, _dose) in enumerate(ordered):
+        therapy.units.check_year(day, f"steps[{i}].day")
+    if ordered and ordered[0][0] <= medication.started_on:
+        raise therapy.CalculationError(
+            "steps[0].day",
+            f"The first step comes after the day {medication.drug.name} started at this dose "
+            f"({_day_text(medication.started_on)}).",
+            code="weaning_steps_invalid",
+        )
+    first = ordered[0][0] if ordered else medication.started_on
+    notices = check_weaning_plan(
+        drug=medication.drug.as_core(),
+        current_dose_mg=fraction(medication.dose_mg),
+        steps=ordered,
+        others=selectors.weaning_courses(patient, excluding=medication.pk),
+        takes_first_drug=selectors.takes_oral_baclofen(patient, first),
+        first_drug=selectors.oral_baclofen().as_core(),
+        override_reason=override_reason,
+    )
+    plan = WeaningPlan(
+        medication=medication,
+        override_reason=(override_reason or "").strip() if notices else "",
+        created_by=actor,
+        created_at=clock.now(),
+    )
+    save_audited(plan, actor=actor, reason=plan.override_reason or "weaning plan")
+    for number, (day, _dose) in enumerate(ordered, start=1):
+        step = WeaningStep(plan=plan, number=number, day=day, dose_mg=steps[number - 1]["dose_mg"])
+        save_audited(step, actor=actor, reason="weaning step planned")
+    return plan, notices
+
+
+@transaction.atomic
+def weaning_step_done(*, actor, step: WeaningStep) -> WeaningStep:
+    """A nurse ticks off a weaning step (who, when): on or after its day, after the steps
+    before it. The last step at 0 mg stops the medication on its day."""
+    step = (
+        WeaningStep.objects.select_for_update()
+        .select_related("plan__medication__patient__clinic", "plan__medication__drug")
+        .get(pk=step.pk)
+    )
+    medication = step.plan.medication
+    clinic = medication.patient.clinic
+    require_role(actor, clinic, CLINICAL_WRITERS, "Ticking off a weaning step")
+    if step.done_at is not None:
+        raise therapy.CalculationError(
+            "step",
+            f"Step {step.number} was ticked off by {step.done_by} on "
+            f"{therapy.units.instant_text(step.done_at, clinic.tz)}.",
+            code="weaning_step_done",
+        )
+    today = selectors.clinic_today(clinic)
+    if step.day > today:
+        raise therapy.CalculationError(
+            "step", f"Step {step.number} is due on {_day_text(step.day)}: tick it off on or after that day."
+        )
+    pending = step.plan.steps.filter(number__lt=step.number, done_at__isnull=True).order_by("number").first()
+    if pending is not None:
+        raise therapy.CalculationError(
+            "step", f"Tick off step {pending.number} first: steps follow one another."
+        )
+    step.done_at = clock.now()
+    step.done_by = actor
+    save_audited(step, actor=actor, reason="weaning step done")
+    if step.dose_mg == 0 and medication.stopped_on is None:
+        medication.stopped_on = step.day
+        save_audited(medication, actor=actor, reason="weaned off (last step done)")
+    return step
