@@ -10,13 +10,15 @@ titration limit is 30 % per 24 hours.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
+from fractions import Fraction
 
 import pytest
 
 from alerts.models import Alert
 from patients.models import Pump
 from refills.models import PumpExplant
+from refills.selectors import patient_dose_history
 from tests.conftest import client_for
 from tests.factories import PumpFactory
 from tests.helpers import assert_refused, simple
@@ -269,8 +271,14 @@ def test_staff_cannot_replace_and_outsiders_do_not_see_the_pump(at_300, staff, o
 def test_an_explant_without_an_override_is_refused_and_writes_nothing(api, at_300):
     before = counts()
     body = assert_refused(explant(api, at_300), "override_reason", "discontinuation_requires_override")
-    message = body["errors"]["override_reason"][0]
-    assert "withdrawal" in message and "replacement" in message
+    # the nurse reads why, what it risks and what to do instead, word for word
+    assert body["errors"]["override_reason"] == [
+        "Explanting a pump without a replacement implanted the same day stops the therapy, which "
+        "causes withdrawal (itching, hypotension, paresthesia, high fever, altered mental status, "
+        "rebound spasticity, rhabdomyolysis, death), typically within 1–3 days. It needs a "
+        "prescriber's override with a written reason. To replace the pump, record a replacement "
+        "instead."
+    ]
     assert counts() == before
 
 
@@ -280,6 +288,10 @@ def test_a_nurse_cannot_explant_even_with_a_reason(api, at_300):
     response = explant(api, at_300, override_reason="the surgeon said so")
     assert response.status_code == 403
     assert response.json()["code"] == "role_required"
+    assert response.json()["detail"] == (
+        "Explanting a pump without a replacement (stopping the therapy) needs the physician role "
+        "at clinic HOME (yours: nurse)"
+    )
     assert counts() == before
     at_300.refresh_from_db()
     assert at_300.status == "active"
@@ -293,6 +305,7 @@ def test_a_physician_explants_with_an_override_and_a_critical_alert_is_raised(ap
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["replaced_by"] is None
+    assert body["reason"] == "pocket infection"
     assert body["override_reason"] == "pocket infection; oral baclofen started"
     # the therapy stops at the start of the explant day (UTC clinic), after the last fill
     assert body["stopped_at"] == "2026-06-01T00:00:00Z"
@@ -324,6 +337,37 @@ def test_a_new_pump_after_a_discontinuation_restarts_only_with_an_override(api, 
         client_for(physician), later, at="2026-09-01T15:00:00Z", daily=100, override_reason="restart low"
     )
     assert response.status_code == 201, response.json()
+
+
+@pytest.mark.rule("TITRATE-1", "TITRATE-2")
+def test_an_explant_on_the_day_of_the_last_fill_stops_the_therapy_a_second_after_it(
+    at_300, physician, patient
+):
+    """The dose of 0 enters the patient's history after every recorded dose, so it is the one
+    in effect from then on, even on the day of the last fill."""
+    response = explant(client_for(physician), at_300, explanted_on="2026-03-01", override_reason="infection")
+    assert response.status_code == 201, response.json()
+    # filled at 2026-03-01 10:00:00Z; the explant day starts at 00:00 (UTC clinic), before
+    # the fill: the therapy stops 1 s after the fill, at 10:00:01
+    assert response.json()["stopped_at"] == "2026-03-01T10:00:01Z"
+    assert patient_dose_history(patient)[-2:] == [
+        (datetime(2026, 3, 1, 10, 0, tzinfo=UTC), Fraction(300)),
+        (datetime(2026, 3, 1, 10, 0, 1, tzinfo=UTC), Fraction(0)),
+    ]
+    status_change = Pump.history.filter(id=at_300.pk).latest()
+    assert status_change.status == "explanted"
+    assert status_change.history_user.username == "physician"
+    assert status_change.history_change_reason == "explanted without replacement: infection"
+
+
+@pytest.mark.rule("TITRATE-2")
+def test_a_pump_never_filled_is_explanted_from_the_start_of_the_day(pump, physician, patient):
+    response = explant(client_for(physician), pump, reason="", override_reason="infection at implant")
+    assert response.status_code == 201, response.json()
+    assert response.json()["reason"] == "explanted without replacement"  # none given
+    # no recorded dose on this pump: the therapy stops at the start of 2026-06-01 (UTC clinic)
+    assert response.json()["stopped_at"] == "2026-06-01T00:00:00Z"
+    assert patient_dose_history(patient) == [(datetime(2026, 6, 1, tzinfo=UTC), Fraction(0))]
 
 
 def test_an_explant_date_before_the_last_fill_is_refused(at_300, physician):
