@@ -370,6 +370,52 @@ def test_a_pump_never_filled_is_explanted_from_the_start_of_the_day(pump, physic
     assert patient_dose_history(patient) == [(datetime(2026, 6, 1, tzinfo=UTC), Fraction(0))]
 
 
+@pytest.mark.rule("TITRATE-2")
+def test_a_pump_can_be_explanted_today_in_the_clinics_zone(at_300, physician, clinic):
+    """Today is the clinic's local date, not the server's."""
+    clinic.timezone = "Pacific/Auckland"
+    clinic.save()
+    # now is 2026-11-26 12:00Z = 2026-11-27 01:00 in Auckland (UTC+13 in summer): the 28th is
+    # in the future there, the 27th is today
+    body = assert_refused(
+        explant(client_for(physician), at_300, explanted_on="2026-11-28", override_reason="infection"),
+        "explanted_on",
+    )
+    assert body["errors"]["explanted_on"] == [
+        "The explant date is in the future: record an explant once it has happened."
+    ]
+    response = explant(client_for(physician), at_300, explanted_on="2026-11-27", override_reason="infection")
+    assert response.status_code == 201, response.json()
+
+
+@pytest.mark.rule("TITRATE-2")
+def test_an_explant_is_checked_against_the_last_fill_in_the_clinics_zone(api, pump, physician, clinic):
+    clinic.timezone = "Pacific/Auckland"
+    clinic.save()
+    # filled at 2026-03-01 12:00Z = Mon 2 Mar 2026 01:00 in Auckland (UTC+13): 1 Mar, the
+    # fill's date in UTC, is before the fill there
+    assert refill(api, pump, at="2026-03-01T12:00:00Z", daily=300).status_code == 201
+    body = assert_refused(
+        explant(client_for(physician), pump, explanted_on="2026-03-01", override_reason="infection"),
+        "explanted_on",
+    )
+    assert body["errors"]["explanted_on"] == [
+        "The explant date is before the pump's last recorded refill or prescription "
+        "(Mon 2 Mar 2026 01:00 NZDT)."
+    ]
+    response = explant(client_for(physician), pump, explanted_on="2026-03-02", override_reason="infection")
+    assert response.status_code == 201, response.json()
+    # 2 Mar starts at 1 Mar 11:00Z in Auckland, before the fill: stopped 1 s after the fill
+    assert response.json()["stopped_at"] == "2026-03-01T12:00:01Z"
+
+
+@pytest.mark.rule("TITRATE-2")
+def test_a_pump_can_be_explanted_the_day_it_was_implanted(pump, physician):
+    # implanted on 2026-01-02, never filled
+    response = explant(client_for(physician), pump, explanted_on="2026-01-02", override_reason="infection")
+    assert response.status_code == 201, response.json()
+
+
 def test_an_explant_date_before_the_last_fill_is_refused(at_300, physician):
     before = counts()
     body = assert_refused(
@@ -410,6 +456,11 @@ def test_an_explant_cancels_the_pumps_open_appointments(at_300, physician):
     refill_visit.refresh_from_db()
     surgery.refresh_from_db()
     assert (refill_visit.status, surgery.status) == ("cancelled", "cancelled")
+    # the cancellation is the physician's, in each appointment's history
+    for appointment in (refill_visit, surgery):
+        cancelled = appointment.history.latest()
+        assert cancelled.history_user.username == "physician"
+        assert cancelled.history_change_reason == "cancelled: the pump was explanted without a replacement"
 
 
 @pytest.mark.rule("TITRATE-1", "REFILL-2")
