@@ -332,7 +332,8 @@ def write_report(
         f"- equivalent (listed in scripts/mutation-equivalents.txt): {len(equivalent)}",
         f"- surviving, not equivalent: {len(survivors)}",
         f"- **score: {len(noticed)} of the {real} non-equivalent mutants checked killed, "
-        f"{math.floor(score * 100) / 100:.2f} %**",
+        f"{math.floor(score * 100) / 100:.2f} %**"
+        + (f" ({len(unchecked)} not checked)" if unchecked else ""),
         "",
         "## Survivors",
         "",
