@@ -5,7 +5,7 @@
 # and, for the clinical core:
 #   make mutation   every mutant of therapy/ against its tests; writes docs/mutation.md (1-1.5 h)
 # and for the services that decide safety (titration, discontinuation, LRA-5 proposals):
-#   make mutation-services   their mutants against the Django tests; docs/mutation.md (about 3 h)
+#   make mutation-services   their mutants against the Django tests; docs/mutation.md (2-3 h)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
