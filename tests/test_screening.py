@@ -205,7 +205,13 @@ def test_a_physician_overrides_the_starting_dose(positive_at_75, pump, physician
 def test_a_first_fill_without_a_trial_warns(api, patient, pump):
     response = first_fill(api, pump, 250)
     assert response.status_code == 201, response.json()
-    assert [w["code"] for w in response.json()["warnings"]] == ["no_screening_trial"]
+    assert response.json()["warnings"] == [
+        {
+            "code": "no_screening_trial",
+            "message": "No screening trial is recorded for this patient: the starting dose could not "
+            "be checked against it (START-2). Record the trial's boluses.",
+        }
+    ]
 
 
 @pytest.mark.rule("START-2", "SCREEN-1")
