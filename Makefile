@@ -4,12 +4,14 @@
 #   make test   the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
 # and, for the clinical core:
 #   make mutation   every mutant of therapy/ against its tests; writes docs/mutation.md (1-1.5 h)
+# and for the services that decide safety (titration, discontinuation, LRA-5 proposals):
+#   make mutation-services   their mutants against the Django tests; docs/mutation.md (2-3 h)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test mutation install system-packages lint format schema check-schema clean
+.PHONY: run test mutation mutation-services install system-packages lint format schema check-schema clean
 
 $(BIN)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "pumpcare needs Python 3.11 (set PYTHON=/path/to/python3.11)")'
@@ -35,6 +37,11 @@ test: install
 # seeded sample of it (scripts/mutation.py sample) after the tests.
 mutation: install
 	$(BIN)/python scripts/mutation.py full
+
+# The same for the services that decide safety (scripts/mutation.py --target services): the
+# functions named in pyproject.toml [tool.pumpcare.mutation-services], on SQLite.
+mutation-services: install
+	nice -n 10 $(BIN)/python scripts/mutation.py full --target services
 
 # Debian packages beyond Python (pdftoppm for the card tests, HarfBuzz subsetting, fonts,
 # Chromium for the browser tests);

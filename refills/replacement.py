@@ -31,54 +31,57 @@ from .services import lock_active_pump
 from .signals import pump_projection_changed, pump_retired
 
 
-@transaction.atomic
 def pump_explant(*, actor, pump: Pump, explanted_on: date, reason: str, override_reason: str) -> PumpExplant:
     """TITRATE-2: explant a pump (or take it out of service) with no replacement implanted
     the same day. The patient's intrathecal therapy stops: this needs the prescriber role
     and a written reason, keeps a dose of 0 in the patient's history from the day it
     stopped (so a later pump restarts only with a prescriber's override) and raises a
     critical discontinuation alert."""
-    pump = lock_active_pump(pump)
-    clinic = pump.clinic
-    if not (override_reason or "").strip():
-        raise therapy.CalculationError(
-            "override_reason",
-            "Explanting a pump without a replacement implanted the same day stops the therapy, "
-            f"which causes withdrawal ({therapy.titration.WITHDRAWAL_SIGNS}), typically within "
-            "1–3 days. It needs a prescriber's override with a written reason. To replace the "
-            "pump, record a replacement instead.",
-            code="discontinuation_requires_override",
+    # a block, not @transaction.atomic: mutmut does not mutate a decorated function
+    with transaction.atomic():
+        pump = lock_active_pump(pump)
+        clinic = pump.clinic
+        if not (override_reason or "").strip():
+            raise therapy.CalculationError(
+                "override_reason",
+                "Explanting a pump without a replacement implanted the same day stops the therapy, "
+                f"which causes withdrawal ({therapy.titration.WITHDRAWAL_SIGNS}), typically within "
+                "1–3 days. It needs a prescriber's override with a written reason. To replace the "
+                "pump, record a replacement instead.",
+                code="discontinuation_requires_override",
+            )
+        require_role(
+            actor, clinic, PRESCRIBERS, "Explanting a pump without a replacement (stopping the therapy)"
         )
-    require_role(actor, clinic, PRESCRIBERS, "Explanting a pump without a replacement (stopping the therapy)")
-    last_event = _check_explant_day(pump, explanted_on)
-    day_starts = datetime.combine(explanted_on, time(0), tzinfo=clinic.tz)
-    stopped_at = max(day_starts, last_event + timedelta(seconds=1)) if last_event else day_starts
-    _mark_explanted(
-        actor, pump, explanted_on, f"explanted without replacement: {override_reason}", replaced=False
-    )
-    record = PumpExplant(
-        pump=pump,
-        explanted_on=explanted_on,
-        stopped_at=stopped_at,
-        reason=(reason or "").strip() or "explanted without replacement",
-        override_reason=override_reason,
-        recorded_by=actor,
-    )
-    save_audited(record, actor=actor, reason=f"discontinuation — override: {override_reason}")
-    alert_raise(
-        clinic=clinic,
-        pump=pump,
-        kind=AlertKind.DISCONTINUATION,
-        severity=Severity.CRITICAL,
-        message=(
-            f"Pump {pump} of {pump.patient} was explanted on {therapy.day_text(explanted_on)} without a "
-            f"replacement, by {actor}: {override_reason}. Intrathecal therapy has stopped. Watch for "
-            f"withdrawal ({therapy.titration.WITHDRAWAL_SIGNS}), typically within 1–3 days."
-        ),
-        actor=actor,
-    )
-    pump_projection_changed.send(sender=PumpExplant, pump=pump)
-    return record
+        last_event = _check_explant_day(pump, explanted_on)
+        day_starts = datetime.combine(explanted_on, time(0), tzinfo=clinic.tz)
+        stopped_at = max(day_starts, last_event + timedelta(seconds=1)) if last_event else day_starts
+        _mark_explanted(
+            actor, pump, explanted_on, f"explanted without replacement: {override_reason}", replaced=False
+        )
+        record = PumpExplant(
+            pump=pump,
+            explanted_on=explanted_on,
+            stopped_at=stopped_at,
+            reason=(reason or "").strip() or "explanted without replacement",
+            override_reason=override_reason,
+            recorded_by=actor,
+        )
+        save_audited(record, actor=actor, reason=f"discontinuation — override: {override_reason}")
+        alert_raise(
+            clinic=clinic,
+            pump=pump,
+            kind=AlertKind.DISCONTINUATION,
+            severity=Severity.CRITICAL,
+            message=(
+                f"Pump {pump} of {pump.patient} was explanted on {therapy.day_text(explanted_on)} without a "
+                f"replacement, by {actor}: {override_reason}. Intrathecal therapy has stopped. Watch for "
+                f"withdrawal ({therapy.titration.WITHDRAWAL_SIGNS}), typically within 1–3 days."
+            ),
+            actor=actor,
+        )
+        pump_projection_changed.send(sender=PumpExplant, pump=pump)
+        return record
 
 
 @transaction.atomic

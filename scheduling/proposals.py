@@ -42,7 +42,6 @@ def working_calendar(clinic: Clinic) -> tuple[set[int], set[date]]:
     return set(clinic.working_days), set(clinic.closures.values_list("date", flat=True))
 
 
-@transaction.atomic
 def refill_proposals_run(clinic: Clinic) -> SchedulingResult:
     """LRA-5 for one clinic, in order:
 
@@ -61,75 +60,77 @@ def refill_proposals_run(clinic: Clinic) -> SchedulingResult:
     Two runs racing create no duplicate: the database allows one open refill appointment
     per pump, and a proposal that loses the race is dropped.
     """
-    result = SchedulingResult()
-    today = local_today(clinic)
-    weekdays, closures = working_calendar(clinic)
-    result.no_shows = _passed_bookings_no_show(clinic, today)
-    result.withdrawn = _withdraw_stale_proposals(clinic, today, weekdays, closures)
-    result.closed_day_alerts = _closed_day_alerts(clinic, today, weekdays, closures)
-    open_refill = Appointment.objects.filter(
-        pump=OuterRef("pk"), kind=AppointmentKind.REFILL, status__in=OPEN_STATUSES
-    )
-    pumps = list(
-        Pump.objects.filter(
-            patient__clinic=clinic, status=PumpStatus.ACTIVE, projection__refill_by__isnull=False
+    # a block, not @transaction.atomic: mutmut does not mutate a decorated function
+    with transaction.atomic():
+        result = SchedulingResult()
+        today = local_today(clinic)
+        weekdays, closures = working_calendar(clinic)
+        result.no_shows = _passed_bookings_no_show(clinic, today)
+        result.withdrawn = _withdraw_stale_proposals(clinic, today, weekdays, closures)
+        result.closed_day_alerts = _closed_day_alerts(clinic, today, weekdays, closures)
+        open_refill = Appointment.objects.filter(
+            pump=OuterRef("pk"), kind=AppointmentKind.REFILL, status__in=OPEN_STATUSES
         )
-        .exclude(Exists(open_refill))
-        .select_related("projection", "patient")
-        .order_by("projection__refill_by", "pk")
-    )
-    booked = dict(
-        Appointment.objects.filter(
-            pump__patient__clinic=clinic,
-            kind=AppointmentKind.REFILL,
-            status__in=OPEN_STATUSES,
-            day__gte=today,
-        )
-        .values_list("day")
-        .annotate(n=Count("pk"))
-        .values_list("day", "n")
-    )
-    slots = clinic.refill_slots_per_day
-    for pump in pumps:
-        full = {day for day, n in booked.items() if slots is not None and n >= slots}
-        try:
-            choice = therapy.refill_day(
-                pump.projection.refill_by,
-                today=today,
-                working_weekdays=weekdays,
-                closures=closures,
-                full_days=full,
+        pumps = list(
+            Pump.objects.filter(
+                patient__clinic=clinic, status=PumpStatus.ACTIVE, projection__refill_by__isnull=False
             )
-        except therapy.CalculationError as refusal:
-            result.no_slot += _no_slot_alert(pump, refusal.message)
-            continue
-        if _propose(pump, choice.day, overdue=choice.overdue):
-            booked[choice.day] = booked.get(choice.day, 0) + 1
-            result.proposed += 1
-            result.overdue += choice.overdue
-            if choice.over_capacity:
-                result.over_capacity += _over_capacity_alert(pump, choice.day, slots)
-    for alert in Alert.objects.filter(
-        clinic=clinic, kind=AlertKind.OVER_CAPACITY, resolved_at__isnull=True
-    ).exclude(
-        Exists(
+            .exclude(Exists(open_refill))
+            .select_related("projection", "patient")
+            .order_by("projection__refill_by", "pk")
+        )
+        booked = dict(
             Appointment.objects.filter(
-                pump=OuterRef("pump"), kind=AppointmentKind.REFILL, status=AppointmentStatus.PROPOSED
+                pump__patient__clinic=clinic,
+                kind=AppointmentKind.REFILL,
+                status__in=OPEN_STATUSES,
+                day__gte=today,
             )
+            .values_list("day")
+            .annotate(n=Count("pk"))
+            .values_list("day", "n")
         )
-    ):
-        alert_resolve(alert=alert, why="the proposal was booked, withdrawn or the pump refilled")
-    for alert in Alert.objects.filter(
-        clinic=clinic, kind=AlertKind.NO_REFILL_SLOT, resolved_at__isnull=True
-    ).filter(
-        Exists(
-            Appointment.objects.filter(
-                pump=OuterRef("pump"), kind=AppointmentKind.REFILL, status__in=OPEN_STATUSES
+        slots = clinic.refill_slots_per_day
+        for pump in pumps:
+            full = {day for day, n in booked.items() if slots is not None and n >= slots}
+            try:
+                choice = therapy.refill_day(
+                    pump.projection.refill_by,
+                    today=today,
+                    working_weekdays=weekdays,
+                    closures=closures,
+                    full_days=full,
+                )
+            except therapy.CalculationError as refusal:
+                result.no_slot += _no_slot_alert(pump, refusal.message)
+                continue
+            if _propose(pump, choice.day, overdue=choice.overdue):
+                booked[choice.day] = booked.get(choice.day, 0) + 1
+                result.proposed += 1
+                result.overdue += choice.overdue
+                if choice.over_capacity:
+                    result.over_capacity += _over_capacity_alert(pump, choice.day, slots)
+        for alert in Alert.objects.filter(
+            clinic=clinic, kind=AlertKind.OVER_CAPACITY, resolved_at__isnull=True
+        ).exclude(
+            Exists(
+                Appointment.objects.filter(
+                    pump=OuterRef("pump"), kind=AppointmentKind.REFILL, status=AppointmentStatus.PROPOSED
+                )
             )
-        )
-    ):
-        alert_resolve(alert=alert, why="the pump has a refill proposal or booking")
-    return result
+        ):
+            alert_resolve(alert=alert, why="the proposal was booked, withdrawn or the pump refilled")
+        for alert in Alert.objects.filter(
+            clinic=clinic, kind=AlertKind.NO_REFILL_SLOT, resolved_at__isnull=True
+        ).filter(
+            Exists(
+                Appointment.objects.filter(
+                    pump=OuterRef("pump"), kind=AppointmentKind.REFILL, status__in=OPEN_STATUSES
+                )
+            )
+        ):
+            alert_resolve(alert=alert, why="the pump has a refill proposal or booking")
+        return result
 
 
 def _passed_bookings_no_show(clinic: Clinic, today: date) -> int:

@@ -3,6 +3,7 @@ nurse, a physician, a staff member and an admin, and an outsider who works at an
 clinic — plus API clients authenticated with their tokens."""
 
 import os
+import shutil
 from datetime import UTC, date, datetime
 
 import pytest
@@ -19,6 +20,33 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 # Django-dependent imports stay inside the fixtures, so the pure calculation-core tests
 # also run without Django (pytest -p no:django tests/test_therapy_*.py).
+
+# Mutation testing of the services (scripts/mutation.py --target services) runs each mutant's
+# tests in its own forked pytest session, two at a time: each session takes its own copy of
+# a database migrated once (an SQLite file), so no session pays the migrations and none
+# sees another's writes.
+MUTATION_TEST_DB = os.environ.get("PUMPCARE_MUTATION_TEST_DB")
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(request, django_db_modify_db_settings_parallel_suffix):
+    if not MUTATION_TEST_DB:
+        return
+    from django.conf import settings as django_settings
+    from django.db import connections
+
+    template = MUTATION_TEST_DB
+    copy = f"{template.removesuffix('.sqlite3')}-{os.getpid()}.sqlite3"
+    shutil.copyfile(template, copy)
+    django_settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = copy
+
+    def remove_copy():
+        connections.close_all()
+        for path in (copy, f"{copy}-wal", f"{copy}-shm"):  # SQLite's write-ahead log, if any
+            if os.path.exists(path):
+                os.remove(path)
+
+    request.addfinalizer(remove_copy)
 
 
 def pytest_report_header(config):

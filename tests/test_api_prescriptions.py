@@ -320,7 +320,10 @@ def test_a_nurse_sending_an_override_reason_gets_403(api, filled):
     )
     assert response.status_code == 403
     assert response.json()["code"] == "role_required"
-    assert "physician" in response.json()["detail"]
+    assert response.json()["detail"] == (
+        "Overriding a titration limit, a starting dose or a discontinuation needs the physician "
+        "role at clinic HOME (yours: nurse)"
+    )
     assert counts() == before
 
 

@@ -35,6 +35,7 @@ from refills.projections import projections_refresh_all
 from scheduling.models import Appointment
 from scheduling.proposals import refill_proposals_run
 from scheduling.state_alerts import state_alerts_run
+from tests.conftest import NOW
 from tests.factories import PatientFactory, PumpFactory
 from tests.helpers import clock_at, deliver, fill
 
@@ -417,3 +418,46 @@ def test_the_state_pass_reads_the_pumps_in_any_state_in_one_query(clinic, api):
     pump_reads = [q for q in queries.captured_queries if q["sql"].startswith('SELECT "patients_pump"')]
     assert len(pump_reads) == 1
     assert state_alerts_run(clinic).raised == 0  # raised once, kept while the state lasts
+
+
+@pytest.mark.rule("LRA-5")
+def test_an_over_capacity_alert_is_raised_once_per_pump_while_it_stands(clinic, api):
+    clinic.refill_slots_per_day = 1
+    clinic.save()
+    # as above: from today to refill-by (Monday 14 Dec) only Thursday 26 Nov and Monday 14 Dec
+    # are working days, each taken by another pump's booked refill
+    for day in range(27, 31):
+        ClinicClosure.objects.create(clinic=clinic, date=date(2026, 11, day))
+    for day in range(1, 14):
+        ClinicClosure.objects.create(clinic=clinic, date=date(2026, 12, day))
+    for day in (date(2026, 11, 26), date(2026, 12, 14)):
+        other = PumpFactory(patient=PatientFactory(clinic=clinic))
+        Appointment.objects.create(pump=other, kind="refill", day=day, status="booked")
+    first = new_pump(clinic, api, LATER)
+    # an old, resolved over-capacity alert and an alert of another kind do not stand for it
+    Alert.objects.create(
+        clinic=clinic,
+        pump=first,
+        kind=AlertKind.OVER_CAPACITY,
+        severity="warning",
+        message="old",
+        resolved_at=NOW,
+    )
+    Alert.objects.create(
+        clinic=clinic, pump=first, kind=AlertKind.DISCONTINUATION, severity="critical", message="x"
+    )
+    assert refill_proposals_run(clinic).over_capacity == 1
+    # a second pump gets its own alert while the first one's stands
+    second = new_pump(clinic, api, LATER)
+    assert refill_proposals_run(clinic).over_capacity == 1
+    # Thursday 26 closes: both proposals are withdrawn and made again on Monday 14 Dec, over
+    # capacity again, while their alerts stand: no second alert
+    ClinicClosure.objects.create(clinic=clinic, date=date(2026, 11, 26))
+    result = refill_proposals_run(clinic)
+    assert (result.withdrawn, result.proposed, result.over_capacity) == (2, 2, 0)
+    assert proposals(first) == proposals(second) == [date(2026, 12, 14)]
+    for pump in (first, second):
+        assert (
+            Alert.objects.filter(pump=pump, kind=AlertKind.OVER_CAPACITY, resolved_at__isnull=True).count()
+            == 1
+        )

@@ -10,13 +10,15 @@ titration limit is 30 % per 24 hours.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
+from fractions import Fraction
 
 import pytest
 
 from alerts.models import Alert
 from patients.models import Pump
 from refills.models import PumpExplant
+from refills.selectors import patient_dose_history
 from tests.conftest import client_for
 from tests.factories import PumpFactory
 from tests.helpers import assert_refused, simple
@@ -269,8 +271,14 @@ def test_staff_cannot_replace_and_outsiders_do_not_see_the_pump(at_300, staff, o
 def test_an_explant_without_an_override_is_refused_and_writes_nothing(api, at_300):
     before = counts()
     body = assert_refused(explant(api, at_300), "override_reason", "discontinuation_requires_override")
-    message = body["errors"]["override_reason"][0]
-    assert "withdrawal" in message and "replacement" in message
+    # the nurse reads why, what it risks and what to do instead, word for word
+    assert body["errors"]["override_reason"] == [
+        "Explanting a pump without a replacement implanted the same day stops the therapy, which "
+        "causes withdrawal (itching, hypotension, paresthesia, high fever, altered mental status, "
+        "rebound spasticity, rhabdomyolysis, death), typically within 1–3 days. It needs a "
+        "prescriber's override with a written reason. To replace the pump, record a replacement "
+        "instead."
+    ]
     assert counts() == before
 
 
@@ -280,6 +288,10 @@ def test_a_nurse_cannot_explant_even_with_a_reason(api, at_300):
     response = explant(api, at_300, override_reason="the surgeon said so")
     assert response.status_code == 403
     assert response.json()["code"] == "role_required"
+    assert response.json()["detail"] == (
+        "Explanting a pump without a replacement (stopping the therapy) needs the physician role "
+        "at clinic HOME (yours: nurse)"
+    )
     assert counts() == before
     at_300.refresh_from_db()
     assert at_300.status == "active"
@@ -293,6 +305,7 @@ def test_a_physician_explants_with_an_override_and_a_critical_alert_is_raised(ap
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["replaced_by"] is None
+    assert body["reason"] == "pocket infection"
     assert body["override_reason"] == "pocket infection; oral baclofen started"
     # the therapy stops at the start of the explant day (UTC clinic), after the last fill
     assert body["stopped_at"] == "2026-06-01T00:00:00Z"
@@ -323,6 +336,83 @@ def test_a_new_pump_after_a_discontinuation_restarts_only_with_an_override(api, 
     response = refill(
         client_for(physician), later, at="2026-09-01T15:00:00Z", daily=100, override_reason="restart low"
     )
+    assert response.status_code == 201, response.json()
+
+
+@pytest.mark.rule("TITRATE-1", "TITRATE-2")
+def test_an_explant_on_the_day_of_the_last_fill_stops_the_therapy_a_second_after_it(
+    at_300, physician, patient
+):
+    """The dose of 0 enters the patient's history after every recorded dose, so it is the one
+    in effect from then on, even on the day of the last fill."""
+    response = explant(client_for(physician), at_300, explanted_on="2026-03-01", override_reason="infection")
+    assert response.status_code == 201, response.json()
+    # filled at 2026-03-01 10:00:00Z; the explant day starts at 00:00 (UTC clinic), before
+    # the fill: the therapy stops 1 s after the fill, at 10:00:01
+    assert response.json()["stopped_at"] == "2026-03-01T10:00:01Z"
+    assert patient_dose_history(patient)[-2:] == [
+        (datetime(2026, 3, 1, 10, 0, tzinfo=UTC), Fraction(300)),
+        (datetime(2026, 3, 1, 10, 0, 1, tzinfo=UTC), Fraction(0)),
+    ]
+    status_change = Pump.history.filter(id=at_300.pk).latest()
+    assert status_change.status == "explanted"
+    assert status_change.history_user.username == "physician"
+    assert status_change.history_change_reason == "explanted without replacement: infection"
+
+
+@pytest.mark.rule("TITRATE-2")
+def test_a_pump_never_filled_is_explanted_from_the_start_of_the_day(pump, physician, patient):
+    response = explant(client_for(physician), pump, reason="", override_reason="infection at implant")
+    assert response.status_code == 201, response.json()
+    assert response.json()["reason"] == "explanted without replacement"  # none given
+    # no recorded dose on this pump: the therapy stops at the start of 2026-06-01 (UTC clinic)
+    assert response.json()["stopped_at"] == "2026-06-01T00:00:00Z"
+    assert patient_dose_history(patient) == [(datetime(2026, 6, 1, tzinfo=UTC), Fraction(0))]
+
+
+@pytest.mark.rule("TITRATE-2")
+def test_a_pump_can_be_explanted_today_in_the_clinics_zone(at_300, physician, clinic):
+    """Today is the clinic's local date, not the server's."""
+    clinic.timezone = "Pacific/Auckland"
+    clinic.save()
+    # now is 2026-11-26 12:00Z = 2026-11-27 01:00 in Auckland (UTC+13 in summer): the 28th is
+    # in the future there, the 27th is today
+    body = assert_refused(
+        explant(client_for(physician), at_300, explanted_on="2026-11-28", override_reason="infection"),
+        "explanted_on",
+    )
+    assert body["errors"]["explanted_on"] == [
+        "The explant date is in the future: record an explant once it has happened."
+    ]
+    response = explant(client_for(physician), at_300, explanted_on="2026-11-27", override_reason="infection")
+    assert response.status_code == 201, response.json()
+
+
+@pytest.mark.rule("TITRATE-2")
+def test_an_explant_is_checked_against_the_last_fill_in_the_clinics_zone(api, pump, physician, clinic):
+    clinic.timezone = "Pacific/Auckland"
+    clinic.save()
+    # filled at 2026-03-01 12:00Z = Mon 2 Mar 2026 01:00 in Auckland (UTC+13): 1 Mar, the
+    # fill's date in UTC, is before the fill there
+    assert refill(api, pump, at="2026-03-01T12:00:00Z", daily=300).status_code == 201
+    body = assert_refused(
+        explant(client_for(physician), pump, explanted_on="2026-03-01", override_reason="infection"),
+        "explanted_on",
+    )
+    assert body["errors"]["explanted_on"] == [
+        "The explant date is before the pump's last recorded refill or prescription "
+        "(Mon 2 Mar 2026 01:00 NZDT)."
+    ]
+    response = explant(client_for(physician), pump, explanted_on="2026-03-02", override_reason="infection")
+    assert response.status_code == 201, response.json()
+    # 2 Mar starts at 1 Mar 11:00Z in Auckland, before the fill: stopped 1 s after the fill
+    assert response.json()["stopped_at"] == "2026-03-01T12:00:01Z"
+
+
+@pytest.mark.rule("TITRATE-2")
+def test_a_pump_can_be_explanted_the_day_it_was_implanted(pump, physician):
+    # implanted on 2026-01-02, never filled
+    response = explant(client_for(physician), pump, explanted_on="2026-01-02", override_reason="infection")
     assert response.status_code == 201, response.json()
 
 
@@ -366,6 +456,11 @@ def test_an_explant_cancels_the_pumps_open_appointments(at_300, physician):
     refill_visit.refresh_from_db()
     surgery.refresh_from_db()
     assert (refill_visit.status, surgery.status) == ("cancelled", "cancelled")
+    # the cancellation is the physician's, in each appointment's history
+    for appointment in (refill_visit, surgery):
+        cancelled = appointment.history.latest()
+        assert cancelled.history_user.username == "physician"
+        assert cancelled.history_change_reason == "cancelled: the pump was explanted without a replacement"
 
 
 @pytest.mark.rule("TITRATE-1", "REFILL-2")

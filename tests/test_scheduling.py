@@ -19,7 +19,7 @@ from patients.models import ClinicClosure, PumpModel
 from refills.models import PumpProjection
 from scheduling.models import Appointment
 from scheduling.proposals import refill_proposals_run
-from tests.conftest import client_for
+from tests.conftest import NOW, client_for
 from tests.factories import PatientFactory, PumpFactory
 from tests.helpers import assert_refused, simple
 
@@ -393,3 +393,32 @@ def test_the_worklist_shows_an_overdue_replacement(clinic, api):
     assert row["pump"]["id"] == pump.pk
     assert row["replacement_book_by"] == "2026-09-27"
     assert row["urgency"]["code"] == "replacement_overdue"
+
+
+@pytest.mark.rule("LRA-5")
+def test_a_clinic_left_without_working_days_alerts_once_for_each_pump(clinic, api):
+    """A clinic is never saved without a working day (validation), but one that has none all
+    the same (a row changed outside the services) cannot propose: each pump gets one alert
+    that no refill appointment could be proposed, raised once however often the job runs,
+    and whatever other alert the pump already has."""
+    first = new_pump(clinic, api, ON_MONDAY)
+    second = new_pump(clinic, api, ON_SUNDAY)
+    Alert.objects.create(clinic=clinic, pump=first, kind="discontinuation", severity="critical", message="x")
+    type(clinic).objects.filter(pk=clinic.pk).update(working_days=[])
+    clinic.refresh_from_db()
+    result = refill_proposals_run(clinic)
+    assert (result.proposed, result.no_slot) == (0, 2)
+    for pump in (first, second):
+        (alert,) = Alert.objects.filter(pump=pump, kind="no_refill_slot")
+        assert alert.message == (
+            f"No refill appointment could be proposed for pump {pump} ({pump.patient}): "
+            "no working day is configured for the clinic."
+        )
+        assert (alert.clinic, alert.severity) == (clinic, "warning")
+    assert refill_proposals_run(clinic).no_slot == 0
+    assert Alert.objects.filter(kind="no_refill_slot").count() == 2
+    # acknowledged or resolved, the alert no longer stands for the problem: a new one is raised
+    Alert.objects.filter(pump=first, kind="no_refill_slot").update(acknowledged_at=NOW)
+    Alert.objects.filter(pump=second, kind="no_refill_slot").update(resolved_at=NOW)
+    assert refill_proposals_run(clinic).no_slot == 2
+    assert Alert.objects.filter(kind="no_refill_slot").count() == 4

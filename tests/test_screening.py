@@ -90,6 +90,16 @@ def test_adverse_reactions_start_at_the_screening_dose(api, patient):
     assert response.json()["outcome"]["starting_daily_dose_mcg"] == "50.0"
 
 
+@pytest.mark.rule("SCREEN-1", "START-1")
+def test_an_effect_lasting_more_than_8_hours_starts_at_the_screening_dose(api, patient):
+    """The duration that counts is the responding bolus's: START-1 reads it from the record."""
+    assert bolus(api, patient, 50, "2026-02-01T09:00:00Z", False).status_code == 201
+    response = bolus(api, patient, 75, "2026-02-02T09:00:00Z", True, effect_duration_hours="8.5")
+    # positive at 75 mcg, effect 8.5 h (more than 8 h): the screening dose itself, 75 mcg/day,
+    # not 2 x 75 = 150
+    assert response.json()["outcome"]["starting_daily_dose_mcg"] == "75.0"
+
+
 @pytest.mark.rule("SCREEN-1")
 def test_a_patient_without_a_trial_has_no_outcome(api, patient):
     assert api.get(url(patient)).json() == {"patient": patient.pk, "boluses": [], "outcome": None}
@@ -195,7 +205,13 @@ def test_a_physician_overrides_the_starting_dose(positive_at_75, pump, physician
 def test_a_first_fill_without_a_trial_warns(api, patient, pump):
     response = first_fill(api, pump, 250)
     assert response.status_code == 201, response.json()
-    assert [w["code"] for w in response.json()["warnings"]] == ["no_screening_trial"]
+    assert response.json()["warnings"] == [
+        {
+            "code": "no_screening_trial",
+            "message": "No screening trial is recorded for this patient: the starting dose could not "
+            "be checked against it (START-2). Record the trial's boluses.",
+        }
+    ]
 
 
 @pytest.mark.rule("START-2", "SCREEN-1")
