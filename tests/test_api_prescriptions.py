@@ -288,6 +288,26 @@ def test_cerebral_and_paediatric_limits_are_15_percent(
 
 
 @pytest.mark.rule("TITRATE-1")
+def test_the_age_that_sets_the_limit_is_on_the_clinics_date(api, filled, patient):
+    # A clinic in Auckland (UTC+13 in March), a spinal-origin patient born 11 Mar 2008.
+    # At 12:00 UTC on 10 March it is already 01:00 on 11 March in Auckland: 18 years
+    # old, the adult limit (30 %: 250 x 1.3 = 325) — on the UTC date she would still be 17
+    # (15 %: 287.5). An hour before midnight in Auckland (10:00 UTC) she is 17.
+    clinic = patient.clinic
+    clinic.timezone = "Pacific/Auckland"
+    clinic.save()
+    patient.spasticity_origin = "spinal"
+    patient.birth_date = date(2008, 3, 11)
+    patient.save()
+    assert_refused(
+        prescribe(api, filled, at="2026-03-10T10:00:00Z", prescription=simple(325)),
+        "prescription",
+        "titration_limit_exceeded",
+    )
+    assert prescribe(api, filled, at="2026-03-10T12:00:00Z", prescription=simple(325)).status_code == 201
+
+
+@pytest.mark.rule("TITRATE-1")
 def test_a_physician_overrides_the_limit_with_a_written_reason(filled, physician):
     response = prescribe(
         client_for(physician),
