@@ -178,10 +178,13 @@ RULES = [
     ),
     (
         "IMPLANT-1",
-        "Implant fill at 500 mcg/mL at the start of therapy; a replacement continues the patient's concentration",
+        "Intraoperative implant fill (500 mcg/mL at the start of therapy; a replacement continues the "
+        "patient's concentration), a new catheter primed and drained first, at least 8 h of monitoring",
         SAULINO,
-        "`therapy.titration.check_first_fill_concentration` (a warning); the 8-hour monitoring record "
-        "and catheter priming are not implemented yet",
+        "`therapy.titration.check_first_fill_concentration` (a warning); `therapy.implant.check_implant_fill`, "
+        "`priming_volume_ml`, `implant_monitoring`; the priming drain in `therapy.projection._timeline`; "
+        "`refills.services.refill_record` (`implant_fill`, `catheter_primed`), `refills.implant`, "
+        "`refills.selectors.implant_monitoring_flags` (worklist and pump page)",
     ),
     (
         "ORAL-1",
