@@ -180,3 +180,32 @@ def test_interrogations_and_mris_join_the_timeline(api, pump):
     assert interrogation["title"] == "Pump interrogated: motor stall"
     assert interrogation["detail"] == "rotor check" and interrogation["by"] == "nurse"
     assert mri["title"] == "MRI: interrogate the pump after the scan (the motor stalls) — follow-up open"
+
+
+def test_oral_courses_weaning_plans_and_steps_join_the_timeline(api, physician, patient):
+    # ORAL-1 / WEAN-1: oral baclofen 10 mg 3× a day from 1 Nov, weaned to 5 mg on 20 Nov
+    # then 0 mg on 26 Nov, both steps ticked off today: the course stops on 26 Nov.
+    url = f"/api/v1/patients/{patient.pk}/oral-medications/"
+    body = {
+        "drug": "baclofen_oral",
+        "dose_mg": "10",
+        "times_per_day": 3,
+        "started_on": "2026-11-01",
+        "prescriber": "Dr Osei",
+    }
+    medication = api.post(url, body, format="json").json()["medication"]["id"]
+    steps = {"steps": [{"day": "2026-11-20", "dose_mg": "5"}, {"day": "2026-11-26", "dose_mg": "0"}]}
+    plan = client_for(physician).post(
+        f"/api/v1/oral-medications/{medication}/weaning-plan/", steps, format="json"
+    )
+    for step in plan.json()["weaning_plan"]["steps"]:
+        assert api.post(f"/api/v1/weaning-steps/{step['id']}/done/").status_code == 200
+    events = api.get(f"/api/v1/patients/{patient.pk}/timeline/").json()
+    titles = [(e["kind"], e["title"], e["by"]) for e in events]
+    assert titles == [
+        ("oral_started", "Oral baclofen started: 10 mg 3× a day", "Dr Osei"),
+        ("oral_stopped", "Oral baclofen stopped", "Dr Osei"),
+        ("weaning_plan", "Weaning plan: Oral baclofen", "physician"),
+        ("weaning_step", "Weaning step 1 of Oral baclofen: 5 mg", "nurse"),
+        ("weaning_step", "Weaning step 2 of Oral baclofen: 0 mg", "nurse"),
+    ]
