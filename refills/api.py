@@ -10,6 +10,7 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -489,9 +490,7 @@ class PumpImplantMonitoringView(PumpScopedView):
         pump = self.get_pump()
         state = implant.implant_monitoring_read(pump)
         if state is None:
-            return Response(
-                {"detail": "This pump has no recorded implant fill."}, status=status.HTTP_404_NOT_FOUND
-            )
+            raise NotFound("This pump has no recorded implant fill.")
         return Response(self._body(pump, state))
 
     @extend_schema(request=ImplantMonitoringInputSerializer, responses=ImplantMonitoringSerializer)

@@ -71,3 +71,22 @@ def deliver(capture, now=None) -> list:
             now=now, enqueue=lambda pk, claim: outcomes.append(delivery.notification_send(pk, claim))
         )
     return outcomes
+
+
+def oral_course(
+    api, patient, drug="baclofen_oral", dose_mg="10", times_per_day=3, started_on="2026-11-01"
+) -> int:
+    """Record an oral medication course through the API (ORAL-1); its id."""
+    response = api.post(
+        f"/api/v1/patients/{patient.pk}/oral-medications/",
+        {
+            "drug": drug,
+            "dose_mg": dose_mg,
+            "times_per_day": times_per_day,
+            "started_on": started_on,
+            "prescriber": "Dr O",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()["medication"]["id"]

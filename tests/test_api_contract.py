@@ -38,6 +38,7 @@ from schemathesis.specs.openapi.checks import (
 
 from pumpcare.wsgi import application
 from tests.conftest import client_for
+from tests.helpers import oral_course
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENAPI_YAML = ROOT / "docs" / "openapi.yaml"
@@ -143,17 +144,7 @@ def seeded(clinic, nurse, patient, frozen_now):
     appointment = Appointment.objects.filter(pump=pump).first()
     notification = Notification.objects.filter(clinic=clinic).first()
     # an oral medication being weaned, its first step due today (WEAN-1)
-    medication = api.post(
-        f"/api/v1/patients/{patient.pk}/oral-medications/",
-        {
-            "drug": "baclofen_oral",
-            "dose_mg": "10",
-            "times_per_day": 3,
-            "started_on": "2026-11-01",
-            "prescriber": "Dr O",
-        },
-        format="json",
-    ).json()["medication"]["id"]
+    medication = oral_course(api, patient)
     plan = WeaningPlan.objects.create(medication_id=medication, created_by=nurse, created_at=frozen_now)
     step = WeaningStep.objects.create(plan=plan, number=1, day=datetime(2026, 11, 26).date(), dose_mg=5)
     assert appointment is not None and notification is not None
@@ -173,6 +164,9 @@ def seeded(clinic, nurse, patient, frozen_now):
         "catalog/oral-drugs": "tizanidine",
         "medication_id": medication,
         "step_id": step.pk,
+        "mri_id": api.post(
+            f"/api/v1/pumps/{pump.pk}/mris/", {"scan_at": "2026-12-01T10:00:00Z"}, format="json"
+        ).json()["id"],
         "token": _token(nurse),
     }
 
@@ -192,7 +186,7 @@ def _resolve(path: str, parameters: dict, seeded: dict) -> dict:
             resolved[name] = seeded["pumps"]
         elif name == "patient_id":
             resolved[name] = seeded["patients"]
-        elif name in ("medication_id", "step_id"):
+        elif name in ("medication_id", "step_id", "mri_id"):
             resolved[name] = seeded[name]
         elif name in ("id", "code"):
             resource = next((key for key in seeded if tail.startswith(key + "/")), None)

@@ -33,7 +33,7 @@ from alerts.models import Alert, Notification
 from patients.models import Caregiver, Patient, Pump
 from refills.models import Prescription, Refill
 from scheduling.models import Appointment, CalendarFeed
-from tests.helpers import fill, simple
+from tests.helpers import fill, oral_course, simple
 
 pytestmark = pytest.mark.usefixtures("frozen_now")
 
@@ -475,17 +475,7 @@ def world(clinic, nurse, physician, pump, patient):
     api.post("/api/v1/calendar-feeds/", {"clinic": "HOME"}, format="json")
     api.post("/api/v1/caregivers/", {"patient": patient.pk, "name": "Sam", "relation": "son"}, format="json")
     mri = api.post(f"/api/v1/pumps/{pump.pk}/mris/", {"scan_at": "2026-12-01T10:00:00Z"}, format="json")
-    medication = api.post(
-        f"/api/v1/patients/{patient.pk}/oral-medications/",
-        {
-            "drug": "baclofen_oral",
-            "dose_mg": "10",
-            "times_per_day": 3,
-            "started_on": "2026-11-01",
-            "prescriber": "Dr O",
-        },
-        format="json",
-    ).json()["medication"]["id"]
+    medication = oral_course(api, patient)
     plan = api.post(
         f"/api/v1/oral-medications/{medication}/weaning-plan/",
         {"steps": [{"day": "2026-11-20", "dose_mg": "5"}]},

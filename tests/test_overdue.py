@@ -137,12 +137,12 @@ def test_the_web_booking_form_offers_and_books_the_overdue_day(clinic, api, nurs
     assert Appointment.objects.get(pump=pump).status == "booked"
 
 
-@pytest.mark.rule("LRA-5")
-def test_no_free_slot_from_today_proposes_the_earliest_day_and_alerts_over_capacity(clinic, api):
+def no_slot_until_refill_by(clinic) -> None:
+    """One refill slot a day, Friday 27 Nov .. Sunday 13 Dec closed: the working days from
+    today to refill-by (Monday 14 Dec) are Thursday 26 and Monday 14, each taken by another
+    pump's booked refill."""
     clinic.refill_slots_per_day = 1
     clinic.save()
-    # Friday 27 Nov .. Sunday 13 Dec closed: the working days from today to refill-by (Monday 14)
-    # are Thursday 26 and Monday 14, each taken by another pump's booked refill.
     for day in range(27, 31):
         ClinicClosure.objects.create(clinic=clinic, date=date(2026, 11, day))
     for day in range(1, 14):
@@ -150,6 +150,11 @@ def test_no_free_slot_from_today_proposes_the_earliest_day_and_alerts_over_capac
     for day in (date(2026, 11, 26), date(2026, 12, 14)):
         other = PumpFactory(patient=PatientFactory(clinic=clinic))
         Appointment.objects.create(pump=other, kind="refill", day=day, status="booked")
+
+
+@pytest.mark.rule("LRA-5")
+def test_no_free_slot_from_today_proposes_the_earliest_day_and_alerts_over_capacity(clinic, api):
+    no_slot_until_refill_by(clinic)
     pump = new_pump(clinic, api, LATER)
     result = refill_proposals_run(clinic)
     # nothing free: the earliest working day from today, Thursday 26, whatever the capacity
@@ -422,17 +427,7 @@ def test_the_state_pass_reads_the_pumps_in_any_state_in_one_query(clinic, api):
 
 @pytest.mark.rule("LRA-5")
 def test_an_over_capacity_alert_is_raised_once_per_pump_while_it_stands(clinic, api):
-    clinic.refill_slots_per_day = 1
-    clinic.save()
-    # as above: from today to refill-by (Monday 14 Dec) only Thursday 26 Nov and Monday 14 Dec
-    # are working days, each taken by another pump's booked refill
-    for day in range(27, 31):
-        ClinicClosure.objects.create(clinic=clinic, date=date(2026, 11, day))
-    for day in range(1, 14):
-        ClinicClosure.objects.create(clinic=clinic, date=date(2026, 12, day))
-    for day in (date(2026, 11, 26), date(2026, 12, 14)):
-        other = PumpFactory(patient=PatientFactory(clinic=clinic))
-        Appointment.objects.create(pump=other, kind="refill", day=day, status="booked")
+    no_slot_until_refill_by(clinic)
     first = new_pump(clinic, api, LATER)
     # an old, resolved over-capacity alert and an alert of another kind do not stand for it
     Alert.objects.create(

@@ -534,11 +534,12 @@ def test_a_nurse_records_an_implant_fill_with_a_primed_catheter_its_monitoring_a
     page.goto(live_server.url + f"/pumps/{new.pk}/")
     page.get_by_test_id("timeline-link").click()
     rows = page.get_by_test_id("timeline").locator("tbody tr")
-    expect(rows).to_have_count(3)
-    expect(rows.nth(0)).to_contain_text("Monitoring after the implant (under way)")
-    expect(rows.nth(1)).to_contain_text("Implant fill: 20 mL at 500 mcg/mL, 300 mcg/day")
-    expect(rows.nth(1)).to_contain_text("new catheter primed with 0.156 mL")
-    expect(rows.nth(2)).to_contain_text("Pump implanted: Flowonix Prometra II 20 mL")
+    expect(rows).to_have_count(4)
+    expect(rows.nth(0)).to_contain_text("Assessment (refill): no sign observed")  # MONITOR-1, at the fill
+    expect(rows.nth(1)).to_contain_text("Monitoring after the implant (under way)")
+    expect(rows.nth(2)).to_contain_text("Implant fill: 20 mL at 500 mcg/mL, 300 mcg/day")
+    expect(rows.nth(2)).to_contain_text("new catheter primed with 0.156 mL")
+    expect(rows.nth(3)).to_contain_text("Pump implanted: Flowonix Prometra II 20 mL")
     shot(page, "19-timeline")
 
 
