@@ -31,6 +31,10 @@ def notices_data(notices) -> list[dict]:
 
 
 class OralDrugSerializer(ModelSerializer):
+    # Read-only catalog data; declared so the documented range is not the database's own (a
+    # positive small integer is 0..32767 on PostgreSQL, unbounded on SQLite).
+    starting_times_per_day = serializers.IntegerField(read_only=True, allow_null=True, min_value=0)
+
     class Meta:
         model = OralDrug
         fields = [
