@@ -473,7 +473,6 @@ class PumpImplantMonitoringView(PumpScopedView):
         )
 
     def _body(self, pump, state) -> dict:
-        flags = selectors.implant_monitoring_flags([pump.pk])
         verdict = state.verdict
         return ImplantMonitoringSerializer(
             {
@@ -481,7 +480,8 @@ class PumpImplantMonitoringView(PumpScopedView):
                 "record": state.record,
                 "hours": therapy.units.rounded(verdict.hours, therapy.units.HOURS) if verdict else None,
                 "complete": bool(verdict and verdict.complete),
-                "message": verdict.message if verdict and verdict.complete else flags.get(pump.pk, ""),
+                "message": selectors.monitoring_flag(state.implant_fill, state.record, pump.clinic)
+                or verdict.message,
             }
         ).data
 

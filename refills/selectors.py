@@ -299,19 +299,22 @@ def implant_monitoring_flags(pump_ids) -> dict[int, str]:
     records = {m.refill_id: m for m in ImplantMonitoring.objects.filter(refill__in=fills)}
     flags = {}
     for fill in fills:
-        clinic = fill.pump.patient.clinic
-        record = records.get(fill.pk)
-        if record is None:
-            flags[fill.pump_id] = (
-                "No monitoring is recorded after the implant fill of "
-                f"{therapy.units.instant_text(fill.performed_at, clinic.tz)}."
-            )
-            continue
-        try:
-            verdict = monitoring_verdict(fill, record, clinic)
-        except therapy.CalculationError as refusal:
-            flags[fill.pump_id] = f"The monitoring after the implant cannot be checked: {refusal.message}."
-            continue
-        if not verdict.complete:
-            flags[fill.pump_id] = verdict.message
+        flag = monitoring_flag(fill, records.get(fill.pk), fill.pump.patient.clinic)
+        if flag:
+            flags[fill.pump_id] = flag
     return flags
+
+
+def monitoring_flag(fill: Refill, record: ImplantMonitoring | None, clinic) -> str:
+    """IMPLANT-1: what a nurse must know while the monitoring after ``fill`` is not complete
+    ("" once it is)."""
+    if record is None:
+        return (
+            "No monitoring is recorded after the implant fill of "
+            f"{therapy.units.instant_text(fill.performed_at, clinic.tz)}."
+        )
+    try:
+        verdict = monitoring_verdict(fill, record, clinic)
+    except therapy.CalculationError as refusal:
+        return f"The monitoring after the implant cannot be checked: {refusal.message}."
+    return "" if verdict.complete else verdict.message
