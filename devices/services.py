@@ -124,7 +124,8 @@ def mri_plan(*, actor, pump: Pump, scan_at: datetime, notes: str = "") -> Mri:
 @transaction.atomic
 def mri_emptying_record(*, actor, mri: Mri, emptied_at: datetime, override_reason: str) -> Mri:
     """MRI-1 / TITRATE-2: a Prometra II is emptied before the scan. Emptying stops the
-    therapy: it is recorded as a prescription of 0 mcg/day through the therapy record,
+    therapy and leaves nothing in the reservoir: it is recorded as a prescription of
+    0 mcg/day that empties the reservoir (projected as holding 0 mL from then) through the therapy record,
     which refuses it without a prescriber's override and a written reason and raises the
     discontinuation alert. The refill after the scan is then to be booked the same day."""
     mri = Mri.objects.select_for_update().select_related("pump__patient__clinic").get(pk=mri.pk)
@@ -149,6 +150,7 @@ def mri_emptying_record(*, actor, mri: Mri, emptied_at: datetime, override_reaso
         prescription=ZERO_DOSE,
         reason=f"pump emptied before the MRI of {local_time(mri.scan_at, pump.clinic)}",
         override_reason=override_reason,
+        empties_reservoir=True,
     )
     mri.emptied_at, mri.emptying = emptied_at, change.prescription
     save_audited(mri, actor=actor, reason="pump emptied before the scan")

@@ -42,6 +42,10 @@ class Prescription(models.Model):
     refill = models.OneToOneField(
         "Refill", on_delete=models.PROTECT, null=True, blank=True, related_name="prescription"
     )
+    empties_reservoir = models.BooleanField(
+        default=False,
+        help_text="MRI-1: the reservoir was emptied when this (zero-dose) prescription began",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     history = HistoricalRecords()
 

@@ -79,7 +79,13 @@ _REFILL_INPUTS = [
     "r.priming_volume_ml",
     "d.max_reservoir_days",
 ]
-_PRESCRIPTION_INPUTS = ["x.id", "x.effective_at", "x.clock_utc_offset_minutes", "x.schedule"]
+_PRESCRIPTION_INPUTS = [
+    "x.id",
+    "x.effective_at",
+    "x.clock_utc_offset_minutes",
+    "x.schedule",
+    "x.empties_reservoir",
+]
 
 
 def _text(columns: list[str], separator: str) -> str:

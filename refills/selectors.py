@@ -145,6 +145,14 @@ def reservoir_from(record: TherapyRecord) -> therapy.Reservoir | None:
         priming_ml=fraction(refill.priming_volume_ml)
         if refill.priming_volume_ml is not None
         else Fraction(0),
+        emptied_at=next(
+            (
+                row.effective_at
+                for row in record.prescriptions
+                if row.empties_reservoir and row.effective_at > refill.performed_at
+            ),
+            None,
+        ),
     )
 
 

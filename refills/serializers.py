@@ -96,7 +96,7 @@ class ProjectionSerializer(serializers.Serializer):
     empty_at = serializers.DateTimeField(allow_null=True)
     empty_at_worst_case = serializers.DateTimeField(allow_null=True)
     refill_by = serializers.DateField(allow_null=True)
-    refill_by_reason = serializers.ChoiceField(["alarm", "drug_stability"], allow_null=True)
+    refill_by_reason = serializers.ChoiceField(["alarm", "drug_stability", "emptied"], allow_null=True)
     eri_on = serializers.DateField(allow_null=True)
     eri_estimated = serializers.BooleanField(allow_null=True)
     eos_on = serializers.DateField(allow_null=True)

@@ -248,9 +248,12 @@ def prescription_create(
     prescription: dict,
     reason: str,
     override_reason: str = "",
+    empties_reservoir: bool = False,
 ) -> TherapyChange:
     """A new prescription between refills (DOSE-1..3, TITRATE-1/2). It applies to the drug
-    and concentration in the reservoir since the last refill."""
+    and concentration in the reservoir since the last refill. ``empties_reservoir``: the
+    reservoir is emptied when it begins (MRI-1), which only a prescription of nothing can
+    say — an empty pump delivers nothing."""
     pump = lock_active_pump(pump)
     require_role(actor, pump.clinic, CLINICAL_WRITERS, "Changing a prescription")
     if not (reason or "").strip():
@@ -263,6 +266,11 @@ def prescription_create(
             code="never_filled",
         )
     plan = therapy.parse_prescription(prescription)
+    if empties_reservoir and not therapy.is_zero_daily_dose(plan.daily_dose_mcg_total):
+        raise therapy.CalculationError(
+            "prescription",
+            "an emptied pump delivers nothing: the prescription from the emptying must be 0 mcg a day",
+        )
     _check_time(pump, effective_at, "effective_at")
     verdict, warnings = _titration(actor, pump, plan, effective_at, override_reason)
     row = _save_prescription(
@@ -276,6 +284,7 @@ def prescription_create(
         override_reason=override_reason,
         refill=None,
         verdict=verdict,
+        empties_reservoir=empties_reservoir,
     )
     projections_refresh([pump.pk], force=True)
     pump_projection_changed.send(sender=Prescription, pump=pump)  # a new alarm date may end or start an alert
@@ -390,6 +399,7 @@ def _save_prescription(
     override_reason,
     refill,
     verdict,
+    empties_reservoir=False,
 ) -> Prescription:
     offset = effective_at.astimezone(pump.clinic.tz).utcoffset()
     row = Prescription(
@@ -405,6 +415,7 @@ def _save_prescription(
         reason=reason,
         override_reason=override_reason if verdict is not None else "",
         refill=refill,
+        empties_reservoir=empties_reservoir,
         created_by=actor,
     )
     history_reason = reason if verdict is None else f"{reason} — override ({verdict.code}): {override_reason}"

@@ -274,7 +274,7 @@ class WorklistItemSerializer(serializers.Serializer):
     alarm_on = serializers.DateField(allow_null=True, help_text="local date of the worst-case alarm")
     empty_at_worst_case = serializers.DateTimeField(allow_null=True)
     refill_by = serializers.DateField(allow_null=True)
-    refill_by_reason = serializers.ChoiceField(["alarm", "drug_stability"], allow_null=True)
+    refill_by_reason = serializers.ChoiceField(["alarm", "drug_stability", "emptied"], allow_null=True)
     replacement_book_by = serializers.DateField(allow_null=True)
     urgency = UrgencySerializer()
     appointment = AppointmentSerializer(allow_null=True)

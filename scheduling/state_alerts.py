@@ -49,8 +49,12 @@ def state_alerts_run(clinic: Clinic, *, pump_ids: list[int] | None = None) -> St
     )
     conditions = [
         models.Q(projection__empty_at_worst_case__lte=now),
-        models.Q(
-            projection__low_reservoir_alarm_at_worst_case__lte=now, projection__empty_at_worst_case__gt=now
+        # Past the alarm and not yet empty — or never to be empty: therapy stopped or the
+        # reservoir emptied (MRI-1) after the alarm, which leaves the pump past it.
+        models.Q(projection__low_reservoir_alarm_at_worst_case__lte=now)
+        & (
+            models.Q(projection__empty_at_worst_case__gt=now)
+            | models.Q(projection__empty_at_worst_case__isnull=True)
         ),
         alarm_ahead & models.Q(projection__refill_by__lt=today),
         alarm_ahead
@@ -110,7 +114,7 @@ def _states_of(pump: Pump, now, today, due_soon) -> list[int]:
     alarm_ahead = alarm is None or alarm > now
     matched = [
         empty is not None and empty <= now,
-        alarm is not None and alarm <= now and empty is not None and empty > now,
+        alarm is not None and alarm <= now and (empty is None or empty > now),
         alarm_ahead and refill_by is not None and refill_by < today,
         alarm_ahead and refill_by is not None and today <= refill_by <= due_soon and not pump.refill_booked,
     ]
@@ -135,6 +139,8 @@ def _local(instant, clinic: Clinic) -> str:
 def _refill_by_words(projection: PumpProjection, clinic: Clinic) -> str:
     if projection.refill_by_reason == "drug_stability":
         return "the drug's maximum time in the reservoir"
+    if projection.refill_by_reason == "emptied":
+        return "the reservoir was emptied that day"
     alarm = projection.low_reservoir_alarm_at_worst_case
     if alarm is None:
         return "the worst-case alarm date less the safety margin"

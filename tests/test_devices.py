@@ -11,10 +11,11 @@ from alerts import tasks
 from alerts.models import Alert, AlertKind, Notification
 from devices.models import Interrogation, Mri
 from patients.models import Pump, PumpModel
-from refills.models import Prescription
+from refills.models import Prescription, PumpProjection
 from scheduling import mri as mri_follow_ups
 from scheduling.models import Appointment
 from scheduling.replacements import replacement_planning_run
+from scheduling.state_alerts import state_alerts_run
 from tests.conftest import client_for
 from tests.factories import PumpFactory
 from tests.helpers import assert_refused, clock_at, fill, therapy_rows
@@ -253,19 +254,64 @@ def test_mri_1_prometra_emptying_follows_titrate_2(api, prometra, physician):
     assert open_alerts(prometra, AlertKind.DISCONTINUATION).get().severity == "critical"
     unbooked = open_alerts(prometra, AlertKind.MRI_REFILL_UNBOOKED).get()
     assert Notification.objects.get(subject=f"alert:{unbooked.pk}").recipient_role == "on_call"
-    # a refill booked the next day is not the refill after the scan the same day
-    booked = api.post(
+    # the emptied reservoir is to be refilled the day it was emptied: a refill the next
+    # day cannot be booked (its refill-by is the emptying's date)
+    late = api.post(
         "/api/v1/appointments/", {"pump": prometra.pk, "kind": "refill", "day": "2026-11-27"}, format="json"
     )
-    assert booked.status_code == 201, booked.content
+    assert_refused(late, "day", code="after_refill_by")
     assert open_alerts(prometra, AlertKind.MRI_REFILL_UNBOOKED).exists()
-    # moved to the scan day: done, the alert resolved in the booking's transaction
-    moved = api.post(
-        f"/api/v1/appointments/{booked.json()['id']}/book/", {"day": "2026-11-26"}, format="json"
+    # booked on the scan day: done, the alert resolved in the booking's transaction
+    booked = api.post(
+        "/api/v1/appointments/", {"pump": prometra.pk, "kind": "refill", "day": "2026-11-26"}, format="json"
     )
-    assert moved.status_code == 200, moved.content
+    assert booked.status_code == 201, booked.content
     assert not open_alerts(prometra, AlertKind.MRI_REFILL_UNBOOKED).exists()
     assert api.get(f"/api/v1/mris/{mri['id']}/").json()["status"] == "done"
+
+
+@pytest.mark.rule("MRI-1", "REFILL-1", "DRIFT-1")
+def test_mri_1_an_emptied_prometra_holds_nothing_and_its_refill_after_the_scan_expects_nothing(
+    api, prometra, physician, monkeypatch
+):
+    # filled 16 Nov 12:00 with 20 mL at 500 mcg/mL, 250 mcg/day (0.5 mL/day); emptied on
+    # 26 Nov 08:00, after 9 days 20 hours: it held 20 - 9.8333 x 0.5 = 15.08 mL
+    mri = plan(api, prometra, scan_at="2026-11-26T15:00:00Z").json()
+    assert empty(client_for(physician), mri["id"], override_reason="MRI of the spine").status_code == 201
+    assert Prescription.objects.get(daily_dose_mcg=0).empties_reservoir
+    projection = api.get(f"/api/v1/pumps/{prometra.pk}/projection/").json()
+    assert projection["reservoir_volume_ml"] == "0.00"
+    assert (projection["refill_by"], projection["refill_by_reason"]) == ("2026-11-26", "emptied")
+    assert projection["low_reservoir_alarm_at"] is None and projection["empty_at_worst_case"] is None
+    assert "emptied" in [w["code"] for w in projection["warnings"]]
+    stored = PumpProjection.objects.get(pump=prometra)
+    assert (stored.refill_by, stored.refill_by_reason) == (date(2026, 11, 26), "emptied")
+    assert stored.low_reservoir_alarm_at_worst_case is None
+    # ALERT-1: not past empty (nobody paged while the patient is in the scanner): due today
+    # and not booked; the MRI's own alert asks for the refill after the scan
+    state_alerts_run(prometra.clinic)
+    assert not open_alerts(prometra, AlertKind.PAST_EMPTY).exists()
+    assert (
+        open_alerts(prometra, AlertKind.REFILL_UNBOOKED)
+        .get()
+        .message.endswith(
+            "must be refilled by 26 Nov 2026 (the reservoir was emptied that day) and no refill is booked."
+        )
+    )
+    # the refill after the scan finds an empty reservoir, as expected: no discrepancy and
+    # no delivery ratio (the 15 mL taken out were not delivered)
+    clock_at(monkeypatch, datetime(2026, 11, 26, 18, 0, tzinfo=UTC))
+    refill = fill(
+        client_for(physician), prometra, "2026-11-26T17:00:00Z", override_reason="restart after the MRI"
+    )
+    assert (refill["expected_residual_ml"], refill["discrepancy"]) == ("0.00", None)
+    assert refill["delivery_ratio"] is None and refill["delivery_drift"] is None
+    assert "no_delivery_ratio" in [n["code"] for n in refill["warnings"]]
+    projection = api.get(f"/api/v1/pumps/{prometra.pk}/projection/").json()
+    # an hour after the refill at 0.5 mL/day: 20 - 0.5 / 24 = 19.979 mL
+    assert (projection["reservoir_volume_ml"], projection["refill_by_reason"]) == ("19.98", "alarm")
+    state_alerts_run(prometra.clinic)
+    assert not open_alerts(prometra, AlertKind.REFILL_UNBOOKED).exists()
 
 
 @pytest.mark.rule("MRI-1")

@@ -17,7 +17,8 @@ from django.core import mail
 from alerts import outbox
 from alerts.models import Alert, Notification
 from cards import notices
-from scheduling.state_alerts import state_alerts_run_all
+from patients.models import Pump
+from scheduling.state_alerts import state_alert_text, state_alerts_run_all
 from tests.conftest import NOW, client_for
 from tests.factories import PatientFactory, PumpFactory
 from tests.helpers import assert_refused, clock_at, deliver, fill
@@ -331,3 +332,32 @@ def test_a_card_notice_is_not_sent_once_the_cards_are_printed(home, api, django_
     assert api.get(f"/api/v1/pumps/{pump.pk}/emergency-card.pdf").status_code == 200
     outcomes = [o for o in deliver(django_capture_on_commit_callbacks) if o.detail.startswith("no emergency")]
     assert [(o.status, o.detail) for o in outcomes] == [("cancelled", "no emergency card is stale any more")]
+
+
+@pytest.mark.rule("ALERT-1", "TITRATE-2")
+def test_a_pump_past_its_alarm_stays_past_it_when_the_therapy_stops_before_it_runs_empty(
+    home, api, physician
+):
+    # alarm (worst case) passed on 24 Nov 20:35; stopped on 25 Nov 10:00, before it would run
+    # empty (28 Nov 08:25): it will now never run empty, but it is still past its alarm
+    # without a refill, and the alert stays raised (the worklist ranks it so too)
+    pump = pump_filled(home, api, PAST_ALARM)
+    alert = alert_of(pump, "past_alarm")
+    response = client_for(physician).post(
+        f"/api/v1/pumps/{pump.pk}/prescriptions/",
+        {
+            "effective_at": "2026-11-25T10:00:00Z",
+            "prescription": {"mode": "simple_continuous", "daily_dose_mcg": "0"},
+            "reason": "pocket infection",
+            "override_reason": "explant planned; oral baclofen started",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["projection"]["empty_at_worst_case"] is None
+    state_alerts_run_all()
+    alert.refresh_from_db()
+    assert alert.resolved_at is None
+    # worded from the current projection: no empty time to announce any more
+    words = state_alert_text("past_alarm", Pump.objects.get(pk=pump.pk), home, NOW)
+    assert words.endswith("(worst case, Tue 24 Nov 2026 20:35 UTC) without a refill.")

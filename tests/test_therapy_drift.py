@@ -271,3 +271,38 @@ def test_monitor_1_unknown_sign_is_refused_naming_the_signs():
     assert err.value.field == "assessment"
     assert "seizures" in err.value.message
     assert len(SIGNS) == 11
+
+
+# --- MRI-1: no delivery ratio across an emptying of the reservoir ------------------------
+
+
+def emptied_reservoir(days=8):
+    """20 mL at 500 mcg/mL, 250 mcg/day (0.5 mL/day), emptied ``days`` after the fill when
+    a prescription of nothing begins."""
+    res = reservoir(periods=((0, 250), (days, 0)))
+    return Reservoir(**{**res.__dict__, "emptied_at": FILLED + timedelta(days=days)})
+
+
+def test_drift_1_mri_1_no_ratio_across_an_emptying():
+    # refilled 9 days after the fill, 1 day after the emptying: residual 0 mL.
+    # Without the emptying this would read as 20 mL delivered of 4 mL programmed (ratio 5).
+    obs = observe(emptied_reservoir(), 9, "0")
+    assert obs.ratio is None and obs.direction is None and obs.flagged_by == ()
+    assert obs.programmed_ml == 4  # 8 days x 0.5 mL, then 0 mL/day
+    assert obs.why_no_ratio == (
+        "the reservoir was emptied since the previous refill (before an MRI): what was taken out "
+        "then was not delivered, so the residual says nothing of the pump's delivery"
+    )
+    # REFILL-1 expected residual after the emptying: 0 mL
+    assert volume_at(emptied_reservoir(), FILLED + timedelta(days=9)) == 0
+
+
+def test_drift_1_mri_1_a_discrepancy_still_flags_across_an_emptying():
+    # 3 mL found in a reservoir that was emptied: more than expected, read as under-delivery
+    obs = observe(emptied_reservoir(), 9, "3", discrepancy="more_than_expected")
+    assert (obs.ratio, obs.direction, obs.flagged_by) == (None, UNDER, ("discrepancy",))
+
+
+def test_drift_1_mri_1_an_emptying_at_the_refill_instant_is_across_it():
+    obs = observe(emptied_reservoir(days=8), 8, "0")
+    assert obs.ratio is None and obs.why_no_ratio.startswith("the reservoir was emptied")

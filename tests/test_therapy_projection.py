@@ -853,3 +853,131 @@ def test_a_bridge_of_no_duration_is_skipped_and_one_under_a_second_is_drained():
     # 20 - 1 - 0.5 x 86399.5 / 86400 = 19 - 172799/345600 mL
     quick = reservoir(fill, "20", 500, (fill, SIMPLE_250, 0), bridge=BridgeDrain(F(1), F(1, 2)))
     assert volume_at(quick, day_later) == 19 - F(172799, 345600)
+
+
+# --- MRI-1: a reservoir emptied before a scan ------------------------------------------
+#
+# Filled 2 Mar 2026 09:00 UTC with 20 mL at 500 mcg/mL, 250 mcg/day = 0.5 mL/day (worst
+# case at 14.5 %: 0.5725 mL/day); emptied 8 days later, 10 Mar 09:00, when the emptying's
+# prescription of 0 mcg/day begins.
+
+ZERO = {"mode": "simple_continuous", "daily_dose_mcg": "0"}
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def emptied(*later, emptied_at="2026-03-10T09:00:00+00:00"):
+    periods = [
+        ("2026-03-02T09:00:00+00:00", SIMPLE_250, 0),
+        ("2026-03-10T09:00:00+00:00", ZERO, 0),
+        *later,
+    ]
+    res = reservoir("2026-03-02T09:00:00+00:00", "20", "500", *periods)
+    return Reservoir(**{**res.__dict__, "emptied_at": t(emptied_at)})
+
+
+def test_mri_1_an_emptied_reservoir_holds_nothing_from_the_emptying():
+    res = emptied()
+    # one hour before: 20 - (8 - 1/24) x 0.5 = 20 - 4 + 1/48 mL
+    assert volume_at(res, t("2026-03-10T08:00:00+00:00")) == F(16) + F(1, 48)
+    # worst case one hour before: 20 - (8 - 1/24) x 0.5725 = 20 - 4.58 + 0.5725/24
+    assert (
+        volume_at(res, t("2026-03-10T08:00:00+00:00"), tolerance_pct=F("14.5"))
+        == F("15.42") + F("0.5725") / 24
+    )
+    # from the emptying instant on, nominal and worst case: nothing
+    for at in ("2026-03-10T09:00:00+00:00", "2026-03-10T09:00:01+00:00", "2026-06-01T00:00:00+00:00"):
+        assert volume_at(res, t(at)) == 0
+        assert volume_at(res, t(at), tolerance_pct=F("14.5")) == 0
+
+
+def test_mri_1_an_emptied_reservoir_that_delivers_nothing_has_no_alarm_and_is_refilled_the_same_day():
+    p = run(emptied(), as_of=t("2026-03-10T12:00:00+00:00"))
+    assert p.reservoir_volume_ml == Decimal("0.00")
+    assert p.daily_volume_ml == Decimal("0.000")
+    # nothing is delivered, so nothing more is projected from the empty reservoir
+    assert (p.low_reservoir_alarm_at, p.low_reservoir_alarm_at_worst_case) == (None, None)
+    assert (p.empty_at, p.empty_at_worst_case) == (None, None)
+    # refill-by: min(fill + 180 days = 29 Aug, the emptying's date 10 Mar) — no margin taken off
+    assert (p.refill_by, p.refill_by_reason) == (date(2026, 3, 10), "emptied")
+    assert [w.code for w in p.warnings] == ["emptied"]
+    assert p.warnings[0].message == (
+        "The reservoir was emptied on Tue 10 Mar 2026 09:00 UTC: it holds no drug until it is "
+        "refilled, which is due that same day."
+    )
+
+
+def test_mri_1_the_emptying_date_is_the_clinics_local_date():
+    # 23:30 UTC on 10 Mar is 00:30 on 11 Mar in Paris (CET, UTC+1)
+    res = emptied(emptied_at="2026-03-10T23:30:00+00:00")
+    p = run(res, as_of=t("2026-03-11T08:00:00+00:00"), tz=PARIS)
+    assert (p.refill_by, p.refill_by_reason) == (date(2026, 3, 11), "emptied")
+    assert "Wed 11 Mar 2026 00:30 CET" in p.warnings[0].message
+
+
+def test_mri_1_drug_stability_still_wins_when_it_is_earlier_than_the_emptying():
+    # max 5 days in the reservoir: 2 Mar + 5 = 7 Mar, before the emptying on 10 Mar
+    p = run(emptied(), as_of=t("2026-03-10T12:00:00+00:00"), max_days=5)
+    assert (p.refill_by, p.refill_by_reason) == (date(2026, 3, 7), "drug_stability")
+
+
+def test_mri_1_a_prescription_that_delivers_after_the_emptying_finds_the_reservoir_empty():
+    # programmed to deliver again on 11 Mar 06:00 without a refill: the reservoir holds
+    # nothing, so alarm and empty are that instant, nominal and worst case
+    res = emptied(("2026-03-11T06:00:00+00:00", SIMPLE_250, 0))
+    p = run(res, as_of=t("2026-03-10T12:00:00+00:00"))
+    resumed = t("2026-03-11T06:00:00+00:00")
+    assert (p.low_reservoir_alarm_at, p.low_reservoir_alarm_at_worst_case) == (resumed, resumed)
+    assert (p.empty_at, p.empty_at_worst_case) == (resumed, resumed)
+    assert time_at_volume(res, F(2)) == resumed
+    # refill-by: alarm 11 Mar - 7 days = 4 Mar, earlier than the emptying's 10 Mar
+    assert (p.refill_by, p.refill_by_reason) == (date(2026, 3, 4), "alarm")
+
+
+def test_mri_1_an_alarm_reached_before_the_emptying_stays_where_it_was():
+    # 0.5 mL/day from 20 mL reaches the 2 mL alarm after 36 days: 7 Apr 09:00; emptied on
+    # 8 Apr 09:00, before the reservoir would have run empty (40 days: 11 Apr)
+    res = Reservoir(
+        **{
+            **reservoir(
+                "2026-03-02T09:00:00+00:00",
+                "20",
+                "500",
+                ("2026-03-02T09:00:00+00:00", SIMPLE_250, 0),
+                ("2026-04-08T09:00:00+00:00", ZERO, 0),
+            ).__dict__,
+            "emptied_at": t("2026-04-08T09:00:00+00:00"),
+        }
+    )
+    p = run(res, as_of=t("2026-04-08T10:00:00+00:00"))
+    assert p.low_reservoir_alarm_at == t("2026-04-07T09:00:00+00:00")
+    assert p.empty_at is None  # emptied before it ran empty, and nothing delivered since
+    # worst case: 18 / 0.5725 days = 31.441... days after the fill, before the emptying
+    assert p.low_reservoir_alarm_at_worst_case == t("2026-03-02T09:00:00+00:00") + timedelta(
+        seconds=round(F(18) / F("0.5725") * 86400)
+    )
+    assert p.refill_by_reason == "alarm"
+
+
+def test_mri_1_a_reservoir_emptied_after_it_ran_empty_keeps_the_empty_time():
+    # 20 mL at 0.5 mL/day is empty after 40 days (11 Apr 09:00), emptied on 20 Apr
+    res = Reservoir(
+        **{
+            **reservoir(
+                "2026-03-02T09:00:00+00:00",
+                "20",
+                "500",
+                ("2026-03-02T09:00:00+00:00", SIMPLE_250, 0),
+                ("2026-04-20T09:00:00+00:00", ZERO, 0),
+            ).__dict__,
+            "emptied_at": t("2026-04-20T09:00:00+00:00"),
+        }
+    )
+    assert time_at_volume(res, F(0)) == t("2026-04-11T09:00:00+00:00")
+
+
+def test_mri_1_the_emptying_must_follow_the_fill():
+    res = reservoir("2026-03-02T09:00:00+00:00", "20", "500", ("2026-03-02T09:00:00+00:00", SIMPLE_250, 0))
+    for at in ("2026-03-02T09:00:00+00:00", "2026-03-01T09:00:00+00:00"):
+        with pytest.raises(CalculationError) as error:
+            Reservoir(**{**res.__dict__, "emptied_at": t(at)})
+        assert error.value.field == "emptied_at"

@@ -75,7 +75,7 @@ from .units import day_text, instant_text
 # a number it returns for the same inputs. Stored projections carry it in their fingerprint,
 # so the next refresh (nightly, or ``run_daily_jobs`` after an upgrade) recomputes them all
 # instead of keeping numbers the corrected code would not give.
-CALCULATION_VERSION = "2026-12-02 LRA-3 worst-case bridge"
+CALCULATION_VERSION = "2026-12-03 MRI-1 emptied reservoir"
 
 __all__ = [
     "CALCULATION_VERSION",

@@ -61,14 +61,20 @@ def delivery_observation(
     under-delivery; less: over-delivery). No ratio when nothing was programmed (0 mL: no
     delivery to compare with) or when the programme would have emptied the reservoir before
     this refill (the pump could not deliver more than it held, so the ratio would read as
-    under-delivery whatever the pump did); REFILL-1's discrepancy still flags. A model
+    under-delivery whatever the pump did), nor across an emptying of the reservoir (MRI-1:
+    the drug taken out was not delivered); REFILL-1's discrepancy still flags. A model
     whose tolerance is not configured is judged by the discrepancy alone, and says so.
     """
     filled = Q(reservoir.volume_ml)
     programmed = programmed_volume_ml(reservoir, refilled_at)
     delivered = filled - Q(residual_ml)
     ratio, why, notes = None, "", []
-    if programmed <= 0:
+    if reservoir.emptied_at is not None and reservoir.emptied_at <= refilled_at:
+        why = (
+            "the reservoir was emptied since the previous refill (before an MRI): what was taken out "
+            "then was not delivered, so the residual says nothing of the pump's delivery"
+        )
+    elif programmed <= 0:
         why = "nothing was programmed since the previous refill (0 mL): there is no delivery to compare with"
     elif programmed > filled:
         why = (

@@ -24,6 +24,7 @@ from .units import (
     Q,
     epoch_seconds,
     instant,
+    instant_text,
     local_date,
     representable,
     rounded,
@@ -58,6 +59,7 @@ class Reservoir:
     periods: tuple[TherapyPeriod, ...]
     bridge: BridgeDrain | None = None
     priming_ml: Fraction = Fraction(0)  # IMPLANT-1: a new catheter primed at the implant fill
+    emptied_at: datetime | None = None  # MRI-1: the reservoir emptied (a Prometra II before a scan)
 
     def __post_init__(self):
         if not self.periods:
@@ -67,6 +69,10 @@ class Reservoir:
         if not 0 <= self.priming_ml < self.volume_ml:
             raise CalculationError(
                 "priming_volume_ml", "must be 0 mL or more and less than the volume filled"
+            )
+        if self.emptied_at is not None and self.emptied_at <= self.filled_at:
+            raise CalculationError(
+                "emptied_at", "must be after the fill: a reservoir is emptied after it is filled"
             )
 
 
@@ -144,6 +150,8 @@ class _Timeline:
     start: Fraction
     volume: Fraction  # after the priming, if any
     spans: tuple[_Span, ...]
+    emptied: Fraction | None = None  # MRI-1: the instant the reservoir was emptied
+    resumed: Fraction | None = None  # the first instant after it at which a prescription delivers
 
 
 @lru_cache(maxsize=4096)
@@ -179,11 +187,31 @@ def _timeline(res: Reservoir, factor: Fraction) -> _Timeline:
     # IMPLANT-1: the priming of a new catheter leaves the reservoir first, before the bridge
     # or the prescribed rate. It is pumped like any other volume, so in the worst case
     # (LRA-3) the reservoir loses (1 + tolerance) × the priming volume.
-    return _Timeline(start, res.volume_ml - res.priming_ml * factor, tuple(spans))
+    volume = res.volume_ml - res.priming_ml * factor
+    if res.emptied_at is None:
+        return _Timeline(start, volume, tuple(spans))
+    emptied = epoch_seconds(res.emptied_at)
+    return _Timeline(start, volume, tuple(spans), emptied, _resumed(spans, emptied))
+
+
+def _resumed(spans: list[_Span], emptied: Fraction) -> Fraction | None:
+    """MRI-1: the first instant after the emptying at which a prescription delivers: an empty
+    reservoir reaches every level there (the start of the first span with a daily volume)."""
+    for span in spans:
+        if span.volume > 0 and (span.end is None or span.end > emptied):
+            return max(span.start, emptied)
+    return None
+
+
+def _held(tl: _Timeline, at: Fraction) -> Fraction:
+    """LRA-1: what the reservoir holds at ``at``: 0 from the instant it was emptied (MRI-1)."""
+    if tl.emptied is not None and at >= tl.emptied:
+        return Q(0)
+    return _volume_at(tl, at)
 
 
 def _volume_at(tl: _Timeline, at: Fraction) -> Fraction:
-    """LRA-1: volume at ``at`` (may go below 0; callers clip)."""
+    """LRA-1: volume at ``at`` as programmed (may go below 0; callers clip)."""
     v = tl.volume
     for span in tl.spans:
         if at <= span.start:
@@ -195,7 +223,16 @@ def _volume_at(tl: _Timeline, at: Fraction) -> Fraction:
 
 
 def _crossing(tl: _Timeline, level: Fraction) -> Fraction | None:
-    """LRA-2: the first instant the volume reaches ``level``; None if it never does."""
+    """LRA-2: the first instant the volume reaches ``level``; None if it never does. After
+    an emptying (MRI-1) the reservoir holds nothing: a level not reached before it is
+    reached when a prescription next delivers, never while the pump delivers nothing."""
+    crossing = _programmed_crossing(tl, level)
+    if tl.emptied is None or (crossing is not None and crossing <= tl.emptied):
+        return crossing
+    return tl.resumed
+
+
+def _programmed_crossing(tl: _Timeline, level: Fraction) -> Fraction | None:
     v = tl.volume
     if v <= level:
         return tl.start
@@ -225,7 +262,7 @@ def volume_at(res: Reservoir, at: datetime, *, tolerance_pct: Fraction | None = 
     expected residual.
     """
     tl = _timeline(res, worst_case_factor(tolerance_pct))
-    return max(Q(0), _volume_at(tl, epoch_seconds(at)))
+    return max(Q(0), _held(tl, epoch_seconds(at)))
 
 
 def programmed_volume_ml(res: Reservoir, at: datetime) -> Fraction:
@@ -254,9 +291,13 @@ def refill_by(
     tz,
     safety_margin_days: int,
     max_reservoir_days: int,
+    emptied_at: datetime | None = None,
 ) -> tuple[date, str]:
     """LRA-4: the earliest of (a) local date of the worst-case alarm − safety margin,
-    (b) fill date + the drug's maximum time in the reservoir. Ties report ``alarm``."""
+    (b) fill date + the drug's maximum time in the reservoir. Ties report ``alarm``.
+    MRI-1: a reservoir emptied before a scan is refilled after it the same day, so its
+    refill-by is at the latest the local date of the emptying (``emptied``): nothing is left
+    to project, and no margin is taken off a date that is not a projection."""
     if max_reservoir_days is None:
         raise CalculationError(
             "drug.max_reservoir_days", "is not configured: set the drug's maximum time in the reservoir"
@@ -267,6 +308,8 @@ def refill_by(
     if worst_case_alarm_at is not None:
         alarm_day = local_date(worst_case_alarm_at, tz) - timedelta(days=safety_margin_days)
         candidates.insert(0, (alarm_day, "alarm"))
+    if emptied_at is not None:
+        candidates.append((local_date(emptied_at, tz), "emptied"))
     return min(candidates, key=lambda c: c[0])
 
 
@@ -352,10 +395,19 @@ def project(
         tz=tz,
         safety_margin_days=safety_margin_days,
         max_reservoir_days=max_reservoir_days,
+        emptied_at=res.emptied_at,
     )
     current = period_at(res, as_of)
     daily_dose = current.prescription.daily_dose_mcg_total
-    if is_zero_daily_dose(daily_dose):  # TITRATE-2: 0 at the stored precision is zero
+    if res.emptied_at is not None:
+        warnings.append(
+            Notice(
+                "emptied",
+                f"The reservoir was emptied on {instant_text(res.emptied_at, tz)}: it holds no drug "
+                "until it is refilled, which is due that same day.",
+            )
+        )
+    elif is_zero_daily_dose(daily_dose):  # TITRATE-2: 0 at the stored precision is zero
         warnings.append(
             Notice(
                 "no_delivery",
@@ -365,7 +417,7 @@ def project(
         )
     horizon = datetime.combine(by + timedelta(days=1), datetime.min.time(), tzinfo=tz).astimezone(UTC)
     warnings.extend(clock_warnings(current, tz, max(as_of, res.filled_at), horizon))
-    volume_now = max(Q(0), _volume_at(nominal, epoch_seconds(as_of)))
+    volume_now = max(Q(0), _held(nominal, epoch_seconds(as_of)))
     return Projection(
         as_of=as_of,
         reservoir_volume_ml=rounded(volume_now, VOLUME_ML),
