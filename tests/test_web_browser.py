@@ -267,6 +267,44 @@ def test_a_refill_time_that_happens_twice_is_answered_in_the_live_check(live_ser
     assert Refill.objects.get(pump=new).performed_at == datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
 
 
+def test_an_emptied_prometra_shows_an_empty_reservoir_due_for_its_refill_today(
+    live_server, page, clinic_data
+):
+    """MRI-1: the due Prometra II (0.6 mL/day since 10 Nov 12:00) is emptied for an MRI at
+    08:00 on the scan day: the pump page shows 0 mL and why, the refill due that day, no
+    alarm date projected; the worklist says so too."""
+    from devices.services import mri_emptying_record, mri_plan
+    from tests.factories import MembershipFactory
+
+    expect = playwright_api.expect
+    due = clinic_data["due"]
+    physician = MembershipFactory(clinic=clinic_data["clinic"], role="physician").user
+    mri = mri_plan(actor=physician, pump=due, scan_at=datetime(2026, 11, 26, 15, 0, tzinfo=UTC))
+    mri_emptying_record(
+        actor=physician,
+        mri=mri,
+        emptied_at=datetime(2026, 11, 26, 8, 0, tzinfo=UTC),
+        override_reason="MRI of the spine",
+    )
+    page.goto(live_server.url + f"/pumps/{due.pk}/")
+    page.get_by_label("Username").fill("nurse")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"**/pumps/{due.pk}/")
+    dates = page.locator("#now-h + dl")
+    expect(dates).to_contain_text("0.00 mL")
+    expect(dates).to_contain_text("Thu 26 Nov 2026")
+    expect(dates).to_contain_text("the reservoir was emptied that day")
+    expect(page.locator("body")).to_contain_text(
+        "The reservoir was emptied on Thu 26 Nov 2026 08:00 UTC: it holds no drug until it is refilled"
+    )
+    shot(page, "34-emptied-prometra")
+    page.goto(live_server.url + "/clinics/HOME/worklist/")
+    row = page.locator("table.worklist tbody tr", has_text="Moreno, Ada")
+    expect(row).to_contain_text("emptied")
+    shot(page, "35-emptied-prometra-worklist")
+
+
 def test_every_page_a_nurse_uses_passes_an_axe_accessibility_audit(live_server, page, clinic_data):
     """axe-core (WCAG 2.0/2.1 A and AA rules and best practices) finds no violation on the
     login page, the worklist (filtered too), the pump page, the refill form with its
