@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "cards",
     "devices",
     "scheduling",
+    "exchange",
     "web",
 ]
 

@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from alerts.api import AlertViewSet, NotificationViewSet
 from devices.api import MriCancelView, MriDetailView, MriEmptyingView, PumpInterrogationsView, PumpMrisView
+from exchange.api import PatientFhirView
 from medications.api import (
     OralDrugViewSet,
     OralMedicationStopView,
@@ -67,6 +68,7 @@ router.register("appointments", AppointmentViewSet, basename="appointment")
 router.register("calendar-feeds", CalendarFeedViewSet, basename="calendar-feed-admin")
 
 api_v1 = [
+    path("patients/<int:patient_id>/fhir/", PatientFhirView.as_view(), name="patient-fhir"),
     path("pumps/<int:pump_id>/refills/", PumpRefillsView.as_view(), name="pump-refills"),
     path("pumps/<int:pump_id>/refills/preview/", PumpRefillPreviewView.as_view(), name="pump-refill-preview"),
     path("pumps/<int:pump_id>/prescriptions/", PumpPrescriptionsView.as_view(), name="pump-prescriptions"),

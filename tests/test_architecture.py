@@ -37,6 +37,7 @@ LAYERS = (
     ("refills",),  # the therapy record
     ("cards", "devices"),  # emergency cards; interrogations, device alarms and MRIs
     ("scheduling",),  # appointments, proposals, replacement planning, worklist, calendar
+    ("exchange",),  # records exchanged with other systems (FHIR)
     ("web",),  # the nurses' pages
     # urls, project-wide commands, server hooks, the clinic simulation: they assemble the rest
     ("pumpcare.project", "simulation"),

@@ -305,6 +305,28 @@ def test_an_emptied_prometra_shows_an_empty_reservoir_due_for_its_refill_today(
     shot(page, "35-emptied-prometra-worklist")
 
 
+def test_a_nurse_downloads_a_patients_record_as_fhir_from_the_timeline(live_server, page, clinic_data):
+    """The timeline's link downloads the patient's record as a FHIR R4 Bundle, valid FHIR."""
+    import json
+
+    from fhir.resources.R4B.bundle import Bundle
+
+    due = clinic_data["due"]
+    page.goto(live_server.url + f"/patients/{due.patient_id}/timeline/")
+    page.get_by_label("Username").fill("nurse")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"**/patients/{due.patient_id}/timeline/")
+    shot(page, "36-timeline-fhir-link")
+    with page.expect_download() as download:
+        page.get_by_test_id("fhir-export").click()
+    assert download.value.suggested_filename == "pumpcare-d-1001-fhir.json"
+    body = json.loads(Path(download.value.path()).read_text())
+    bundle = Bundle.model_validate(body)
+    kinds = [entry.resource.__resource_type__ for entry in bundle.entry]
+    assert kinds[:2] == ["Organization", "Patient"] and "MedicationRequest" in kinds
+
+
 def test_every_page_a_nurse_uses_passes_an_axe_accessibility_audit(live_server, page, clinic_data):
     """axe-core (WCAG 2.0/2.1 A and AA rules and best practices) finds no violation on the
     login page, the worklist (filtered too), the pump page, the refill form with its
