@@ -30,6 +30,8 @@ from pumpcare.inputs import CodeConverter, TokenConverter
 from refills.api import (
     DeliveryDriftView,
     PatientScreeningTrialView,
+    PrescriptionCorrectionView,
+    PrescriptionVoidView,
     PumpAssessmentsView,
     PumpExplantView,
     PumpHistoryView,
@@ -39,6 +41,8 @@ from refills.api import (
     PumpRefillPreviewView,
     PumpRefillsView,
     PumpReplaceView,
+    RefillCorrectionView,
+    RefillVoidView,
     StartingDoseView,
 )
 from scheduling.api import (
@@ -70,6 +74,14 @@ router.register("calendar-feeds", CalendarFeedViewSet, basename="calendar-feed-a
 api_v1 = [
     path("patients/<int:patient_id>/fhir/", PatientFhirView.as_view(), name="patient-fhir"),
     path("pumps/<int:pump_id>/refills/", PumpRefillsView.as_view(), name="pump-refills"),
+    path("refills/<int:entry_id>/void/", RefillVoidView.as_view(), name="refill-void"),
+    path("refills/<int:entry_id>/correction/", RefillCorrectionView.as_view(), name="refill-correction"),
+    path("prescriptions/<int:entry_id>/void/", PrescriptionVoidView.as_view(), name="prescription-void"),
+    path(
+        "prescriptions/<int:entry_id>/correction/",
+        PrescriptionCorrectionView.as_view(),
+        name="prescription-correction",
+    ),
     path("pumps/<int:pump_id>/refills/preview/", PumpRefillPreviewView.as_view(), name="pump-refill-preview"),
     path("pumps/<int:pump_id>/prescriptions/", PumpPrescriptionsView.as_view(), name="pump-prescriptions"),
     path("pumps/<int:pump_id>/projection/", PumpProjectionView.as_view(), name="pump-projection"),

@@ -23,22 +23,25 @@ from patients.permissions import clinics_of
 from pumpcare import clinical
 from pumpcare.inputs import DateField, ModelSerializer, Query, validated
 
-from . import assessments, drift, implant, replacement, screening, selectors, services
-from .models import DeliveryDrift, ImplantMonitoring, PumpExplant
+from . import assessments, corrections, drift, implant, replacement, screening, selectors, services
+from .models import DeliveryDrift, ImplantMonitoring, Prescription, PumpExplant, Refill
 from .serializers import (
     LOCAL_TIME_HELP,
     AssessmentSerializer,
     ClinicLocalDateTimeField,
     HistoryEntrySerializer,
+    PrescriptionCorrectionInputSerializer,
     PrescriptionCreatedSerializer,
     PrescriptionInputSerializer,
     PrescriptionSerializer,
     ProjectionSerializer,
+    RefillCorrectionInputSerializer,
     RefillCreatedSerializer,
     RefillInputSerializer,
     RefillPreviewSerializer,
     RefillSerializer,
     VisitAssessmentInputSerializer,
+    VoidInputSerializer,
 )
 
 # --- views -----------------------------------------------------------------------------
@@ -503,3 +506,75 @@ class PumpImplantMonitoringView(PumpScopedView):
 
 def _decimal(value):
     return therapy.units.rounded(value, therapy.units.DOSE_MCG)
+
+
+# --- corrections ---------------------------------------------------------------------------
+
+
+class EntryScopedView(GenericAPIView):
+    """A refill or prescription of the user's clinics, voided or not."""
+
+    model = Refill
+
+    def get_entry(self):
+        entries = self.model.all_objects.filter(pump__patient__clinic__in=clinics_of(self.request.user))
+        return get_object_or_404(entries.select_related("pump__patient__clinic"), pk=self.kwargs["entry_id"])
+
+
+class RefillVoidView(EntryScopedView):
+    """Void a refill entered by mistake, with the prescription programmed at it: kept, never
+    deleted, with who and why. Only the pump's latest entry can be voided (later ones first)."""
+
+    @extend_schema(request=VoidInputSerializer, responses={200: RefillSerializer})
+    def post(self, request, entry_id):
+        refill = self.get_entry()
+        data = validated(VoidInputSerializer, request, refill.pump)
+        refill = corrections.refill_void(actor=request.user, refill=refill, **data)
+        return Response(RefillSerializer(refill).data)
+
+
+class RefillCorrectionView(EntryScopedView):
+    """Correct a refill: it is voided and the right one recorded in its place, with every
+    check of a refill; the answer is the new refill, which ``corrects`` the voided one."""
+
+    @extend_schema(request=RefillCorrectionInputSerializer, responses={201: RefillCreatedSerializer})
+    def post(self, request, entry_id):
+        refill = self.get_entry()
+        data = validated(RefillCorrectionInputSerializer, request, refill.pump)
+        change = corrections.refill_correct(actor=request.user, refill=refill, **data)
+        body = RefillSerializer(change.refill).data
+        body["projection"] = ProjectionSerializer(change.projection).data
+        body["warnings"] = change.warnings
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class PrescriptionVoidView(EntryScopedView):
+    """Void a prescription entered by mistake between refills (a prescriber)."""
+
+    model = Prescription
+
+    @extend_schema(request=VoidInputSerializer, responses={200: PrescriptionSerializer})
+    def post(self, request, entry_id):
+        prescription = self.get_entry()
+        data = validated(VoidInputSerializer, request, prescription.pump)
+        prescription = corrections.prescription_void(actor=request.user, prescription=prescription, **data)
+        return Response(PrescriptionSerializer(prescription).data)
+
+
+class PrescriptionCorrectionView(EntryScopedView):
+    """Correct a prescription (a prescriber): voided and the right one recorded in its place,
+    checked (TITRATE-1/2) against the record without the voided one."""
+
+    model = Prescription
+
+    @extend_schema(
+        request=PrescriptionCorrectionInputSerializer, responses={201: PrescriptionCreatedSerializer}
+    )
+    def post(self, request, entry_id):
+        prescription = self.get_entry()
+        data = validated(PrescriptionCorrectionInputSerializer, request, prescription.pump)
+        change = corrections.prescription_correct(actor=request.user, entry=prescription, **data)
+        body = PrescriptionSerializer(change.prescription).data
+        body["projection"] = ProjectionSerializer(change.projection).data
+        body["risk_flags"] = _risk_flags(prescription.pump)
+        return Response(body, status=status.HTTP_201_CREATED)

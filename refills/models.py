@@ -16,7 +16,40 @@ class PrescriptionMode(models.TextChoices):
     PERIODIC_BOLUS = "periodic_bolus", "Periodic bolus"
 
 
-class Prescription(models.Model):
+class RecordedManager(models.Manager):
+    """The therapy record as it stands: entries not voided. Every reader of the record
+    (projection, titration, drift, lists) goes through it; a voided entry is kept, with who
+    voided it and why, and read through ``all_objects`` (history, timeline, corrections)."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(voided_at__isnull=True)
+
+
+class Voidable(models.Model):
+    """A record entered by mistake is voided with a reason, never deleted; a correction is a
+    new entry that ``corrects`` the voided one."""
+
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    void_reason = models.TextField(blank=True)
+    corrects = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="corrected_by"
+    )
+
+    objects = RecordedManager()
+    all_objects = models.Manager()  # noqa: DJ012 (the managers of an abstract base)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_voided(self) -> bool:
+        return self.voided_at is not None
+
+
+class Prescription(Voidable):
     """What the pump is programmed to deliver from ``effective_at`` (DOSE-1).
 
     ``schedule`` holds the validated API shape (``therapy.Prescription.as_dict()``);
@@ -69,7 +102,7 @@ class DeliveryDrift(models.TextChoices):
     OVER = "over_delivery", "Over-delivery"
 
 
-class Refill(models.Model):
+class Refill(Voidable):
     pump = models.ForeignKey(Pump, on_delete=models.PROTECT, related_name="refills")
     performed_at = models.DateTimeField()
     performed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

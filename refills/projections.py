@@ -95,21 +95,25 @@ def _text(columns: list[str], separator: str) -> str:
 def _inputs_sql(vendor: str, where: str) -> str:
     """One row per selected pump: its id, its clinic's zone, its inputs as text in three
     parts, and its stored fingerprint. Every part is read with an index lookup per pump."""
-    last_fill = "SELECT MAX(r2.performed_at) FROM refills_refill r2 WHERE r2.pump_id = p.id"
+    # Voided entries (corrections) are not part of the therapy record.
+    last_fill = (
+        "SELECT MAX(r2.performed_at) FROM refills_refill r2 WHERE r2.pump_id = p.id AND r2.voided_at IS NULL"
+    )
     in_effect = (
         "SELECT MAX(y.effective_at) FROM refills_prescription y "
-        f"WHERE y.pump_id = p.id AND y.effective_at <= ({last_fill})"
+        f"WHERE y.pump_id = p.id AND y.voided_at IS NULL AND y.effective_at <= ({last_fill})"
     )
     prescription = _text(_PRESCRIPTION_INPUTS, ",")
     if vendor == "postgresql":
         aggregate = (
             f"SELECT STRING_AGG({prescription}, ';' ORDER BY x.effective_at) FROM refills_prescription x "
-            f"WHERE x.pump_id = p.id AND x.effective_at >= ({in_effect})"
+            f"WHERE x.pump_id = p.id AND x.voided_at IS NULL AND x.effective_at >= ({in_effect})"
         )
     else:
         aggregate = (
             f"SELECT GROUP_CONCAT(t, ';') FROM (SELECT {prescription} AS t FROM refills_prescription x "
-            f"WHERE x.pump_id = p.id AND x.effective_at >= ({in_effect}) ORDER BY x.effective_at)"
+            f"WHERE x.pump_id = p.id AND x.voided_at IS NULL AND x.effective_at >= ({in_effect}) "
+            "ORDER BY x.effective_at)"
         )
     # The clinic is read through the patient with per-pump index lookups (scalar
     # subqueries): a join lets the planner hash the whole patient table for every batch.
@@ -120,7 +124,8 @@ def _inputs_sql(vendor: str, where: str) -> str:
         f"SELECT p.id, (SELECT c.timezone {clinic}) AS timezone, "
         f"{_text(_PUMP_INPUTS, '|')} || '|' || (SELECT {_text(_CLINIC_INPUTS, '|')} {clinic}) AS pump_part, "
         f"(SELECT {_text(_REFILL_INPUTS, '|')} FROM refills_refill r JOIN patients_drug d ON d.id = r.drug_id "
-        f"WHERE r.pump_id = p.id ORDER BY r.performed_at DESC LIMIT 1) AS refill_part, ({aggregate}) AS rx_part, "
+        f"WHERE r.pump_id = p.id AND r.voided_at IS NULL ORDER BY r.performed_at DESC LIMIT 1) AS refill_part, "
+        f"({aggregate}) AS rx_part, "
         "pp.fingerprint AS stored "
         "FROM patients_pump p JOIN patients_pumpmodel m ON m.id = p.model_id "
         f"LEFT JOIN refills_pumpprojection pp ON pp.pump_id = p.id WHERE {where}"

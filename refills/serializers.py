@@ -112,7 +112,25 @@ class BridgeBolusSerializer(serializers.Serializer):
     delivered_dose_mcg = serializers.DecimalField(max_digits=10, decimal_places=1)
 
 
-class PrescriptionSerializer(ModelSerializer):
+class VoidableFields(serializers.Serializer):
+    """Corrections: who voided an entry, when and why; the entry it corrects and the one that
+    corrected it (ids of the same kind of entry)."""
+
+    voided_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="null: the entry stands")
+    voided_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    void_reason = serializers.CharField(read_only=True)
+    corrects = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    corrected_by = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_corrected_by(self, entry):
+        return type(entry).all_objects.filter(corrects=entry).values_list("pk", flat=True).first()
+
+
+VOIDABLE_FIELDS = ["voided_at", "voided_by", "void_reason", "corrects", "corrected_by"]
+
+
+class PrescriptionSerializer(VoidableFields, ModelSerializer):
     prescription = PrescriptionField(source="schedule")
     drug = serializers.SlugRelatedField(slug_field="code", read_only=True)
     prescriber = serializers.SlugRelatedField(slug_field="username", read_only=True)
@@ -134,7 +152,9 @@ class PrescriptionSerializer(ModelSerializer):
             "reason",
             "override_reason",
             "refill",
+            "empties_reservoir",
             "created_by",
+            *VOIDABLE_FIELDS,
         ]
         read_only_fields = fields
 
@@ -150,7 +170,7 @@ class AssessmentSerializer(ModelSerializer):
         read_only_fields = fields
 
 
-class RefillSerializer(ModelSerializer):
+class RefillSerializer(VoidableFields, ModelSerializer):
     performed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     drug = serializers.SlugRelatedField(slug_field="code", read_only=True)
     bridge_bolus = BridgeBolusSerializer(allow_null=True, read_only=True)
@@ -203,6 +223,7 @@ class RefillSerializer(ModelSerializer):
             "notes",
             "prescription",
             "assessment",
+            *VOIDABLE_FIELDS,
         ]
         read_only_fields = fields
 
@@ -366,3 +387,15 @@ class PrescriptionInputSerializer(serializers.Serializer):
     prescription = PrescriptionField()
     reason = serializers.CharField(allow_blank=True)
     override_reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class VoidInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(help_text="why the entry is voided: it was entered by mistake")
+
+
+class RefillCorrectionInputSerializer(RefillInputSerializer):
+    correction_reason = serializers.CharField(help_text="why the refill is corrected")
+
+
+class PrescriptionCorrectionInputSerializer(PrescriptionInputSerializer):
+    correction_reason = serializers.CharField(help_text="why the prescription is corrected")

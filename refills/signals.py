@@ -16,3 +16,6 @@ pump_retired = Signal()
 # A pump's stored projection changed through a service (a refill, a prescription, an
 # explant): ``pump``. Its state alerts are raised or resolved at once.
 pump_projection_changed = Signal()
+# A refill was voided (entered by mistake, or corrected by a new one): ``refill``, ``actor``.
+# What it completed (a booked appointment) is open again.
+refill_voided = Signal()

@@ -23,6 +23,16 @@ def _user(user) -> str:
     return user.username if user else ""
 
 
+def _voided_title(entry) -> str:
+    return "Voided — " if entry.voided_at is not None else ""
+
+
+def _voided(entry) -> str:
+    """Who voided an entry, when and why, in the clinic's zone."""
+    when = therapy.instant_text(entry.voided_at, entry.pump.patient.clinic.tz)
+    return f"voided {when} by {_user(entry.voided_by)}: {entry.void_reason}"
+
+
 def therapy_events(patient: Patient) -> list[Event]:
     events: list[Event] = []
     for bolus in ScreeningBolus.objects.filter(trial__patient=patient).select_related("recorded_by"):
@@ -38,8 +48,9 @@ def therapy_events(patient: Patient) -> list[Event]:
                 by=bolus.observed_by,
             )
         )
-    refills = Refill.objects.filter(pump__patient=patient).select_related(
-        "pump", "performed_by", "prescription"
+    # Voided entries stay on the timeline, said to be voided, with who and why.
+    refills = Refill.all_objects.filter(pump__patient=patient).select_related(
+        "pump__patient__clinic", "performed_by", "prescription", "voided_by"
     )
     for refill in refills:
         dose = getattr(refill, "prescription", None)
@@ -63,26 +74,33 @@ def therapy_events(patient: Patient) -> list[Event]:
                 f"concentration changed from {_n(refill.bridge_from_concentration_mcg_per_ml)} mcg/mL: "
                 f"bridge bolus {_n(refill.bridge_path_volume_ml)} mL over {_n(refill.bridge_duration_hours)} h"
             )
+        if refill.voided_at is not None:
+            details.insert(0, _voided(refill))
         events.append(
             Event(
                 at=refill.performed_at,
                 kind="implant_fill" if refill.implant_fill else "refill",
-                title=("Implant fill: " if refill.implant_fill else "Refill: ") + what,
+                title=_voided_title(refill)
+                + ("Implant fill: " if refill.implant_fill else "Refill: ")
+                + what,
                 detail="; ".join(details),
                 by=_user(refill.performed_by),
                 pump=refill.pump,
             )
         )
-    between = Prescription.objects.filter(pump__patient=patient, refill__isnull=True).select_related(
-        "pump", "prescriber", "created_by"
+    between = Prescription.all_objects.filter(pump__patient=patient, refill__isnull=True).select_related(
+        "pump__patient__clinic", "prescriber", "created_by", "voided_by"
     )
     for row in between:
         events.append(
             Event(
                 at=row.effective_at,
                 kind="prescription",
-                title=f"Prescription: {_n(row.daily_dose_mcg)} mcg/day ({row.get_mode_display().lower()})",
-                detail=row.reason + (f"; override: {row.override_reason}" if row.override_reason else ""),
+                title=_voided_title(row)
+                + f"Prescription: {_n(row.daily_dose_mcg)} mcg/day ({row.get_mode_display().lower()})",
+                detail=(_voided(row) + "; " if row.voided_at is not None else "")
+                + row.reason
+                + (f"; override: {row.override_reason}" if row.override_reason else ""),
                 by=_user(row.prescriber) or _user(row.created_by),
                 pump=row.pump,
             )

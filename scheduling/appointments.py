@@ -188,6 +188,31 @@ def appointments_after_refill(*, actor, refill) -> None:
         appointment_reminders_plan(appointment)
 
 
+def appointments_after_void(*, actor, refill) -> None:
+    """A voided refill completed nothing: the refill appointment it completed is booked again
+    (a proposal made since is withdrawn for it); if the next refill is already booked, the
+    old appointment is cancelled instead. Reminders follow."""
+    for appointment in Appointment.objects.select_for_update().filter(refill=refill):
+        appointment.refill = None
+        open_ones = Appointment.objects.select_for_update().filter(
+            pump=appointment.pump, kind=AppointmentKind.REFILL, status__in=OPEN_STATUSES
+        )
+        if open_ones.filter(status=AppointmentStatus.BOOKED).exists():
+            appointment.status = AppointmentStatus.CANCELLED
+            why = "cancelled: the refill that completed it was voided, and the next refill is booked"
+        else:
+            for proposal in open_ones:
+                proposal.status = AppointmentStatus.CANCELLED
+                save_audited(
+                    proposal, actor=actor, reason="proposal withdrawn: the refill it followed was voided"
+                )
+                appointment_reminders_plan(proposal)
+            appointment.status = AppointmentStatus.BOOKED
+            why = "booked again: the refill that completed it was voided"
+        save_audited(appointment, actor=actor, reason=why)
+        appointment_reminders_plan(appointment)
+
+
 def appointments_after_retirement(*, actor, pump: Pump, replaced: bool) -> None:
     """The explanted pump's open appointments end with it, and their reminders with them: a
     replacement surgery booked for it is completed by the replacement; every other one (a
@@ -213,6 +238,10 @@ def appointments_after_retirement(*, actor, pump: Pump, replaced: bool) -> None:
 
 def on_refill_recorded(sender, *, refill, actor, **kwargs) -> None:
     appointments_after_refill(actor=actor, refill=refill)
+
+
+def on_refill_voided(sender, *, refill, actor, **kwargs) -> None:
+    appointments_after_void(actor=actor, refill=refill)
 
 
 def on_pump_retired(sender, *, pump, actor, replaced, **kwargs) -> None:

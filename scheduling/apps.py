@@ -24,6 +24,9 @@ class SchedulingConfig(AppConfig):
         )
         # What the therapy record does to appointments and pump-state alerts, in its transaction.
         signals.refill_recorded.connect(appointments.on_refill_recorded, dispatch_uid="appointments-refill")
+        signals.refill_voided.connect(
+            appointments.on_refill_voided, dispatch_uid="appointments-refill-voided"
+        )
         signals.pump_retired.connect(appointments.on_pump_retired, dispatch_uid="appointments-retired")
         signals.pump_projection_changed.connect(
             state_alerts.on_pump_projection_changed, dispatch_uid="state-alerts-pump"

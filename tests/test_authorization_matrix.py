@@ -103,6 +103,7 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("pump-replace", "POST"): PUMP_WRITERS,
     ("pump-explant", "POST"): PRESCRIBERS,
     ("patient-timeline", "GET"): HOME,
+    ("patient-fhir", "GET"): HOME,
     ("web:timeline", "GET"): HOME,
     ("pump-implant-monitoring", "GET"): HOME,
     ("pump-implant-monitoring", "PUT"): CLINICAL_WRITERS,
@@ -112,6 +113,10 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("pump-mris", "POST"): CLINICAL_WRITERS,
     ("mri-detail", "GET"): HOME,
     ("mri-cancel", "POST"): CLINICAL_WRITERS,
+    ("refill-void", "POST"): CLINICAL_WRITERS,
+    ("refill-correction", "POST"): CLINICAL_WRITERS,
+    ("prescription-void", "POST"): PRESCRIBERS,
+    ("prescription-correction", "POST"): PRESCRIBERS,
     ("mri-emptying", "POST"): PRESCRIBERS,  # TITRATE-2: emptying the pump stops the therapy
     ("pump-assessments", "GET"): HOME,
     ("pump-assessments", "POST"): CLINICAL_WRITERS,
@@ -195,6 +200,8 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("web:pump-card", "GET"): HOME,
     ("web:refill", "GET"): HOME,
     ("web:refill", "POST"): CLINICAL_WRITERS,
+    ("web:void-entry", "GET"): HOME,
+    ("web:void-entry", "POST"): CLINICAL_WRITERS,
     # The live check writes nothing and answers its panel, with the refusal in words.
     ("web:refill-preview", "POST"): HOME,
     ("web:pump-replace", "GET"): HOME,
@@ -257,6 +264,7 @@ BY_NAME = {
 PARAMS = {
     "patient-detail": lambda w: ({"pk": w.patient.pk}, {}),
     "patient-timeline": lambda w: ({"pk": w.patient.pk}, {}),
+    "patient-fhir": lambda w: ({"patient_id": w.patient.pk}, {}),
     "caregiver-detail": lambda w: ({"pk": w.caregiver.pk}, {}),
     "pump-detail": lambda w: ({"pk": w.pump.pk}, {}),
     "alert-detail": lambda w: ({"pk": w.alert.pk}, {}),
@@ -274,6 +282,10 @@ PARAMS = {
     "mri-cancel": lambda w: ({"mri_id": w.mri.pk}, {}),
     # a Prometra II is emptied for its MRI (a SynchroMed II is not)
     "mri-emptying": lambda w: ({"mri_id": w.prometra_mri.pk}, {}),
+    "refill-void": lambda w: ({"entry_id": w.implant_fill.pk}, {}),
+    "refill-correction": lambda w: ({"entry_id": w.implant_fill.pk}, {}),
+    "prescription-void": lambda w: ({"entry_id": w.prescription.pk}, {}),
+    "prescription-correction": lambda w: ({"entry_id": w.prescription.pk}, {}),
     "pump-model-detail": lambda w: ({"code": "8637-20"}, {}),
     "catheter-model-detail": lambda w: ({"code": "8709SC"}, {}),
     "drug-detail": lambda w: ({"code": "baclofen"}, {}),
@@ -387,6 +399,23 @@ BODIES = {
     },
     ("pump-mris", "POST"): lambda w: {"scan_at": "2026-11-30T10:00:00Z"},
     ("mri-cancel", "POST"): lambda w: {"reason": "scan postponed"},
+    ("refill-void", "POST"): lambda w: {"reason": "entered on the wrong pump"},
+    ("refill-correction", "POST"): lambda w: {
+        "performed_at": "2026-11-20T08:00:00Z",
+        "volume_withdrawn_ml": "0",
+        "volume_added_ml": "18",
+        "concentration_mcg_per_ml": "500",
+        "prescription": {"mode": "simple_continuous", "daily_dose_mcg": "250"},
+        "implant_fill": True,
+        "correction_reason": "18 mL, not 20",
+    },
+    ("prescription-void", "POST"): lambda w: {"reason": "entered on the wrong pump"},
+    ("prescription-correction", "POST"): lambda w: {
+        "effective_at": "2026-11-20T09:00:00Z",
+        "prescription": {"mode": "simple_continuous", "daily_dose_mcg": "260"},
+        "reason": "titration",
+        "correction_reason": "260, not 255",
+    },
     ("mri-emptying", "POST"): lambda w: {"emptied_at": "2026-11-26T11:00:00Z", "override_reason": "MRI"},
     ("pump-assessments", "POST"): lambda w: {
         "visit_kind": "titration",
@@ -419,6 +448,7 @@ BODIES = {
     ("web:refill-preview", "POST"): lambda w: WEB_REFILL,
     ("web:pump-replace", "POST"): lambda w: REPLACE | {"low_reservoir_alarm_ml": ""},
     ("web:pump-explant", "POST"): lambda w: EXPLANT,
+    ("web:void-entry", "POST"): lambda w: {"reason": "entered on the wrong pump"},
     ("web:screening", "POST"): lambda w: WEB_BOLUS,
     ("web:implant-monitoring", "POST"): lambda w: {
         "started_at": "2026-11-20T08:30",
@@ -539,9 +569,10 @@ def seed_clinic(code: str):
     from devices.models import Mri
     from medications.models import OralDrug, OralMedication, WeaningPlan, WeaningStep
     from patients.models import Caregiver, ClinicClosure, Drug, PumpModel
+    from refills.models import Prescription, Refill
     from scheduling.models import Appointment, CalendarFeed
     from tests.factories import ClinicFactory, MembershipFactory, PatientFactory, PumpFactory
-    from tests.helpers import fill
+    from tests.helpers import fill, simple
 
     words = WORDS[code]
     clinic = ClinicFactory(code=code, name=words["clinic"], timezone="UTC")
@@ -616,6 +647,13 @@ def seed_clinic(code: str):
         implanted_on=date(2026, 1, 2),
     )
     fill(client_for(users["nurse"]), prometra, "2026-11-16T12:00:00Z")
+    # a prescription between refills, the latest entry of the Prometra's record (corrections)
+    changed = client_for(users["physician"]).post(
+        f"/api/v1/pumps/{prometra.pk}/prescriptions/",
+        {"effective_at": "2026-11-20T09:00:00Z", "prescription": simple(255), "reason": "titration"},
+        format="json",
+    )
+    assert changed.status_code == 201, changed.json()
     prometra_mri = Mri.objects.create(
         pump=prometra, scan_at=NOW + timedelta(days=1), follow_up="empty_before", planned_by=users["nurse"]
     )
@@ -656,6 +694,8 @@ def seed_clinic(code: str):
         feed=feed,
         mri=mri,
         prometra_mri=prometra_mri,
+        implant_fill=Refill.objects.get(pump=implanted_pump),
+        prescription=Prescription.objects.get(pk=changed.json()["id"]),
         tizanidine=tizanidine,
         step=step,
     )
