@@ -163,6 +163,7 @@ def test_implant_1_reservoir_refuses_a_priming_outside_the_fill(priming):
     with pytest.raises(CalculationError) as refused:
         reservoir(priming)
     assert refused.value.field == "priming_volume_ml"
+    assert refused.value.message == "must be 0 mL or more and less than the volume filled"
 
 
 # --- IMPLANT-1: the implant fill is intraoperative -------------------------------------------
