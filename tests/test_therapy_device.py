@@ -11,7 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from therapy import CalculationError, alarm_class, interrogation_findings, mri_follow_up, mri_state
-from therapy.device import ALARMS, CRITICAL_ALARMS, EMPTY_BEFORE, INTERROGATE_AFTER, check_emptying_time
+from therapy.device import (
+    ALARMS,
+    CRITICAL_ALARMS,
+    EMPTY_BEFORE,
+    INTERROGATE_AFTER,
+    MriState,
+    alarm_words,
+    check_emptying_time,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 IMPLANTED = date(2022, 3, 1)
@@ -187,3 +195,155 @@ def test_mri_1_prometra_is_emptied_before_the_scan_not_after():
         check_emptying_time(emptied_at=datetime(2026, 12, 2, 13, 1, tzinfo=UTC), scan_at=SCAN, tz=PARIS)
     assert refused.value.field == "emptied_at"
     assert "14:00" in refused.value.message  # the scan in the clinic's time
+
+
+# --- the words a nurse reads ----------------------------------------------------------------
+
+
+@pytest.mark.rule("DEVICE-1")
+def test_device_1_unknown_alarm_refusal_in_full():
+    # alone, the refused code is named in the field "alarms"
+    with pytest.raises(CalculationError) as refused:
+        alarm_class("battery_fire")
+    assert refused.value.field == "alarms"
+    assert refused.value.message == (
+        "'battery_fire' is not a known alarm: use one of motor_stall, memory_error, end_of_service, eri, "
+        "low_reservoir, other"
+    )
+
+
+@pytest.mark.rule("DEVICE-1")
+def test_device_1_an_unknown_alarm_in_a_reading_names_its_place():
+    with pytest.raises(CalculationError) as refused:
+        interrogation_findings(
+            alarms=["motor_stall", "battery_fire"],
+            interrogated_at=datetime(2026, 12, 2, 10, 0, tzinfo=UTC),
+            tz=PARIS,
+            implanted_on=IMPLANTED,
+        )
+    assert refused.value.field == "alarms[1]"
+    assert refused.value.code == "unknown_alarm"
+
+
+@pytest.mark.rule("DEVICE-1", "ERI-1")
+@pytest.mark.parametrize(
+    ("alarms", "eri_since", "code", "message"),
+    [
+        (["eri", "eri"], None, "repeated", "lists an alarm twice: list each alarm read once"),
+        (
+            ["motor_stall"],
+            date(2026, 11, 20),
+            "invalid",
+            "is given but no ERI alarm was read: add the ERI alarm or leave it empty",
+        ),
+        (
+            ["eri"],
+            date(2026, 12, 3),
+            "invalid",
+            "3 Dec 2026 is after the interrogation (2 Dec 2026): the pump can only report an ERI it has reached",
+        ),
+        (["eri"], IMPLANTED, "invalid", "1 Mar 2022 is not after the implant day 1 Mar 2022"),
+    ],
+)
+def test_device_1_eri_refusals_in_full(alarms, eri_since, code, message):
+    with pytest.raises(CalculationError) as refused:
+        interrogation_findings(
+            alarms=alarms,
+            interrogated_at=datetime(2026, 12, 2, 10, 0, tzinfo=UTC),
+            tz=PARIS,
+            implanted_on=IMPLANTED,
+            eri_since=eri_since,
+        )
+    assert (refused.value.code, refused.value.message) == (code, message)
+
+
+@pytest.mark.rule("DEVICE-1")
+def test_device_1_alarm_words_are_the_nurses():
+    assert alarm_words(["motor_stall", "eri", "other"]) == (
+        "motor stall, elective replacement indicator (ERI), other alarm"
+    )
+    assert alarm_words([]) == ""
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_no_guidance_refusal_in_full():
+    with pytest.raises(CalculationError) as refused:
+        mri_follow_up("", model="X-1")
+    assert refused.value.field == "pump"
+    assert refused.value.message == (
+        "no MRI guidance is on file for pump model X-1: plan the MRI with the manufacturer's instructions, "
+        "and have an admin record the model's MRI follow-up in the catalog"
+    )
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_state_of_a_model_without_guidance_is_refused():
+    # a follow-up the catalog does not know is never turned into a state
+    with pytest.raises(CalculationError) as refused:
+        mri_state(follow_up="", scan_at=SCAN, now=SCAN, tz=PARIS)
+    assert refused.value.code == "no_mri_guidance"
+    assert refused.value.message.startswith("no MRI guidance is on file for pump model ?: ")
+    # cancelled, nothing is needed whatever the model
+    assert mri_state(follow_up="", scan_at=SCAN, now=SCAN, tz=PARIS, cancelled=True).status == "cancelled"
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_every_state_in_full_synchromed():
+    # the scan at 14:00 Paris on Wed 2 Dec; each state with its day and its words
+    before = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    assert synchromed(before) == MriState(
+        "planned", date(2026, 12, 2), "Interrogate the pump after the scan, on 2 Dec 2026."
+    )
+    assert synchromed(SCAN) == MriState(
+        "interrogation_due", date(2026, 12, 2), "Interrogate the pump today (2 Dec 2026): the scan is over."
+    )
+    assert synchromed(datetime(2026, 12, 3, 9, 0, tzinfo=UTC)) == MriState(
+        "interrogation_overdue",
+        date(2026, 12, 2),
+        "The pump was not interrogated after the scan of 2 Dec 2026: the motor may have stalled; "
+        "interrogate it now.",
+    )
+    assert synchromed(SCAN, interrogated_at=SCAN) == MriState(
+        "done", date(2026, 12, 2), "The pump was interrogated after the scan."
+    )
+    assert synchromed(before, cancelled=True) == MriState(
+        "cancelled", date(2026, 12, 2), "The MRI was cancelled."
+    )
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_every_state_in_full_prometra():
+    now = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
+    emptied = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    assert prometra(now) == MriState(
+        "emptying_due", date(2026, 12, 2), "Empty the pump before the scan (2 Dec 2026)."
+    )
+    assert prometra(now, emptied_at=emptied) == MriState(
+        "refill_unbooked",
+        date(2026, 12, 2),
+        "The pump is empty: book the refill after the scan on 2 Dec 2026.",
+    )
+    assert prometra(now, emptied_at=emptied, refill_booked_on=date(2026, 12, 2)) == MriState(
+        "done", date(2026, 12, 2), "Emptied; the refill is booked on 2 Dec 2026."
+    )
+    assert prometra(now, emptied_at=emptied, refilled_after_scan=True) == MriState(
+        "done", date(2026, 12, 2), "Emptied before the scan and refilled after it."
+    )
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_the_scan_day_is_the_clinics():
+    # 23:30 UTC on 2 Dec is 00:30 on Thu 3 Dec in Paris: the interrogation is due on the 3rd.
+    late = datetime(2026, 12, 2, 23, 30, tzinfo=UTC)
+    state = mri_state(follow_up=INTERROGATE_AFTER, scan_at=late, now=late, tz=PARIS)
+    assert (state.status, state.due_on) == ("interrogation_due", date(2026, 12, 3))
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_emptying_after_the_scan_refusal_in_full():
+    with pytest.raises(CalculationError) as refused:
+        check_emptying_time(emptied_at=datetime(2026, 12, 2, 13, 1, tzinfo=UTC), scan_at=SCAN, tz=PARIS)
+    assert refused.value.code == "after_scan"
+    assert refused.value.message == (
+        "is after the scan (Wed 2 Dec 2026 14:00 CET): the pump is emptied before the MRI"
+    )

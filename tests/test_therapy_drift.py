@@ -73,6 +73,28 @@ def test_drift_1_ratio_of_a_pump_delivering_as_programmed_is_1():
     assert obs.ratio == 1
     assert obs.direction is None
     assert obs.flagged_by == ()
+    # a ratio was observed: no reason for its absence, and no note (the tolerance is set)
+    assert obs.why_no_ratio == ""
+    assert obs.notes == ()
+
+
+@pytest.mark.rule("DRIFT-1")
+def test_drift_1_a_programmed_volume_under_1_ml_still_gives_a_ratio():
+    # One day at 0.5 mL/day programmed 0.5 mL (more than 0, less than 1 mL); 20 − 19.5 =
+    # 0.5 mL delivered: 0.5 / 0.5 = 1.
+    obs = observe(reservoir(), 1, "19.5")
+    assert obs.programmed_ml == F(1, 2)
+    assert obs.ratio == 1
+
+
+@pytest.mark.rule("DRIFT-1")
+def test_drift_1_a_programme_that_empties_the_reservoir_exactly_at_the_refill_gives_a_ratio():
+    # 40 days at 0.5 mL/day programmed 20 mL, exactly the 20 mL added (not more): the pump
+    # could deliver it all. Residual 0: delivered 20, 20 / 20 = 1.
+    obs = observe(reservoir(), 40, "0")
+    assert obs.programmed_ml == 20
+    assert obs.ratio == 1
+    assert obs.why_no_ratio == ""
 
 
 @pytest.mark.rule("DRIFT-1", "IMPLANT-1")
@@ -160,7 +182,9 @@ def test_drift_1_zero_programmed_volume_gives_no_ratio():
     obs = observe(reservoir(periods=((0, 0),)), 30, "20")
     assert obs.programmed_ml == 0
     assert obs.ratio is None and obs.ratio_shown is None
-    assert "nothing was programmed" in obs.why_no_ratio
+    assert obs.why_no_ratio == (
+        "nothing was programmed since the previous refill (0 mL): there is no delivery to compare with"
+    )
     assert obs.direction is None
 
 
@@ -171,7 +195,10 @@ def test_drift_1_no_ratio_when_the_programme_ran_the_reservoir_empty():
     obs = observe(reservoir(), 45, "3", discrepancy="more_than_expected")
     assert obs.programmed_ml == F("22.5")
     assert obs.ratio is None
-    assert "22.50 mL" in obs.why_no_ratio and "20.00 mL" in obs.why_no_ratio
+    assert obs.why_no_ratio == (
+        "the prescriptions programmed 22.50 mL since the previous refill, more than the 20.00 mL it "
+        "added: the projection ran the reservoir empty before this refill"
+    )
     assert obs.direction == UNDER and obs.flagged_by == ("discrepancy",)
 
 
@@ -180,7 +207,12 @@ def test_drift_1_unconfigured_tolerance_judges_by_the_discrepancy_alone():
     # 0.8 would be outside any band, but no band is configured: only REFILL-1 flags.
     obs = observe(reservoir(), 30, "8", tolerance=None)
     assert obs.ratio == F(4, 5) and obs.direction is None
-    assert "not configured" in obs.notes[0]
+    # no ratio and no tolerance: nothing to judge, so no note about the tolerance either
+    assert observe(reservoir(), 45, "3", tolerance=None).notes == ()
+    assert obs.notes == (
+        "The pump model's flow accuracy tolerance is not configured: the ratio is judged by the "
+        "refill discrepancy alone until an admin sets it.",
+    )
     assert tolerance_band(None) is None
     assert tolerance_band(SYNCHROMED) == (F("0.855"), F("1.145"))
 
@@ -214,6 +246,7 @@ def test_drift_1_trend_refuses_without_the_setting(consecutive):
     with pytest.raises(CalculationError) as err:
         drift_trend([UNDER, UNDER], consecutive=consecutive)
     assert err.value.field == "settings.PUMPCARE_CLINICAL.drift_consecutive_refills"
+    assert err.value.message == "must be configured as 1 or more refills in a row"
 
 
 @pytest.mark.rule("DRIFT-1")

@@ -80,7 +80,9 @@ def test_implant_1_priming_must_leave_drug_in_the_pump():
     with pytest.raises(CalculationError) as refused:
         priming_volume_ml(volume_ml_per_cm=F("0.0026"), length_cm=F(60), volume_added_ml=F("0.156"))
     assert refused.value.field == "volume_added_ml"
-    assert "0.156 mL" in refused.value.message
+    assert refused.value.message == (
+        "priming the catheter takes 0.156 mL: the fill must put more than that in the pump"
+    )
     assert priming_volume_ml(volume_ml_per_cm=F("0.0026"), length_cm=F(60), volume_added_ml=F("0.157")) == F(
         "0.156"
     )
@@ -161,6 +163,7 @@ def test_implant_1_reservoir_refuses_a_priming_outside_the_fill(priming):
     with pytest.raises(CalculationError) as refused:
         reservoir(priming)
     assert refused.value.field == "priming_volume_ml"
+    assert refused.value.message == "must be 0 mL or more and less than the volume filled"
 
 
 # --- IMPLANT-1: the implant fill is intraoperative -------------------------------------------
@@ -201,7 +204,7 @@ def test_implant_1_a_minute_short_of_eight_hours_is_incomplete():
         tz=PARIS,
     )
     # 7 h 59 min = 479 / 60 h
-    assert not result.complete and result.hours == F(479, 60)
+    assert result.complete is False and result.hours == F(479, 60)
     assert result.message == (
         "Monitored for 7 h 59 min only: at least 8 h of monitoring are required after an implant."
     )
@@ -209,7 +212,7 @@ def test_implant_1_a_minute_short_of_eight_hours_is_incomplete():
 
 def test_implant_1_monitoring_under_way_is_not_complete():
     result = implant_monitoring(fill_at=FILL, started_at=FILL, ended_at=None, min_hours=F(8), tz=PARIS)
-    assert not result.complete and result.hours is None
+    assert result.complete is False and result.hours is None
     assert result.message == "Monitoring under way since Mon 2 Mar 2026 11:00 CET."
 
 
@@ -219,9 +222,15 @@ def test_implant_1_monitoring_cannot_start_before_delivery_or_end_before_it_star
             fill_at=FILL, started_at=FILL - timedelta(minutes=1), ended_at=None, min_hours=F(8), tz=PARIS
         )
     assert refused.value.field == "started_at"
+    # The fill's instant as the nurse reads it, in the clinic's zone: 10:00 UTC is 11:00 CET.
+    assert refused.value.message == (
+        "monitoring follows the start of delivery: it cannot start before the implant fill "
+        "(Mon 2 Mar 2026 11:00 CET)"
+    )
     with pytest.raises(CalculationError) as refused:
         implant_monitoring(fill_at=FILL, started_at=FILL, ended_at=FILL, min_hours=F(8), tz=PARIS)
     assert refused.value.field == "ended_at"
+    assert refused.value.message == "must be after the start of the monitoring"
 
 
 def test_implant_1_minimum_monitoring_not_configured_refuses():
@@ -230,3 +239,34 @@ def test_implant_1_minimum_monitoring_not_configured_refuses():
             fill_at=FILL, started_at=FILL, ended_at=FILL + timedelta(hours=9), min_hours=None, tz=PARIS
         )
     assert refused.value.field == "settings.PUMPCARE_CLINICAL.implant_monitoring_min_hours"
+    assert refused.value.message == "is not configured: the minimum monitoring after an implant must be set"
+
+
+def test_implant_1_monitoring_short_by_seconds_is_not_shown_as_the_minimum():
+    # 7 h 59 min 40 s = 28,780 s = 1439 / 180 h: incomplete. Its minutes, 479.67, are cut to
+    # 479 (7 h 59 min), never rounded up to 8 h: "8 h only: at least 8 h" would contradict itself.
+    result = implant_monitoring(
+        fill_at=FILL,
+        started_at=FILL,
+        ended_at=FILL + timedelta(hours=7, minutes=59, seconds=40),
+        min_hours=F(8),
+        tz=PARIS,
+    )
+    assert result.complete is False and result.hours == F(28780, 3600)
+    assert result.message == (
+        "Monitored for 7 h 59 min only: at least 8 h of monitoring are required after an implant."
+    )
+
+
+def test_implant_1_monitoring_counts_whole_seconds_and_shows_minutes_in_two_digits():
+    # 8 h 05 min 00.9 s: the part of a second is dropped (instants to the second), so
+    # 29,100 s = 97 / 12 h, shown as 8 h 05 min.
+    result = implant_monitoring(
+        fill_at=FILL,
+        started_at=FILL,
+        ended_at=FILL + timedelta(hours=8, minutes=5, microseconds=900_000),
+        min_hours=F(8),
+        tz=PARIS,
+    )
+    assert result.complete is True and result.hours == F(97, 12)
+    assert result.message == "Monitored for 8 h 05 min after the implant."

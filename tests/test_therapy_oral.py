@@ -3,6 +3,7 @@ order of weaning and the patient's risk flags. Values worked out by hand in the 
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from fractions import Fraction as F
 
@@ -374,3 +375,256 @@ def test_risk_1_frankel_a_notes_the_higher_starting_doses_156_against_44():
     assert "about 156 mcg against 44 mcg for incomplete lesions" in notice.message
     (bare,) = risks(RiskFlags(complete_spinal_cord_lesion=True), frankel=(None, None))
     assert "mcg" not in bare.message
+
+
+# --- the words a nurse reads, and the edges -----------------------------------------------------
+
+
+@pytest.mark.rule("ORAL-1")
+def test_oral_1_daily_dose_refusals_in_full_and_the_smallest_doses_allowed():
+    # once a day is allowed, and a dose under 1 mg: 0.5 mg × 2 = 1 mg a day
+    assert oral_daily_dose_mg(F(1, 2), 2) == 1
+    assert oral_daily_dose_mg(F(5), 1) == 5
+    with pytest.raises(CalculationError) as refused:
+        oral_daily_dose_mg(F(5), 0)
+    assert refused.value.message == "An oral medication is taken at least once a day."
+    with pytest.raises(CalculationError) as refused:
+        oral_daily_dose_mg(F(0), 3)
+    assert (refused.value.field, refused.value.message) == ("dose_mg", "A dose is more than 0 mg.")
+
+
+@pytest.mark.rule("ORAL-1")
+def test_oral_1_each_warning_in_full():
+    # a start of 10 mg × 3 = 30 mg a day against 5 mg × 3 = 15
+    (start,) = notices(dose=F(10))
+    assert start.message == (
+        "Oral baclofen usually starts at 5 mg up to 3 times a day (15 mg a day); this start is 10 mg 3 times "
+        "a day (30 mg a day) (ORAL-1)."
+    )
+    # 21 mg × 4 = 84 mg a day > 80
+    (maximum,) = notices(dose=F(21), times=4, starting=False)
+    assert maximum.message == (
+        "84 mg a day of Oral baclofen is above the conventional maximum of 80 mg a day (ORAL-1)."
+    )
+    # 76 years old, 10.5 mg × 3 = 31.5 mg a day > 30
+    (older,) = notices(dose=F(21, 2), born=BORN_1950, starting=False)
+    assert older.message == (
+        "Older adults rarely tolerate more than 30–40 mg a day of Oral baclofen; this patient is 76 and would "
+        "take 31.5 mg a day (ORAL-1)."
+    )
+    (not_set,) = notices(dose=F(12), born=BORN_1950, starting=False, older_from=None)
+    assert not_set.message == (
+        "No older-adult check was made: the clinic has not set the age from which a patient counts as older "
+        "(older adults rarely tolerate more than 30–40 mg a day of Oral baclofen, ORAL-1)."
+    )
+    (liver,) = notices(drug=DANTROLENE, dose=F(25), times=1)
+    assert (
+        liver.message == "Dantrolene can damage the liver (hepatotoxicity): watch the liver tests (ORAL-1)."
+    )
+
+
+@pytest.mark.rule("ORAL-1")
+@pytest.mark.parametrize("high", [None, F(30)])
+def test_oral_1_older_adult_tolerance_without_a_range_names_one_number(high):
+    # a catalog entry with only the low end, or both ends equal: "30 mg", not "30–30"
+    drug = OralDrug(
+        "baclofen_oral",
+        "Oral baclofen",
+        older_adult_tolerated_low_mg=F(30),
+        older_adult_tolerated_high_mg=high,
+    )
+    (older,) = notices(drug=drug, dose=F(21, 2), born=BORN_1950, starting=False)
+    assert older.message.startswith("Older adults rarely tolerate more than 30 mg a day of Oral baclofen; ")
+
+
+@pytest.mark.rule("ORAL-1")
+def test_oral_1_titration_warning_in_full():
+    # spinal adult, 30 mg a day in effect: at most 30 × 1.3 = 39 mg
+    assert titration(F(40), [(date(2026, 12, 1), F(30))]).message == (
+        "40 mg a day of Oral baclofen is a faster increase than TITRATE-1 allows (at most +30 % per 24 hours for "
+        "this patient): from the lowest daily dose in effect in the window before, 30 mg, at most 39 mg a day "
+        "(ORAL-1)."
+    )
+
+
+LIMITS_48_H = TitrationLimits(
+    spinal_pct=F(30), cerebral_pct=F(15), pediatric_pct=F(15), pediatric_below_age_years=18, window_hours=48
+)
+
+
+def titration_48_h(new, history, starts_on):
+    return oral_titration_notice(
+        drug=BACLOFEN,
+        new_daily_dose_mg=new,
+        starts_on=starts_on,
+        history=history,
+        spasticity_origin="spinal",
+        birth_date=BORN_1990,
+        limits=LIMITS_48_H,
+    )
+
+
+@pytest.mark.rule("ORAL-1", "TITRATE-1")
+def test_oral_1_titration_in_the_first_window_after_the_drugs_start_names_the_drug():
+    # a 48-hour window (a clinic's setting): started on the 9th (00:00), asked for the 10th
+    # (00:00), 24 h later, inside the first window: no increase at all
+    warning = titration_48_h(F(16), [(date(2026, 12, 9), F(15))], date(2026, 12, 10))
+    assert warning.message == (
+        "16 mg a day of Oral baclofen is a faster increase than TITRATE-1 allows (no increase in the first 48 "
+        "hours after the start of Oral baclofen): from the lowest daily dose in effect in the window before, "
+        "15 mg, at most 15 mg a day (ORAL-1)."
+    )
+
+
+@pytest.mark.rule("ORAL-1", "TITRATE-1")
+def test_oral_1_the_dose_in_effect_again_is_never_warned_even_above_the_windows_lowest():
+    # 30 mg a day from the 1st, 60 from the 10th; on the 11th, 60 again. The 48-hour window
+    # (the 9th 00:00 to the 11th) held 30, so 60 > 30 × 1.3 = 39; but 60 is the dose in
+    # effect, and a dose at or below the one in effect never warns.
+    history = [(date(2026, 12, 1), F(30)), (date(2026, 12, 10), F(60))]
+    assert titration_48_h(F(60), history, date(2026, 12, 11)) is None
+    assert titration_48_h(F(61), history, date(2026, 12, 11)).message.endswith(
+        "from the lowest daily dose in effect in the window before, 30 mg, at most 39 mg a day (ORAL-1)."
+    )
+
+
+@pytest.fixture
+def machine_zone(monkeypatch):
+    """Runs a test with the machine's own time zone set (and restores it)."""
+
+    def set_zone(name):
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+
+    yield set_zone
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.rule("ORAL-1", "TITRATE-1")
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Tokyo", "UTC"])
+def test_oral_1_the_patients_age_is_taken_on_the_dose_day_whatever_the_machines_zone(machine_zone, zone):
+    # 18 on 10 Dec 2026 (born 10 Dec 2008): an adult that day, 30 % (30 × 1.3 = 39 mg);
+    # the day before, 17, 15 % (30 × 1.15 = 34.5 mg). 39 mg is allowed on the 10th, on a
+    # machine set to any zone: oral doses are counted by the day, not by a clock.
+    machine_zone(zone)
+    history = [(date(2026, 12, 1), F(30))]
+    assert titration(F(39), history, born=date(2008, 12, 10), starts_on=date(2026, 12, 10)) is None
+    assert titration(F(39), history, born=date(2008, 12, 11), starts_on=date(2026, 12, 10)) is not None
+
+
+@pytest.mark.rule("WEAN-1")
+def test_wean_1_refusals_in_full():
+    with pytest.raises(CalculationError) as refused:
+        wean(steps=[])
+    assert (refused.value.field, refused.value.message) == ("steps", "A weaning plan has at least one step.")
+    with pytest.raises(CalculationError) as refused:
+        wean(steps=[(d(5), F(5)), (d(5), F(0))])
+    assert refused.value.code == "weaning_steps_invalid"
+    assert refused.value.message == (
+        "Step 2 is on 2026-12-05, not after step 1 (2026-12-05): steps follow one another, one day or more apart."
+    )
+    with pytest.raises(CalculationError) as refused:
+        wean(steps=[(d(5), F(10))])
+    assert refused.value.code == "weaning_steps_invalid"
+    assert refused.value.message == (
+        "Step 1's dose, 10 mg, must be lower than the current dose (10 mg) and 0 mg or more: weaning lowers the "
+        "dose step by step."
+    )
+    with pytest.raises(CalculationError) as refused:
+        wean(steps=[(d(5), F(5)), (d(8), F(6))])
+    assert refused.value.message == (
+        "Step 2's dose, 6 mg, must be lower than step 1 (5 mg) and 0 mg or more: weaning lowers the dose step by "
+        "step."
+    )
+
+
+@pytest.mark.rule("WEAN-1")
+def test_wean_1_a_plan_starting_on_the_last_day_of_another_overlaps_it():
+    # this plan runs the 5th to the 12th; another starting on the 12th shares that day
+    other = WeaningCourse("dantrolene", "Dantrolene", d(12), d(20))
+    with pytest.raises(CalculationError) as refused:
+        wean(others=[other])
+    assert (refused.value.field, refused.value.code) == ("steps[0].day", "weaning_overlap")
+
+
+@pytest.mark.rule("WEAN-1")
+def test_wean_1_only_oral_baclofens_own_weaning_lets_another_drug_go_next():
+    # a dantrolene plan ended before, but oral baclofen has not been weaned: still refused
+    dantrolene = WeaningCourse("dantrolene", "Dantrolene", d(1), d(3))
+    with pytest.raises(CalculationError) as refused:
+        wean(drug=TIZANIDINE, steps=[(d(5), F(2))], current=F(4), others=[dantrolene])
+    assert refused.value.message == (
+        "Oral baclofen is weaned first (WEAN-1): the patient takes it and its weaning has not ended before "
+        "2026-12-05. Weaning Tizanidine first needs a prescriber's override with a written reason."
+    )
+
+
+@pytest.mark.rule("WEAN-1")
+def test_wean_1_without_an_override_reason_the_order_is_enforced():
+    # the override reason is empty unless the prescriber gives one
+    with pytest.raises(CalculationError) as refused:
+        check_weaning_plan(
+            drug=TIZANIDINE,
+            current_dose_mg=F(4),
+            steps=[(d(5), F(2))],
+            others=[],
+            takes_first_drug=True,
+            first_drug=BACLOFEN,
+        )
+    assert refused.value.code == "weaning_order_requires_override"
+
+
+@pytest.mark.rule("RISK-1")
+def test_risk_1_each_notice_in_full():
+    all_flags = RiskFlags(
+        renal_impairment=True,
+        obstructive_sleep_apnoea=True,
+        brain_injury=True,
+        old_age=True,
+        stroke_recovery=True,
+        complete_spinal_cord_lesion=True,
+    )
+    assert [n.message for n in risks(all_flags)] == [
+        "Kidney impairment: the drug can build up (RISK-1).",
+        "Obstructive sleep apnoea: risk of airway collapse (RISK-1).",
+        "Brain injury and older adult: risk of seizures and psychological disturbances (RISK-1).",
+        "Recovering from a stroke: a benzodiazepine added to the oral list is flagged (RISK-1).",
+        "Complete spinal cord lesion (Frankel A): starting doses are usually higher, about 156 mcg against 44 mcg "
+        "for incomplete lesions (RISK-1, for information).",
+    ]
+
+
+@pytest.mark.rule("RISK-1")
+def test_risk_1_brain_injury_alone_and_old_age_ticked_for_an_older_patient():
+    (alone,) = risks(RiskFlags(brain_injury=True))
+    assert alone.message == "Brain injury: risk of seizures and psychological disturbances (RISK-1)."
+    # the box ticked for a patient the clinic's age also counts: said once, without the age
+    (ticked,) = risks(RiskFlags(old_age=True), born=BORN_1950)
+    assert ticked.message == "Older adult: risk of seizures and psychological disturbances (RISK-1)."
+
+
+@pytest.mark.rule("RISK-1")
+def test_risk_1_older_from_the_setting_at_that_age_exactly():
+    # 76 on 2026-12-03: a setting of 76 counts them, 77 does not
+    (notice,) = risks(born=BORN_1950, older_from=76)
+    assert notice.code == "seizures_psychological"
+    assert risks(born=BORN_1950, older_from=77) == ()
+
+
+@pytest.mark.rule("RISK-1")
+def test_risk_1_every_benzodiazepine_is_named():
+    (notice,) = risks(RiskFlags(stroke_recovery=True), benzos=["Diazepam", "Lorazepam"])
+    assert notice.message == (
+        "Recovering from a stroke and taking a benzodiazepine (Diazepam, Lorazepam): review it with the "
+        "physician (RISK-1)."
+    )
+
+
+@pytest.mark.rule("RISK-1")
+@pytest.mark.parametrize("frankel", [(None, None), (F(156), None), (None, F(44))])
+def test_risk_1_frankel_a_without_both_numbers_is_said_without_numbers(frankel):
+    (notice,) = risks(RiskFlags(complete_spinal_cord_lesion=True), frankel=frankel)
+    assert notice.message == (
+        "Complete spinal cord lesion (Frankel A): starting doses are usually higher (RISK-1, for information)."
+    )

@@ -117,6 +117,8 @@ def implant_monitoring(
 
 
 def _hours(hours: Fraction) -> str:
-    whole, minutes = divmod(round(hours * 60), 60)
+    """Hours and whole minutes, the seconds cut off: a monitoring short of the minimum by
+    seconds is never shown as the minimum itself."""
+    whole, minutes = divmod(int(hours * 60), 60)
     text = f"{whole} h"
     return f"{text} {minutes:02d} min" if minutes else text
