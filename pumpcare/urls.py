@@ -7,7 +7,13 @@ from rest_framework.routers import DefaultRouter
 
 from alerts.api import AlertViewSet, NotificationViewSet
 from devices.api import MriCancelView, MriDetailView, MriEmptyingView, PumpInterrogationsView, PumpMrisView
-from exchange.api import PatientFhirView
+from exchange.api import (
+    PatientFhirView,
+    PatientTransfersView,
+    TransferAcceptView,
+    TransferDeclineView,
+    TransferListView,
+)
 from medications.api import (
     OralDrugViewSet,
     OralMedicationStopView,
@@ -73,6 +79,10 @@ router.register("calendar-feeds", CalendarFeedViewSet, basename="calendar-feed-a
 
 api_v1 = [
     path("patients/<int:patient_id>/fhir/", PatientFhirView.as_view(), name="patient-fhir"),
+    path("patients/<int:patient_id>/transfers/", PatientTransfersView.as_view(), name="patient-transfers"),
+    path("transfers/", TransferListView.as_view(), name="transfer-list"),
+    path("transfers/<int:transfer_id>/accept/", TransferAcceptView.as_view(), name="transfer-accept"),
+    path("transfers/<int:transfer_id>/decline/", TransferDeclineView.as_view(), name="transfer-decline"),
     path("pumps/<int:pump_id>/refills/", PumpRefillsView.as_view(), name="pump-refills"),
     path("refills/<int:entry_id>/void/", RefillVoidView.as_view(), name="refill-void"),
     path("refills/<int:entry_id>/correction/", RefillCorrectionView.as_view(), name="refill-correction"),

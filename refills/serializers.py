@@ -124,6 +124,8 @@ class VoidableFields(serializers.Serializer):
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_corrected_by(self, entry):
+        if entry.pk is None:  # a preview: nothing recorded, nothing corrects it
+            return None
         return type(entry).all_objects.filter(corrects=entry).values_list("pk", flat=True).first()
 
 

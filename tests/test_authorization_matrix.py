@@ -104,6 +104,10 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("pump-explant", "POST"): PRESCRIBERS,
     ("patient-timeline", "GET"): HOME,
     ("patient-fhir", "GET"): HOME,
+    ("patient-transfers", "POST"): ADMINS,
+    ("transfer-list", "GET"): ANY_CLINIC_STAFF,
+    ("transfer-accept", "POST"): ADMINS,  # the world's transfer comes from AWAY to HOME
+    ("transfer-decline", "POST"): frozenset({"home_admin", "away_admin"}),  # declined, or withdrawn
     ("web:timeline", "GET"): HOME,
     ("pump-implant-monitoring", "GET"): HOME,
     ("pump-implant-monitoring", "PUT"): CLINICAL_WRITERS,
@@ -265,6 +269,8 @@ PARAMS = {
     "patient-detail": lambda w: ({"pk": w.patient.pk}, {}),
     "patient-timeline": lambda w: ({"pk": w.patient.pk}, {}),
     "patient-fhir": lambda w: ({"patient_id": w.patient.pk}, {}),
+    "transfer-accept": lambda w: ({"transfer_id": w.transfer.pk}, {}),
+    "transfer-decline": lambda w: ({"transfer_id": w.transfer.pk}, {}),
     "caregiver-detail": lambda w: ({"pk": w.caregiver.pk}, {}),
     "pump-detail": lambda w: ({"pk": w.pump.pk}, {}),
     "alert-detail": lambda w: ({"pk": w.alert.pk}, {}),
@@ -400,6 +406,9 @@ BODIES = {
     ("pump-mris", "POST"): lambda w: {"scan_at": "2026-11-30T10:00:00Z"},
     ("mri-cancel", "POST"): lambda w: {"reason": "scan postponed"},
     ("refill-void", "POST"): lambda w: {"reason": "entered on the wrong pump"},
+    ("patient-transfers", "POST"): lambda w: {"to_clinic": "AWAY", "reason": "moves house"},
+    ("transfer-accept", "POST"): lambda w: {},
+    ("transfer-decline", "POST"): lambda w: {"note": "not now"},
     ("refill-correction", "POST"): lambda w: {
         "performed_at": "2026-11-20T08:00:00Z",
         "volume_withdrawn_ml": "0",
@@ -703,6 +712,7 @@ def seed_clinic(code: str):
 
 @pytest.fixture
 def world(platform_admin):
+    from exchange.models import Transfer
     from scheduling.confirm import confirmation_token
 
     home = seed_clinic("HOME")
@@ -717,6 +727,15 @@ def world(platform_admin):
     home.away = away
     home.confirm_token = confirmation_token(home.appointment, "patient")
     home.secrets = (*WORDS["HOME"].values(), home.feed.token)
+    # a transfer waiting for HOME's answer: AWAY's second patient moving to HOME
+    home.transfer = Transfer.objects.create(
+        patient=away.patient2,
+        from_clinic=away.clinic,
+        to_clinic=home.clinic,
+        reason="moves house",
+        requested_by=away.users["admin"],
+        requested_at=NOW,
+    )
     return home
 
 
