@@ -16,3 +16,6 @@ pump_retired = Signal()
 # A pump's stored projection changed through a service (a refill, a prescription, an
 # explant): ``pump``. Its state alerts are raised or resolved at once.
 pump_projection_changed = Signal()
+# The assessment of a titration or other visit was recorded (not a refill's):
+# ``assessment``, ``actor``. The visit it records has happened.
+visit_assessed = Signal()

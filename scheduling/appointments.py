@@ -208,6 +208,25 @@ def appointments_after_retirement(*, actor, pump: Pump, replaced: bool) -> None:
         appointment_reminders_plan(appointment)
 
 
+def appointments_after_visit(*, actor, assessment) -> None:
+    """A titration visit's assessment (MONITOR-1) records the visit: the pump's booked
+    titration visit on the assessment's local date or earlier is completed, so the agenda
+    no longer lists it as to do and the next visit can be booked. A proposed visit, or one
+    booked for a later day, is left as it is."""
+    pump = assessment.pump
+    if assessment.visit_kind != AppointmentKind.TITRATION:
+        return
+    day = assessment.assessed_at.astimezone(pump.clinic.tz).date()
+    for appointment in Appointment.objects.select_for_update().filter(
+        pump=pump, kind=AppointmentKind.TITRATION, status=AppointmentStatus.BOOKED, day__lte=day
+    ):
+        appointment.status = AppointmentStatus.COMPLETED
+        save_audited(
+            appointment, actor=actor, reason="completed by the visit's assessment", validate_constraints=False
+        )
+        appointment_reminders_plan(appointment)
+
+
 # --- receivers of the therapy record's signals (connected in ``apps``) ---------------------
 
 
@@ -217,3 +236,7 @@ def on_refill_recorded(sender, *, refill, actor, **kwargs) -> None:
 
 def on_pump_retired(sender, *, pump, actor, replaced, **kwargs) -> None:
     appointments_after_retirement(actor=actor, pump=pump, replaced=replaced)
+
+
+def on_visit_assessed(sender, *, assessment, actor, **kwargs) -> None:
+    appointments_after_visit(actor=actor, assessment=assessment)

@@ -25,6 +25,7 @@ class SchedulingConfig(AppConfig):
         # What the therapy record does to appointments and pump-state alerts, in its transaction.
         signals.refill_recorded.connect(appointments.on_refill_recorded, dispatch_uid="appointments-refill")
         signals.pump_retired.connect(appointments.on_pump_retired, dispatch_uid="appointments-retired")
+        signals.visit_assessed.connect(appointments.on_visit_assessed, dispatch_uid="appointments-visit")
         signals.pump_projection_changed.connect(
             state_alerts.on_pump_projection_changed, dispatch_uid="state-alerts-pump"
         )
