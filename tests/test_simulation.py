@@ -66,6 +66,27 @@ def test_a_seeded_clinic_misses_no_refill_and_no_reminder(runs):
     assert figures["margin_days_min"] > 0, output
 
 
+@pytest.mark.rule("TITRATE-1", "BRIDGE-1", "ERI-2", "IMPLANT-1", "TITRATE-2")
+def test_the_seeded_year_titrates_changes_concentrations_replaces_implants_and_explants(runs):
+    """The year's events happen through the services, within the rules: dose changes at
+    titration visits (an over-limit increase is never accepted) and each visit completed;
+    concentration changes with their bridge; replacements booked at least 90 days before
+    ERI and done; new implants; explants leaving nothing open on the explanted pump."""
+    _, output, summary = runs["main"]
+    f = summary["figures"]
+    assert f["titration_visits"] > 0 and f["dose_increases"] > 0, output
+    assert f["over_limit_increases_accepted"] == 0, output
+    assert f["titration_visits_open_after_their_day"] == 0, output
+    assert f["concentration_changes"] > 0 and f["bridges"] == f["concentration_changes"], output
+    assert f["replacements_done"] > 0, output
+    assert f["replacements_booked_90_days_before_eri"] == f["replacements_booked"] > 0, output
+    assert f["implants"] > 0 and f["explants"] > 0, output
+    assert f["open_appointments_on_pumps_no_longer_implanted"] == 0, output
+    assert f["alerts_open_on_pumps_no_longer_implanted"] == {}, output
+    assert f["event_failures"] == [], output
+    assert "replacements booked ≥ 90 days before ERI (all)" in output
+
+
 def test_the_same_seed_gives_the_same_figures(runs):
     assert runs["again_a"][2]["figures"] == runs["again_b"][2]["figures"]
     assert runs["again_a"][2]["weekly"] == runs["again_b"][2]["weekly"]
