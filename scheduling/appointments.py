@@ -17,7 +17,7 @@ from refills.models import PumpProjection
 
 from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
 from .mri import mri_follow_ups_of_pump
-from .proposals import local_today, working_calendar
+from .proposals import late_booking_alerts, local_today, working_calendar
 from .reminders import appointment_reminders_plan
 
 # --- what nurses do --------------------------------------------------------------------
@@ -127,6 +127,8 @@ def appointment_book(
     # moved (another day, or another time that day): the old slot's pending reminders are
     # cancelled, the new slot's planned, and whoever was already told the old one is told again
     appointment_reminders_plan(appointment)
+    if appointment.kind == AppointmentKind.REFILL:  # moved before refill-by: the alert ends
+        late_booking_alerts(appointment.pump.patient.clinic, pump_ids=[appointment.pump_id])
     return appointment, warnings
 
 
@@ -144,6 +146,8 @@ def appointment_cancel(*, actor, appointment: Appointment, reason: str) -> Appoi
     appointment.status = AppointmentStatus.CANCELLED
     save_audited(appointment, actor=actor, reason=f"cancelled: {reason}", validate_constraints=False)
     appointment_reminders_plan(appointment)
+    if appointment.kind == AppointmentKind.REFILL:
+        late_booking_alerts(appointment.pump.patient.clinic, pump_ids=[appointment.pump_id])
     return appointment
 
 

@@ -29,6 +29,9 @@ class SchedulingConfig(AppConfig):
         signals.pump_projection_changed.connect(
             state_alerts.on_pump_projection_changed, dispatch_uid="state-alerts-pump"
         )
+        signals.pump_projection_changed.connect(
+            proposals.on_pump_projection_changed, dispatch_uid="late-booking-pump"
+        )
         # MRI-1: an MRI, an interrogation or a refill moves the pump's MRI follow-up on.
         mri_follow_up_changed.connect(mri.on_mri_follow_up_changed, dispatch_uid="mri-follow-up")
         signals.refill_recorded.connect(mri.on_refill_recorded, dispatch_uid="mri-refill")
