@@ -77,8 +77,8 @@ def text(results: Results) -> str:
         + (f" ({', '.join(f['emergency_refill_pumps'][:10])})" if f["emergency_refill_pumps"] else ""),
         f"  titration visits             {f['titration_visits']}: {f['dose_increases']} increases, "
         f"{f['dose_decreases']} decreases, {f['over_limit_increases_refused']} over-limit requests refused, "
-        f"{f['titrations_postponed_during_a_bridge']} postponed during a bridge; booked refills the nurse "
-        f"moved before the new refill-by {f['refills_moved_after_a_dose_change']}",
+        f"{f['titrations_postponed_during_a_bridge']} postponed during a bridge; booked refills moved "
+        f"before a refill-by date that moved before them (the product's alert) {f['refills_moved_on_the_booked_late_alert']}",
         f"  concentration changes        {f['concentration_changes']} ({f['bridges']} with a bridge bolus)",
         f"  replacements at ERI          {f['replacements_booked']} booked, {f['replacements_done']} done; "
         f"new implants {f['implants']}; explants {f['explants']}",

@@ -57,7 +57,6 @@ from patients.services import (
     staff_create,
 )
 from pumpcare import clinical, clock
-from pumpcare.management.commands.loaddemo import DEMO_CATHETER_ML_PER_CM, DEMO_ONLY, DEMO_PATHWAY_ML
 from refills.assessments import assessment_record
 from refills.implant import implant_monitoring_record
 from refills.models import PumpProjection
@@ -293,19 +292,19 @@ class Simulation:
         """The clinic's admin fills in the catalog values the shipped catalog leaves empty
         (PUMP-3) with the demo clinic's, so that bridges (BRIDGE-2) and the priming of a new
         catheter (IMPLANT-1) can be computed; simulation only."""
-        for code, low, high in DEMO_PATHWAY_ML:
+        for code, low, high in w.DEMO_PATHWAY_ML:
             catalog_update(
                 actor=None,
                 entry=PumpModel.objects.get(code=code),
                 changes={"pathway_volume_min_ml": Decimal(low), "pathway_volume_max_ml": Decimal(high)},
-                reason=f"simulation: {DEMO_ONLY}",
+                reason=f"simulation: {w.DEMO_ONLY}",
             )
-        for code, per_cm in DEMO_CATHETER_ML_PER_CM:
+        for code, per_cm in w.DEMO_CATHETER_ML_PER_CM:
             catalog_update(
                 actor=None,
                 entry=CatheterModel.objects.get(code=code),
                 changes={"volume_ml_per_cm": Decimal(per_cm)},
-                reason=f"simulation: {DEMO_ONLY}",
+                reason=f"simulation: {w.DEMO_ONLY}",
             )
 
     def _enrol(self, sim: w.SimPump, nurse):
@@ -464,8 +463,10 @@ class Simulation:
         return self.nurses[appointment.pump_id % NURSES]
 
     def _desk(self, day: date) -> None:
-        """08:00: bookings on a day the clinic closed since (the product's alert), cancellations
-        phoned in, moves, then booking proposals."""
+        """08:00: bookings after a refill-by date that moved before them and bookings on a day
+        the clinic closed since (the product's alerts), cancellations phoned in, moves, then
+        booking proposals."""
+        self._move_late_bookings(day)
         for appointment in Appointment.objects.filter(
             pump__patient__clinic=self.clinic, kind="refill", status=AppointmentStatus.BOOKED
         ).order_by("pk"):
@@ -1012,22 +1013,35 @@ class Simulation:
         self._after_dose_change(sim, pump, day)
 
     def _after_dose_change(self, sim: w.SimPump, pump: Pump, day: date) -> None:
-        refill_by = PumpProjection.objects.get(pump_id=pump.pk).refill_by
-        booked = Appointment.objects.filter(
-            pump_id=pump.pk, kind=AppointmentKind.REFILL, status=AppointmentStatus.BOOKED
-        ).first()
-        if booked is None or refill_by is None or booked.day <= refill_by:
-            return
-        new = self._free_day(day + timedelta(days=1), refill_by) or self._working_days_after(day, 1)
-        self.visits[booked.day] = [v for v in self.visits[booked.day] if v[0] != booked.pk]
-        appointment_book(actor=self._nurse(booked), appointment=booked, day=new, at=self._time_for(new))
-        plan = self.plans.get(booked.pk)
-        if plan is not None:
-            if plan.outcome == "late" and plan.act_on is not None:
-                plan.act_on = plan.act_on + (new - booked.day)
-            plan.changed_on = day
-            self._schedule_visit(booked.pk, pump.pk, new, plan)
-        self.results.refills_moved_after_dose_change += 1
+        """The product's alert that the booked refill now falls after the new refill-by
+        date, raised with the prescription: the nurse moves it at once."""
+        self._move_late_bookings(day, pump_id=pump.pk)
+
+    def _move_late_bookings(self, day: date, pump_id: int | None = None) -> None:
+        """A booked refill the product says falls after the refill-by date (its alert) is
+        moved to the latest free working day before refill-by, else the next working day."""
+        alerts = Alert.objects.filter(
+            clinic=self.clinic, kind=AlertKind.REFILL_BOOKED_LATE, resolved_at__isnull=True
+        )
+        if pump_id is not None:
+            alerts = alerts.filter(pump_id=pump_id)
+        for pump_pk in alerts.order_by("pk").values_list("pump_id", flat=True):
+            booked = Appointment.objects.filter(
+                pump_id=pump_pk, kind=AppointmentKind.REFILL, status=AppointmentStatus.BOOKED
+            ).first()
+            refill_by = PumpProjection.objects.get(pump_id=pump_pk).refill_by
+            if booked is None or refill_by is None:
+                continue
+            new = self._free_day(day + timedelta(days=1), refill_by) or self._working_days_after(day, 1)
+            self.visits[booked.day] = [v for v in self.visits[booked.day] if v[0] != booked.pk]
+            appointment_book(actor=self._nurse(booked), appointment=booked, day=new, at=self._time_for(new))
+            plan = self.plans.get(booked.pk)
+            if plan is not None:
+                if plan.outcome == "late" and plan.act_on is not None:
+                    plan.act_on = plan.act_on + (new - booked.day)
+                plan.changed_on = day
+                self._schedule_visit(booked.pk, pump_pk, new, plan)
+            self.results.refills_moved_after_dose_change += 1
 
     def _explants(self, day: date) -> None:
         """17:00: the explants due (TITRATE-2: the physician's override with a reason)."""
@@ -1134,7 +1148,7 @@ class Simulation:
             "over_limit_increases_accepted": len(r.over_limit_accepted),
             "over_limit_increases_accepted_list": r.over_limit_accepted[:20],
             "titrations_postponed_during_a_bridge": r.titrations_postponed_in_bridge,
-            "refills_moved_after_a_dose_change": r.refills_moved_after_dose_change,
+            "refills_moved_on_the_booked_late_alert": r.refills_moved_after_dose_change,
             "titration_visits_open_after_their_day": Appointment.objects.filter(
                 pump__patient__clinic=self.clinic,
                 kind=AppointmentKind.TITRATION,

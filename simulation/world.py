@@ -42,8 +42,8 @@ drawn after the population, pump by pump, then the explants, then the new patien
   limit is read from the product's settings), rounded down to 5 mcg; ``TITRATION_OVER_LIMIT_RATE``
   of the raises are first asked at 1.5 × the limit, which the product must refuse. After
   a visit, ``TITRATION_AGAIN`` of the patients want another one 14–42 days later. A booked
-  refill that now falls after the new refill-by date (the projection the prescription
-  returns) is moved by the nurse to the latest free working day before it;
+  refill that now falls after the new refill-by date raises the product's alert, and the
+  nurse moves it at once to the latest free working day before that date;
 - concentration change (DOSE-4, BRIDGE-1): at a refill, ``CONCENTRATION_UP_RATE`` of the
   pumps not already at 2000 mcg/mL go one supplied step up; the truth drains the product's
   bridge volume over its duration at the pump's true error, then the dose. The clinic's
@@ -105,6 +105,17 @@ MODELS = [
 CONCENTRATIONS = (500, 1000, 2000)
 SERVICE_LIFE_MONTHS = {"8637-20": 60, "8637-40": 60}  # the catalog's (Prometra II: not set)
 STARTING_CONCENTRATION = 500  # DOSE-4, the drug catalog's starting concentration
+# PUMP-3: the values the shipped catalog leaves empty, as the demo clinic fills them in
+# (``loaddemo``; copied, since the simulation does not depend on a command): pathway volume
+# (min, max) mL per pump model, catheter mL per cm. Not labeling values.
+DEMO_ONLY = "demo only — verify against labeling"
+DEMO_PATHWAY_ML = [
+    ("13827", "0.260", "0.300"),
+    ("16827", "0.260", "0.300"),
+    ("8637-20", "0.200", "0.260"),
+    ("8637-40", "0.200", "0.260"),
+]
+DEMO_CATHETER_ML_PER_CM = [("8709SC", "0.0022"), ("8731SC", "0.0022"), ("8780", "0.0022"), ("8781", "0.0022")]
 
 # the year's events (module docstring, "Part 2")
 TITRATION_RATE = 0.25

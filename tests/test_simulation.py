@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from pumpcare.management.commands import loaddemo
+from simulation import world
+
 ROOT = Path(__file__).resolve().parent.parent
 
 RUNS = {
@@ -106,3 +109,11 @@ def test_a_clinic_short_of_slots_is_told_early(runs):
     assert figures["alerts_by_kind"].get("over_capacity", 0) > 0, output
     assert figures["pumps_that_would_have_been_missed"], output
     assert figures["pumps_past_alarm"] == 0 and figures["pumps_empty"] == 0, output
+
+
+def test_the_simulated_clinic_fills_in_the_catalog_as_the_demo_clinic_does():
+    """PUMP-3: the pathway and catheter volumes the simulation's clinic fills in (the shipped
+    catalog leaves them empty) are the demo clinic's, marked demo only."""
+    assert world.DEMO_PATHWAY_ML == loaddemo.DEMO_PATHWAY_ML
+    assert world.DEMO_CATHETER_ML_PER_CM == loaddemo.DEMO_CATHETER_ML_PER_CM
+    assert world.DEMO_ONLY == loaddemo.DEMO_ONLY
