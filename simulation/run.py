@@ -9,15 +9,26 @@ A simulated day, in the clinic's local time:
 - 01:30, 09:00 (the reminders' local time) and 19:00 the planning job (``alerts.tasks.plan_notifications``:
   the state passes, the escalations of open alerts, the reminder pass) and the delivery
   tick (``alerts.delivery.due_claim_all`` + ``notification_send``, in-process);
-- 08:00 the nurses' desk: announced closures, bookings on a day the clinic has closed
+- 07:30 the surgeries: the replacements booked for today (the old pump explanted, the
+  new one implanted and given its implant fill at 07:45), then the new patients' implants;
+- 08:00 the nurses' desk: announced closures, booked refills the product says fall after
+  a refill-by date that moved before them, bookings on a day the clinic has closed
   since (the product alerted them: the nurse moves them), cancellations the patients
   phoned in, moves, booking the proposals whose (seeded) delay has passed;
+- 08:30 the year's events at the desk: titration visits and surgeries on a day closed
+  since are moved, new patients are enrolled with their screening trial, the physician
+  books the titration visits wanted, the nurse books the replacements the product's
+  planning alerts ask for;
 - 11:00, every day, open or closed: the on-call nurse answers the product's escalations
   (an open refill-overdue, past-alarm or past-empty alert, ALERT-1) with an emergency
   refill when the worst-case alarm pumpcare shows is under 48 h away; counted apart;
 - 10:00–16:00 the patients who come: the nurse measures the residual and records the
   refill (``refills.services.refill_record``);
+- 16:30 the titration visits: the assessment, then the new dose (and, at once, the move
+  of a booked refill the product now says is too late);
+- 17:00 the explants due;
 - 18:00 the nurse records some of the day's no-shows (the nightly job records the rest);
+- 18:30 the monitoring after the day's implant fills is recorded;
 - 23:00 the simulator reads who is past refill-by without a booking (and why).
 
 The simulator alone knows each pump's true flow; pumpcare sees only the residuals the
@@ -82,7 +93,7 @@ DESK = time(8, 0)
 NO_SHOW_DESK = time(18, 0)
 EVENING = time(23, 0)
 SURGERY = time(7, 30)  # replacements and implants; the implant fill follows at IMPLANT_FILL
-IMPLANT_FILL = time(9, 0)
+IMPLANT_FILL = time(7, 45)  # intraoperative, before the desk opens
 EVENTS_DESK = time(8, 30)  # titration and replacement bookings, new patients' screening
 TITRATION_VISIT = time(16, 30)  # after the refills (10:00-16:00): a dose change follows them
 EXPLANT = time(17, 0)
@@ -394,10 +405,10 @@ class Simulation:
             self._visits(day)
             self._titrations(day)
             self._explants(day)
-            self._monitoring(day)
         if working:
             with clock.replaying(local(self.tz, day, NO_SHOW_DESK)):
                 self._record_no_shows(day)
+            self._monitoring(day)
         self._planning(day, PLANNING[2])
         self._evening(day)
         mail.outbox = []
