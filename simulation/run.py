@@ -986,7 +986,7 @@ class Simulation:
         """The physician's new daily dose (TITRATE-1), within the limit, after an over-limit
         request the product must refuse; the nurse then moves a booked refill that now falls
         after the new refill-by date."""
-        bridge_end = sim.bridge_until()
+        bridge_end = sim.bridge_until
         if bridge_end is not None and bridge_end > at:
             self.results.titrations_postponed_in_bridge += 1  # the next visit changes the dose
             sim.titration_on = at.astimezone(self.tz).date() + timedelta(days=7)

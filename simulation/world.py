@@ -117,7 +117,7 @@ DEMO_PATHWAY_ML = [
 ]
 DEMO_CATHETER_ML_PER_CM = [("8709SC", "0.0022"), ("8731SC", "0.0022"), ("8780", "0.0022"), ("8781", "0.0022")]
 
-# the year's events (module docstring, "Part 2")
+# the year's events (module docstring, "The year's events")
 TITRATION_RATE = 0.25
 TITRATION_BOOK_AHEAD_WORKING_DAYS = (5, 15)
 TITRATION_AGAIN = 0.4
@@ -156,7 +156,7 @@ class SimPump:
     origin: str
     consent: bool
     caregiver: bool
-    # the world's events (see ``build`` and ``events``)
+    # the year's events (see ``build``)
     titration_on: date | None = None  # the physician wants a titration visit from this day
     planning_opens_in_days: int | None = None  # replacement planning opens this day of the run
     explant_on: date | None = None
@@ -167,6 +167,7 @@ class SimPump:
     filled_at: datetime | None = None
     volume_after_fill: float = 0.0
     pieces: list = field(default_factory=list)  # (from instant, true mL/day), from the fill on
+    bridge_until: datetime | None = None  # the end of the last fill's bridge bolus, if any
     refills: list = field(default_factory=list)
 
     @property
@@ -179,14 +180,11 @@ class SimPump:
         """A fill: the reservoir holds ``volume_ml``; a bridge bolus (BRIDGE-1) pushes its
         volume out over its duration first, at the pump's true error, then the dose runs."""
         self.filled_at, self.volume_after_fill = at, volume_ml
-        self.pieces = []
+        self.pieces, self.bridge_until = [], None
         if bridge_ml and bridge_hours:
             self.pieces.append((at, bridge_ml * (1 + self.flow_error) / (bridge_hours / 24)))
-            at = at + timedelta(hours=bridge_hours)
+            at = self.bridge_until = at + timedelta(hours=bridge_hours)
         self.pieces.append((at, self.true_ml_per_day))
-
-    def bridge_until(self) -> datetime | None:
-        return self.pieces[1][0] if len(self.pieces) > 1 and self.pieces[0][0] == self.filled_at else None
 
     def change_dose(self, at: datetime, dose_mcg: int) -> None:
         self.dose_mcg = dose_mcg

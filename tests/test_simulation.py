@@ -8,8 +8,10 @@ module takes about as long as its longest run, and no run touches the test datab
 
 import json
 import os
+import random
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -117,3 +119,23 @@ def test_the_simulated_clinic_fills_in_the_catalog_as_the_demo_clinic_does():
     assert world.DEMO_PATHWAY_ML == loaddemo.DEMO_PATHWAY_ML
     assert world.DEMO_CATHETER_ML_PER_CM == loaddemo.DEMO_CATHETER_ML_PER_CM
     assert world.DEMO_ONLY == loaddemo.DEMO_ONLY
+
+
+@pytest.mark.rule("BRIDGE-1", "LRA-1")
+def test_the_simulators_truth_drains_a_bridge_then_the_dose_and_follows_a_dose_change():
+    """A pump 10 % fast, 20 mL at 1000 mcg/mL, 500 mcg/day (0.55 mL/day true), alarm 2 mL,
+    after a bridge of 0.5 mL over 24 h (0.55 mL true); from day 3 1000 mcg/day (1.1 mL/day)."""
+    sim = world._draw(0, random.Random(1))
+    sim.flow_error, sim.dose_mcg, sim.concentration, sim.alarm_ml = 0.1, 500, 1000, 2.0
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    sim.fill(start, 20.0, bridge_ml=0.5, bridge_hours=24)
+    assert sim.bridge_until == start + timedelta(days=1)
+    assert sim.true_volume(start + timedelta(days=1)) == pytest.approx(20 - 0.55)
+    assert sim.true_volume(start + timedelta(days=3)) == pytest.approx(20 - 0.55 - 2 * 0.55)
+    # alarm: 1 day of bridge, then (18 - 0.55) / 0.55 = 31.727 days
+    assert (sim.true_alarm_at() - start).total_seconds() / 86400 == pytest.approx(32.727, abs=1e-3)
+    sim.change_dose(start + timedelta(days=3), 1000)
+    assert sim.true_volume(start + timedelta(days=4)) == pytest.approx(20 - 1.65 - 1.1)
+    # from day 3: 18.35 mL left, alarm after (18.35 - 2) / 1.1 = 14.864 days, empty 16.682
+    assert (sim.true_alarm_at() - start).total_seconds() / 86400 == pytest.approx(17.864, abs=1e-3)
+    assert (sim.true_empty_at() - start).total_seconds() / 86400 == pytest.approx(19.682, abs=1e-3)
