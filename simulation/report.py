@@ -78,7 +78,8 @@ def text(results: Results) -> str:
         f"  titration visits             {f['titration_visits']}: {f['dose_increases']} increases, "
         f"{f['dose_decreases']} decreases, {f['over_limit_increases_refused']} over-limit requests refused, "
         f"{f['titrations_postponed_during_a_bridge']} postponed during a bridge; booked refills moved "
-        f"before a refill-by date that moved before them (the product's alert) {f['refills_moved_on_the_booked_late_alert']}",
+        f"before a refill-by date that moved before them (the product's alert) {f['refills_moved_on_the_booked_late_alert']}, refilled at the visit "
+        f"(no other working day left) {f['refills_at_a_titration_visit_no_other_day_left']}",
         f"  concentration changes        {f['concentration_changes']} ({f['bridges']} with a bridge bolus)",
         f"  replacements at ERI          {f['replacements_booked']} booked, {f['replacements_done']} done; "
         f"new implants {f['implants']}; explants {f['explants']}",

@@ -96,6 +96,7 @@ SURGERY = time(7, 30)  # replacements and implants; the implant fill follows at 
 IMPLANT_FILL = time(7, 45)  # intraoperative, before the desk opens
 EVENTS_DESK = time(8, 30)  # titration and replacement bookings, new patients' screening
 TITRATION_VISIT = time(16, 30)  # after the refills (10:00-16:00): a dose change follows them
+REFILL_AT_VISIT = time(16, 45)  # the refill done at a titration visit when no other day is left
 EXPLANT = time(17, 0)
 MONITORING_RECORDED = time(18, 30)
 NURSES = 3
@@ -149,6 +150,7 @@ class Results:
     over_limit_accepted: list[str] = field(default_factory=list)
     titrations_postponed_in_bridge: int = 0
     refills_moved_after_dose_change: int = 0
+    refills_at_a_titration_visit: int = 0
     concentration_changes: int = 0
     bridges: int = 0
     replacements_booked: list[tuple[int, str, str, int]] = field(
@@ -1030,12 +1032,16 @@ class Simulation:
 
     def _move_late_bookings(self, day: date, pump_id: int | None = None) -> None:
         """A booked refill the product says falls after the refill-by date (its alert) is
-        moved to the latest free working day before refill-by, else the next working day."""
+        moved to the latest free working day before refill-by (none free: the latest one,
+        the clinic adding a slot). At a titration visit (``pump_id``) a later day is looked
+        for; when today is the only working day left, the patient is there: the refill is
+        done at the end of the visit."""
         alerts = Alert.objects.filter(
             clinic=self.clinic, kind=AlertKind.REFILL_BOOKED_LATE, resolved_at__isnull=True
         )
         if pump_id is not None:
             alerts = alerts.filter(pump_id=pump_id)
+        first = day + timedelta(days=1) if pump_id is not None else day
         for pump_pk in alerts.order_by("pk").values_list("pump_id", flat=True):
             booked = Appointment.objects.filter(
                 pump_id=pump_pk, kind=AppointmentKind.REFILL, status=AppointmentStatus.BOOKED
@@ -1043,8 +1049,14 @@ class Simulation:
             refill_by = PumpProjection.objects.get(pump_id=pump_pk).refill_by
             if booked is None or refill_by is None:
                 continue
-            new = self._free_day(day + timedelta(days=1), refill_by) or self._working_days_after(day, 1)
+            new = self._free_day(first, refill_by) or self._free_day(first, refill_by, slots=10**6)
+            if new is None and pump_id is None:
+                continue  # no working day left: overdue, the product's overdue alert takes over
             self.visits[booked.day] = [v for v in self.visits[booked.day] if v[0] != booked.pk]
+            if new is None:
+                self._refill(self.by_pk[pump_pk], local(self.tz, day, REFILL_AT_VISIT), booked)
+                self.results.refills_at_a_titration_visit += 1
+                continue
             appointment_book(actor=self._nurse(booked), appointment=booked, day=new, at=self._time_for(new))
             plan = self.plans.get(booked.pk)
             if plan is not None:
@@ -1160,6 +1172,7 @@ class Simulation:
             "over_limit_increases_accepted_list": r.over_limit_accepted[:20],
             "titrations_postponed_during_a_bridge": r.titrations_postponed_in_bridge,
             "refills_moved_on_the_booked_late_alert": r.refills_moved_after_dose_change,
+            "refills_at_a_titration_visit_no_other_day_left": r.refills_at_a_titration_visit,
             "titration_visits_open_after_their_day": Appointment.objects.filter(
                 pump__patient__clinic=self.clinic,
                 kind=AppointmentKind.TITRATION,
