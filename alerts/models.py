@@ -41,6 +41,10 @@ class AlertKind(models.TextChoices):
         "appointment_day_closed",
         "A booked appointment falls on a day the clinic is closed",
     )
+    REFILL_BOOKED_LATE = (
+        "refill_booked_late",
+        "A booked refill falls after the refill-by date",
+    )
     DELIVERY_FAILED = "delivery_failed", "A reminder or notice could not be delivered"
     DEVICE_ALARM = "device_alarm", "Critical pump alarm read at an interrogation"
     MRI_INTERROGATION_DUE = "mri_interrogation_due", "Interrogate the pump after its MRI (due today)"
@@ -114,6 +118,7 @@ class NotificationKind(models.TextChoices):
     DISCONTINUATION = "discontinuation", "Therapy stopped: watch for withdrawal (staff)"
     OVER_CAPACITY = "over_capacity", "Clinic over capacity (staff)"
     APPOINTMENT_DAY_CLOSED = "appointment_day_closed", "Booked appointment on a closed day (staff)"
+    REFILL_BOOKED_LATE = "refill_booked_late", "Booked refill after the refill-by date (staff)"
     DEVICE_ALARM = "device_alarm", "Critical pump alarm (critical escalation)"
     MRI_INTERROGATION_DUE = "mri_interrogation_due", "Interrogate the pump after its MRI (staff)"
     MRI_INTERROGATION_OVERDUE = (

@@ -41,13 +41,14 @@ ESCALATED = {
 }
 # Alert kind → a notice sent once to the clinic's staff address.
 # A discontinuation (TITRATE-2) is a prescriber's decision: the team is told once, so that
-# someone watches for withdrawal; over capacity and a booking on a closed day need a nurse
-# to act (LRA-5).
+# someone watches for withdrawal; over capacity, a booking on a closed day and a refill
+# booked after the refill-by date need a nurse to act (LRA-5).
 NOTICE = {
     AlertKind.REFILL_UNBOOKED: NotificationKind.REFILL_UNBOOKED,
     AlertKind.DISCONTINUATION: NotificationKind.DISCONTINUATION,
     AlertKind.OVER_CAPACITY: NotificationKind.OVER_CAPACITY,
     AlertKind.APPOINTMENT_DAY_CLOSED: NotificationKind.APPOINTMENT_DAY_CLOSED,
+    AlertKind.REFILL_BOOKED_LATE: NotificationKind.REFILL_BOOKED_LATE,
     # MRI-1: the interrogation after a SynchroMed II's scan is a task for today.
     AlertKind.MRI_INTERROGATION_DUE: NotificationKind.MRI_INTERROGATION_DUE,
     # MONITOR-1 side effects and DRIFT-1's trend ask a physician to review: told once.

@@ -20,6 +20,7 @@ from patients.services import save_audited
 from pumpcare import clock
 
 from .models import SIGN_FIELDS, Refill, VisitAssessment, VisitKind
+from .signals import visit_assessed
 
 ASSESSMENT_ALERTS = (AlertKind.WITHDRAWAL_SIGNS, AlertKind.SIDE_EFFECTS)
 
@@ -57,7 +58,9 @@ def assessment_record(
     *, actor, pump: Pump, visit_kind: str, assessed_at: datetime, signs: dict, notes: str = ""
 ) -> VisitAssessment:
     """MONITOR-1 at a visit without a refill (a titration or other visit). A refill's
-    assessment is recorded with the refill (``refill_record``'s ``assessment``)."""
+    assessment is recorded with the refill (``refill_record``'s ``assessment``). The
+    assessment of a titration visit completes the pump's booked titration visit of that day
+    or earlier (scheduling)."""
     pump = Pump.objects.select_for_update().select_related("model", "patient__clinic").get(pk=pump.pk)
     require_role(actor, pump.clinic, CLINICAL_WRITERS, "Recording a visit assessment")
     if pump.status != PumpStatus.ACTIVE:
@@ -79,9 +82,12 @@ def assessment_record(
         tz=pump.clinic.tz,
         field="assessed_at",
     )
-    return assessment_save(
+    row = assessment_save(
         actor=actor, pump=pump, visit_kind=visit_kind, assessed_at=assessed_at, signs=signs, notes=notes
     )
+    # the visit has happened: a booked titration visit it records is done (scheduling)
+    visit_assessed.send(sender=VisitAssessment, assessment=row, actor=actor)
+    return row
 
 
 def _alerts_update(row: VisitAssessment, findings: therapy.AssessmentFindings, actor) -> None:

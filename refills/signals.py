@@ -19,3 +19,6 @@ pump_projection_changed = Signal()
 # A refill was voided (entered by mistake, or corrected by a new one): ``refill``, ``actor``.
 # What it completed (a booked appointment) is open again.
 refill_voided = Signal()
+# The assessment of a titration or other visit was recorded (not a refill's):
+# ``assessment``, ``actor``. The visit it records has happened.
+visit_assessed = Signal()

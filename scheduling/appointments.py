@@ -17,7 +17,7 @@ from refills.models import PumpProjection
 
 from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
 from .mri import mri_follow_ups_of_pump
-from .proposals import local_today, working_calendar
+from .proposals import late_booking_alerts, local_today, working_calendar
 from .reminders import appointment_reminders_plan
 
 # --- what nurses do --------------------------------------------------------------------
@@ -127,6 +127,8 @@ def appointment_book(
     # moved (another day, or another time that day): the old slot's pending reminders are
     # cancelled, the new slot's planned, and whoever was already told the old one is told again
     appointment_reminders_plan(appointment)
+    if appointment.kind == AppointmentKind.REFILL:  # moved before refill-by: the alert ends
+        late_booking_alerts(appointment.pump.patient.clinic, pump_ids=[appointment.pump_id])
     return appointment, warnings
 
 
@@ -144,6 +146,8 @@ def appointment_cancel(*, actor, appointment: Appointment, reason: str) -> Appoi
     appointment.status = AppointmentStatus.CANCELLED
     save_audited(appointment, actor=actor, reason=f"cancelled: {reason}", validate_constraints=False)
     appointment_reminders_plan(appointment)
+    if appointment.kind == AppointmentKind.REFILL:
+        late_booking_alerts(appointment.pump.patient.clinic, pump_ids=[appointment.pump_id])
     return appointment
 
 
@@ -233,6 +237,25 @@ def appointments_after_retirement(*, actor, pump: Pump, replaced: bool) -> None:
         appointment_reminders_plan(appointment)
 
 
+def appointments_after_visit(*, actor, assessment) -> None:
+    """A titration visit's assessment (MONITOR-1) records the visit: the pump's booked
+    titration visit on the assessment's local date or earlier is completed, so the agenda
+    no longer lists it as to do and the next visit can be booked. A proposed visit, or one
+    booked for a later day, is left as it is."""
+    pump = assessment.pump
+    if assessment.visit_kind != AppointmentKind.TITRATION:
+        return
+    day = assessment.assessed_at.astimezone(pump.clinic.tz).date()
+    for appointment in Appointment.objects.select_for_update().filter(
+        pump=pump, kind=AppointmentKind.TITRATION, status=AppointmentStatus.BOOKED, day__lte=day
+    ):
+        appointment.status = AppointmentStatus.COMPLETED
+        save_audited(
+            appointment, actor=actor, reason="completed by the visit's assessment", validate_constraints=False
+        )
+        appointment_reminders_plan(appointment)
+
+
 # --- receivers of the therapy record's signals (connected in ``apps``) ---------------------
 
 
@@ -246,3 +269,7 @@ def on_refill_voided(sender, *, refill, actor, **kwargs) -> None:
 
 def on_pump_retired(sender, *, pump, actor, replaced, **kwargs) -> None:
     appointments_after_retirement(actor=actor, pump=pump, replaced=replaced)
+
+
+def on_visit_assessed(sender, *, assessment, actor, **kwargs) -> None:
+    appointments_after_visit(actor=actor, assessment=assessment)

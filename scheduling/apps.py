@@ -28,8 +28,12 @@ class SchedulingConfig(AppConfig):
             appointments.on_refill_voided, dispatch_uid="appointments-refill-voided"
         )
         signals.pump_retired.connect(appointments.on_pump_retired, dispatch_uid="appointments-retired")
+        signals.visit_assessed.connect(appointments.on_visit_assessed, dispatch_uid="appointments-visit")
         signals.pump_projection_changed.connect(
             state_alerts.on_pump_projection_changed, dispatch_uid="state-alerts-pump"
+        )
+        signals.pump_projection_changed.connect(
+            proposals.on_pump_projection_changed, dispatch_uid="late-booking-pump"
         )
         # MRI-1: an MRI, an interrogation or a refill moves the pump's MRI follow-up on.
         mri_follow_up_changed.connect(mri.on_mri_follow_up_changed, dispatch_uid="mri-follow-up")

@@ -9,7 +9,7 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, F, OuterRef
 
 import therapy
 from alerts.models import Alert, AlertKind, Severity
@@ -32,6 +32,7 @@ class SchedulingResult(Counts):
     withdrawn: int = 0
     no_shows: int = 0
     closed_day_alerts: int = 0
+    late_booking_alerts: int = 0
 
 
 def local_today(clinic: Clinic) -> date:
@@ -49,7 +50,8 @@ def refill_proposals_run(clinic: Clinic) -> SchedulingResult:
     2. a proposal on a day that has passed, that the clinic no longer works, or that no
        longer fits the refill-by date is withdrawn (and made again below, at once);
     3. a booked appointment on a day the clinic no longer works raises an alert for a nurse
-       to move it;
+       to move it, and so does a booked refill that falls after the pump's refill-by date
+       while a working day is left before it (``late_booking_alerts``);
     4. every active pump with a refill-by date and no open refill appointment gets a
        proposal (``therapy.refill_day``): the latest working day with a free slot before
        refill-by, else the earliest working day from today — overdue when refill-by has
@@ -68,6 +70,7 @@ def refill_proposals_run(clinic: Clinic) -> SchedulingResult:
         result.no_shows = _passed_bookings_no_show(clinic, today)
         result.withdrawn = _withdraw_stale_proposals(clinic, today, weekdays, closures)
         result.closed_day_alerts = _closed_day_alerts(clinic, today, weekdays, closures)
+        result.late_booking_alerts = late_booking_alerts(clinic)
         open_refill = Appointment.objects.filter(
             pump=OuterRef("pk"), kind=AppointmentKind.REFILL, status__in=OPEN_STATUSES
         )
@@ -230,6 +233,65 @@ def _closed_day_alerts(clinic: Clinic, today: date, weekdays: set[int], closures
         )
         raised += 1
     return raised
+
+
+def late_booking_alerts(clinic: Clinic, *, pump_ids: list[int] | None = None) -> int:
+    """LRA-5: a refill falls on a working day on or before the refill-by date. A booked
+    refill that falls after it while a working day is still left before it (a dose change,
+    a drift or a catalog change moved refill-by earlier since it was booked) raises an alert,
+    once per pump, for a nurse to move it; the alert is resolved once the booking is moved,
+    cancelled or completed, or once the refill is overdue (its own alert then says so).
+    ``pump_ids`` limits the pass to those pumps (a pump whose projection just changed)."""
+    today = local_today(clinic)
+    weekdays, closures = working_calendar(clinic)
+    bookings = Appointment.objects.filter(
+        pump__patient__clinic=clinic,
+        pump__status=PumpStatus.ACTIVE,
+        kind=AppointmentKind.REFILL,
+        status=AppointmentStatus.BOOKED,
+        day__gte=today,
+        pump__projection__refill_by__lt=F("day"),
+    ).select_related("pump__patient", "pump__projection")
+    alerts = Alert.objects.filter(clinic=clinic, kind=AlertKind.REFILL_BOOKED_LATE, resolved_at__isnull=True)
+    if pump_ids is not None:
+        bookings = bookings.filter(pump_id__in=pump_ids)
+        alerts = alerts.filter(pump_id__in=pump_ids)
+    late = {}
+    for appointment in bookings.order_by("pump_id", "pk"):
+        refill_by = appointment.pump.projection.refill_by
+        if not therapy.refill_overdue(refill_by, today=today, working_weekdays=weekdays, closures=closures):
+            late.setdefault(appointment.pump_id, appointment)
+    have = set()
+    for alert in alerts:
+        if alert.pump_id in late:
+            have.add(alert.pump_id)
+        else:
+            alert_resolve(
+                alert=alert, why="the refill was moved on or before the refill-by date, or is overdue"
+            )
+    for pump_id, appointment in late.items():
+        if pump_id in have:
+            continue
+        pump = appointment.pump
+        refill_by = therapy.day_text(pump.projection.refill_by)
+        alert_raise(
+            clinic=clinic,
+            pump=pump,
+            kind=AlertKind.REFILL_BOOKED_LATE,
+            severity=Severity.WARNING,
+            message=(
+                f"{pump.patient}: the refill booked on {therapy.day_text(appointment.day)} falls after "
+                f"the refill-by date, {refill_by} (the pump's dates changed since it was booked): move "
+                f"it on or before {refill_by} and tell the patient."
+            ),
+        )
+    return len(late) - len(have)
+
+
+def on_pump_projection_changed(sender, *, pump, **kwargs) -> None:
+    """A refill, a prescription or an explant changed the pump's dates: its booked refill
+    is checked against the new refill-by date at once (``late_booking_alerts``)."""
+    late_booking_alerts(pump.patient.clinic, pump_ids=[pump.pk])
 
 
 def _propose(pump: Pump, day: date, *, overdue: bool = False) -> bool:

@@ -16,6 +16,9 @@ TARGETS = {  # the promise: each of these must be 0
     "pumps_empty": "pumps that ran empty",
     "duplicate_reminders": "reminders sent twice (same recipient, slot, kind and day)",
     "lost_reminders": "reminders due and never sent (nor cancelled with a reason)",
+    "over_limit_increases_accepted": "dose increases over the TITRATE-1 limit accepted",
+    "titration_visits_open_after_their_day": "titration visits still open after their day",
+    "open_appointments_on_pumps_no_longer_implanted": "open appointments on pumps no longer implanted",
 }
 
 
@@ -34,6 +37,11 @@ def text(results: Results) -> str:
     for key, label in TARGETS.items():
         mark = "ok" if f[key] == 0 else "FAIL"
         lines.append(f"  {label:<62} {f[key]:>5}  {mark}")
+    booked, early = f["replacements_booked"], f["replacements_booked_90_days_before_eri"]
+    mark = "ok" if early == booked else "FAIL"
+    lines.append(
+        f"  {'replacements booked ≥ 90 days before ERI (all)':<62} {f'{early} of {booked}':>5}  {mark}"
+    )
     lines += [
         f"  pumps past refill-by unbooked {f['pumps_past_refill_by_unbooked']} "
         f"({f['pump_days_past_refill_by_unbooked']} pump-days)",
@@ -67,14 +75,25 @@ def text(results: Results) -> str:
         f"  bookings moved off a day the clinic closed {f['bookings_moved_off_closed_days']}; "
         f"emergency refills answering an escalation {f['emergency_refills_on_escalation']}"
         + (f" ({', '.join(f['emergency_refill_pumps'][:10])})" if f["emergency_refill_pumps"] else ""),
+        f"  titration visits             {f['titration_visits']}: {f['dose_increases']} increases, "
+        f"{f['dose_decreases']} decreases, {f['over_limit_increases_refused']} over-limit requests refused, "
+        f"{f['titrations_postponed_during_a_bridge']} postponed during a bridge; booked refills moved "
+        f"before a refill-by date that moved before them (the product's alert) {f['refills_moved_on_the_booked_late_alert']}, refilled at the visit "
+        f"(no other working day left) {f['refills_at_a_titration_visit_no_other_day_left']}",
+        f"  concentration changes        {f['concentration_changes']} ({f['bridges']} with a bridge bolus)",
+        f"  replacements at ERI          {f['replacements_booked']} booked, {f['replacements_done']} done; "
+        f"new implants {f['implants']}; explants {f['explants']}",
+        f"  alerts left open on pumps no longer implanted {f['alerts_open_on_pumps_no_longer_implanted'] or 'none'}",
         f"  reminders sent to patients   {f['reminders_sent']} (per patient: mean {f['reminders_per_patient_mean']}, "
         f"max {f['reminders_per_patient_max']})",
         f"  wall time                    {p.get('wall_seconds')} s ({p.get('setup_seconds')} s setup, "
         f"{p.get('seconds_per_day')} s per simulated day, {p.get('database')})",
     ]
-    for key in ("duplicate_reminder_keys", "lost_reminder_keys"):
+    for key in ("duplicate_reminder_keys", "lost_reminder_keys", "over_limit_increases_accepted_list"):
         for row in f[key][:5]:
-            lines.append(f"    {key[:-5]}: {row}")
+            lines.append(f"    {key.removesuffix('_keys').removesuffix('_list')}: {row}")
+    for row in f["event_failures"][:10]:
+        lines.append(f"    event failure: {row}")
     return "\n".join(lines)
 
 

@@ -9,15 +9,26 @@ A simulated day, in the clinic's local time:
 - 01:30, 09:00 (the reminders' local time) and 19:00 the planning job (``alerts.tasks.plan_notifications``:
   the state passes, the escalations of open alerts, the reminder pass) and the delivery
   tick (``alerts.delivery.due_claim_all`` + ``notification_send``, in-process);
-- 08:00 the nurses' desk: announced closures, bookings on a day the clinic has closed
+- 07:30 the surgeries: the replacements booked for today (the old pump explanted, the
+  new one implanted and given its implant fill at 07:45), then the new patients' implants;
+- 08:00 the nurses' desk: announced closures, booked refills the product says fall after
+  a refill-by date that moved before them, bookings on a day the clinic has closed
   since (the product alerted them: the nurse moves them), cancellations the patients
   phoned in, moves, booking the proposals whose (seeded) delay has passed;
+- 08:30 the year's events at the desk: titration visits and surgeries on a day closed
+  since are moved, new patients are enrolled with their screening trial, the physician
+  books the titration visits wanted, the nurse books the replacements the product's
+  planning alerts ask for;
 - 11:00, every day, open or closed: the on-call nurse answers the product's escalations
   (an open refill-overdue, past-alarm or past-empty alert, ALERT-1) with an emergency
   refill when the worst-case alarm pumpcare shows is under 48 h away; counted apart;
 - 10:00–16:00 the patients who come: the nurse measures the residual and records the
   refill (``refills.services.refill_record``);
+- 16:30 the titration visits: the assessment, then the new dose (and, at once, the move
+  of a booked refill the product now says is too late);
+- 17:00 the explants due;
 - 18:00 the nurse records some of the day's no-shows (the nightly job records the rest);
+- 18:30 the monitoring after the day's implant fills is recorded;
 - 23:00 the simulator reads who is past refill-by without a booking (and why).
 
 The simulator alone knows each pump's true flow; pumpcare sees only the residuals the
@@ -27,6 +38,7 @@ seed gives the same figures.
 
 from __future__ import annotations
 
+import math
 import random
 import time as wallclock
 from collections import Counter, defaultdict
@@ -41,24 +53,35 @@ from django.db import connection
 from django.db.models import Count
 from django.test.utils import override_settings
 
+import therapy
 from alerts import delivery
 from alerts.models import Alert, AlertKind, Notification, NotificationKind, NotificationStatus
 from alerts.tasks import plan_notifications
 from patients.models import CatheterModel, Clinic, ClinicClosure, Pump, PumpModel
 from patients.services import (
     caregiver_create,
+    catalog_update,
     clinic_create,
     patient_create,
     pump_create,
     save_audited,
     staff_create,
 )
-from pumpcare import clock
+from pumpcare import clinical, clock
+from refills.assessments import assessment_record
+from refills.implant import implant_monitoring_record
 from refills.models import PumpProjection
 from refills.projections import projections_refresh_all
-from refills.services import refill_record
-from scheduling.appointments import appointment_book, appointment_cancel, appointment_no_show
-from scheduling.models import Appointment, AppointmentStatus
+from refills.replacement import pump_explant, pump_replace
+from refills.screening import screening_bolus_record, screening_trial_read
+from refills.services import prescription_create, refill_record
+from scheduling.appointments import (
+    appointment_book,
+    appointment_cancel,
+    appointment_create,
+    appointment_no_show,
+)
+from scheduling.models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
 from scheduling.proposals import refill_proposals_run_all
 from scheduling.replacements import replacement_planning_run_all
 
@@ -69,6 +92,13 @@ PLANNING = (time(1, 30), time(9, 0), time(19, 0))
 DESK = time(8, 0)
 NO_SHOW_DESK = time(18, 0)
 EVENING = time(23, 0)
+SURGERY = time(7, 30)  # replacements and implants; the implant fill follows at IMPLANT_FILL
+IMPLANT_FILL = time(7, 45)  # intraoperative, before the desk opens
+EVENTS_DESK = time(8, 30)  # titration and replacement bookings, new patients' screening
+TITRATION_VISIT = time(16, 30)  # after the refills (10:00-16:00): a dose change follows them
+REFILL_AT_VISIT = time(16, 45)  # the refill done at a titration visit when no other day is left
+EXPLANT = time(17, 0)
+MONITORING_RECORDED = time(18, 30)
 NURSES = 3
 ON_CALL_HOURS = 48  # an overdue pump whose worst-case alarm is this close: emergency refill
 NURSE_RECORDS_NO_SHOW = 0.5  # the rest are recorded by the nightly job (LRA-5)
@@ -113,6 +143,24 @@ class Results:
     moved_off_closed_days: int = 0
     reminders_checked: int = 0  # reminders the truth says were due (attended bookings)
     emergency_refills: list[tuple[int, str]] = field(default_factory=list)  # pump index, local date
+    titration_visits: int = 0
+    dose_increases: int = 0
+    dose_decreases: int = 0
+    over_limit_refused: int = 0
+    over_limit_accepted: list[str] = field(default_factory=list)
+    titrations_postponed_in_bridge: int = 0
+    refills_moved_after_dose_change: int = 0
+    refills_at_a_titration_visit: int = 0
+    concentration_changes: int = 0
+    bridges: int = 0
+    replacements_booked: list[tuple[int, str, str, int]] = field(
+        default_factory=list
+    )  # pump, booked, ERI, days
+    replacements_done: int = 0
+    implants: int = 0
+    implant_warnings: Counter = field(default_factory=Counter)
+    explants: int = 0
+    event_failures: list[str] = field(default_factory=list)
     figures: dict = field(default_factory=dict)
     weekly: dict = field(default_factory=dict)
     performance: dict = field(default_factory=dict)
@@ -145,7 +193,15 @@ class Simulation:
     def __init__(self, options: Options):
         self.o = options
         self.rng = random.Random(options.seed)
-        self.world = w.build(pumps=options.pumps, seed=options.seed, capacity=options.capacity, rng=self.rng)
+        self.world = w.build(
+            pumps=options.pumps,
+            seed=options.seed,
+            capacity=options.capacity,
+            rng=self.rng,
+            start=options.start,
+            days=options.days,
+        )
+        self.erng = random.Random(f"{options.seed}:visits")  # the year's events, as they happen
         self.results = Results(
             options=options,
             slots_per_day=self.world.slots_per_day,
@@ -159,6 +215,10 @@ class Simulation:
         self.closures: set[date] = set()
         self.shortfall_seen = 0
         self.holiday_announce, self.holiday_start = None, None
+        self.planning_seen: dict[int, date] = {}  # pump pk -> day the nurse books its replacement
+        self.arrivals = sorted(self.world.arrivals, key=lambda a: (a.arrives_on, a.sim.index))
+        self.implants: dict[date, list[w.Arrival]] = defaultdict(list)
+        self.monitor: list[tuple[int, datetime]] = []  # implant fills to record the monitoring of
         if options.holidays:
             self.holiday_announce = options.start + timedelta(days=max(7, options.days // 4))
             self.holiday_start = self.holiday_announce + timedelta(days=42 - self.holiday_announce.weekday())
@@ -183,6 +243,8 @@ class Simulation:
             self.nurses = [
                 staff_create(username=f"nurse{i}", clinic=self.clinic, role="nurse")[0] for i in range(NURSES)
             ]
+            self.physician = staff_create(username="physician0", clinic=self.clinic, role="physician")[0]
+            self._catalog()
             end = start + timedelta(days=self.o.days + 30)
             for day, why in w.public_holidays(start, end):
                 self._close(day, why)
@@ -199,33 +261,20 @@ class Simulation:
                 alarm,
                 tolerance,
             ), f"the catalog's {code} differs from the simulation's copy"
+            assert m.service_life_months == w.SERVICE_LIFE_MONTHS.get(code), (
+                f"the catalog's {code} service life differs from the simulation's copy"
+            )
         catheters = {c.code: c for c in CatheterModel.objects.order_by("pk")}
+        self.models, self.catheters = models, catheters
         for sim in self.world.pumps:
             fill_at = local(self.tz, start, time(8, 0)) - timedelta(days=sim.first_fill_days_ago)
             fill_at = fill_at.replace(microsecond=0)
-            implanted = fill_at.astimezone(self.tz).date() - timedelta(days=sim.implanted_days_before_fill)
+            implanted = sim.implanted_on or (
+                fill_at.astimezone(self.tz).date() - timedelta(days=sim.implanted_days_before_fill)
+            )
             nurse = self.nurses[sim.index % NURSES]
             with clock.replaying(local(self.tz, implanted, time(7, 0))):
-                patient = patient_create(
-                    actor=nurse,
-                    clinic=self.clinic,
-                    mrn=f"SIM-{sim.index:05d}",
-                    given_name=f"Patient{sim.index}",
-                    family_name="Simulated",
-                    birth_date=sim.birth,
-                    spasticity_origin=sim.origin,
-                    email=f"patient{sim.index}@sim.example",
-                    communication_consent=sim.consent,
-                )
-                if sim.caregiver:
-                    caregiver_create(
-                        actor=nurse,
-                        patient=patient,
-                        name=f"Carer {sim.index}",
-                        relation="spouse",
-                        email=f"carer{sim.index}@sim.example",
-                        communication_consent=True,
-                    )
+                patient = self._enrol(sim, nurse)
                 pump = pump_create(
                     actor=nurse,
                     patient=patient,
@@ -249,9 +298,50 @@ class Simulation:
                     reason="simulation: fill before the start",
                 )
             sim.pump_pk = pump.pk
-            sim.filled_at = fill_at
-            sim.volume_after_fill = sim.reservoir_ml
+            sim.fill(fill_at, sim.reservoir_ml)
             self.by_pk[pump.pk] = sim
+
+    def _catalog(self) -> None:
+        """The clinic's admin fills in the catalog values the shipped catalog leaves empty
+        (PUMP-3) with the demo clinic's, so that bridges (BRIDGE-2) and the priming of a new
+        catheter (IMPLANT-1) can be computed; simulation only."""
+        for code, low, high in w.DEMO_PATHWAY_ML:
+            catalog_update(
+                actor=None,
+                entry=PumpModel.objects.get(code=code),
+                changes={"pathway_volume_min_ml": Decimal(low), "pathway_volume_max_ml": Decimal(high)},
+                reason=f"simulation: {w.DEMO_ONLY}",
+            )
+        for code, per_cm in w.DEMO_CATHETER_ML_PER_CM:
+            catalog_update(
+                actor=None,
+                entry=CatheterModel.objects.get(code=code),
+                changes={"volume_ml_per_cm": Decimal(per_cm)},
+                reason=f"simulation: {w.DEMO_ONLY}",
+            )
+
+    def _enrol(self, sim: w.SimPump, nurse):
+        patient = patient_create(
+            actor=nurse,
+            clinic=self.clinic,
+            mrn=f"SIM-{sim.index:05d}",
+            given_name=f"Patient{sim.index}",
+            family_name="Simulated",
+            birth_date=sim.birth,
+            spasticity_origin=sim.origin,
+            email=f"patient{sim.index}@sim.example",
+            communication_consent=sim.consent,
+        )
+        if sim.caregiver:
+            caregiver_create(
+                actor=nurse,
+                patient=patient,
+                name=f"Carer {sim.index}",
+                relation="spouse",
+                email=f"carer{sim.index}@sim.example",
+                communication_consent=True,
+            )
+        return patient
 
     def _close(self, day: date, why: str) -> None:
         if day in self.closures:
@@ -271,6 +361,8 @@ class Simulation:
             self.play_day(self.o.start + timedelta(days=n))
         end = local(self.tz, self.o.start + timedelta(days=self.o.days), time(0, 0))
         for sim in self.world.pumps:  # still unrefilled at the end
+            if not sim.active:
+                continue
             if sim.true_alarm_at() < end:
                 self.results.past_alarm.setdefault(sim.index, sim.true_alarm_at())
             if sim.true_empty_at() < end:
@@ -301,16 +393,24 @@ class Simulation:
             with clock.replaying(local(self.tz, day, DESK)):
                 for k in range(14):
                     self._close(self.holiday_start + timedelta(days=k), "two-week closure (--holidays)")
+        if not working and day in self.implants:  # a closure: the surgeon operates the next working day
+            self.implants[self._working_days_after(day, 1)].extend(self.implants.pop(day))
         if working:
+            self._surgeries(day)
             with clock.replaying(local(self.tz, day, DESK)):
                 self._desk(day)
+            with clock.replaying(local(self.tz, day, EVENTS_DESK)):
+                self._events_desk(day)
         self._planning(day, PLANNING[1])
         self._on_call(day)
         if working:
             self._visits(day)
+            self._titrations(day)
+            self._explants(day)
         if working:
             with clock.replaying(local(self.tz, day, NO_SHOW_DESK)):
                 self._record_no_shows(day)
+            self._monitoring(day)
         self._planning(day, PLANNING[2])
         self._evening(day)
         mail.outbox = []
@@ -376,8 +476,10 @@ class Simulation:
         return self.nurses[appointment.pump_id % NURSES]
 
     def _desk(self, day: date) -> None:
-        """08:00: bookings on a day the clinic closed since (the product's alert), cancellations
-        phoned in, moves, then booking proposals."""
+        """08:00: bookings after a refill-by date that moved before them and bookings on a day
+        the clinic closed since (the product's alerts), cancellations phoned in, moves, then
+        booking proposals."""
+        self._move_late_bookings(day)
         for appointment in Appointment.objects.filter(
             pump__patient__clinic=self.clinic, kind="refill", status=AppointmentStatus.BOOKED
         ).order_by("pk"):
@@ -521,12 +623,14 @@ class Simulation:
             .values_list("pump_id", flat=True)
             .distinct()
         ):
+            sim = self._current(pump_id)
+            if sim is None:
+                continue  # counted at the end: an alert left open on a pump no longer implanted
             alarm = PumpProjection.objects.get(pump_id=pump_id).low_reservoir_alarm_at_worst_case
             if alarm is None or alarm > now + timedelta(hours=ON_CALL_HOURS):
                 continue
             if Appointment.objects.filter(pump_id=pump_id, status=AppointmentStatus.BOOKED, day=day).exists():
                 continue
-            sim = self.by_pk[pump_id]
             pump_appointment = Appointment(pump=sim_pump(pump_id))
             self._refill(sim, local(self.tz, day, time(11, 0)), pump_appointment)
             self.results.emergency_refills.append((sim.index, day.isoformat()))
@@ -542,19 +646,40 @@ class Simulation:
             self.results.past_alarm.setdefault(sim.index, alarm_at)
         if at >= empty_at:
             self.results.empty.setdefault(sim.index, empty_at)
+        concentration = sim.concentration
+        higher = [c for c in w.CONCENTRATIONS if c > concentration]
+        if higher and self.erng.random() < w.CONCENTRATION_UP_RATE:
+            concentration = higher[0]  # DOSE-4: one supplied step up, with a bridge (BRIDGE-1)
         with clock.replaying(at):
-            refill_record(
+            change = refill_record(
                 actor=self._nurse(appointment),
                 pump=appointment.pump,
                 performed_at=at,
                 volume_withdrawn_ml=Decimal(str(round(measured, 2))),
                 volume_added_ml=Decimal(str(sim.reservoir_ml)),
-                concentration_mcg_per_ml=Decimal(sim.concentration),
+                concentration_mcg_per_ml=Decimal(concentration),
                 prescription={"mode": "simple_continuous", "daily_dose_mcg": str(sim.dose_mcg)},
                 lot_number=f"LOT-{at:%y%m%d}",
-                reason="simulation: refill",
+                reason="simulation: refill"
+                if concentration == sim.concentration
+                else "simulation: refill, one concentration step up",
             )
-        sim.filled_at, sim.volume_after_fill = at, sim.reservoir_ml
+        refill = change.refill
+        if concentration != sim.concentration:
+            self.results.concentration_changes += 1
+            if refill.bridge_path_volume_ml is None:
+                self.results.event_failures.append(
+                    f"pump {sim.index}: {sim.concentration} → {concentration} mcg/mL without a bridge"
+                )
+            else:
+                self.results.bridges += 1
+        sim.concentration = concentration
+        sim.fill(
+            at,
+            sim.reservoir_ml,
+            bridge_ml=float(refill.bridge_path_volume_ml or 0),
+            bridge_hours=float(refill.bridge_duration_hours or 0),
+        )
         self.results.refills_per_day[at.astimezone(self.tz).date()] += 1
 
     def _record_no_shows(self, day: date) -> None:
@@ -586,7 +711,7 @@ class Simulation:
             ).values_list("pump_id", flat=True)
         )
         for pump_id in (
-            PumpProjection.objects.filter(refill_by__lt=day)
+            PumpProjection.objects.filter(refill_by__lt=day, pump__status="active")
             .order_by("pump_id")
             .values_list("pump_id", flat=True)
         ):
@@ -610,6 +735,354 @@ class Simulation:
             else:
                 reason = f"last appointment {last.status}"
             self.results.unbooked.setdefault(self.by_pk[pump_id].index, []).append((day, reason))
+
+    # --- the year's events (world.py: "The year's events") -------------------------------------
+
+    def _truth_check(self, sim: w.SimPump, at: datetime) -> None:
+        """A pump leaving service: was its true reservoir past the alarm, or empty, before?"""
+        if at >= sim.true_alarm_at():
+            self.results.past_alarm.setdefault(sim.index, sim.true_alarm_at())
+        if at >= sim.true_empty_at():
+            self.results.empty.setdefault(sim.index, sim.true_empty_at())
+
+    def _current(self, pump_id: int) -> w.SimPump | None:
+        """The simulated patient whose implanted pump this is (None: explanted or replaced)."""
+        sim = self.by_pk.get(pump_id)
+        return sim if sim is not None and sim.active and sim.pump_pk == pump_id else None
+
+    def _events_desk(self, day: date) -> None:
+        """08:30: visits and surgeries on a day the clinic closed since are moved to the next
+        working day; new patients are screened; the physician books the titration visits
+        wanted; the nurse books the replacement surgeries the product's planning asks for."""
+        for appointment in Appointment.objects.filter(
+            pump__patient__clinic=self.clinic,
+            kind__in=[AppointmentKind.TITRATION, AppointmentKind.REPLACEMENT],
+            status=AppointmentStatus.BOOKED,
+            day__gte=day,
+        ).order_by("pk"):
+            if not self._working(appointment.day):
+                new = self._working_days_after(appointment.day, 1)
+                appointment_book(actor=self._nurse(appointment), appointment=appointment, day=new)
+                self.results.moved_off_closed_days += 1
+        while self.arrivals and self.arrivals[0].arrives_on <= day:
+            self._screen(self.arrivals.pop(0), day)
+        for sim in list(self.world.pumps):
+            if sim.active and sim.titration_on is not None and sim.titration_on <= day:
+                sim.titration_on = None
+                if Appointment.objects.filter(
+                    pump_id=sim.pump_pk, kind=AppointmentKind.TITRATION, status__in=OPEN_STATUSES
+                ).exists():
+                    continue  # one is booked already
+                visit = self._working_days_after(day, self.erng.randint(*w.TITRATION_BOOK_AHEAD_WORKING_DAYS))
+                appointment_create(
+                    actor=self.physician,
+                    pump=sim_pump(sim.pump_pk),
+                    kind=AppointmentKind.TITRATION,
+                    day=visit,
+                    at=TITRATION_VISIT,
+                )
+        for kind, pump_id in (
+            Alert.objects.filter(
+                clinic=self.clinic,
+                kind__in=[AlertKind.REPLACEMENT_PLANNING, AlertKind.REPLACEMENT_OVERDUE],
+                resolved_at__isnull=True,
+            )
+            .order_by("pk")
+            .values_list("kind", "pump_id")
+        ):
+            sim = self._current(pump_id)
+            if sim is None:
+                continue
+            if pump_id not in self.planning_seen:
+                delay = self.erng.randint(*w.REPLACEMENT_BOOKING_DELAY_WORKING_DAYS)
+                self.planning_seen[pump_id] = (
+                    self._working_days_after(day, delay) if kind == AlertKind.REPLACEMENT_PLANNING else day
+                )
+            if (
+                self.planning_seen[pump_id] > day
+                or Appointment.objects.filter(
+                    pump_id=pump_id, kind=AppointmentKind.REPLACEMENT, status__in=OPEN_STATUSES
+                ).exists()
+            ):
+                continue
+            surgery = self._working_days_after(
+                day + timedelta(days=self.erng.randint(*w.REPLACEMENT_SURGERY_AFTER_DAYS) - 1), 1
+            )
+            appointment_create(
+                actor=self._nurse(Appointment(pump_id=pump_id)),
+                pump=sim_pump(pump_id),
+                kind=AppointmentKind.REPLACEMENT,
+                day=surgery,
+                at=SURGERY,
+            )
+            eri = PumpProjection.objects.get(pump_id=pump_id).eri_on
+            self.results.replacements_booked.append(
+                (
+                    sim.index,
+                    day.isoformat(),
+                    eri.isoformat() if eri else "unknown",
+                    (eri - day).days if eri else -1,
+                )
+            )
+
+    def _screen(self, arrival: w.Arrival, day: date) -> None:
+        """A new patient (IMPLANT-1, START-1): enrolled, the screening trial's boluses (given on
+        the days before) recorded, the implant planned."""
+        sim = arrival.sim
+        patient = self._enrol(sim, self.nurses[sim.index % NURSES])
+        steps = clinical.screening_steps()
+        for k in range(arrival.responds_at_step + 1):
+            responded = k == arrival.responds_at_step
+            screening_bolus_record(
+                actor=self.physician,
+                patient=patient,
+                dose_mcg=Decimal(str(float(steps[k]))),
+                given_at=local(self.tz, day - timedelta(days=arrival.responds_at_step + 1 - k), time(10, 0)),
+                observed_by="the screening nurse",
+                responded=responded,
+                effect_duration_hours=Decimal(str(round(arrival.effect_hours, 1))) if responded else None,
+            )
+        arrival.patient = patient
+        implant = max(arrival.implant_on, day + timedelta(days=w.IMPLANT_AFTER_ARRIVAL_DAYS[0]))
+        self.implants[self._working_days_after(implant - timedelta(days=1), 1)].append(arrival)
+
+    def _surgeries(self, day: date) -> None:
+        """07:30: the replacements booked for today, then today's new implants."""
+        for appointment in Appointment.objects.filter(
+            pump__patient__clinic=self.clinic,
+            kind=AppointmentKind.REPLACEMENT,
+            status=AppointmentStatus.BOOKED,
+            day=day,
+        ).order_by("pk"):
+            sim = self._current(appointment.pump_id)
+            if sim is not None:
+                self._replace(sim, appointment.pump, day)
+        for arrival in self.implants.pop(day, []):
+            self._implant(arrival, day)
+
+    def _replace(self, sim: w.SimPump, pump: Pump, day: date) -> None:
+        """ERI-2: the replacement; the new pump's implant fill continues the patient's
+        concentration and dose (IMPLANT-1, TITRATE-1); the catheter is kept."""
+        at = local(self.tz, day, SURGERY)
+        self._truth_check(sim, at)
+        with clock.replaying(at):
+            new = pump_replace(
+                actor=self.physician,
+                old_pump=pump,
+                explanted_on=day,
+                reason="end of battery life: elective replacement before ERI",
+                model=self.models[sim.model],
+                serial_number=f"SIM{sim.index:06d}-{day:%y%m%d}",
+                catheter_model=self.catheters[sim.catheter],
+                catheter_length_cm=Decimal(sim.catheter_cm),
+            )
+        sim.flow_error = self.erng.uniform(-sim.tolerance_pct, sim.tolerance_pct) / 100
+        sim.pump_pk = new.pk
+        self.by_pk[new.pk] = sim
+        self._implant_fill(sim, new, day, primed=False)
+        self.results.replacements_done += 1
+
+    def _implant(self, arrival: w.Arrival, day: date) -> None:
+        """IMPLANT-1: a new patient's pump, its primed catheter and its implant fill at the
+        starting concentration and the starting dose the screening trial gives (START-1)."""
+        sim = arrival.sim
+        with clock.replaying(local(self.tz, day, SURGERY)):
+            pump = pump_create(
+                actor=self.physician,
+                patient=arrival.patient,
+                model=self.models[sim.model],
+                serial_number=f"SIM{sim.index:06d}",
+                implanted_on=day,
+                catheter_model=self.catheters[sim.catheter],
+                catheter_length_cm=Decimal(sim.catheter_cm),
+            )
+        outcome = screening_trial_read(arrival.patient).outcome
+        sim.dose_mcg = int(outcome.starting_daily_dose_mcg)
+        sim.pump_pk = pump.pk
+        self.by_pk[pump.pk] = sim
+        self.world.pumps.append(sim)
+        self._implant_fill(sim, pump, day, primed=True)
+        sim.titration_on = day + timedelta(days=self.erng.randint(*w.NEW_IMPLANT_FIRST_TITRATION_DAYS))
+        self.results.implants += 1
+
+    def _implant_fill(self, sim: w.SimPump, pump: Pump, day: date, *, primed: bool) -> None:
+        at = local(self.tz, day, IMPLANT_FILL)
+        with clock.replaying(at):
+            change = refill_record(
+                actor=self.physician,
+                pump=pump,
+                performed_at=at,
+                volume_withdrawn_ml=Decimal(0),
+                volume_added_ml=Decimal(str(sim.reservoir_ml)),
+                concentration_mcg_per_ml=Decimal(sim.concentration),
+                prescription={"mode": "simple_continuous", "daily_dose_mcg": str(sim.dose_mcg)},
+                implant_fill=True,
+                catheter_primed=primed,
+                lot_number=f"LOT-{at:%y%m%d}",
+                reason="simulation: implant fill",
+            )
+        self.results.implant_warnings.update(w["code"] for w in change.warnings)
+        priming = float(change.refill.priming_volume_ml or 0)
+        sim.fill(at, sim.reservoir_ml - priming * (1 + sim.flow_error))
+        self.monitor.append((pump.pk, at))
+
+    def _monitoring(self, day: date) -> None:
+        """18:30: the monitoring after today's implant fills (IMPLANT-1), recorded."""
+        hours = float(clinical.implant_monitoring_min_hours() or 0) + 0.5
+        with clock.replaying(local(self.tz, day, MONITORING_RECORDED)):
+            for pump_pk, fill_at in self.monitor:
+                implant_monitoring_record(
+                    actor=self.nurses[pump_pk % NURSES],
+                    pump=sim_pump(pump_pk),
+                    started_at=fill_at,
+                    ended_at=fill_at + timedelta(hours=hours),
+                    observed_by="the ward nurse",
+                    findings="no adverse reaction",
+                )
+        self.monitor = []
+
+    def _titrations(self, day: date) -> None:
+        """16:30: today's titration visits: the assessment (MONITOR-1), then the new dose."""
+        at = local(self.tz, day, TITRATION_VISIT)
+        for appointment in Appointment.objects.filter(
+            pump__patient__clinic=self.clinic,
+            kind=AppointmentKind.TITRATION,
+            status=AppointmentStatus.BOOKED,
+            day=day,
+        ).order_by("pk"):
+            sim = self._current(appointment.pump_id)
+            if sim is None:
+                continue
+            with clock.replaying(at):
+                assessment_record(
+                    actor=self.physician,
+                    pump=appointment.pump,
+                    visit_kind="titration",
+                    assessed_at=at,
+                    signs={},
+                    notes="titration visit",
+                )
+                self.results.titration_visits += 1
+                self._dose_change(sim, appointment.pump, at)
+            if self.erng.random() < w.TITRATION_AGAIN:
+                sim.titration_on = day + timedelta(days=self.erng.randint(*w.TITRATION_AGAIN_DAYS))
+
+    def _limit_pct(self, sim: w.SimPump, day: date) -> float:
+        """TITRATE-1's limit for this patient, as the product's settings give it."""
+        limits = clinical.titration_limits()
+        age = day.year - sim.birth.year - ((day.month, day.day) < (sim.birth.month, sim.birth.day))
+        if limits.pediatric_below_age_years is not None and age < limits.pediatric_below_age_years:
+            return float(limits.pediatric_pct)
+        return float(limits.spinal_pct if sim.origin == "spinal" else limits.cerebral_pct)
+
+    def _prescribe(self, sim: w.SimPump, pump: Pump, at: datetime, dose: int, why: str) -> None:
+        prescription_create(
+            actor=self.physician,
+            pump=pump,
+            effective_at=at,
+            prescription={"mode": "simple_continuous", "daily_dose_mcg": str(dose)},
+            reason=f"titration visit: {why}",
+        )
+
+    def _dose_change(self, sim: w.SimPump, pump: Pump, at: datetime) -> None:
+        """The physician's new daily dose (TITRATE-1), within the limit, after an over-limit
+        request the product must refuse; the nurse then moves a booked refill that now falls
+        after the new refill-by date."""
+        bridge_end = sim.bridge_until
+        if bridge_end is not None and bridge_end > at:
+            self.results.titrations_postponed_in_bridge += 1  # the next visit changes the dose
+            sim.titration_on = at.astimezone(self.tz).date() + timedelta(days=7)
+            return
+        day = at.astimezone(self.tz).date()
+        limit = self._limit_pct(sim, day)
+        old = sim.dose_mcg
+        if self.erng.random() < w.TITRATION_DOWN_RATE:
+            pct = self.erng.uniform(*w.TITRATION_DOWN_PCT)
+            new = max(5, int(old * (1 - pct / 100) / 5) * 5)
+        else:
+            if self.erng.random() < w.TITRATION_OVER_LIMIT_RATE:
+                asked = math.ceil(old * (1 + 1.5 * limit / 100) / 5) * 5
+                try:
+                    self._prescribe(sim, pump, at, asked, f"{old} → {asked} mcg/day")
+                except therapy.CalculationError:
+                    self.results.over_limit_refused += 1
+                else:
+                    self.results.over_limit_accepted.append(
+                        f"pump {sim.index}: {old} → {asked} mcg/day on {day}"
+                    )
+                    sim.change_dose(at, asked)
+                    self._after_dose_change(sim, pump, day)
+                    return
+            pct = self.erng.uniform(limit / 3, limit)
+            new = int(old * (1 + pct / 100) / 5) * 5
+        if new == old:
+            return
+        self._prescribe(sim, pump, at, new, f"{old} → {new} mcg/day")
+        sim.change_dose(at, new)
+        if new > old:
+            self.results.dose_increases += 1
+        else:
+            self.results.dose_decreases += 1
+        self._after_dose_change(sim, pump, day)
+
+    def _after_dose_change(self, sim: w.SimPump, pump: Pump, day: date) -> None:
+        """The product's alert that the booked refill now falls after the new refill-by
+        date, raised with the prescription: the nurse moves it at once."""
+        self._move_late_bookings(day, pump_id=pump.pk)
+
+    def _move_late_bookings(self, day: date, pump_id: int | None = None) -> None:
+        """A booked refill the product says falls after the refill-by date (its alert) is
+        moved to the latest free working day before refill-by (none free: the latest one,
+        the clinic adding a slot). At a titration visit (``pump_id``) a later day is looked
+        for; when today is the only working day left, the patient is there: the refill is
+        done at the end of the visit."""
+        alerts = Alert.objects.filter(
+            clinic=self.clinic, kind=AlertKind.REFILL_BOOKED_LATE, resolved_at__isnull=True
+        )
+        if pump_id is not None:
+            alerts = alerts.filter(pump_id=pump_id)
+        first = day + timedelta(days=1) if pump_id is not None else day
+        for pump_pk in alerts.order_by("pk").values_list("pump_id", flat=True):
+            booked = Appointment.objects.filter(
+                pump_id=pump_pk, kind=AppointmentKind.REFILL, status=AppointmentStatus.BOOKED
+            ).first()
+            refill_by = PumpProjection.objects.get(pump_id=pump_pk).refill_by
+            if booked is None or refill_by is None:
+                continue
+            new = self._free_day(first, refill_by) or self._free_day(first, refill_by, slots=10**6)
+            if new is None and pump_id is None:
+                continue  # no working day left: overdue, the product's overdue alert takes over
+            self.visits[booked.day] = [v for v in self.visits[booked.day] if v[0] != booked.pk]
+            if new is None:
+                self._refill(self.by_pk[pump_pk], local(self.tz, day, REFILL_AT_VISIT), booked)
+                self.results.refills_at_a_titration_visit += 1
+                continue
+            appointment_book(actor=self._nurse(booked), appointment=booked, day=new, at=self._time_for(new))
+            plan = self.plans.get(booked.pk)
+            if plan is not None:
+                if plan.outcome == "late" and plan.act_on is not None:
+                    plan.act_on = plan.act_on + (new - booked.day)
+                plan.changed_on = day
+                self._schedule_visit(booked.pk, pump_pk, new, plan)
+            self.results.refills_moved_after_dose_change += 1
+
+    def _explants(self, day: date) -> None:
+        """17:00: the explants due (TITRATE-2: the physician's override with a reason)."""
+        at = local(self.tz, day, EXPLANT)
+        for sim in list(self.world.pumps):
+            if not (sim.active and sim.explant_on is not None and sim.explant_on <= day):
+                continue
+            self._truth_check(sim, at)
+            with clock.replaying(at):
+                pump_explant(
+                    actor=self.physician,
+                    pump=sim_pump(sim.pump_pk),
+                    explanted_on=day,
+                    reason="pocket infection: the pump is removed",
+                    override_reason="pocket infection; oral baclofen restarted, watched on the ward for withdrawal",
+                )
+            sim.active = False
+            self.results.explants += 1
 
     # --- counting ----------------------------------------------------------------------------
 
@@ -690,6 +1163,52 @@ class Simulation:
             "bookings_moved_off_closed_days": r.moved_off_closed_days,
             "emergency_refills_on_escalation": len(r.emergency_refills),
             "emergency_refill_pumps": [f"{index} on {day}" for index, day in r.emergency_refills],
+            # the year's events
+            "titration_visits": r.titration_visits,
+            "dose_increases": r.dose_increases,
+            "dose_decreases": r.dose_decreases,
+            "over_limit_increases_refused": r.over_limit_refused,
+            "over_limit_increases_accepted": len(r.over_limit_accepted),
+            "over_limit_increases_accepted_list": r.over_limit_accepted[:20],
+            "titrations_postponed_during_a_bridge": r.titrations_postponed_in_bridge,
+            "refills_moved_on_the_booked_late_alert": r.refills_moved_after_dose_change,
+            "refills_at_a_titration_visit_no_other_day_left": r.refills_at_a_titration_visit,
+            "titration_visits_open_after_their_day": Appointment.objects.filter(
+                pump__patient__clinic=self.clinic,
+                kind=AppointmentKind.TITRATION,
+                status__in=OPEN_STATUSES,
+                day__lt=end.astimezone(self.tz).date(),
+            ).count(),
+            "concentration_changes": r.concentration_changes,
+            "bridges": r.bridges,
+            "replacements_booked": len(r.replacements_booked),
+            "replacements_booked_90_days_before_eri": sum(
+                1 for *_, days in r.replacements_booked if days >= 90
+            ),
+            "replacement_bookings": [
+                f"pump {index}: booked {booked}, ERI {eri} ({days} days before)"
+                for index, booked, eri, days in r.replacements_booked
+            ],
+            "replacements_done": r.replacements_done,
+            "implants": r.implants,
+            "implant_fill_warnings": dict(sorted(r.implant_warnings.items())),
+            "explants": r.explants,
+            "open_appointments_on_pumps_no_longer_implanted": Appointment.objects.filter(
+                pump__patient__clinic=self.clinic, status__in=OPEN_STATUSES
+            )
+            .exclude(pump__status="active")
+            .count(),
+            "alerts_open_on_pumps_no_longer_implanted": dict(
+                sorted(
+                    Counter(
+                        Alert.objects.filter(clinic=self.clinic, resolved_at__isnull=True)
+                        .exclude(pump__status="active")
+                        .exclude(kind=AlertKind.DISCONTINUATION)
+                        .values_list("kind", flat=True)
+                    ).items()
+                )
+            ),
+            "event_failures": r.event_failures,
         }
         r.weekly = self._weekly()
 

@@ -184,6 +184,48 @@ def test_a_closure_added_after_booking_alerts_at_once_and_its_bookings_can_be_mo
     ).exists()
 
 
+@pytest.mark.rule("LRA-5")
+def test_a_dose_change_that_moves_refill_by_before_a_booked_refill_alerts_at_once(clinic, api):
+    """Found by the clinic simulation: after a titration moved refill-by earlier, a booked
+    refill was left after it, silently, until refill-by passed and it was overdue.
+
+    Filled 2026-11-20 10:00 (20 mL, 500 mcg/mL, 250 mcg/day: worst case 0.5725 mL/day); at
+    now, Thursday 26 Nov 12:00 (6.0833 days later), the worst case leaves 20 - 3.4827 =
+    16.517 mL. From then 280 mcg/day: worst case 0.56 x 1.145 = 0.6412 mL/day, alarm at 2 mL
+    after 14.517 / 0.6412 = 22.64 days, Saturday 19 Dec: refill-by Saturday 12 Dec, so the
+    refill booked on Monday 14 Dec now falls after it (working days are left before it)."""
+    pump = new_pump(clinic, api)
+    refill_proposals_run(clinic)
+    booking = open_refill(pump)
+    assert booking.day == REFILL_BY
+    assert api.post(f"/api/v1/appointments/{booking.pk}/book/", {}, format="json").status_code == 200
+    assert not Alert.objects.filter(pump=pump, kind=AlertKind.REFILL_BOOKED_LATE).exists()
+    response = api.post(
+        f"/api/v1/pumps/{pump.pk}/prescriptions/",
+        {
+            "effective_at": "2026-11-26T12:00:00Z",
+            "prescription": {"mode": "simple_continuous", "daily_dose_mcg": "280"},
+            "reason": "titration visit",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert PumpProjection.objects.get(pump=pump).refill_by == date(2026, 12, 12)
+    # in the same request: the nurse is told to move the booking
+    alert = Alert.objects.get(pump=pump, kind=AlertKind.REFILL_BOOKED_LATE, resolved_at__isnull=True)
+    assert "booked on 14 Dec 2026" in alert.text and "refill-by date, 12 Dec 2026" in alert.text
+    assert "move it" in alert.text
+    # the nightly run raises no second one
+    refill_proposals_run(clinic)
+    assert Alert.objects.filter(pump=pump, kind=AlertKind.REFILL_BOOKED_LATE).count() == 1
+    # moved to Friday 11 Dec: the alert ends at once
+    response = api.post(f"/api/v1/appointments/{booking.pk}/book/", {"day": "2026-12-11"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert not Alert.objects.filter(
+        pump=pump, kind=AlertKind.REFILL_BOOKED_LATE, resolved_at__isnull=True
+    ).exists()
+
+
 # --- 4. a change of working days -------------------------------------------------------------
 
 

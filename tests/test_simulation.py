@@ -8,11 +8,16 @@ module takes about as long as its longest run, and no run touches the test datab
 
 import json
 import os
+import random
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from pumpcare.management.commands import loaddemo
+from simulation import world
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,6 +71,27 @@ def test_a_seeded_clinic_misses_no_refill_and_no_reminder(runs):
     assert figures["margin_days_min"] > 0, output
 
 
+@pytest.mark.rule("TITRATE-1", "BRIDGE-1", "ERI-2", "IMPLANT-1", "TITRATE-2")
+def test_the_seeded_year_titrates_changes_concentrations_replaces_implants_and_explants(runs):
+    """The year's events happen through the services, within the rules: dose changes at
+    titration visits (an over-limit increase is never accepted) and each visit completed;
+    concentration changes with their bridge; replacements booked at least 90 days before
+    ERI and done; new implants; explants leaving nothing open on the explanted pump."""
+    _, output, summary = runs["main"]
+    f = summary["figures"]
+    assert f["titration_visits"] > 0 and f["dose_increases"] > 0, output
+    assert f["over_limit_increases_accepted"] == 0, output
+    assert f["titration_visits_open_after_their_day"] == 0, output
+    assert f["concentration_changes"] > 0 and f["bridges"] == f["concentration_changes"], output
+    assert f["replacements_done"] > 0, output
+    assert f["replacements_booked_90_days_before_eri"] == f["replacements_booked"] > 0, output
+    assert f["implants"] > 0 and f["explants"] > 0, output
+    assert f["open_appointments_on_pumps_no_longer_implanted"] == 0, output
+    assert f["alerts_open_on_pumps_no_longer_implanted"] == {}, output
+    assert f["event_failures"] == [], output
+    assert "replacements booked ≥ 90 days before ERI (all)" in output
+
+
 def test_the_same_seed_gives_the_same_figures(runs):
     assert runs["again_a"][2]["figures"] == runs["again_b"][2]["figures"]
     assert runs["again_a"][2]["weekly"] == runs["again_b"][2]["weekly"]
@@ -85,3 +111,31 @@ def test_a_clinic_short_of_slots_is_told_early(runs):
     assert figures["alerts_by_kind"].get("over_capacity", 0) > 0, output
     assert figures["pumps_that_would_have_been_missed"], output
     assert figures["pumps_past_alarm"] == 0 and figures["pumps_empty"] == 0, output
+
+
+def test_the_simulated_clinic_fills_in_the_catalog_as_the_demo_clinic_does():
+    """PUMP-3: the pathway and catheter volumes the simulation's clinic fills in (the shipped
+    catalog leaves them empty) are the demo clinic's, marked demo only."""
+    assert world.DEMO_PATHWAY_ML == loaddemo.DEMO_PATHWAY_ML
+    assert world.DEMO_CATHETER_ML_PER_CM == loaddemo.DEMO_CATHETER_ML_PER_CM
+    assert world.DEMO_ONLY == loaddemo.DEMO_ONLY
+
+
+@pytest.mark.rule("BRIDGE-1", "LRA-1")
+def test_the_simulators_truth_drains_a_bridge_then_the_dose_and_follows_a_dose_change():
+    """A pump 10 % fast, 20 mL at 1000 mcg/mL, 500 mcg/day (0.55 mL/day true), alarm 2 mL,
+    after a bridge of 0.5 mL over 24 h (0.55 mL true); from day 3 1000 mcg/day (1.1 mL/day)."""
+    sim = world._draw(0, random.Random(1))
+    sim.flow_error, sim.dose_mcg, sim.concentration, sim.alarm_ml = 0.1, 500, 1000, 2.0
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    sim.fill(start, 20.0, bridge_ml=0.5, bridge_hours=24)
+    assert sim.bridge_until == start + timedelta(days=1)
+    assert sim.true_volume(start + timedelta(days=1)) == pytest.approx(20 - 0.55)
+    assert sim.true_volume(start + timedelta(days=3)) == pytest.approx(20 - 0.55 - 2 * 0.55)
+    # alarm: 1 day of bridge, then (18 - 0.55) / 0.55 = 31.727 days
+    assert (sim.true_alarm_at() - start).total_seconds() / 86400 == pytest.approx(32.727, abs=1e-3)
+    sim.change_dose(start + timedelta(days=3), 1000)
+    assert sim.true_volume(start + timedelta(days=4)) == pytest.approx(20 - 1.65 - 1.1)
+    # from day 3: 18.35 mL left, alarm after (18.35 - 2) / 1.1 = 14.864 days, empty 16.682
+    assert (sim.true_alarm_at() - start).total_seconds() / 86400 == pytest.approx(17.864, abs=1e-3)
+    assert (sim.true_empty_at() - start).total_seconds() / 86400 == pytest.approx(19.682, abs=1e-3)

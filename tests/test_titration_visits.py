@@ -119,3 +119,33 @@ def test_wean_1_the_worklist_lists_titration_visits_and_weaning_steps_due(api, n
     assert api.get("/api/v1/worklist/titration/?clinic=HOME").json()["weaning_steps_due"] == []
     # another clinic's staff: not their clinic
     assert client_for(outsider).get("/api/v1/worklist/titration/?clinic=HOME").status_code == 404
+
+
+@pytest.mark.rule("MONITOR-1")
+def test_monitor_1_a_titration_visits_assessment_completes_the_booked_visit(api, pump):
+    """Found by the clinic simulation: a booked titration visit could never be completed, so it
+    stayed on the agenda as still to do and the pump's next visit could not be booked."""
+    later = book_titration(api, pump, day="2026-12-14")
+    # an assessment of another kind of visit, or before the booked day, leaves it booked
+    for kind in ("other", "titration"):
+        response = api.post(
+            f"/api/v1/pumps/{pump.pk}/assessments/",
+            {"visit_kind": kind, "assessed_at": "2026-11-26T11:00:00Z"},
+            format="json",
+        )
+        assert response.status_code == 201, response.json()
+    later.refresh_from_db()
+    assert later.status == "booked"
+    api.post(f"/api/v1/appointments/{later.pk}/cancel/", {"reason": "moved to today"}, format="json")
+    today = book_titration(api, pump, day="2026-11-26", time="10:30")
+    response = api.post(
+        f"/api/v1/pumps/{pump.pk}/assessments/",
+        {"visit_kind": "titration", "assessed_at": "2026-11-26T11:00:00Z"},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    today.refresh_from_db()
+    assert today.status == "completed"
+    assert api.get("/api/v1/worklist/titration/?clinic=HOME").json()["titration_visits"] == []
+    # the next visit can be booked
+    book_titration(api, pump, day="2026-12-10")
