@@ -43,6 +43,7 @@ from refills.api import (
 from scheduling.api import (
     AppointmentViewSet,
     CalendarFeedViewSet,
+    MriWorklistView,
     TitrationWorklistView,
     WorklistView,
     calendar_feed,
@@ -111,6 +112,7 @@ api_v1 = [
     path("calculations/starting-dose/", StartingDoseView.as_view(), name="starting-dose"),
     path("worklist/", WorklistView.as_view(), name="worklist"),
     path("worklist/titration/", TitrationWorklistView.as_view(), name="worklist-titration"),
+    path("worklist/mri/", MriWorklistView.as_view(), name="worklist-mri"),
     path("", include("cards.urls")),
     path("", include(router.urls)),
 ]

@@ -129,6 +129,7 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("starting-dose", "POST"): ANY_CLINIC_STAFF,  # a calculator: reads and writes nothing
     ("worklist", "GET"): HOME,  # ?clinic=HOME
     ("worklist-titration", "GET"): HOME,  # ?clinic=HOME
+    ("worklist-mri", "GET"): HOME,  # ?clinic=HOME
     ("pump-model-list", "GET"): CATALOG_READERS,
     ("pump-model-detail", "GET"): CATALOG_READERS,
     ("pump-model-detail", "PATCH"): CATALOG_EDITORS,
@@ -288,6 +289,7 @@ PARAMS = {
     "worklist": lambda w: ({}, {"clinic": "HOME"}),
     "delivery-drift": lambda w: ({}, {"clinic": "HOME"}),
     "worklist-titration": lambda w: ({}, {"clinic": "HOME"}),
+    "worklist-mri": lambda w: ({}, {"clinic": "HOME"}),
     "clinic-closure": lambda w: ({"code": "HOME", "day": "2026-12-24"}, {}),
     "web:clinic-closure-remove": lambda w: ({"code": "HOME", "day": "2026-12-24"}, {}),
     "web:switch-clinic": lambda w: ({}, {"clinic": "HOME"}),
