@@ -12,6 +12,7 @@ from medications.api import (
     OralMedicationStopView,
     PatientMedicationsView,
     PatientRiskFlagsView,
+    WeaningPlanEditView,
     WeaningPlanView,
     WeaningStepDoneView,
 )
@@ -108,6 +109,7 @@ api_v1 = [
         WeaningPlanView.as_view(),
         name="oral-medication-weaning-plan",
     ),
+    path("weaning-plans/<int:plan_id>/", WeaningPlanEditView.as_view(), name="weaning-plan-edit"),
     path("weaning-steps/<int:step_id>/done/", WeaningStepDoneView.as_view(), name="weaning-step-done"),
     path("calculations/starting-dose/", StartingDoseView.as_view(), name="starting-dose"),
     path("worklist/", WorklistView.as_view(), name="worklist"),

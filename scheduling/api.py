@@ -23,6 +23,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from devices.models import Mri
 from patients.models import MriFollowUp, Pump
 from patients.permissions import clinics_of
 from pumpcare import clock
@@ -426,6 +427,10 @@ class MriWorklistView(GenericAPIView):
 
     serializer_class = MriFollowUpSerializer
     pagination_class = None
+
+    def get_queryset(self):
+        """The MRIs the list is drawn from (the browsable API's page asks for it)."""
+        return Mri.objects.filter(pump__patient__clinic__in=clinics_of(self.request.user))
 
     @extend_schema(parameters=[OpenApiParameter("clinic", str)], responses=MriFollowUpSerializer(many=True))
     def get(self, request):

@@ -166,8 +166,9 @@ RULES = [
         "Oral antispasmodics weaned one at a time, oral baclofen first",
         SAULINO,
         "`therapy.oral.check_weaning_plan`; `medications.services.weaning_plan_create`, "
-        "`weaning_step_done`; `POST /api/v1/oral-medications/{id}/weaning-plan/`, "
-        "`POST /api/v1/weaning-steps/{id}/done/`; steps due in `GET /api/v1/worklist/titration/`",
+        "`weaning_plan_edit`, `weaning_step_done`; `POST /api/v1/oral-medications/{id}/weaning-plan/`, "
+        "`PUT /api/v1/weaning-plans/{id}/`, `POST /api/v1/weaning-steps/{id}/done/`; steps due in "
+        "`GET /api/v1/worklist/titration/`",
     ),
     (
         "SCREEN-1",

@@ -123,6 +123,7 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("patient-risk-flags", "GET"): HOME,
     ("oral-medication-stop", "POST"): CLINICAL_WRITERS,
     ("oral-medication-weaning-plan", "POST"): PRESCRIBERS,
+    ("weaning-plan-edit", "PUT"): PRESCRIBERS,
     ("weaning-step-done", "POST"): CLINICAL_WRITERS,
     ("oral-drug-list", "GET"): CATALOG_READERS,
     ("oral-drug-detail", "GET"): CATALOG_READERS,
@@ -213,6 +214,7 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("web:risk-flags", "POST"): HOME,
     ("web:medication-stop", "POST"): CLINICAL_WRITERS,
     ("web:weaning-plan", "POST"): PRESCRIBERS,
+    ("web:weaning-plan-edit", "POST"): PRESCRIBERS,
     ("web:weaning-step-done", "POST"): CLINICAL_WRITERS,
     ("web:appointment-new", "GET"): HOME,
     ("web:appointment-new", "POST"): HOME,
@@ -254,6 +256,7 @@ BY_NAME = {
     "code": lambda w: "HOME",
     "medication_id": lambda w: w.tizanidine.pk,
     "step_id": lambda w: w.step.pk,
+    "plan_id": lambda w: w.weaning.pk,
 }
 PARAMS = {
     "patient-detail": lambda w: ({"pk": w.patient.pk}, {}),
@@ -398,6 +401,10 @@ BODIES = {
     ("patient-oral-medications", "POST"): lambda w: ORAL,
     ("oral-medication-stop", "POST"): lambda w: {"stopped_on": "2026-11-26"},
     ("oral-medication-weaning-plan", "POST"): lambda w: {"steps": [{"day": "2026-12-01", "dose_mg": "1"}]},
+    ("weaning-plan-edit", "PUT"): lambda w: {
+        "steps": [{"id": w.step.pk, "day": "2026-11-27", "dose_mg": "4"}],
+        "reason": "slower",
+    },
     ("starting-dose", "POST"): lambda w: {"trials": [{"dose_mcg": "50", "responded": True}]},
     ("pump-model-detail", "PATCH"): lambda w: CATALOG,
     ("catheter-model-detail", "PATCH"): lambda w: CATALOG,
@@ -437,6 +444,12 @@ BODIES = {
     ("web:risk-flags", "POST"): lambda w: {"stroke_recovery": "on", "reason": "history taken"},
     ("web:medication-stop", "POST"): lambda w: {"stopped_on": "2026-11-26"},
     ("web:weaning-plan", "POST"): lambda w: {"day_1": "2026-12-01", "dose_1": "1"},
+    ("web:weaning-plan-edit", "POST"): lambda w: {
+        "id_1": w.step.pk,
+        "day_1": "2026-11-27",
+        "dose_1": "4",
+        "reason": "slower",
+    },
     ("web:appointment-new", "POST"): lambda w: {
         "kind": "titration",
         "day": "2026-12-03",
@@ -660,6 +673,7 @@ def seed_clinic(code: str):
         prometra_mri=prometra_mri,
         tizanidine=tizanidine,
         step=step,
+        weaning=weaning,
     )
 
 
