@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from tests.test_web_browser import (
+    ARTIFACTS,
     _log_in,
     clinic_data,
     live_server,
@@ -81,3 +82,102 @@ def test_a_physician_empties_a_prometra_before_its_mri_and_cancels_another_mri(
     shot(page, "42-mri-cancelled")
     later.refresh_from_db()
     assert later.cancel_reason == "the patient declined the scan"
+
+
+@pytest.mark.rule("RISK-1", "ORAL-1")
+def test_the_clinic_admin_sets_the_older_adult_age_and_a_nurse_reads_it(live_server, page, clinic_data):
+    """The settings page says the age is not set; the admin sets 65 with a reason; a nurse
+    sees "from 65 years" without a form."""
+    from patients.models import Clinic
+
+    expect = playwright_api.expect
+    _log_in(page, live_server, "boss", "/clinics/HOME/settings/")
+    expect(page.get_by_test_id("older-adult-age")).to_contain_text("not set")
+    form = page.get_by_test_id("older-adult-form")
+    form.get_by_label("Older adult from").fill("0")
+    form.get_by_role("button", name="Save the older-adult age").click()
+    expect(page.locator(".messages")).to_contain_text("The older-adult age was not saved")
+    form = page.get_by_test_id("older-adult-form")
+    form.get_by_label("Older adult from").fill("65")
+    form.get_by_label("Why (kept in the history)").fill("our physicians' choice")
+    form.get_by_role("button", name="Save the older-adult age").click()
+    expect(page.locator(".messages")).to_contain_text("Patients from 65 years count as older adults")
+    expect(page.get_by_test_id("older-adult-age")).to_contain_text("from 65 years")
+    _axe_clean(page)
+    shot(page, "43-clinic-older-adult-age")
+    assert Clinic.objects.get(code="HOME").older_adult_from_age_years == 65
+    page.context.clear_cookies()
+    _log_in(page, live_server, "nurse", "/clinics/HOME/settings/")
+    expect(page.get_by_test_id("older-adult-age")).to_contain_text("from 65 years")
+    assert page.get_by_test_id("older-adult-form").count() == 0
+
+
+@pytest.mark.rule("WEAN-1")
+def test_a_physician_changes_a_weaning_plan_whose_first_step_is_done(live_server, page, clinic_data):
+    """Oral baclofen 10 mg × 3 weaned 7.5 mg from 20 Nov (ticked off), 5 mg from 27 Nov,
+    0 from 4 Dec. The physician tries to raise step 2 to 8 mg (refused: doses go down),
+    then makes it 6 mg and adds a 3 mg step on 1 Dec before the end; step 1 stays done."""
+    from datetime import date
+
+    from medications.models import OralDrug, OralMedication, WeaningStep
+    from medications.services import weaning_plan_create, weaning_step_done
+    from tests.factories import MembershipFactory
+
+    expect = playwright_api.expect
+    doc = MembershipFactory(clinic=clinic_data["clinic"], role="physician", user__username="doc").user
+    patient = clinic_data["due"].patient
+    baclofen = OralMedication.objects.create(
+        patient=patient,
+        drug=OralDrug.objects.get(code="baclofen_oral"),
+        dose_mg=10,
+        times_per_day=3,
+        started_on=date(2026, 11, 1),
+        prescriber="Dr Osei",
+        recorded_by=doc,
+    )
+    plan, _ = weaning_plan_create(
+        actor=doc,
+        medication=baclofen,
+        steps=[
+            {"day": date(2026, 11, 20), "dose_mg": "7.5"},
+            {"day": date(2026, 11, 27), "dose_mg": "5"},
+            {"day": date(2026, 12, 4), "dose_mg": "0"},
+        ],
+    )
+    first, second, last = plan.steps.order_by("number")
+    weaning_step_done(actor=clinic_data["nurse"], step=first)
+
+    _log_in(page, live_server, "doc", f"/patients/{patient.pk}/medications/")
+    editor = page.get_by_test_id(f"plan-edit-{baclofen.pk}")
+    editor.locator("summary").click()
+    editor.get_by_label("Step 2 dose (mg)", exact=True).fill("8")
+    editor.get_by_label("Why the plan changes").fill("spasms came back")
+    editor.get_by_role("button", name="Save the changed steps").click()
+    expect(page.get_by_test_id("refusal")).to_contain_text("Step 2's dose, 8 mg, must be lower than step 1")
+    shot(page, "44-weaning-change-refused")
+
+    editor = page.get_by_test_id(f"plan-edit-{baclofen.pk}")
+    editor.locator("summary").click()
+    editor.get_by_label("Step 2 dose (mg)", exact=True).fill("6")
+    editor.get_by_label("New step 1 from", exact=True).fill("2026-12-01")
+    editor.get_by_label("New step 1 dose (mg)", exact=True).fill("3")
+    editor.get_by_label("Why the plan changes").fill("spasms came back")
+    editor.screenshot(path=str(ARTIFACTS / "45-weaning-change-form.png"))
+    editor.get_by_role("button", name="Save the changed steps").click()
+    expect(page.locator(".messages")).to_contain_text(
+        "Weaning plan of Oral baclofen changed: 4 steps, 3 still to do, the last on Fri 4 Dec 2026."
+    )
+    expect(page.get_by_test_id(f"step-{first.pk}")).to_contain_text("done by nurse")
+    _axe_clean(page)
+    shot(page, "46-weaning-plan-changed")
+    assert [
+        (s.number, s.day.isoformat(), float(s.dose_mg)) for s in WeaningStep.objects.order_by("number")
+    ] == [
+        (1, "2026-11-20", 7.5),
+        (2, "2026-11-27", 6.0),
+        (3, "2026-12-01", 3.0),
+        (4, "2026-12-04", 0.0),
+    ]
+    assert (
+        WeaningStep.objects.get(number=4).pk == last.pk and second.pk == WeaningStep.objects.get(number=2).pk
+    )
