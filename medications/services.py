@@ -236,7 +236,7 @@ def weaning_plan_edit(
     reason = (reason or "").strip()
     if not reason:
         raise therapy.CalculationError("reason", "Say why the weaning plan changes (kept in the history).")
-    current = list(plan.steps.select_for_update().select_related("done_by").order_by("number"))
+    current = list(plan.steps.select_for_update(of=("self",)).select_related("done_by").order_by("number"))
     done = [s for s in current if s.done_at is not None]
     pending = {s.pk: s for s in current if s.done_at is None}
     by_id = {s.pk: s for s in current}
