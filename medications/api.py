@@ -14,7 +14,7 @@ from patients.permissions import IsClinicStaffOrCatalogEditor, clinics_of
 from pumpcare.inputs import DateField, ModelSerializer, validated
 
 from . import selectors, services
-from .models import OralDrug, OralMedication, WeaningStep
+from .models import OralDrug, OralMedication, WeaningPlan, WeaningStep
 
 REASON = serializers.CharField(
     write_only=True, required=False, allow_blank=True, max_length=2000, help_text="Why (kept in the history)"
@@ -134,6 +134,31 @@ class WeaningPlanInputSerializer(serializers.Serializer):
     )
 
 
+class WeaningStepEditSerializer(WeaningStepSerializer):
+    id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="a step not yet done, to change it; none: a step added",
+    )
+
+
+class WeaningPlanEditSerializer(serializers.Serializer):
+    steps = WeaningStepEditSerializer(
+        many=True,
+        help_text="the steps from the first one not done, in order, as they are to be: a step not done "
+        "and not listed is removed; a step ticked off is never changed (naming it is refused)",
+    )
+    reason = serializers.CharField(max_length=2000, help_text="why the plan changes (kept in the history)")
+    override_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        help_text="WEAN-1: why this drug goes before oral baclofen (the plan's own stands when empty)",
+    )
+
+
 class WeaningPlanCreatedSerializer(serializers.Serializer):
     weaning_plan = WeaningPlanSerializer()
     notices = DoseNoticeSerializer(many=True)
@@ -239,7 +264,8 @@ class OralMedicationStopView(OralMedicationScoped):
 
 class WeaningPlanView(OralMedicationScoped):
     """WEAN-1: a prescriber's weaning plan for this medication, its steps dated. One drug at
-    a time, oral baclofen first unless overridden with a reason."""
+    a time, oral baclofen first unless overridden with a reason (``PUT
+    /api/v1/weaning-plans/{id}/`` changes it)."""
 
     serializer_class = WeaningPlanInputSerializer
 
@@ -248,19 +274,42 @@ class WeaningPlanView(OralMedicationScoped):
         medication = self.get_medication()
         data = validated(WeaningPlanInputSerializer, request)
         plan, notices = services.weaning_plan_create(actor=request.user, medication=medication, **data)
-        body = WeaningPlanCreatedSerializer(
-            {
-                "weaning_plan": {
-                    "id": plan.pk,
-                    "override_reason": plan.override_reason,
-                    "created_by": plan.created_by,
-                    "created_at": plan.created_at,
-                    "steps": list(plan.steps.order_by("number")),
-                },
-                "notices": notices_data(notices),
-            }
-        ).data
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(plan_body(plan, notices), status=status.HTTP_201_CREATED)
+
+
+class WeaningPlanEditView(GenericAPIView):
+    """WEAN-1: a prescriber changes the steps of a weaning plan not yet ticked off, with a
+    reason kept in each step's history: a step listed with its ``id`` is changed, one
+    without is added, a step not done and not listed is removed; a step done is never
+    changed. The whole plan is checked by WEAN-1 again."""
+
+    serializer_class = WeaningPlanEditSerializer
+    lookup_url_kwarg = "plan_id"
+
+    def get_queryset(self):
+        return WeaningPlan.objects.filter(medication__patient__clinic__in=clinics_of(self.request.user))
+
+    @extend_schema(request=WeaningPlanEditSerializer, responses={200: WeaningPlanCreatedSerializer})
+    def put(self, request, plan_id):
+        plan = self.get_object()
+        data = validated(WeaningPlanEditSerializer, request)
+        plan, notices = services.weaning_plan_edit(actor=request.user, plan=plan, **data)
+        return Response(plan_body(plan, notices))
+
+
+def plan_body(plan, notices) -> dict:
+    return WeaningPlanCreatedSerializer(
+        {
+            "weaning_plan": {
+                "id": plan.pk,
+                "override_reason": plan.override_reason,
+                "created_by": plan.created_by,
+                "created_at": plan.created_at,
+                "steps": list(plan.steps.select_related("done_by").order_by("number")),
+            },
+            "notices": notices_data(notices),
+        }
+    ).data
 
 
 class WeaningStepDoneView(GenericAPIView):

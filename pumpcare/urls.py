@@ -19,6 +19,7 @@ from medications.api import (
     OralMedicationStopView,
     PatientMedicationsView,
     PatientRiskFlagsView,
+    WeaningPlanEditView,
     WeaningPlanView,
     WeaningStepDoneView,
 )
@@ -54,6 +55,7 @@ from refills.api import (
 from scheduling.api import (
     AppointmentViewSet,
     CalendarFeedViewSet,
+    MriWorklistView,
     TitrationWorklistView,
     WorklistView,
     calendar_feed,
@@ -131,10 +133,12 @@ api_v1 = [
         WeaningPlanView.as_view(),
         name="oral-medication-weaning-plan",
     ),
+    path("weaning-plans/<int:plan_id>/", WeaningPlanEditView.as_view(), name="weaning-plan-edit"),
     path("weaning-steps/<int:step_id>/done/", WeaningStepDoneView.as_view(), name="weaning-step-done"),
     path("calculations/starting-dose/", StartingDoseView.as_view(), name="starting-dose"),
     path("worklist/", WorklistView.as_view(), name="worklist"),
     path("worklist/titration/", TitrationWorklistView.as_view(), name="worklist-titration"),
+    path("worklist/mri/", MriWorklistView.as_view(), name="worklist-mri"),
     path("", include("cards.urls")),
     path("", include(router.urls)),
 ]

@@ -4,6 +4,7 @@ and the calendar feeds."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -22,7 +23,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from patients.models import Pump
+from devices.models import Mri
+from patients.models import MriFollowUp, Pump
 from patients.permissions import clinics_of
 from pumpcare import clock
 from pumpcare.data_version import with_data_version
@@ -389,6 +391,72 @@ class TitrationWorklistView(GenericAPIView):
             raise serializers.ValidationError({"clinic": ["is required: you work at several clinics"]})
         today = clock.now().astimezone(clinic.tz).date()
         return Response(TitrationAgendaSerializer(worklist.titration_agenda(clinic, today)).data)
+
+
+class MriFollowUpSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="the MRI (GET /api/v1/mris/{id}/)")
+    pump = serializers.IntegerField(source="pump_id")
+    patient = serializers.IntegerField(source="pump.patient_id")
+    patient_name = serializers.SerializerMethodField()
+    scan_at = serializers.DateTimeField()
+    follow_up = serializers.ChoiceField(MriFollowUp.choices, help_text="the pump model's follow-up (MRI-1)")
+    status = serializers.ChoiceField(
+        ["planned", "interrogation_due", "interrogation_overdue", "emptying_due", "refill_unbooked"],
+        help_text="where the follow-up stands now: planned (before the scan), interrogation_due (the "
+        "scan day), interrogation_overdue (the scan day is over without it: escalated), emptying_due "
+        "(a Prometra II not emptied yet), refill_unbooked (emptied, the refill after the scan not "
+        "booked on the scan day: escalated)",
+    )
+    overdue = serializers.BooleanField(help_text="interrogation_overdue or refill_unbooked")
+    due_on = serializers.DateField(help_text="the scan's day in the clinic's zone")
+    words = serializers.CharField(help_text="what to do, as the nurses' worklist says it")
+
+    def get_patient_name(self, row) -> str:
+        patient = row.pump.patient
+        return f"{patient.family_name}, {patient.given_name}"
+
+
+MRI_OVERDUE = ("interrogation_overdue", "refill_unbooked")
+
+
+class MriWorklistView(GenericAPIView):
+    """The worklist's MRI part (MRI-1), as the nurses' worklist shows it: every open MRI of
+    the clinic (planned, or its interrogation, emptying or refill after the scan to do), the
+    soonest scan first, with where its follow-up stands now. Query: ``clinic`` (code;
+    optional for users of one clinic)."""
+
+    serializer_class = MriFollowUpSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        """The MRIs the list is drawn from (the browsable API's page asks for it)."""
+        return Mri.objects.filter(pump__patient__clinic__in=clinics_of(self.request.user))
+
+    @extend_schema(parameters=[OpenApiParameter("clinic", str)], responses=MriFollowUpSerializer(many=True))
+    def get(self, request):
+        query = Query(request.query_params)
+        clinics = clinics_of(request.user)
+        if (code := query.code("clinic")) is not None:
+            clinic = get_object_or_404(clinics, code=code)
+        elif len(mine := list(clinics[:2])) == 1:
+            clinic = mine[0]
+        else:
+            raise serializers.ValidationError({"clinic": ["is required: you work at several clinics"]})
+        rows = [
+            SimpleNamespace(
+                id=mri.pk,
+                pump_id=mri.pump_id,
+                pump=mri.pump,
+                scan_at=mri.scan_at,
+                follow_up=mri.follow_up,
+                status=state.status,
+                overdue=state.status in MRI_OVERDUE,
+                due_on=state.due_on,
+                words=state.words,
+            )
+            for mri, state in worklist.mri_follow_ups(clinic, clock.now())
+        ]
+        return Response(MriFollowUpSerializer(rows, many=True).data)
 
 
 # --- calendar feeds --------------------------------------------------------------------

@@ -18,6 +18,8 @@ from django.db.models.functions import TruncDate
 import therapy
 from alerts import outbox
 from cards.selectors import stale_pump_ids
+from devices import selectors as device_selectors
+from devices.models import Mri
 from medications import selectors as medication_selectors
 from patients.models import Caregiver, Clinic, Pump, PumpStatus
 from pumpcare import clinical
@@ -286,3 +288,12 @@ def titration_agenda(clinic: Clinic, today: date) -> dict:
         "titration_visits": visits,
         "weaning_steps_due": medication_selectors.weaning_steps_due(clinic, today),
     }
+
+
+def mri_follow_ups(clinic: Clinic, now: datetime) -> list[tuple[Mri, therapy.MriState]]:
+    """The worklist's MRI part (MRI-1): every open MRI of the clinic's pumps (neither done
+    nor cancelled: planned, its interrogation or emptying due, its refill after the scan
+    not booked), the soonest scan first, each with where its follow-up stands now. The web
+    worklist and ``GET /api/v1/worklist/mri/`` show the same list."""
+    mris = device_selectors.open_mris(clinic).select_related("pump__patient").order_by("scan_at", "pk")
+    return [(mri, device_selectors.mri_state(mri, now)) for mri in mris]

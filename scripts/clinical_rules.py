@@ -166,8 +166,9 @@ RULES = [
         "Oral antispasmodics weaned one at a time, oral baclofen first",
         SAULINO,
         "`therapy.oral.check_weaning_plan`; `medications.services.weaning_plan_create`, "
-        "`weaning_step_done`; `POST /api/v1/oral-medications/{id}/weaning-plan/`, "
-        "`POST /api/v1/weaning-steps/{id}/done/`; steps due in `GET /api/v1/worklist/titration/`",
+        "`weaning_plan_edit`, `weaning_step_done`; `POST /api/v1/oral-medications/{id}/weaning-plan/`, "
+        "`PUT /api/v1/weaning-plans/{id}/`, `POST /api/v1/weaning-steps/{id}/done/`; steps due in "
+        "`GET /api/v1/worklist/titration/`",
     ),
     (
         "SCREEN-1",
@@ -217,7 +218,9 @@ RULES = [
         "`therapy.device.mri_follow_up`, `mri_state`, `check_emptying_time`; catalog "
         "`PumpModel.mri_follow_up` (data migration `patients/migrations/0008_mri_follow_up_catalog.py`); "
         "`devices.services.mri_plan`, `mri_emptying_record` (TITRATE-2 through "
-        "`refills.services.prescription_create`); `scheduling.mri.mri_follow_ups_run`",
+        "`refills.services.prescription_create`), `mri_cancel`; `scheduling.mri.mri_follow_ups_run`; "
+        "open MRIs in `scheduling.worklist.mri_follow_ups` (`GET /api/v1/worklist/mri/`, the web "
+        "worklist); the device page records the emptying and the cancelling",
     ),
     (
         "DRIFT-1",

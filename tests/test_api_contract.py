@@ -164,6 +164,7 @@ def seeded(clinic, nurse, patient, frozen_now):
         "catalog/oral-drugs": "tizanidine",
         "medication_id": medication,
         "step_id": step.pk,
+        "plan_id": plan.pk,
         "mri_id": api.post(
             f"/api/v1/pumps/{pump.pk}/mris/", {"scan_at": "2026-12-01T10:00:00Z"}, format="json"
         ).json()["id"],
@@ -186,7 +187,7 @@ def _resolve(path: str, parameters: dict, seeded: dict) -> dict:
             resolved[name] = seeded["pumps"]
         elif name == "patient_id":
             resolved[name] = seeded["patients"]
-        elif name in ("medication_id", "step_id", "mri_id"):
+        elif name in ("medication_id", "step_id", "plan_id", "mri_id"):
             resolved[name] = seeded[name]
         elif name in ("id", "code"):
             resource = next((key for key in seeded if tail.startswith(key + "/")), None)

@@ -132,12 +132,14 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("patient-risk-flags", "GET"): HOME,
     ("oral-medication-stop", "POST"): CLINICAL_WRITERS,
     ("oral-medication-weaning-plan", "POST"): PRESCRIBERS,
+    ("weaning-plan-edit", "PUT"): PRESCRIBERS,
     ("weaning-step-done", "POST"): CLINICAL_WRITERS,
     ("oral-drug-list", "GET"): CATALOG_READERS,
     ("oral-drug-detail", "GET"): CATALOG_READERS,
     ("starting-dose", "POST"): ANY_CLINIC_STAFF,  # a calculator: reads and writes nothing
     ("worklist", "GET"): HOME,  # ?clinic=HOME
     ("worklist-titration", "GET"): HOME,  # ?clinic=HOME
+    ("worklist-mri", "GET"): HOME,  # ?clinic=HOME
     ("pump-model-list", "GET"): CATALOG_READERS,
     ("pump-model-detail", "GET"): CATALOG_READERS,
     ("pump-model-detail", "PATCH"): CATALOG_EDITORS,
@@ -223,6 +225,7 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("web:risk-flags", "POST"): HOME,
     ("web:medication-stop", "POST"): CLINICAL_WRITERS,
     ("web:weaning-plan", "POST"): PRESCRIBERS,
+    ("web:weaning-plan-edit", "POST"): PRESCRIBERS,
     ("web:weaning-step-done", "POST"): CLINICAL_WRITERS,
     ("web:appointment-new", "GET"): HOME,
     ("web:appointment-new", "POST"): HOME,
@@ -264,6 +267,7 @@ BY_NAME = {
     "code": lambda w: "HOME",
     "medication_id": lambda w: w.tizanidine.pk,
     "step_id": lambda w: w.step.pk,
+    "plan_id": lambda w: w.weaning.pk,
 }
 PARAMS = {
     "patient-detail": lambda w: ({"pk": w.patient.pk}, {}),
@@ -306,6 +310,7 @@ PARAMS = {
     "worklist": lambda w: ({}, {"clinic": "HOME"}),
     "delivery-drift": lambda w: ({}, {"clinic": "HOME"}),
     "worklist-titration": lambda w: ({}, {"clinic": "HOME"}),
+    "worklist-mri": lambda w: ({}, {"clinic": "HOME"}),
     "clinic-closure": lambda w: ({"code": "HOME", "day": "2026-12-24"}, {}),
     "web:clinic-closure-remove": lambda w: ({"code": "HOME", "day": "2026-12-24"}, {}),
     "web:switch-clinic": lambda w: ({}, {"clinic": "HOME"}),
@@ -434,6 +439,10 @@ BODIES = {
     ("patient-oral-medications", "POST"): lambda w: ORAL,
     ("oral-medication-stop", "POST"): lambda w: {"stopped_on": "2026-11-26"},
     ("oral-medication-weaning-plan", "POST"): lambda w: {"steps": [{"day": "2026-12-01", "dose_mg": "1"}]},
+    ("weaning-plan-edit", "PUT"): lambda w: {
+        "steps": [{"id": w.step.pk, "day": "2026-11-27", "dose_mg": "4"}],
+        "reason": "slower",
+    },
     ("starting-dose", "POST"): lambda w: {"trials": [{"dose_mcg": "50", "responded": True}]},
     ("pump-model-detail", "PATCH"): lambda w: CATALOG,
     ("catheter-model-detail", "PATCH"): lambda w: CATALOG,
@@ -474,6 +483,12 @@ BODIES = {
     ("web:risk-flags", "POST"): lambda w: {"stroke_recovery": "on", "reason": "history taken"},
     ("web:medication-stop", "POST"): lambda w: {"stopped_on": "2026-11-26"},
     ("web:weaning-plan", "POST"): lambda w: {"day_1": "2026-12-01", "dose_1": "1"},
+    ("web:weaning-plan-edit", "POST"): lambda w: {
+        "id_1": w.step.pk,
+        "day_1": "2026-11-27",
+        "dose_1": "4",
+        "reason": "slower",
+    },
     ("web:appointment-new", "POST"): lambda w: {
         "kind": "titration",
         "day": "2026-12-03",
@@ -707,6 +722,7 @@ def seed_clinic(code: str):
         prescription=Prescription.objects.get(pk=changed.json()["id"]),
         tizanidine=tizanidine,
         step=step,
+        weaning=weaning,
     )
 
 

@@ -223,3 +223,61 @@ def test_the_admin_changes_slots_working_days_and_closures_on_the_web_page(
     assert "The clinic is open again on 11 Dec 2026" in page
     assert c.post("/clinics/HOME/closures/2026-12-11/remove/").status_code == 404
     assert ClinicClosure.objects.count() == 0
+
+
+# --- the older-adult age (ORAL-1, RISK-1) ----------------------------------------------------
+
+
+@pytest.mark.rule("RISK-1", "ORAL-1")
+def test_risk_1_the_admin_sets_the_older_adult_age_on_the_settings_page_audited(clinic, admin_user, nurse):
+    c = browser(admin_user)
+    page = c.get("/clinics/HOME/settings/").content.decode()
+    assert 'name="older_adult_from_age_years"' in page and "not set" in page
+    response = c.post(
+        "/clinics/HOME/settings/",
+        {"form": "older_adult", "older_adult_from_age_years": "65", "reason": "our physicians' choice"},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "Patients from 65 years count as older adults" in page and "from 65 years" in page
+    clinic.refresh_from_db()
+    assert clinic.older_adult_from_age_years == 65
+    assert clinic.history.first().history_change_reason == "our physicians' choice"
+    # the scheduling settings are untouched by this form
+    assert (clinic.refill_slots_per_day, clinic.working_days) == (None, [1, 2, 3, 4, 5])
+    # a nurse reads it and may not change it
+    page = browser(nurse).get("/clinics/HOME/settings/").content.decode()
+    assert "from 65 years" in page and 'name="older_adult_from_age_years"' not in page
+    page = browser(nurse).post(
+        "/clinics/HOME/settings/", {"form": "older_adult", "older_adult_from_age_years": "70"}, follow=True
+    )
+    assert (
+        "The older-adult age was not saved" in page.content.decode() and "admin role" in page.content.decode()
+    )
+    # emptied: no age check
+    page = c.post(
+        "/clinics/HOME/settings/", {"form": "older_adult", "older_adult_from_age_years": ""}, follow=True
+    ).content.decode()
+    assert "Older-adult age cleared" in page
+    clinic.refresh_from_db()
+    assert clinic.older_adult_from_age_years is None
+
+
+@pytest.mark.rule("RISK-1")
+@pytest.mark.parametrize("typed", ["0", "-3", "sixty", "65.5", "40000"])
+def test_risk_1_an_older_adult_age_that_is_no_age_is_refused_in_words_and_saves_nothing(
+    clinic, admin_user, typed
+):
+    clinic.older_adult_from_age_years = 70
+    clinic.save()
+    page = (
+        browser(admin_user)
+        .post(
+            "/clinics/HOME/settings/",
+            {"form": "older_adult", "older_adult_from_age_years": typed},
+            follow=True,
+        )
+        .content.decode()
+    )
+    assert "The older-adult age was not saved: type a whole number of years from 1" in page
+    assert Clinic.objects.get(pk=clinic.pk).older_adult_from_age_years == 70

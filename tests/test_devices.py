@@ -3,9 +3,11 @@ and MRIs with their follow-up (MRI-1), clinic-scoped, refusals that write nothin
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, date, datetime
 
 import pytest
+from django.test import Client
 
 from alerts import tasks
 from alerts.models import Alert, AlertKind, Notification
@@ -346,3 +348,63 @@ def test_mri_1_an_explanted_pump_has_no_follow_up(api, filled):
     Pump.objects.filter(pk=filled.pk).update(status="explanted")
     mri_follow_ups.mri_follow_ups_run(filled.clinic)
     assert not open_alerts(filled, AlertKind.MRI_INTERROGATION_DUE).exists()
+
+
+# --- MRI-1 on the API worklist ---------------------------------------------------------------
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_the_api_worklist_lists_the_open_mris_as_the_web_worklist_does(
+    api, filled, prometra, nurse, clinic, outsider
+):
+    """Now is Thu 26 Nov 12:00Z (UTC clinic). The SynchroMed II was scanned yesterday 10:00
+    and not interrogated (overdue since the scan day ended), and again today 09:00 (due
+    today); the Prometra II's scan is at 15:00 (its emptying due); a SynchroMed MRI next week
+    is planned; a cancelled one is not listed. The soonest scan first."""
+    yesterday = plan(api, filled, scan_at="2026-11-25T10:00:00Z").json()
+    today = plan(api, filled, scan_at="2026-11-26T09:00:00Z").json()
+    emptying = plan(api, prometra, scan_at="2026-11-26T15:00:00Z").json()
+    later = plan(api, filled, scan_at="2026-12-03T10:00:00Z").json()
+    cancelled = plan(api, filled, scan_at="2026-12-04T10:00:00Z").json()
+    api.post(f"/api/v1/mris/{cancelled['id']}/cancel/", {"reason": "not needed"}, format="json")
+
+    response = api.get("/api/v1/worklist/mri/?clinic=HOME")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [(row["id"], row["status"], row["overdue"]) for row in body] == [
+        (yesterday["id"], "interrogation_overdue", True),
+        (today["id"], "interrogation_due", False),
+        (emptying["id"], "emptying_due", False),
+        (later["id"], "planned", False),
+    ]
+    first = body[1]
+    assert (first["pump"], first["patient"], first["due_on"], first["follow_up"]) == (
+        filled.pk,
+        filled.patient_id,
+        "2026-11-26",
+        "interrogate_after",
+    )
+    assert first["words"] == "Interrogate the pump today (26 Nov 2026): the scan is over."
+    assert first["patient_name"] == f"{filled.patient.family_name}, {filled.patient.given_name}"
+    # the web worklist shows the same MRIs, in the same order, in the same words
+    page = web_client(nurse).get("/clinics/HOME/worklist/").content.decode()
+    section = page.split('data-testid="worklist-mri"', 1)[1].split("</section>", 1)[0]
+    positions = [section.index(html.escape(row["words"], quote=False)) for row in body]
+    assert positions == sorted(positions) and "not needed" not in section
+    # a clinic not the user's is not found; a single-clinic user may leave the clinic out
+    assert client_for(outsider).get("/api/v1/worklist/mri/?clinic=HOME").status_code == 404
+    assert api.get("/api/v1/worklist/mri/").json() == body
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_the_api_worklist_drops_an_mri_whose_follow_up_is_done(api, filled):
+    mri = plan(api, filled, scan_at="2026-11-26T09:00:00Z").json()
+    assert [row["id"] for row in api.get("/api/v1/worklist/mri/").json()] == [mri["id"]]
+    assert interrogate(api, filled, interrogated_at="2026-11-26T11:00:00Z").status_code == 201
+    assert api.get("/api/v1/worklist/mri/").json() == []
+
+
+def web_client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client

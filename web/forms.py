@@ -10,7 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import therapy
-from devices.api import InterrogationInputSerializer, MriInputSerializer
+from devices.api import (
+    InterrogationInputSerializer,
+    MriCancelInputSerializer,
+    MriEmptyingInputSerializer,
+    MriInputSerializer,
+)
 from refills.api import (
     ClinicLocalDateTimeField,
     ImplantMonitoringInputSerializer,
@@ -403,3 +408,13 @@ class MriInput(MriInputSerializer):
     """The API's planned MRI (MRI-1), the scan's time as the form gives it."""
 
     scan_at = ClinicLocalDateTimeField()
+
+
+class MriEmptyingInput(MriEmptyingInputSerializer):
+    """The API's emptying of a Prometra II before its scan (MRI-1, TITRATE-2), the time as
+    the form gives it."""
+
+    emptied_at = ClinicLocalDateTimeField()
+
+
+MriCancelInput = MriCancelInputSerializer

@@ -62,6 +62,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/risk-flags/", medications.risk_flags, name="risk-flags"),
     path("oral-medications/<int:medication_id>/stop/", medications.medication_stop, name="medication-stop"),
     path("oral-medications/<int:medication_id>/weaning-plan/", medications.weaning_plan, name="weaning-plan"),
+    path("weaning-plans/<int:plan_id>/edit/", medications.weaning_plan_edit, name="weaning-plan-edit"),
     path("weaning-steps/<int:step_id>/done/", medications.weaning_step_done, name="weaning-step-done"),
     path("pumps/<int:pump_id>/appointments/new/", appointments.appointment_new, name="appointment-new"),
     path("appointments/<int:appointment_id>/book/", appointments.appointment_book, name="appointment-book"),

@@ -1,6 +1,7 @@
-"""The clinic's scheduling settings (LRA-5): refill slots a day, working days and closures.
-Any of the clinic's staff reads them; the clinic's admin changes them (the services check
-the role). Each change re-plans the clinic's proposals and alerts bookings on days that
+"""The clinic's settings: scheduling (LRA-5: refill slots a day, working days and closures)
+and the age from which a patient counts as an older adult (ORAL-1, RISK-1). Any of the
+clinic's staff reads them; the clinic's admin changes them (the services check the role).
+Each scheduling change re-plans the clinic's proposals and alerts bookings on days that
 stopped being worked before the page comes back (``scheduling.proposals``)."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rest_framework.exceptions import NotFound
 
 import therapy
 from patients import services
+from patients.api import ClinicSerializer
 from patients.models import ISO_WEEKDAYS, Role
 from patients.permissions import role_at
 from pumpcare import clock
@@ -46,6 +48,9 @@ def _refused(request, clinic, what: str, error) -> None:
 @require_http_methods(["GET", "POST"])
 def clinic_settings(request, code):
     clinic = _clinic_or_404(request, code)
+    if request.method == "POST" and request.POST.get("form") == "older_adult":
+        _older_adult_save(request, clinic)
+        return redirect(_page(clinic))
     if request.method == "POST":
         changes, problems = _settings_from(request.POST)
         if problems:
@@ -76,6 +81,41 @@ def clinic_settings(request, code):
             "today": today,
         },
     )
+
+
+def _older_adult_save(request, clinic) -> None:
+    """ORAL-1, RISK-1: the age from which the clinic's patients count as older adults, read
+    by the API's own field (a whole number of years from 1; empty: no age check)."""
+    typed = request.POST.get("older_adult_from_age_years", "").strip()
+    serializer = ClinicSerializer(clinic, data={"older_adult_from_age_years": typed or None}, partial=True)
+    if not serializer.is_valid():
+        messages.error(
+            request,
+            "The older-adult age was not saved: type a whole number of years from 1, or leave it "
+            f"empty for no age check (“{typed}” is not one).",
+        )
+        return
+    age = serializer.validated_data["older_adult_from_age_years"]
+    try:
+        services.clinic_update(
+            actor=request.user,
+            clinic=clinic,
+            changes={"older_adult_from_age_years": age},
+            reason=request.POST.get("reason", "").strip() or "older-adult age changed",
+        )
+    except REFUSALS as error:
+        _refused(request, clinic, "The older-adult age was not saved", error)
+        return
+    if age is None:
+        messages.success(
+            request, "Older-adult age cleared: no patient is checked against the older-adult doses."
+        )
+    else:
+        messages.success(
+            request,
+            f"Patients from {age} years count as older adults: their oral baclofen doses are "
+            "checked against what older adults tolerate, and the flag shows where doses are decided.",
+        )
 
 
 def _settings_from(post) -> tuple[dict, list[str]]:

@@ -1,7 +1,10 @@
-"""A patient's oral medications (ORAL-1's warnings), their weaning plans (WEAN-1: written by
-a physician, each step ticked off by a nurse) and the patient's risk flags (RISK-1)."""
+"""A patient's oral medications (ORAL-1's warnings), their weaning plans (WEAN-1: written and
+changed by a physician, each step ticked off by a nurse) and the patient's risk flags
+(RISK-1)."""
 
 from __future__ import annotations
+
+import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -10,8 +13,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 import therapy
 from medications import selectors, services
-from medications.api import OralMedicationSerializer, StopSerializer, WeaningPlanInputSerializer
-from medications.models import OralDrug, OralMedication, WeaningStep
+from medications.api import (
+    OralMedicationSerializer,
+    StopSerializer,
+    WeaningPlanEditSerializer,
+    WeaningPlanInputSerializer,
+)
+from medications.models import OralDrug, OralMedication, WeaningPlan, WeaningStep
 from patients.models import RISK_FLAGS, Patient, PumpStatus
 from patients.permissions import CLINICAL_WRITERS, PATIENT_WRITERS, PRESCRIBERS, clinics_of, role_at
 from patients.services import patient_update
@@ -22,6 +30,9 @@ from .common import REFUSALS, refusal_of, render_page
 
 ADD_FIELDS = ["drug", "dose_mg", "times_per_day", "started_on", "prescriber"]
 PLAN_ROWS = 6  # rows of the step table the page offers; a plan may use fewer
+NEW_ROWS = 3  # empty rows the change form offers after the steps not done
+_ROW_FIELD = re.compile(r"^(id|day|dose)_(\d{1,4})$")
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 RISK_WORDS = {
     "renal_impairment": "Kidney impairment",
     "obstructive_sleep_apnoea": "Obstructive sleep apnoea",
@@ -70,6 +81,7 @@ def _page(request, patient, *, form=None, refusal=None, status=200):
             "refusal": refusal,
             "today": today,
             "plan_rows": range(1, PLAN_ROWS + 1),
+            "new_rows": range(1, NEW_ROWS + 1),
             "can_record": role in CLINICAL_WRITERS,
             "can_plan": role in PRESCRIBERS,
             "can_flag": role in PATIENT_WRITERS,
@@ -165,6 +177,60 @@ def weaning_plan(request, medication_id):
     except REFUSALS as error:
         return _refused(request, patient, error)
     messages.success(request, f"Weaning plan of {medication.drug.name} recorded: {plan.steps.count()} steps.")
+    for notice in notices:
+        messages.warning(request, notice.message)
+    return redirect("web:medications", patient.pk)
+
+
+@login_required
+@require_POST
+def weaning_plan_edit(request, plan_id):
+    """WEAN-1: the physician's changes to the steps not done: each row of a step not done
+    keeps its id (ticked "remove": the step goes), an empty row filled adds a step; rows go
+    in the order of their days; the reason is required. The service checks the whole plan
+    again and never changes a step ticked off."""
+    plan = get_object_or_404(
+        WeaningPlan.objects.filter(medication__patient__clinic__in=clinics_of(request.user)).select_related(
+            "medication__patient__clinic", "medication__drug"
+        ),
+        pk=plan_id,
+    )
+    patient = plan.medication.patient
+    rows = []
+    for i in sorted({int(m[2]) for key in request.POST if (m := _ROW_FIELD.match(key))}):
+        step_id = request.POST.get(f"id_{i}", "").strip()
+        day, dose = request.POST.get(f"day_{i}", "").strip(), request.POST.get(f"dose_{i}", "").strip()
+        if request.POST.get(f"remove_{i}") == "on" or not (day or dose):
+            continue
+        rows.append({"id": step_id or None, "day": day, "dose_mg": dose})
+    # input type=date sends YYYY-MM-DD, which sorts as the days do; anything else goes last
+    rows.sort(key=lambda row: (not _ISO_DAY.match(row["day"]), row["day"]))
+    serializer = _validated(
+        WeaningPlanEditSerializer,
+        {
+            "steps": rows,
+            "reason": request.POST.get("reason", "").strip(),
+            "override_reason": request.POST.get("override_reason", "").strip(),
+        },
+    )
+    try:
+        if serializer.errors:
+            raise _serializer_error(serializer, {})
+        plan, notices = services.weaning_plan_edit(actor=request.user, plan=plan, **serializer.validated_data)
+    except REFUSALS as error:
+        refusal = refusal_of(error, patient.clinic)
+        if refusal["field"].startswith("steps"):
+            refusal["label"] = ""  # the message names the step by its number in the plan
+        return _page(
+            request, patient, refusal=refusal, status=403 if refusal["code"] == "role_required" else 400
+        )
+    steps = list(plan.steps.order_by("number"))
+    left = [s for s in steps if s.done_at is None]
+    messages.success(
+        request,
+        f"Weaning plan of {plan.medication.drug.name} changed: {len(steps)} steps, {len(left)} still to do"
+        + (f", the last on {left[-1].day:%a %-d %b %Y}." if left else "."),
+    )
     for notice in notices:
         messages.warning(request, notice.message)
     return redirect("web:medications", patient.pk)

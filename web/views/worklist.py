@@ -13,7 +13,6 @@ from django.views.decorators.http import require_GET
 
 from alerts.models import Alert, AlertKind
 from cards import selectors as card_selectors
-from devices import selectors as device_selectors
 from patients.models import Clinic, Role
 from patients.permissions import CLINICAL_WRITERS, clinics_of, role_at
 from pumpcare import clock
@@ -143,12 +142,7 @@ def worklist_page(request, code):
             "rows": rows,
             "page": page,
             # MRI-1: the open follow-ups of the clinic's MRIs, the soonest scan first
-            "mri_follow_ups": [
-                (mri, device_selectors.mri_state(mri, now))
-                for mri in device_selectors.open_mris(clinic)
-                .select_related("pump__patient")
-                .order_by("scan_at")
-            ],
+            "mri_follow_ups": worklist.mri_follow_ups(clinic, now),
             "strip": strip,
             "agenda": worklist.titration_agenda(clinic, now.astimezone(clinic.tz).date()),
             "urgencies": [(code, URGENCY_STYLE[code][1]) for code, _ in worklist.URGENCY],
