@@ -141,9 +141,7 @@ def prescription_void(*, actor, prescription: Prescription, reason: str) -> Pres
 
 
 @transaction.atomic
-def prescription_correct(
-    *, actor, entry: Prescription, correction_reason: str, **fields
-) -> TherapyChange:
+def prescription_correct(*, actor, entry: Prescription, correction_reason: str, **fields) -> TherapyChange:
     """Void a prescription and record the right one in its place (TITRATE-1/2 checked
     against the record without the voided one)."""
     reason = _reason(correction_reason)
