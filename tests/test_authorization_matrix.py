@@ -207,6 +207,8 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("web:refill", "GET"): HOME,
     ("web:refill", "POST"): CLINICAL_WRITERS,
     ("web:void-entry", "GET"): HOME,
+    ("web:transfers", "GET"): HOME,
+    ("web:transfers", "POST"): ADMINS,
     ("web:void-entry", "POST"): CLINICAL_WRITERS,
     # The live check writes nothing and answers its panel, with the refusal in words.
     ("web:refill-preview", "POST"): HOME,
@@ -467,6 +469,7 @@ BODIES = {
     ("web:pump-replace", "POST"): lambda w: REPLACE | {"low_reservoir_alarm_ml": ""},
     ("web:pump-explant", "POST"): lambda w: EXPLANT,
     ("web:void-entry", "POST"): lambda w: {"reason": "entered on the wrong pump"},
+    ("web:transfers", "POST"): lambda w: {"action": "accept", "transfer": str(w.transfer.pk)},
     ("web:screening", "POST"): lambda w: WEB_BOLUS,
     ("web:implant-monitoring", "POST"): lambda w: {
         "started_at": "2026-11-20T08:30",

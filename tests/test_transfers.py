@@ -168,3 +168,39 @@ def test_the_platform_operator_moves_a_patient_in_one_step(filled, away):
             "--reason=x",
             "--operator=operator",
         )
+
+
+def test_an_admin_asks_and_the_other_clinics_admin_accepts_in_the_web_app(client, admin_user, filled, away):
+    client.force_login(admin_user)
+    page = client.get("/clinics/HOME/transfers/").content.decode()
+    assert "Move a patient to another clinic" in page and "Away Clinic (AWAY)" in page
+    unknown = client.post(
+        "/clinics/HOME/transfers/", {"action": "ask", "mrn": "NOPE", "to_clinic": "AWAY"}, follow=True
+    )
+    assert "no patient of Home Clinic has MRN “NOPE”" in unknown.content.decode()
+    asked = client.post(
+        "/clinics/HOME/transfers/",
+        {"action": "ask", "mrn": filled.patient.mrn, "to_clinic": "AWAY", "reason": "moved to Auckland"},
+        follow=True,
+    )
+    assert "an admin of that clinic accepts or declines it" in asked.content.decode()
+    transfer = Transfer.objects.get()
+    client.force_login(_member(away, "admin", "away_admin"))
+    listed = client.get("/clinics/AWAY/transfers/").content.decode()
+    assert "moved to Auckland" in listed and 'value="accept"' in listed
+    done = client.post("/clinics/AWAY/transfers/", {"action": "accept", "transfer": transfer.pk}, follow=True)
+    assert "is now a patient of Away Clinic: book their next refill." in done.content.decode()
+    assert Patient.objects.get(pk=filled.patient_id).clinic == away
+
+
+def test_a_nurse_reads_the_transfers_but_cannot_answer_them(client, nurse, home_admin, filled, away):
+    ask(home_admin, filled.patient)
+    client.force_login(nurse)
+    page = client.get("/clinics/HOME/transfers/").content.decode()
+    assert "moved to Auckland" in page and "Move a patient to another clinic" not in page
+    transfer = Transfer.objects.get()
+    refused = client.post(
+        "/clinics/HOME/transfers/", {"action": "decline", "transfer": transfer.pk, "note": "x"}, follow=True
+    )
+    assert "Nothing was done" in refused.content.decode()
+    assert Transfer.objects.get().status == "requested"

@@ -327,6 +327,26 @@ def test_a_nurse_downloads_a_patients_record_as_fhir_from_the_timeline(live_serv
     assert kinds[:2] == ["Organization", "Patient"] and "MedicationRequest" in kinds
 
 
+def test_an_admin_asks_to_move_a_patient_to_another_clinic(live_server, page, clinic_data):
+    """The clinic's admin moves a patient: the transfer waits for the other clinic's answer."""
+    from tests.factories import ClinicFactory
+
+    expect = playwright_api.expect
+    ClinicFactory(code="AWAY", name="Auckland Neuro", timezone="Pacific/Auckland")
+    page.goto(live_server.url + "/clinics/HOME/transfers/")
+    page.get_by_label("Username").fill("boss")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/clinics/HOME/transfers/")
+    page.get_by_label("Patient's MRN").fill("D-1001")
+    page.get_by_label("The clinic they join").select_option("AWAY")
+    page.get_by_label("Why does the patient move?").fill("moved to Auckland")
+    page.get_by_role("button", name="Ask for the transfer").click()
+    expect(page.locator("body")).to_contain_text("Transfer of Moreno, Ada to Auckland Neuro asked")
+    expect(page.get_by_test_id("transfers")).to_contain_text("Home Clinic → Auckland Neuro")
+    shot(page, "37-transfer-asked")
+
+
 def test_every_page_a_nurse_uses_passes_an_axe_accessibility_audit(live_server, page, clinic_data):
     """axe-core (WCAG 2.0/2.1 A and AA rules and best practices) finds no violation on the
     login page, the worklist (filtered too), the pump page, the refill form with its

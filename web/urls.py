@@ -18,6 +18,7 @@ from .views import (
     refill,
     screening,
     timeline,
+    transfers,
     worklist,
 )
 
@@ -40,6 +41,7 @@ urlpatterns = [
     path("clinics/<code:code>/alerts/", worklist.clinic_alerts, name="alerts"),
     path("clinics/<code:code>/drift/", drift.drift_page, name="drift"),
     path("clinics/<code:code>/settings/", clinic.clinic_settings, name="clinic-settings"),
+    path("clinics/<code:code>/transfers/", transfers.transfers_page, name="transfers"),
     path("clinics/<code:code>/closures/", clinic.closure_add, name="clinic-closure-add"),
     path(
         "clinics/<code:code>/closures/<str:day>/remove/", clinic.closure_remove, name="clinic-closure-remove"
