@@ -515,6 +515,7 @@ class EntryScopedView(GenericAPIView):
     """A refill or prescription of the user's clinics, voided or not."""
 
     model = Refill
+    serializer_class = RefillSerializer  # the browsable API's forms (a GET answers 405)
 
     def get_entry(self):
         entries = self.model.all_objects.filter(pump__patient__clinic__in=clinics_of(self.request.user))
@@ -552,6 +553,7 @@ class PrescriptionVoidView(EntryScopedView):
     """Void a prescription entered by mistake between refills (a prescriber)."""
 
     model = Prescription
+    serializer_class = PrescriptionSerializer
 
     @extend_schema(request=VoidInputSerializer, responses={200: PrescriptionSerializer})
     def post(self, request, entry_id):
@@ -566,6 +568,7 @@ class PrescriptionCorrectionView(EntryScopedView):
     checked (TITRATE-1/2) against the record without the voided one."""
 
     model = Prescription
+    serializer_class = PrescriptionSerializer
 
     @extend_schema(
         request=PrescriptionCorrectionInputSerializer, responses={201: PrescriptionCreatedSerializer}
