@@ -1027,3 +1027,17 @@ def test_mri_1_a_reservoir_filled_at_or_below_the_alarm_alarms_at_the_fill_even_
     assert p.empty_at_worst_case == filled + timedelta(seconds=round(F("1.5") / F("0.5725") * 86400))
     # refill-by: the alarm's 2 Mar - 7 days = 23 Feb, the earliest of the three
     assert (p.refill_by, p.refill_by_reason) == (date(2026, 2, 23), "alarm")
+
+
+def test_mri_1_a_prescription_replaced_at_the_instant_it_starts_does_not_resume_delivery():
+    # Emptied on 10 Mar 09:00 (0 mcg/day from then); on 11 Mar 06:00 two prescriptions start
+    # at the same instant, 250 mcg/day then 0 mcg/day: the later one is in effect from that
+    # instant, so the 250 mcg/day one delivers for no time at all and the empty reservoir
+    # is never drawn on again: no alarm and no empty time, nominal or worst case.
+    res = emptied(("2026-03-11T06:00:00+00:00", SIMPLE_250, 0), ("2026-03-11T06:00:00+00:00", ZERO, 0))
+    assert period_at(res, t("2026-03-11T06:00:00+00:00")).prescription.daily_dose_mcg_total == 0
+    assert time_at_volume(res, F(2)) is None
+    p = run(res, as_of=t("2026-03-11T12:00:00+00:00"))
+    assert (p.low_reservoir_alarm_at, p.low_reservoir_alarm_at_worst_case) == (None, None)
+    assert (p.empty_at, p.empty_at_worst_case) == (None, None)
+    assert (p.refill_by, p.refill_by_reason) == (date(2026, 3, 10), "emptied")
