@@ -981,3 +981,63 @@ def test_mri_1_the_emptying_must_follow_the_fill():
         with pytest.raises(CalculationError) as error:
             Reservoir(**{**res.__dict__, "emptied_at": t(at)})
         assert error.value.field == "emptied_at"
+        assert error.value.message == "must be after the fill: a reservoir is emptied after it is filled"
+
+
+def emptied_as_it_stops(stops_at: str) -> Reservoir:
+    """20 mL at 0.5 mL/day from 2 Mar 09:00 UTC, 0 mcg/day and emptied from ``stops_at``."""
+    res = reservoir(
+        "2026-03-02T09:00:00+00:00",
+        "20",
+        "500",
+        ("2026-03-02T09:00:00+00:00", SIMPLE_250, 0),
+        (stops_at, ZERO, 0),
+    )
+    return Reservoir(**{**res.__dict__, "emptied_at": t(stops_at)})
+
+
+def test_mri_1_a_level_reached_at_the_instant_of_the_emptying_is_reached_then():
+    # 20 mL at 0.5 mL/day reaches the 2 mL alarm after (20 - 2) / 0.5 = 36 days: 2 Mar 09:00
+    # + 36 days = 7 Apr 09:00, the very instant the reservoir is emptied (0 mcg/day from then).
+    # The alarm was reached as programmed, before nothing was left: it stays at 7 Apr 09:00,
+    # not "never" (the pump delivers nothing after the emptying).
+    res = emptied_as_it_stops("2026-04-07T09:00:00+00:00")
+    assert time_at_volume(res, F(2)) == t("2026-04-07T09:00:00+00:00")
+    p = run(res, as_of=t("2026-04-07T10:00:00+00:00"))
+    assert p.low_reservoir_alarm_at == t("2026-04-07T09:00:00+00:00")
+    # 2 mL were still programmed to be in it when it was emptied: it never ran empty
+    assert p.empty_at is None
+    # 20 / 0.5 = 40 days: programmed to run empty on 11 Apr 09:00; emptied at that instant,
+    # the empty time is that instant
+    assert time_at_volume(emptied_as_it_stops("2026-04-11T09:00:00+00:00"), F(0)) == t(
+        "2026-04-11T09:00:00+00:00"
+    )
+
+
+def test_mri_1_a_reservoir_filled_at_or_below_the_alarm_alarms_at_the_fill_even_if_emptied_later():
+    # 1.5 mL filled, below the 2 mL alarm: the alarm is at the fill, 2 Mar 09:00, nominal and
+    # worst case, though the reservoir is emptied on 10 Mar and delivers nothing after it.
+    # At 0.5 mL/day it runs empty after 1.5 / 0.5 = 3 days, 5 Mar 09:00, before the emptying
+    # (worst case 1.5 / 0.5725 days = 2.620... days after the fill).
+    res = Reservoir(**{**emptied().__dict__, "volume_ml": F("1.5")})
+    p = run(res, as_of=t("2026-03-03T09:00:00+00:00"))
+    filled = t("2026-03-02T09:00:00+00:00")
+    assert (p.low_reservoir_alarm_at, p.low_reservoir_alarm_at_worst_case) == (filled, filled)
+    assert p.empty_at == t("2026-03-05T09:00:00+00:00")
+    assert p.empty_at_worst_case == filled + timedelta(seconds=round(F("1.5") / F("0.5725") * 86400))
+    # refill-by: the alarm's 2 Mar - 7 days = 23 Feb, the earliest of the three
+    assert (p.refill_by, p.refill_by_reason) == (date(2026, 2, 23), "alarm")
+
+
+def test_mri_1_a_prescription_replaced_at_the_instant_it_starts_does_not_resume_delivery():
+    # Emptied on 10 Mar 09:00 (0 mcg/day from then); on 11 Mar 06:00 two prescriptions start
+    # at the same instant, 250 mcg/day then 0 mcg/day: the later one is in effect from that
+    # instant, so the 250 mcg/day one delivers for no time at all and the empty reservoir
+    # is never drawn on again: no alarm and no empty time, nominal or worst case.
+    res = emptied(("2026-03-11T06:00:00+00:00", SIMPLE_250, 0), ("2026-03-11T06:00:00+00:00", ZERO, 0))
+    assert period_at(res, t("2026-03-11T06:00:00+00:00")).prescription.daily_dose_mcg_total == 0
+    assert time_at_volume(res, F(2)) is None
+    p = run(res, as_of=t("2026-03-11T12:00:00+00:00"))
+    assert (p.low_reservoir_alarm_at, p.low_reservoir_alarm_at_worst_case) == (None, None)
+    assert (p.empty_at, p.empty_at_worst_case) == (None, None)
+    assert (p.refill_by, p.refill_by_reason) == (date(2026, 3, 10), "emptied")
