@@ -43,7 +43,7 @@ from scheduling.appointments import appointment_book, appointment_create
 from scheduling.models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
 
 from .notation import NotationError, prescription_from_text, prescription_text
-from .spreadsheet import BY_KEY, KEYS, Sheet
+from .spreadsheet import BY_KEY, Sheet
 
 REFUSALS = (therapy.CalculationError, PermissionDenied, ValidationError)
 
@@ -159,9 +159,18 @@ class ImportReport:
     def refused(self) -> int:
         return self.count("refused")
 
+    def outcome_text(self, outcome: str) -> str:
+        """A row's outcome as the report says it: a row that passed in a file that was not
+        written "would be created"."""
+        if outcome in ("created", "updated") and not self.written:
+            return f"would be {outcome}"
+        return outcome
+
     def summary(self) -> str:
         counts = ", ".join(
-            f"{self.count(o)} {o}" for o in ("created", "updated", "unchanged", "refused") if self.count(o)
+            f"{self.count(o)} {self.outcome_text(o)}"
+            for o in ("created", "updated", "unchanged", "refused")
+            if self.count(o)
         )
         if self.dry_run:
             verdict = "Checked only: nothing was written."
@@ -182,7 +191,8 @@ class ImportReport:
             who = " ".join(
                 x for x in (f"MRN {r.mrn}" if r.mrn else "", f"pump {r.serial}" if r.serial else "") if x
             )
-            head = f"row {r.row} ({who}): {r.outcome}" if who else f"row {r.row}: {r.outcome}"
+            outcome = self.outcome_text(r.outcome)
+            head = f"row {r.row} ({who}): {outcome}" if who else f"row {r.row}: {outcome}"
             if r.done:
                 head += " — " + "; ".join(r.done)
             lines.append(head)
@@ -673,6 +683,3 @@ class _RowImporter:
 
 def current_prescription(pump: Pump) -> Prescription | None:
     return pump.prescriptions.order_by("-effective_at", "-pk").first()
-
-
-__all__ = ["ImportReport", "RowOutcome", "Refusal", "registry_import", "KEYS"]

@@ -173,7 +173,7 @@ def test_dry_run_checks_everything_and_writes_nothing(clinic, physician):
     report = run(physician, clinic, sample_rows(), dry_run=True)
     assert [r.outcome for r in report.rows] == ["created"] * 4
     assert counts()[:6] == (0, 0, 0, 0, 0, 0)
-    assert report.summary() == "4 rows: 4 created. Checked only: nothing was written."
+    assert report.summary() == "4 rows: 4 would be created. Checked only: nothing was written."
 
 
 @pytest.mark.rule("TITRATE-2")
