@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_web_browser import NOW, PASSWORD, live_server, page, playwright_api, shot  # noqa: F401
+from tests.test_web_browser import ARTIFACTS, NOW, PASSWORD, live_server, page, playwright_api, shot  # noqa: F401
 
 SAMPLE = Path(__file__).resolve().parent.parent / "docs" / "import-sample.csv"
 
@@ -49,6 +49,18 @@ def test_a_physician_imports_the_clinics_spreadsheet_and_exports_it_back(
     page.get_by_role("link", name="Import and export").click()
     expect(page.get_by_role("heading", name="Import and export")).to_be_visible()
 
+    # Once sent, the form says it is working (the submission is held here to see it).
+    busy = page.get_by_test_id("import-busy")
+    expect(busy).to_be_hidden()
+    page.get_by_label("Spreadsheet (.csv or .xlsx)").set_input_files(str(SAMPLE))
+    page.evaluate(
+        "document.querySelector('form[data-busy]').addEventListener('submit', e => e.preventDefault())"
+    )
+    page.get_by_role("button", name="Import").click()
+    expect(busy).to_be_visible()
+    page.locator("#import-busy").screenshot(path=str(ARTIFACTS / "40-import-busy.png"))
+    page.reload()
+
     # A typo: the report names the cell and says why; nothing is written.
     bad = tmp_path / "okafor-clinic.csv"
     bad.write_text(SAMPLE.read_text().replace("2023-02-20", "20/02/2023"))
@@ -65,7 +77,7 @@ def test_a_physician_imports_the_clinics_spreadsheet_and_exports_it_back(
     axe = Axe()
     result = axe.run(page)
     assert result.violations_count == 0, result.generate_report()
-    shot(page, "40-import-refused-cell")
+    shot(page, "40b-import-refused-cell")
 
     # The corrected file: every row created, the warnings shown.
     page.get_by_label("Spreadsheet (.csv or .xlsx)").set_input_files(str(SAMPLE))
