@@ -35,6 +35,7 @@ from urllib.parse import urlencode, urlparse
 
 import pytest
 from django.contrib import messages
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
@@ -240,6 +241,11 @@ EXPECTED: dict[tuple[str, str], frozenset] = {
     ("web:clinic-settings", "POST"): ADMINS,
     ("web:clinic-closure-add", "POST"): ADMINS,
     ("web:clinic-closure-remove", "POST"): ADMINS,
+    # the registry spreadsheet: the admin downloads it, a physician imports (the therapy record)
+    ("web:registry", "GET"): ADMINS | PRESCRIBERS,
+    ("web:registry", "POST"): PRESCRIBERS,
+    ("web:registry-download", "GET"): ADMINS | PRESCRIBERS,
+    ("web:registry-template", "GET"): ADMINS | PRESCRIBERS,
 }
 
 # Where a token in the URL, not a login, grants the read: the holder sees HOME's data.
@@ -316,6 +322,8 @@ PARAMS = {
     "clinic-closure": lambda w: ({"code": "HOME", "day": "2026-12-24"}, {}),
     "web:clinic-closure-remove": lambda w: ({"code": "HOME", "day": "2026-12-24"}, {}),
     "web:switch-clinic": lambda w: ({}, {"clinic": "HOME"}),
+    "web:registry-download": lambda w: ({"code": "HOME", "kind": "csv"}, {}),
+    "web:registry-template": lambda w: ({"code": "HOME", "kind": "xlsx"}, {}),
 }
 
 # --- the bodies of writes that someone may do (the others get the same, or nothing) -------
@@ -357,7 +365,17 @@ ORAL = {
 }
 CATALOG = {"source": "checked against labeling", "reason": "matrix"}
 
+REGISTRY_ROW = (
+    "mrn,family_name,given_name,birth_date,origin,phone,email,consent,caregiver_name,caregiver_relation,"
+    "caregiver_phone,caregiver_email,caregiver_consent,pump_model,pump_serial,implanted_on,catheter_model,"
+    "catheter_length_cm,eri_on,last_refill_at,volume_ml,concentration_mcg_per_ml,prescription,next_appointment\n"
+    "MATRIX-1,Imported,Ines,1970-01-01,spinal,,,no,,,,,,,,,,,,,,,,\n"
+)
+
 BODIES = {
+    ("web:registry", "POST"): lambda w: {
+        "file": SimpleUploadedFile("pumps.csv", REGISTRY_ROW.encode(), content_type="text/csv")
+    },
     ("clinic-detail", "PATCH"): lambda w: {"safety_margin_days": 10, "reason": "policy"},
     ("clinic-closures", "POST"): lambda w: {"date": "2026-12-28", "reason": "training"},
     ("web:clinic-settings", "POST"): lambda w: {

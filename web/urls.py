@@ -16,6 +16,7 @@ from .views import (
     medications,
     pump,
     refill,
+    registry,
     screening,
     timeline,
     transfers,
@@ -45,6 +46,13 @@ urlpatterns = [
     path("clinics/<code:code>/closures/", clinic.closure_add, name="clinic-closure-add"),
     path(
         "clinics/<code:code>/closures/<str:day>/remove/", clinic.closure_remove, name="clinic-closure-remove"
+    ),
+    path("clinics/<code:code>/registry/", registry.registry_page, name="registry"),
+    path("clinics/<code:code>/registry.<str:kind>", registry.registry_download, name="registry-download"),
+    path(
+        "clinics/<code:code>/registry-template.<str:kind>",
+        registry.registry_template,
+        name="registry-template",
     ),
     path("pumps/<int:pump_id>/", pump.pump_page, name="pump"),
     path("clinics/<code:code>/stale-cards.pdf", cards.stale_cards, name="stale-cards"),

@@ -8,6 +8,14 @@
     select.addEventListener("change", function () { select.form.submit(); });
   });
 
+  // A long form (the registry import) says it is working once sent: its status shows.
+  document.querySelectorAll("form[data-busy]").forEach(function (busyForm) {
+    busyForm.addEventListener("submit", function () {
+      var status = document.getElementById(busyForm.getAttribute("data-busy"));
+      if (status) status.hidden = false;
+    });
+  });
+
   var form = document.getElementById("refill-form");
   if (!form) return;
   var preview = document.getElementById("preview");
