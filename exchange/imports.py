@@ -238,12 +238,12 @@ class _Cells:
         value = self.text(key)
         if not value:
             if required:
-                self.refuse(key, "is empty: write the date as YYYY-MM-DD, like 2024-03-31")
+                self.refuse(key, "is empty: write the date as year-month-day, like 2024-03-31")
             return None
         try:
             return date.fromisoformat(value)
         except ValueError:
-            self.refuse(key, f"'{value}' is not a date: write it as YYYY-MM-DD, like 2024-03-31")
+            self.refuse(key, f"'{value}' is not a date: write it as year-month-day, like 2024-03-31")
             return None
 
     def number(self, key: str) -> Decimal | None:
@@ -277,7 +277,8 @@ class _Cells:
         match = _INSTANT.match(value)
         if not match:
             self.refuse(
-                key, f"'{value}' is not a date and time: write it as YYYY-MM-DD HH:MM, like 2024-03-31 14:30"
+                key,
+                f"'{value}' is not a date and time: write it as year-month-day hour:minute, like 2024-03-31 14:30",
             )
             return None
         try:
@@ -285,7 +286,10 @@ class _Cells:
                 date.fromisoformat(match[1]), time(int(match[2]), int(match[3]), int(match[4] or 0))
             )
         except ValueError:
-            self.refuse(key, f"'{value}' is not a date and time: write it as YYYY-MM-DD HH:MM")
+            self.refuse(
+                key,
+                f"'{value}' is not a date and time: write it as year-month-day hour:minute, like 2024-03-31 14:30",
+            )
             return None
         offset = None
         if match[5]:
@@ -307,7 +311,10 @@ class _Cells:
                 raise ValueError
             return date.fromisoformat(match[1]), (time(int(match[2]), int(match[3])) if match[2] else None)
         except ValueError:
-            self.refuse(key, f"'{value}' is not a day: write it as YYYY-MM-DD or YYYY-MM-DD HH:MM")
+            self.refuse(
+                key,
+                f"'{value}' is not a day: write it as year-month-day, with the time if known, like 2024-03-31 or 2024-03-31 14:30",
+            )
             return None
 
 

@@ -148,7 +148,7 @@ def test_a_refused_cell_is_named_and_nothing_is_written(clinic, physician):
     (birth,) = report.rows[0].refusals
     assert (
         birth.text()
-        == "cell D2 (Birth date): '12/04/1968' is not a date: write it as YYYY-MM-DD, like 2024-03-31"
+        == "cell D2 (Birth date): '12/04/1968' is not a date: write it as year-month-day, like 2024-03-31"
     )
     (volume,) = report.rows[1].refusals
     assert (volume.cell, volume.column) == ("U3", "Volume")

@@ -71,7 +71,7 @@ def test_a_physician_imports_the_clinics_spreadsheet_and_exports_it_back(
         "4 rows: 3 would be created, 1 refused. Nothing was imported: correct the refused rows and import the file again."
     )
     expect(page.locator("tr[data-row='3']")).to_contain_text(
-        "Cell P3 (Implant date): '20/02/2023' is not a date: write it as YYYY-MM-DD, like 2024-03-31"
+        "Cell P3 (Implant date): '20/02/2023' is not a date: write it as year-month-day, like 2024-03-31"
     )
     assert Patient.objects.count() == 0
     axe = Axe()
