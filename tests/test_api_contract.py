@@ -93,11 +93,13 @@ def seeded(clinic, nurse, patient, frozen_now):
     from alerts import services as alert_services
     from alerts.models import Notification
     from cards.models import CardText
+    from exchange.models import Transfer
     from medications.models import WeaningPlan, WeaningStep
     from patients.models import CatheterModel, Drug, PumpModel
+    from refills.models import Prescription
     from scheduling.models import Appointment
     from scheduling.proposals import refill_proposals_run
-    from tests.factories import PumpFactory
+    from tests.factories import ClinicFactory, PumpFactory
     from tests.helpers import simple
 
     pump = PumpFactory(patient=patient, implanted_on=datetime(2026, 1, 2, tzinfo=UTC).date())
@@ -168,6 +170,17 @@ def seeded(clinic, nurse, patient, frozen_now):
         "mri_id": api.post(
             f"/api/v1/pumps/{pump.pk}/mris/", {"scan_at": "2026-12-01T10:00:00Z"}, format="json"
         ).json()["id"],
+        # a refill and its prescription to void or correct; a transfer to answer
+        "refills": response.json()["id"],
+        "prescriptions": Prescription.objects.get(refill_id=response.json()["id"]).pk,
+        "transfers": Transfer.objects.create(
+            patient=patient,
+            from_clinic=clinic,
+            to_clinic=ClinicFactory(code="AWAY", name="Away Clinic"),
+            reason="seeded",
+            requested_by=nurse,
+            requested_at=frozen_now,
+        ).pk,
         "token": _token(nurse),
     }
 
@@ -189,6 +202,10 @@ def _resolve(path: str, parameters: dict, seeded: dict) -> dict:
             resolved[name] = seeded["patients"]
         elif name in ("medication_id", "step_id", "plan_id", "mri_id"):
             resolved[name] = seeded[name]
+        elif name in ("entry_id", "transfer_id"):  # refills/{entry_id}/…, transfers/{transfer_id}/…
+            resource = next((key for key in seeded if tail.startswith(key + "/")), None)
+            if resource is not None:
+                resolved[name] = seeded[resource]
         elif name in ("id", "code"):
             resource = next((key for key in seeded if tail.startswith(key + "/")), None)
             if resource is not None and seeded[resource] is not None:
