@@ -59,7 +59,7 @@ def patient_bundle(patient: Patient) -> dict:
             entries.append(_explant(pump))
     rows = list(
         Prescription.objects.filter(pump__in=pumps)
-        .select_related("drug", "prescriber")
+        .select_related("drug", "prescriber", "pump")
         .order_by("pump_id", "effective_at")
     )
     for index, row in enumerate(rows):
@@ -68,10 +68,14 @@ def patient_bundle(patient: Patient) -> dict:
         )
         entries.append(_medication_request(row, following))
     for refill in (
-        Refill.objects.filter(pump__in=pumps).select_related("drug", "performed_by").order_by("performed_at")
+        Refill.objects.filter(pump__in=pumps)
+        .select_related("drug", "performed_by", "pump")
+        .order_by("performed_at")
     ):
         entries.append(_refill(refill))
-    for appointment in Appointment.objects.filter(pump__in=pumps).order_by("day", "time", "pk"):
+    for appointment in (
+        Appointment.objects.filter(pump__in=pumps).select_related("pump").order_by("day", "time", "pk")
+    ):
         entries.append(_appointment(appointment, clinic))
     for pump in pumps:
         if pump.status == PumpStatus.ACTIVE:
