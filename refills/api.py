@@ -63,7 +63,7 @@ class PumpRefillsView(PumpScopedView):
     def get_queryset(self):
         return (
             self.get_pump()
-            .refills.select_related("performed_by", "drug", "prescription")
+            .refills.select_related("performed_by", "drug", "prescription", "voided_by", "corrected_by")
             .order_by("-performed_at")
         )
 
@@ -111,7 +111,7 @@ class PumpPrescriptionsView(PumpScopedView):
     def get_queryset(self):
         return (
             self.get_pump()
-            .prescriptions.select_related("drug", "prescriber", "created_by")
+            .prescriptions.select_related("drug", "prescriber", "created_by", "voided_by", "corrected_by")
             .order_by("-effective_at")
         )
 

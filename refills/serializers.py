@@ -3,6 +3,7 @@ are the core's), the outputs and the inputs of refills and prescriptions."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import (
     PolymorphicProxySerializer,
     extend_schema_field,
@@ -126,7 +127,10 @@ class VoidableFields(serializers.Serializer):
     def get_corrected_by(self, entry):
         if entry.pk is None:  # a preview: nothing recorded, nothing corrects it
             return None
-        return type(entry).all_objects.filter(corrects=entry).values_list("pk", flat=True).first()
+        try:  # lists load it with the entry (select_related)
+            return entry.corrected_by.pk
+        except ObjectDoesNotExist:
+            return None
 
 
 VOIDABLE_FIELDS = ["voided_at", "voided_by", "void_reason", "corrects", "corrected_by"]
