@@ -38,6 +38,7 @@ from patients.models import CatheterModel, Clinic, Patient, Pump, PumpModel, Spa
 from patients.permissions import CLINICAL_WRITERS, require_role
 from refills import selectors as refill_selectors
 from refills.models import Prescription
+from refills.projections import projections_batched
 from refills.services import refill_record
 from scheduling.appointments import appointment_book, appointment_create
 from scheduling.models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
@@ -356,18 +357,20 @@ def registry_import(
     written = False
     try:
         with transaction.atomic():
-            for done, (number, values) in enumerate(rows, start=1):
-                outcome = RowOutcome(number, values.get("mrn", ""), values.get("pump_serial", ""))
-                try:
-                    with transaction.atomic():
-                        importer.run(values, number, outcome)
-                except RowRefused as refused:
-                    outcome.outcome = "refused"
-                    outcome.refusals = refused.refusals
-                    outcome.done = []
-                outcomes.append(outcome)
-                if progress is not None:
-                    progress(done, len(rows))
+            # the projections and state alerts of the imported pumps, once for all of them
+            with projections_batched():
+                for done, (number, values) in enumerate(rows, start=1):
+                    outcome = RowOutcome(number, values.get("mrn", ""), values.get("pump_serial", ""))
+                    try:
+                        with transaction.atomic():
+                            importer.run(values, number, outcome)
+                    except RowRefused as refused:
+                        outcome.outcome = "refused"
+                        outcome.refusals = refused.refusals
+                        outcome.done = []
+                    outcomes.append(outcome)
+                    if progress is not None:
+                        progress(done, len(rows))
             refused = any(o.outcome == "refused" for o in outcomes)
             changed = any(o.outcome in ("created", "updated") for o in outcomes)
             if dry_run or (refused and not partial) or not changed:

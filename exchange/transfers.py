@@ -25,8 +25,7 @@ from patients.permissions import ADMINS, require_role, role_at
 from patients.services import save_audited
 from pumpcare import clock
 from pumpcare.data_version import data_changed
-from refills.projections import projections_refresh
-from refills.signals import pump_projection_changed
+from refills.projections import projections_changed
 from scheduling.models import OPEN_STATUSES, Appointment, AppointmentStatus
 from scheduling.reminders import appointment_reminders_plan
 
@@ -120,9 +119,7 @@ def transfer_accept(*, actor, transfer: Transfer, note: str = "") -> Transfer:
     transfer.status, transfer.decided_by, transfer.decided_at = TransferStatus.DONE, actor, clock.now()
     transfer.decision_note = (note or "").strip()
     save_audited(transfer, actor=actor, reason="transfer accepted")
-    projections_refresh([p.pk for p in pumps], force=True)
-    for pump in pumps:
-        pump_projection_changed.send(sender=Transfer, pump=pump)
+    projections_changed(pumps, sender=Transfer)
     data_changed({old.pk, new.pk})
     return transfer
 

@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import NotFound
@@ -50,11 +50,44 @@ def save_audited(obj, *, actor, reason: str, validate_constraints: bool = True) 
     override is written. ``validate_constraints=False`` skips the queries that check the
     model's database constraints beforehand, for a write that cannot break one (an
     appointment leaving the open statuses); the database still enforces them."""
-    obj.full_clean(validate_constraints=validate_constraints)
+    _full_clean(obj, validate_constraints=validate_constraints)
     _check_text(obj, reason)
     obj._history_user = actor
     obj._change_reason = reason
     obj.save()
+
+
+def _full_clean(obj, *, validate_constraints: bool) -> None:
+    """``Model.full_clean``, except that a foreign key holding a row read from the database
+    is not looked up again to prove that the row exists (Django's field validation costs a
+    query per key per save; the database's foreign key constraint still holds). A key set by
+    id alone, or to a row not saved, is validated as Django does."""
+    loaded = {
+        f.name
+        for f in obj._meta.concrete_fields
+        if f.many_to_one
+        and not f.remote_field.limit_choices_to
+        and f.is_cached(obj)
+        and (row := f.get_cached_value(obj)) is not None
+        and not row._state.adding
+        and row.pk == getattr(obj, f.attname)
+    }
+    errors: dict = {}
+    checks = [
+        lambda _: obj.clean_fields(exclude=loaded),
+        lambda _: obj.clean(),
+        # as Django does: uniqueness and constraints only of the fields that passed their own
+        lambda failed: obj.validate_unique(exclude=failed),
+    ]
+    if validate_constraints:
+        checks.append(lambda failed: obj.validate_constraints(exclude=failed))
+    for check in checks:
+        try:
+            check({name for name in errors if name != NON_FIELD_ERRORS})
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+    if errors:
+        raise ValidationError(errors)
 
 
 def _check_text(obj, reason: str) -> None:

@@ -66,7 +66,7 @@ def _void(entry, *, actor, reason: str) -> None:
 def _after(pump, *, actor) -> None:
     projections_refresh([pump.pk], force=True)
     drift.drift_alert_update(pump, actor=actor)
-    pump_projection_changed.send(sender=Refill, pump=pump)
+    pump_projection_changed.send(sender=Refill, pumps=[pump])
 
 
 @transaction.atomic

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -25,6 +28,7 @@ from pumpcare.data_version import data_changed
 
 from . import selectors
 from .models import PumpProjection, Refill
+from .signals import pump_projection_changed
 
 log = logging.getLogger(__name__)
 
@@ -285,12 +289,97 @@ def projections_refresh_all(queryset=None, *, force: bool = False) -> RefreshRes
     return total
 
 
+# --- what a service does after changing a pump's therapy record --------------------------
+
+_batches = threading.local()
+
+
+def projections_changed(pumps: Iterable[Pump], *, sender) -> None:
+    """A service changed the therapy record of ``pumps``: their stored projections are
+    recomputed and ``pump_projection_changed`` is sent (state alerts, late bookings), in the
+    service's transaction — at once, or, inside ``projections_batched``, once for every pump
+    the block touched when it ends."""
+    pumps = list(pumps)
+    batch = _batch()
+    if batch is not None:
+        batch.stale.update(p.pk for p in pumps)
+        batch.changed.update(p.pk for p in pumps)
+        return
+    projections_refresh([p.pk for p in pumps], force=True)
+    pump_projection_changed.send(sender=sender, pumps=pumps)
+
+
+@dataclass
+class _Batch:
+    stale: set[int]  # pumps whose stored projection is not recomputed yet
+    changed: set[int]  # pumps whose receivers are not told yet
+
+
+@contextmanager
+def projections_batched() -> Iterator[None]:
+    """Many pumps written in one transaction (a registry import): the projection refresh
+    and ``pump_projection_changed`` that each service would do per pump are done when the
+    block ends, once per pump, in batches of ``BATCH_SIZE`` — a few queries a batch instead
+    of some thirty a pump. The block must run inside the writers' transaction; its end is
+    still inside it. A reader of a stored projection inside the block gets it fresh
+    (``stored_projection``). Pumps whose rows a rolled back savepoint took away are simply
+    not found at the end. Nesting joins the outer block."""
+    if _batch() is not None:
+        yield
+        return
+    batch = _batches.current = _Batch(set(), set())
+    try:
+        yield
+    finally:
+        _batches.current = None
+    stale = sorted(batch.stale)
+    for start in range(0, len(stale), BATCH_SIZE):
+        projections_refresh(stale[start : start + BATCH_SIZE], force=True)
+    changed = sorted(batch.changed)
+    for start in range(0, len(changed), BATCH_SIZE):
+        chunk = changed[start : start + BATCH_SIZE]
+        pumps = list(Pump.objects.filter(pk__in=chunk).select_related("patient__clinic").order_by("pk"))
+        if pumps:
+            pump_projection_changed.send(sender=Pump, pumps=pumps)
+
+
+def by_clinic(pumps: Iterable[Pump]) -> list[tuple]:
+    """``pump_projection_changed``'s pumps as (clinic, pump ids), for a receiver that works
+    clinic by clinic."""
+    clinics, ids = {}, {}
+    for pump in pumps:
+        clinic = pump.patient.clinic
+        clinics[clinic.pk] = clinic
+        ids.setdefault(clinic.pk, []).append(pump.pk)
+    return [(clinics[pk], ids[pk]) for pk in sorted(ids)]
+
+
+def _batch() -> _Batch | None:
+    return getattr(_batches, "current", None)
+
+
+def stored_projection(pump: Pump) -> PumpProjection | None:
+    """The pump's stored projection (None before the first one is stored); inside
+    ``projections_batched``, recomputed first when the block changed it."""
+    batch = _batch()
+    if batch is not None and pump.pk in batch.stale:
+        projections_refresh([pump.pk], force=True)
+        batch.stale.discard(pump.pk)
+    return PumpProjection.objects.filter(pump=pump).first()
+
+
 def inputs_changed(sender, *, pumps=None, drug=None, include_explanted: bool = False, **kwargs) -> None:
     """``patients.signals.projection_inputs_changed``: recompute, in the writer's
     transaction, the projections of the pumps whose inputs changed (those of ``pumps``, or
     the pumps last filled with ``drug``)."""
     if drug is not None:
         pumps = Pump.objects.filter(pk__in=Refill.objects.filter(drug=drug).values("pump_id"))
+    batch = _batch()
+    if batch is not None:
+        ids = set(pumps.values_list("pk", flat=True))
+        batch.stale.update(ids)
+        batch.changed.update(ids)
+        return
     if include_explanted:
         projections_refresh(pumps.values_list("pk", flat=True))
     else:

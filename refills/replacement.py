@@ -80,7 +80,7 @@ def pump_explant(*, actor, pump: Pump, explanted_on: date, reason: str, override
             ),
             actor=actor,
         )
-        pump_projection_changed.send(sender=PumpExplant, pump=pump)
+        pump_projection_changed.send(sender=PumpExplant, pumps=[pump])
         return record
 
 
@@ -125,7 +125,7 @@ def pump_replace(
         pump=old_pump, explanted_on=explanted_on, replaced_by=new_pump, reason=reason, recorded_by=actor
     )
     save_audited(record, actor=actor, reason=f"replaced by {new_pump}: {reason}")
-    pump_projection_changed.send(sender=PumpExplant, pump=old_pump)
+    pump_projection_changed.send(sender=PumpExplant, pumps=[old_pump])
     return new_pump
 
 

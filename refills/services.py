@@ -23,8 +23,8 @@ from pumpcare import clinical, clock
 
 from . import assessments, drift, selectors
 from .models import Prescription, PumpExplant, Refill, VisitKind
-from .projections import projections_refresh
-from .signals import pump_projection_changed, refill_recorded
+from .projections import projections_changed
+from .signals import refill_recorded
 
 
 @dataclass
@@ -170,10 +170,9 @@ def refill_record(
             notes=assessment.get("notes", ""),
             refill=refill,
         )
-    projections_refresh([pump.pk], force=True)
-    # the refill completes the booked appointment and ends past-alarm escalations
+    projections_changed([pump], sender=Refill)
+    # the refill completes the booked appointment (and ends past-alarm escalations, above)
     refill_recorded.send(sender=Refill, refill=refill, actor=actor)
-    pump_projection_changed.send(sender=Refill, pump=pump)
     return TherapyChange(refill, row, selectors.pump_projection(pump), warnings)
 
 
@@ -286,8 +285,7 @@ def prescription_create(
         verdict=verdict,
         empties_reservoir=empties_reservoir,
     )
-    projections_refresh([pump.pk], force=True)
-    pump_projection_changed.send(sender=Prescription, pump=pump)  # a new alarm date may end or start an alert
+    projections_changed([pump], sender=Prescription)  # a new alarm date may end or start an alert
     return TherapyChange(None, row, selectors.pump_projection(pump), warnings)
 
 

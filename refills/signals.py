@@ -13,8 +13,9 @@ from django.dispatch import Signal
 refill_recorded = Signal()
 # A pump left service, explanted or replaced (``replaced``): ``pump``, ``actor``.
 pump_retired = Signal()
-# A pump's stored projection changed through a service (a refill, a prescription, an
-# explant): ``pump``. Its state alerts are raised or resolved at once.
+# Pumps' stored projections changed through a service (a refill, a prescription, an
+# explant, a transfer; an import's pumps together): ``pumps``, loaded with their patient's
+# clinic. Their state alerts are raised or resolved at once.
 pump_projection_changed = Signal()
 # A refill was voided (entered by mistake, or corrected by a new one): ``refill``, ``actor``.
 # What it completed (a booked appointment) is open again.

@@ -13,7 +13,7 @@ from patients.models import Pump
 from patients.permissions import PATIENT_WRITERS, require_role
 from patients.selectors import replacement_plan
 from patients.services import save_audited
-from refills.models import PumpProjection
+from refills.projections import stored_projection
 
 from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
 from .mri import mri_follow_ups_of_pump
@@ -41,7 +41,7 @@ def _check_day(pump: Pump, kind: str, day: date) -> list[dict]:
         )
     warnings = []
     if kind == AppointmentKind.REFILL:
-        projection = PumpProjection.objects.filter(pump=pump).first()
+        projection = stored_projection(pump)
         if projection and projection.refill_by:
             refill_by = projection.refill_by
             if (

@@ -17,7 +17,7 @@ from alerts.services import alert_raise, alert_resolve
 from patients.models import Clinic, Pump, PumpStatus
 from patients.services import save_audited
 from pumpcare import clock
-from refills.projections import Counts
+from refills.projections import Counts, by_clinic
 
 from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
 from .reminders import appointment_reminders_plan
@@ -288,10 +288,11 @@ def late_booking_alerts(clinic: Clinic, *, pump_ids: list[int] | None = None) ->
     return len(late) - len(have)
 
 
-def on_pump_projection_changed(sender, *, pump, **kwargs) -> None:
-    """A refill, a prescription or an explant changed the pump's dates: its booked refill
-    is checked against the new refill-by date at once (``late_booking_alerts``)."""
-    late_booking_alerts(pump.patient.clinic, pump_ids=[pump.pk])
+def on_pump_projection_changed(sender, *, pumps, **kwargs) -> None:
+    """A refill, a prescription or an explant changed the pumps' dates: their booked refills
+    are checked against the new refill-by dates at once (``late_booking_alerts``)."""
+    for clinic, pump_ids in by_clinic(pumps):
+        late_booking_alerts(clinic, pump_ids=pump_ids)
 
 
 def _propose(pump: Pump, day: date, *, overdue: bool = False) -> bool:

@@ -16,7 +16,7 @@ from alerts.services import alert_raise, alert_resolve
 from patients.models import Clinic, Pump
 from pumpcare import clinical, clock
 from refills.models import PumpProjection
-from refills.projections import Counts
+from refills.projections import Counts, by_clinic
 
 from .models import Appointment, AppointmentKind, AppointmentStatus
 from .replacements import replacement_alert_words
@@ -217,7 +217,8 @@ def state_alerts_run_all() -> StateAlertsResult:
     return sum((state_alerts_run(clinic) for clinic in Clinic.objects.all()), StateAlertsResult())
 
 
-def on_pump_projection_changed(sender, *, pump, **kwargs) -> None:
-    """A refill, prescription or explant changed the pump's projection: its state alerts are
-    raised or resolved in the same transaction (a refill ends its past-alarm escalations)."""
-    state_alerts_run(pump.patient.clinic, pump_ids=[pump.pk])
+def on_pump_projection_changed(sender, *, pumps, **kwargs) -> None:
+    """A refill, prescription or explant changed the pumps' projections: their state alerts
+    are raised or resolved in the same transaction (a refill ends its past-alarm escalations)."""
+    for clinic, pump_ids in by_clinic(pumps):
+        state_alerts_run(clinic, pump_ids=pump_ids)

@@ -22,6 +22,9 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
@@ -31,6 +34,7 @@ from rest_framework.test import APIClient
 import therapy
 from alerts.models import Alert, Notification
 from patients.models import Caregiver, Patient, Pump
+from patients.services import save_audited
 from refills.models import Prescription, Refill
 from scheduling.models import Appointment, CalendarFeed
 from tests.helpers import fill, oral_course, simple
@@ -597,10 +601,6 @@ def test_the_web_booking_form_refuses_what_it_cannot_book(nurse, pump, form, fie
 
 
 def test_every_audited_write_refuses_a_nul_or_an_override_whichever_way_it_came(nurse, clinic):
-    from django.core.exceptions import ValidationError
-
-    from patients.services import save_audited
-
     patient = Patient(
         clinic=clinic,
         mrn="MRN-1",
@@ -617,3 +617,28 @@ def test_every_audited_write_refuses_a_nul_or_an_override_whichever_way_it_came(
         save_audited(patient, actor=nurse, reason="created\x00")
     assert "reason" in refusal.value.message_dict
     assert not Patient.objects.exists()
+
+
+def test_an_audited_write_checks_a_key_given_by_id_and_every_constraint(nurse, clinic):
+    """A foreign key holding a row read from the database is not looked up again (a query
+    per key per save); one given by id alone still is, and uniqueness always is."""
+
+    def new(**fields):
+        return Patient(
+            mrn="MRN-9",
+            given_name="Ana",
+            family_name="Ruiz",
+            birth_date=date(1980, 5, 17),
+            spasticity_origin="spinal",
+            **fields,
+        )
+
+    with pytest.raises(ValidationError) as refusal:
+        save_audited(new(clinic_id=987654), actor=nurse, reason="created")
+    assert "clinic" in refusal.value.message_dict
+    with CaptureQueriesContext(connection) as queries:
+        save_audited(new(clinic=clinic), actor=nurse, reason="created")
+    assert not [q for q in queries if 'FROM "patients_clinic"' in q["sql"]]
+    with pytest.raises(ValidationError):
+        save_audited(new(clinic=clinic), actor=nurse, reason="created again")
+    assert Patient.objects.filter(mrn="MRN-9").count() == 1

@@ -3,15 +3,24 @@ of their inputs, and by the nightly job, which recomputes only what changed."""
 
 import threading
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
+from alerts.models import Alert
 from patients.models import Clinic, Drug, Pump, PumpModel
 from refills.models import PumpProjection
-from refills.projections import projections_refresh, projections_refresh_all
+from refills.projections import (
+    STORED,
+    projections_batched,
+    projections_refresh,
+    projections_refresh_all,
+    stored_projection,
+)
 from refills.selectors import pump_projection
+from refills.services import refill_record
 from tests.conftest import client_for
 from tests.factories import PatientFactory, PumpFactory
 from tests.helpers import simple
@@ -253,3 +262,62 @@ def test_a_pump_locked_by_another_transaction_is_skipped(clinic, nurse, frozen_n
         release.set()
         holder.join()
     assert projections_refresh([pump_id], force=True).recomputed == 1
+
+
+# --- many pumps written in one transaction (a registry import) ----------------------------
+
+
+def _first_fill(nurse, pump):
+    refill_record(
+        actor=nurse,
+        pump=pump,
+        performed_at=datetime(2026, 3, 1, 10, tzinfo=UTC),
+        volume_withdrawn_ml=Decimal("0"),
+        volume_added_ml=Decimal("20"),
+        concentration_mcg_per_ml=Decimal("500"),
+        prescription=simple(250),
+    )
+
+
+def _state(pump) -> tuple:
+    projection = stored(pump)
+    columns = {name: getattr(projection, name) for name in STORED}
+    alerts = sorted(Alert.objects.filter(pump=pump, resolved_at__isnull=True).values_list("kind", flat=True))
+    return columns, alerts
+
+
+@pytest.mark.rule("LRA-1", "LRA-4", "ALERT-1")
+def test_a_batch_refreshes_its_pumps_once_at_its_end_as_each_write_would_have(nurse, patient):
+    alone, batched, other = (PumpFactory(patient=patient, implanted_on=date(2026, 1, 2)) for _ in range(3))
+    _first_fill(nurse, alone)
+    with transaction.atomic():
+        with projections_batched():
+            _first_fill(nurse, batched)
+            # deferred: nothing stored nor alerted yet for the batch's pump
+            assert not PumpProjection.objects.filter(pump=batched).exists()
+            assert not Alert.objects.filter(pump=batched).exists()
+            # ... but a reader of the stored projection inside the batch gets it fresh
+            assert stored_projection(batched).refill_by == date(2026, 3, 25)
+            _first_fill(nurse, other)
+        # Filled on 1 March at 0.5 mL a day, the pumps are past empty on 26 November: the
+        # same projection and the same state alerts as the pump written alone.
+        assert _state(batched) == _state(alone) == _state(other)
+        assert "past_empty" in _state(batched)[1]
+
+
+def test_a_batch_forgets_the_pumps_of_a_rolled_back_savepoint(nurse, patient):
+    """A refused import row: its pump is gone, and the batch's end does not trip over it."""
+    kept = PumpFactory(patient=patient, implanted_on=date(2026, 1, 2))
+    with transaction.atomic():
+        with projections_batched():
+            _first_fill(nurse, kept)
+            try:
+                with transaction.atomic():
+                    dropped = PumpFactory(patient=patient, implanted_on=date(2026, 1, 2))
+                    _first_fill(nurse, dropped)
+                    raise RuntimeError("refused")
+            except RuntimeError:
+                pass
+        assert stored(kept).refill_by == date(2026, 3, 25)
+    assert not Pump.objects.filter(pk=dropped.pk).exists()
+    assert not PumpProjection.objects.filter(pump_id=dropped.pk).exists()
