@@ -92,6 +92,7 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
+    from django.db import connection
 
     from exchange.exports import registry_export
     from exchange.imports import registry_import
@@ -116,12 +117,22 @@ def main() -> None:
             )
 
     def timed_import(label: str):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         sheet = read(content, name)
-        report = registry_import(actor=physician, clinic=clinic, sheet=sheet, source=name, progress=progress)
-        seconds = time.perf_counter() - started
+        queries = []
+
+        def count(execute, sql, params, many, context):
+            queries.append(1)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(count):
+            report = registry_import(
+                actor=physician, clinic=clinic, sheet=sheet, source=name, progress=progress
+            )
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         print(
-            f"{label:10} {args.rows:,} rows ({args.kind}): {seconds:7.1f} s, {args.rows / seconds:6.1f} rows/s — "
+            f"{label:10} {args.rows:,} rows ({args.kind}): {seconds:7.1f} s, {args.rows / seconds:6.1f} rows/s "
+            f"(this process's CPU {cpu:.1f} s; {len(queries) / args.rows:.1f} queries a row) — "
             f"{report.summary()}"
         )
         refused = [r for r in report.rows if r.refusals][:3]

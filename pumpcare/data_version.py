@@ -137,6 +137,8 @@ def owners(instance, history_instance=None) -> set[int] | None:
         return {instance.clinic_id, *_previous(history_instance, "clinic_id")}
     if isinstance(instance, Pump):  # a pump moved to another patient changes both clinics
         patients = {instance.patient_id, *_previous(history_instance, "patient_id")}
+        if patients == {instance.patient_id} and Pump.patient.is_cached(instance):
+            return {instance.patient.clinic_id}
         return set(Patient.objects.filter(pk__in=patients).values_list("clinic_id", flat=True))
     if hasattr(instance, "clinic_id"):  # closures, card settings and texts, alerts, feeds
         return EVERY_CLINIC if instance.clinic_id is None else {instance.clinic_id}  # a default text
@@ -148,6 +150,9 @@ def owners(instance, history_instance=None) -> set[int] | None:
     if hasattr(instance, "refill_id"):  # what a refill carries (the monitoring after an implant)
         return owners(instance.refill)
     if hasattr(instance, "patient_id"):  # caregivers, physicians
+        descriptor = getattr(type(instance), "patient", None)
+        if descriptor is not None and descriptor.is_cached(instance):
+            return {instance.patient.clinic_id}
         return set(Patient.objects.filter(pk=instance.patient_id).values_list("clinic_id", flat=True))
     return EVERY_CLINIC  # the catalogs: shown by every clinic's pages
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 
 from django.conf import settings
 from django.db import transaction
@@ -33,8 +34,14 @@ class TherapyChange:
 
     refill: Refill | None
     prescription: Prescription
-    projection: dict
+    pump: Pump
     warnings: list[dict] = field(default_factory=list)
+
+    @cached_property
+    def projection(self) -> dict:
+        """The pump's projection as of when it is first asked for (a caller that does not
+        show it, such as an import, does not pay for it)."""
+        return selectors.pump_projection(self.pump)
 
 
 @transaction.atomic
@@ -74,7 +81,9 @@ def refill_record(
     new_concentration = fraction(concentration_mcg_per_ml)
     plan = therapy.parse_prescription(prescription)
     _check_time(pump, performed_at, "performed_at")
-    drug = _refill_drug(pump, previous, drug, performed_at)
+    # IMPLANT-1: a pump's first fill continues the patient's therapy from their last fill
+    patient_fill = selectors.patient_last_fill(pump.patient, before=performed_at) if first_fill else None
+    drug = _refill_drug(pump, previous, drug, patient_fill)
     # REFILL-2 first: a concentration of 0 or less is refused as such, not as "compounded".
     therapy.check_refill_volumes(
         volume_withdrawn_ml=fraction(volume_withdrawn_ml),
@@ -106,7 +115,6 @@ def refill_record(
     warnings = []
     if first_fill:
         # DOSE-4 at the start of therapy; IMPLANT-1 for a pump that continues it.
-        patient_fill = selectors.patient_last_fill(pump.patient, before=performed_at)
         notices = therapy.check_first_fill_concentration(
             concentration_mcg_per_ml=new_concentration,
             starting_concentration_mcg_per_ml=fraction(drug.starting_concentration_mcg_per_ml),
@@ -173,7 +181,7 @@ def refill_record(
     projections_changed([pump], sender=Refill)
     # the refill completes the booked appointment (and ends past-alarm escalations, above)
     refill_recorded.send(sender=Refill, refill=refill, actor=actor)
-    return TherapyChange(refill, row, selectors.pump_projection(pump), warnings)
+    return TherapyChange(refill, row, pump, warnings)
 
 
 def _implant_fill(
@@ -228,7 +236,9 @@ def refill_preview(**arguments) -> TherapyChange:
     outcome: list[TherapyChange] = []
     try:
         with transaction.atomic():
-            outcome.append(refill_record(**arguments))
+            change = refill_record(**arguments)
+            change.projection  # noqa: B018 - computed from what the rollback takes away
+            outcome.append(change)
             raise _PreviewRollback
     except _PreviewRollback:
         pass
@@ -286,7 +296,7 @@ def prescription_create(
         empties_reservoir=empties_reservoir,
     )
     projections_changed([pump], sender=Prescription)  # a new alarm date may end or start an alert
-    return TherapyChange(None, row, selectors.pump_projection(pump), warnings)
+    return TherapyChange(None, row, pump, warnings)
 
 
 def lock_active_pump(pump: Pump) -> Pump:
@@ -333,10 +343,12 @@ def _check_time(pump: Pump, at: datetime, field_name: str) -> None:
     )
 
 
-def _refill_drug(pump: Pump, previous: Refill | None, requested: Drug | None, performed_at: datetime) -> Drug:
+def _refill_drug(
+    pump: Pump, previous: Refill | None, requested: Drug | None, patient_fill: Refill | None
+) -> Drug:
     """The pump's drug; a drug change at a refill is refused. A pump's first fill takes the
-    drug asked for, else the patient's drug when the pump replaces another (IMPLANT-1: the
-    therapy continues), else the default drug."""
+    drug asked for, else the drug of the patient's last fill (``patient_fill``: IMPLANT-1,
+    the therapy continues), else the default drug."""
     if previous is not None:
         if requested is not None and requested != previous.drug:
             raise therapy.CalculationError(
@@ -348,9 +360,8 @@ def _refill_drug(pump: Pump, previous: Refill | None, requested: Drug | None, pe
         return previous.drug
     if requested is not None:
         return requested
-    earlier = selectors.patient_last_fill(pump.patient, before=performed_at)
-    if earlier is not None:
-        return earlier.drug
+    if patient_fill is not None:
+        return patient_fill.drug
     return Drug.objects.get(code=settings.PUMPCARE_DEFAULT_DRUG)
 
 

@@ -63,6 +63,10 @@ def refill_after_scan(mri: Mri) -> str:
 def mri_follow_ups_run(clinic: Clinic, *, pump_ids: list[int] | None = None) -> MriResult:
     """MRI-1 for one clinic (or some of its pumps): one alert per pump and state, raised
     once and resolved when the state ends."""
+    return _follow_ups(clinic, pump_ids)
+
+
+def _follow_ups(clinic: Clinic, pump_ids: list[int] | None) -> MriResult:
     result = MriResult()
     now = clock.now()
     wanted: dict[tuple[int, str], tuple[str, str, object]] = {}
@@ -104,7 +108,9 @@ def mri_follow_ups_run_all() -> MriResult:
 
 
 def mri_follow_ups_of_pump(pump) -> MriResult:
-    return mri_follow_ups_run(pump.patient.clinic, pump_ids=[pump.pk])
+    """MRI-1 for one pump, in the transaction of the write that moved its follow-up on (a
+    refill, a booking, an interrogation): no savepoint of its own."""
+    return _follow_ups(pump.patient.clinic, [pump.pk])
 
 
 # --- receivers (connected in ``apps``) ----------------------------------------------------
