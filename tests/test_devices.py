@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, date, datetime
+from importlib import import_module
 
 import pytest
+from django.apps import apps as django_apps
 from django.test import Client
 
 from alerts import tasks
@@ -385,6 +387,33 @@ def test_mri_1_voiding_the_refill_after_the_scan_opens_the_follow_up_again(
     mri_follow_ups.mri_follow_ups_run(prometra.clinic)
     assert Mri.objects.get().completed_at is None
     assert open_alerts(prometra, AlertKind.MRI_REFILL_UNBOOKED).count() == 1
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_a_follow_up_done_before_the_mri_kept_its_refill_learns_it_from_its_history(
+    api, prometra, physician
+):
+    backfill = import_module("devices.migrations.0004_mri_completed_by_refill_backfill").backfill
+    emptied_and_scanned(api, prometra, physician)
+    refill = fill(
+        client_for(physician), prometra, "2026-11-26T11:00:00Z", override_reason="restart after the MRI"
+    )
+    Mri.objects.update(completed_by_refill=None)  # as recorded before the MRI kept it
+    backfill(django_apps, None)
+    assert Mri.objects.get().completed_by_refill_id == refill["id"]
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_a_follow_up_done_by_a_booking_learns_no_refill_from_its_history(api, prometra, physician):
+    backfill = import_module("devices.migrations.0004_mri_completed_by_refill_backfill").backfill
+    emptied_and_scanned(api, prometra, physician)
+    booked = api.post(
+        "/api/v1/appointments/", {"pump": prometra.pk, "kind": "refill", "day": "2026-11-26"}, format="json"
+    )
+    assert booked.status_code == 201, booked.content
+    fill(client_for(physician), prometra, "2026-11-26T11:00:00Z", override_reason="restart after the MRI")
+    backfill(django_apps, None)
+    assert Mri.objects.get().completed_by_refill is None
 
 
 @pytest.mark.rule("MRI-1")
