@@ -8,7 +8,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from patients.models import MriFollowUp, Pump
-from refills.models import Prescription
+from refills.models import Prescription, Refill
 
 
 class Interrogation(models.Model):
@@ -35,7 +35,9 @@ class Mri(models.Model):
     """A planned MRI of a pump's patient and its follow-up (MRI-1), the follow-up copied
     from the pump model's catalog entry when planned. SynchroMed II: ``interrogation`` is
     the one after the scan that completed it. Prometra II: ``emptying`` is the zero-dose
-    prescription (TITRATE-2) recorded when the pump was emptied before the scan."""
+    prescription (TITRATE-2) recorded when the pump was emptied before the scan, and
+    ``completed_by_refill`` the refill after the scan that completed the follow-up, if a
+    refill did (not a booking on the scan day): voided, it leaves the follow-up open again."""
 
     pump = models.ForeignKey(Pump, on_delete=models.PROTECT, related_name="mris")
     scan_at = models.DateTimeField()
@@ -50,6 +52,14 @@ class Mri(models.Model):
         Prescription, on_delete=models.PROTECT, null=True, blank=True, related_name="mri_emptying"
     )
     completed_at = models.DateTimeField(null=True, blank=True, help_text="when its follow-up was done")
+    completed_by_refill = models.ForeignKey(
+        Refill,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="the refill after the scan that completed an emptied pump's follow-up",
+    )
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.TextField(blank=True)
     history = HistoricalRecords()

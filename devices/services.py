@@ -16,6 +16,7 @@ from patients.models import Pump
 from patients.permissions import CLINICAL_WRITERS, require_role
 from patients.services import pump_update, save_audited
 from pumpcare import clock
+from refills.models import Refill
 from refills.services import local_time, lock_active_pump, prescription_create
 from therapy.device import EMPTY_BEFORE, INTERROGATE_AFTER, alarm_words
 
@@ -176,10 +177,25 @@ def mri_cancel(*, actor, mri: Mri, reason: str) -> Mri:
 
 
 @transaction.atomic
-def mri_complete(*, mri: Mri, why: str) -> Mri:
-    """The follow-up is done (scheduling decides it for a Prometra II: refill booked)."""
+def mri_complete(*, mri: Mri, why: str, refill: Refill | None = None) -> Mri:
+    """The follow-up is done (scheduling decides it for a Prometra II: its refill after the
+    scan booked on the scan day, or ``refill``, the refill after the scan, recorded)."""
     mri = Mri.objects.select_for_update().get(pk=mri.pk)
     if mri.completed_at is None:
-        mri.completed_at = clock.now()
+        mri.completed_at, mri.completed_by_refill = clock.now(), refill
         save_audited(mri, actor=None, reason=f"follow-up done: {why}")
+    return mri
+
+
+@transaction.atomic
+def mri_reopen(*, actor, mri: Mri, why: str) -> Mri:
+    """The follow-up a refill completed is open again: that refill did not happen (it was
+    voided), so the pump was not refilled after the scan (scheduling decides it). The MRI's
+    follow-up is then worked out again, and its alert raised if it is due."""
+    mri = Mri.objects.select_for_update().select_related("pump").get(pk=mri.pk)
+    if mri.completed_at is None or mri.cancelled_at is not None:
+        return mri
+    mri.completed_at, mri.completed_by_refill = None, None
+    save_audited(mri, actor=actor, reason=f"follow-up open again: {why}")
+    mri_follow_up_changed.send(sender=Mri, pump=mri.pump)
     return mri

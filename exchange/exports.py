@@ -100,6 +100,7 @@ def registry_rows(clinic: Clinic) -> list[dict[str, str]]:
                     "last_refill_at": local_text(refill.performed_at, tz),
                     "volume_ml": _num(refill.volume_added_ml),
                     "concentration_mcg_per_ml": _num(refill.concentration_mcg_per_ml),
+                    "compounded": _yes(refill.compounded_confirmed),
                     "prescription": prescription_text(prescription.schedule),
                 }
             appointment = booked.get(pump.pk)

@@ -18,6 +18,9 @@ API uses (``patients.services``, ``refills.services.refill_record``,
   does not allow the dose, is refused unless the import carries an ``override_reason``,
   which only a physician may give (the services check it) and which the history keeps on
   each prescription that needed it.
+- DOSE-4: a concentration that is not a supplied one is compounded; the row confirms it with
+  yes in its Compounded cell (``refill_record``'s ``compounded_confirmed``), else it is
+  refused at its Concentration cell, saying so.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ OVERRIDABLE = (
     "above_starting_dose",
     "screening_not_positive",
 )
+# DOSE-4: the service's refusal of an unconfirmed compounded concentration, said for the file.
+COMPOUNDED_HINT = ": if a pharmacy compounded it, write yes in the Compounded column"
 OVERRIDE_HINT = (
     " To import an established therapy as it stands, a physician imports the file with an "
     "override reason (for example 'migrated from the spreadsheet of {clinic}'), kept in the "
@@ -400,6 +405,8 @@ class _RowImporter:
         refusals = []
         for name, message, code in items:
             key = fields.get(name.split(".")[0].split("[")[0], default)
+            if code == "compounded_not_confirmed":
+                message = message.split(";")[0] + COMPOUNDED_HINT
             if code in OVERRIDABLE and not self.override:
                 message += OVERRIDE_HINT.format(clinic=self.clinic.code)
             refusals.append(Refusal(row, self.sheet.cell(key, row), BY_KEY[key].label, message))
@@ -575,7 +582,16 @@ class _RowImporter:
     # last refill and current prescription: the pump's first fill in pumpcare
 
     def _fill(self, cells: _Cells, has_pump: bool) -> dict | None:
-        if not has_pump or not any(cells.text(k) for k in FILL_KEYS):
+        compounded = cells.yes_no("compounded")
+        if not any(cells.text(k) for k in FILL_KEYS):
+            if compounded:
+                cells.refuse(
+                    "compounded",
+                    "says the last refill's concentration was compounded, but the row has no last "
+                    "refill: give the refill, or leave it empty",
+                )
+            return None
+        if not has_pump:
             return None
         missing = [k for k in FILL_KEYS if not cells.text(k)]
         for key in missing:
@@ -595,6 +611,7 @@ class _RowImporter:
             "performed_at": cells.instant("last_refill_at", self.clinic),
             "volume_added_ml": cells.number("volume_ml"),
             "concentration_mcg_per_ml": cells.number("concentration_mcg_per_ml"),
+            "compounded_confirmed": compounded,
             "prescription": plan,
         }
 
@@ -633,6 +650,14 @@ class _RowImporter:
                 "concentration_mcg_per_ml",
                 f"pumpcare holds {last.concentration_mcg_per_ml.normalize()} mcg/mL for this refill: "
                 "correct it in pumpcare, not by import",
+            )
+        # A file without the Compounded column says nothing about it.
+        if self.sheet.has("compounded") and last.compounded_confirmed != fill["compounded_confirmed"]:
+            held = "compounded by a pharmacy" if last.compounded_confirmed else "not compounded"
+            cells.refuse(
+                "compounded",
+                f"pumpcare holds this refill's concentration as {held}: correct it in pumpcare, "
+                "not by import",
             )
         current = current_prescription(pump)
         try:

@@ -21,6 +21,7 @@ class Column:
     key: str  # the header, as written in the file's first row
     label: str  # how a nurse names it in a message
     help: str
+    optional: bool = False  # a file without the column reads it as empty
 
 
 COLUMNS = (
@@ -46,6 +47,13 @@ COLUMNS = (
     Column("last_refill_at", "Last refill", "local date and time at the clinic: YYYY-MM-DD HH:MM"),
     Column("volume_ml", "Volume", "mL in the reservoir after the last refill"),
     Column("concentration_mcg_per_ml", "Concentration", "mcg/mL of the last refill"),
+    Column(
+        "compounded",
+        "Compounded",
+        "yes when the concentration was compounded by a pharmacy: it is not one of the supplied "
+        "concentrations (empty: no)",
+        optional=True,
+    ),
     Column("prescription", "Prescription", "the current prescription, in the notation of docs/import.md"),
     Column("next_appointment", "Next appointment", "booked refill: YYYY-MM-DD or YYYY-MM-DD HH:MM"),
 )
@@ -97,6 +105,10 @@ class Sheet:
     rows: list[dict[str, str]]
     positions: dict[str, int]  # key → 0-based column index in the file
 
+    def has(self, key: str) -> bool:
+        """Whether the file has the column (an optional one may be left out)."""
+        return key in self.positions
+
     def cell(self, key: str, row_number: int) -> str:
         """A cell's address as the spreadsheet shows it: W5."""
         return f"{letter(self.positions[key])}{row_number}"
@@ -117,7 +129,7 @@ def read(content: bytes, name: str) -> Sheet:
         raise FileRefused(f"{name} could not be read as a {kind.upper()} file ({error})") from None
     headers = [_text(h).lower() for h in (data.headers or [])]
     positions = {h: i for i, h in enumerate(headers) if h}
-    missing = [k for k in KEYS if k not in positions]
+    missing = [k for k in KEYS if k not in positions and not BY_KEY[k].optional]
     if missing:
         raise FileRefused(
             f"the first row of {name} must name the columns; missing: {', '.join(missing)} "
@@ -130,7 +142,7 @@ def read(content: bytes, name: str) -> Sheet:
         )
     rows = []
     for values in data:
-        row = {k: _text(values[positions[k]]) for k in KEYS}
+        row = {k: _text(values[positions[k]]) if k in positions else "" for k in KEYS}
         rows.append(row)
     return Sheet(rows, positions)
 

@@ -38,6 +38,8 @@ class SchedulingConfig(AppConfig):
         # MRI-1: an MRI, an interrogation or a refill moves the pump's MRI follow-up on.
         mri_follow_up_changed.connect(mri.on_mri_follow_up_changed, dispatch_uid="mri-follow-up")
         signals.refill_recorded.connect(mri.on_refill_recorded, dispatch_uid="mri-refill")
+        # A voided refill after the scan leaves the follow-up it completed open again.
+        signals.refill_voided.connect(mri.on_refill_voided, dispatch_uid="mri-refill-voided")
         register_pass(STATE, "mri_follow_ups", lambda: mri.mri_follow_ups_run_all().as_dict())
         # ALERT-1: state alerts are worded from the pump's current dates when shown or sent,
         # and raised or resolved by the periodic planning job before it plans messages.

@@ -16,7 +16,7 @@ from alerts.models import Alert, AlertKind, Severity
 from alerts.services import alert_raise, alert_resolve
 from devices import selectors as device_selectors
 from devices.models import Mri
-from devices.services import mri_complete
+from devices.services import mri_complete, mri_reopen
 from patients.models import Clinic, PumpStatus
 from pumpcare import clock
 from refills.models import Refill
@@ -43,20 +43,26 @@ class MriResult(Counts):
     mris_completed: int = 0
 
 
-def refill_after_scan(mri: Mri) -> str:
-    """MRI-1: why an emptied Prometra II's refill after the scan is taken care of (booked
-    on the scan day, or done after the scan), or ``""``."""
+def refill_after_scan(mri: Mri) -> tuple[str, Refill | None]:
+    """MRI-1: why an emptied Prometra II's refill after the scan is taken care of (done
+    after the scan: the first refill since, not a voided one; or booked on the scan day),
+    with that refill, or ``("", None)``."""
     due_on = therapy.units.local_date(mri.scan_at, mri.pump.patient.clinic.tz)
-    if Refill.objects.filter(pump=mri.pump, performed_at__gte=mri.scan_at).exists():
-        return "the pump was refilled after the scan"
+    refill = (
+        Refill.objects.filter(pump=mri.pump, performed_at__gte=mri.scan_at)
+        .order_by("performed_at", "pk")
+        .first()
+    )
+    if refill is not None:
+        return "the pump was refilled after the scan", refill
     if Appointment.objects.filter(
         pump=mri.pump,
         kind=AppointmentKind.REFILL,
         status__in=[AppointmentStatus.BOOKED, AppointmentStatus.COMPLETED],
         day=due_on,
     ).exists():
-        return f"the refill is booked on the scan day, {therapy.day_text(due_on)}"
-    return ""
+        return f"the refill is booked on the scan day, {therapy.day_text(due_on)}", None
+    return "", None
 
 
 @transaction.atomic
@@ -75,9 +81,9 @@ def _follow_ups(clinic: Clinic, pump_ids: list[int] | None) -> MriResult:
         if pump.status != PumpStatus.ACTIVE:
             continue
         if mri.follow_up == EMPTY_BEFORE and mri.emptied_at is not None:
-            why = refill_after_scan(mri)
+            why, refill = refill_after_scan(mri)
             if why:
-                mri_complete(mri=mri, why=why)
+                mri_complete(mri=mri, why=why, refill=refill)
                 result.mris_completed += 1
                 continue
         state = device_selectors.mri_state(mri, now)
@@ -122,3 +128,11 @@ def on_mri_follow_up_changed(sender, *, pump, **kwargs) -> None:
 
 def on_refill_recorded(sender, *, refill, **kwargs) -> None:
     mri_follow_ups_of_pump(refill.pump)
+
+
+def on_refill_voided(sender, *, refill, actor, **kwargs) -> None:
+    """A voided refill was not done: the follow-up it completed (the pump refilled after the
+    scan) is open again, and its alert raised again when it is due. A follow-up done
+    otherwise (the refill booked on the scan day) or cancelled stays as it is."""
+    for mri in Mri.objects.filter(completed_by_refill=refill, cancelled_at__isnull=True):
+        mri_reopen(actor=actor, mri=mri, why="the refill after the scan was voided")

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, date, datetime
+from importlib import import_module
 
 import pytest
+from django.apps import apps as django_apps
 from django.test import Client
 
 from alerts import tasks
@@ -340,6 +342,138 @@ def test_mri_1_a_refill_booked_on_the_scan_day_before_the_emptying_completes_it(
     empty(client_for(physician), mri["id"], override_reason="MRI of the spine")
     assert Mri.objects.get().completed_at is not None
     assert not Alert.objects.filter(kind=AlertKind.MRI_REFILL_UNBOOKED).exists()
+
+
+def void(client, refill_id, reason="entered on the wrong pump"):
+    return client.post(f"/api/v1/refills/{refill_id}/void/", {"reason": reason}, format="json")
+
+
+def emptied_and_scanned(api, prometra, physician) -> int:
+    """The Prometra II emptied at 08:00 for its scan at 10:00 today (now is 12:00): the
+    refill after the scan is due, unbooked. Returns the MRI's id."""
+    mri = plan(api, prometra, scan_at="2026-11-26T10:00:00Z").json()
+    assert empty(client_for(physician), mri["id"], override_reason="MRI of the spine").status_code == 201
+    assert open_alerts(prometra, AlertKind.MRI_REFILL_UNBOOKED).exists()
+    return mri["id"]
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_voiding_the_refill_after_the_scan_opens_the_follow_up_again(
+    api, prometra, physician, nurse, monkeypatch
+):
+    mri_id = emptied_and_scanned(api, prometra, physician)
+    refill = fill(
+        client_for(physician), prometra, "2026-11-26T11:00:00Z", override_reason="restart after the MRI"
+    )
+    assert Mri.objects.get().completed_by_refill_id == refill["id"]
+    assert api.get(f"/api/v1/mris/{mri_id}/").json()["status"] == "done"
+    assert not open_alerts(prometra, AlertKind.MRI_REFILL_UNBOOKED).exists()
+    # the next day's refill, voided: the follow-up was done by the refill after the scan
+    clock_at(monkeypatch, datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
+    later = fill(api, prometra, "2026-11-27T10:00:00Z", volume_withdrawn_ml="19.5")
+    assert void(api, later["id"]).status_code == 200
+    assert Mri.objects.get().completed_by_refill_id == refill["id"]
+    assert not open_alerts(prometra, AlertKind.MRI_REFILL_UNBOOKED).exists()
+    # the refill after the scan, voided: the pump was in fact not refilled after the scan
+    assert void(api, refill["id"], reason="recorded for the wrong patient").status_code == 200
+    mri = Mri.objects.get()
+    assert (mri.completed_at, mri.completed_by_refill) == (None, None)
+    entry = mri.history.first()
+    assert entry.history_user == nurse
+    assert entry.history_change_reason == "follow-up open again: the refill after the scan was voided"
+    assert api.get(f"/api/v1/mris/{mri_id}/").json()["status"] == "refill_unbooked"
+    assert open_alerts(prometra, AlertKind.MRI_REFILL_UNBOOKED).count() == 1
+    # and the planning job keeps it open: a voided refill is no refill after the scan
+    mri_follow_ups.mri_follow_ups_run(prometra.clinic)
+    assert Mri.objects.get().completed_at is None
+    assert open_alerts(prometra, AlertKind.MRI_REFILL_UNBOOKED).count() == 1
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_a_follow_up_done_before_the_mri_kept_its_refill_learns_it_from_its_history(
+    api, prometra, physician
+):
+    backfill = import_module("devices.migrations.0004_mri_completed_by_refill_backfill").backfill
+    emptied_and_scanned(api, prometra, physician)
+    refill = fill(
+        client_for(physician), prometra, "2026-11-26T11:00:00Z", override_reason="restart after the MRI"
+    )
+    Mri.objects.update(completed_by_refill=None)  # as recorded before the MRI kept it
+    backfill(django_apps, None)
+    assert Mri.objects.get().completed_by_refill_id == refill["id"]
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_a_follow_up_done_by_a_booking_learns_no_refill_from_its_history(api, prometra, physician):
+    backfill = import_module("devices.migrations.0004_mri_completed_by_refill_backfill").backfill
+    emptied_and_scanned(api, prometra, physician)
+    booked = api.post(
+        "/api/v1/appointments/", {"pump": prometra.pk, "kind": "refill", "day": "2026-11-26"}, format="json"
+    )
+    assert booked.status_code == 201, booked.content
+    fill(client_for(physician), prometra, "2026-11-26T11:00:00Z", override_reason="restart after the MRI")
+    backfill(django_apps, None)
+    assert Mri.objects.get().completed_by_refill is None
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_a_corrected_refill_after_the_scan_keeps_the_follow_up_done(api, prometra, physician):
+    emptied_and_scanned(api, prometra, physician)
+    doctor = client_for(physician)
+    typo = fill(doctor, prometra, "2026-11-26T11:00:00Z", volume_added_ml=12, override_reason="restart")
+    corrected = doctor.post(
+        f"/api/v1/refills/{typo['id']}/correction/",
+        {
+            "performed_at": "2026-11-26T11:00:00Z",
+            "volume_withdrawn_ml": 0,
+            "volume_added_ml": 20,
+            "concentration_mcg_per_ml": 500,
+            "prescription": {"mode": "simple_continuous", "daily_dose_mcg": "250"},
+            "override_reason": "restart after the MRI",
+            "correction_reason": "12 mL typed, 20 mL added",
+        },
+        format="json",
+    )
+    assert corrected.status_code == 201, corrected.json()
+    # the follow-up is done by the correcting refill; the alert raised again for the
+    # moment of the void was resolved in the same transaction, and nobody is paged for it
+    mri = Mri.objects.get()
+    assert mri.completed_at is not None and mri.completed_by_refill_id == corrected.json()["id"]
+    assert not open_alerts(prometra, AlertKind.MRI_REFILL_UNBOOKED).exists()
+    _, again = Alert.objects.filter(kind=AlertKind.MRI_REFILL_UNBOOKED).order_by("pk")
+    assert set(again.notifications.values_list("status", flat=True)) <= {"cancelled"}
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_a_voided_refill_that_did_not_complete_the_follow_up_changes_nothing(api, prometra, physician):
+    # done because the refill was booked on the scan day, then refilled after the scan:
+    # voiding that refill books the appointment again, and the follow-up stays done
+    mri_id = emptied_and_scanned(api, prometra, physician)
+    booked = api.post(
+        "/api/v1/appointments/", {"pump": prometra.pk, "kind": "refill", "day": "2026-11-26"}, format="json"
+    )
+    assert booked.status_code == 201, booked.content
+    refill = fill(
+        client_for(physician), prometra, "2026-11-26T11:00:00Z", override_reason="restart after the MRI"
+    )
+    assert Appointment.objects.get(pk=booked.json()["id"]).status == "completed"
+    history = Mri.history.count()
+    assert void(api, refill["id"]).status_code == 200
+    assert Appointment.objects.get(pk=booked.json()["id"]).status == "booked"
+    mri = Mri.objects.get(pk=mri_id)
+    assert mri.completed_at is not None and mri.completed_by_refill is None
+    assert Mri.history.count() == history
+    assert not Alert.objects.filter(kind=AlertKind.MRI_REFILL_UNBOOKED, resolved_at__isnull=True).exists()
+
+
+@pytest.mark.rule("MRI-1")
+def test_mri_1_a_voided_refill_before_the_scan_changes_nothing(api, prometra):
+    mri_id = plan(api, prometra, scan_at="2026-11-27T10:00:00Z").json()["id"]
+    refill = fill(api, prometra, "2026-11-26T11:00:00Z", volume_withdrawn_ml="15")
+    history = Mri.history.count()
+    assert void(api, refill["id"]).status_code == 200
+    assert Mri.history.count() == history
+    assert api.get(f"/api/v1/mris/{mri_id}/").json()["status"] == "emptying_due"
 
 
 @pytest.mark.rule("MRI-1")

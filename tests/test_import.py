@@ -18,7 +18,7 @@ from rest_framework.exceptions import PermissionDenied
 from exchange.exports import local_text, registry_export
 from exchange.imports import registry_import
 from exchange.notation import NotationError, prescription_from_text, prescription_text
-from exchange.spreadsheet import KEYS, letter, read, write
+from exchange.spreadsheet import KEYS, Sheet, letter, read, write
 from patients.models import Caregiver, Patient, Pump
 from refills.models import Prescription, Refill
 from scheduling.models import Appointment, AppointmentStatus
@@ -92,7 +92,7 @@ def test_notation_refusal_shows_how_to_write_it():
 
 
 def test_column_letters():
-    assert [letter(0), letter(25), letter(26), letter(KEYS.index("prescription"))] == ["A", "Z", "AA", "W"]
+    assert [letter(0), letter(25), letter(26), letter(KEYS.index("prescription"))] == ["A", "Z", "AA", "X"]
 
 
 # --- importing ----------------------------------------------------------------------------
@@ -181,7 +181,7 @@ def test_a_stopped_pump_needs_a_physicians_override_reason(clinic, physician, nu
     rows = sample_rows()[:1]
     rows[0]["prescription"] = "continuous 0/day"
     refused = run(physician, clinic, rows).rows[0].refusals[0]
-    assert refused.cell == "W2"
+    assert refused.cell == "X2"
     assert "stops the therapy" in refused.message
     assert "a physician imports the file with an override reason" in refused.message
     # A nurse may import, but not override (PRESCRIBERS): the services say so.
@@ -220,10 +220,79 @@ def test_a_row_that_contradicts_pumpcare_is_refused_not_applied(clinic, physicia
     texts = [x.text() for x in report.rows[0].refusals]
     assert texts[0].startswith("cell B2 (Family name): the patient is already in pumpcare with Okafor here")
     assert (
-        "cell W2 (Prescription): the pump's current prescription in pumpcare is 'continuous 150/day'"
+        "cell X2 (Prescription): the pump's current prescription in pumpcare is 'continuous 150/day'"
         in texts[1]
     )
     assert Patient.objects.get(mrn="1001").family_name == "Okafor"
+
+
+def compounded_row(confirmed: str) -> dict[str, str]:
+    """Grace's pump filled at 1500 mcg/mL, not a supplied concentration (DOSE-4)."""
+    return sample_rows()[0] | {"concentration_mcg_per_ml": "1500", "compounded": confirmed}
+
+
+@pytest.mark.rule("DOSE-4")
+def test_a_compounded_concentration_needs_yes_in_the_compounded_column(clinic, physician):
+    report = run(physician, clinic, [compounded_row("")])
+    assert report.rows[0].outcome == "refused" and not report.written
+    (refused,) = report.rows[0].refusals
+    assert refused.text() == (
+        "cell V2 (Concentration): 1500 mcg/mL is not a supplied concentration (50, 500, 1000, 2000): "
+        "if a pharmacy compounded it, write yes in the Compounded column"
+    )
+    assert Refill.objects.count() == 0
+    report = run(physician, clinic, [compounded_row("yes")])
+    assert report.rows[0].outcome == "created" and report.written
+    refill = Refill.objects.get()
+    assert (refill.concentration_mcg_per_ml, refill.compounded_confirmed) == (Decimal("1500.00"), True)
+    # DOSE-4 still warns that the first fill is not at the starting concentration
+    assert "500 mcg/mL" in " ".join(report.rows[0].warnings)
+
+
+def test_compounded_belongs_to_the_last_refill(clinic, physician):
+    rows = sample_rows()[3:4]  # Aoife: no pump, no refill
+    rows[0]["compounded"] = "yes"
+    (refused,) = run(physician, clinic, rows).rows[0].refusals
+    assert refused.cell == "W2" and "the row has no last refill" in refused.message
+    rows[0]["compounded"] = "perhaps"
+    (refused,) = run(physician, clinic, rows).rows[0].refusals
+    assert refused.text() == "cell W2 (Compounded): 'perhaps' is neither yes nor no"
+
+
+def test_a_reimport_that_says_otherwise_about_compounded_is_refused(clinic, physician):
+    run(physician, clinic, [compounded_row("yes")])
+    before = counts()
+    assert run(physician, clinic, [compounded_row("yes")]).rows[0].outcome == "unchanged"
+    report = run(physician, clinic, [compounded_row("no")])
+    assert report.rows[0].outcome == "refused"
+    texts = [x.text() for x in report.rows[0].refusals]
+    assert texts == [
+        "cell W2 (Compounded): pumpcare holds this refill's concentration as compounded by a "
+        "pharmacy: correct it in pumpcare, not by import"
+    ]
+    assert counts() == before
+    assert Refill.objects.get().compounded_confirmed
+
+
+def without_compounded(rows) -> Sheet:
+    """The rows as a file started from the template before the Compounded column."""
+    columns = [k for k in KEYS if k != "compounded"]
+    lines = [",".join(columns), *(",".join(f'"{row[k]}"' for k in columns) for row in rows)]
+    return read(("\n".join(lines) + "\n").encode(), "old.csv")
+
+
+def test_a_file_without_the_compounded_column_still_imports(clinic, physician):
+    sheet = without_compounded(sample_rows())
+    assert "compounded" not in sheet.positions
+    report = registry_import(actor=physician, clinic=clinic, sheet=sheet, source="old.csv")
+    assert [r.outcome for r in report.rows] == ["created"] * 4
+    # nor does it contradict a compounded refill pumpcare holds: it says nothing about it
+    again = compounded_row("yes") | {"mrn": "1005", "pump_serial": "NGP100005"}
+    assert run(physician, clinic, [again]).rows[0].outcome == "created"
+    report = registry_import(
+        actor=physician, clinic=clinic, sheet=without_compounded([again]), source="old.csv"
+    )
+    assert report.rows[0].outcome == "unchanged"
 
 
 @pytest.mark.rule("REFILL-2")
@@ -260,6 +329,20 @@ def test_an_import_of_an_export_is_a_no_op(clinic, physician, kind):
     assert [r.outcome for r in report.rows] == ["unchanged"] * 4
     assert counts() == before
     assert read(exported, f"registry.{kind}").rows == sample_rows()
+
+
+@pytest.mark.rule("DOSE-4")
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_an_export_of_a_compounded_pump_imports_as_a_no_op(clinic, physician, kind):
+    run(physician, clinic, [compounded_row("yes"), *sample_rows()[1:]])
+    exported = registry_export(clinic, kind)
+    assert read(exported, f"registry.{kind}").rows[0]["compounded"] == "yes"
+    before = counts()
+    report = registry_import(
+        actor=physician, clinic=clinic, sheet=read(exported, f"registry.{kind}"), source=f"registry.{kind}"
+    )
+    assert [r.outcome for r in report.rows] == ["unchanged"] * 4
+    assert counts() == before
 
 
 def test_commands_import_and_export(clinic, physician, tmp_path):
