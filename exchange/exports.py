@@ -1,7 +1,8 @@
 """A clinic's whole registry in the import's columns (CSV or XLSX): an import of an export
 is a no-op. One row per active pump; a patient without an active pump gets one row with
-the pump columns empty. Only the first caregiver of a patient fits the one caregiver
-column group, so a second caregiver is not exported (docs/import.md)."""
+the pump columns empty. A row holds one caregiver: the patient's first is on each of their
+rows, and each further caregiver on a row of its own, with the patient's columns and no
+pump (docs/import.md), which the import reads as "this caregiver, for this patient"."""
 
 from __future__ import annotations
 
@@ -70,15 +71,9 @@ def registry_rows(clinic: Clinic) -> list[dict[str, str]]:
             "email": patient.email,
             "consent": _yes(patient.communication_consent),
         }
+        patient_only = dict(base)
         if caregivers:
-            c = caregivers[0]
-            base |= {
-                "caregiver_name": c.name,
-                "caregiver_relation": c.relation,
-                "caregiver_phone": c.phone,
-                "caregiver_email": c.email,
-                "caregiver_consent": _yes(c.communication_consent),
-            }
+            base |= _caregiver(caregivers[0])
         pumps = sorted(
             (p for p in patient.pumps.all() if p.status == PumpStatus.ACTIVE), key=lambda p: p.implanted_on
         )
@@ -109,7 +104,18 @@ def registry_rows(clinic: Clinic) -> list[dict[str, str]]:
                     f" {appointment.time:%H:%M}" if appointment.time else ""
                 )
             rows.append(row)
+        rows += [patient_only | _caregiver(c) for c in caregivers[1:]]
     return rows
+
+
+def _caregiver(caregiver) -> dict[str, str]:
+    return {
+        "caregiver_name": caregiver.name,
+        "caregiver_relation": caregiver.relation,
+        "caregiver_phone": caregiver.phone,
+        "caregiver_email": caregiver.email,
+        "caregiver_consent": _yes(caregiver.communication_consent),
+    }
 
 
 def registry_export(clinic: Clinic, kind: str) -> bytes:

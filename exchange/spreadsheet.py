@@ -33,7 +33,11 @@ COLUMNS = (
     Column("phone", "Patient phone", "optional"),
     Column("email", "Patient email", "optional"),
     Column("consent", "Patient consent", "yes if the patient agreed to reminders, else no or empty"),
-    Column("caregiver_name", "Caregiver name", "optional; one caregiver per row"),
+    Column(
+        "caregiver_name",
+        "Caregiver name",
+        "optional; one caregiver per row: a further caregiver on a row of its own, without the pump",
+    ),
     Column("caregiver_relation", "Caregiver relation", "required when a caregiver is named"),
     Column("caregiver_phone", "Caregiver phone", "optional"),
     Column("caregiver_email", "Caregiver email", "optional"),

@@ -331,6 +331,25 @@ def test_an_import_of_an_export_is_a_no_op(clinic, physician, kind):
     assert read(exported, f"registry.{kind}").rows == sample_rows()
 
 
+def test_every_caregiver_is_exported_and_imported_back(clinic, physician):
+    """A row holds one caregiver: a further one travels on a row of its own, with the
+    patient's columns and no pump, and the import adds it to that patient."""
+    run(physician, clinic, sample_rows())
+    aoife = Patient.objects.get(clinic=clinic, mrn="1004")
+    Caregiver.objects.create(patient=aoife, name="Sam Byrne", relation="father", phone="+353 1 555 0199")
+    rows = read(registry_export(clinic, "csv"), "registry.csv").rows
+    theirs = [r for r in rows if r["mrn"] == "1004"]
+    assert [(r["caregiver_name"], r["pump_serial"]) for r in theirs][-1] == ("Sam Byrne", "")
+    assert theirs[-1]["family_name"] == aoife.family_name and theirs[-1]["caregiver_relation"] == "father"
+    before = counts()
+    assert {r.outcome for r in run(physician, clinic, rows).rows} == {"unchanged"}
+    assert counts() == before
+    Caregiver.objects.filter(name="Sam Byrne").delete()
+    report = run(physician, clinic, rows)
+    assert [r.done for r in report.rows if r.done] == [["caregiver added"]]
+    assert aoife.caregivers.get(name="Sam Byrne").phone == "+353 1 555 0199"
+
+
 @pytest.mark.rule("DOSE-4")
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])
 def test_an_export_of_a_compounded_pump_imports_as_a_no_op(clinic, physician, kind):
