@@ -70,8 +70,9 @@ def worklist(
         status=AppointmentStatus.NO_SHOW,
         day__gt=TruncDate("pump__projection__filled_at", tzinfo=clinic.tz),
     ).values("pump_id")
+    # ERI-2: a surgery whose day passed without the replacement is no longer a booking
     booked_replacement = Appointment.objects.filter(
-        pump=OuterRef("pk"), kind=AppointmentKind.REPLACEMENT, status=AppointmentStatus.BOOKED
+        pump=OuterRef("pk"), kind=AppointmentKind.REPLACEMENT, status=AppointmentStatus.BOOKED, day__gte=today
     )
     queryset = (
         Pump.objects.filter(patient__clinic=clinic, status=PumpStatus.ACTIVE)
