@@ -265,6 +265,12 @@ class WorklistFlagsSerializer(serializers.Serializer):
     booked_on_closed_day = serializers.BooleanField(
         help_text="LRA-5: the refill is booked on a day the clinic no longer works: move it"
     )
+    booked_after_refill_by = serializers.BooleanField(
+        help_text=(
+            "LRA-5: the booked refill falls after the refill-by date while a working day is "
+            "left before it (the pump's dates changed since it was booked): move it"
+        )
+    )
 
 
 class WorklistItemSerializer(serializers.Serializer):

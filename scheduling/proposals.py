@@ -235,6 +235,22 @@ def _closed_day_alerts(clinic: Clinic, today: date, weekdays: set[int], closures
     return raised
 
 
+def booked_late(
+    appointment: Appointment, refill_by: date | None, *, today: date, weekdays: set[int], closures: set[date]
+) -> bool:
+    """LRA-5: a booked refill, today or later, that falls after the pump's refill-by date
+    while a working day is still left on or before that date: a nurse is to move it. What
+    ``late_booking_alerts`` raises an alert for and the worklist flags on the row."""
+    return (
+        appointment.kind == AppointmentKind.REFILL
+        and appointment.status == AppointmentStatus.BOOKED
+        and refill_by is not None
+        and today <= appointment.day
+        and refill_by < appointment.day
+        and not therapy.refill_overdue(refill_by, today=today, working_weekdays=weekdays, closures=closures)
+    )
+
+
 def late_booking_alerts(clinic: Clinic, *, pump_ids: list[int] | None = None) -> int:
     """LRA-5: a refill falls on a working day on or before the refill-by date. A booked
     refill that falls after it while a working day is still left before it (a dose change,
@@ -259,7 +275,7 @@ def late_booking_alerts(clinic: Clinic, *, pump_ids: list[int] | None = None) ->
     late = {}
     for appointment in bookings.order_by("pump_id", "pk"):
         refill_by = appointment.pump.projection.refill_by
-        if not therapy.refill_overdue(refill_by, today=today, working_weekdays=weekdays, closures=closures):
+        if booked_late(appointment, refill_by, today=today, weekdays=weekdays, closures=closures):
             late.setdefault(appointment.pump_id, appointment)
     have = set()
     for alert in alerts:

@@ -29,14 +29,20 @@ def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
     """ERI-2 for one clinic: from 6 months before ERI, a pump without a booked replacement
     gets a task for staff (an alert); once book-by (ERI − 90 days) has passed without one,
     the task escalates to an overdue alert, emailed to the on-call address daily until
-    acknowledged (ALERT-1). Each is raised once and stays until a replacement is booked."""
+    acknowledged (ALERT-1). Each is raised once and stays until a replacement is booked
+    (today or later: a surgery whose day passed without the replacement does not count)."""
     result = ReplacementResult()
     today = local_today(clinic)
+    # A surgery booked on a day that has passed without the replacement (the patient did not
+    # come, nobody recorded it) is not a booked replacement: the task comes back.
     booked = Appointment.objects.filter(
-        pump=OuterRef("pk"), kind=AppointmentKind.REPLACEMENT, status=AppointmentStatus.BOOKED
+        pump=OuterRef("pk"), kind=AppointmentKind.REPLACEMENT, status=AppointmentStatus.BOOKED, day__gte=today
     )
     booked_for_alert = Appointment.objects.filter(
-        pump=OuterRef("pump"), kind=AppointmentKind.REPLACEMENT, status=AppointmentStatus.BOOKED
+        pump=OuterRef("pump"),
+        kind=AppointmentKind.REPLACEMENT,
+        status=AppointmentStatus.BOOKED,
+        day__gte=today,
     )
     for alert in Alert.objects.filter(
         clinic=clinic,

@@ -27,6 +27,7 @@ from pumpcare.caching import cached
 from refills import selectors
 
 from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
+from .proposals import booked_late
 
 # ALERT-1, highest first. The ranks are the worklist's order; the codes are the API's.
 URGENCY = [
@@ -69,8 +70,9 @@ def worklist(
         status=AppointmentStatus.NO_SHOW,
         day__gt=TruncDate("pump__projection__filled_at", tzinfo=clinic.tz),
     ).values("pump_id")
+    # ERI-2: a surgery whose day passed without the replacement is no longer a booking
     booked_replacement = Appointment.objects.filter(
-        pump=OuterRef("pk"), kind=AppointmentKind.REPLACEMENT, status=AppointmentStatus.BOOKED
+        pump=OuterRef("pk"), kind=AppointmentKind.REPLACEMENT, status=AppointmentStatus.BOOKED, day__gte=today
     )
     queryset = (
         Pump.objects.filter(patient__clinic=clinic, status=PumpStatus.ACTIVE)
@@ -171,6 +173,7 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
     closures = set(
         clinic.closures.filter(date__gte=now.astimezone(clinic.tz).date()).values_list("date", flat=True)
     )
+    today = now.astimezone(clinic.tz).date()
     rows = []
     for pump in pumps:
         projection = getattr(pump, "projection", None)
@@ -186,9 +189,8 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
         alarm = projection.low_reservoir_alarm_at_worst_case if projection else None
         appointment = appointments.get(pump.pk)
         code = URGENCY[pump.urgency][0]
-        label = urgency_label(
-            code, projection.refill_by if projection else None, now.astimezone(clinic.tz).date()
-        )
+        refill_by = projection.refill_by if projection else None
+        label = urgency_label(code, refill_by, today)
         rows.append(
             {
                 "patient": patient,
@@ -223,6 +225,13 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
                         appointment
                         and appointment.status == AppointmentStatus.BOOKED
                         and (appointment.day.isoweekday() not in weekdays or appointment.day in closures)
+                    ),
+                    # LRA-5: the refill_booked_late alert's case, from the row itself (no query)
+                    "booked_after_refill_by": bool(
+                        appointment
+                        and booked_late(
+                            appointment, refill_by, today=today, weekdays=weekdays, closures=closures
+                        )
                     ),
                 },
                 "warnings": warnings,

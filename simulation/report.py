@@ -19,6 +19,9 @@ TARGETS = {  # the promise: each of these must be 0
     "over_limit_increases_accepted": "dose increases over the TITRATE-1 limit accepted",
     "titration_visits_open_after_their_day": "titration visits still open after their day",
     "open_appointments_on_pumps_no_longer_implanted": "open appointments on pumps no longer implanted",
+    "replacement_surgeries_open_after_their_day": "replacement surgeries still open after their day",
+    "missed_visits_not_booked_again": "missed titration visits and surgeries not booked again",
+    "pumps_past_eos": "implanted pumps past their end of service (EOS)",
 }
 
 
@@ -30,7 +33,8 @@ def text(results: Results) -> str:
     f, p = results.figures, results.performance
     lines = [
         f"simulate_clinic: {f['pumps']} pumps × {f['days']} days, seed {f['seed']}, capacity {f['capacity']}, "
-        f"no-show {f['no_show']}, holidays {'on' if f['holidays'] else 'off'}",
+        f"no-show {f['no_show']} (visits and surgeries {f['visit_no_show']}), "
+        f"holidays {'on' if f['holidays'] else 'off'}",
         f"  slots per working day        {f['slots_per_day']} (expected refills {f['expected_refills_per_working_day']})",
         f"  refills recorded             {f['refills']}",
     ]
@@ -41,6 +45,14 @@ def text(results: Results) -> str:
     mark = "ok" if early == booked else "FAIL"
     lines.append(
         f"  {'replacements booked ≥ 90 days before ERI (all)':<62} {f'{early} of {booked}':>5}  {mark}"
+    )
+    read, before = (
+        f["replacements_booked_after_an_eri_read"],
+        f["replacements_after_an_eri_read_booked_before_eos"],
+    )
+    mark = "ok" if before == read else "FAIL"
+    lines.append(
+        f"  {'replacements booked before EOS after an ERI read (all)':<62} {f'{before} of {read}':>5}  {mark}"
     )
     lines += [
         f"  pumps past refill-by unbooked {f['pumps_past_refill_by_unbooked']} "
@@ -81,8 +93,15 @@ def text(results: Results) -> str:
         f"before a refill-by date that moved before them (the product's alert) {f['refills_moved_on_the_booked_late_alert']}, refilled at the visit "
         f"(no other working day left) {f['refills_at_a_titration_visit_no_other_day_left']}",
         f"  concentration changes        {f['concentration_changes']} ({f['bridges']} with a bridge bolus)",
-        f"  replacements at ERI          {f['replacements_booked']} booked, {f['replacements_done']} done; "
+        f"  replacements at ERI          {f['replacements_booked']} booked on the estimate, "
+        f"{f['replacements_booked_after_an_eri_read']} after an ERI read, {f['replacements_done']} done; "
         f"new implants {f['implants']}; explants {f['explants']}",
+        f"  ERI read at an interrogation {f['eri_read_at_interrogation']} "
+        f"({', '.join(f['replacement_bookings_after_an_eri_read'][:5]) or 'no surgery booked'})",
+        f"  missed visits                {f['titration_visits_missed']} titration visits, "
+        f"{f['replacement_surgeries_missed']} surgeries ({f['missed_recorded_the_same_day']} recorded the same day, "
+        f"{f['missed_found_the_next_working_day']} found the next working day where the product shows them); "
+        f"booked again: {f['titration_visits_booked_again']} visits, {f['replacement_surgeries_booked_again']} surgeries",
         f"  alerts left open on pumps no longer implanted {f['alerts_open_on_pumps_no_longer_implanted'] or 'none'}",
         f"  reminders sent to patients   {f['reminders_sent']} (per patient: mean {f['reminders_per_patient_mean']}, "
         f"max {f['reminders_per_patient_max']})",

@@ -10,22 +10,28 @@ A simulated day, in the clinic's local time:
   the state passes, the escalations of open alerts, the reminder pass) and the delivery
   tick (``alerts.delivery.due_claim_all`` + ``notification_send``, in-process);
 - 07:30 the surgeries: the replacements booked for today (the old pump explanted, the
-  new one implanted and given its implant fill at 07:45), then the new patients' implants;
+  new one implanted and given its implant fill at 07:45) unless the patient does not come
+  (``--visit-no-show``: recorded and booked again at once, or the next working day), then
+  the new patients' implants;
 - 08:00 the nurses' desk: announced closures, booked refills the product says fall after
   a refill-by date that moved before them, bookings on a day the clinic has closed
   since (the product alerted them: the nurse moves them), cancellations the patients
   phoned in, moves, booking the proposals whose (seeded) delay has passed;
 - 08:30 the year's events at the desk: titration visits and surgeries on a day closed
-  since are moved, new patients are enrolled with their screening trial, the physician
-  books the titration visits wanted, the nurse books the replacements the product's
-  planning alerts ask for;
+  since are moved, new patients are enrolled with their screening trial, missed titration
+  visits the product's titration agenda still lists are recorded missed and booked again,
+  the physician books the titration visits wanted, the nurse interrogates the pumps whose
+  patients phoned about the ERI alarm (``devices.services.interrogation_record``) and books
+  the replacements the product's planning alerts ask for (a surgery whose day passed
+  without the patient: recorded missed, booked again);
 - 11:00, every day, open or closed: the on-call nurse answers the product's escalations
   (an open refill-overdue, past-alarm or past-empty alert, ALERT-1) with an emergency
   refill when the worst-case alarm pumpcare shows is under 48 h away; counted apart;
 - 10:00–16:00 the patients who come: the nurse measures the residual and records the
   refill (``refills.services.refill_record``);
 - 16:30 the titration visits: the assessment, then the new dose (and, at once, the move
-  of a booked refill the product now says is too late);
+  of a booked refill the product now says is too late); a patient who does not come is
+  recorded missed and booked again at once, or found in the agenda the next working day;
 - 17:00 the explants due;
 - 18:00 the nurse records some of the day's no-shows (the nightly job records the rest);
 - 18:30 the monitoring after the day's implant fills is recorded;
@@ -57,6 +63,7 @@ import therapy
 from alerts import delivery
 from alerts.models import Alert, AlertKind, Notification, NotificationKind, NotificationStatus
 from alerts.tasks import plan_notifications
+from devices.services import interrogation_record
 from patients.models import CatheterModel, Clinic, ClinicClosure, Pump, PumpModel
 from patients.services import (
     caregiver_create,
@@ -84,6 +91,7 @@ from scheduling.appointments import (
 from scheduling.models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
 from scheduling.proposals import refill_proposals_run_all
 from scheduling.replacements import replacement_planning_run_all
+from scheduling.worklist import titration_agenda
 
 from . import world as w
 
@@ -111,6 +119,7 @@ class Options:
     seed: int = 1
     capacity: float = 1.0
     no_show: float = 0.03
+    visit_no_show: float = w.VISIT_NO_SHOW
     holidays: bool = False
     start: date = date(2026, 3, 2)  # a Monday; the DST change of 29 March falls inside
 
@@ -157,6 +166,16 @@ class Results:
         default_factory=list
     )  # pump, booked, ERI, days
     replacements_done: int = 0
+    titration_visits_missed: int = 0
+    surgeries_missed: int = 0
+    missed_recorded_same_day: int = 0
+    missed_found_next_day: int = 0  # from the titration agenda or the replacement alert
+    titration_visits_rebooked: int = 0
+    surgeries_rebooked: int = 0
+    eri_read_at_interrogation: int = 0
+    replacements_booked_after_eri_read: list[tuple[int, str, str]] = field(
+        default_factory=list
+    )  # pump, day, EOS
     implants: int = 0
     implant_warnings: Counter = field(default_factory=Counter)
     explants: int = 0
@@ -202,6 +221,8 @@ class Simulation:
             days=options.days,
         )
         self.erng = random.Random(f"{options.seed}:visits")  # the year's events, as they happen
+        self.mrng = random.Random(f"{options.seed}:missed-visits")  # world.py: "Missed visits"
+        self.eri_read_on: dict[int, date] = {}  # simulated pump index -> day of its interrogation
         self.results = Results(
             options=options,
             slots_per_day=self.world.slots_per_day,
@@ -766,6 +787,12 @@ class Simulation:
                 self.results.moved_off_closed_days += 1
         while self.arrivals and self.arrivals[0].arrives_on <= day:
             self._screen(self.arrivals.pop(0), day)
+        # the product's titration agenda lists a visit still open on a past day: missed
+        for visit in titration_agenda(self.clinic, day)["titration_visits"]:
+            if visit.status == AppointmentStatus.BOOKED and visit.day < day:
+                self._missed(visit, day)
+                self.results.missed_found_next_day += 1
+        self._eri_reads(day)
         for sim in list(self.world.pumps):
             if sim.active and sim.titration_on is not None and sim.titration_on <= day:
                 sim.titration_on = None
@@ -798,12 +825,17 @@ class Simulation:
                 self.planning_seen[pump_id] = (
                     self._working_days_after(day, delay) if kind == AlertKind.REPLACEMENT_PLANNING else day
                 )
-            if (
-                self.planning_seen[pump_id] > day
-                or Appointment.objects.filter(
-                    pump_id=pump_id, kind=AppointmentKind.REPLACEMENT, status__in=OPEN_STATUSES
-                ).exists()
-            ):
+            if self.planning_seen[pump_id] > day:
+                continue
+            open_surgery = Appointment.objects.filter(
+                pump_id=pump_id, kind=AppointmentKind.REPLACEMENT, status__in=OPEN_STATUSES
+            ).first()
+            if open_surgery is not None and open_surgery.day < day:
+                # the alert came back: the surgery's day passed without the patient
+                self._missed(open_surgery, day)
+                self.results.missed_found_next_day += 1
+                continue
+            if open_surgery is not None:
                 continue
             surgery = self._working_days_after(
                 day + timedelta(days=self.erng.randint(*w.REPLACEMENT_SURGERY_AFTER_DAYS) - 1), 1
@@ -815,7 +847,17 @@ class Simulation:
                 day=surgery,
                 at=SURGERY,
             )
-            eri = PumpProjection.objects.get(pump_id=pump_id).eri_on
+            projection = PumpProjection.objects.get(pump_id=pump_id)
+            eri = projection.eri_on
+            if projection.eri_estimated is False:  # ERI-1: read at an interrogation
+                self.results.replacements_booked_after_eri_read.append(
+                    (
+                        sim.index,
+                        surgery.isoformat(),
+                        projection.eos_on.isoformat() if projection.eos_on else "",
+                    )
+                )
+                continue
             self.results.replacements_booked.append(
                 (
                     sim.index,
@@ -824,6 +866,66 @@ class Simulation:
                     (eri - day).days if eri else -1,
                 )
             )
+
+    def _missed(self, appointment: Appointment, day: date) -> None:
+        """The patient did not come to a titration visit or a surgery: the nurse records it
+        missed (``appointment_no_show``) and books it again (world.py: "Missed visits")."""
+        nurse = self._nurse(appointment)
+        appointment_no_show(actor=nurse, appointment=appointment, notes="did not come")
+        if self._current(appointment.pump_id) is None:
+            return
+        if appointment.kind == AppointmentKind.TITRATION:
+            new = self._working_days_after(day, self.mrng.randint(*w.TITRATION_BOOK_AHEAD_WORKING_DAYS))
+            at = TITRATION_VISIT
+        else:
+            new = self._working_days_after(
+                day + timedelta(days=self.mrng.randint(*w.REPLACEMENT_REBOOK_AFTER_DAYS) - 1), 1
+            )
+            eos = PumpProjection.objects.get(pump_id=appointment.pump_id).eos_on
+            if eos is not None and new >= eos:  # ERI-2: the last working day before EOS
+                new = eos - timedelta(days=1)
+                while new > day and not self._working(new):
+                    new -= timedelta(days=1)
+                if new <= day:
+                    new = self._working_days_after(day, 1)  # refused by the product: reported
+            at = SURGERY
+        try:
+            appointment_create(actor=nurse, pump=appointment.pump, kind=appointment.kind, day=new, at=at)
+        except therapy.CalculationError as refusal:
+            self.results.event_failures.append(
+                f"pump {self.by_pk[appointment.pump_id].index}: {appointment.kind} missed on "
+                f"{appointment.day} not booked again for {new}: {refusal.message}"
+            )
+            return
+        if appointment.kind == AppointmentKind.TITRATION:
+            self.results.titration_visits_rebooked += 1
+        else:
+            self.results.surgeries_rebooked += 1
+
+    def _eri_reads(self, day: date) -> None:
+        """ERI-1 / DEVICE-1: a battery that reached ERI early (world.py): the patient phoned
+        about the pump's alarm; the nurse interrogates the pump some working days later and
+        enters the ERI alarm, with the day the pump reports it since."""
+        at = local(self.tz, day, EVENTS_DESK)
+        for sim in self.world.pumps:
+            if not sim.active or sim.eri_on is None or sim.eri_read or sim.eri_on > day:
+                continue
+            if sim.index not in self.eri_read_on:
+                self.eri_read_on[sim.index] = self._working_days_after(
+                    sim.eri_on, self.mrng.randint(*w.ERI_READ_AFTER_WORKING_DAYS)
+                )
+            if self.eri_read_on[sim.index] > day:
+                continue
+            interrogation_record(
+                actor=self.nurses[sim.index % NURSES],
+                pump=sim_pump(sim.pump_pk),
+                interrogated_at=at,
+                alarms=["eri"],
+                eri_since=sim.eri_on,
+                notes="the patient phoned about the pump's alarm",
+            )
+            sim.eri_read = True
+            self.results.eri_read_at_interrogation += 1
 
     def _screen(self, arrival: w.Arrival, day: date) -> None:
         """A new patient (IMPLANT-1, START-1): enrolled, the screening trial's boluses (given on
@@ -855,8 +957,16 @@ class Simulation:
             day=day,
         ).order_by("pk"):
             sim = self._current(appointment.pump_id)
-            if sim is not None:
-                self._replace(sim, appointment.pump, day)
+            if sim is None:
+                continue
+            if self.mrng.random() < self.o.visit_no_show:
+                self.results.surgeries_missed += 1
+                if self.mrng.random() < w.NURSE_RECORDS_VISIT_NO_SHOW:
+                    with clock.replaying(local(self.tz, day, SURGERY)):
+                        self._missed(appointment, day)
+                    self.results.missed_recorded_same_day += 1
+                continue
+            self._replace(sim, appointment.pump, day)
         for arrival in self.implants.pop(day, []):
             self._implant(arrival, day)
 
@@ -877,6 +987,7 @@ class Simulation:
                 catheter_length_cm=Decimal(sim.catheter_cm),
             )
         sim.flow_error = self.erng.uniform(-sim.tolerance_pct, sim.tolerance_pct) / 100
+        sim.eri_on, sim.eri_read = None, False  # the new pump's battery is new
         sim.pump_pk = new.pk
         self.by_pk[new.pk] = sim
         self._implant_fill(sim, new, day, primed=False)
@@ -952,6 +1063,13 @@ class Simulation:
         ).order_by("pk"):
             sim = self._current(appointment.pump_id)
             if sim is None:
+                continue
+            if self.mrng.random() < self.o.visit_no_show:
+                self.results.titration_visits_missed += 1
+                if self.mrng.random() < w.NURSE_RECORDS_VISIT_NO_SHOW:
+                    with clock.replaying(at):
+                        self._missed(appointment, day)
+                    self.results.missed_recorded_same_day += 1
                 continue
             with clock.replaying(at):
                 assessment_record(
@@ -1110,12 +1228,14 @@ class Simulation:
         shortfall = sorted({pump for kind, pump, _ in r.shortfall_lead_days})
         leads = [lead for _, _, lead in r.shortfall_lead_days]
         reasons = Counter(reason for rows in r.unbooked.values() for _, reason in rows)
+        last_working = max(r.working_days) if r.working_days else end.astimezone(self.tz).date()
         r.figures = {
             "pumps": self.o.pumps,
             "days": self.o.days,
             "seed": self.o.seed,
             "capacity": self.o.capacity,
             "no_show": self.o.no_show,
+            "visit_no_show": self.o.visit_no_show,
             "holidays": self.o.holidays,
             "slots_per_day": r.slots_per_day,
             "expected_refills_per_working_day": round(r.demand_per_working_day, 2),
@@ -1173,11 +1293,40 @@ class Simulation:
             "titrations_postponed_during_a_bridge": r.titrations_postponed_in_bridge,
             "refills_moved_on_the_booked_late_alert": r.refills_moved_after_dose_change,
             "refills_at_a_titration_visit_no_other_day_left": r.refills_at_a_titration_visit,
+            # before the run's last working day: one missed on it is recorded after the run
             "titration_visits_open_after_their_day": Appointment.objects.filter(
                 pump__patient__clinic=self.clinic,
                 kind=AppointmentKind.TITRATION,
                 status__in=OPEN_STATUSES,
-                day__lt=end.astimezone(self.tz).date(),
+                day__lt=last_working,
+            ).count(),
+            "replacement_surgeries_open_after_their_day": Appointment.objects.filter(
+                pump__patient__clinic=self.clinic,
+                kind=AppointmentKind.REPLACEMENT,
+                status__in=OPEN_STATUSES,
+                day__lt=last_working,
+                pump__status="active",
+            ).count(),
+            "titration_visits_missed": r.titration_visits_missed,
+            "replacement_surgeries_missed": r.surgeries_missed,
+            "missed_recorded_the_same_day": r.missed_recorded_same_day,
+            "missed_found_the_next_working_day": r.missed_found_next_day,
+            "titration_visits_booked_again": r.titration_visits_rebooked,
+            "replacement_surgeries_booked_again": r.surgeries_rebooked,
+            "missed_visits_not_booked_again": self._missed_not_booked_again(),
+            "eri_read_at_interrogation": r.eri_read_at_interrogation,
+            "replacements_booked_after_an_eri_read": len(r.replacements_booked_after_eri_read),
+            "replacements_after_an_eri_read_booked_before_eos": sum(
+                1 for _, surgery, eos in r.replacements_booked_after_eri_read if eos and surgery < eos
+            ),
+            "replacement_bookings_after_an_eri_read": [
+                f"pump {index}: surgery {surgery}, EOS {eos}"
+                for index, surgery, eos in r.replacements_booked_after_eri_read
+            ],
+            "pumps_past_eos": PumpProjection.objects.filter(
+                pump__patient__clinic=self.clinic,
+                pump__status="active",
+                eos_on__lt=end.astimezone(self.tz).date(),
             ).count(),
             "concentration_changes": r.concentration_changes,
             "bridges": r.bridges,
@@ -1211,6 +1360,23 @@ class Simulation:
             "event_failures": r.event_failures,
         }
         r.weekly = self._weekly()
+
+    def _missed_not_booked_again(self) -> int:
+        """Missed titration visits and surgeries of pumps still implanted with no later
+        appointment of their kind."""
+        count = 0
+        for pump_id, kind, pk in (
+            Appointment.objects.filter(
+                pump__patient__clinic=self.clinic,
+                kind__in=[AppointmentKind.TITRATION, AppointmentKind.REPLACEMENT],
+                status=AppointmentStatus.NO_SHOW,
+                pump__status="active",
+            )
+            .order_by("pk")
+            .values_list("pump_id", "kind", "pk")
+        ):
+            count += not Appointment.objects.filter(pump_id=pump_id, kind=kind, pk__gt=pk).exists()
+        return count
 
     def _lost(self, end: datetime) -> list[str]:
         """A reminder due and never sent, nor cancelled with a reason: (1) rows of the outbox

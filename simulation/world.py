@@ -64,7 +64,32 @@ drawn after the population, pump by pump, then the explants, then the new patien
   titration visit is wanted 10–30 days after the implant;
 - explants (TITRATE-2): ``ceil(pumps × 0.02 × days / 365)`` pumps without a replacement drawn,
   uniformly, on a day uniform over the run (next working day): the physician explants with
-  a written reason.
+  a written reason;
+- an ERI read at an interrogation (ERI-1, DEVICE-1): ``ceil(pumps × EARLY_ERI_PER_PUMP_YEAR ×
+  days / 365)`` SynchroMed II pumps with neither a replacement nor an explant drawn, uniformly,
+  reach ERI before the product's estimate (a stress case of the simulation, not a clinical
+  figure), on a day uniform over the run (its last 75 days excepted); the patient phones
+  about the pump's alarm and the nurse interrogates the pump ``ERI_READ_AFTER_WORKING_DAYS``
+  working days later (uniform, drawn as it happens from the missed-visit generator below),
+  entering the ERI alarm with the day the pump reports it since. The product then takes that
+  ERI date (no longer an estimate): book-by has passed, its overdue alert asks for the surgery,
+  which the nurse books at once (14–60 days later, as above), before EOS. Drawn last, after the
+  new patients, so the other events of a seed are unchanged.
+
+Missed visits and surgeries, from a third generator (``random.Random(f"{seed}:missed-visits")``),
+drawn as the day comes, visit by visit in the order of the appointments:
+
+- each booked titration visit and each booked replacement surgery is missed with probability
+  ``--visit-no-show`` (``VISIT_NO_SHOW``, a few percent, like ``--no-show`` for refills); the
+  patient then comes to none of it (no assessment, no dose change, no replacement);
+- the nurse records the miss (``appointment_no_show``) the same day with probability
+  ``NURSE_RECORDS_VISIT_NO_SHOW`` and books again at once; otherwise she finds it the next
+  working day where the product shows it — a titration visit still open on a past day in the
+  worklist's titration agenda, a surgery whose day passed by the replacement alert coming
+  back — records it missed and books again then;
+- the new titration visit is ``TITRATION_BOOK_AHEAD_WORKING_DAYS`` working days later; the new
+  surgery ``REPLACEMENT_REBOOK_AFTER_DAYS`` days later (next working day), on the last working
+  day before the product's EOS date if that falls later.
 
 Refill slots per working day (``slots_per_day``)::
 
@@ -133,6 +158,12 @@ NEW_IMPLANTS_PER_PUMP_YEAR = 0.12
 IMPLANT_AFTER_ARRIVAL_DAYS = (14, 28)
 NEW_IMPLANT_FIRST_TITRATION_DAYS = (10, 30)
 EXPLANTS_PER_PUMP_YEAR = 0.02
+EARLY_ERI_PER_PUMP_YEAR = 0.02
+ERI_READ_AFTER_WORKING_DAYS = (1, 5)
+# missed visits and surgeries (module docstring, "Missed visits and surgeries")
+VISIT_NO_SHOW = 0.04
+NURSE_RECORDS_VISIT_NO_SHOW = 0.5
+REPLACEMENT_REBOOK_AFTER_DAYS = (7, 21)
 
 
 @dataclass
@@ -161,6 +192,8 @@ class SimPump:
     planning_opens_in_days: int | None = None  # replacement planning opens this day of the run
     explant_on: date | None = None
     implanted_on: date | None = None  # drawn for a replacement, else from the first fill
+    eri_on: date | None = None  # the true ERI day of a battery that reaches it early (drawn)
+    eri_read: bool = False  # its ERI alarm read at an interrogation
     # filled in while running
     pump_pk: int | None = None
     active: bool = True
@@ -288,7 +321,7 @@ def build(
 ) -> World:
     """Draw the world (see the module docstring for every distribution). The clinic's
     population comes from ``rng``; the year's events (titrations, replacements, explants,
-    new implants) from their own generator seeded from ``seed``, drawn after it."""
+    new implants, early ERIs) from their own generator seeded from ``seed``, drawn after it."""
     drawn = [_draw(index, rng) for index in range(pumps)]
     demand = sum(1 / p.worst_case_days_to_refill_by() for p in drawn) * 7 / 5
     slots = max(1, round(capacity * SLACK * demand))
@@ -319,6 +352,15 @@ def build(
                 effect_hours=events.uniform(4, 12),
             )
         )
+    early = [
+        p
+        for p in drawn
+        if p.model in SERVICE_LIFE_MONTHS and p.planning_opens_in_days is None and p.explant_on is None
+    ]
+    for pump in events.sample(
+        early, min(len(early), math.ceil(pumps * EARLY_ERI_PER_PUMP_YEAR * days / 365))
+    ):
+        pump.eri_on = start + timedelta(days=events.randint(0, max(0, days - 75)))
     return world
 
 

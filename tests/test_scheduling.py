@@ -386,6 +386,37 @@ def test_replacement_planning_opens_then_escalates(clinic, api):
     assert replacement_planning_run(clinic).opened == 0  # and it is not raised again
 
 
+@pytest.mark.rule("ERI-2", "ALERT-1")
+def test_a_replacement_surgery_whose_day_passed_without_it_no_longer_counts_as_booked(clinic, api):
+    """The patient did not come to the surgery and nobody recorded it: the booking stays
+    open on a past day. It no longer stands for a booked replacement: the planning task
+    (or, book-by passed, the overdue alert) comes back and the worklist says to book."""
+    from scheduling.replacements import replacement_planning_run
+
+    # ERI 2026-12-26 (estimated), book-by 2026-09-27: passed
+    overdue = implanted(clinic, date(2021, 12, 26))
+    # ERI 2027-03-01, book-by 2026-12-01: ahead
+    planning = implanted(clinic, date(2022, 3, 1))
+    for pump, day in ((overdue, date(2026, 11, 25)), (planning, date(2026, 11, 26))):
+        Appointment.objects.create(pump=pump, kind="replacement", status="booked", day=day)
+    result = replacement_planning_run(clinic)
+    # yesterday's surgery did not happen: escalated again; today's is still to come
+    assert (result.opened, result.escalated) == (0, 1)
+    assert Alert.objects.get(pump=overdue, resolved_at__isnull=True).kind == "replacement_overdue"
+    assert not Alert.objects.filter(pump=planning).exists()
+    row = api.get("/api/v1/worklist/?clinic=HOME").json()["results"][0]
+    assert (row["pump"]["id"], row["urgency"]["code"]) == (overdue.pk, "replacement_overdue")
+    # moved to a working day ahead: booked again, the alert ends
+    moved = api.post(
+        f"/api/v1/appointments/{Appointment.objects.get(pump=overdue).pk}/book/",
+        {"day": "2026-12-10"},
+        format="json",
+    )
+    assert moved.status_code == 200, moved.json()
+    replacement_planning_run(clinic)
+    assert not Alert.objects.filter(pump=overdue, resolved_at__isnull=True).exists()
+
+
 @pytest.mark.rule("ALERT-1")
 def test_the_worklist_shows_an_overdue_replacement(clinic, api):
     pump = implanted(clinic, date(2021, 12, 26))

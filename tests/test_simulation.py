@@ -26,6 +26,8 @@ RUNS = {
     "again_a": ["--pumps", "10", "--days", "20", "--seed", "7"],
     "again_b": ["--pumps", "10", "--days", "20", "--seed", "7"],
     "short": ["--pumps", "40", "--days", "45", "--seed", "1", "--capacity", "0.8"],
+    # half the titration visits and surgeries missed: the nurse records and books them again
+    "missed_visits": ["--pumps", "40", "--days", "60", "--seed", "1", "--visit-no-show", "0.5"],
 }
 
 
@@ -90,6 +92,46 @@ def test_the_seeded_year_titrates_changes_concentrations_replaces_implants_and_e
     assert f["alerts_open_on_pumps_no_longer_implanted"] == {}, output
     assert f["event_failures"] == [], output
     assert "replacements booked ≥ 90 days before ERI (all)" in output
+
+
+@pytest.mark.rule("ERI-1", "ERI-2", "DEVICE-1")
+def test_an_eri_read_at_an_interrogation_gets_its_replacement_booked_before_eos(runs):
+    """A battery that reaches ERI before the estimate: the nurse enters the ERI alarm from an
+    interrogation, the product takes that date and asks for the surgery, booked before EOS
+    and done; no implanted pump passes its EOS."""
+    _, output, summary = runs["main"]
+    f = summary["figures"]
+    assert f["eri_read_at_interrogation"] > 0, output
+    assert f["replacements_booked_after_an_eri_read"] == f["eri_read_at_interrogation"], output
+    assert f["replacements_after_an_eri_read_booked_before_eos"] == f["replacements_booked_after_an_eri_read"]
+    assert f["replacements_done"] == f["replacements_booked"] + f["replacements_booked_after_an_eri_read"], (
+        output
+    )
+    assert f["pumps_past_eos"] == 0, output
+
+
+@pytest.mark.rule("ERI-2", "TITRATE-1")
+def test_missed_titration_visits_and_surgeries_are_recorded_and_booked_again(runs):
+    """Patients who miss a titration visit or a surgery: the nurse records each (that day, or
+    the next working day where the product shows it: the titration agenda, the replacement
+    alert coming back) and books it again; none is left open on a past day, none forgotten,
+    and no refill is missed meanwhile."""
+    for name in ("main", "missed_visits"):
+        _, output, summary = runs[name]
+        f = summary["figures"]
+        assert f["missed_visits_not_booked_again"] == 0, output
+        assert f["titration_visits_open_after_their_day"] == 0, output
+        assert f["replacement_surgeries_open_after_their_day"] == 0, output
+        assert f["pumps_past_alarm"] == 0 and f["pumps_empty"] == 0, output
+        assert f["event_failures"] == [], output
+    assert runs["main"][2]["figures"]["titration_visits_missed"] > 0
+    _, output, summary = runs["missed_visits"]
+    f = summary["figures"]
+    assert f["titration_visits_missed"] > 0 and f["replacement_surgeries_missed"] > 0, output
+    assert f["missed_recorded_the_same_day"] > 0 and f["missed_found_the_next_working_day"] > 0, output
+    assert f["titration_visits_booked_again"] == f["titration_visits_missed"], output
+    assert f["replacement_surgeries_booked_again"] == f["replacement_surgeries_missed"], output
+    assert f["replacements_done"] > 0, output
 
 
 def test_the_same_seed_gives_the_same_figures(runs):

@@ -305,6 +305,38 @@ def test_an_emptied_prometra_shows_an_empty_reservoir_due_for_its_refill_today(
     shot(page, "35-emptied-prometra-worklist")
 
 
+def test_a_refill_booked_after_its_new_refill_by_date_is_flagged_on_the_worklist(
+    live_server, page, clinic_data
+):
+    """LRA-5: Okafor's pump (filled 25 Nov 12:00, 20 mL at 500 mcg/mL, 300 mcg/day: worst
+    case 0.687 mL/day, alarm at 2 mL on 21 Dec, refill-by Monday 14 Dec) has its refill
+    booked on 14 Dec. 340 mcg/day from now (worst case 0.7786 mL/day from the 19.313 mL
+    left) brings the alarm to 18 Dec and refill-by to Friday 11 Dec: the row says to move it."""
+    from refills.services import prescription_create
+    from scheduling.appointments import appointment_book
+    from scheduling.models import Appointment
+    from scheduling.proposals import refill_proposals_run
+
+    expect = playwright_api.expect
+    calm, nurse = clinic_data["calm"], clinic_data["nurse"]
+    refill_proposals_run(clinic_data["clinic"])
+    booking = Appointment.objects.get(pump=calm, kind="refill")
+    assert booking.day == date(2026, 12, 14)
+    appointment_book(actor=nurse, appointment=booking)
+    prescription_create(
+        actor=nurse,
+        pump=calm,
+        effective_at=NOW,
+        prescription={"mode": "simple_continuous", "daily_dose_mcg": 340},
+        reason="titration visit",
+    )
+    _log_in(page, live_server, "nurse", "/clinics/HOME/worklist/")
+    row = page.locator("table.worklist tbody tr", has_text="Okafor, Ben")
+    expect(row.get_by_test_id("booked-after-refill-by")).to_have_text("Booked after refill-by: move it")
+    expect(row).to_contain_text("Fri 11 Dec 2026")
+    shot(page, "47-refill-booked-after-refill-by")
+
+
 def test_a_nurse_downloads_a_patients_record_as_fhir_from_the_timeline(live_server, page, clinic_data):
     """The timeline's link downloads the patient's record as a FHIR R4 Bundle, valid FHIR."""
     import json

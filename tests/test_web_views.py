@@ -224,6 +224,32 @@ def test_the_worklist_page_costs_the_same_queries_for_5_or_30_pumps(api, nurse, 
     assert thirty <= 28  # a constant number: one read for each kind of flag or list the page shows
 
 
+def test_a_refill_booked_after_the_new_refill_by_date_says_to_move_it(api, nurse, clinic, filled):
+    """LRA-5: booked on Monday 14 Dec, its refill-by then; 280 mcg/day from now moves
+    refill-by to Saturday 12 Dec (see tests/test_worklist.py): the row says to move it."""
+    from scheduling.proposals import refill_proposals_run
+
+    flag = "Booked after refill-by: move it"
+    refill_proposals_run(clinic)
+    booking = Appointment.objects.get(pump=filled)
+    assert api.post(f"/api/v1/appointments/{booking.pk}/book/", {}, format="json").status_code == 200
+    c = browser(nurse)
+    assert flag not in c.get("/clinics/HOME/worklist/").content.decode()
+    response = api.post(
+        f"/api/v1/pumps/{filled.pk}/prescriptions/",
+        {
+            "effective_at": "2026-11-26T12:00:00Z",
+            "prescription": {"mode": "simple_continuous", "daily_dose_mcg": "280"},
+            "reason": "titration visit",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    row = c.get("/clinics/HOME/worklist/").content.decode().split("<tbody>")[1].split("</tr>")[0]
+    assert flag in row and "Mon 14 Dec" in row and "Sat 12 Dec 2026" in row
+    assert f'href="/appointments/{booking.pk}/book/' in row  # the link to move it is on the row
+
+
 # --- pump page ---------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from alerts.models import Alert, AlertKind
 from patients.models import Caregiver
 from scheduling.models import Appointment
 from scheduling.proposals import refill_proposals_run
@@ -325,3 +326,41 @@ def test_a_transaction_counts_once_per_clinic_and_a_rollback_not_at_all(clinic, 
     data_changes_prune()
     assert sorted(counts()["changes"]) == ["AWAY", "HOME"]
     assert {c.code: version(c) for c in (clinic, other_clinic)} == versions
+
+
+@pytest.mark.rule("LRA-5")
+def test_a_booked_refill_that_now_falls_after_refill_by_is_flagged_to_move(clinic, api):
+    """Filled 2026-11-20 10:00: refill-by Monday 14 Dec, booked that day. A dose of 280
+    mcg/day from now (Thursday 26 Nov 12:00) moves refill-by to Saturday 12 Dec (worst case
+    16.517 mL left, 0.6412 mL/day to the 2 mL alarm: 22.64 days, Saturday 19 Dec, less 7
+    days): the booking falls after it while working days are left before it."""
+    pump = filled(clinic, api, "2026-11-20T10:00:00Z")
+    refill_proposals_run(clinic)
+    booking = Appointment.objects.get(pump=pump)
+    assert booking.day == date(2026, 12, 14)
+    assert api.post(f"/api/v1/appointments/{booking.pk}/book/", {}, format="json").status_code == 200
+    assert rows(api)[0]["flags"]["booked_after_refill_by"] is False
+    response = api.post(
+        f"/api/v1/pumps/{pump.pk}/prescriptions/",
+        {
+            "effective_at": "2026-11-26T12:00:00Z",
+            "prescription": {"mode": "simple_continuous", "daily_dose_mcg": "280"},
+            "reason": "titration visit",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    row = rows(api)[0]
+    assert row["refill_by"] == "2026-12-12" and row["appointment"]["day"] == "2026-12-14"
+    assert row["flags"]["booked_after_refill_by"] is True
+    # the flag and the alert say the same
+    assert Alert.objects.filter(
+        pump=pump, kind=AlertKind.REFILL_BOOKED_LATE, resolved_at__isnull=True
+    ).exists()
+    # moved to Friday 11 Dec: the flag goes with the alert
+    response = api.post(f"/api/v1/appointments/{booking.pk}/book/", {"day": "2026-12-11"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert rows(api)[0]["flags"]["booked_after_refill_by"] is False
+    assert not Alert.objects.filter(
+        pump=pump, kind=AlertKind.REFILL_BOOKED_LATE, resolved_at__isnull=True
+    ).exists()

@@ -19,6 +19,12 @@ class Command(BaseCommand):
         parser.add_argument("--report", metavar="DIR", help="write index.html and summary.json here")
         parser.add_argument("--capacity", type=float, default=1.0, help="refill slots relative to the demand")
         parser.add_argument("--no-show", type=float, default=0.03, help="fraction of bookings not attended")
+        parser.add_argument(
+            "--visit-no-show",
+            type=float,
+            default=Options.visit_no_show,
+            help="fraction of titration visits and replacement surgeries not attended",
+        )
         parser.add_argument("--holidays", action="store_true", help="add a two-week closure, announced ahead")
         parser.add_argument(
             "--start", type=date.fromisoformat, default=Options.start, help="first day (a Monday)"
@@ -34,6 +40,7 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 capacity=options["capacity"],
                 no_show=options["no_show"],
+                visit_no_show=options["visit_no_show"],
                 holidays=options["holidays"],
                 start=options["start"],
             )
