@@ -20,7 +20,7 @@ from patients.services import save_audited
 from pumpcare import clock
 
 from . import drift
-from .models import Prescription, Refill
+from .models import ImplantMonitoring, Prescription, Refill
 from .projections import projections_refresh
 from .services import TherapyChange, local_time, lock_active_pump, prescription_create, refill_record
 from .signals import pump_projection_changed, refill_voided
@@ -103,6 +103,13 @@ def refill_correct(*, actor, refill: Refill, correction_reason: str, **fields) -
         actor=actor,
         reason=f"corrects the refill of {local_time(voided.performed_at, voided.pump.clinic)}: {reason}",
     )
+    # IMPLANT-1: the monitoring after an implant happened whatever was mistyped about the fill:
+    # it follows the corrected implant fill (and is checked against its time), and stays with
+    # the voided one only when the correction says the fill was not the implant fill.
+    monitoring = ImplantMonitoring.objects.filter(refill=voided).first()
+    if monitoring is not None and change.refill.implant_fill:
+        monitoring.refill = change.refill
+        save_audited(monitoring, actor=actor, reason=f"follows the corrected implant fill: {reason}")
     return change
 
 

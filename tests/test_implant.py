@@ -270,6 +270,47 @@ def test_implant_1_no_monitoring_without_an_implant_fill(api, prometra):
     assert _worklist_flag(api, prometra) is False
 
 
+def _correct(api, refill_id, **fields):
+    body = {
+        "performed_at": FILL_AT,
+        "volume_withdrawn_ml": "0",
+        "volume_added_ml": "20",
+        "concentration_mcg_per_ml": "500",
+        "prescription": simple(300),
+        "correction_reason": "typed wrong",
+        **fields,
+    }
+    response = api.post(f"/api/v1/refills/{refill_id}/correction/", body, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def test_implant_1_the_monitoring_follows_a_corrected_implant_fill(api, prometra):
+    typo = implant_fill(api, prometra, volume_added_ml="18").json()
+    body = {"started_at": FILL_AT, "ended_at": "2026-11-20T16:30:00Z", "observed_by": "Nurse Kim"}
+    assert api.put(monitoring_url(prometra), body, format="json").json()["complete"] is True
+    corrected = _correct(api, typo["id"], implant_fill=True)
+    # The monitoring happened whatever was mistyped: it is the corrected fill's, still complete.
+    record = ImplantMonitoring.objects.get()
+    assert record.refill_id == corrected["id"]
+    state = api.get(monitoring_url(prometra)).json()
+    assert state["complete"] is True and state["hours"] == "8.50"
+    assert _worklist_flag(api, prometra) is False
+    assert record.history.first().history_change_reason == "follows the corrected implant fill: typed wrong"
+
+
+def test_implant_1_a_fill_corrected_to_no_implant_fill_leaves_the_monitoring_with_the_voided_one(
+    api, prometra
+):
+    typo = implant_fill(api, prometra).json()
+    body = {"started_at": FILL_AT, "ended_at": "2026-11-20T16:30:00Z", "observed_by": "Nurse Kim"}
+    api.put(monitoring_url(prometra), body, format="json")
+    _correct(api, typo["id"], implant_fill=False)
+    assert ImplantMonitoring.objects.get().refill_id == typo["id"]
+    assert api.get(monitoring_url(prometra)).status_code == 404  # no implant fill any more
+    assert _worklist_flag(api, prometra) is False
+
+
 def test_implant_1_monitoring_is_the_clinics_own(api, prometra, outsider, staff):
     implant_fill(api, prometra)
     body = {"started_at": FILL_AT, "ended_at": "2026-11-20T17:00:00Z", "observed_by": "Nurse Kim"}
