@@ -492,7 +492,7 @@ def test_a_flex_schedule_warns_of_the_daylight_saving_change_before_the_next_ref
     assert offsets(api, pump) == [-300]
     warnings = {w["code"]: w["message"] for w in body["projection"]["warnings"]}
     assert "daylight_saving_change" in warnings
-    assert "2027-03-14" in warnings["daylight_saving_change"]
+    assert "14 Mar 2027" in warnings["daylight_saving_change"]
     assert "1 hour" in warnings["daylight_saving_change"]
     projection = api.get(f"/api/v1/pumps/{pump.pk}/projection/").json()
     assert "daylight_saving_change" in [w["code"] for w in projection["warnings"]]

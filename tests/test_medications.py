@@ -162,7 +162,7 @@ def test_wean_1_baclofen_first_then_the_next_drug_after_it_ends(api, doctor, pat
     # one drug at a time: tizanidine may not start on 2026-12-04, the baclofen plan's last day
     before = counts()
     body = assert_refused(plan(doctor, tizanidine, [("2026-12-04", "2")]), "steps[0].day", "weaning_overlap")
-    assert "runs 2026-11-27 to 2026-12-04" in body["detail"]
+    assert "runs 27 Nov 2026 to 4 Dec 2026" in body["detail"]
     assert counts() == before
     assert plan(doctor, tizanidine, [("2026-12-05", "2"), ("2026-12-12", "0")]).status_code == 201
 

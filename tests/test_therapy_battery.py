@@ -363,7 +363,7 @@ def test_a_surgery_after_eos_is_refused_in_full():
     assert _refused(check_replacement_date, surgery_on=date(2026, 6, 14), plan=plan) == (
         "surgery_on",
         "replacement_after_eos",
-        "2026-06-14 is after the pump's end of service 2026-06-13: the pump stops then; "
+        "14 Jun 2026 is after the pump's end of service, 13 Jun 2026: the pump stops then; "
         "book the replacement before it",
     )
     assert check_replacement_date(date(2026, 6, 13), plan) == "after_eri"  # EOS day itself

@@ -272,7 +272,7 @@ def test_wean_1_one_drug_at_a_time_second_waits_for_the_first_to_end():
     with pytest.raises(CalculationError) as refused:
         wean(drug=TIZANIDINE, steps=[(d(12), F(2))], current=F(4), others=[baclofen])
     assert refused.value.code == "weaning_overlap"
-    assert "runs 2026-12-01 to 2026-12-12" in refused.value.message
+    assert "runs 1 Dec 2026 to 12 Dec 2026" in refused.value.message
     # the 13th: after the end, and baclofen went first: accepted
     assert wean(drug=TIZANIDINE, steps=[(d(13), F(2))], current=F(4), others=[baclofen]) == ()
     # a plan ending inside another one's span overlaps too
@@ -522,7 +522,7 @@ def test_wean_1_refusals_in_full():
         wean(steps=[(d(5), F(5)), (d(5), F(0))])
     assert refused.value.code == "weaning_steps_invalid"
     assert refused.value.message == (
-        "Step 2 is on 2026-12-05, not after step 1 (2026-12-05): steps follow one another, one day or more apart."
+        "Step 2 is on 5 Dec 2026, not after step 1 (5 Dec 2026): steps follow one another, one day or more apart."
     )
     with pytest.raises(CalculationError) as refused:
         wean(steps=[(d(5), F(10))])
@@ -556,7 +556,7 @@ def test_wean_1_only_oral_baclofens_own_weaning_lets_another_drug_go_next():
         wean(drug=TIZANIDINE, steps=[(d(5), F(2))], current=F(4), others=[dantrolene])
     assert refused.value.message == (
         "Oral baclofen is weaned first (WEAN-1): the patient takes it and its weaning has not ended before "
-        "2026-12-05. Weaning Tizanidine first needs a prescriber's override with a written reason."
+        "5 Dec 2026. Weaning Tizanidine first needs a prescriber's override with a written reason."
     )
 
 

@@ -65,7 +65,7 @@ def check_replacement_date(surgery_on: date, plan: ReplacementPlan) -> str | Non
     if surgery_on > plan.eos_on:
         raise CalculationError(
             "surgery_on",
-            f"{surgery_on.isoformat()} is after the pump's end of service {plan.eos_on.isoformat()}: "
+            f"{day_text(surgery_on)} is after the pump's end of service, {day_text(plan.eos_on)}: "
             "the pump stops then; book the replacement before it",
             code="replacement_after_eos",
         )

@@ -17,7 +17,7 @@ from fractions import Fraction
 
 from .errors import CalculationError
 from .titration import DoseNotice, TitrationLimits, age_years, titration_ceiling
-from .units import Q, rounded
+from .units import Q, day_text, rounded
 
 MG = Decimal("0.01")
 
@@ -223,7 +223,7 @@ def check_weaning_plan(
         if previous_day is not None and day <= previous_day:
             raise CalculationError(
                 f"steps[{i}].day",
-                f"Step {i + 1} is on {day.isoformat()}, not after step {i} ({previous_day.isoformat()}): "
+                f"Step {i + 1} is on {day_text(day)}, not after step {i} ({day_text(previous_day)}): "
                 "steps follow one another, one day or more apart.",
                 code="weaning_steps_invalid",
             )
@@ -242,8 +242,8 @@ def check_weaning_plan(
             raise CalculationError(
                 "steps[0].day",
                 f"One drug is weaned at a time (WEAN-1): the weaning of {other.drug_name} runs "
-                f"{other.starts_on.isoformat()} to {other.ends_on.isoformat()}. Start this one after "
-                f"{other.ends_on.isoformat()}.",
+                f"{day_text(other.starts_on)} to {day_text(other.ends_on)}. Start this one after "
+                f"{day_text(other.ends_on)}.",
                 code="weaning_overlap",
             )
     if drug.code == first_drug.code or not takes_first_drug:
@@ -255,7 +255,7 @@ def check_weaning_plan(
         raise CalculationError(
             "override_reason",
             f"{first_drug.name} is weaned first (WEAN-1): the patient takes it and its weaning has "
-            f"not ended before {starts_on.isoformat()}. Weaning {drug.name} first needs a "
+            f"not ended before {day_text(starts_on)}. Weaning {drug.name} first needs a "
             "prescriber's override with a written reason.",
             code="weaning_order_requires_override",
         )

@@ -22,6 +22,7 @@ from .units import (
     SECONDS_PER_DAY,
     VOLUME_ML,
     Q,
+    day_text,
     epoch_seconds,
     instant,
     instant_text,
@@ -342,7 +343,7 @@ def clock_warnings(period: TherapyPeriod, tz, start: datetime, end: datetime) ->
             while hi - lo > timedelta(seconds=1):
                 mid = lo + (hi - lo) / 2
                 lo, hi = (mid, hi) if offset(mid) == pump else (lo, mid)
-            when = hi.astimezone(tz).date().isoformat()
+            when = day_text(hi.astimezone(tz).date())
             shift = _minutes(offset(hi) - pump)
             return [
                 Notice(
