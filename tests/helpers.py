@@ -54,6 +54,17 @@ def fill(api, pump, at, daily=250, volume_added_ml=20, **extra):
     return response.json()
 
 
+def prescribe(api, pump, at, daily, reason="titration visit") -> dict:
+    """Record a new simple-continuous prescription between refills through the API."""
+    response = api.post(
+        f"/api/v1/pumps/{pump.pk}/prescriptions/",
+        {"effective_at": at, "prescription": simple(daily), "reason": reason},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
 def clock_at(monkeypatch, instant):
     """Move the service's clock (``pumpcare.clock.now``) to ``instant``."""
     monkeypatch.setattr("pumpcare.clock.now", lambda: instant)

@@ -600,15 +600,22 @@ def test_the_web_booking_form_refuses_what_it_cannot_book(nurse, pump, form, fie
     assert rows() == before
 
 
-def test_every_audited_write_refuses_a_nul_or_an_override_whichever_way_it_came(nurse, clinic):
-    patient = Patient(
-        clinic=clinic,
-        mrn="MRN-1",
-        given_name="Ana",
-        family_name="Ruiz\u202e",
-        birth_date=date(1980, 5, 17),
-        spasticity_origin="spinal",
+def _patient(**fields) -> Patient:
+    """An unsaved patient (``fields`` add or replace columns)."""
+    return Patient(
+        **{
+            "mrn": "MRN-1",
+            "given_name": "Ana",
+            "family_name": "Ruiz",
+            "birth_date": date(1980, 5, 17),
+            "spasticity_origin": "spinal",
+            **fields,
+        }
     )
+
+
+def test_every_audited_write_refuses_a_nul_or_an_override_whichever_way_it_came(nurse, clinic):
+    patient = _patient(clinic=clinic, family_name="Ruiz\u202e")
     with pytest.raises(ValidationError) as refusal:
         save_audited(patient, actor=nurse, reason="created")
     assert "family_name" in refusal.value.message_dict
@@ -624,14 +631,7 @@ def test_an_audited_write_checks_a_key_given_by_id_and_every_constraint(nurse, c
     per key per save); one given by id alone still is, and uniqueness always is."""
 
     def new(**fields):
-        return Patient(
-            mrn="MRN-9",
-            given_name="Ana",
-            family_name="Ruiz",
-            birth_date=date(1980, 5, 17),
-            spasticity_origin="spinal",
-            **fields,
-        )
+        return _patient(mrn="MRN-9", **fields)
 
     with pytest.raises(ValidationError) as refusal:
         save_audited(new(clinic_id=987654), actor=nurse, reason="created")

@@ -34,7 +34,7 @@ from scheduling.proposals import refill_proposals_run, refill_proposals_run_all,
 from scheduling.state_alerts import state_alerts_run_all
 from tests.conftest import client_for
 from tests.factories import ClinicFactory, MembershipFactory, PatientFactory, PumpFactory
-from tests.helpers import clock_at, fill
+from tests.helpers import clock_at, fill, prescribe
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
 
@@ -200,16 +200,7 @@ def test_a_dose_change_that_moves_refill_by_before_a_booked_refill_alerts_at_onc
     assert booking.day == REFILL_BY
     assert api.post(f"/api/v1/appointments/{booking.pk}/book/", {}, format="json").status_code == 200
     assert not Alert.objects.filter(pump=pump, kind=AlertKind.REFILL_BOOKED_LATE).exists()
-    response = api.post(
-        f"/api/v1/pumps/{pump.pk}/prescriptions/",
-        {
-            "effective_at": "2026-11-26T12:00:00Z",
-            "prescription": {"mode": "simple_continuous", "daily_dose_mcg": "280"},
-            "reason": "titration visit",
-        },
-        format="json",
-    )
-    assert response.status_code == 201, response.json()
+    prescribe(api, pump, "2026-11-26T12:00:00Z", 280)
     assert PumpProjection.objects.get(pump=pump).refill_by == date(2026, 12, 12)
     # in the same request: the nurse is told to move the booking
     alert = Alert.objects.get(pump=pump, kind=AlertKind.REFILL_BOOKED_LATE, resolved_at__isnull=True)

@@ -18,7 +18,7 @@ from cards.models import CardSettings, IssuedCard
 from refills.models import Prescription, Refill
 from scheduling.models import Appointment, AppointmentStatus
 from tests.factories import MembershipFactory, PatientFactory, PumpFactory
-from tests.helpers import fill
+from tests.helpers import fill, prescribe
 from tests.helpers import therapy_rows as counts
 
 pytestmark = pytest.mark.usefixtures("frozen_now")  # now: Thursday 2026-11-26 12:00Z
@@ -235,16 +235,7 @@ def test_a_refill_booked_after_the_new_refill_by_date_says_to_move_it(api, nurse
     assert api.post(f"/api/v1/appointments/{booking.pk}/book/", {}, format="json").status_code == 200
     c = browser(nurse)
     assert flag not in c.get("/clinics/HOME/worklist/").content.decode()
-    response = api.post(
-        f"/api/v1/pumps/{filled.pk}/prescriptions/",
-        {
-            "effective_at": "2026-11-26T12:00:00Z",
-            "prescription": {"mode": "simple_continuous", "daily_dose_mcg": "280"},
-            "reason": "titration visit",
-        },
-        format="json",
-    )
-    assert response.status_code == 201, response.json()
+    prescribe(api, filled, "2026-11-26T12:00:00Z", 280)
     row = c.get("/clinics/HOME/worklist/").content.decode().split("<tbody>")[1].split("</tr>")[0]
     assert flag in row and "Mon 14 Dec" in row and "Sat 12 Dec 2026" in row
     assert f'href="/appointments/{booking.pk}/book/' in row  # the link to move it is on the row

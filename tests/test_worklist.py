@@ -17,7 +17,7 @@ from scheduling.models import Appointment
 from scheduling.proposals import refill_proposals_run
 from tests.conftest import client_for
 from tests.factories import PatientFactory, PumpFactory
-from tests.helpers import simple
+from tests.helpers import prescribe, simple
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
 URL = "/api/v1/worklist/"
@@ -340,16 +340,7 @@ def test_a_booked_refill_that_now_falls_after_refill_by_is_flagged_to_move(clini
     assert booking.day == date(2026, 12, 14)
     assert api.post(f"/api/v1/appointments/{booking.pk}/book/", {}, format="json").status_code == 200
     assert rows(api)[0]["flags"]["booked_after_refill_by"] is False
-    response = api.post(
-        f"/api/v1/pumps/{pump.pk}/prescriptions/",
-        {
-            "effective_at": "2026-11-26T12:00:00Z",
-            "prescription": {"mode": "simple_continuous", "daily_dose_mcg": "280"},
-            "reason": "titration visit",
-        },
-        format="json",
-    )
-    assert response.status_code == 201, response.json()
+    prescribe(api, pump, "2026-11-26T12:00:00Z", 280)
     row = rows(api)[0]
     assert row["refill_by"] == "2026-12-12" and row["appointment"]["day"] == "2026-12-14"
     assert row["flags"]["booked_after_refill_by"] is True
