@@ -11,12 +11,14 @@ fingerprint — a hash of every input of the projection — changed.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
@@ -212,25 +214,13 @@ def projections_refresh(
             .values_list("pk", flat=True)
         )
         digests = fingerprints(ids=locked, now=now, only_stale=False)  # again, under the lock
-        pumps = Pump.objects.filter(pk__in=locked).select_related("model", "patient__clinic")
-        records = selectors.therapy_records(locked)
-        changed = [
-            PumpProjection(
-                pump=pump,
-                fingerprint=digests[pump.pk],
-                computed_at=now,
-                **_columns(pump, records[pump.pk], now),
-            )
-            for pump in pumps
-        ]
+        changed, clinics = [], set()
+        for clinic_id, pump, record in selectors.projection_inputs(locked):
+            changed.append((pump.pk, digests[pump.pk], now, _columns(pump, record, now)))
+            clinics.add(clinic_id)
         if changed:
-            PumpProjection.objects.bulk_create(
-                changed,
-                update_conflicts=True,
-                unique_fields=["pump"],
-                update_fields=["fingerprint", "computed_at", *STORED],
-            )
-            data_changed({projection.pump.patient.clinic_id for projection in changed})
+            _store(changed)
+            data_changed(clinics)
     return RefreshResult(
         checked=checked if checked is not None else _count(id_range),
         recomputed=len(changed),
@@ -240,6 +230,53 @@ def projections_refresh(
 
 def _count(id_range) -> int:
     return active_pump_ids().filter(pk__range=id_range).count()
+
+
+_FIELDS = [PumpProjection._meta.get_field(name) for name in ["pump", "fingerprint", "computed_at", *STORED]]
+_DEFAULTS = {field.name: field.get_default() for field in _FIELDS}
+
+
+def _store(rows: list[tuple[int, str, datetime, dict]]) -> None:
+    """Insert or update the projections ``rows`` (pump id, fingerprint, computed at,
+    columns) in one statement: on PostgreSQL one INSERT reading the batch as one JSON
+    document, elsewhere one statement executed for every row."""
+    quote = connection.ops.quote_name
+    names = [field.column for field in _FIELDS]
+    table = quote(PumpProjection._meta.db_table)
+    updates = ", ".join(f"{quote(name)} = EXCLUDED.{quote(name)}" for name in names[1:])
+    conflict = f"ON CONFLICT ({quote(names[0])}) DO UPDATE SET {updates}"
+    columns = ", ".join(quote(name) for name in names)
+    values = [
+        (pump_id, digest, at, *(stored.get(name, _DEFAULTS[name]) for name in STORED))
+        for pump_id, digest, at, stored in rows
+    ]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Dates, instants and decimals as their exact text, read by each column's type.
+            document = json.dumps([dict(zip(names, row, strict=True)) for row in values], default=_json_text)
+            record = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in _FIELDS)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT {columns} "
+                f"FROM JSONB_TO_RECORDSET(CAST(%s AS jsonb)) AS v({record}) {conflict}",
+                [document],
+            )
+        else:
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(names))}) {conflict}",
+                [
+                    [
+                        field.get_db_prep_save(value, connection)
+                        for field, value in zip(_FIELDS, row, strict=True)
+                    ]
+                    for row in values
+                ],
+            )
+
+
+def _json_text(value) -> str:
+    if isinstance(value, date | Decimal):  # a datetime is a date
+        return str(value) if isinstance(value, Decimal) else value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not stored as JSON")
 
 
 def _columns(pump: Pump, record: selectors.TherapyRecord, now: datetime) -> dict:
