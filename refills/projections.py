@@ -148,6 +148,8 @@ def _inputs_sql(vendor: str, where: str) -> str:
 def _where(ids: list[int] | None, id_range: tuple[int, int] | None) -> tuple[str, list]:
     if id_range is not None:
         return "p.id BETWEEN %s AND %s AND p.status = 'active'", list(id_range)
+    if connection.vendor == "postgresql":  # one parameter to plan, however many pumps
+        return "p.id = ANY(CAST(%s AS bigint[]))", [list(ids)]
     return f"p.id IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
