@@ -34,3 +34,19 @@ class DataChange(models.Model):
 
     def __str__(self) -> str:
         return f"change {self.pk} at {self.clinic_id or 'every clinic'}"
+
+
+class JobClaim(models.Model):
+    """A periodic job's run for one period (the nightly projections of one night), claimed
+    by the first process that starts it: a second beat, or a task queued twice, finds the
+    claim and does nothing (``pumpcare.jobs``)."""
+
+    job = models.CharField(max_length=100)
+    period = models.CharField(max_length=40)
+    claimed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "period"], name="one_claim_per_job_and_period")]
+
+    def __str__(self) -> str:
+        return f"{self.job} of {self.period}"

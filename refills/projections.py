@@ -11,12 +11,14 @@ fingerprint — a hash of every input of the projection — changed.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
@@ -119,26 +121,35 @@ def _inputs_sql(vendor: str, where: str) -> str:
             f"WHERE x.pump_id = p.id AND x.voided_at IS NULL AND x.effective_at >= ({in_effect}) "
             "ORDER BY x.effective_at)"
         )
-    # The clinic is read through the patient with per-pump index lookups (scalar
-    # subqueries): a join lets the planner hash the whole patient table for every batch.
+    # The clinic is read through the patient with per-pump index lookups (a lateral join or
+    # scalar subqueries): a join lets the planner hash the whole patient table every batch.
     clinic = (
         "FROM patients_patient pa JOIN patients_clinic c ON c.id = pa.clinic_id WHERE pa.id = p.patient_id"
     )
+    if vendor == "postgresql":  # the clinic read once a pump (LIMIT: never pulled up into a join)
+        timezone, clinic_part = "cl.timezone", "cl.part"
+        lateral = f"LEFT JOIN LATERAL (SELECT c.timezone, {_text(_CLINIC_INPUTS, '|')} AS part {clinic} LIMIT 1) cl ON TRUE "
+    else:
+        timezone = f"(SELECT c.timezone {clinic})"
+        clinic_part = f"(SELECT {_text(_CLINIC_INPUTS, '|')} {clinic})"
+        lateral = ""
     return (
-        f"SELECT p.id, (SELECT c.timezone {clinic}) AS timezone, "
-        f"{_text(_PUMP_INPUTS, '|')} || '|' || (SELECT {_text(_CLINIC_INPUTS, '|')} {clinic}) AS pump_part, "
+        f"SELECT p.id, {timezone} AS timezone, "
+        f"{_text(_PUMP_INPUTS, '|')} || '|' || {clinic_part} AS pump_part, "
         f"(SELECT {_text(_REFILL_INPUTS, '|')} FROM refills_refill r JOIN patients_drug d ON d.id = r.drug_id "
         f"WHERE r.pump_id = p.id AND r.voided_at IS NULL ORDER BY r.performed_at DESC LIMIT 1) AS refill_part, "
         f"({aggregate}) AS rx_part, "
         "pp.fingerprint AS stored "
         "FROM patients_pump p JOIN patients_pumpmodel m ON m.id = p.model_id "
-        f"LEFT JOIN refills_pumpprojection pp ON pp.pump_id = p.id WHERE {where}"
+        f"{lateral}LEFT JOIN refills_pumpprojection pp ON pp.pump_id = p.id WHERE {where}"
     )
 
 
 def _where(ids: list[int] | None, id_range: tuple[int, int] | None) -> tuple[str, list]:
     if id_range is not None:
         return "p.id BETWEEN %s AND %s AND p.status = 'active'", list(id_range)
+    if connection.vendor == "postgresql":  # one parameter to plan, however many pumps
+        return "p.id = ANY(CAST(%s AS bigint[]))", [list(ids)]
     return f"p.id IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
@@ -157,32 +168,71 @@ def fingerprints(
     if ids is not None and not ids:
         return {}
     where, params = _where(ids, id_range)
-    settings_part = repr(sorted(clinical.replacement_parameters().items())) + therapy.CALCULATION_VERSION
-    sql = _inputs_sql(connection.vendor, where)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The zone's offset at `now` from PostgreSQL's own time zone database.
-            digest = (
-                "MD5(t.pump_part || '\n' || COALESCE(t.refill_part, '') || '\n' || COALESCE(t.rx_part, '') "
-                "|| '\n' || CAST((CAST(%s AS timestamptz) AT TIME ZONE t.timezone) - "
-                "(CAST(%s AS timestamptz) AT TIME ZONE 'UTC') AS TEXT) || '\n' || %s)"
-            )
-            outer = f"SELECT t.id, {digest} AS digest, t.stored FROM ({sql}) t"
-            if only_stale:
-                outer = f"SELECT id, digest FROM ({outer}) u WHERE u.digest IS DISTINCT FROM u.stored"
-            cursor.execute(outer, [now, now, settings_part, *params])
+    if connection.vendor == "postgresql":
+        sql, params = _digests_sql(where, params, now)
+        if only_stale:
+            sql = f"SELECT id, digest FROM ({sql}) u WHERE u.digest IS DISTINCT FROM u.stored"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
             return {row[0]: row[1] for row in cursor.fetchall()}
-        cursor.execute(sql, params)
-        offsets: dict[str, str] = {}
-        digests = {}
-        for pump_id, zone, pump_part, refill_part, rx_part, stored in cursor.fetchall():
-            if zone not in offsets:
-                offsets[zone] = str(now.astimezone(ZoneInfo(zone)).utcoffset())
-            text = "\n".join((pump_part, refill_part or "", rx_part or "", offsets[zone], settings_part))
-            digest = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
-            if not only_stale or digest != stored:
-                digests[pump_id] = digest
-        return digests
+    return {
+        pump_id: digest
+        for pump_id, digest, stored in _digests(where, params, now)
+        if not only_stale or digest != stored
+    }
+
+
+def _stale(ids: list[int] | None, id_range: tuple[int, int] | None, now: datetime) -> tuple[int, list[int]]:
+    """How many pumps are checked, and the ids of those whose inputs changed, in one query:
+    the nightly job's whole work for a batch where nothing changed."""
+    if ids is not None and not ids:
+        return 0, []
+    where, params = _where(ids, id_range)
+    if connection.vendor == "postgresql":
+        sql, params = _digests_sql(where, params, now)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT COUNT(*), ARRAY_AGG(id ORDER BY id) FILTER (WHERE digest IS DISTINCT FROM stored) "
+                f"FROM ({sql}) u",
+                params,
+            )
+            count, stale = cursor.fetchone()
+    else:
+        rows = _digests(where, params, now)
+        count, stale = len(rows), sorted(pump_id for pump_id, digest, stored in rows if digest != stored)
+    return (len(ids) if ids is not None else count), stale or []
+
+
+def _settings_part() -> str:
+    return repr(sorted(clinical.replacement_parameters().items())) + therapy.CALCULATION_VERSION
+
+
+def _digests_sql(where: str, params: list, now: datetime) -> tuple[str, list]:
+    """PostgreSQL: (id, digest, stored digest) of each selected pump, hashed by the
+    database, with the zone's offset at ``now`` from its own time zone database."""
+    digest = (
+        "MD5(t.pump_part || '\n' || COALESCE(t.refill_part, '') || '\n' || COALESCE(t.rx_part, '') "
+        "|| '\n' || CAST((CAST(%s AS timestamptz) AT TIME ZONE t.timezone) - "
+        "(CAST(%s AS timestamptz) AT TIME ZONE 'UTC') AS TEXT) || '\n' || %s)"
+    )
+    sql = f"SELECT t.id, {digest} AS digest, t.stored FROM ({_inputs_sql('postgresql', where)}) t"
+    return sql, [now, now, _settings_part(), *params]
+
+
+def _digests(where: str, params: list, now: datetime) -> list[tuple[int, str, str | None]]:
+    """Elsewhere: (id, digest, stored digest) of each selected pump, hashed here."""
+    settings_part = _settings_part()
+    with connection.cursor() as cursor:
+        cursor.execute(_inputs_sql(connection.vendor, where), params)
+        rows = cursor.fetchall()
+    offsets: dict[str, str] = {}
+    digests = []
+    for pump_id, zone, pump_part, refill_part, rx_part, stored in rows:
+        if zone not in offsets:
+            offsets[zone] = str(now.astimezone(ZoneInfo(zone)).utcoffset())
+        text = "\n".join((pump_part, refill_part or "", rx_part or "", offsets[zone], settings_part))
+        digests.append((pump_id, hashlib.md5(text.encode(), usedforsecurity=False).hexdigest(), stored))
+    return digests
 
 
 def projections_refresh(
@@ -197,14 +247,15 @@ def projections_refresh(
     """
     ids = None if pump_ids is None else list(pump_ids)
     now = clock.now()
+    if force:
+        candidates = ids if ids is not None else list(active_pump_ids().filter(pk__range=id_range))
+        checked = len(candidates)
+    else:
+        # Outside the transaction: a night when nothing changed opens none.
+        checked, candidates = _stale(ids, id_range, now)
+    if not candidates:
+        return RefreshResult(checked=checked)
     with transaction.atomic():
-        if force:
-            candidates = ids if ids is not None else list(active_pump_ids().filter(pk__range=id_range))
-        else:
-            candidates = sorted(fingerprints(ids=ids, id_range=id_range, now=now, only_stale=True))
-        checked = len(ids) if ids is not None else None
-        if not candidates:
-            return RefreshResult(checked=checked if checked is not None else _count(id_range))
         locked = list(
             Pump.objects.select_for_update(skip_locked=True)
             .filter(pk__in=candidates)
@@ -212,34 +263,65 @@ def projections_refresh(
             .values_list("pk", flat=True)
         )
         digests = fingerprints(ids=locked, now=now, only_stale=False)  # again, under the lock
-        pumps = Pump.objects.filter(pk__in=locked).select_related("model", "patient__clinic")
-        records = selectors.therapy_records(locked)
-        changed = [
-            PumpProjection(
-                pump=pump,
-                fingerprint=digests[pump.pk],
-                computed_at=now,
-                **_columns(pump, records[pump.pk], now),
-            )
-            for pump in pumps
-        ]
+        changed, clinics = [], set()
+        for clinic_id, pump, record in selectors.projection_inputs(locked):
+            changed.append((pump.pk, digests[pump.pk], now, _columns(pump, record, now)))
+            clinics.add(clinic_id)
         if changed:
-            PumpProjection.objects.bulk_create(
-                changed,
-                update_conflicts=True,
-                unique_fields=["pump"],
-                update_fields=["fingerprint", "computed_at", *STORED],
-            )
-            data_changed({projection.pump.patient.clinic_id for projection in changed})
+            _store(changed)
+            data_changed(clinics)
     return RefreshResult(
-        checked=checked if checked is not None else _count(id_range),
+        checked=checked,
         recomputed=len(changed),
         skipped_locked=len(candidates) - len(locked),
     )
 
 
-def _count(id_range) -> int:
-    return active_pump_ids().filter(pk__range=id_range).count()
+_FIELDS = [PumpProjection._meta.get_field(name) for name in ["pump", "fingerprint", "computed_at", *STORED]]
+_DEFAULTS = {field.name: field.get_default() for field in _FIELDS}
+
+
+def _store(rows: list[tuple[int, str, datetime, dict]]) -> None:
+    """Insert or update the projections ``rows`` (pump id, fingerprint, computed at,
+    columns) in one statement: on PostgreSQL one INSERT reading the batch as one JSON
+    document, elsewhere one statement executed for every row."""
+    quote = connection.ops.quote_name
+    names = [field.column for field in _FIELDS]
+    table = quote(PumpProjection._meta.db_table)
+    updates = ", ".join(f"{quote(name)} = EXCLUDED.{quote(name)}" for name in names[1:])
+    conflict = f"ON CONFLICT ({quote(names[0])}) DO UPDATE SET {updates}"
+    columns = ", ".join(quote(name) for name in names)
+    values = [
+        (pump_id, digest, at, *(stored.get(name, _DEFAULTS[name]) for name in STORED))
+        for pump_id, digest, at, stored in rows
+    ]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Dates, instants and decimals as their exact text, read by each column's type.
+            document = json.dumps([dict(zip(names, row, strict=True)) for row in values], default=_json_text)
+            record = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in _FIELDS)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT {columns} "
+                f"FROM JSONB_TO_RECORDSET(CAST(%s AS jsonb)) AS v({record}) {conflict}",
+                [document],
+            )
+        else:
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(names))}) {conflict}",
+                [
+                    [
+                        field.get_db_prep_save(value, connection)
+                        for field, value in zip(_FIELDS, row, strict=True)
+                    ]
+                    for row in values
+                ],
+            )
+
+
+def _json_text(value) -> str:
+    if isinstance(value, date | Decimal):  # a datetime is a date
+        return str(value) if isinstance(value, Decimal) else value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not stored as JSON")
 
 
 def _columns(pump: Pump, record: selectors.TherapyRecord, now: datetime) -> dict:

@@ -3,11 +3,15 @@ history. The numbers come from ``therapy``; this module only gathers the rows.""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import OuterRef, Subquery
 
 import therapy
@@ -17,9 +21,20 @@ from pumpcare import clinical, clock
 
 from .models import ImplantMonitoring, Prescription, PumpExplant, Refill, ScreeningBolus
 
+_PARSED: dict[str, therapy.Prescription] = {}
+
 
 def therapy_prescription(row: Prescription) -> therapy.Prescription:
-    return therapy.parse_prescription(row.schedule)
+    """The stored schedule as the core's prescription, parsed once per distinct schedule
+    (a parsed prescription is immutable: the pumps of a batch share one)."""
+    key = repr(row.schedule)  # equal texts, equal schedules (JSON values only)
+    parsed = _PARSED.get(key)
+    if parsed is None:
+        parsed = therapy.parse_prescription(row.schedule)
+        if len(_PARSED) >= 4096:
+            _PARSED.clear()
+        _PARSED[key] = parsed
+    return parsed
 
 
 def therapy_period(row: Prescription) -> therapy.TherapyPeriod:
@@ -96,28 +111,142 @@ class TherapyRecord:
     prescriptions: tuple[Prescription, ...]
 
 
-def therapy_records(pump_ids) -> dict[int, TherapyRecord]:
-    """The therapy records of any number of pumps in two queries."""
-    ids = list(pump_ids)
+def _last_refills(ids: list[int]):
     latest = Refill.objects.filter(pump_id=OuterRef("pump_id")).order_by("-performed_at")
-    refills = {
-        r.pump_id: r
-        for r in Refill.objects.filter(pump_id__in=ids, id=Subquery(latest.values("id")[:1])).select_related(
-            "drug"
-        )
-    }
-    # The prescription in effect at the last refill, and every later one.
+    return Refill.objects.filter(pump_id__in=ids, id=Subquery(latest.values("id")[:1]))
+
+
+def _prescriptions_since_last_refill(ids: list[int]):
+    """The prescription in effect at each pump's last refill, and every later one."""
     fill_at = Refill.objects.filter(pump_id=OuterRef(OuterRef("pump_id"))).order_by("-performed_at")
     in_effect_at = Prescription.objects.filter(
         pump_id=OuterRef("pump_id"), effective_at__lte=Subquery(fill_at.values("performed_at")[:1])
     ).order_by("-effective_at")
-    rows = Prescription.objects.filter(
+    return Prescription.objects.filter(
         pump_id__in=ids, effective_at__gte=Subquery(in_effect_at.values("effective_at")[:1])
     ).order_by("pump_id", "effective_at")
+
+
+def therapy_records(pump_ids) -> dict[int, TherapyRecord]:
+    """The therapy records of any number of pumps in two queries."""
+    ids = list(pump_ids)
+    refills = {r.pump_id: r for r in _last_refills(ids).select_related("drug")}
     prescriptions: dict[int, list[Prescription]] = {}
-    for row in rows:
+    for row in _prescriptions_since_last_refill(ids):
         prescriptions.setdefault(row.pump_id, []).append(row)
     return {pid: TherapyRecord(refills.get(pid), tuple(prescriptions.get(pid, ()))) for pid in ids}
+
+
+_PUMP_FIELDS = ("status", "explanted_on", "implanted_on", "eri_on", "low_reservoir_alarm_ml")
+_MODEL_FIELDS = ("accuracy_tolerance_pct", "service_life_months")
+_CLINIC_FIELDS = ("timezone", "safety_margin_days")
+_REFILL_FIELDS = (
+    "performed_at",
+    "volume_added_ml",
+    "concentration_mcg_per_ml",
+    "bridge_path_volume_ml",
+    "bridge_from_concentration_mcg_per_ml",
+    "priming_volume_ml",
+)
+_PRESCRIPTION_FIELDS = ("effective_at", "schedule", "clock_utc_offset_minutes", "empties_reservoir")
+
+
+def projection_inputs(pump_ids) -> list[tuple[int, SimpleNamespace, TherapyRecord]]:
+    """What ``compute_projection`` reads for many pumps, in three queries and as plain rows
+    (no model instances): (clinic id, pump, therapy record) per pump, by pump id. A pump
+    here has the attributes of ``Pump`` that ``compute_projection`` reads, with its
+    ``model`` and ``patient.clinic``; a refill and a prescription those of ``Refill``
+    (with its ``drug``) and ``Prescription``. A clinic, a pump model and a drug are one
+    object a batch, shared by their pumps and refills."""
+    ids = sorted(pump_ids)
+    clinics, models, drugs = {}, {}, {}
+    pumps = []
+    rows = (
+        Pump.objects.filter(pk__in=ids)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            *_PUMP_FIELDS,
+            "model_id",
+            *(f"model__{f}" for f in _MODEL_FIELDS),
+            "patient__clinic_id",
+            *(f"patient__clinic__{f}" for f in _CLINIC_FIELDS),
+        )
+    )
+    n_pump, n_model = len(_PUMP_FIELDS), len(_MODEL_FIELDS)
+    for row in rows:
+        pk, pump_values = row[0], row[1 : 1 + n_pump]
+        model_id, model_values = row[1 + n_pump], row[2 + n_pump : 2 + n_pump + n_model]
+        clinic_id, clinic_values = row[2 + n_pump + n_model], row[3 + n_pump + n_model :]
+        if model_id not in models:
+            models[model_id] = SimpleNamespace(
+                pk=model_id, **dict(zip(_MODEL_FIELDS, model_values, strict=True))
+            )
+        if clinic_id not in clinics:
+            clinic = SimpleNamespace(pk=clinic_id, **dict(zip(_CLINIC_FIELDS, clinic_values, strict=True)))
+            clinic.tz = ZoneInfo(clinic.timezone)
+            clinics[clinic_id] = SimpleNamespace(clinic=clinic)  # the pump's patient, as read
+        pump = SimpleNamespace(pk=pk, model=models[model_id], patient=clinics[clinic_id])
+        pump.__dict__.update(zip(_PUMP_FIELDS, pump_values, strict=True))
+        pumps.append((clinic_id, pump))
+    refills = {}
+    refill_rows, prescription_rows = _record_rows(ids)
+    for pump_id, drug_id, max_days, *values in refill_rows:
+        if drug_id not in drugs:
+            drugs[drug_id] = SimpleNamespace(pk=drug_id, max_reservoir_days=max_days)
+        refills[pump_id] = SimpleNamespace(
+            drug=drugs[drug_id], **dict(zip(_REFILL_FIELDS, values, strict=True))
+        )
+    prescriptions: dict[int, list] = {}
+    for pump_id, *values in prescription_rows:
+        prescriptions.setdefault(pump_id, []).append(
+            SimpleNamespace(**dict(zip(_PRESCRIPTION_FIELDS, values, strict=True)))
+        )
+    return [
+        (clinic_id, pump, TherapyRecord(refills.get(pump.pk), tuple(prescriptions.get(pump.pk, ()))))
+        for clinic_id, pump in pumps
+    ]
+
+
+# PostgreSQL: the same rows as ``_last_refills`` and ``_prescriptions_since_last_refill``,
+# found with per-pump index lookups from one array of ids (a batch's 500 ids as one
+# parameter, not 500 for the planner to read).
+_LAST_REFILLS_SQL = (
+    "SELECT r.pump_id, r.drug_id, d.max_reservoir_days, r.performed_at, r.volume_added_ml, "
+    "r.concentration_mcg_per_ml, r.bridge_path_volume_ml, r.bridge_from_concentration_mcg_per_ml, "
+    "r.priming_volume_ml FROM UNNEST(CAST(%s AS bigint[])) AS u(id) CROSS JOIN LATERAL (SELECT * FROM refills_refill r "
+    "WHERE r.pump_id = u.id AND r.voided_at IS NULL ORDER BY r.performed_at DESC LIMIT 1) r "
+    "JOIN patients_drug d ON d.id = r.drug_id"
+)
+_PRESCRIPTIONS_SQL = (
+    "SELECT x.pump_id, x.effective_at, CAST(x.schedule AS text), x.clock_utc_offset_minutes, x.empties_reservoir "
+    "FROM UNNEST(CAST(%s AS bigint[])) AS u(id) "
+    "CROSS JOIN LATERAL (SELECT MAX(y.effective_at) AS since FROM refills_prescription y "
+    "WHERE y.pump_id = u.id AND y.voided_at IS NULL AND y.effective_at <= (SELECT MAX(r.performed_at) "
+    "FROM refills_refill r WHERE r.pump_id = u.id AND r.voided_at IS NULL)) s "
+    "JOIN refills_prescription x ON x.pump_id = u.id AND x.voided_at IS NULL AND x.effective_at >= s.since "
+    "ORDER BY x.pump_id, x.effective_at"
+)
+
+
+def _record_rows(ids: list[int]) -> tuple[list[tuple], list[tuple]]:
+    """The last refills (pump, drug, its maximum days, ``_REFILL_FIELDS``) and the
+    prescriptions since them (pump, ``_PRESCRIPTION_FIELDS``) of the pumps ``ids``."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_LAST_REFILLS_SQL, [ids])
+            refills = cursor.fetchall()
+            cursor.execute(_PRESCRIPTIONS_SQL, [ids])
+            prescriptions = [
+                (pump_id, at, json.loads(schedule), *rest)
+                for pump_id, at, schedule, *rest in cursor.fetchall()
+            ]
+        return refills, prescriptions
+    refills = _last_refills(ids).values_list(
+        "pump_id", "drug_id", "drug__max_reservoir_days", *_REFILL_FIELDS
+    )
+    prescriptions = _prescriptions_since_last_refill(ids).values_list("pump_id", *_PRESCRIPTION_FIELDS)
+    return list(refills), list(prescriptions)
 
 
 def reservoir_from(record: TherapyRecord) -> therapy.Reservoir | None:

@@ -1,6 +1,7 @@
 """Stored projections: kept current in the same transaction as every change
 of their inputs, and by the nightly job, which recomputes only what changed."""
 
+import random
 import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -9,17 +10,19 @@ import pytest
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
+import therapy
 from alerts.models import Alert
 from patients.models import Clinic, Drug, Pump, PumpModel
-from refills.models import PumpProjection
+from refills.models import Prescription, PumpProjection, Refill
 from refills.projections import (
     STORED,
+    fingerprints,
     projections_batched,
     projections_refresh,
     projections_refresh_all,
     stored_projection,
 )
-from refills.selectors import pump_projection
+from refills.selectors import compute_projection, pump_projection, therapy_records
 from refills.services import refill_record
 from tests.conftest import client_for
 from tests.factories import PatientFactory, PumpFactory
@@ -321,3 +324,149 @@ def test_a_batch_forgets_the_pumps_of_a_rolled_back_savepoint(nurse, patient):
         assert stored(kept).refill_by == date(2026, 3, 25)
     assert not Pump.objects.filter(pk=dropped.pk).exists()
     assert not PumpProjection.objects.filter(pump_id=dropped.pk).exists()
+
+
+# --- the batch path stores what the per-pump calculation gives ----------------------------
+
+PLANS = [
+    simple(250),
+    simple("412.5"),
+    {
+        "mode": "flex",
+        "steps": [
+            {"start": "00:00", "dose_mcg_per_hour": "8"},
+            {"start": "07:00", "dose_mcg_per_hour": "14"},
+            {"start": "22:00", "dose_mcg_per_hour": "8"},
+        ],
+    },
+    {
+        "mode": "periodic_bolus",
+        "basal_daily_dose_mcg": "150",
+        "boluses": [
+            {"time": "08:00", "dose_mcg": "25", "duration_minutes": 30},
+            {"time": "20:00", "dose_mcg": "25", "duration_minutes": 30},
+        ],
+    },
+]
+
+
+def _copy(entry, **changes):
+    entry.pk = None
+    for name, value in changes.items():
+        setattr(entry, name, value)
+    entry.save()
+    return entry
+
+
+def _varied_pumps(nurse, count: int, seed: int) -> list[Pump]:
+    """Pumps with every kind of therapy record a projection reads, drawn at random: clinics
+    in zones with and without daylight saving, every pump model (and one of unknown service
+    life), never filled, explanted, interrogated ERI dates, several refills and
+    prescriptions of every mode, bridge boluses, priming volumes, voided entries, an emptied
+    reservoir, pump clocks off the wall clock, and a drug with no maximum time in the
+    reservoir (the projection is refused)."""
+    rng = random.Random(seed)
+    zones = ["UTC", "America/New_York", "Europe/Paris", "Australia/Sydney", "Asia/Kolkata"]
+    clinics = [
+        Clinic.objects.create(code=f"Z{i}", name=f"Zone {i}", timezone=zone, emergency_phone="1")
+        for i, zone in enumerate(zones)
+    ]
+    baclofen = Drug.objects.get(code="baclofen")
+    drugs = [baclofen, _copy(Drug.objects.get(code="baclofen"), code="untimed", max_reservoir_days=None)]
+    models = list(PumpModel.objects.all())
+    models.append(_copy(PumpModel.objects.first(), code="UNKNOWN-LIFE", service_life_months=None))
+    parsed = [therapy.parse_prescription(plan) for plan in PLANS]
+    pumps = []
+    for _ in range(count):
+        model = rng.choice(models)
+        pump = PumpFactory(
+            patient=PatientFactory(clinic=rng.choice(clinics)),
+            model=model,
+            implanted_on=date(2024, 1, 1) + timedelta(days=rng.randrange(900)),
+            eri_on=rng.choice([None, None, date(2028, 5, 1) + timedelta(days=rng.randrange(400))]),
+        )
+        if rng.random() < 0.1:
+            Pump.objects.filter(pk=pump.pk).update(status="explanted", explanted_on=date(2026, 10, 1))
+        at = datetime(2026, 7, 1, tzinfo=UTC) + timedelta(minutes=rng.randrange(60 * 24 * 100))
+        concentration = Decimal(rng.choice([500, 1000, 2000]))
+        for k in range(rng.choice([0, 1, 1, 2, 3])):
+            previous, concentration = concentration, Decimal(rng.choice([500, 1000, 2000]))
+            bridged = k > 0 and previous != concentration and rng.random() < 0.7
+            Refill.objects.create(
+                pump=pump,
+                performed_at=at,
+                performed_by=nurse,
+                volume_withdrawn_ml=Decimal(3),
+                volume_added_ml=Decimal(rng.choice(["18", "20", "36.5"])),
+                drug=rng.choice(drugs) if k else baclofen,
+                concentration_mcg_per_ml=concentration,
+                bridge_path_volume_ml=Decimal("0.255") if bridged else None,
+                bridge_from_concentration_mcg_per_ml=previous if bridged else None,
+                priming_volume_ml=Decimal("0.5") if rng.random() < 0.2 else None,
+                voided_at=at if rng.random() < 0.1 else None,
+            )
+            for moment in [
+                at,
+                *sorted(at + timedelta(hours=rng.randrange(1, 24 * 60)) for _ in range(rng.randrange(3))),
+            ]:
+                plan = rng.randrange(len(PLANS))
+                Prescription.objects.create(
+                    pump=pump,
+                    effective_at=moment,
+                    drug=baclofen,
+                    concentration_mcg_per_ml=concentration,
+                    mode=PLANS[plan]["mode"],
+                    schedule=parsed[plan].as_dict(),
+                    daily_dose_mcg=therapy.units.rounded(parsed[plan].daily_dose_mcg_total, Decimal("0.1")),
+                    clock_utc_offset_minutes=rng.choice([0, 0, -300, -240, 60, 330, 600]),
+                    reason="test",
+                    created_by=nurse,
+                    empties_reservoir=moment != at and rng.random() < 0.1,
+                    voided_at=moment if moment != at and rng.random() < 0.1 else None,
+                )
+            at += timedelta(days=rng.randrange(20, 60), minutes=rng.randrange(600))
+        pumps.append(pump)
+    return pumps
+
+
+def _expected(pump_ids, now) -> dict[int, dict]:
+    """The stored columns as the per-pump path computes them, from model instances."""
+    records = therapy_records(pump_ids)
+    expected = {}
+    for pump in Pump.objects.filter(pk__in=pump_ids).select_related("model", "patient__clinic"):
+        record = records[pump.pk]
+        filled_at = record.refill.performed_at if record.refill else None
+        try:
+            result = compute_projection(pump, record, as_of=now)
+        except therapy.CalculationError as error:
+            columns = {name: PumpProjection._meta.get_field(name).get_default() for name in STORED}
+            columns["warnings"] = [
+                {"code": "projection_refused", "message": f"{error.field}: {error.message}"}
+            ]
+        else:
+            columns = {name: result[name] for name in STORED if name in result}
+            columns["refill_by_reason"] = result["refill_by_reason"] or ""
+        columns["filled_at"] = filled_at
+        expected[pump.pk] = columns
+    return expected
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_batch_path_stores_what_the_per_pump_calculation_gives(nurse, frozen_now, seed):
+    pumps = _varied_pumps(nurse, 40, seed)
+    ids = [pump.pk for pump in pumps]
+    PumpProjection.objects.filter(pump_id__in=ids).delete()
+    # the nightly job's ranges (active pumps), then every pump by id (explanted ones too)
+    assert projections_refresh_all(force=True).recomputed == Pump.objects.filter(status="active").count()
+    assert projections_refresh(ids, force=True).recomputed == len(ids)
+    expected = _expected(ids, frozen_now)
+    digests = fingerprints(ids=ids, now=frozen_now, only_stale=False)
+    kinds = set()
+    for projection in PumpProjection.objects.filter(pump_id__in=ids):
+        assert {name: getattr(projection, name) for name in STORED} == expected[projection.pump_id]
+        assert (projection.fingerprint, projection.computed_at) == (digests[projection.pump_id], frozen_now)
+        kinds.update(w["code"] for w in projection.warnings)
+    assert PumpProjection.objects.filter(pump_id__in=ids).count() == len(ids)
+    # the draw reached the cases that matter
+    assert {"explanted", "never_filled", "projection_refused"} <= kinds, kinds
+    assert PumpProjection.objects.filter(pump_id__in=ids, refill_by__isnull=False).count() > 10
