@@ -180,7 +180,7 @@ def refill_record(
         )
     projections_changed([pump], sender=Refill)
     # the refill completes the booked appointment (and ends past-alarm escalations, above)
-    refill_recorded.send(sender=Refill, refill=refill, actor=actor)
+    refill_recorded.send(sender=Refill, refill=refill, actor=actor, first_fill=first_fill)
     return TherapyChange(refill, row, pump, warnings)
 
 

@@ -9,7 +9,8 @@ rolls back with the refill, and a receiver that fails fails the write.
 
 from django.dispatch import Signal
 
-# A refill was recorded and its pump's projection refreshed: ``refill``, ``actor``.
+# A refill was recorded and its pump's projection refreshed: ``refill``, ``actor``,
+# ``first_fill`` (the pump's first).
 refill_recorded = Signal()
 # A pump left service, explanted or replaced (``replaced``): ``pump``, ``actor``.
 pump_retired = Signal()

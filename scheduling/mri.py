@@ -126,8 +126,12 @@ def on_mri_follow_up_changed(sender, *, pump, **kwargs) -> None:
     mri_follow_ups_of_pump(pump)
 
 
-def on_refill_recorded(sender, *, refill, **kwargs) -> None:
-    mri_follow_ups_of_pump(refill.pump)
+def on_refill_recorded(sender, *, refill, first_fill=False, **kwargs) -> None:
+    """MRI-1: a refill after the scan completes an emptied pump's follow-up. A pump's first
+    fill completes none (only a filled pump is emptied), and leaves the other follow-ups
+    where they were: the periodic pass moves those on with time."""
+    if not first_fill:
+        mri_follow_ups_of_pump(refill.pump)
 
 
 def on_refill_voided(sender, *, refill, actor, **kwargs) -> None:
