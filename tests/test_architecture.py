@@ -32,7 +32,9 @@ LAYERS = (
     ("therapy",),  # the clinical mathematics: plain Python
     ("pumpcare.foundation",),  # settings, clock, inputs, text, cache, outage, …
     ("patients",),  # clinics, staff, patients, caregivers, pumps, catalogs
-    ("alerts", "pumpcare.data_version"),  # both know clinics, patients and pumps, nothing above
+    # both know clinics, patients and pumps, nothing above; pumpcare's own tables (the data
+    # version, the claims of periodic jobs) are this layer
+    ("alerts", "pumpcare.data_version"),
     ("medications",),  # oral medications beside the pump, their weaning, the risk flags' words
     ("refills",),  # the therapy record
     ("cards", "devices"),  # emergency cards; interrogations, device alarms and MRIs
@@ -45,7 +47,13 @@ LAYERS = (
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 
 PROJECT = ("pumpcare.urls", "pumpcare.management", "pumpcare.gunicorn_conf", "pumpcare.wsgi")
-DATA_VERSION = ("pumpcare.data_version", "pumpcare.models", "pumpcare.apps", "pumpcare.migrations")
+DATA_VERSION = (
+    "pumpcare.data_version",
+    "pumpcare.jobs",
+    "pumpcare.models",
+    "pumpcare.apps",
+    "pumpcare.migrations",
+)
 
 # Imports inside a function that are not there to dodge a cycle, each with its reason.
 # (An AppConfig's ``ready`` is where Django wants signal receivers connected: allowed.)
