@@ -106,6 +106,31 @@ def oral_medication_stop(
     return medication
 
 
+def _checked_plan(medication, patient, ordered, override_reason: str, *, check_first_day: bool = True):
+    """WEAN-1 for a plan's steps ``ordered`` (day, exact dose): each day a real one, the first
+    after the medication started (``check_first_day``: unless a step is done already), the
+    plan against the patient's other weaning courses. Returns the core's notices."""
+    for i, (day, _dose) in enumerate(ordered):
+        therapy.units.check_year(day, f"steps[{i}].day")
+    if check_first_day and ordered and ordered[0][0] <= medication.started_on:
+        raise therapy.CalculationError(
+            "steps[0].day",
+            f"The first step comes after the day {medication.drug.name} started at this dose "
+            f"({_day_text(medication.started_on)}).",
+            code="weaning_steps_invalid",
+        )
+    first = ordered[0][0] if ordered else medication.started_on
+    return check_weaning_plan(
+        drug=medication.drug.as_core(),
+        current_dose_mg=fraction(medication.dose_mg),
+        steps=ordered,
+        others=selectors.weaning_courses(patient, excluding=medication.pk),
+        takes_first_drug=selectors.takes_oral_baclofen(patient, first),
+        first_drug=selectors.oral_baclofen().as_core(),
+        override_reason=override_reason,
+    )
+
+
 @transaction.atomic
 def weaning_plan_create(
     *, actor, medication: OralMedication, steps: list[dict], override_reason: str = ""
@@ -126,25 +151,7 @@ def weaning_plan_create(
             f"{medication.drug.name} was stopped on {_day_text(medication.stopped_on)}: nothing to wean.",
         )
     ordered = [(s["day"], fraction(s["dose_mg"])) for s in steps]
-    for i, (day, _dose) in enumerate(ordered):
-        therapy.units.check_year(day, f"steps[{i}].day")
-    if ordered and ordered[0][0] <= medication.started_on:
-        raise therapy.CalculationError(
-            "steps[0].day",
-            f"The first step comes after the day {medication.drug.name} started at this dose "
-            f"({_day_text(medication.started_on)}).",
-            code="weaning_steps_invalid",
-        )
-    first = ordered[0][0] if ordered else medication.started_on
-    notices = check_weaning_plan(
-        drug=medication.drug.as_core(),
-        current_dose_mg=fraction(medication.dose_mg),
-        steps=ordered,
-        others=selectors.weaning_courses(patient, excluding=medication.pk),
-        takes_first_drug=selectors.takes_oral_baclofen(patient, first),
-        first_drug=selectors.oral_baclofen().as_core(),
-        override_reason=override_reason,
-    )
+    notices = _checked_plan(medication, patient, ordered, override_reason)
     plan = WeaningPlan(
         medication=medication,
         override_reason=(override_reason or "").strip() if notices else "",
@@ -271,27 +278,9 @@ def weaning_plan_edit(
     ordered = [(s.day, fraction(s.dose_mg)) for s in done] + [
         (given["day"], fraction(given["dose_mg"])) for given in steps
     ]
+    override = (override_reason or "").strip() or plan.override_reason
     try:
-        for i, (day, _dose) in enumerate(ordered):
-            therapy.units.check_year(day, f"steps[{i}].day")
-        if not done and ordered and ordered[0][0] <= medication.started_on:
-            raise therapy.CalculationError(
-                "steps[0].day",
-                f"The first step comes after the day {medication.drug.name} started at this dose "
-                f"({_day_text(medication.started_on)}).",
-                code="weaning_steps_invalid",
-            )
-        first = ordered[0][0] if ordered else medication.started_on
-        override = (override_reason or "").strip() or plan.override_reason
-        notices = check_weaning_plan(
-            drug=medication.drug.as_core(),
-            current_dose_mg=fraction(medication.dose_mg),
-            steps=ordered,
-            others=selectors.weaning_courses(patient, excluding=medication.pk),
-            takes_first_drug=selectors.takes_oral_baclofen(patient, first),
-            first_drug=selectors.oral_baclofen().as_core(),
-            override_reason=override,
-        )
+        notices = _checked_plan(medication, patient, ordered, override, check_first_day=not done)
     except therapy.CalculationError as error:
         raise _shifted(error, len(done)) from error
     new_override = override if notices else ""

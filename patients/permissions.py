@@ -15,6 +15,8 @@ permission). See ``require_catalog_editor`` for the one thing a clinic admin may
 
 from __future__ import annotations
 
+from django.shortcuts import get_object_or_404
+from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
@@ -56,6 +58,17 @@ def clinics_of(user):
     """The clinics whose data ``user`` may see: those where it is a staff member (a
     superuser too: being an operator of the installation is no membership)."""
     return Clinic.objects.filter(memberships__user=user)
+
+
+def asked_clinic(query, clinics):
+    """The clinic a clinic's list is asked for: the one whose code is the query's ``clinic``
+    among ``clinics`` (404 when not among them), else the user's only clinic; refused (400)
+    when the user works at several and names none. ``query`` is a ``pumpcare.inputs.Query``."""
+    if (code := query.code("clinic")) is not None:
+        return get_object_or_404(clinics, code=code)
+    if len(mine := list(clinics[:2])) == 1:
+        return mine[0]
+    raise serializers.ValidationError({"clinic": ["is required: you work at several clinics"]})
 
 
 def role_at(user, clinic: Clinic) -> str | None:

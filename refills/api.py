@@ -19,7 +19,7 @@ import therapy
 from medications import selectors as medication_selectors
 from patients.api import CodeField, PumpSerializer
 from patients.models import CatheterModel, Patient, Pump, PumpModel
-from patients.permissions import clinics_of
+from patients.permissions import asked_clinic, clinics_of
 from pumpcare import clinical
 from pumpcare.inputs import DateField, ModelSerializer, Query, validated
 
@@ -77,10 +77,7 @@ class PumpRefillsView(PumpScopedView):
         pump = self.get_pump()
         data = validated(RefillInputSerializer, request, pump)
         change = services.refill_record(actor=request.user, pump=pump, **data)
-        body = RefillSerializer(change.refill).data
-        body["projection"] = ProjectionSerializer(change.projection).data
-        body["warnings"] = change.warnings
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(_refill_recorded(change), status=status.HTTP_201_CREATED)
 
 
 class PumpRefillPreviewView(PumpScopedView):
@@ -125,10 +122,25 @@ class PumpPrescriptionsView(PumpScopedView):
         pump = self.get_pump()
         data = validated(PrescriptionInputSerializer, request, pump)
         change = services.prescription_create(actor=request.user, pump=pump, **data)
-        body = PrescriptionSerializer(change.prescription).data
-        body["projection"] = ProjectionSerializer(change.projection).data
-        body["risk_flags"] = _risk_flags(pump)
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(_prescription_recorded(change, pump), status=status.HTTP_201_CREATED)
+
+
+def _refill_recorded(change) -> dict:
+    """A recorded refill as the API answers it: the refill, the pump's new projection and
+    what the nurse must see."""
+    body = RefillSerializer(change.refill).data
+    body["projection"] = ProjectionSerializer(change.projection).data
+    body["warnings"] = change.warnings
+    return body
+
+
+def _prescription_recorded(change, pump) -> dict:
+    """A recorded prescription as the API answers it: the prescription, the pump's new
+    projection and the patient's risk flags."""
+    body = PrescriptionSerializer(change.prescription).data
+    body["projection"] = ProjectionSerializer(change.projection).data
+    body["risk_flags"] = _risk_flags(pump)
+    return body
 
 
 def _risk_flags(pump: Pump) -> list[dict]:
@@ -234,12 +246,7 @@ class DeliveryDriftView(GenericAPIView):
     @extend_schema(parameters=[OpenApiParameter("clinic", str)], responses=PumpDriftSerializer(many=True))
     def get(self, request):
         clinics = clinics_of(request.user)
-        if (code := Query(request.query_params).code("clinic")) is not None:
-            clinic = get_object_or_404(clinics, code=code)
-        elif len(mine := list(clinics[:2])) == 1:
-            clinic = mine[0]
-        else:
-            raise serializers.ValidationError({"clinic": ["is required: you work at several clinics"]})
+        clinic = asked_clinic(Query(request.query_params), clinics)
         return Response(PumpDriftSerializer(drift.clinic_drifts(clinic), many=True).data)
 
 
@@ -543,10 +550,7 @@ class RefillCorrectionView(EntryScopedView):
         refill = self.get_entry()
         data = validated(RefillCorrectionInputSerializer, request, refill.pump)
         change = corrections.refill_correct(actor=request.user, refill=refill, **data)
-        body = RefillSerializer(change.refill).data
-        body["projection"] = ProjectionSerializer(change.projection).data
-        body["warnings"] = change.warnings
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(_refill_recorded(change), status=status.HTTP_201_CREATED)
 
 
 class PrescriptionVoidView(EntryScopedView):
@@ -577,7 +581,4 @@ class PrescriptionCorrectionView(EntryScopedView):
         prescription = self.get_entry()
         data = validated(PrescriptionCorrectionInputSerializer, request, prescription.pump)
         change = corrections.prescription_correct(actor=request.user, entry=prescription, **data)
-        body = PrescriptionSerializer(change.prescription).data
-        body["projection"] = ProjectionSerializer(change.projection).data
-        body["risk_flags"] = _risk_flags(prescription.pump)
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(_prescription_recorded(change, prescription.pump), status=status.HTTP_201_CREATED)

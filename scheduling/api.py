@@ -25,7 +25,7 @@ from rest_framework.response import Response
 
 from devices.models import Mri
 from patients.models import MriFollowUp, Pump
-from patients.permissions import clinics_of
+from patients.permissions import asked_clinic, clinics_of
 from pumpcare import clock
 from pumpcare.data_version import with_data_version
 from pumpcare.inputs import DateField, ModelSerializer, Query, validated
@@ -316,12 +316,7 @@ class WorklistView(GenericAPIView):
         query = Query(request.query_params)
         # The columns the cached path needs; a page rendered on a miss reads the rest.
         clinics = with_data_version(clinics_of(request.user)).only("pk", "code", "timezone")
-        if (code := query.code("clinic")) is not None:
-            clinic = get_object_or_404(clinics, code=code)
-        elif len(mine := list(clinics[:2])) == 1:
-            clinic = mine[0]
-        else:
-            raise serializers.ValidationError({"clinic": ["is required: you work at several clinics"]})
+        clinic = asked_clinic(query, clinics)
         until = query.day("until")
         status_filter = query.choice("status", ["proposed", "booked", "none"])
         nurse = query.code("nurse")
@@ -389,12 +384,7 @@ class TitrationWorklistView(GenericAPIView):
     def get(self, request):
         query = Query(request.query_params)
         clinics = clinics_of(request.user)
-        if (code := query.code("clinic")) is not None:
-            clinic = get_object_or_404(clinics, code=code)
-        elif len(mine := list(clinics[:2])) == 1:
-            clinic = mine[0]
-        else:
-            raise serializers.ValidationError({"clinic": ["is required: you work at several clinics"]})
+        clinic = asked_clinic(query, clinics)
         today = clock.now().astimezone(clinic.tz).date()
         return Response(TitrationAgendaSerializer(worklist.titration_agenda(clinic, today)).data)
 
@@ -442,12 +432,7 @@ class MriWorklistView(GenericAPIView):
     def get(self, request):
         query = Query(request.query_params)
         clinics = clinics_of(request.user)
-        if (code := query.code("clinic")) is not None:
-            clinic = get_object_or_404(clinics, code=code)
-        elif len(mine := list(clinics[:2])) == 1:
-            clinic = mine[0]
-        else:
-            raise serializers.ValidationError({"clinic": ["is required: you work at several clinics"]})
+        clinic = asked_clinic(query, clinics)
         rows = [
             SimpleNamespace(
                 id=mri.pk,
