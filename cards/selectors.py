@@ -25,6 +25,7 @@ from pumpcare import clock
 from pumpcare.caching import cached
 from pumpcare.data_version import with_data_version
 from refills.models import Prescription, PrescriptionMode
+from refills.projections import projections_refresh_stale
 
 from .models import CardFormat, CardSettings, CardText, IssuedCard, PatientPhysician
 
@@ -79,11 +80,21 @@ def digest(data: dict) -> str:
 
 def card_data(pump: Pump) -> dict:
     """CARD-1: what the pump's emergency card shows now (empty values are None)."""
-    return cards_read([pump])[pump.pk].data
+    return card_read(pump).data
 
 
 def card_read(pump: Pump) -> CardRead:
+    """The pump's card now. A projection an edit marked stale is recomputed first (one
+    indexed query when none is); should another transaction hold the pump meanwhile, the
+    card says it cannot be printed yet (``missing``)."""
+    if projections_refresh_stale(Pump.objects.filter(pk=pump.pk)) or _stale_loaded(pump):
+        return cards_read([pump.pk])[pump.pk]
     return cards_read([pump])[pump.pk]
+
+
+def _stale_loaded(pump: Pump) -> bool:
+    projection = pump.projection if Pump.projection.is_cached(pump) else None
+    return projection is not None and projection.stale_since is not None
 
 
 def cards_read(pumps: Iterable[Pump | int]) -> dict[int, CardRead]:
@@ -227,7 +238,13 @@ def _missing(pump: Pump, data: dict, prescription) -> dict[str, str]:
             else "no low-reservoir alarm date: the projection has none (its warnings on the pump page "
             "say why)"
         )
-    if data["refill_by"] is None:
+    projection = getattr(pump, "projection", None)
+    if projection is not None and projection.stale_since is not None:
+        missing["refill_by"] = (
+            "the pump's dates are being recomputed after a change to a drug, a pump model or the "
+            "clinic's settings: print the card in a minute"
+        )
+    elif data["refill_by"] is None:
         missing["refill_by"] = (
             "no refill-by date yet: the pump was never filled (record the first fill)"
             if prescription is None

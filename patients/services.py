@@ -123,7 +123,7 @@ def clinic_create(*, code: str, name: str, timezone_name: str, emergency_phone: 
 def clinic_update(*, actor, clinic: Clinic, changes: dict, reason: str) -> Clinic:
     require_role(actor, clinic, (Role.ADMIN,), "Changing clinic settings")
     apply_changes(clinic, changes, actor=actor, reason=reason)
-    _refresh_projections(Pump.objects.filter(patient__clinic=clinic))
+    _refresh_projections(Pump.objects.filter(patient__clinic=clinic), edited=(Clinic, changes))
     return clinic
 
 
@@ -358,10 +358,10 @@ def catalog_update(*, actor, entry: PumpModel | CatheterModel | Drug, changes: d
         entry.save()
     apply_changes(entry, changes, actor=actor, reason=reason)
     if isinstance(entry, PumpModel):
-        _refresh_projections(Pump.objects.filter(model=entry))
+        _refresh_projections(Pump.objects.filter(model=entry), edited=(PumpModel, changes))
     elif isinstance(entry, Drug):
         # A projection reads the drug of the pump's last fill: pumps never filled with it keep theirs.
-        projection_inputs_changed.send(sender=Drug, drug=entry)
+        projection_inputs_changed.send(sender=Drug, drug=entry, edited=(Drug, changes))
     return entry
 
 
@@ -376,10 +376,14 @@ def _used_outside(entry: PumpModel | CatheterModel | Drug, clinics) -> bool:
     return pumps.exclude(patient__clinic__in=clinics).exists()
 
 
-def _refresh_projections(pumps, *, include_explanted: bool = False) -> None:
-    """Have the stored projections of ``pumps`` whose inputs changed recomputed in the
-    caller's transaction (by the therapy record, subscribed to ``projection_inputs_changed``).
-    The fingerprint of a projection covers every input, catalog values and clinic settings
-    included, so an edit no projection reads (a clinic's phone, a drug's source) recomputes
-    nothing, and a catalog change locks only the pumps it changes."""
-    projection_inputs_changed.send(sender=Pump, pumps=pumps, include_explanted=include_explanted)
+def _refresh_projections(pumps, *, include_explanted: bool = False, edited: tuple | None = None) -> None:
+    """Have the stored projections of ``pumps`` whose inputs changed recomputed (by the
+    therapy record, subscribed to ``projection_inputs_changed``): in the caller's
+    transaction, or — an edit of a clinic or catalog row (``edited``: its model and the
+    fields changed) that many pumps read — marked stale there and recomputed by the workers
+    after the commit. The fingerprint of a projection covers every input, catalog values and
+    clinic settings included, so an edit no projection reads (a clinic's phone, a drug's
+    source) recomputes nothing, and a catalog change locks only the pumps it changes."""
+    projection_inputs_changed.send(
+        sender=Pump, pumps=pumps, include_explanted=include_explanted, edited=edited
+    )

@@ -13,11 +13,15 @@ app.autodiscover_tasks()
 
 
 @task_prerun.connect
-def fresh_database_connections(**kwargs):
+def fresh_database_connections(task=None, **kwargs):
     """Before each task, what Django does before each request: close a connection that is
-    broken or older than CONN_MAX_AGE (CELERY_DB_REUSE_MAX keeps the others open)."""
+    broken or older than CONN_MAX_AGE (CELERY_DB_REUSE_MAX keeps the others open). Not for
+    an eager task (CELERY_TASK_ALWAYS_EAGER): it runs inside its caller, whose connection
+    and transaction it shares."""
     from django.db import close_old_connections
 
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
     close_old_connections()
 
 

@@ -11,11 +11,9 @@ from pumpcare.logs import RedactSearchTerms
 # is inherited by every worker.
 logging.getLogger("gunicorn.access").addFilter(RedactSearchTerms())
 
-# The longest request is an admin's catalog change that every projection reads (a drug's
-# maximum days in the reservoir): it recomputes the projections in its own transaction,
-# 45 s for 100,000 pumps on 2 cores (bench/nightly_projection.py). gunicorn's default of
-# 30 s would kill the worker and roll the change back.
-timeout = 120
+# gunicorn's default timeout (30 s) is kept: no request recomputes more than
+# PUMPCARE_PROJECTIONS_INLINE_LIMIT projections; an edit that many more read marks them
+# stale and leaves them to the workers (refills.projections.inputs_changed).
 
 
 def post_worker_init(worker):

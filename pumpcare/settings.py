@@ -11,6 +11,7 @@
 | CELERY_RESULT_BACKEND | none (the benchmarks set one) |
 | EMAIL_TIMEOUT, PUMPCARE_BASE_URL, PUMPCARE_REMINDER_LOCAL_TIME, PUMPCARE_ESCALATE_*, PUMPCARE_SEND_*, PUMPCARE_INSTANCE_ID | the outbox (README: Configuration) |
 | CELERY_BROKER_URL or REDIS_URL | kombu's filesystem transport under ``var/broker`` |
+| PUMPCARE_PROJECTIONS_INLINE_LIMIT | 500: an edit that many projections read (a catalog value, a clinic's zone or safety margin) recomputes up to this many in its request; more are marked stale and recomputed by the workers (README: Performance) |
 | CACHE_URL | a cache in each process; ``redis://…`` shares one between the web workers |
 | EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_USE_SSL, DEFAULT_FROM_EMAIL | Django's names; console backend when DEBUG is on, SMTP otherwise |
 | TIME_ZONE | UTC (storage is always UTC; each clinic has its own zone) |
@@ -453,6 +454,9 @@ LOGGING = {
 # receives them as arguments and never carries a number of its own.
 # The calendar feed: booked appointments from this many days back, each this long when it
 # has a time (scheduling settings, not clinical numbers).
+# An edit that more projections than this read returns at once and leaves them to the
+# workers (refills.projections.inputs_changed).
+PUMPCARE_PROJECTIONS_INLINE_LIMIT = int(os.environ.get("PUMPCARE_PROJECTIONS_INLINE_LIMIT", "500"))
 PUMPCARE_CALENDAR = {"past_days": 30, "appointment_minutes": 30}
 PUMPCARE_DEFAULT_DRUG = os.environ.get("PUMPCARE_DEFAULT_DRUG", "baclofen")  # catalog code of a first fill
 PUMPCARE_CLINICAL = {

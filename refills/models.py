@@ -250,6 +250,22 @@ class PumpProjection(models.Model):
     replacement_planning_opens_on = models.DateField(null=True, blank=True)
     replacement_book_by = models.DateField(null=True, blank=True)
     warnings = models.JSONField(default=list, blank=True)
+    stale_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="set when an edit that many projections read (a catalog value, a clinic's zone or "
+        "safety margin) marked this one for recomputing; empty once it is recomputed",
+    )
+
+    class Meta:
+        indexes = [
+            # Few rows are stale, and only for minutes: the index holds only those.
+            models.Index(
+                fields=["stale_since"],
+                name="projection_stale",
+                condition=models.Q(stale_since__isnull=False),
+            )
+        ]
 
     def __str__(self):
         return f"projection of {self.pump_id}: refill by {self.refill_by}"

@@ -21,16 +21,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
 
 import therapy
-from patients.models import Pump, PumpStatus
+from patients.models import Clinic, Drug, Pump, PumpModel, PumpStatus
 from pumpcare import clinical, clock
 from pumpcare.data_version import data_changed
 
 from . import selectors
 from .models import PumpProjection, Refill
-from .signals import pump_projection_changed
+from .signals import projections_marked_stale, pump_projection_changed
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +95,16 @@ _PRESCRIPTION_INPUTS = [
     "x.schedule",
     "x.empties_reservoir",
 ]
+
+
+def _read_fields(alias: str) -> frozenset[str]:
+    inputs = _PUMP_INPUTS + _CLINIC_INPUTS + _REFILL_INPUTS + _PRESCRIPTION_INPUTS
+    return frozenset(c.split(".", 1)[1] for c in inputs if c.startswith(f"{alias}.")) - {"id"}
+
+
+# The fields of a clinic or catalog row that projections read: an edit of any other field
+# (a clinic's phone, a drug's source) leaves every projection as it is.
+READ_FIELDS = {Clinic: _read_fields("c"), PumpModel: _read_fields("m"), Drug: _read_fields("d")}
 
 
 def _text(columns: list[str], separator: str) -> str:
@@ -441,19 +454,47 @@ def _batch() -> _Batch | None:
 
 
 def stored_projection(pump: Pump) -> PumpProjection | None:
-    """The pump's stored projection (None before the first one is stored); inside
-    ``projections_batched``, recomputed first when the block changed it."""
+    """The pump's stored projection (None before the first one is stored), never a stale
+    one: a projection an edit marked stale, or one a ``projections_batched`` block changed,
+    is recomputed first."""
     batch = _batch()
     if batch is not None and pump.pk in batch.stale:
         projections_refresh([pump.pk], force=True)
         batch.stale.discard(pump.pk)
-    return PumpProjection.objects.filter(pump=pump).first()
+    projection = PumpProjection.objects.filter(pump=pump).first()
+    if projection is not None and projection.stale_since is not None:
+        projections_refresh([pump.pk], force=True)
+        projection.refresh_from_db()
+        if projection.stale_since is not None:
+            # Another transaction holds the pump (the workers' batch, a refill): computed
+            # here from what is committed, not stored.
+            record = selectors.therapy_records([pump.pk])[pump.pk]
+            for name, value in _columns(pump, record, clock.now()).items():
+                setattr(projection, name, value)
+            projection.stale_since = None
+    return projection
 
 
-def inputs_changed(sender, *, pumps=None, drug=None, include_explanted: bool = False, **kwargs) -> None:
-    """``patients.signals.projection_inputs_changed``: recompute, in the writer's
-    transaction, the projections of the pumps whose inputs changed (those of ``pumps``, or
-    the pumps last filled with ``drug``)."""
+def inputs_changed(
+    sender,
+    *,
+    pumps=None,
+    drug=None,
+    include_explanted: bool = False,
+    edited: tuple[type, Iterable[str]] | None = None,
+    **kwargs,
+) -> None:
+    """``patients.signals.projection_inputs_changed``: the projections of the pumps whose
+    inputs changed (those of ``pumps``, or the pumps last filled with ``drug``) are
+    recomputed in the writer's transaction — or, when more than
+    ``PUMPCARE_PROJECTIONS_INLINE_LIMIT`` active pumps are affected, marked stale there
+    (``projections_mark_stale``) and recomputed by the workers after the commit, so the edit
+    returns at once. ``edited`` (the model and the fields an edit changed): nothing is done
+    when no projection reads those fields."""
+    if edited is not None:
+        model, fields = edited
+        if not READ_FIELDS.get(model, frozenset()) & set(fields):
+            return
     if drug is not None:
         pumps = Pump.objects.filter(pk__in=Refill.objects.filter(drug=drug).values("pump_id"))
     batch = _batch()
@@ -464,5 +505,66 @@ def inputs_changed(sender, *, pumps=None, drug=None, include_explanted: bool = F
         return
     if include_explanted:
         projections_refresh(pumps.values_list("pk", flat=True))
+    elif active_pump_ids(pumps).count() > settings.PUMPCARE_PROJECTIONS_INLINE_LIMIT:
+        projections_mark_stale(pumps)
     else:
         projections_refresh_all(pumps)
+
+
+# --- projections marked stale by an edit, recomputed by the workers ------------------------
+
+# A projection still stale this long after it was marked is queued again by the minute's
+# sweep (``stale_ranges(older_than=...)``): its recompute was never queued or was lost.
+REQUEUE_AFTER_SECONDS = 600
+
+
+def projections_mark_stale(pumps) -> int:
+    """Mark the stored projections of the active pumps of ``pumps`` stale, in one UPDATE in
+    the caller's transaction, and have the workers recompute them once it commits
+    (``projections_marked_stale``). A stale projection has an empty fingerprint, so any
+    refresh recomputes it (a nurse's refill, the nightly job) and clears the mark; until
+    then readers show that its dates are being recomputed and schedule, alert and print
+    nothing from it. Returns how many were marked."""
+    now = clock.now()
+    active = active_pump_ids(pumps)
+    marked = PumpProjection.objects.filter(pump__in=active).update(
+        fingerprint="", stale_since=Coalesce(F("stale_since"), now)
+    )
+    if marked:
+        data_changed(set(active.order_by().values_list("patient__clinic_id", flat=True).distinct()))
+        transaction.on_commit(lambda: projections_marked_stale.send(sender=PumpProjection), robust=True)
+    log.info("%d projections marked stale, to be recomputed by the workers", marked)
+    return marked
+
+
+def projections_refresh_stale(pumps) -> set[int]:
+    """A job (or a single pump's read) about to read the projections of ``pumps``: the
+    stale ones among them are recomputed first, in batches. Returns the ids of those still
+    stale — held by another transaction (the workers' batch recomputing them): the reader
+    leaves them out. Nothing stale (nearly always): one indexed query."""
+    stale = list(
+        PumpProjection.objects.filter(pump__in=pumps, stale_since__isnull=False)
+        .order_by("pump_id")
+        .values_list("pump_id", flat=True)
+    )
+    for start in range(0, len(stale), BATCH_SIZE):
+        projections_refresh(stale[start : start + BATCH_SIZE], force=True)
+    if not stale:
+        return set()
+    return set(
+        PumpProjection.objects.filter(pump_id__in=stale, stale_since__isnull=False).values_list(
+            "pump_id", flat=True
+        )
+    )
+
+
+def stale_ranges(*, older_than: datetime | None = None, size: int | None = None) -> list[tuple[int, int]]:
+    """The pumps with a stale projection (marked before ``older_than``) as inclusive (first
+    id, last id) ranges of at most ``size`` of them: the nightly job's batches
+    (``projections_refresh_range``) recompute them."""
+    size = size or BATCH_SIZE
+    stale = PumpProjection.objects.filter(stale_since__isnull=False)
+    if older_than is not None:
+        stale = stale.filter(stale_since__lt=older_than)
+    ids = list(stale.order_by("pump_id").values_list("pump_id", flat=True))
+    return [(chunk[0], chunk[-1]) for chunk in (ids[i : i + size] for i in range(0, len(ids), size))]

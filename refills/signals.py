@@ -24,3 +24,6 @@ refill_voided = Signal()
 # The assessment of a titration or other visit was recorded (not a refill's):
 # ``assessment``, ``actor``. The visit it records has happened.
 visit_assessed = Signal()
+# An edit marked projections stale (``refills.projections.projections_mark_stale``), sent
+# after its commit: the workers are asked to recompute them.
+projections_marked_stale = Signal()

@@ -5,12 +5,23 @@ sooner; every batch task is idempotent (it stores what the inputs give), so it i
 run twice and with ``acks_late``.
 """
 
+import logging
+from datetime import timedelta
+
 from celery import group, shared_task
+from celery.exceptions import MaxRetriesExceededError
 
 from pumpcare import clock, data_version
 from pumpcare.jobs import job_claim
 
 from . import projections
+
+log = logging.getLogger(__name__)
+
+# A batch that found pumps held by another transaction (a refill being recorded, another
+# batch) runs again this much later, to check them once that transaction committed.
+LOCKED_RETRY_SECONDS = 5
+LOCKED_RETRIES = 12
 
 
 @shared_task(name="refills.refresh_projections")
@@ -30,6 +41,49 @@ def refresh_projections(force: bool = False) -> int | None:
     return len(ranges)
 
 
-@shared_task(name="refills.refresh_projection_batch", acks_late=True)
-def refresh_projection_batch(first_id: int, last_id: int, force: bool = False) -> dict:
-    return projections.projections_refresh_range(first_id, last_id, force=force).as_dict()
+@shared_task(name="refills.refresh_projection_batch", acks_late=True, bind=True)
+def refresh_projection_batch(self, first_id: int, last_id: int, force: bool = False) -> dict:
+    """One batch. Pumps another transaction held were skipped: the batch runs again a few
+    seconds later, when it has committed, and recomputes those whose inputs still differ
+    from what was stored (what that transaction stored may predate a catalog edit)."""
+    result = projections.projections_refresh_range(first_id, last_id, force=force).as_dict()
+    if result["skipped_locked"] and not self.request.called_directly:
+        try:
+            self.retry(
+                args=(first_id, last_id, False), countdown=LOCKED_RETRY_SECONDS, max_retries=LOCKED_RETRIES
+            )
+        except MaxRetriesExceededError:
+            log.warning(
+                "pumps %s..%s still held after %d tries: the nightly job checks them",
+                first_id,
+                last_id,
+                LOCKED_RETRIES,
+            )
+    return result
+
+
+def _fan_out(ranges: list[tuple[int, int]]) -> None:
+    if ranges:
+        group(refresh_projection_batch.s(first, last, False) for first, last in ranges).apply_async()
+
+
+@shared_task(name="refills.refresh_stale_projections")
+def refresh_stale_projections(requeue: bool = True) -> int:
+    """Recompute the projections an edit marked stale, one batch task per range of them.
+    Queued when the edit commits (``requeue`` False: every stale projection); from beat
+    every minute (``requeue`` True), only those stale longer than
+    ``projections.REQUEUE_AFTER_SECONDS`` — their first queueing was lost (the broker was
+    away) — so a recompute under way is not queued twice. Returns the batch count."""
+    older_than = clock.now() - timedelta(seconds=projections.REQUEUE_AFTER_SECONDS) if requeue else None
+    ranges = projections.stale_ranges(older_than=older_than)
+    _fan_out(ranges)
+    return len(ranges)
+
+
+def on_projections_marked_stale(sender, **kwargs) -> None:
+    """``projections_marked_stale`` (after the edit's commit): queue their recompute. Should
+    the broker be away, the minute's sweep queues it later; the edit stands either way."""
+    try:
+        refresh_stale_projections.delay(requeue=False)
+    except Exception:
+        log.exception("the recompute of stale projections could not be queued: beat's sweep will")

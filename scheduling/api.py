@@ -256,6 +256,13 @@ class WorklistFlagsSerializer(serializers.Serializer):
     attendance_confirmed = serializers.BooleanField(
         help_text="the patient or a caregiver confirmed the booked refill from a reminder"
     )
+    dates_recomputing = serializers.BooleanField(
+        help_text=(
+            "an edit that many projections read (a catalog value, the clinic's zone or safety "
+            "margin) marked this pump's projection stale: its dates are being recomputed, and "
+            "the row shows those from before the edit"
+        )
+    )
     daylight_saving_warning = serializers.BooleanField()
     tolerance_not_configured = serializers.BooleanField()
     card_stale = serializers.BooleanField(help_text="REFILL-4: the emergency card must be reissued")

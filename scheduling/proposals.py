@@ -17,7 +17,7 @@ from alerts.services import alert_raise, alert_resolve
 from patients.models import Clinic, Pump, PumpStatus
 from patients.services import save_audited
 from pumpcare import clock
-from refills.projections import Counts, by_clinic
+from refills.projections import Counts, by_clinic, projections_refresh_stale
 
 from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
 from .reminders import appointment_reminders_plan
@@ -67,10 +67,15 @@ def refill_proposals_run(clinic: Clinic) -> SchedulingResult:
         result = SchedulingResult()
         today = local_today(clinic)
         weekdays, closures = working_calendar(clinic)
+        # Never from a stale projection: those an edit marked stale are recomputed first;
+        # the few another transaction is recomputing meanwhile wait for the next run.
+        held = projections_refresh_stale(
+            Pump.objects.filter(patient__clinic=clinic, status=PumpStatus.ACTIVE)
+        )
         result.no_shows = _passed_bookings_no_show(clinic, today)
-        result.withdrawn = _withdraw_stale_proposals(clinic, today, weekdays, closures)
+        result.withdrawn = _withdraw_stale_proposals(clinic, today, weekdays, closures, held)
         result.closed_day_alerts = _closed_day_alerts(clinic, today, weekdays, closures)
-        result.late_booking_alerts = late_booking_alerts(clinic)
+        result.late_booking_alerts = late_booking_alerts(clinic, held=held)
         open_refill = Appointment.objects.filter(
             pump=OuterRef("pk"), kind=AppointmentKind.REFILL, status__in=OPEN_STATUSES
         )
@@ -79,6 +84,7 @@ def refill_proposals_run(clinic: Clinic) -> SchedulingResult:
                 patient__clinic=clinic, status=PumpStatus.ACTIVE, projection__refill_by__isnull=False
             )
             .exclude(Exists(open_refill))
+            .exclude(pk__in=held)
             .select_related("projection", "patient")
             .order_by("projection__refill_by", "pk")
         )
@@ -158,18 +164,21 @@ def _passed_bookings_no_show(clinic: Clinic, today: date) -> int:
     return count
 
 
-def _withdraw_stale_proposals(clinic: Clinic, today: date, weekdays: set[int], closures: set[date]) -> int:
+def _withdraw_stale_proposals(
+    clinic: Clinic, today: date, weekdays: set[int], closures: set[date], held: set[int]
+) -> int:
     """LRA-5: a proposal is withdrawn, to be proposed again at once, when its day has passed,
     when the clinic no longer works that day (a closure, a change of working days), when it
     falls after a refill-by date that still leaves a working day before it (a refill, a dose
     or a catalog change moved refill-by), or when the refill is overdue and an earlier
-    working day is open."""
+    working day is open. The proposals of ``held`` pumps (their projection is being
+    recomputed) are left as they are: they could not be made again at once."""
     count = 0
     proposals = Appointment.objects.filter(
         pump__patient__clinic=clinic, kind=AppointmentKind.REFILL, status=AppointmentStatus.PROPOSED
     ).select_related("pump__projection")
     earliest = None
-    for appointment in proposals.select_for_update(of=("self",)):
+    for appointment in proposals.exclude(pump_id__in=held).select_for_update(of=("self",)):
         projection = getattr(appointment.pump, "projection", None)
         refill_by = projection.refill_by if projection else None
         why = ""
@@ -251,24 +260,33 @@ def booked_late(
     )
 
 
-def late_booking_alerts(clinic: Clinic, *, pump_ids: list[int] | None = None) -> int:
+def late_booking_alerts(
+    clinic: Clinic, *, pump_ids: list[int] | None = None, held: set[int] = frozenset()
+) -> int:
     """LRA-5: a refill falls on a working day on or before the refill-by date. A booked
     refill that falls after it while a working day is still left before it (a dose change,
     a drift or a catalog change moved refill-by earlier since it was booked) raises an alert,
     once per pump, for a nurse to move it; the alert is resolved once the booking is moved,
     cancelled or completed, or once the refill is overdue (its own alert then says so).
-    ``pump_ids`` limits the pass to those pumps (a pump whose projection just changed)."""
+    ``pump_ids`` limits the pass to those pumps (a pump whose projection just changed);
+    the alerts of ``held`` pumps (their projection is being recomputed) are left as they are."""
     today = local_today(clinic)
     weekdays, closures = working_calendar(clinic)
-    bookings = Appointment.objects.filter(
-        pump__patient__clinic=clinic,
-        pump__status=PumpStatus.ACTIVE,
-        kind=AppointmentKind.REFILL,
-        status=AppointmentStatus.BOOKED,
-        day__gte=today,
-        pump__projection__refill_by__lt=F("day"),
-    ).select_related("pump__patient", "pump__projection")
-    alerts = Alert.objects.filter(clinic=clinic, kind=AlertKind.REFILL_BOOKED_LATE, resolved_at__isnull=True)
+    bookings = (
+        Appointment.objects.filter(
+            pump__patient__clinic=clinic,
+            pump__status=PumpStatus.ACTIVE,
+            kind=AppointmentKind.REFILL,
+            status=AppointmentStatus.BOOKED,
+            day__gte=today,
+            pump__projection__refill_by__lt=F("day"),
+        )
+        .exclude(pump_id__in=held)
+        .select_related("pump__patient", "pump__projection")
+    )
+    alerts = Alert.objects.filter(
+        clinic=clinic, kind=AlertKind.REFILL_BOOKED_LATE, resolved_at__isnull=True
+    ).exclude(pump_id__in=held)
     if pump_ids is not None:
         bookings = bookings.filter(pump_id__in=pump_ids)
         alerts = alerts.filter(pump_id__in=pump_ids)

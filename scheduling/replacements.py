@@ -12,7 +12,7 @@ import therapy
 from alerts.models import Alert, AlertKind, Severity
 from alerts.services import alert_raise, alert_resolve
 from patients.models import Clinic, Pump, PumpStatus
-from refills.projections import Counts
+from refills.projections import Counts, projections_refresh_stale
 
 from .models import Appointment, AppointmentKind, AppointmentStatus
 from .proposals import local_today
@@ -50,6 +50,9 @@ def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
         resolved_at__isnull=True,
     ).filter(models.Q(Exists(booked_for_alert)) | ~models.Q(pump__status=PumpStatus.ACTIVE)):
         alert_resolve(alert=alert, why="a replacement is booked or the pump is no longer active")
+    # Never from a stale projection: recomputed first, or (held by another transaction,
+    # being recomputed) left for the next run.
+    held = projections_refresh_stale(Pump.objects.filter(patient__clinic=clinic, status=PumpStatus.ACTIVE))
     pumps = (
         Pump.objects.filter(
             patient__clinic=clinic,
@@ -57,6 +60,7 @@ def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
             projection__replacement_planning_opens_on__lte=today,
         )
         .exclude(Exists(booked))
+        .exclude(pk__in=held)
         .select_related("projection", "patient", "model")
     )
     for pump in pumps:

@@ -13,10 +13,10 @@ import therapy
 from alerts import messages
 from alerts.models import Alert, AlertKind, Severity
 from alerts.services import alert_raise, alert_resolve
-from patients.models import Clinic, Pump
+from patients.models import Clinic, Pump, PumpStatus
 from pumpcare import clinical, clock
 from refills.models import PumpProjection
-from refills.projections import Counts, by_clinic
+from refills.projections import Counts, by_clinic, projections_refresh_stale
 
 from .models import Appointment, AppointmentKind, AppointmentStatus
 from .replacements import replacement_alert_words
@@ -41,9 +41,14 @@ def state_alerts_run(clinic: Clinic, *, pump_ids: list[int] | None = None) -> St
     now = clock.now()
     today = now.astimezone(clinic.tz).date()
     due_soon = today + timedelta(days=clinical.alert_due_within_days())
+    active = Pump.objects.filter(patient__clinic=clinic, status=PumpStatus.ACTIVE)
     pumps = worklist(clinic, now=now)
     if pump_ids is not None:
-        pumps = pumps.filter(pk__in=pump_ids)
+        active, pumps = active.filter(pk__in=pump_ids), pumps.filter(pk__in=pump_ids)
+    # Never from a stale projection: recomputed first; a pump another transaction is
+    # recomputing keeps its alerts as they are until the next pass.
+    held = projections_refresh_stale(active)
+    pumps = pumps.exclude(pk__in=held)
     alarm_ahead = models.Q(projection__low_reservoir_alarm_at_worst_case__gt=now) | models.Q(
         projection__low_reservoir_alarm_at_worst_case__isnull=True
     )
@@ -79,7 +84,7 @@ def state_alerts_run(clinic: Clinic, *, pump_ids: list[int] | None = None) -> St
         open_alerts = open_alerts.filter(pump_id__in=pump_ids)
     with transaction.atomic():
         have = set()
-        for alert in open_alerts:
+        for alert in open_alerts.exclude(pump_id__in=held):
             if states.get(alert.pump_id, (None,))[0] == alert.kind:
                 have.add(alert.pump_id)
             else:

@@ -12,7 +12,7 @@ import hashlib
 from collections import OrderedDict
 from datetime import date, datetime, timedelta
 
-from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, Min, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import TruncDate
 
 import therapy
@@ -25,6 +25,7 @@ from patients.models import Caregiver, Clinic, Pump, PumpStatus
 from pumpcare import clinical
 from pumpcare.caching import cached
 from refills import selectors
+from refills.models import PumpProjection
 
 from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
 from .proposals import booked_late
@@ -123,6 +124,15 @@ def worklist(
     return queryset.order_by("urgency", "projection__refill_by", "pk")
 
 
+def recomputing(clinic: Clinic) -> tuple[int, datetime | None]:
+    """How many of the clinic's active pumps have a projection an edit marked stale (the
+    workers are recomputing it), and since when: one query on a small index."""
+    found = PumpProjection.objects.filter(
+        pump__patient__clinic=clinic, pump__status=PumpStatus.ACTIVE, stale_since__isnull=False
+    ).aggregate(n=Count("pk"), since=Min("stale_since"))
+    return found["n"], found["since"]
+
+
 def ranked(queryset: QuerySet[Pump]) -> QuerySet:
     """The order of a ``worklist`` queryset alone, as ``(pk, urgency)`` rows: what a paginator
     counts and slices, without carrying every column of every pump through the sort."""
@@ -217,6 +227,9 @@ def worklist_rows(pumps: list[Pump], clinic: Clinic, *, now: datetime) -> list[d
                         and appointment.status == AppointmentStatus.BOOKED
                         and appointment.confirmed_at
                     ),
+                    # An edit that many projections read marked it stale: the workers
+                    # recompute it; meanwhile the row shows the dates from before the edit.
+                    "dates_recomputing": bool(projection and projection.stale_since),
                     "daylight_saving_warning": bool(codes & DST_CODES),
                     "tolerance_not_configured": "tolerance_not_configured" in codes,
                     "card_stale": pump.pk in stale_cards,

@@ -15,6 +15,7 @@ import therapy
 from patients.models import Pump, Role
 from patients.permissions import clinics_of
 from pumpcare.inputs import text_problem
+from refills.projections import stored_projection
 from scheduling import appointments, proposals
 from scheduling.models import Appointment, AppointmentKind, AppointmentStatus
 
@@ -32,8 +33,8 @@ def _nurses(clinic):
 
 def _suggested_day(pump: Pump):
     """LRA-5: the day the core proposes (the latest working day on or before refill-by, or
-    for an overdue refill the earliest working day from today)."""
-    projection = getattr(pump, "projection", None)
+    for an overdue refill the earliest working day from today), from a fresh projection."""
+    projection = stored_projection(pump)
     clinic = pump.patient.clinic
     if projection is None or projection.refill_by is None:
         return None

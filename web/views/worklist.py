@@ -144,6 +144,7 @@ def worklist_page(request, code):
             # MRI-1: the open follow-ups of the clinic's MRIs, the soonest scan first
             "mri_follow_ups": worklist.mri_follow_ups(clinic, now),
             "strip": strip,
+            "recomputing": worklist.recomputing(clinic),
             "agenda": worklist.titration_agenda(clinic, now.astimezone(clinic.tz).date()),
             "urgencies": [(code, URGENCY_STYLE[code][1]) for code, _ in worklist.URGENCY],
             "nurses": nurses,
