@@ -475,6 +475,15 @@ def stored_projection(pump: Pump) -> PumpProjection | None:
     return projection
 
 
+def loaded_projection(pump: Pump) -> PumpProjection | None:
+    """The projection loaded with the pump (``select_related``, as lists load it), or
+    ``stored_projection``'s when it is stale: what an alert's words are read from."""
+    projection = getattr(pump, "projection", None)
+    if projection is not None and projection.stale_since is not None:
+        projection = stored_projection(pump)
+    return projection
+
+
 def inputs_changed(
     sender,
     *,

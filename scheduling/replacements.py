@@ -12,7 +12,7 @@ import therapy
 from alerts.models import Alert, AlertKind, Severity
 from alerts.services import alert_raise, alert_resolve
 from patients.models import Clinic, Pump, PumpStatus
-from refills.projections import Counts, projections_refresh_stale
+from refills.projections import Counts, loaded_projection, projections_refresh_stale
 
 from .models import Appointment, AppointmentKind, AppointmentStatus
 from .proposals import local_today
@@ -81,7 +81,7 @@ def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
 
 def replacement_alert_text(kind: str, pump: Pump) -> str | None:
     """ERI-2 / ALERT-1: the words of a replacement alert from the pump's current plan."""
-    plan = getattr(pump, "projection", None)  # loaded with the pump where shown in lists
+    plan = loaded_projection(pump)  # loaded with the pump where shown in lists
     if plan is None or plan.eri_on is None or plan.replacement_book_by is None:
         return None
     eri, book_by = therapy.day_text(plan.eri_on), therapy.day_text(plan.replacement_book_by)

@@ -16,7 +16,7 @@ from alerts.services import alert_raise, alert_resolve
 from patients.models import Clinic, Pump, PumpStatus
 from pumpcare import clinical, clock
 from refills.models import PumpProjection
-from refills.projections import Counts, by_clinic, projections_refresh_stale
+from refills.projections import Counts, by_clinic, loaded_projection, projections_refresh_stale
 
 from .models import Appointment, AppointmentKind, AppointmentStatus
 from .replacements import replacement_alert_words
@@ -167,7 +167,7 @@ def _booked_words(pump: Pump) -> str:
 def state_alert_text(kind: str, pump: Pump, clinic: Clinic, now) -> str | None:
     """ALERT-1: the words of a pump's state alert from its stored projection as it is now
     (None when the pump has no projection to word it from)."""
-    projection = getattr(pump, "projection", None)  # loaded with the pump where shown in lists
+    projection = loaded_projection(pump)  # loaded with the pump where shown in lists
     if projection is None:
         return None
     who = f"Pump {pump} ({pump.patient})"

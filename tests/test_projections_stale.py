@@ -13,6 +13,7 @@ from django.db import connection, connections, transaction
 from django.db.utils import OperationalError
 from django.test.utils import CaptureQueriesContext
 
+from alerts.messages import current_text
 from alerts.models import Alert
 from cards.selectors import card_read
 from patients.models import Pump
@@ -243,6 +244,18 @@ def test_a_card_is_printed_from_the_recomputed_dates(pumps, platform_admin):
     read = card_read(Pump.objects.select_related("patient", "model", "projection").get(pk=pumps[0].pk))
     assert read.data["refill_by"] == BY_STABILITY.isoformat()
     assert "refill_by" not in read.missing
+
+
+@pytest.mark.rule("ALERT-1")
+def test_an_alerts_words_come_from_the_recomputed_dates(pumps, platform_admin, clinic):
+    alert = Alert.objects.create(
+        clinic=clinic, pump=pumps[0], kind="refill_unbooked", severity="warning", message="as raised"
+    )
+    drug_edit(platform_admin)
+    words = current_text(
+        Alert.objects.select_related("pump__projection", "pump__patient__clinic").get(pk=alert.pk)
+    )
+    assert "refilled by 4 Dec 2026 (the drug's maximum time in the reservoir)" in words
 
 
 # --- a pump held by another transaction while it is read ------------------------------
