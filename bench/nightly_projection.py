@@ -249,10 +249,10 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def catalog_edits() -> list[tuple[str, float, int, int]]:
-    """An admin edits the catalog entry of the drug every pump holds, once with a field no
-    projection reads and once with one every projection reads, each in a transaction rolled
-    back afterwards. Returns (what, seconds, queries, projections recomputed)."""
+def _catalog_edit(changes: dict) -> tuple[float, int, int]:
+    """An admin's edit of the drug every pump is filled with, through the service, committed
+    as a request commits it: (seconds as the request sees them, queries, projections left
+    stale for the workers)."""
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
@@ -264,24 +264,67 @@ def catalog_edits() -> list[tuple[str, float, int, int]]:
         username="bench_admin", defaults={"is_superuser": True, "is_staff": True}
     )
     drug = Drug.objects.get(code="baclofen")
+
+    def request():
+        with transaction.atomic():
+            catalog_update(actor=admin, entry=drug, changes=changes, reason="bench")
+
+    seconds, queries, _ = timed("catalog", request)
+    return seconds, queries, PumpProjection.objects.filter(stale_since__isnull=False).count()
+
+
+def _until_fresh(start: float, timeout: float = 1800) -> float:
+    """Seconds from ``start`` until no projection is stale any more."""
+    from refills.models import PumpProjection
+
+    stale = PumpProjection.objects.filter(stale_since__isnull=False)
+    while stale.exists():
+        if time.perf_counter() - start > timeout:
+            raise TimeoutError("projections still stale")
+        time.sleep(0.1)
+    return time.perf_counter() - start
+
+
+def catalog_edits(recompute=None) -> list[tuple[str, float, int, int, float]]:
+    """An admin edits the catalog entry of the drug every pump holds: a field no projection
+    reads (its source text), then one every projection reads (its maximum days in the
+    reservoir), then that one back. Each edit commits; the projections it marks stale are
+    recomputed by ``recompute`` (None: the Celery workers, asked when the edit commits).
+    Returns (what, seconds of the request, queries, projections marked stale, seconds from
+    the edit until every projection is fresh again)."""
+    from patients.models import Drug
+
+    drug = Drug.objects.get(code="baclofen")
     results = []
     for what, changes in [
         ("its source text (no projection reads it)", {"source": drug.source + " (bench)"}),
         ("its maximum days in the reservoir", {"max_reservoir_days": drug.max_reservoir_days - 1}),
+        ("that value back", {"max_reservoir_days": drug.max_reservoir_days}),
     ]:
-        with transaction.atomic():
-            newest = (
-                PumpProjection.objects.order_by("-computed_at").values_list("computed_at", flat=True).first()
-            )
-            seconds, queries, _ = timed(
-                "catalog",
-                lambda c=changes: catalog_update(actor=admin, entry=drug, changes=c, reason="bench"),
-            )
-            recomputed = PumpProjection.objects.filter(computed_at__gt=newest).count()
-            transaction.set_rollback(True)
-        drug.refresh_from_db()
-        results.append((what, seconds, queries, recomputed))
+        start = time.perf_counter()
+        seconds, queries, stale = _catalog_edit(changes)
+        if recompute is not None:
+            recompute()
+        results.append((what, seconds, queries, stale, _until_fresh(start)))
     return results
+
+
+def recompute_here() -> None:
+    """The stale projections recomputed in this process, batch after batch, as the workers'
+    batches would."""
+    from refills import projections
+
+    for first, last in projections.stale_ranges():
+        projections.projections_refresh_range(first, last)
+
+
+def print_catalog(results, where: str) -> None:
+    for what, seconds, queries, stale, fresh in results:
+        print(
+            f"catalog   an admin edits the drug of every pump, {what}: the request {seconds:6.2f} s "
+            f"({queries:,} queries, {stale:,} projections marked stale); every projection fresh "
+            f"again {fresh:7.2f} s after the edit, {where}"
+        )
 
 
 def celery_runs(workers: int, cold: bool = True) -> tuple[float | None, float] | None:
@@ -335,7 +378,9 @@ def celery_runs(workers: int, cold: bool = True) -> tuple[float | None, float] |
         group(refresh_projection_batch.s(first, last, False) for _ in range(workers * 2)).apply_async().get(
             timeout=120, disable_sync_subtasks=False
         )  # every pool process has loaded Django and connected
-        return (fan_out(True) if cold else None), fan_out(False)
+        walls = (fan_out(True) if cold else None), fan_out(False)
+        print_catalog(catalog_edits(), f"{workers} worker processes")
+        return walls
     finally:
         worker.terminate()
         worker.wait(30)
@@ -365,6 +410,7 @@ def main() -> None:
     from django.db import connection
 
     from refills.projections import projections_refresh_all
+    from refills.tasks import on_projections_marked_stale
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
@@ -405,11 +451,12 @@ def main() -> None:
         f"({warm.checked:,} checked, {warm.recomputed:,} recomputed), {warm_s / base_s:5.1f}x baseline, "
         f"{CPU['nightly']:.2f} s CPU here"
     )
-    for what, seconds, queries, recomputed in catalog_edits():
-        print(
-            f"catalog   an admin edits the drug of every pump, {what}: {seconds:7.2f} s, "
-            f"{queries:,} queries, {recomputed:,} projections recomputed in its transaction"
-        )
+    # In this process: the workers are not asked (no worker runs yet).
+    from refills.signals import projections_marked_stale
+
+    projections_marked_stale.disconnect(dispatch_uid="projections-stale")
+    print_catalog(catalog_edits(recompute_here), "recomputed in 1 process")
+    projections_marked_stale.connect(on_projections_marked_stale, dispatch_uid="projections-stale")
     os.environ.setdefault("CELERY_RESULT_BACKEND", os.environ.get("REDIS_URL", ""))
     from pumpcare.celery import app
 
