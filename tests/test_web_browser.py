@@ -337,6 +337,48 @@ def test_a_refill_booked_after_its_new_refill_by_date_is_flagged_on_the_worklist
     shot(page, "47-refill-booked-after-refill-by")
 
 
+def test_the_worklist_says_when_dates_are_being_recomputed_after_a_catalog_edit(
+    live_server, page, clinic_data, settings
+):
+    """A drug edit that more projections read than a request recomputes marks them stale:
+    the worklist says their dates are being recomputed, shows each row's old date tagged,
+    and, once the workers recomputed them, the new dates (LRA-4: filled 25 Nov, kept at
+    most 14 days: refill by Wed 9 Dec, not Mon 14 Dec)."""
+    from patients.models import Drug
+    from patients.services import catalog_update
+    from refills import projections
+    from refills.signals import projections_marked_stale
+    from refills.tasks import on_projections_marked_stale
+
+    expect = playwright_api.expect
+    settings.PUMPCARE_PROJECTIONS_INLINE_LIMIT = 1
+    projections_marked_stale.disconnect(dispatch_uid="projections-stale")  # no worker runs here
+    try:
+        catalog_update(
+            actor=None,
+            entry=Drug.objects.get(code="baclofen"),
+            changes={"max_reservoir_days": 14},
+            reason="new stability data",
+        )
+    finally:
+        projections_marked_stale.connect(on_projections_marked_stale, dispatch_uid="projections-stale")
+    _log_in(page, live_server, "nurse", "/clinics/HOME/worklist/")
+    expect(page.get_by_test_id("dates-recomputing")).to_contain_text(
+        "The dates of 2 pumps are being recomputed"
+    )
+    row = page.locator("table.worklist tbody tr", has_text="Okafor, Ben")
+    expect(row.get_by_test_id("row-recomputing")).to_have_text("being recomputed")
+    expect(row).to_contain_text("Mon 14 Dec 2026")
+    shot(page, "48-worklist-dates-being-recomputed")
+    for first, last in projections.stale_ranges():  # the workers' batches
+        projections.projections_refresh_range(first, last)
+    page.reload()
+    expect(page.get_by_test_id("dates-recomputing")).to_have_count(0)
+    expect(row.get_by_test_id("row-recomputing")).to_have_count(0)
+    expect(row).to_contain_text("Wed 9 Dec 2026")
+    shot(page, "49-worklist-dates-recomputed")
+
+
 def test_a_nurse_downloads_a_patients_record_as_fhir_from_the_timeline(live_server, page, clinic_data):
     """The timeline's link downloads the patient's record as a FHIR R4 Bundle, valid FHIR."""
     import json
