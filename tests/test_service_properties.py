@@ -14,6 +14,10 @@ After every step, whatever the sequence:
   raises the patient's daily dose past +30 % of the lowest dose in effect in the 24 hours
   before it — across the patient's pumps, a replacement pump included — nor raises it at
   all in the first 24 hours after the patient's first fill.
+- an admin's edit of the clinic's safety margin (LRA-4) marks the projections stale (the
+  inline limit is 0 here) and no worker runs: a nurse's refill and booking still go through,
+  and once the jobs have run no projection is stale and every stored one is what the
+  calculation gives now.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.db import transaction
 from hypothesis import HealthCheck, settings
@@ -39,6 +44,7 @@ from patients.models import Pump, PumpModel, PumpStatus
 from pumpcare import caching
 from refills.models import PumpProjection
 from refills.projections import projections_refresh_all
+from refills.selectors import pump_projection
 from scheduling import worklist
 from scheduling.models import OPEN_STATUSES, Appointment, AppointmentKind
 from scheduling.proposals import refill_proposals_run_all
@@ -74,6 +80,7 @@ class ServiceMachine(RuleBasedStateMachine):
         )
         nurse = MembershipFactory(clinic=self.clinic, role="nurse").user
         self.api = client_for(nurse)
+        self.admin = client_for(MembershipFactory(clinic=self.clinic, role="admin").user)
         self.patient = PatientFactory(
             clinic=self.clinic, birth_date=date(1970, 1, 1), spasticity_origin="spinal"
         )
@@ -101,6 +108,18 @@ class ServiceMachine(RuleBasedStateMachine):
         self.now += timedelta(hours=hours)
         self._jobs()
         self._every_filled_pump_has_a_refill_appointment()
+        self._no_projection_is_stale_after_the_jobs()
+
+    # --- what an admin does ---------------------------------------------------------------
+
+    @rule(days=st.sampled_from([0, 3, 7, 10]))
+    def admin_changes_the_safety_margin(self, days):
+        response = self.admin.patch(
+            f"/api/v1/clinics/{self.clinic.code}/",
+            {"safety_margin_days": days, "reason": "clinic policy"},
+            format="json",
+        )
+        assert response.status_code == 200, response.json()
 
     # --- what a nurse does ----------------------------------------------------------------
 
@@ -208,6 +227,18 @@ class ServiceMachine(RuleBasedStateMachine):
                 pump=pump, kind=AppointmentKind.REFILL, status__in=OPEN_STATUSES
             ).exists(), f"LRA-5: pump {pump} has no refill proposal or booking on {self.now}"
 
+    def _no_projection_is_stale_after_the_jobs(self):
+        for p in PumpProjection.objects.filter(
+            pump__patient__clinic=self.clinic, pump__status=PumpStatus.ACTIVE
+        ):
+            assert p.stale_since is None, f"pump {p.pump_id}'s projection is still stale after the jobs"
+            pump = Pump.objects.select_related("model", "patient__clinic").get(pk=p.pump_id)
+            computed = pump_projection(pump)
+            assert (p.refill_by, p.low_reservoir_alarm_at_worst_case) == (
+                computed["refill_by"],
+                computed["low_reservoir_alarm_at_worst_case"],
+            ), f"pump {p.pump_id}'s stored projection is not what the calculation gives"
+
     @invariant()
     def worst_case_is_never_later_than_nominal(self):
         for p in PumpProjection.objects.filter(pump__patient__clinic=self.clinic):
@@ -264,6 +295,7 @@ def test_no_sequence_of_nurse_calls_breaks_the_safety_rules(monkeypatch):
             state["machine"] = self
 
     monkeypatch.setattr("pumpcare.clock.now", lambda: state["machine"].now)
+    monkeypatch.setattr(django_settings, "PUMPCARE_PROJECTIONS_INLINE_LIMIT", 0)
     run_state_machine_as_test(
         Machine,
         settings=settings(
