@@ -86,7 +86,7 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         queryset = Alert.objects.filter(clinic__in=clinics_of(self.request.user)).select_related(
-            "clinic", "raised_by", "acknowledged_by", "pump__projection", "pump__patient__clinic"
+            "clinic", "raised_by", "acknowledged_by", "pump__projection__stale", "pump__patient__clinic"
         )
         query = Query(self.request.query_params)
         if (clinic := query.code("clinic")) is not None:

@@ -24,7 +24,7 @@ from patients.models import Clinic, Pump, PumpStatus
 from pumpcare import clock
 from pumpcare.caching import cached
 from pumpcare.data_version import with_data_version
-from refills.models import Prescription, PrescriptionMode
+from refills.models import Prescription, PrescriptionMode, PumpProjection
 from refills.projections import projections_refresh_stale
 
 from .models import CardFormat, CardSettings, CardText, IssuedCard, PatientPhysician
@@ -85,16 +85,11 @@ def card_data(pump: Pump) -> dict:
 
 def card_read(pump: Pump) -> CardRead:
     """The pump's card now. A projection an edit marked stale is recomputed first (one
-    indexed query when none is); should another transaction hold the pump meanwhile, the
-    card says it cannot be printed yet (``missing``)."""
-    if projections_refresh_stale(Pump.objects.filter(pk=pump.pk)) or _stale_loaded(pump):
-        return cards_read([pump.pk])[pump.pk]
-    return cards_read([pump])[pump.pk]
-
-
-def _stale_loaded(pump: Pump) -> bool:
-    projection = pump.projection if Pump.projection.is_cached(pump) else None
-    return projection is not None and projection.stale_since is not None
+    indexed query when none is), and the pump read again with it; should another
+    transaction hold the pump meanwhile, the card says it cannot be printed yet
+    (``missing``)."""
+    projections_refresh_stale(Pump.objects.filter(pk=pump.pk))
+    return cards_read([pump.pk])[pump.pk]
 
 
 def cards_read(pumps: Iterable[Pump | int]) -> dict[int, CardRead]:
@@ -121,7 +116,7 @@ def cards_read(pumps: Iterable[Pump | int]) -> dict[int, CardRead]:
     given = {p.pk: p for p in pumps if isinstance(p, Pump) and _loaded(p)}
     unread = [pk for pk in ids if pk not in given]
     if unread:
-        given.update(Pump.objects.select_related("patient", "model", "projection").in_bulk(unread))
+        given.update(Pump.objects.select_related("patient", "model", "projection__stale").in_bulk(unread))
     loaded = [given[pk] for pk in dict.fromkeys(ids) if pk in given and pk in latest]
     clinics = Clinic.objects.in_bulk({p.patient.clinic_id for p in loaded})
     for pump in loaded:
@@ -166,7 +161,10 @@ def cards_read(pumps: Iterable[Pump | int]) -> dict[int, CardRead]:
 
 
 def _loaded(pump: Pump) -> bool:
-    return all(descriptor.is_cached(pump) for descriptor in (Pump.patient, Pump.model, Pump.projection))
+    if not all(descriptor.is_cached(pump) for descriptor in (Pump.patient, Pump.model, Pump.projection)):
+        return False
+    projection = pump.projection if hasattr(pump, "projection") else None
+    return projection is None or PumpProjection.stale.is_cached(projection)  # whether it is stale
 
 
 def _data(pump, prescription, text, physician, clinic_settings) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
@@ -250,25 +252,34 @@ class PumpProjection(models.Model):
     replacement_planning_opens_on = models.DateField(null=True, blank=True)
     replacement_book_by = models.DateField(null=True, blank=True)
     warnings = models.JSONField(default=list, blank=True)
-    stale_since = models.DateTimeField(
-        null=True,
-        blank=True,
-        help_text="set when an edit that many projections read (a catalog value, a clinic's zone or "
-        "safety margin) marked this one for recomputing; empty once it is recomputed",
-    )
-
-    class Meta:
-        indexes = [
-            # Few rows are stale, and only for minutes: the index holds only those.
-            models.Index(
-                fields=["stale_since"],
-                name="projection_stale",
-                condition=models.Q(stale_since__isnull=False),
-            )
-        ]
 
     def __str__(self):
         return f"projection of {self.pump_id}: refill by {self.refill_by}"
+
+    @property
+    def stale_since(self) -> datetime | None:
+        """When an edit marked this projection stale (``StaleProjection``), None when it is
+        fresh. Lists load the mark with the projection (``select_related("projection__stale")``)."""
+        try:
+            return self.stale.since
+        except StaleProjection.DoesNotExist:
+            return None
+
+
+class StaleProjection(models.Model):
+    """A stored projection an edit that many projections read (a catalog value, a clinic's
+    zone or safety margin) made stale: the workers recompute it, and storing it deletes
+    this mark. A row of its own, not a column of the projection: marking 100,000 of them is
+    one INSERT of narrow rows, where an UPDATE would rewrite every projection and its
+    indexes."""
+
+    projection = models.OneToOneField(
+        PumpProjection, on_delete=models.CASCADE, primary_key=True, related_name="stale"
+    )
+    since = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"projection of {self.projection_id} stale since {self.since}"
 
 
 class ImplantMonitoring(models.Model):

@@ -23,16 +23,14 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
-from django.db.models.functions import Coalesce
 
 import therapy
 from patients.models import Clinic, Drug, Pump, PumpModel, PumpStatus
 from pumpcare import clinical, clock
-from pumpcare.data_version import data_changed
+from pumpcare.data_version import EVERY_CLINIC, data_changed
 
 from . import selectors
-from .models import PumpProjection, Refill
+from .models import PumpProjection, Refill, StaleProjection
 from .signals import projections_marked_stale, pump_projection_changed
 
 log = logging.getLogger(__name__)
@@ -152,9 +150,11 @@ def _inputs_sql(vendor: str, where: str) -> str:
         f"(SELECT {_text(_REFILL_INPUTS, '|')} FROM refills_refill r JOIN patients_drug d ON d.id = r.drug_id "
         f"WHERE r.pump_id = p.id AND r.voided_at IS NULL ORDER BY r.performed_at DESC LIMIT 1) AS refill_part, "
         f"({aggregate}) AS rx_part, "
-        "pp.fingerprint AS stored "
+        # A projection an edit marked stale has no stored fingerprint: any refresh recomputes it.
+        "CASE WHEN sp.projection_id IS NULL THEN pp.fingerprint END AS stored "
         "FROM patients_pump p JOIN patients_pumpmodel m ON m.id = p.model_id "
-        f"{lateral}LEFT JOIN refills_pumpprojection pp ON pp.pump_id = p.id WHERE {where}"
+        f"{lateral}LEFT JOIN refills_pumpprojection pp ON pp.pump_id = p.id "
+        f"LEFT JOIN refills_staleprojection sp ON sp.projection_id = p.id WHERE {where}"
     )
 
 
@@ -282,6 +282,10 @@ def projections_refresh(
             clinics.add(clinic_id)
         if changed:
             _store(changed)
+            # Fresh now — but not from an edit marked after this run read its inputs.
+            StaleProjection.objects.filter(
+                projection_id__in=[row[0] for row in changed], since__lte=now
+            ).delete()
             data_changed(clinics)
     return RefreshResult(
         checked=checked,
@@ -461,17 +465,18 @@ def stored_projection(pump: Pump) -> PumpProjection | None:
     if batch is not None and pump.pk in batch.stale:
         projections_refresh([pump.pk], force=True)
         batch.stale.discard(pump.pk)
-    projection = PumpProjection.objects.filter(pump=pump).first()
+    stored = PumpProjection.objects.select_related("stale")
+    projection = stored.filter(pump=pump).first()
     if projection is not None and projection.stale_since is not None:
         projections_refresh([pump.pk], force=True)
-        projection.refresh_from_db()
+        projection = stored.get(pump=pump)
         if projection.stale_since is not None:
             # Another transaction holds the pump (the workers' batch, a refill): computed
             # here from what is committed, not stored.
             record = selectors.therapy_records([pump.pk])[pump.pk]
             for name, value in _columns(pump, record, clock.now()).items():
                 setattr(projection, name, value)
-            projection.stale_since = None
+            PumpProjection.stale.related.set_cached_value(projection, None)  # fresh, in memory
     return projection
 
 
@@ -514,10 +519,15 @@ def inputs_changed(
         return
     if include_explanted:
         projections_refresh(pumps.values_list("pk", flat=True))
-    elif active_pump_ids(pumps).count() > settings.PUMPCARE_PROJECTIONS_INLINE_LIMIT:
+    elif _more_than(active_pump_ids(pumps), settings.PUMPCARE_PROJECTIONS_INLINE_LIMIT):
         projections_mark_stale(pumps)
     else:
         projections_refresh_all(pumps)
+
+
+def _more_than(ids, limit: int) -> bool:
+    """Whether the ``ids`` queryset has more than ``limit`` rows, reading at most limit + 1."""
+    return len(ids[: limit + 1]) > limit
 
 
 # --- projections marked stale by an edit, recomputed by the workers ------------------------
@@ -528,19 +538,28 @@ REQUEUE_AFTER_SECONDS = 600
 
 
 def projections_mark_stale(pumps) -> int:
-    """Mark the stored projections of the active pumps of ``pumps`` stale, in one UPDATE in
-    the caller's transaction, and have the workers recompute them once it commits
-    (``projections_marked_stale``). A stale projection has an empty fingerprint, so any
-    refresh recomputes it (a nurse's refill, the nightly job) and clears the mark; until
-    then readers show that its dates are being recomputed and schedule, alert and print
-    nothing from it. Returns how many were marked."""
+    """Mark the stored projections of the active pumps of ``pumps`` stale, in one INSERT in
+    the caller's transaction (``StaleProjection``), and have the workers recompute them once
+    it commits (``projections_marked_stale``). A marked projection counts as changed for
+    any refresh (a nurse's refill, the workers, the nightly job), which recomputes it and
+    deletes the mark; until then readers show that its dates are being recomputed and
+    schedule, alert and print nothing from it. Returns how many were marked (already
+    marked ones keep their time)."""
     now = clock.now()
-    active = active_pump_ids(pumps)
-    marked = PumpProjection.objects.filter(pump__in=active).update(
-        fingerprint="", stale_since=Coalesce(F("stale_since"), now)
-    )
+    projections = PumpProjection.objects.filter(pump__in=active_pump_ids(pumps)).values_list("pump_id")
+    select, params = projections.query.sql_with_params()
+    table, quote = StaleProjection._meta.db_table, connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(table)} (projection_id, since) SELECT u.pump_id, %s FROM ({select}) u WHERE TRUE "
+            "ON CONFLICT (projection_id) DO NOTHING",
+            [connection.ops.adapt_datetimefield_value(now), *params],
+        )
+        marked = cursor.rowcount
     if marked:
-        data_changed(set(active.order_by().values_list("patient__clinic_id", flat=True).distinct()))
+        # Every clinic's pages (an edit of this size is rare; finding the clinics it touches
+        # would cost another pass over the pumps).
+        data_changed(EVERY_CLINIC)
         transaction.on_commit(lambda: projections_marked_stale.send(sender=PumpProjection), robust=True)
     log.info("%d projections marked stale, to be recomputed by the workers", marked)
     return marked
@@ -551,19 +570,14 @@ def projections_refresh_stale(pumps) -> set[int]:
     stale ones among them are recomputed first, in batches. Returns the ids of those still
     stale — held by another transaction (the workers' batch recomputing them): the reader
     leaves them out. Nothing stale (nearly always): one indexed query."""
-    stale = list(
-        PumpProjection.objects.filter(pump__in=pumps, stale_since__isnull=False)
-        .order_by("pump_id")
-        .values_list("pump_id", flat=True)
-    )
+    marks = StaleProjection.objects.filter(projection_id__in=pumps.values("pk"))
+    stale = list(marks.order_by("projection_id").values_list("projection_id", flat=True))
     for start in range(0, len(stale), BATCH_SIZE):
         projections_refresh(stale[start : start + BATCH_SIZE], force=True)
     if not stale:
         return set()
     return set(
-        PumpProjection.objects.filter(pump_id__in=stale, stale_since__isnull=False).values_list(
-            "pump_id", flat=True
-        )
+        StaleProjection.objects.filter(projection_id__in=stale).values_list("projection_id", flat=True)
     )
 
 
@@ -572,8 +586,8 @@ def stale_ranges(*, older_than: datetime | None = None, size: int | None = None)
     id, last id) ranges of at most ``size`` of them: the nightly job's batches
     (``projections_refresh_range``) recompute them."""
     size = size or BATCH_SIZE
-    stale = PumpProjection.objects.filter(stale_since__isnull=False)
+    stale = StaleProjection.objects.all()
     if older_than is not None:
-        stale = stale.filter(stale_since__lt=older_than)
-    ids = list(stale.order_by("pump_id").values_list("pump_id", flat=True))
+        stale = stale.filter(since__lt=older_than)
+    ids = list(stale.order_by("projection_id").values_list("projection_id", flat=True))
     return [(chunk[0], chunk[-1]) for chunk in (ids[i : i + size] for i in range(0, len(ids), size))]

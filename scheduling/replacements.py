@@ -61,7 +61,7 @@ def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
         )
         .exclude(Exists(booked))
         .exclude(pk__in=held)
-        .select_related("projection", "patient", "model")
+        .select_related("projection__stale", "patient", "model")
     )
     for pump in pumps:
         if pump.projection.replacement_book_by < today:

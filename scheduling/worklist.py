@@ -25,7 +25,7 @@ from patients.models import Caregiver, Clinic, Pump, PumpStatus
 from pumpcare import clinical
 from pumpcare.caching import cached
 from refills import selectors
-from refills.models import PumpProjection
+from refills.models import StaleProjection
 
 from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
 from .proposals import booked_late
@@ -77,7 +77,7 @@ def worklist(
     )
     queryset = (
         Pump.objects.filter(patient__clinic=clinic, status=PumpStatus.ACTIVE)
-        .select_related("patient", "model", "projection")
+        .select_related("patient", "model", "projection__stale")
         .annotate(
             refill_booked=Exists(refill_open.filter(status=AppointmentStatus.BOOKED)),
             replacement_booked=Exists(booked_replacement),
@@ -127,9 +127,9 @@ def worklist(
 def recomputing(clinic: Clinic) -> tuple[int, datetime | None]:
     """How many of the clinic's active pumps have a projection an edit marked stale (the
     workers are recomputing it), and since when: one query on a small index."""
-    found = PumpProjection.objects.filter(
-        pump__patient__clinic=clinic, pump__status=PumpStatus.ACTIVE, stale_since__isnull=False
-    ).aggregate(n=Count("pk"), since=Min("stale_since"))
+    found = StaleProjection.objects.filter(
+        projection__pump__patient__clinic=clinic, projection__pump__status=PumpStatus.ACTIVE
+    ).aggregate(n=Count("pk"), since=Min("since"))
     return found["n"], found["since"]
 
 
@@ -142,7 +142,9 @@ def ranked(queryset: QuerySet[Pump]) -> QuerySet:
 def ranked_pumps(ranks) -> list[Pump]:
     """The pumps of a page of ``ranked`` rows, in that order, each with its ``urgency``."""
     ranks = list(ranks)
-    pumps = Pump.objects.select_related("patient", "model", "projection").in_bulk([r.pk for r in ranks])
+    pumps = Pump.objects.select_related("patient", "model", "projection__stale").in_bulk(
+        [r.pk for r in ranks]
+    )
     page = []
     for rank in ranks:
         if (pump := pumps.get(rank.pk)) is not None:

@@ -414,10 +414,12 @@ def test_card_reads_cost_the_same_queries_for_any_number_of_pumps(
     with django_assert_max_num_queries(7):
         reads = selectors.cards_read(pumps)
     assert all(not r.missing for r in reads.values())
-    # Pumps the caller loaded with their patient, model and projection (the worklist's) are
-    # not read again, and give the same cards.
+    # Pumps the caller loaded with their patient, model and projection (and whether it is
+    # stale: the worklist's) are not read again, and give the same cards.
     loaded = list(
-        Pump.objects.filter(pk__in=[p.pk for p in pumps]).select_related("patient", "model", "projection")
+        Pump.objects.filter(pk__in=[p.pk for p in pumps]).select_related(
+            "patient", "model", "projection__stale"
+        )
     )
     with django_assert_max_num_queries(6):
         again = selectors.cards_read(loaded)

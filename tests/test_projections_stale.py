@@ -115,16 +115,19 @@ def held(pump_id):
 
 
 @pytest.mark.rule("LRA-4")
-def test_the_edit_marks_the_projections_stale_in_one_update_and_leaves_them_to_the_workers(
+def test_the_edit_marks_the_projections_stale_in_one_insert_and_leaves_them_to_the_workers(
     pumps, platform_admin, django_capture_on_commit_callbacks
 ):
+    before = {p.pk: (p.fingerprint, p.computed_at) for p in projections(pumps)}
     with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks() as callbacks:
         drug_edit(platform_admin)
-    updates = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "refills_pumpprojection"')]
-    assert len(updates) == 1
+    marks = [q["sql"] for q in queries if 'INTO "refills_staleprojection"' in q["sql"]]
+    assert len(marks) == 1
+    assert not [q["sql"] for q in queries if "refills_pumpprojection" in q["sql"] and "UPDATE" in q["sql"]]
     for projection in projections(pumps):
-        # The dates from before the edit, marked: nothing recomputed in the request.
-        assert (projection.refill_by, projection.fingerprint, projection.stale_since) == (BY_ALARM, "", NOW)
+        # The dates from before the edit, untouched, marked: nothing recomputed in the request.
+        assert (projection.refill_by, projection.stale_since) == (BY_ALARM, NOW)
+        assert (projection.fingerprint, projection.computed_at) == before[projection.pk]
     # The workers are asked once the edit commits (beside the data version's count).
     assert [c for c in callbacks if "projections_mark_stale" in getattr(c, "__qualname__", "")]
 
@@ -137,7 +140,7 @@ def test_once_committed_the_workers_recompute_every_stale_projection(
         drug_edit(platform_admin)
     for projection in projections(pumps):
         assert (projection.refill_by, projection.refill_by_reason) == (BY_STABILITY, "drug_stability")
-        assert projection.stale_since is None and projection.fingerprint
+        assert projection.stale_since is None
 
 
 def test_an_edit_below_the_limit_recomputes_in_its_own_transaction(pumps, platform_admin, settings):

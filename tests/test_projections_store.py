@@ -447,7 +447,6 @@ def _expected(pump_ids, now) -> dict[int, dict]:
             columns = {name: result[name] for name in STORED if name in result}
             columns["refill_by_reason"] = result["refill_by_reason"] or ""
         columns["filled_at"] = filled_at
-        columns["stale_since"] = None  # stored: fresh
         expected[pump.pk] = columns
     return expected
 

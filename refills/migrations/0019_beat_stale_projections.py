@@ -22,5 +22,5 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("refills", "0018_projection_stale_since"), ("django_celery_beat", "0019_alter_periodictasks_options")]
+    dependencies = [("refills", "0018_stale_projection"), ("django_celery_beat", "0019_alter_periodictasks_options")]
     operations = [migrations.RunPython(forwards, backwards)]

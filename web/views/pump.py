@@ -68,10 +68,10 @@ def pump_page(request, pump_id):
             "notifications": Notification.objects.filter(pump=pump).order_by("-due_at")[:50],
             # Current alerts first; resolved ones (no longer the pump's state) folded apart.
             "alerts": pump.alerts.filter(resolved_at__isnull=True)
-            .select_related("acknowledged_by", "pump__patient__clinic", "pump__projection")
+            .select_related("acknowledged_by", "pump__patient__clinic", "pump__projection__stale")
             .order_by("-raised_at")[:50],
             "resolved_alerts": pump.alerts.filter(resolved_at__isnull=False)
-            .select_related("acknowledged_by", "pump__patient__clinic", "pump__projection")
+            .select_related("acknowledged_by", "pump__patient__clinic", "pump__projection__stale")
             .order_by("-resolved_at")[:50],
             # ALERT-1: an overdue refill is worded so, with its days (empty when in time)
             "overdue_label": therapy.refill_overdue_days(projection["refill_by"], today)

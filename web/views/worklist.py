@@ -169,7 +169,7 @@ def clinic_alerts(request, code):
     clinic = get_object_or_404(clinics_of(request.user), code=code)
     alerts = (
         Alert.objects.filter(clinic=clinic, acknowledged_at__isnull=True, resolved_at__isnull=True)
-        .select_related("pump__patient__clinic", "pump__projection")
+        .select_related("pump__patient__clinic", "pump__projection__stale")
         .order_by("severity", "-raised_at")
     )
     return render_page(request, "web/alerts.html", clinic, {"alerts": alerts, "nav": "alerts"})
