@@ -1,6 +1,6 @@
 """Nightly projection of N active pumps with realistic therapy histories, on PostgreSQL.
 
-    .venv/bin/python bench/nightly_projection.py [--pumps 100000] [--workers 2]
+    .venv/bin/python bench/nightly_projection.py [--pumps 100000] [--workers 2,4]
         [--database-url postgres://postgres@127.0.0.1:5432/pumpcare_bench]
 
 It (re)creates the bench database, seeds N pumps (each with a few refills and prescription
@@ -342,11 +342,12 @@ def print_catalog(results, where: str) -> None:
         )
 
 
-def celery_runs(workers: int, cold: bool = True) -> tuple[float | None, float] | None:
+def celery_runs(workers: int, cold: bool = True) -> tuple | None:
     """The nightly job's fan-out on ``workers`` Celery worker processes over Redis: one
     ``refresh_projection_batch`` task per range of 500 pumps, as ``refills.refresh_projections``
     queues them, timed until the last batch has finished (a result backend on Redis tells).
-    Returns (every projection recomputed, nothing changed) wall times."""
+    Returns ((wall, batches, mean and slowest batch seconds) of every projection
+    recomputed, or None, and of nothing changed); prints the catalog edits on these workers."""
     from celery import group
 
     from refills import projections
@@ -376,13 +377,16 @@ def celery_runs(workers: int, cold: bool = True) -> tuple[float | None, float] |
         env=env,
     )
 
-    def fan_out(force: bool) -> float:
+    def fan_out(force: bool) -> tuple[float, int, float, float]:
         start = time.perf_counter()
         ranges = projections.id_ranges()
-        group(refresh_projection_batch.s(first, last, force) for first, last in ranges).apply_async().get(
-            timeout=900, disable_sync_subtasks=False
+        results = (
+            group(refresh_projection_batch.s(first, last, force) for first, last in ranges)
+            .apply_async()
+            .get(timeout=900, disable_sync_subtasks=False)
         )
-        return time.perf_counter() - start
+        seconds = [r["seconds"] for r in results]
+        return time.perf_counter() - start, len(seconds), sum(seconds) / len(seconds), max(seconds)
 
     try:
         from pumpcare.celery import app
@@ -406,7 +410,9 @@ def celery_runs(workers: int, cold: bool = True) -> tuple[float | None, float] |
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pumps", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--workers", default="2,4", help="the numbers of Celery worker processes to measure, comma-separated"
+    )
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/pumpcare_bench")
     parser.add_argument(
         "--reuse",
@@ -479,23 +485,24 @@ def main() -> None:
     from pumpcare.celery import app
 
     app.conf.result_backend = os.environ["CELERY_RESULT_BACKEND"] or None
-    workers_cpu = children_cpu()
-    walls = celery_runs(args.workers, cold=not args.reuse)
-    workers_cpu = children_cpu() - workers_cpu
-    if walls is None:
-        print("celery    skipped: set REDIS_URL to measure the fan-out over Celery workers")
-    else:
-        cold_wall, nightly_wall = walls
-        if cold_wall is not None:
+    for workers in [int(n) for n in args.workers.split(",")]:
+        workers_cpu = children_cpu()
+        runs = celery_runs(workers, cold=not args.reuse)
+        workers_cpu = children_cpu() - workers_cpu
+        if runs is None:
+            print("celery    skipped: set REDIS_URL to measure the fan-out over Celery workers")
+            break
+        for what, run in zip(["every projection recomputed", "nightly, nothing changed"], runs, strict=True):
+            if run is None:
+                continue
+            wall, batches, mean, slowest = run
             print(
-                f"celery    every projection recomputed, {args.workers} worker processes: {cold_wall:7.2f} s, "
-                f"{cold_wall / base_s:5.1f}x baseline"
+                f"celery    {what}, {workers} worker processes: {wall:7.2f} s, {wall / base_s:5.1f}x baseline; "
+                f"{batches} batches of up to 500 pumps, {mean:.3f} s a batch on average, {slowest:.3f} s the slowest"
             )
         print(
-            f"celery    nightly, nothing changed, {args.workers} worker processes:   {nightly_wall:7.2f} s, "
-            f"{nightly_wall / base_s:5.1f}x baseline (the job as beat runs it)"
+            f"celery    the {workers} worker processes' CPU, boot, runs and catalog edits: {workers_cpu:.1f} s"
         )
-        print(f"celery    the worker processes' CPU, boot and both runs: {workers_cpu:.1f} s")
 
 
 if __name__ == "__main__":
