@@ -567,7 +567,9 @@ def projections_mark_stale(pumps) -> int:
 
 def projections_refresh_stale(pumps) -> set[int]:
     """A job (or a single pump's read) about to read the projections of ``pumps``: the
-    stale ones among them are recomputed first, in batches. Returns the ids of those still
+    stale ones among them are recomputed first, in batches — each in a transaction of its
+    own when called outside one, so a job does not hold the pumps of a whole clinic while
+    it goes on (a nurse's refill waits at most for one batch). Returns the ids of those still
     stale — held by another transaction (the workers' batch recomputing them): the reader
     leaves them out. Nothing stale (nearly always): one indexed query."""
     marks = StaleProjection.objects.filter(projection_id__in=pumps.values("pk"))
@@ -576,9 +578,13 @@ def projections_refresh_stale(pumps) -> set[int]:
         projections_refresh(stale[start : start + BATCH_SIZE], force=True)
     if not stale:
         return set()
-    return set(
-        StaleProjection.objects.filter(projection_id__in=stale).values_list("projection_id", flat=True)
-    )
+    return stale_ids(Pump.objects.filter(pk__in=stale))
+
+
+def stale_ids(pumps) -> set[int]:
+    """The ids of ``pumps`` whose projection is marked stale now: one indexed query."""
+    marks = StaleProjection.objects.filter(projection_id__in=pumps.values("pk"))
+    return set(marks.values_list("projection_id", flat=True))
 
 
 def stale_ranges(*, older_than: datetime | None = None, size: int | None = None) -> list[tuple[int, int]]:

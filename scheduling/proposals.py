@@ -17,7 +17,7 @@ from alerts.services import alert_raise, alert_resolve
 from patients.models import Clinic, Pump, PumpStatus
 from patients.services import save_audited
 from pumpcare import clock
-from refills.projections import Counts, by_clinic, projections_refresh_stale
+from refills.projections import Counts, by_clinic, projections_refresh_stale, stale_ids
 
 from .models import OPEN_STATUSES, Appointment, AppointmentKind, AppointmentStatus
 from .reminders import appointment_reminders_plan
@@ -62,16 +62,17 @@ def refill_proposals_run(clinic: Clinic) -> SchedulingResult:
     Two runs racing create no duplicate: the database allows one open refill appointment
     per pump, and a proposal that loses the race is dropped.
     """
+    # Never from a stale projection: those an edit marked stale are recomputed first, before
+    # this run's transaction; those still marked in it (another transaction is recomputing
+    # them) wait for the next run.
+    active = Pump.objects.filter(patient__clinic=clinic, status=PumpStatus.ACTIVE)
+    projections_refresh_stale(active)
     # a block, not @transaction.atomic: mutmut does not mutate a decorated function
     with transaction.atomic():
         result = SchedulingResult()
         today = local_today(clinic)
         weekdays, closures = working_calendar(clinic)
-        # Never from a stale projection: those an edit marked stale are recomputed first;
-        # the few another transaction is recomputing meanwhile wait for the next run.
-        held = projections_refresh_stale(
-            Pump.objects.filter(patient__clinic=clinic, status=PumpStatus.ACTIVE)
-        )
+        held = stale_ids(active)
         result.no_shows = _passed_bookings_no_show(clinic, today)
         result.withdrawn = _withdraw_stale_proposals(clinic, today, weekdays, closures, held)
         result.closed_day_alerts = _closed_day_alerts(clinic, today, weekdays, closures)

@@ -12,7 +12,7 @@ import therapy
 from alerts.models import Alert, AlertKind, Severity
 from alerts.services import alert_raise, alert_resolve
 from patients.models import Clinic, Pump, PumpStatus
-from refills.projections import Counts, loaded_projection, projections_refresh_stale
+from refills.projections import Counts, loaded_projection, projections_refresh_stale, stale_ids
 
 from .models import Appointment, AppointmentKind, AppointmentStatus
 from .proposals import local_today
@@ -24,13 +24,23 @@ class ReplacementResult(Counts):
     escalated: int = 0
 
 
-@transaction.atomic
 def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
     """ERI-2 for one clinic: from 6 months before ERI, a pump without a booked replacement
     gets a task for staff (an alert); once book-by (ERI − 90 days) has passed without one,
     the task escalates to an overdue alert, emailed to the on-call address daily until
     acknowledged (ALERT-1). Each is raised once and stays until a replacement is booked
-    (today or later: a surgery whose day passed without the replacement does not count)."""
+    (today or later: a surgery whose day passed without the replacement does not count).
+
+    Never from a stale projection: those an edit marked stale are recomputed first, before
+    the run's transaction; those still marked in it (another transaction is recomputing
+    them) wait for the next run."""
+    active = Pump.objects.filter(patient__clinic=clinic, status=PumpStatus.ACTIVE)
+    projections_refresh_stale(active)
+    return _replacement_planning(clinic, active)
+
+
+@transaction.atomic
+def _replacement_planning(clinic: Clinic, active) -> ReplacementResult:
     result = ReplacementResult()
     today = local_today(clinic)
     # A surgery booked on a day that has passed without the replacement (the patient did not
@@ -50,9 +60,7 @@ def replacement_planning_run(clinic: Clinic) -> ReplacementResult:
         resolved_at__isnull=True,
     ).filter(models.Q(Exists(booked_for_alert)) | ~models.Q(pump__status=PumpStatus.ACTIVE)):
         alert_resolve(alert=alert, why="a replacement is booked or the pump is no longer active")
-    # Never from a stale projection: recomputed first, or (held by another transaction,
-    # being recomputed) left for the next run.
-    held = projections_refresh_stale(Pump.objects.filter(patient__clinic=clinic, status=PumpStatus.ACTIVE))
+    held = stale_ids(active)
     pumps = (
         Pump.objects.filter(
             patient__clinic=clinic,
