@@ -11,10 +11,15 @@ import of the same file again (nothing changes) and the export of the registry. 
 wall times, rows per second, this process's CPU and the queries a row. No assertions. The
 target is under a minute for 2,000 rows.
 
-Measured (3 Dec 2026, 2 cores, one busy with a simulation): 2,000 rows (xlsx) imported in
-88.6 s, 73 s of it this process's CPU, 54 queries a row (96 before the import batched the
-projection refresh and the state alerts: 258 s); re-import 15.3 s; export 1.6 s. The time
-is Django building and running the services' queries (docs/import.md, "Speed").
+Measured (3 Dec 2026, 2 cores, loaded: a mutation-testing run on one core and other jobs,
+load average 3 to 5; before and after in turns, four runs each): 2,000 rows (xlsx)
+imported in 47.4 to 62.1 s (mean 54.1 s), 36.5 s of it this process's CPU, 46 queries a
+row, since the import reads the actor's role once (before: 53.4 to 60.7 s, mean 57.1 s,
+42.2 s CPU, 52 queries a row; 88.6 s earlier that day with a simulation on the other core;
+96 queries a row and 258 s before the import batched the projection refresh and the state
+alerts); re-import 9.3 to 11.4 s; export about 1 s. The wall time follows the machine's
+load; the time is Django building and running the services' queries (docs/import.md,
+"Speed").
 """
 
 from __future__ import annotations

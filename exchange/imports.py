@@ -38,7 +38,7 @@ from rest_framework.exceptions import PermissionDenied
 import therapy
 from patients import services as patient_services
 from patients.models import CatheterModel, Clinic, Patient, Pump, PumpModel, SpasticityOrigin
-from patients.permissions import CLINICAL_WRITERS, require_role
+from patients.permissions import CLINICAL_WRITERS, require_role, roles_remembered
 from refills import selectors as refill_selectors
 from refills.models import Prescription
 from refills.projections import projections_batched
@@ -362,8 +362,9 @@ def registry_import(
     written = False
     try:
         with transaction.atomic():
-            # the projections and state alerts of the imported pumps, once for all of them
-            with projections_batched():
+            # the projections and state alerts of the imported pumps, once for all of them;
+            # the actor's role read once, every service still checking it
+            with projections_batched(), roles_remembered():
                 for done, (number, values) in enumerate(rows, start=1):
                     outcome = RowOutcome(number, values.get("mrn", ""), values.get("pump_serial", ""))
                     try:
@@ -446,11 +447,11 @@ class _RowImporter:
         else:
             self._same(cells, patient, patient_fields, PATIENT_FIELDS, "patient")
         if caregiver_fields is not None:
-            self._caregiver(cells, patient, caregiver_fields, outcome)
+            self._caregiver(cells, patient, caregiver_fields, outcome, registered=created)
         if pump_fields is not None:
-            pump = self._pump(cells, patient, pump_fields, outcome)
+            pump, registered = self._pump(cells, patient, pump_fields, outcome)
             if fill is not None:
-                self._fill_record(cells, pump, fill, outcome)
+                self._fill_record(cells, pump, fill, outcome, registered=registered)
             if booking is not None:
                 self._booking(cells, pump, booking, outcome)
         if cells.problems:
@@ -502,8 +503,11 @@ class _RowImporter:
                     "page (the history keeps who and why), not by importing it again",
                 )
 
-    def _caregiver(self, cells: _Cells, patient: Patient, fields: dict, outcome: RowOutcome) -> None:
-        held = patient.caregivers.filter(name=fields["name"]).first()
+    def _caregiver(
+        self, cells: _Cells, patient: Patient, fields: dict, outcome: RowOutcome, *, registered: bool
+    ) -> None:
+        # a patient this row registered has no caregiver yet
+        held = None if registered else patient.caregivers.filter(name=fields["name"]).first()
         if held is not None:
             self._same(cells, held, fields, CAREGIVER_FIELDS, "caregiver")
             return
@@ -549,7 +553,8 @@ class _RowImporter:
             "eri_on": cells.day("eri_on"),
         }
 
-    def _pump(self, cells: _Cells, patient: Patient, fields: dict, outcome: RowOutcome) -> Pump:
+    def _pump(self, cells: _Cells, patient: Patient, fields: dict, outcome: RowOutcome) -> tuple[Pump, bool]:
+        """The row's pump, and whether the row registered it."""
         held = (
             Pump.objects.select_related("patient__clinic")
             .filter(model=fields["model"], serial_number=fields["serial_number"])
@@ -566,7 +571,7 @@ class _RowImporter:
                 **fields,
             )
             outcome.done.append("pump registered")
-            return pump
+            return pump, True
         if held.patient_id != patient.pk:
             elsewhere = (
                 f"patient MRN {held.patient.mrn}"
@@ -577,7 +582,7 @@ class _RowImporter:
             raise RowRefused(cells.problems)
         comparable = {k: v for k, v in fields.items() if k not in ("model", "serial_number")}
         self._same(cells, held, comparable, PUMP_FIELDS, "pump")
-        return held
+        return held, False
 
     # last refill and current prescription: the pump's first fill in pumpcare
 
@@ -615,8 +620,11 @@ class _RowImporter:
             "prescription": plan,
         }
 
-    def _fill_record(self, cells: _Cells, pump: Pump, fill: dict, outcome: RowOutcome) -> None:
-        last = refill_selectors.last_refill(pump)
+    def _fill_record(
+        self, cells: _Cells, pump: Pump, fill: dict, outcome: RowOutcome, *, registered: bool
+    ) -> None:
+        # a pump this row registered has no refill yet
+        last = None if registered else refill_selectors.last_refill(pump)
         if last is None:
             change = self._call(
                 refill_record,

@@ -58,14 +58,15 @@ def save_audited(obj, *, actor, reason: str, validate_constraints: bool = True) 
 
 
 def _full_clean(obj, *, validate_constraints: bool) -> None:
-    """``Model.full_clean``, except that a foreign key holding a row read from the database
-    is not looked up again to prove that the row exists (Django's field validation costs a
-    query per key per save; the database's foreign key constraint still holds). A key set by
-    id alone, or to a row not saved, is validated as Django does."""
+    """``Model.full_clean``, except that a foreign key (a one-to-one key too) holding a row
+    read from the database or saved is not looked up again to prove that the row exists
+    (Django's field validation costs a query per key per save; the database's foreign key
+    constraint still holds). A key set by id alone, or to a row not saved, is validated as
+    Django does."""
     loaded = {
         f.name
         for f in obj._meta.concrete_fields
-        if f.many_to_one
+        if (f.many_to_one or f.one_to_one)
         and not f.remote_field.limit_choices_to
         and f.is_cached(obj)
         and (row := f.get_cached_value(obj)) is not None

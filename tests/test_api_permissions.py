@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import transaction
+from rest_framework.exceptions import PermissionDenied
 
 from alerts.models import Alert
-from patients.models import Patient, Pump
+from patients.models import Patient, Pump, StaffMembership
+from patients.permissions import CLINICAL_WRITERS, require_role, roles_remembered
 from refills.models import Prescription, Refill
 from tests.conftest import client_for
 from tests.factories import UserFactory
@@ -258,3 +261,38 @@ def test_a_superuser_without_a_membership_sees_no_clinic_in_the_web_pages(client
     assert client.get("/clinics/HOME/worklist/").status_code in (403, 404)
     assert client.get(f"/pumps/{pump.pk}/").status_code == 404
     assert client.get(f"/pumps/{pump.pk}/refill/").status_code == 404
+
+
+def test_roles_remembered_reads_each_users_role_once_and_lends_it_to_no_one_else(
+    clinic, other_clinic, nurse, staff, django_assert_num_queries
+):
+    """A registry import's block: every check is still made, each user's role at each
+    clinic read once; another user, or another clinic, is asked the database."""
+    with transaction.atomic(), roles_remembered():
+        with django_assert_num_queries(1):
+            for _ in range(3):
+                assert require_role(nurse, clinic, CLINICAL_WRITERS, "Recording a refill") == "nurse"
+        with django_assert_num_queries(1):  # another user: its own answer, and refused
+            for _ in range(2):
+                with pytest.raises(PermissionDenied, match=r"nurse or physician role .* \(yours: staff\)"):
+                    require_role(staff, clinic, CLINICAL_WRITERS, "Recording a refill")
+        with django_assert_num_queries(1):  # another clinic: no membership there
+            with pytest.raises(PermissionDenied, match=r"\(yours: none\)"):
+                require_role(nurse, other_clinic, CLINICAL_WRITERS, "Recording a refill")
+        # a membership written in the block: the roles are read again
+        StaffMembership.objects.filter(user=staff, clinic=clinic).get().delete()
+        with pytest.raises(PermissionDenied, match=r"\(yours: none\)"):
+            require_role(staff, clinic, CLINICAL_WRITERS, "Recording a refill")
+        StaffMembership.objects.create(user=staff, clinic=clinic, role="physician")
+        assert require_role(staff, clinic, CLINICAL_WRITERS, "Recording a refill") == "physician"
+    # the block ended: nothing is remembered
+    with django_assert_num_queries(2):
+        require_role(nurse, clinic, CLINICAL_WRITERS, "Recording a refill")
+        require_role(nurse, clinic, CLINICAL_WRITERS, "Recording a refill")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_roles_remembered_needs_the_writers_transaction():
+    with pytest.raises(RuntimeError, match="transaction"):
+        with roles_remembered():
+            pass

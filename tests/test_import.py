@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.exceptions import PermissionDenied
 
 from exchange.exports import local_text, registry_export
@@ -308,6 +310,14 @@ def test_a_local_time_that_occurs_twice_needs_its_offset(clinic, physician):
     assert Refill.objects.get().performed_at == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
     # the export writes the offset back for that instant only
     assert local_text(Refill.objects.get().performed_at, clinic.tz) == "2026-10-25 02:30 +01:00"
+
+
+def test_an_import_reads_the_actors_role_once_for_all_its_rows(clinic, physician):
+    """Once before the file is read and once for every check of every row's services (a
+    refusal by those checks: ``test_a_stopped_pump_needs_a_physicians_override_reason``)."""
+    with CaptureQueriesContext(connection) as queries:
+        assert run(physician, clinic, sample_rows()).written
+    assert sum("patients_staffmembership" in q["sql"] for q in queries.captured_queries) == 2
 
 
 def test_a_clinic_admin_cannot_record_the_therapy(clinic, admin_user):
