@@ -61,7 +61,11 @@ def assessment_record(
     assessment is recorded with the refill (``refill_record``'s ``assessment``). The
     assessment of a titration visit completes the pump's booked titration visit of that day
     or earlier (scheduling)."""
-    pump = Pump.objects.select_for_update().select_related("model", "patient__clinic").get(pk=pump.pk)
+    pump = (
+        Pump.objects.select_for_update(of=("self",))
+        .select_related("model", "patient__clinic")
+        .get(pk=pump.pk)
+    )
     require_role(actor, pump.clinic, CLINICAL_WRITERS, "Recording a visit assessment")
     if pump.status != PumpStatus.ACTIVE:
         raise therapy.CalculationError(

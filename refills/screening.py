@@ -50,7 +50,7 @@ def screening_bolus_record(
     mcg by default); boluses are recorded in the order given; nothing is added once the
     trial has ended, positive at the first response or negative after no response at the
     last step."""
-    patient = Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
+    patient = Patient.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=patient.pk)
     clinic = patient.clinic
     require_role(actor, clinic, CLINICAL_WRITERS, "Recording a screening bolus")
     if not (observed_by or "").strip():

@@ -302,9 +302,11 @@ def prescription_create(
 def lock_active_pump(pump: Pump) -> Pump:
     """Serialise writes to one pump's therapy record, and to its patient's dose history
     (PostgreSQL row locks, always the pump first, then its patient): two pumps of one
-    patient share the history that TITRATE-1 reads."""
+    patient share the history that TITRATE-1 reads. Only those rows: the clinic and the
+    catalog rows read with the pump are not locked, so refills at one clinic (or of one
+    pump model) never wait for each other, nor for a catalog or clinic edit."""
     pump = (
-        Pump.objects.select_for_update()
+        Pump.objects.select_for_update(of=("self",))
         .select_related("model", "catheter_model", "patient__clinic")
         .get(pk=pump.pk)
     )

@@ -312,3 +312,36 @@ def test_a_batch_that_found_a_pump_held_runs_again_to_check_it(
     tasks.refresh_projection_batch.apply(args=(pumps[0].pk, pumps[-1].pk))
     assert runs[-1] == 0
     assert {p.stale_since for p in projections(pumps)} == {None}
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_refill_locks_its_pump_and_patient_only(pumps, no_workers):
+    """A refill being recorded holds its pump's and patient's rows, not its clinic's or its
+    pump model's: another pump of the clinic, an edit of the clinic or of the model (the
+    edit that marks projections stale) goes on at once."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL (DATABASE_URL); SQLite locks the whole database")
+    from patients.models import Clinic, PumpModel
+    from refills.services import lock_active_pump
+
+    target, other = pumps[0], pumps[1]
+    locked, release = threading.Event(), threading.Event()
+
+    def record_a_refill():
+        with transaction.atomic():
+            lock_active_pump(target)
+            locked.set()
+            release.wait(20)
+        connections.close_all()
+
+    holder = threading.Thread(target=record_a_refill)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        with transaction.atomic():
+            Clinic.objects.select_for_update(nowait=True).get(pk=target.patient.clinic_id)
+            PumpModel.objects.select_for_update(nowait=True).get(pk=target.model_id)
+            lock_active_pump(other)
+    finally:
+        release.set()
+        holder.join()
