@@ -37,22 +37,33 @@ time for 500 pumps: each pump's inputs read by index lookups, hashed and compare
 PostgreSQL), and almost no CPU here.
 
 Measured at 100,000 pumps (300,000 refills, 433,333 prescriptions) on this 2-core machine
-while other heavy work shared it (load average 3–6, so figures moved between runs by up to
-30 %), PostgreSQL 15, 3 December 2026; "before" is the previous code, run on the same
-database the same hour:
+while other heavy work shared it (a mutation-testing run on one core; load average 3–5, so
+figures move between runs by up to 30 %), PostgreSQL 15 with autovacuum off (the bench now
+vacuums where autovacuum would: ``vacuum_if_autovacuum_is_off``), 3 December 2026, in one run
+of ``--workers 2,4``:
 
-- baseline: 1.3–1.8 s (3.0 s in one run, 5.8 s for the first UPDATE after seeding);
-- cold, one process: 46.7–47.4 s, 28–32 s CPU in the process; before 97.7 s and 63.9 s CPU
-  (80 s when measured on a quieter machine);
-- cold, 2 Celery worker processes: 40.6 s and 47.9 s in two runs, 34–41 s CPU in the
-  workers (before 50 s): 25–30x the baseline, the target being 10x. Two worker processes
-  gain little here: PostgreSQL and the other work take the same two cores. The
-  calculation (about 0.2 ms of CPU a pump) is now the bound: more worker processes on more
-  cores divide it, the batches being independent;
-- nightly, nothing changed, one process: 2.3–3.8 s (0.14–0.18 s CPU here: the rest is the
-  database), 1.3–2.3x the baseline; before 3.61 s; 2.6–3.3 s on 2 workers;
-- a catalog edit every projection reads (a drug's maximum days in the reservoir): 44–54 s
-  in its transaction; one no projection reads (its source text): 3.4–3.9 s.
+- baseline: 0.75 s (1.1–1.8 s in earlier runs on an unvacuumed table);
+- cold, one process: 30.3 s, 19.7 s CPU in the process (40x); earlier runs 46.7–48.5 s
+  (before the lean batch path: 97.7 s);
+- cold, 2 Celery worker processes: 28.1 s (37x), 200 batches of 500 pumps, 0.27 s a batch on
+  average, 0.62 s the slowest; 4 worker processes: 16.9 s (22x), 0.33 s a batch. The target
+  of 10x on 2 workers is not reached: the calculation (about 0.2 ms of CPU a pump) and
+  PostgreSQL share the same two cores. Four processes on two cores still gain because a
+  batch waits on the database for part of its time;
+- nightly, nothing changed, one process: 1.58 s (2.1x; 0.07 s CPU here: the rest is the
+  database); 2.81 s on 2 workers and 2.30 s on 4 (200 tasks' overhead: 0.02 s a batch);
+- a catalog edit every projection reads (a drug's maximum days in the reservoir; then the
+  value back), as the request sees it: 0.92 and 1.15 s (one process), 1.83 and 1.18 s (2
+  workers), 0.84 and 0.91 s (4 workers) — 100,000 projections marked stale by one INSERT,
+  10 queries (it was 44–54 s, recomputing all of them in the request). Every projection
+  fresh again after the edit: 36–58 s recomputed in one process, 21–31 s on 2 workers,
+  21–22 s on 4. An edit no projection reads (the drug's source text): 0.01–0.02 s.
+
+Sizing: a batch of 500 pumps costs 0.3 s of a worker process, so a cold recompute of a
+million pumps is 2,000 batches, about 600 worker-seconds: about 10 minutes on one process,
+30 s on 20 worker processes on enough cores, provided PostgreSQL has the cores to answer
+them (here it shares two). The nightly run with nothing changed is 0.02 s a batch, 40 s of
+worker time for a million pumps.
 """
 
 from __future__ import annotations
