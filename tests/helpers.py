@@ -1,5 +1,11 @@
 """Small helpers shared by the API test modules."""
 
+import threading
+from contextlib import contextmanager
+
+import pytest
+from django.db import connection, connections, transaction
+
 from alerts.models import Alert
 from patients.models import Pump
 from refills.models import Prescription, Refill
@@ -101,3 +107,29 @@ def oral_course(
     )
     assert response.status_code == 201, response.json()
     return response.json()["medication"]["id"]
+
+
+@contextmanager
+def held_by_another_transaction(lock):
+    """While the block runs, another transaction — in another thread, on a connection of its
+    own — holds the rows ``lock()`` locked in it (a refill being recorded, the workers'
+    batch). PostgreSQL only: skipped elsewhere (SQLite locks the whole database)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL (DATABASE_URL); SQLite locks the whole database")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        with transaction.atomic():
+            lock()
+            locked.set()
+            release.wait(20)
+        connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        yield
+    finally:
+        release.set()
+        holder.join()

@@ -4,29 +4,28 @@ marked stale in its transaction by one UPDATE and recomputed by the workers afte
 commit. Until then no reader schedules, alerts or prints from a stale projection, and a
 nurse's refill is never blocked by the recompute."""
 
-import threading
-from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.db.utils import OperationalError
 from django.test.utils import CaptureQueriesContext
 
 from alerts.messages import current_text
 from alerts.models import Alert
 from cards.selectors import card_read
-from patients.models import Pump
+from patients.models import Clinic, Pump, PumpModel
 from pumpcare.celery import app
 from refills import tasks
 from refills.models import PumpProjection
 from refills.projections import projections_refresh_stale, stored_projection
+from refills.services import lock_active_pump
 from scheduling.models import Appointment
 from scheduling.proposals import refill_proposals_run
 from scheduling.state_alerts import state_alerts_run
 from tests.conftest import NOW, client_for
 from tests.factories import PatientFactory, PumpFactory
-from tests.helpers import simple
+from tests.helpers import fill, held_by_another_transaction
 
 pytestmark = pytest.mark.usefixtures("frozen_now")
 
@@ -38,21 +37,6 @@ BY_ALARM = date(2026, 12, 14)
 BY_STABILITY = date(2026, 12, 4)
 
 
-def fill(api, pump, at=FILL, withdrawn=0):
-    response = api.post(
-        f"/api/v1/pumps/{pump.pk}/refills/",
-        {
-            "performed_at": at,
-            "volume_withdrawn_ml": withdrawn,
-            "volume_added_ml": 20,
-            "concentration_mcg_per_ml": 500,
-            "prescription": simple(250),
-        },
-        format="json",
-    )
-    assert response.status_code == 201, response.json()
-
-
 @pytest.fixture
 def pumps(api, clinic, settings):
     """Three filled pumps of the clinic, with the inline limit at 2: an edit that all three
@@ -62,7 +46,7 @@ def pumps(api, clinic, settings):
         PumpFactory(patient=PatientFactory(clinic=clinic), implanted_on=date(2026, 1, 2)) for _ in range(3)
     ]
     for pump in made:
-        fill(api, pump)
+        fill(api, pump, FILL)
     assert {PumpProjection.objects.get(pump=p).refill_by for p in made} == {BY_ALARM}
     return made
 
@@ -90,28 +74,9 @@ def projections(pumps):
     return [PumpProjection.objects.get(pump=p) for p in pumps]
 
 
-@contextmanager
 def held(pump_id):
     """Another transaction holds the pump's row (the workers' batch recomputing it)."""
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL (DATABASE_URL); SQLite locks the whole database")
-    locked, release = threading.Event(), threading.Event()
-
-    def hold():
-        with transaction.atomic():
-            Pump.objects.select_for_update().get(pk=pump_id)
-            locked.set()
-            release.wait(20)
-        connections.close_all()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert locked.wait(10)
-        yield
-    finally:
-        release.set()
-        holder.join()
+    return held_by_another_transaction(lambda: Pump.objects.select_for_update().get(pk=pump_id))
 
 
 @pytest.mark.rule("LRA-4")
@@ -202,7 +167,7 @@ def test_a_nurses_refill_during_the_recompute_is_not_blocked_and_stores_a_fresh_
     api, pumps, platform_admin
 ):
     drug_edit(platform_admin)
-    fill(api, pumps[0], at="2026-11-25T10:00:00Z", withdrawn="17.5")  # accepted at once
+    fill(api, pumps[0], "2026-11-25T10:00:00Z", volume_withdrawn_ml="17.5")  # accepted at once
     first, *others = projections(pumps)
     # Its own projection recomputed in its transaction: 25 Nov + 14 days (LRA-4).
     assert (first.refill_by, first.refill_by_reason, first.stale_since) == (
@@ -319,29 +284,8 @@ def test_a_refill_locks_its_pump_and_patient_only(pumps, no_workers):
     """A refill being recorded holds its pump's and patient's rows, not its clinic's or its
     pump model's: another pump of the clinic, an edit of the clinic or of the model (the
     edit that marks projections stale) goes on at once."""
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL (DATABASE_URL); SQLite locks the whole database")
-    from patients.models import Clinic, PumpModel
-    from refills.services import lock_active_pump
-
     target, other = pumps[0], pumps[1]
-    locked, release = threading.Event(), threading.Event()
-
-    def record_a_refill():
-        with transaction.atomic():
-            lock_active_pump(target)
-            locked.set()
-            release.wait(20)
-        connections.close_all()
-
-    holder = threading.Thread(target=record_a_refill)
-    holder.start()
-    try:
-        assert locked.wait(10)
-        with transaction.atomic():
-            Clinic.objects.select_for_update(nowait=True).get(pk=target.patient.clinic_id)
-            PumpModel.objects.select_for_update(nowait=True).get(pk=target.model_id)
-            lock_active_pump(other)
-    finally:
-        release.set()
-        holder.join()
+    with held_by_another_transaction(lambda: lock_active_pump(target)), transaction.atomic():
+        Clinic.objects.select_for_update(nowait=True).get(pk=target.patient.clinic_id)
+        PumpModel.objects.select_for_update(nowait=True).get(pk=target.model_id)
+        lock_active_pump(other)

@@ -2,12 +2,11 @@
 of their inputs, and by the nightly job, which recomputes only what changed."""
 
 import random
-import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 import therapy
@@ -26,7 +25,7 @@ from refills.selectors import compute_projection, pump_projection, therapy_recor
 from refills.services import refill_record
 from tests.conftest import client_for
 from tests.factories import PatientFactory, PumpFactory
-from tests.helpers import simple
+from tests.helpers import held_by_another_transaction, simple
 
 FILL = "2026-03-01T10:00:00Z"
 pytestmark = pytest.mark.usefixtures("frozen_now")
@@ -243,27 +242,10 @@ def test_a_daylight_saving_change_passing_changes_the_stored_warning(nurse, monk
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_pump_locked_by_another_transaction_is_skipped(clinic, nurse, frozen_now):
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL (DATABASE_URL); SQLite locks the whole database")
     (pump_id,) = _filled_pumps(clinic, 1)
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_row():
-        with transaction.atomic():
-            Pump.objects.select_for_update().get(pk=pump_id)
-            locked.set()
-            release.wait(10)
-        connections.close_all()
-
-    holder = threading.Thread(target=hold_the_row)
-    holder.start()
-    try:
-        assert locked.wait(10)
+    with held_by_another_transaction(lambda: Pump.objects.select_for_update().get(pk=pump_id)):
         result = projections_refresh([pump_id], force=True)
         assert (result.recomputed, result.skipped_locked) == (0, 1)
-    finally:
-        release.set()
-        holder.join()
     assert projections_refresh([pump_id], force=True).recomputed == 1
 
 
