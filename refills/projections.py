@@ -460,7 +460,7 @@ def _batch() -> _Batch | None:
 def stored_projection(pump: Pump) -> PumpProjection | None:
     """The pump's stored projection (None before the first one is stored), never a stale
     one: a projection an edit marked stale, or one a ``projections_batched`` block changed,
-    is recomputed first."""
+    is recomputed first. ``pump.projection`` then reads the same one."""
     batch = _batch()
     if batch is not None and pump.pk in batch.stale:
         projections_refresh([pump.pk], force=True)
@@ -477,6 +477,7 @@ def stored_projection(pump: Pump) -> PumpProjection | None:
             for name, value in _columns(pump, record, clock.now()).items():
                 setattr(projection, name, value)
             PumpProjection.stale.related.set_cached_value(projection, None)  # fresh, in memory
+    Pump.projection.related.set_cached_value(pump, projection)  # what pump.projection reads from now on
     return projection
 
 

@@ -202,9 +202,20 @@ def test_proposals_come_from_recomputed_projections(pumps, platform_admin, clini
 
 def test_a_single_pumps_reader_gets_a_fresh_projection(pumps, platform_admin):
     drug_edit(platform_admin)
-    projection = stored_projection(pumps[0])
+    pump = Pump.objects.select_related("projection__stale").get(pk=pumps[0].pk)  # loaded stale
+    projection = stored_projection(pump)
     assert (projection.refill_by, projection.stale_since) == (BY_STABILITY, None)
+    assert pump.projection.refill_by == BY_STABILITY  # the pump reads the fresh one from now on
     assert PumpProjection.objects.get(pump=pumps[0]).stale_since is None  # and it is stored
+
+
+@pytest.mark.rule("LRA-5")
+def test_the_booking_form_shows_and_suggests_the_recomputed_refill_by(pumps, platform_admin, nurse, client):
+    drug_edit(platform_admin)
+    client.force_login(nurse)
+    page = client.get(f"/pumps/{pumps[0].pk}/appointments/new/").content.decode()
+    assert "Refill by <strong>Friday 4 December 2026</strong>" in page
+    assert 'value="2026-12-04"' in page  # the latest working day on or before it
 
 
 def test_a_card_is_printed_from_the_recomputed_dates(pumps, platform_admin):
