@@ -11,15 +11,16 @@ import of the same file again (nothing changes) and the export of the registry. 
 wall times, rows per second, this process's CPU and the queries a row. No assertions. The
 target is under a minute for 2,000 rows.
 
-Measured (3 Dec 2026, 2 cores, loaded: a mutation-testing run on one core and other jobs,
-load average 3 to 5; before and after in turns, four runs each): 2,000 rows (xlsx)
-imported in 47.4 to 62.1 s (mean 54.1 s), 36.5 s of it this process's CPU, 46 queries a
-row, since the import reads the actor's role once (before: 53.4 to 60.7 s, mean 57.1 s,
-42.2 s CPU, 52 queries a row; 88.6 s earlier that day with a simulation on the other core;
-96 queries a row and 258 s before the import batched the projection refresh and the state
-alerts); re-import 9.3 to 11.4 s; export about 1 s. The wall time follows the machine's
-load; the time is Django building and running the services' queries (docs/import.md,
-"Speed").
+Measured (3 Dec 2026, 2 cores, loaded: a mutation-testing run, a simulation and other test
+runs, load average 3 to 5; before and after in turns, four runs each): 2,000 rows (xlsx)
+imported in 35.5 to 78.8 s (mean 51.2 s), 30.1 s of it this process's CPU, 38.4 queries a
+row, since the file's patients and pumps are looked up once, each uniqueness checked once
+and the default drug read once (before: 55.2 to 82.5 s, mean 67.2 s, 37.5 s CPU, 46.4
+queries a row; 52 queries a row before the role was read once, 96 queries a row and 258 s
+before the import batched the projection refresh and the state alerts); the 78.8 s (and
+82.5 s before) on the machine saturated by three other jobs, 35.5 to 54.0 s otherwise;
+re-import 14 to 20 s; export 1 to 2 s. The wall time follows the machine's load; the time
+is Django building and running the services' queries (docs/import.md, "Speed").
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ import therapy
 from patients import services as patient_services
 from patients.models import CatheterModel, Clinic, Patient, Pump, PumpModel, SpasticityOrigin
 from patients.permissions import CLINICAL_WRITERS, require_role, roles_remembered
+from patients.selectors import catalog_remembered
 from refills import selectors as refill_selectors
 from refills.models import Prescription
 from refills.projections import projections_batched
@@ -50,6 +51,9 @@ from .notation import NotationError, prescription_from_text, prescription_text
 from .spreadsheet import BY_KEY, Sheet
 
 REFUSALS = (therapy.CalculationError, PermissionDenied, ValidationError)
+# Keys a query for the patients and pumps already held asks for at once (SQLite takes at
+# most 32,766 parameters a statement).
+HELD_CHUNK = 1000
 
 # Titration verdicts an established therapy may meet at its first fill in pumpcare.
 OVERRIDABLE = (
@@ -362,9 +366,10 @@ def registry_import(
     written = False
     try:
         with transaction.atomic():
+            importer.read_held([values for _, values in rows])
             # the projections and state alerts of the imported pumps, once for all of them;
-            # the actor's role read once, every service still checking it
-            with projections_batched(), roles_remembered():
+            # the actor's role and the default drug read once, every service still checking
+            with projections_batched(), roles_remembered(), catalog_remembered():
                 for done, (number, values) in enumerate(rows, start=1):
                     outcome = RowOutcome(number, values.get("mrn", ""), values.get("pump_serial", ""))
                     try:
@@ -392,6 +397,38 @@ class _RowImporter:
         self.actor, self.clinic, self.sheet, self.catalog = actor, clinic, sheet, catalog
         self.reason = f"imported from {source}"
         self.override = override
+        # MRNs and (pump model, serial) keys of the file that pumpcare did not hold when the
+        # import began and no row has registered since: a row's lookup of its patient or
+        # pump is not made for them. A key leaves the set when a row registers it, whether
+        # or not the row is kept, so a later row with that key looks it up.
+        self.new_mrns: set[str] = set()
+        self.new_pumps: set[tuple[int, str]] = set()
+
+    def read_held(self, rows: list[dict[str, str]]) -> None:
+        """Which patients and pumps of the file pumpcare holds, in a few queries for the
+        file (``HELD_CHUNK`` keys each) rather than two a row. A key that PostgreSQL cannot
+        hold (a NUL) is left to the row's own lookup."""
+        mrns = sorted({m for v in rows if (m := v.get("mrn", "")) and "\x00" not in m})
+        held = set()
+        for start in range(0, len(mrns), HELD_CHUNK):
+            chunk = mrns[start : start + HELD_CHUNK]
+            held |= set(
+                Patient.objects.filter(clinic=self.clinic, mrn__in=chunk).values_list("mrn", flat=True)
+            )
+        self.new_mrns = set(mrns) - held
+        keys = {
+            (model.pk, serial)
+            for v in rows
+            if (model := self.catalog.pump_models.get(v.get("pump_model", "").lower())) is not None
+            and (serial := v.get("pump_serial", ""))
+            and "\x00" not in serial
+        }
+        serials = sorted({serial for _, serial in keys})
+        held = set()
+        for start in range(0, len(serials), HELD_CHUNK):
+            chunk = serials[start : start + HELD_CHUNK]
+            held |= set(Pump.objects.filter(serial_number__in=chunk).values_list("model_id", "serial_number"))
+        self.new_pumps = keys - held
 
     # a service's refusal, under the column its field comes from
     def _refused(self, error, row: int, fields: dict[str, str], default: str) -> RowRefused:
@@ -431,8 +468,12 @@ class _RowImporter:
         if cells.problems:
             raise RowRefused(cells.problems)
         created = False
-        patient = Patient.objects.filter(clinic=self.clinic, mrn=patient_fields["mrn"]).first()
+        mrn = patient_fields["mrn"]
+        patient = (
+            None if mrn in self.new_mrns else Patient.objects.filter(clinic=self.clinic, mrn=mrn).first()
+        )
         if patient is None:
+            self.new_mrns.discard(mrn)
             patient = self._call(
                 patient_services.patient_create,
                 row,
@@ -555,12 +596,16 @@ class _RowImporter:
 
     def _pump(self, cells: _Cells, patient: Patient, fields: dict, outcome: RowOutcome) -> tuple[Pump, bool]:
         """The row's pump, and whether the row registered it."""
+        key = (fields["model"].pk, fields["serial_number"])
         held = (
-            Pump.objects.select_related("patient__clinic")
+            None
+            if key in self.new_pumps
+            else Pump.objects.select_related("patient__clinic")
             .filter(model=fields["model"], serial_number=fields["serial_number"])
             .first()
         )
         if held is None:
+            self.new_pumps.discard(key)
             pump = self._call(
                 patient_services.pump_create,
                 cells.row,

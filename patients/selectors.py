@@ -1,11 +1,19 @@
-"""Reads of the patients app that the calculation core answers from a pump's own record."""
+"""Reads of the patients app: what the calculation core answers from a pump's own record, and
+the catalog's default drug."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from django.conf import settings
+from django.db import transaction
 
 import therapy
 from pumpcare import clinical
 
-from .models import Pump
+from .models import Drug, Pump
 
 
 def replacement_plan(pump: Pump) -> therapy.ReplacementPlan:
@@ -26,3 +34,44 @@ def replacement(pump: Pump) -> tuple[therapy.ReplacementPlan | None, list[therap
     except therapy.CalculationError as error:
         return None, [therapy.Notice(error.code, error.message)]
     return plan, []
+
+
+# The default drug read inside ``catalog_remembered`` (None: not read yet in the block).
+_catalog: ContextVar[dict[str, Drug] | None] = ContextVar("catalog_remembered", default=None)
+
+
+@contextmanager
+def catalog_remembered() -> Iterator[None]:
+    """Many first fills in one transaction (a registry import): the catalog's default drug
+    is read from the database once in the block. The block must run inside the writers'
+    transaction and ends inside it, so the row read never outlives it; a drug saved or
+    deleted in the block forgets it. Nesting joins the outer block."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("catalog_remembered needs the writers' transaction")
+    if _catalog.get() is not None:
+        yield
+        return
+    token = _catalog.set({})
+    try:
+        yield
+    finally:
+        _catalog.reset(token)
+
+
+def catalog_changed(sender, **kwargs) -> None:
+    """A drug saved or deleted: the default drug remembered in the block is read again."""
+    if (remembered := _catalog.get()) is not None:
+        remembered.clear()
+
+
+def default_drug() -> Drug:
+    """The drug of a first fill that names none and continues no therapy: the catalog's
+    ``PUMPCARE_DEFAULT_DRUG`` (``Drug.DoesNotExist`` when the catalog lacks it)."""
+    remembered = _catalog.get()
+    code = settings.PUMPCARE_DEFAULT_DRUG
+    if remembered is not None and code in remembered:
+        return remembered[code]
+    drug = Drug.objects.get(code=code)
+    if remembered is not None:
+        remembered[code] = drug
+    return drug

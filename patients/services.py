@@ -6,12 +6,13 @@ one transaction: a refusal writes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import models, transaction
+from django.db import models, router, transaction
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import NotFound
 
@@ -42,22 +43,28 @@ from .permissions import (
 from .signals import projection_inputs_changed
 
 
-def save_audited(obj, *, actor, reason: str, validate_constraints: bool = True) -> None:
+def save_audited(
+    obj, *, actor, reason: str, validate_constraints: bool = True, checked: Collection[str] = ()
+) -> None:
     """Validate and save ``obj``, its history row carrying ``actor`` and ``reason``.
 
     Text follows ``pumpcare.inputs.text_problem`` whichever way it came (API, web form,
     admin): no NUL (PostgreSQL cannot store it: a 500), control character or bidirectional
     override is written. ``validate_constraints=False`` skips the queries that check the
     model's database constraints beforehand, for a write that cannot break one (an
-    appointment leaving the open statuses); the database still enforces them."""
-    _full_clean(obj, validate_constraints=validate_constraints)
+    appointment leaving the open statuses); the database still enforces them. ``checked``
+    names the constraints (and unique fields) the caller has just made sure of itself —
+    with its own refusal in a nurse's words, or because the write cannot break them (a
+    one-to-one key to a row the same service has just saved): they are not looked up a
+    second time; the others are, and the database still enforces them all."""
+    _full_clean(obj, validate_constraints=validate_constraints, checked=frozenset(checked))
     _check_text(obj, reason)
     obj._history_user = actor
     obj._change_reason = reason
     obj.save()
 
 
-def _full_clean(obj, *, validate_constraints: bool) -> None:
+def _full_clean(obj, *, validate_constraints: bool, checked: frozenset[str] = frozenset()) -> None:
     """``Model.full_clean``, except that a foreign key (a one-to-one key too) holding a row
     read from the database or saved is not looked up again to prove that the row exists
     (Django's field validation costs a query per key per save; the database's foreign key
@@ -78,15 +85,37 @@ def _full_clean(obj, *, validate_constraints: bool) -> None:
         lambda _: obj.clean_fields(exclude=loaded),
         lambda _: obj.clean(),
         # as Django does: uniqueness and constraints only of the fields that passed their own
-        lambda failed: obj.validate_unique(exclude=failed),
+        lambda failed: obj.validate_unique(exclude=failed | checked),
     ]
     if validate_constraints:
-        checks.append(lambda failed: obj.validate_constraints(exclude=failed))
+        checks.append(lambda failed: _validate_constraints(obj, failed, checked))
     for check in checks:
         try:
             check({name for name in errors if name != NON_FIELD_ERRORS})
         except ValidationError as error:
             errors = error.update_error_dict(errors)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _validate_constraints(obj, exclude: set[str], checked: frozenset[str]) -> None:
+    """``Model.validate_constraints``, except the constraints named in ``checked``."""
+    if not checked:
+        obj.validate_constraints(exclude=exclude)
+        return
+    using = router.db_for_write(type(obj), instance=obj)
+    errors: dict = {}
+    for model_class, constraints in obj.get_constraints():
+        for constraint in constraints:
+            if constraint.name in checked:
+                continue
+            try:
+                constraint.validate(model_class, obj, exclude=exclude, using=using)
+            except ValidationError as error:
+                if getattr(error, "code", None) == "unique" and len(constraint.fields) == 1:
+                    errors.setdefault(constraint.fields[0], []).append(error)
+                else:
+                    errors = error.update_error_dict(errors)
     if errors:
         raise ValidationError(errors)
 
@@ -214,7 +243,7 @@ def patient_create(*, actor, clinic: Clinic, **fields) -> Patient:
         )
     patient = Patient(clinic=clinic, **fields)
     _check_birth_date(patient.birth_date)
-    save_audited(patient, actor=actor, reason="patient registered")
+    save_audited(patient, actor=actor, reason="patient registered", checked=("unique_mrn_per_clinic",))
     return patient
 
 
@@ -291,8 +320,8 @@ def pump_create(
         eri_on=eri_on,
     )
     _check_pump(pump)
-    save_audited(pump, actor=actor, reason="pump implanted")
-    _refresh_projections(Pump.objects.filter(pk=pump.pk))
+    save_audited(pump, actor=actor, reason="pump implanted", checked=("unique_serial_per_model",))
+    _refresh_projections([pump])
     return pump
 
 

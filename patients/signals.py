@@ -8,7 +8,8 @@ Receivers run synchronously inside the writing transaction (``Signal.send``).
 
 from django.dispatch import Signal
 
-# The inputs of some pumps' projections changed: ``pumps`` (a queryset of pumps) or
+# The inputs of some pumps' projections changed: ``pumps`` (a queryset of pumps, or a list
+# of pumps just saved) or
 # ``drug`` (a drug catalog entry: the pumps last filled with it), and ``include_explanted``
 # (an explanted pump's record is recomputed too), ``edited`` (a clinic or catalog edit: its
 # model and the fields it changed; None for a pump's own edit).

@@ -500,7 +500,8 @@ def inputs_changed(
     **kwargs,
 ) -> None:
     """``patients.signals.projection_inputs_changed``: the projections of the pumps whose
-    inputs changed (those of ``pumps``, or the pumps last filled with ``drug``) are
+    inputs changed (those of ``pumps`` — a queryset, or a list of pumps just saved, whose ids
+    a batch takes without a query — or the pumps last filled with ``drug``) are
     recomputed in the writer's transaction — or, when more than
     ``PUMPCARE_PROJECTIONS_INLINE_LIMIT`` active pumps are affected, marked stale there
     (``projections_mark_stale``) and recomputed by the workers after the commit, so the edit
@@ -513,8 +514,12 @@ def inputs_changed(
     if drug is not None:
         pumps = Pump.objects.filter(pk__in=Refill.objects.filter(drug=drug).values("pump_id"))
     batch = _batch()
-    if batch is not None:
+    if isinstance(pumps, list | tuple):  # pumps just saved: their ids are known
+        ids = {p.pk for p in pumps}
+        pumps = Pump.objects.filter(pk__in=ids)
+    elif batch is not None:
         ids = set(pumps.values_list("pk", flat=True))
+    if batch is not None:
         batch.stale.update(ids)
         batch.changed.update(ids)
         return

@@ -11,7 +11,6 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 
-from django.conf import settings
 from django.db import transaction
 
 import therapy
@@ -19,6 +18,7 @@ from alerts.models import AlertKind, Severity
 from alerts.services import alert_raise
 from patients.models import Drug, Patient, Pump, PumpStatus, fraction
 from patients.permissions import CLINICAL_WRITERS, PRESCRIBERS, require_role
+from patients.selectors import default_drug
 from patients.services import save_audited
 from pumpcare import clinical, clock
 
@@ -364,7 +364,7 @@ def _refill_drug(
         return requested
     if patient_fill is not None:
         return patient_fill.drug
-    return Drug.objects.get(code=settings.PUMPCARE_DEFAULT_DRUG)
+    return default_drug()
 
 
 def _titration(
@@ -430,7 +430,9 @@ def _save_prescription(
         created_by=actor,
     )
     history_reason = reason if verdict is None else f"{reason} — override ({verdict.code}): {override_reason}"
-    save_audited(row, actor=actor, reason=history_reason)
+    # ``refill`` is None, or the refill ``refill_record`` has just saved: no prescription
+    # holds it yet, so its one-to-one key is not looked up
+    save_audited(row, actor=actor, reason=history_reason, checked=("refill",))
     if verdict is not None and verdict.code == "discontinuation_requires_override":
         alert_raise(
             clinic=pump.clinic,

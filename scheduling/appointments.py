@@ -92,7 +92,9 @@ def appointment_create(
             f"the pump already has an open {kind} appointment: book or move that one",
             code="already_open",
         )
-    save_audited(appointment, actor=actor, reason="booked")
+    save_audited(
+        appointment, actor=actor, reason="booked", checked=("one_open_appointment_per_pump_and_kind",)
+    )
     appointment_reminders_plan(appointment)
     if kind == AppointmentKind.REFILL:
         mri_follow_ups_of_pump(pump)  # MRI-1: the refill after an emptied pump's scan

@@ -6,8 +6,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from patients.models import Patient
+from patients.services import save_audited
 from tests.conftest import client_for
 from tests.factories import PatientFactory
 from tests.helpers import assert_refused
@@ -70,9 +74,42 @@ def test_every_clinic_role_may_register_a_patient(request, role_fixture):
 def test_mrn_is_unique_per_clinic(api, clinic):
     assert api.post(URL, payload(), format="json").status_code == 201
     before = counts()
-    body = assert_refused(api.post(URL, payload(given_name="Other"), format="json"), "mrn", "invalid")
-    assert "MRN-1001" in body["errors"]["mrn"][0]
+    with CaptureQueriesContext(connection) as queries:
+        body = assert_refused(api.post(URL, payload(given_name="Other"), format="json"), "mrn", "invalid")
+    assert body["errors"]["mrn"] == ["MRN MRN-1001 is already registered at clinic HOME"]
     assert counts() == before
+    assert sum(_looks_up_mrn(q["sql"]) for q in queries.captured_queries) == 1
+
+
+def _looks_up_mrn(sql: str) -> bool:
+    return 'FROM "patients_patient" WHERE' in sql and '"patients_patient"."mrn" =' in sql
+
+
+def test_registering_a_patient_checks_its_mrn_once(api, clinic):
+    """The service's own check, which says it in a nurse's words; the database's constraint
+    still holds (``test_a_constraint_the_caller_checked_is_still_enforced``)."""
+    with CaptureQueriesContext(connection) as queries:
+        assert api.post(URL, payload(), format="json").status_code == 201
+    assert sum(_looks_up_mrn(q["sql"]) for q in queries.captured_queries) == 1
+
+
+def test_a_constraint_the_caller_checked_is_still_enforced(clinic, nurse):
+    PatientFactory(clinic=clinic, mrn="MRN-7")
+    twin = Patient(
+        clinic=clinic,
+        mrn="MRN-7",
+        given_name="Ada",
+        family_name="Moreau",
+        birth_date=date(1975, 2, 3),
+        spasticity_origin="spinal",
+    )
+    # not named: Django's check refuses it before the write
+    with pytest.raises(ValidationError) as refused:
+        save_audited(twin, actor=nurse, reason="test")
+    assert "__all__" in refused.value.message_dict
+    # named as checked by the caller: not looked up again, and the database refuses it
+    with pytest.raises(IntegrityError), transaction.atomic():
+        save_audited(twin, actor=nurse, reason="test", checked=("unique_mrn_per_clinic",))
 
 
 def test_the_same_mrn_at_another_clinic_is_fine(api, clinic, outsider):

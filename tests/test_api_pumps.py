@@ -7,6 +7,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from patients.models import Pump
 from tests.conftest import client_for
@@ -33,6 +35,10 @@ def payload(patient, /, **overrides) -> dict:
 
 def counts() -> tuple[int, int]:
     return Pump.objects.count(), Pump.history.count()
+
+
+def _looks_up_serial(sql: str) -> bool:
+    return 'FROM "patients_pump" WHERE' in sql and '"patients_pump"."serial_number" =' in sql
 
 
 @pytest.mark.rule("PUMP-1", "ERI-1")
@@ -111,9 +117,13 @@ def test_an_unknown_model_lists_the_known_codes(api, patient):
 
 
 def test_a_serial_number_is_unique_per_model(api, patient):
-    assert api.post(URL, payload(patient), format="json").status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        assert api.post(URL, payload(patient), format="json").status_code == 201
+    # the service's own check, once; the database's constraint still holds
+    assert sum(_looks_up_serial(q["sql"]) for q in queries.captured_queries) == 1
     before = counts()
-    assert_refused(api.post(URL, payload(patient), format="json"), "serial_number", "invalid")
+    body = assert_refused(api.post(URL, payload(patient), format="json"), "serial_number", "invalid")
+    assert body["errors"]["serial_number"] == ["a 8637-20 pump with serial NGP123456H already exists"]
     assert counts() == before
     # The same serial on another model is another device.
     assert api.post(URL, payload(patient, model="8637-40"), format="json").status_code == 201

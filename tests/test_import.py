@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from rest_framework.exceptions import PermissionDenied
 
@@ -22,6 +22,7 @@ from exchange.imports import registry_import
 from exchange.notation import NotationError, prescription_from_text, prescription_text
 from exchange.spreadsheet import KEYS, Sheet, letter, read, write
 from patients.models import Caregiver, Patient, Pump
+from patients.selectors import catalog_remembered, default_drug
 from refills.models import Prescription, Refill
 from scheduling.models import Appointment, AppointmentStatus
 
@@ -318,6 +319,62 @@ def test_an_import_reads_the_actors_role_once_for_all_its_rows(clinic, physician
     with CaptureQueriesContext(connection) as queries:
         assert run(physician, clinic, sample_rows()).written
     assert sum("patients_staffmembership" in q["sql"] for q in queries.captured_queries) == 2
+
+
+def test_an_import_looks_up_its_patients_pumps_and_default_drug_once(clinic, physician):
+    """The patients and pumps the file names are looked up once for the file, the default
+    drug of the first fills once for the import; each registration's uniqueness is still
+    checked by its service, once, in its own words."""
+    rows = sample_rows()
+    pumps = sum(1 for row in rows if row["pump_serial"])
+    with CaptureQueriesContext(connection) as queries:
+        assert run(physician, clinic, rows).written
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    assert sum('FROM "patients_drug"' in sql for sql in reads) == 1
+    mrn = [sql for sql in reads if 'FROM "patients_patient" WHERE' in sql and '"mrn"' in sql]
+    assert len(mrn) == 1 + len(rows) and '"patients_patient"."mrn" IN' in mrn[0]
+    serial = [sql for sql in reads if 'FROM "patients_pump" WHERE' in sql and '"serial_number"' in sql]
+    assert len(serial) == 1 + pumps and '"patients_pump"."serial_number" IN' in serial[0]
+
+
+def test_a_patient_on_two_rows_is_registered_once_even_if_its_first_row_is_refused(clinic, physician):
+    first, second = sample_rows()[:2]
+    second = second | {k: first[k] for k in ("mrn", "family_name", "given_name", "birth_date", "origin")}
+    second |= {k: first[k] for k in ("phone", "email", "consent")}
+    # the first row's refill is refused: the patient it registered is rolled back with it,
+    # the second row registers it again, and the third (the same) finds it held
+    report = run(physician, clinic, [first | {"volume_ml": "99"}, second, second], partial=True)
+    assert [r.outcome for r in report.rows] == ["refused", "created", "unchanged"]
+    assert report.rows[0].refusals[0].cell == "U2"
+    assert Patient.objects.get(mrn="1001").pumps.get().serial_number == second["pump_serial"]
+    # a second pump of a patient the file has just registered
+    report = run(physician, clinic, [first, second])
+    assert [r.outcome for r in report.rows] == ["updated", "unchanged"]
+    assert Patient.objects.get(mrn="1001").pumps.count() == 2
+
+
+def test_catalog_remembered_reads_the_default_drug_once_and_again_after_a_drug_changes(
+    db, django_assert_num_queries
+):
+    with transaction.atomic(), catalog_remembered():
+        with django_assert_num_queries(1):
+            drug = default_drug()
+            assert default_drug() is drug and drug.code == "baclofen"
+        drug.name = "Baclofen (edited)"
+        drug.save()  # a drug saved in the block: read again
+        with django_assert_num_queries(1):
+            assert default_drug().name == "Baclofen (edited)"
+            default_drug()
+    with django_assert_num_queries(2):  # the block ended: nothing is remembered
+        default_drug()
+        default_drug()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_catalog_remembered_needs_the_writers_transaction():
+    with pytest.raises(RuntimeError, match="transaction"):
+        with catalog_remembered():
+            pass
 
 
 def test_a_clinic_admin_cannot_record_the_therapy(clinic, admin_user):

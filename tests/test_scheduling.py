@@ -13,6 +13,7 @@ from datetime import date
 import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from alerts.models import Alert
 from patients.models import ClinicClosure, PumpModel
@@ -285,15 +286,22 @@ def test_a_no_show_is_recorded_once_the_day_has_come(api, clinic):
 
 def test_booking_directly_and_only_one_open_per_kind(api, clinic):
     pump = new_pump(clinic, api, ON_MONDAY)
-    response = api.post(
-        "/api/v1/appointments/", {"pump": pump.pk, "kind": "refill", "day": "2026-12-10"}, format="json"
-    )
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post(
+            "/api/v1/appointments/", {"pump": pump.pk, "kind": "refill", "day": "2026-12-10"}, format="json"
+        )
     assert response.status_code == 201, response.json()
     assert response.json()["status"] == "booked"
+    # the service's own check for an open one, once; the database's constraint still holds
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    assert sum('FROM "scheduling_appointment"' in sql for sql in reads) == 1
     again = api.post(
         "/api/v1/appointments/", {"pump": pump.pk, "kind": "refill", "day": "2026-12-11"}, format="json"
     )
-    assert_refused(again, "pump", "already_open")
+    body = assert_refused(again, "pump", "already_open")
+    assert body["errors"]["pump"] == [
+        "the pump already has an open refill appointment: book or move that one"
+    ]
     assert refill_proposals_run(clinic).proposed == 0  # a booked refill needs no proposal
 
 
