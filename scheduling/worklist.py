@@ -47,6 +47,18 @@ LABEL = dict(URGENCY)
 DST_CODES = {"daylight_saving_change", "clock_off_wall_clock"}
 
 
+WORKLIST_RELATED = ("patient", "model", "projection__stale")
+
+
+def refill_booked() -> Exists:
+    """The worklist's ``refill_booked``: the pump has a booked refill."""
+    return Exists(
+        Appointment.objects.filter(
+            pump=OuterRef("pk"), kind=AppointmentKind.REFILL, status=AppointmentStatus.BOOKED
+        )
+    )
+
+
 def worklist(
     clinic: Clinic,
     *,
@@ -77,9 +89,9 @@ def worklist(
     )
     queryset = (
         Pump.objects.filter(patient__clinic=clinic, status=PumpStatus.ACTIVE)
-        .select_related("patient", "model", "projection__stale")
+        .select_related(*WORKLIST_RELATED)
         .annotate(
-            refill_booked=Exists(refill_open.filter(status=AppointmentStatus.BOOKED)),
+            refill_booked=refill_booked(),
             replacement_booked=Exists(booked_replacement),
         )
         .annotate(
