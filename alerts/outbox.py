@@ -115,12 +115,13 @@ def staff_recipient(clinic: Clinic) -> Recipient:
     )
 
 
-def recipient_now(key: str, clinic: Clinic) -> Recipient:
+def recipient_now(key: str, clinic: Clinic, *, patient: Patient | None = None) -> Recipient:
     """The recipient of a row's key as they are now (the address and consent are read
-    again when a message is sent)."""
+    again when a message is sent; ``patient``: the row's patient, read just now with it)."""
     role, _, ident = key.partition(":")
     if role == RecipientRole.PATIENT:
-        patient = Patient.objects.filter(pk=ident).first()
+        if patient is None or str(patient.pk) != ident:
+            patient = Patient.objects.filter(pk=ident).first()
         return (
             patient_recipient(patient)
             if patient

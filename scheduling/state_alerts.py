@@ -20,7 +20,7 @@ from refills.projections import Counts, by_clinic, loaded_projection, projection
 
 from .models import Appointment, AppointmentKind, AppointmentStatus
 from .replacements import replacement_alert_words
-from .worklist import WORKLIST_RELATED, refill_booked, worklist
+from .worklist import refill_booked, worklist
 
 
 @dataclass
@@ -68,21 +68,18 @@ def state_alerts_run(clinic: Clinic, *, pump_ids: list[int] | None = None) -> St
     in_a_state = conditions[0] | conditions[1] | conditions[2] | conditions[3]
     # One query for the four states (the pumps in none are not read); a pump in several
     # takes the last, listed where the first would list it. A few pumps (a refill's, a
-    # booking's): read without the worklist's ranking first, which orders nothing when at
-    # most one of them is in a state (nearly always: none).
-    pumps = None
-    if pump_ids is not None:
-        pumps = list(
+    # booking's): which of them are in a state is asked first, in a lighter query than the
+    # worklist's ranking (nearly always: none, and nothing more is read).
+    if pump_ids is None:
+        pumps = worklist(clinic, now=now).exclude(pk__in=held).filter(in_a_state)
+    else:
+        ids = list(
             active.exclude(pk__in=held)
-            .select_related(*WORKLIST_RELATED)
             .annotate(refill_booked=refill_booked())
             .filter(in_a_state)
-            .order_by("pk")
+            .values_list("pk", flat=True)
         )
-    if pumps is None or len(pumps) > 1:
-        pumps = worklist(clinic, now=now).exclude(pk__in=held).filter(in_a_state)
-        if pump_ids is not None:
-            pumps = pumps.filter(pk__in=pump_ids)
+        pumps = worklist(clinic, now=now).filter(in_a_state, pk__in=ids) if ids else []
     found = []
     for pump in pumps:
         matched = _states_of(pump, now, today, due_soon)

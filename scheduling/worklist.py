@@ -47,9 +47,6 @@ LABEL = dict(URGENCY)
 DST_CODES = {"daylight_saving_change", "clock_off_wall_clock"}
 
 
-WORKLIST_RELATED = ("patient", "model", "projection__stale")
-
-
 def refill_booked() -> Exists:
     """The worklist's ``refill_booked``: the pump has a booked refill."""
     return Exists(
@@ -89,7 +86,7 @@ def worklist(
     )
     queryset = (
         Pump.objects.filter(patient__clinic=clinic, status=PumpStatus.ACTIVE)
-        .select_related(*WORKLIST_RELATED)
+        .select_related("patient", "model", "projection__stale")
         .annotate(
             refill_booked=refill_booked(),
             replacement_booked=Exists(booked_replacement),
