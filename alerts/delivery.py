@@ -324,7 +324,8 @@ def _obsolete(row: Notification, now: datetime) -> str:
 
 def _address(row: Notification) -> tuple[str, str, str]:
     """(email, name, why not) of the recipient as they are now."""
-    recipient = outbox.recipient_now(row.recipient, row.clinic)
+    patient = row.pump.patient if row.pump is not None else None  # read with the row
+    recipient = outbox.recipient_now(row.recipient, row.clinic, patient=patient)
     if recipient.skipped:
         return "", "", recipient.skipped
     return recipient.email, recipient.name, ""

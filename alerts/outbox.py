@@ -115,12 +115,13 @@ def staff_recipient(clinic: Clinic) -> Recipient:
     )
 
 
-def recipient_now(key: str, clinic: Clinic) -> Recipient:
+def recipient_now(key: str, clinic: Clinic, *, patient: Patient | None = None) -> Recipient:
     """The recipient of a row's key as they are now (the address and consent are read
-    again when a message is sent)."""
+    again when a message is sent; ``patient``: the row's patient, read just now with it)."""
     role, _, ident = key.partition(":")
     if role == RecipientRole.PATIENT:
-        patient = Patient.objects.filter(pk=ident).first()
+        if patient is None or str(patient.pk) != ident:
+            patient = Patient.objects.filter(pk=ident).first()
         return (
             patient_recipient(patient)
             if patient
@@ -162,6 +163,34 @@ def reminder_time() -> time:
     return time.fromisoformat(settings.PUMPCARE_NOTIFICATIONS["reminder_local_time"])
 
 
+@dataclass(slots=True)
+class Row:
+    """The columns of an outbox row that planning reads (``rows_of``): a periodic pass reads
+    every row of every booked appointment, and a model instance per row costs more than
+    the query that reads it."""
+
+    pk: int
+    subject: str
+    recipient: str
+    kind: str
+    due_at: datetime
+    event_slot: str
+    status: str
+    status_reason: str
+    sent_at: datetime | None
+
+
+def rows_of(subjects: list[str]) -> dict[str, list[Row]]:
+    """The rows of each subject, as planning reads them, in one query."""
+    rows: dict[str, list[Row]] = {}
+    for values in Notification.objects.filter(subject__in=subjects).values_list(
+        "pk", "subject", "recipient", "kind", "due_at", "event_slot", "status", "status_reason", "sent_at"
+    ):
+        row = Row(*values)
+        rows.setdefault(row.subject, []).append(row)
+    return rows
+
+
 @dataclass(frozen=True)
 class Planned:
     """A row the plan wants: pending, or cancelled with the reason it is skipped."""
@@ -173,7 +202,11 @@ class Planned:
 
 
 def rows_plan(
-    subject: str, clinic: Clinic, wanted: list[Planned], existing: list[Notification], why_gone: str
+    subject: str,
+    clinic: Clinic,
+    wanted: list[Planned],
+    existing: list[Notification] | list[Row],
+    why_gone: str,
 ):
     """Make the rows of ``subject`` match the plan: create what is missing, revive what was
     cancelled and is wanted again, cancel what is pending and no longer wanted (or whose
@@ -209,17 +242,14 @@ def rows_plan(
                 )
             )
         elif row.status in (PENDING, CANCELLED) and (row.status, row.status_reason) != (status, reason):
-            row.status, row.status_reason, row.email = status, reason, plan.recipient.email
-            row.attempts, row.next_attempt_at, row.last_error = 0, None, ""
-            row.save(
-                update_fields=[
-                    "status",
-                    "status_reason",
-                    "email",
-                    "attempts",
-                    "next_attempt_at",
-                    "last_error",
-                ]
+            row.status, row.status_reason = status, reason
+            Notification.objects.filter(pk=row.pk).update(
+                status=status,
+                status_reason=reason,
+                email=plan.recipient.email,
+                attempts=0,
+                next_attempt_at=None,
+                last_error="",
             )
     if new:
         Notification.objects.bulk_create(new, ignore_conflicts=True)

@@ -23,6 +23,16 @@ from .reminders import appointment_reminders_plan
 # --- what nurses do --------------------------------------------------------------------
 
 
+def _locked(appointment: Appointment) -> Appointment:
+    """The appointment read again under lock, with its pump, patient and clinic (the role
+    check and the day check read them): its own row alone is locked."""
+    return (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("pump__patient__clinic")
+        .get(pk=appointment.pk)
+    )
+
+
 def _check_day(pump: Pump, kind: str, day: date) -> list[dict]:
     """Refuse a day in the past, a non-working day or a closure; a refill after a refill-by
     date that still leaves a working day before it (LRA-5: an overdue refill is never
@@ -106,7 +116,7 @@ def appointment_book(
     *, actor, appointment: Appointment, day: date | None = None, at: time | None = None, nurse=None
 ) -> tuple[Appointment, list[dict]]:
     """Book a proposal, or move a booked appointment (to ``day``/``at``)."""
-    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    appointment = _locked(appointment)
     require_role(actor, appointment.pump.patient.clinic, PATIENT_WRITERS, "Booking an appointment")
     if appointment.status not in OPEN_STATUSES:
         raise therapy.CalculationError(
@@ -137,7 +147,7 @@ def appointment_book(
 @transaction.atomic
 def appointment_cancel(*, actor, appointment: Appointment, reason: str) -> Appointment:
     """Cancel (or reject a proposal); the scheduling job proposes again."""
-    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    appointment = _locked(appointment)
     require_role(actor, appointment.pump.patient.clinic, PATIENT_WRITERS, "Cancelling an appointment")
     if appointment.status not in OPEN_STATUSES:
         raise therapy.CalculationError(
@@ -156,7 +166,7 @@ def appointment_cancel(*, actor, appointment: Appointment, reason: str) -> Appoi
 @transaction.atomic
 def appointment_no_show(*, actor, appointment: Appointment, notes: str = "") -> Appointment:
     """The patient did not come: the pump goes back to the top of the worklist."""
-    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    appointment = _locked(appointment)
     require_role(actor, appointment.pump.patient.clinic, PATIENT_WRITERS, "Recording a no-show")
     if appointment.status != AppointmentStatus.BOOKED:
         raise therapy.CalculationError(

@@ -76,7 +76,9 @@ def _follow_ups(clinic: Clinic, pump_ids: list[int] | None) -> MriResult:
     result = MriResult()
     now = clock.now()
     wanted: dict[tuple[int, str], tuple[str, str, object]] = {}
-    for mri in device_selectors.open_mris(clinic, pump_ids):
+    # a pump's pass (a refill, a booking): nearly always no open MRI, found in one light query
+    mris = device_selectors.open_mris(clinic, pump_ids) if pump_ids is None or _any_open(pump_ids) else []
+    for mri in mris:
         pump = mri.pump
         if pump.status != PumpStatus.ACTIVE:
             continue
@@ -107,6 +109,14 @@ def _follow_ups(clinic: Clinic, pump_ids: list[int] | None) -> MriResult:
             alert_raise(clinic=clinic, pump=pump, kind=kind, severity=severity, message=words)
             result.mri_alerts_raised += 1
     return result
+
+
+def _any_open(pump_ids: list[int]) -> bool:
+    """Whether any of the pumps has an MRI whose follow-up is neither done nor cancelled
+    (``open_mris`` without reading them)."""
+    return Mri.objects.filter(
+        pump_id__in=pump_ids, completed_at__isnull=True, cancelled_at__isnull=True
+    ).exists()
 
 
 def mri_follow_ups_run_all() -> MriResult:

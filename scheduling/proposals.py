@@ -272,7 +272,7 @@ def late_booking_alerts(
     ``pump_ids`` limits the pass to those pumps (a pump whose projection just changed);
     the alerts of ``held`` pumps (their projection is being recomputed) are left as they are."""
     today = local_today(clinic)
-    weekdays, closures = working_calendar(clinic)
+    calendar = None  # read for the first booking to check (a pump's pass nearly always has none)
     bookings = (
         Appointment.objects.filter(
             pump__patient__clinic=clinic,
@@ -294,6 +294,7 @@ def late_booking_alerts(
     late = {}
     for appointment in bookings.order_by("pump_id", "pk"):
         refill_by = appointment.pump.projection.refill_by
+        weekdays, closures = calendar = calendar or working_calendar(clinic)
         if booked_late(appointment, refill_by, today=today, weekdays=weekdays, closures=closures):
             late.setdefault(appointment.pump_id, appointment)
     have = set()

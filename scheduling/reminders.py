@@ -15,14 +15,16 @@ from itertools import islice
 from django.db import transaction
 from django.utils import formats
 
-from alerts.models import Notification, NotificationKind
+from alerts.models import NotificationKind
 from alerts.outbox import (
     SENT,
     Planned,
     Recipient,
+    Row,
     local_instant,
     people_of,
     reminder_time,
+    rows_of,
     rows_plan,
 )
 from alerts.planners import MESSAGES, Planner, register, register_pass
@@ -54,7 +56,7 @@ def event_slot(appointment) -> str:
 
 
 def _reminders_wanted(
-    appointment, clinic: Clinic, people: list[Recipient], today: date, existing: list[Notification]
+    appointment, clinic: Clinic, people: list[Recipient], today: date, existing: list[Row]
 ) -> list[Planned]:
     """ALERT-2: for a booked refill, replacement or titration visit, one reminder per person and per
     configured day before it. Days already past when the appointment is booked are not
@@ -102,12 +104,8 @@ def appointment_reminders_plan(appointment) -> None:
     patient = pump.patient
     clinic = patient.clinic
     people = people_of(patient, list(patient.caregivers.all()))
-    _plan_reminders(
-        appointment,
-        clinic,
-        people,
-        list(Notification.objects.filter(subject=subject_of(appointment))),
-    )
+    subject = subject_of(appointment)
+    _plan_reminders(appointment, clinic, people, rows_of([subject]).get(subject, []))
 
 
 def _plan_reminders(appointment, clinic, people, existing) -> None:
@@ -121,8 +119,9 @@ def _plan_reminders(appointment, clinic, people, existing) -> None:
 
 
 # What the periodic pass reads (every booked appointment, every row planned for it, three
-# times a day): the columns planning uses, not the whole rows. A column left out would be
-# read on first use, one query per row: correct, only slower.
+# times a day): the columns planning uses, not the whole rows (the rows as ``alerts.outbox.Row``).
+# A column left out of the appointments' would be read on first use, one query per row:
+# correct, only slower.
 APPOINTMENT_FIELDS = (
     "kind",
     "status",
@@ -133,7 +132,6 @@ APPOINTMENT_FIELDS = (
     "pump__patient__email",
     "pump__patient__communication_consent",
 )
-ROW_FIELDS = ("subject", "recipient", "kind", "due_at", "event_slot", "status", "status_reason", "sent_at")
 
 
 def reminders_plan_all(batch_size: int = 500) -> int:
@@ -161,11 +159,7 @@ def reminders_plan_all(batch_size: int = 500) -> int:
                 caregivers: dict[int, list] = {}
                 for caregiver in Caregiver.objects.filter(patient_id__in=patients).order_by("pk"):
                     caregivers.setdefault(caregiver.patient_id, []).append(caregiver)
-                existing: dict[str, list] = {}
-                for row in Notification.objects.filter(subject__in=[f"{SUBJECT}:{pk}" for pk in batch]).only(
-                    *ROW_FIELDS
-                ):
-                    existing.setdefault(row.subject, []).append(row)
+                existing = rows_of([f"{SUBJECT}:{pk}" for pk in batch])
                 for appointment in appointments:
                     patient = appointment.pump.patient
                     people = people_of(patient, caregivers.get(patient.pk, []))

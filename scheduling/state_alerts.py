@@ -20,7 +20,7 @@ from refills.projections import Counts, by_clinic, loaded_projection, projection
 
 from .models import Appointment, AppointmentKind, AppointmentStatus
 from .replacements import replacement_alert_words
-from .worklist import worklist
+from .worklist import refill_booked, worklist
 
 
 @dataclass
@@ -42,13 +42,11 @@ def state_alerts_run(clinic: Clinic, *, pump_ids: list[int] | None = None) -> St
     today = now.astimezone(clinic.tz).date()
     due_soon = today + timedelta(days=clinical.alert_due_within_days())
     active = Pump.objects.filter(patient__clinic=clinic, status=PumpStatus.ACTIVE)
-    pumps = worklist(clinic, now=now)
     if pump_ids is not None:
-        active, pumps = active.filter(pk__in=pump_ids), pumps.filter(pk__in=pump_ids)
+        active = active.filter(pk__in=pump_ids)
     # Never from a stale projection: recomputed first; a pump another transaction is
     # recomputing keeps its alerts as they are until the next pass.
     held = projections_refresh_stale(active)
-    pumps = pumps.exclude(pk__in=held)
     alarm_ahead = models.Q(projection__low_reservoir_alarm_at_worst_case__gt=now) | models.Q(
         projection__low_reservoir_alarm_at_worst_case__isnull=True
     )
@@ -67,10 +65,23 @@ def state_alerts_run(clinic: Clinic, *, pump_ids: list[int] | None = None) -> St
             projection__refill_by__gte=today, projection__refill_by__lte=due_soon, refill_booked=False
         ),
     ]
+    in_a_state = conditions[0] | conditions[1] | conditions[2] | conditions[3]
     # One query for the four states (the pumps in none are not read); a pump in several
-    # takes the last, listed where the first would list it.
+    # takes the last, listed where the first would list it. A few pumps (a refill's, a
+    # booking's): which of them are in a state is asked first, in a lighter query than the
+    # worklist's ranking (nearly always: none, and nothing more is read).
+    if pump_ids is None:
+        pumps = worklist(clinic, now=now).exclude(pk__in=held).filter(in_a_state)
+    else:
+        ids = list(
+            active.exclude(pk__in=held)
+            .annotate(refill_booked=refill_booked())
+            .filter(in_a_state)
+            .values_list("pk", flat=True)
+        )
+        pumps = worklist(clinic, now=now).filter(in_a_state, pk__in=ids) if ids else []
     found = []
-    for pump in pumps.filter(conditions[0] | conditions[1] | conditions[2] | conditions[3]):
+    for pump in pumps:
         matched = _states_of(pump, now, today, due_soon)
         if matched:
             found.append((matched[0], matched[-1], pump))

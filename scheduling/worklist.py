@@ -47,6 +47,15 @@ LABEL = dict(URGENCY)
 DST_CODES = {"daylight_saving_change", "clock_off_wall_clock"}
 
 
+def refill_booked() -> Exists:
+    """The worklist's ``refill_booked``: the pump has a booked refill."""
+    return Exists(
+        Appointment.objects.filter(
+            pump=OuterRef("pk"), kind=AppointmentKind.REFILL, status=AppointmentStatus.BOOKED
+        )
+    )
+
+
 def worklist(
     clinic: Clinic,
     *,
@@ -79,7 +88,7 @@ def worklist(
         Pump.objects.filter(patient__clinic=clinic, status=PumpStatus.ACTIVE)
         .select_related("patient", "model", "projection__stale")
         .annotate(
-            refill_booked=Exists(refill_open.filter(status=AppointmentStatus.BOOKED)),
+            refill_booked=refill_booked(),
             replacement_booked=Exists(booked_replacement),
         )
         .annotate(

@@ -425,6 +425,29 @@ def test_the_state_pass_reads_the_pumps_in_any_state_in_one_query(clinic, api):
     assert state_alerts_run(clinic).raised == 0  # raised once, kept while the state lasts
 
 
+@pytest.mark.rule("ALERT-1")
+def test_a_pass_over_some_pumps_reads_only_those_in_a_state_and_raises_what_the_clinics_pass_would(
+    clinic, api
+):
+    """A pass limited to some pumps (a refill's, a booking's) asks which of them are in a
+    state in a query of ids: a pump in none is read no further; those in a state are read and
+    raised as the clinic's pass raises them (overdue before due and unbooked)."""
+    overdue = new_pump(clinic, api, OVERDUE, "Moreno")
+    due = new_pump(clinic, api, DUE, "Whitfield")
+    later = new_pump(clinic, api, LATER, "Okafor")
+    Alert.objects.all().delete()  # the fills' own passes raised them
+    with CaptureQueriesContext(connection) as queries:
+        assert state_alerts_run(clinic, pump_ids=[later.pk]).raised == 0
+    rows = [q for q in queries.captured_queries if q["sql"].startswith('SELECT "patients_pump"."id", ')]
+    assert rows == []
+    assert state_alerts_run(clinic, pump_ids=[due.pk, later.pk, overdue.pk]).raised == 2
+    raised = list(
+        Alert.objects.filter(resolved_at__isnull=True).order_by("pk").values_list("pump_id", "kind")
+    )
+    assert raised == [(overdue.pk, AlertKind.REFILL_OVERDUE), (due.pk, AlertKind.REFILL_UNBOOKED)]
+    assert state_alerts_run(clinic, pump_ids=[due.pk, overdue.pk]).raised == 0  # kept while it lasts
+
+
 @pytest.mark.rule("LRA-5")
 def test_an_over_capacity_alert_is_raised_once_per_pump_while_it_stands(clinic, api):
     no_slot_until_refill_by(clinic)
