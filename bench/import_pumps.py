@@ -19,7 +19,9 @@ and the default drug read once (before: 55.2 to 82.5 s, mean 67.2 s, 37.5 s CPU,
 queries a row; 52 queries a row before the role was read once, 96 queries a row and 258 s
 before the import batched the projection refresh and the state alerts); the 78.8 s (and
 82.5 s before) on the machine saturated by three other jobs, 35.5 to 54.0 s otherwise;
-re-import 14 to 20 s; export 1 to 2 s. The wall time follows the machine's load; the time
+re-import 14 to 20 s; export 1 to 2 s. Again after the merge, with one other job running
+(load average 2.3 to 2.9): 36.5 s (29.5 s CPU), re-import 9.7 s, export 1.0 s. The wall
+time follows the machine's load; the time
 is Django building and running the services' queries (docs/import.md, "Speed").
 """
 
