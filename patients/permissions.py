@@ -15,15 +15,12 @@ permission). See ``require_catalog_editor`` for the one thing a clinic admin may
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
+
+from pumpcare.memo import TransactionMemo
 
 from .authentication import CLINIC_STAFF_ATTR
 from .models import Clinic, Drug, Role, StaffMembership
@@ -82,7 +79,7 @@ def role_at(user, clinic: Clinic) -> str | None:
     data it reaches through the API and the web pages is ``clinics_of``'s answer."""
     if user.is_superuser:
         return Role.ADMIN
-    roles = _roles.get()
+    roles = _roles.answers()
     key = (user.pk, clinic.pk)
     if roles is not None and key in roles:
         return roles[key]
@@ -94,33 +91,22 @@ def role_at(user, clinic: Clinic) -> str | None:
 
 
 # The roles read inside ``roles_remembered``, by (user id, clinic id).
-_roles: ContextVar[dict[tuple, str | None] | None] = ContextVar("roles_remembered", default=None)
+_roles = TransactionMemo("roles_remembered")
 
 
-@contextmanager
-def roles_remembered() -> Iterator[None]:
+def roles_remembered():
     """Many writes in one transaction by one actor (a registry import): each user's role at
     each clinic is read from the database once in the block, and every check of the block
     (``require_role``) is still made, against that answer. The block must run inside the
     writers' transaction and ends inside it, so no answer outlives it; an answer is kept per
     user and clinic, never lent to another; a membership written in the block forgets them
     all. Nesting joins the outer block."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("roles_remembered needs the writers' transaction")
-    if _roles.get() is not None:
-        yield
-        return
-    token = _roles.set({})
-    try:
-        yield
-    finally:
-        _roles.reset(token)
+    return _roles.block()
 
 
 def membership_changed(sender, **kwargs) -> None:
     """A membership saved or deleted: the roles remembered in the block are read again."""
-    if (roles := _roles.get()) is not None:
-        roles.clear()
+    _roles.forget()
 
 
 def require_role(user, clinic: Clinic, roles, action: str) -> str:

@@ -3,15 +3,11 @@ the catalog's default drug."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-
 from django.conf import settings
-from django.db import transaction
 
 import therapy
 from pumpcare import clinical
+from pumpcare.memo import TransactionMemo
 
 from .models import Drug, Pump
 
@@ -36,38 +32,27 @@ def replacement(pump: Pump) -> tuple[therapy.ReplacementPlan | None, list[therap
     return plan, []
 
 
-# The default drug read inside ``catalog_remembered`` (None: not read yet in the block).
-_catalog: ContextVar[dict[str, Drug] | None] = ContextVar("catalog_remembered", default=None)
+# The default drug read inside ``catalog_remembered``, by catalog code.
+_catalog = TransactionMemo("catalog_remembered")
 
 
-@contextmanager
-def catalog_remembered() -> Iterator[None]:
+def catalog_remembered():
     """Many first fills in one transaction (a registry import): the catalog's default drug
     is read from the database once in the block. The block must run inside the writers'
     transaction and ends inside it, so the row read never outlives it; a drug saved or
     deleted in the block forgets it. Nesting joins the outer block."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("catalog_remembered needs the writers' transaction")
-    if _catalog.get() is not None:
-        yield
-        return
-    token = _catalog.set({})
-    try:
-        yield
-    finally:
-        _catalog.reset(token)
+    return _catalog.block()
 
 
 def catalog_changed(sender, **kwargs) -> None:
     """A drug saved or deleted: the default drug remembered in the block is read again."""
-    if (remembered := _catalog.get()) is not None:
-        remembered.clear()
+    _catalog.forget()
 
 
 def default_drug() -> Drug:
     """The drug of a first fill that names none and continues no therapy: the catalog's
     ``PUMPCARE_DEFAULT_DRUG`` (``Drug.DoesNotExist`` when the catalog lacks it)."""
-    remembered = _catalog.get()
+    remembered = _catalog.answers()
     code = settings.PUMPCARE_DEFAULT_DRUG
     if remembered is not None and code in remembered:
         return remembered[code]
