@@ -540,12 +540,14 @@ def test_an_open_appointment_of_another_kind_is_not_an_open_refill(clinic, api):
     clinic.save()
     pump = new_pump(clinic, api, ON_MONDAY)
     Appointment.objects.create(pump=pump, kind="titration", status="booked", day=date(2026, 12, 14))
-    Appointment.objects.create(pump=pump, kind="replacement", day=date(2026, 12, 11))
+    # a replacement proposed on a day that has passed: not a refill proposal to withdraw
+    replacement = Appointment.objects.create(pump=pump, kind="replacement", day=date(2026, 11, 25))
     Appointment.objects.create(pump=pump, kind="refill", status="cancelled", day=date(2026, 12, 14))
     result = refill_proposals_run(clinic)
     # neither a titration visit nor a cancelled refill on Monday 14 takes its refill slot
     assert (result.proposed, result.over_capacity) == (1, 0)
     assert Appointment.objects.get(pump=pump, kind="refill", status="proposed").day == date(2026, 12, 14)
+    assert (result.withdrawn, Appointment.objects.get(pk=replacement.pk).status) == (0, "proposed")
     assert reason(Appointment.objects.get(pump=pump, kind="refill", status="proposed")) == (
         "proposed by the scheduling job (LRA-5)"
     )
@@ -796,3 +798,41 @@ def test_today_is_the_clinics_local_date(frozen_now):
     # 2026-11-26T12:00Z is already 02:00 on Friday 27 at UTC+14
     assert local_today(ClinicFactory(code="KIRI", timezone="Pacific/Kiritimati")) == date(2026, 11, 27)
     assert local_today(ClinicFactory(code="PAGO", timezone="Pacific/Pago_Pago")) == date(2026, 11, 26)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.rule("LRA-5")
+def test_a_failed_re_plan_after_a_calendar_change_does_not_undo_the_change(clinic, monkeypatch, caplog):
+    """The closure is committed: the proposals' re-plan runs after the commit, and when it
+    fails the error is logged and the nightly run repeats it; the change itself stands."""
+
+    def failing(clinic):
+        raise RuntimeError("re-plan failed")
+
+    monkeypatch.setattr("scheduling.proposals.refill_proposals_run", failing)
+    closure = ClinicClosure.objects.create(clinic=clinic, date=date(2026, 12, 9), reason="training")
+    assert ClinicClosure.objects.filter(pk=closure.pk).exists()
+    assert "re-plan failed" in caplog.text
+
+
+@pytest.mark.rule("LRA-5")
+def test_the_run_recomputes_its_own_clinics_stale_projections_first_and_no_others(
+    clinic, other_clinic, api, outsider
+):
+    from patients.models import Pump
+    from refills.models import StaleProjection
+
+    pump = new_pump(clinic, api, ON_MONDAY)  # refill-by Monday 14 Dec
+    explanted = new_pump(clinic, api, ON_MONDAY)
+    away = new_pump(other_clinic, client_for(outsider), ON_MONDAY)
+    Pump.objects.filter(pk=explanted.pk).update(status="explanted")
+    # an edit marked the projections stale; the stored dates are not to be used
+    PumpProjection.objects.update(refill_by=date(2026, 12, 21))
+    for each in (pump, explanted, away):
+        StaleProjection.objects.create(projection_id=each.pk, since=NOW)
+    assert refill_proposals_run(clinic).proposed == 1
+    assert proposals(pump) == [date(2026, 12, 14)]
+    assert PumpProjection.objects.get(pump=pump).refill_by == date(2026, 12, 14)
+    assert sorted(StaleProjection.objects.values_list("projection_id", flat=True)) == sorted(
+        [explanted.pk, away.pk]
+    )
