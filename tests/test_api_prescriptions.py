@@ -80,6 +80,9 @@ def test_a_prescription_change_is_stored_and_projected(api, filled):
     row = Prescription.objects.get(pk=body["id"])
     assert row.effective_at == datetime(2026, 3, 11, 10, tzinfo=UTC)
     assert row.schedule == {"mode": "simple_continuous", "daily_dose_mcg": "300"}
+    # MRI-1: only a prescription said to empty the reservoir empties it; the fill's neither
+    assert not row.empties_reservoir
+    assert not Prescription.objects.get(refill__isnull=False).empties_reservoir
 
 
 @pytest.mark.rule("DOSE-1", "DOSE-2")
@@ -614,3 +617,19 @@ def test_a_prescription_time_without_offset_is_the_clinics_local_time(api, fille
     assert Prescription.objects.get(pk=response.json()["id"]).effective_at == datetime(
         2026, 3, 8, 7, 30, tzinfo=UTC
     )
+
+
+@pytest.mark.rule("MRI-1", "TITRATE-2")
+def test_a_prescription_that_empties_the_reservoir_is_stored_so(filled, physician):
+    from refills.services import prescription_create
+
+    change = prescription_create(
+        actor=physician,
+        pump=filled,
+        effective_at=datetime(2026, 3, 11, 10, tzinfo=UTC),
+        prescription=simple(0),
+        reason="emptied for an MRI",
+        override_reason="MRI of the spine",
+        empties_reservoir=True,
+    )
+    assert Prescription.objects.get(pk=change.prescription.pk).empties_reservoir

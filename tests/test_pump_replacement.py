@@ -478,3 +478,34 @@ def test_a_replacement_first_fill_comes_after_the_replaced_pumps_last_event(api,
     assert_refused(refill(api, new, at=NEW_FILL_AT, daily=300), "performed_at")
     assert counts() == before
     assert refill(api, new, at="2026-06-01T17:00:00Z", daily=300).status_code == 201
+
+
+@pytest.mark.rule("DRIFT-1", "TITRATE-2")
+def test_an_explant_ends_the_pumps_delivery_drift_alerts_and_no_other(api, at_300, physician, clinic):
+    other = PumpFactory(patient=at_300.patient, implanted_on=date(2026, 1, 2))
+    drifting, elsewhere = (
+        Alert.objects.create(clinic=clinic, pump=p, kind="delivery_drift", severity="warning", message="x")
+        for p in (at_300, other)
+    )
+    assert explant(client_for(physician), at_300, override_reason="infection").status_code == 201
+    drifting.refresh_from_db()
+    assert drifting.resolved_at is not None
+    assert drifting.history.first().history_change_reason == "resolved: the pump was explanted"
+    assert Alert.objects.get(pk=elsewhere.pk).resolved_at is None
+
+
+@pytest.mark.rule("TITRATE-1", "TITRATE-2")
+def test_the_dose_history_is_the_patients_own_and_a_replacement_stops_nothing(
+    api, replaced, physician, clinic, patient
+):
+    from tests.factories import PatientFactory
+
+    someone_else = PumpFactory(patient=PatientFactory(clinic=clinic), implanted_on=date(2026, 1, 2))
+    assert refill(api, someone_else, at=FILLED_AT, daily=200).status_code == 201
+    assert explant(client_for(physician), someone_else, override_reason="infection").status_code == 201
+    # an earlier pump of the patient's, explanted before the stop was recorded
+    earlier = PumpFactory(patient=patient, implanted_on=date(2024, 1, 2))
+    PumpExplant.objects.create(
+        pump=earlier, explanted_on=date(2025, 12, 30), reason="legacy record", recorded_by=physician
+    )
+    assert patient_dose_history(patient) == [(datetime(2026, 3, 1, 10, tzinfo=UTC), Fraction(300))]
