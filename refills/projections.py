@@ -578,8 +578,7 @@ def projections_refresh_stale(pumps) -> set[int]:
     it goes on (a nurse's refill waits at most for one batch). Returns the ids of those still
     stale — held by another transaction (the workers' batch recomputing them): the reader
     leaves them out. Nothing stale (nearly always): one indexed query."""
-    marks = StaleProjection.objects.filter(projection_id__in=pumps.values("pk"))
-    stale = list(marks.order_by("projection_id").values_list("projection_id", flat=True))
+    stale = sorted(stale_ids(pumps))
     for start in range(0, len(stale), BATCH_SIZE):
         projections_refresh(stale[start : start + BATCH_SIZE], force=True)
     if not stale:

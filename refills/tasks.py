@@ -37,8 +37,7 @@ def refresh_projections(force: bool = False) -> int | None:
         return None
     data_version.data_changes_prune()
     ranges = projections.id_ranges()
-    if ranges:
-        group(refresh_projection_batch.s(first, last, force) for first, last in ranges).apply_async()
+    _fan_out(ranges, force)
     return len(ranges)
 
 
@@ -66,9 +65,10 @@ def refresh_projection_batch(self, first_id: int, last_id: int, force: bool = Fa
     return result
 
 
-def _fan_out(ranges: list[tuple[int, int]]) -> None:
+def _fan_out(ranges: list[tuple[int, int]], force: bool = False) -> None:
+    """One ``refresh_projection_batch`` task per range of pump ids."""
     if ranges:
-        group(refresh_projection_batch.s(first, last, False) for first, last in ranges).apply_async()
+        group(refresh_projection_batch.s(first, last, force) for first, last in ranges).apply_async()
 
 
 @shared_task(name="refills.refresh_stale_projections")
